@@ -1,0 +1,29 @@
+import type { ValidateFunction } from 'ajv';
+
+export interface ChoiceCheck {
+  /** Parses as a JSON object (not an array, string or null). null: not a JSON-mode request. */
+  json_valid: boolean | null;
+  /** Satisfies the schema. null: no schema, not JSON mode, or not valid JSON to begin with. */
+  schema_valid: boolean | null;
+  /** ajv's first errors, as `instancePath message`. */
+  schema_errors: string[];
+}
+
+const MAX_ERRORS = 3;
+export const NOT_CHECKED: ChoiceCheck = Object.freeze({ json_valid: null, schema_valid: null, schema_errors: [] }) as ChoiceCheck;
+
+export function checkJsonOutput(content: string | null | undefined, validate: ValidateFunction | undefined): ChoiceCheck {
+  let value: unknown;
+  try {
+    value = JSON.parse(content ?? '');
+  } catch {
+    return { json_valid: false, schema_valid: validate ? false : null, schema_errors: validate ? ['(not valid JSON)'] : [] };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { json_valid: false, schema_valid: validate ? false : null, schema_errors: validate ? ['(not a JSON object)'] : [] };
+  }
+  if (!validate) return { json_valid: true, schema_valid: null, schema_errors: [] };
+  if (validate(value)) return { json_valid: true, schema_valid: true, schema_errors: [] };
+  const errors = (validate.errors ?? []).slice(0, MAX_ERRORS).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`);
+  return { json_valid: true, schema_valid: false, schema_errors: errors };
+}

@@ -1,0 +1,98 @@
+import type { CommandModule } from 'yargs';
+import { relative } from 'node:path';
+import { runEval } from '../../run-eval.js';
+import { ExitCode } from '../../errors.js';
+import { formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
+import { progressReporter } from '../progress.js';
+import type { CommandContext } from '../main.js';
+
+interface RunArgs {
+  config: string;
+  out?: string | undefined;
+  resume?: boolean | undefined;
+  simulate?: boolean | undefined;
+  concurrency?: number | undefined;
+  quiet?: boolean | undefined;
+  sort?: string | undefined;
+  'grace-s'?: number | undefined;
+}
+
+export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> {
+  return {
+    command: 'run <config>',
+    describe: 'Run every dataset row over every grid cell and write the results',
+    builder: (y) =>
+      y
+        .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
+        .option('out', { type: 'string', describe: 'Run directory (default: results/<name>-<timestamp>)' })
+        .option('resume', { type: 'boolean', describe: 'Continue the run in --out: send only what is not recorded yet' })
+        .option('simulate', { type: 'boolean', describe: 'Use the built-in OpenAI simulator (no key, no network)' })
+        .option('concurrency', { type: 'number', describe: 'Requests in flight at once (overrides the config)' })
+        .option('quiet', { type: 'boolean', describe: 'No progress output' })
+        .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
+        .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' }),
+    handler: async (args) => {
+      const { io } = ctx;
+      if (args.resume && !args.out) {
+        throw new (await import('../../errors.js')).UsageError('--resume needs --out DIR: the run directory to continue');
+      }
+      if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
+        throw new (await import('../../errors.js')).UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
+      }
+      const stop = new AbortController();
+      const abort = new AbortController();
+      let resumeHint = '';
+      const onSigint = () => {
+        if (stop.signal.aborted) {
+          io.err(`\nSecond interrupt: stopping now. ${resumeHint}\n`);
+          abort.abort();
+          process.exit(ExitCode.Interrupted);
+        }
+        io.err(`\nInterrupted: sending nothing more, waiting up to ${args['grace-s']}s for requests in flight (Ctrl-C again to stop at once).\n`);
+        stop.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const progress = progressReporter(io, { quiet: Boolean(args.quiet) });
+      try {
+        const result = await runEval({
+          config: args.config,
+          out: args.out,
+          resume: args.resume,
+          simulate: args.simulate,
+          concurrency: args.concurrency,
+          signal: stop.signal,
+          abortSignal: abort.signal,
+          graceMs: (args['grace-s'] ?? 30) * 1000,
+          env: io.env,
+          reporter: {
+            ...progress,
+            onStart: (info) => {
+              resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
+              progress.onStart?.(info);
+            },
+          },
+        });
+        progress.done();
+        io.out(`${formatSummaryTable(result.summary, (args.sort as SortKey | undefined) ?? 'cell')}\n\n`);
+        io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, records.jsonl, run.json\n`);
+        const s = result.summary;
+        if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
+        else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
+        else if (s.recorded.failed_requests > 0) {
+          io.err(`${s.recorded.failed_requests} requests failed after all attempts (finish_reason 'error' in choices.csv); exit code 1.\n`);
+        }
+        ctx.setExitCode(result.exitCode);
+      } finally {
+        progress.done();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+    },
+  };
+}
+
+function shortPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+}

@@ -1,0 +1,78 @@
+import { isMap, isPair, isScalar, type Document, type LineCounter } from 'yaml';
+
+export type DocPath = Array<string | number>;
+
+/** "/grid/temperature/1" → ["grid", "temperature", 1] (JSON Pointer, RFC 6901 escapes). */
+export function pointerToPath(pointer: string): DocPath {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+export function pathToString(path: DocPath): string {
+  return path.length === 0 ? '(root)' : path.join('.');
+}
+
+/**
+ * Where a path points in the YAML source. For a key that should not be there we point at the key itself; otherwise
+ * at the value, walking up to the nearest node that exists (a missing key is reported at its parent).
+ */
+export function locate(
+  doc: Document,
+  lines: LineCounter,
+  path: DocPath,
+  opts: { atKey?: boolean } = {},
+): { line: number; col: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const sub = path.slice(0, depth);
+    let offset: number | undefined;
+    if (opts.atKey && depth === path.length && depth > 0) {
+      const parent = sub.length > 1 ? doc.getIn(sub.slice(0, -1), true) : doc.contents;
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === sub[sub.length - 1]);
+        if (pair && isScalar(pair.key)) offset = pair.key.range?.[0];
+      }
+    }
+    if (offset === undefined) {
+      const node = depth === 0 ? doc.contents : doc.getIn(sub, true);
+      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+      offset = range?.[0];
+    }
+    if (offset !== undefined) {
+      const pos = lines.linePos(offset);
+      return { line: pos.line, col: pos.col };
+    }
+  }
+  return { line: 1, col: 1 };
+}
+
+/** Levenshtein distance, for "did you mean" hints on misspelt keys. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}

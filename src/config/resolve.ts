@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { ConfigError, type SourceIssue } from '../errors.js';
+import { compileSchema } from '../check/validators.js';
+import { canonicalJson, sha256 } from '../util/canonical-json.js';
+import { requestParamSchemas, reservedParams } from './schema.js';
+import { suggest, type DocPath } from './locate.js';
+import type { LoadedConfigFile } from './load.js';
+import type { Config, ConfigFile, ProviderConfig } from './types.js';
+
+export interface ResolveOptions {
+  /** `--simulate`: use the built-in simulator whatever the config says. */
+  simulate?: boolean | undefined;
+  concurrency?: number | undefined;
+}
+
+type Rule = (ctx: RuleContext) => void;
+interface RuleContext {
+  data: ConfigFile;
+  dir: string;
+  issue: (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
+}
+
+/**
+ * Defaults, paths relative to the config file, and the rules a JSON Schema cannot express. Every problem is
+ * collected before throwing, so the user fixes them in one go.
+ */
+export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions = {}): Config {
+  const { data, file } = loaded;
+  const abs = file ? resolvePath(file) : '';
+  const dir = abs ? dirname(abs) : process.cwd();
+  const issues: SourceIssue[] = [];
+  const ctx: RuleContext = {
+    data,
+    dir,
+    issue: (path, message, opts) => issues.push({ file, ...loaded.at(path, opts), path: path.join('.'), message }),
+  };
+  for (const rule of rules) rule(ctx);
+  const schema = loadSchema(ctx);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const params: Record<string, unknown> = { ...(data.params ?? {}) };
+  if (data.tools !== undefined) params['tools'] = data.tools;
+  if (data.tool_choice !== undefined) params['tool_choice'] = data.tool_choice;
+  const grid = Object.entries(data.grid ?? {}).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
+  const datasets = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) =>
+    isAbsolute(d) ? d : resolvePath(dir, d),
+  );
+  const stem = abs ? basename(abs, extname(abs)) : 'evalrun';
+  const name = data.name ?? (['evalrun', 'config'].includes(stem) ? basename(dir) : stem);
+  const provider = resolveProvider(data, options);
+  const resolved = {
+    name,
+    file: abs,
+    dir,
+    datasets,
+    idColumn: data.id_column,
+    messages: data.messages,
+    params,
+    grid,
+    schema: schema?.value,
+    schemaFile: schema?.file,
+    concurrency: options.concurrency ?? data.concurrency ?? 8,
+    provider,
+    retry: { maxAttempts: data.retry?.max_attempts ?? 5, maxWaitS: data.retry?.max_wait_s ?? 60 },
+    seed: data.seed,
+    timeoutS: data.timeout_s ?? (typeof data.provider === 'object' ? data.provider.timeout_s : undefined) ?? 300,
+  };
+  // Only what decides which requests are sent and how they are judged; concurrency or provider may change on resume.
+  const hash = sha256(
+    canonicalJson({ datasets: resolved.datasets, idColumn: resolved.idColumn, messages: resolved.messages, params, grid, schema: resolved.schema }),
+  ).slice(0, 16);
+  return { ...resolved, hash };
+}
+
+const rules: Rule[] = [
+  function modelIsGiven({ data, issue }) {
+    if (data.params?.['model'] === undefined && data.grid?.['model'] === undefined) {
+      issue([], "no model: set 'params.model' or list models under 'grid.model'");
+    }
+  },
+  function noReservedOrMisspeltParams({ data, issue }) {
+    for (const section of ['params', 'grid'] as const) {
+      for (const key of Object.keys(data[section] ?? {})) {
+        if (key in reservedParams) issue([section, key], `'${key}' cannot be set: ${reservedParams[key]}`, { atKey: true });
+        else if (!(key in requestParamSchemas)) {
+          const hint = suggest(key, Object.keys(requestParamSchemas));
+          if (hint && hint !== key) {
+            issue([section, key], `unknown parameter '${key}' (did you mean '${hint}'?)`, { atKey: true });
+          }
+        }
+      }
+    }
+  },
+  function toolsOnlyOnce({ data, issue }) {
+    for (const key of ['tools', 'tool_choice'] as const) {
+      if (data[key] !== undefined && (data.params?.[key] !== undefined || data.grid?.[key] !== undefined)) {
+        issue([key], `'${key}' is given both at the top level and under params/grid; keep one`);
+      }
+    }
+  },
+  function jsonModeNamesJson({ data, issue }) {
+    // The API answers 400 to every such request; better to say so before a whole run of them is sent.
+    const formats = [data.params?.['response_format'], ...asList(data.grid?.['response_format'])];
+    const wantsJsonObject = formats.some((f) => (f as { type?: string } | undefined)?.type === 'json_object');
+    if (wantsJsonObject && data.messages && !data.messages.some((m) => /json/i.test(m.content))) {
+      issue(['messages'], "response_format json_object needs the word 'json' in the messages (the API rejects it otherwise); e.g. add 'Answer with a JSON object.' to the system message");
+    }
+  },
+];
+
+function asList(v: unknown): unknown[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+function loadSchema(ctx: RuleContext): { value: Record<string, unknown>; file: string | undefined } | undefined {
+  const spec = ctx.data.schema;
+  if (spec === undefined) return undefined;
+  let value: Record<string, unknown>;
+  let file: string | undefined;
+  if (typeof spec === 'string') {
+    file = isAbsolute(spec) ? spec : resolvePath(ctx.dir, spec);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      ctx.issue(['schema'], `schema file not found: ${file}`);
+      return undefined;
+    }
+    try {
+      value = JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      ctx.issue(['schema'], `${spec} is not valid JSON: ${(e as Error).message}`);
+      return undefined;
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.issue(['schema'], `${spec} must hold a JSON Schema object`);
+      return undefined;
+    }
+  } else {
+    value = spec;
+  }
+  try {
+    compileSchema(value);
+  } catch (e) {
+    ctx.issue(['schema'], `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
+    return undefined;
+  }
+  return { value, file };
+}
+
+function resolveProvider(data: ConfigFile, options: ResolveOptions): ProviderConfig {
+  const p = data.provider;
+  const base: ProviderConfig = {
+    kind: 'openai',
+    baseUrl: undefined,
+    apiKeyEnv: 'OPENAI_API_KEY',
+    headers: {},
+    query: {},
+    organization: undefined,
+    simulator: {},
+  };
+  if (p === 'simulator') base.kind = 'simulator';
+  else if (p && typeof p === 'object') {
+    base.baseUrl = p.base_url;
+    base.apiKeyEnv = p.api_key_env ?? base.apiKeyEnv;
+    base.headers = p.headers ?? {};
+    base.query = p.query ?? {};
+    base.organization = p.organization;
+    if (p.simulator) {
+      base.kind = 'simulator';
+      base.simulator = typeof p.simulator === 'object' ? p.simulator : {};
+    }
+  }
+  if (options.simulate) base.kind = 'simulator';
+  return base;
+}

@@ -1,0 +1,144 @@
+/**
+ * JSON Schemas for the config file. Unknown keys are errors everywhere except inside `params`/`grid`, where a
+ * server may accept parameters OpenAI does not (vLLM's `top_k`, say); typos of known parameters are still caught
+ * by `resolve.ts`.
+ */
+const num = (minimum: number, maximum: number) => ({ type: 'number', minimum, maximum });
+const int = (minimum: number, maximum?: number) =>
+  maximum === undefined ? { type: 'integer', minimum } : { type: 'integer', minimum, maximum };
+
+/** Request parameters evalrun knows, with the API's own ranges, so a bad value fails before anything is sent. */
+export const requestParamSchemas: Record<string, object> = {
+  model: { type: 'string', minLength: 1 },
+  temperature: num(0, 2),
+  top_p: num(0, 1),
+  n: int(1, 128),
+  max_tokens: int(1),
+  max_completion_tokens: int(1),
+  presence_penalty: num(-2, 2),
+  frequency_penalty: num(-2, 2),
+  seed: { type: 'integer' },
+  stop: {
+    anyOf: [
+      { type: 'string' },
+      { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4 },
+      { type: 'null' },
+    ],
+  },
+  response_format: {
+    type: 'object',
+    required: ['type'],
+    properties: {
+      type: { enum: ['text', 'json_object', 'json_schema'] },
+      json_schema: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string' },
+          description: { type: 'string' },
+          schema: { type: 'object' },
+          strict: { type: ['boolean', 'null'] },
+        },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  logprobs: { type: 'boolean' },
+  top_logprobs: int(0, 20),
+  logit_bias: { type: 'object', additionalProperties: { type: 'number', minimum: -100, maximum: 100 } },
+  user: { type: 'string' },
+  safety_identifier: { type: 'string' },
+  prompt_cache_key: { type: 'string' },
+  reasoning_effort: { enum: ['minimal', 'low', 'medium', 'high', 'none'] },
+  verbosity: { enum: ['low', 'medium', 'high'] },
+  service_tier: { enum: ['auto', 'default', 'flex', 'scale', 'priority'] },
+  parallel_tool_calls: { type: 'boolean' },
+  tools: { type: 'array', items: { type: 'object' } },
+  tool_choice: {
+    anyOf: [{ enum: ['none', 'auto', 'required'] }, { type: 'object', required: ['type'], properties: { type: { type: 'string' } } }],
+  },
+  store: { type: 'boolean' },
+  metadata: { type: 'object', additionalProperties: { type: 'string' } },
+};
+
+/** Keys that must never be set as parameters: evalrun owns them. */
+export const reservedParams: Record<string, string> = {
+  messages: 'messages come from the `messages` template or from the dataset rows',
+  stream: 'evalrun reads whole responses; streaming is not supported',
+};
+
+const paramsSchema = { type: 'object', properties: requestParamSchemas, additionalProperties: true };
+const gridSchema = {
+  type: 'object',
+  minProperties: 1,
+  properties: Object.fromEntries(
+    Object.entries(requestParamSchemas).map(([k, s]) => [k, { type: 'array', minItems: 1, items: s }]),
+  ),
+  additionalProperties: { type: 'array', minItems: 1 },
+};
+
+const messageSchema = {
+  type: 'object',
+  required: ['role', 'content'],
+  properties: {
+    role: { enum: ['system', 'developer', 'user', 'assistant'] },
+    content: { type: 'string' },
+    name: { type: 'string' },
+  },
+  additionalProperties: false,
+};
+
+const providerSchema = {
+  anyOf: [
+    { enum: ['simulator', 'openai'] },
+    {
+      type: 'object',
+      properties: {
+        base_url: { type: 'string', minLength: 1 },
+        api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+        headers: { type: 'object', additionalProperties: { type: 'string' } },
+        query: { type: 'object', additionalProperties: { type: 'string' } },
+        timeout_s: { type: 'number', exclusiveMinimum: 0 },
+        organization: { type: 'string' },
+        simulator: { anyOf: [{ type: 'boolean' }, { type: 'object' }] },
+      },
+      additionalProperties: false,
+    },
+  ],
+};
+
+export const configSchema = {
+  type: 'object',
+  required: ['dataset'],
+  properties: {
+    name: { type: 'string', minLength: 1, pattern: '^[^/\\\\]+$' },
+    description: { type: 'string' },
+    dataset: {
+      anyOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      ],
+    },
+    id_column: { type: 'string', minLength: 1 },
+    messages: { type: 'array', minItems: 1, items: messageSchema },
+    params: paramsSchema,
+    grid: gridSchema,
+    tools: requestParamSchemas['tools'],
+    tool_choice: requestParamSchemas['tool_choice'],
+    schema: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object' }] },
+    concurrency: int(1, 10_000),
+    provider: providerSchema,
+    retry: {
+      type: 'object',
+      properties: { max_attempts: int(1, 100), max_wait_s: { type: 'number', minimum: 0 } },
+      additionalProperties: false,
+    },
+    timeout_s: { type: 'number', exclusiveMinimum: 0 },
+    seed: { type: 'integer' },
+  },
+  additionalProperties: false,
+} as const;
+
+/** Every key the config accepts at the top level, for "did you mean" hints. */
+export const topLevelKeys = Object.keys(configSchema.properties);

@@ -1,0 +1,77 @@
+/** What the user wrote in the YAML file (snake_case, like the API). */
+export interface ConfigFile {
+  name?: string;
+  description?: string;
+  dataset: string | string[];
+  id_column?: string;
+  messages?: MessageTemplate[];
+  params?: Record<string, unknown>;
+  grid?: Record<string, unknown>;
+  tools?: unknown[];
+  tool_choice?: unknown;
+  schema?: string | Record<string, unknown>;
+  concurrency?: number;
+  provider?: ProviderFile;
+  retry?: { max_attempts?: number; max_wait_s?: number };
+  timeout_s?: number;
+  seed?: number;
+}
+
+export interface MessageTemplate {
+  role: string;
+  content: string;
+  name?: string;
+}
+
+export type ProviderFile =
+  | 'simulator'
+  | 'openai'
+  | {
+      base_url?: string;
+      api_key_env?: string;
+      headers?: Record<string, string>;
+      query?: Record<string, string>;
+      timeout_s?: number;
+      organization?: string;
+      simulator?: Record<string, unknown> | boolean;
+    };
+
+/** One value a grid axis can take, already expanded. */
+export type ParamValue = unknown;
+
+export interface ProviderConfig {
+  kind: 'openai' | 'simulator';
+  /** undefined: the SDK's own default (OPENAI_BASE_URL, else api.openai.com). */
+  baseUrl: string | undefined;
+  apiKeyEnv: string;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  organization: string | undefined;
+  /** Options for the built-in simulator when kind is 'simulator'. */
+  simulator: Record<string, unknown>;
+}
+
+/** The resolved, validated configuration every later stage works from. */
+export interface Config {
+  name: string;
+  /** Absolute path of the YAML file ('' when built in code). */
+  file: string;
+  dir: string;
+  datasets: string[];
+  idColumn: string | undefined;
+  messages: MessageTemplate[] | undefined;
+  /** Parameters sent with every request, merged under each grid cell's own. */
+  params: Record<string, unknown>;
+  /** Grid axes in the order written; each a non-empty list of alternatives. */
+  grid: Array<{ key: string; values: unknown[] }>;
+  schema: Record<string, unknown> | undefined;
+  schemaFile: string | undefined;
+  concurrency: number;
+  provider: ProviderConfig;
+  retry: { maxAttempts: number; maxWaitS: number };
+  timeoutS: number;
+  /** Seed for the simulator (and sent as `seed` only if params say so). */
+  seed: number | undefined;
+  /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
+  hash: string;
+}

@@ -1,0 +1,40 @@
+import { createReadStream } from 'node:fs';
+import { parse, CsvError } from 'csv-parse';
+import { DatasetError } from '../errors.js';
+import type { RawRow } from './types.js';
+
+/** Streams a CSV file with a header row; `line` is the line the record starts on. */
+export async function* readCsv(file: string, shown: string): AsyncGenerator<RawRow> {
+  const parser = createReadStream(file).pipe(
+    parse({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: false }),
+  );
+  try {
+    for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; records: number } }>) {
+      // info.lines is where the record ends; count back the newlines a quoted field spans.
+      const newlines = Object.values(item.record).reduce((s, v) => s + countNewlines(v), 0);
+      yield { vars: item.record, line: item.info.lines - newlines };
+    }
+  } catch (e) {
+    if (e instanceof CsvError) {
+      const err = e as CsvError & { lines?: number; record?: unknown[] };
+      throw new DatasetError([{ file: shown, line: err.lines ?? 0, col: 0, path: '', message: csvMessage(err) }]);
+    }
+    throw e;
+  }
+}
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function csvMessage(e: CsvError & { record?: unknown[] }): string {
+  if (e.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' || (e.code as string) === 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH') {
+    const got = Array.isArray(e.record) ? e.record.length : '?';
+    return `this row has ${got} fields but the header has a different number; quote fields that contain commas ("a, b")`;
+  }
+  if (e.code === 'CSV_QUOTE_NOT_CLOSED') return 'a quoted field is never closed; check for a missing closing quote (")';
+  if (e.code === 'CSV_INVALID_CLOSING_QUOTE') return 'a quote (") inside a quoted field must be doubled ("")';
+  return e.message;
+}

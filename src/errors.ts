@@ -1,0 +1,88 @@
+/**
+ * Every condition that stops a whole run is an EvalrunError with a stable `code` and the exit code the CLI
+ * returns for it. Per-request failures are data (a record with an error), never exceptions.
+ */
+export const ExitCode = {
+  Ok: 0,
+  /** A gate failed, or some requests still failed after all their attempts. */
+  CheckFailures: 1,
+  Usage: 2,
+  Config: 3,
+  Data: 4,
+  /** Authentication, permission, unknown model, or no API key: nothing more can be sent. */
+  Api: 5,
+  /** The output directory cannot be used (exists already, or resume does not match). */
+  Output: 6,
+  Internal: 70,
+  Interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** A problem located in a source file. `line`/`col` are 1-based; 0 when unknown. */
+export interface SourceIssue {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted path inside the document (`grid.temperature.1`), or a row description for datasets. */
+  path: string;
+  message: string;
+}
+
+export function formatIssue(i: SourceIssue): string {
+  const where = i.line > 0 ? `${i.file}:${i.line}:${i.col}` : i.file;
+  return i.path ? `${where} ${i.path}: ${i.message}` : `${where}: ${i.message}`;
+}
+
+export class EvalrunError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCode;
+  constructor(code: string, exitCode: ExitCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+export class UsageError extends EvalrunError {
+  constructor(message: string) {
+    super('EVALRUN_USAGE', ExitCode.Usage, message);
+  }
+}
+
+export class ConfigError extends EvalrunError {
+  readonly issues: readonly SourceIssue[];
+  constructor(issues: readonly SourceIssue[], code = 'EVALRUN_CONFIG_INVALID') {
+    super(code, ExitCode.Config, issues.map(formatIssue).join('\n'));
+    this.issues = issues;
+  }
+}
+
+export class DatasetError extends EvalrunError {
+  readonly issues: readonly SourceIssue[];
+  constructor(issues: readonly SourceIssue[]) {
+    super('EVALRUN_DATASET_INVALID', ExitCode.Data, issues.map(formatIssue).join('\n'));
+    this.issues = issues;
+  }
+}
+
+/** The provider refuses us as a whole (401/403/404, no key): stop dispatching, keep what is recorded. */
+export class ApiFatalError extends EvalrunError {
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: ErrorOptions) {
+    super('EVALRUN_API_FATAL', ExitCode.Api, message, options);
+    this.status = status;
+  }
+}
+
+export class OutputError extends EvalrunError {
+  constructor(message: string, code = 'EVALRUN_OUTPUT') {
+    super(code, ExitCode.Output, message);
+  }
+}
+
+export class InterruptedError extends EvalrunError {
+  constructor(message: string) {
+    super('EVALRUN_INTERRUPTED', ExitCode.Interrupted, message);
+  }
+}

@@ -1,0 +1,44 @@
+import type { Config } from '../config/types.js';
+import type { Row } from '../dataset/types.js';
+import { compileTemplate, renderMessages } from './template.js';
+import type { Cell, Task } from './types.js';
+
+/**
+ * Tasks in row-major order (each row over every cell), produced lazily from a row stream, so every cell advances
+ * together and a million-task plan is never an array. `skip` filters requests already recorded (resume).
+ */
+export async function* planTasks(
+  config: Config,
+  cells: readonly Cell[],
+  rows: AsyncIterable<Row>,
+  skip?: (seq: number) => boolean,
+): AsyncGenerator<Task> {
+  const template = config.messages ? compileTemplate(config.messages) : undefined;
+  for await (const row of rows) {
+    let messages: Task['body']['messages'] | undefined;
+    for (const cell of cells) {
+      const seq = row.index * cells.length + cell.index;
+      if (skip?.(seq)) continue;
+      // Rendered once per row and shared by its cells' requests.
+      messages ??= row.messages ?? renderMessages(template!, row.vars);
+      yield { seq, row, cell, body: { ...cell.params, model: String(cell.params['model']), messages } };
+    }
+  }
+}
+
+export interface PlanSummary {
+  rows: number;
+  cells: Array<{ id: string; n: number; requests: number; choices: number }>;
+  requests: number;
+  choices: number;
+}
+
+export function summarizePlan(rows: number, cells: readonly Cell[]): PlanSummary {
+  const perCell = cells.map((c) => ({ id: c.id, n: c.n, requests: rows, choices: rows * c.n }));
+  return {
+    rows,
+    cells: perCell,
+    requests: rows * cells.length,
+    choices: perCell.reduce((s, c) => s + c.choices, 0),
+  };
+}

@@ -1,0 +1,57 @@
+import type { Config } from '../config/types.js';
+import { canonicalJson, sha256 } from '../util/canonical-json.js';
+import type { Cell } from './types.js';
+
+/** Axes that always show in a cell id, with their short prefixes, when the config sets them. */
+const core: Array<[key: string, prefix: string]> = [
+  ['temperature', 't'],
+  ['top_p', 'p'],
+  ['n', 'n'],
+];
+
+/**
+ * The cartesian product of the grid, in the order written (last axis fastest), merged over `params`. Small (a
+ * few hundred cells at most), so it is an array; the rows × cells product is what gets streamed.
+ */
+export function expandGrid(config: Config): Cell[] {
+  let combos: Array<Record<string, unknown>> = [{}];
+  for (const axis of config.grid) {
+    combos = combos.flatMap((c) => axis.values.map((v) => ({ ...c, [axis.key]: v })));
+  }
+  const varied = new Set(config.grid.filter((a) => a.values.length > 1).map((a) => a.key));
+  const used = new Map<string, number>();
+  return combos.map((axes, index) => {
+    const params = { ...config.params, ...axes };
+    let id = cellId(params, varied);
+    const count = (used.get(id) ?? 0) + 1;
+    used.set(id, count);
+    if (count > 1) id = `${id}~${count}`;
+    const format = (params['response_format'] as { type?: string } | undefined)?.type;
+    return {
+      id,
+      index,
+      params,
+      n: typeof params['n'] === 'number' ? params['n'] : 1,
+      jsonMode: format === 'json_object' || format === 'json_schema',
+    };
+  });
+}
+
+export function cellId(params: Record<string, unknown>, varied: Set<string>): string {
+  const parts = [String(params['model'])];
+  for (const [key, prefix] of core) if (params[key] !== undefined) parts.push(`${prefix}${shortValue(params[key])}`);
+  for (const key of varied) {
+    if (key === 'model' || core.some(([k]) => k === key)) continue;
+    parts.push(`${key}=${shortValue(params[key])}`);
+  }
+  return parts.join('/');
+}
+
+function shortValue(v: unknown): string {
+  if (v === null || v === undefined) return 'none';
+  if (typeof v !== 'object') return String(v).replace(/\//g, '_');
+  const type = (v as { type?: unknown }).type;
+  const name = (v as { json_schema?: { name?: unknown } }).json_schema?.name;
+  if (typeof type === 'string') return typeof name === 'string' ? `${type}:${name}` : type;
+  return sha256(canonicalJson(v)).slice(0, 6);
+}

@@ -1,0 +1,65 @@
+import type { MessageTemplate } from '../config/types.js';
+import type { ChatMessage } from '../dataset/types.js';
+
+type Part = string | { name: string; path: string[] };
+export interface CompiledTemplate {
+  messages: Array<{ role: string; name?: string; parts: Part[] }>;
+  /** Every variable the template uses, for checking rows before anything is sent. */
+  variables: string[];
+}
+
+const VAR = /\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}/g;
+
+/**
+ * `{{column}}` (or `{{a.b}}` into a JSON row) is replaced by the row's value; strings as they are, other values as
+ * JSON. Hand-written rather than Mustache/Handlebars: those HTML-escape by default and render a missing variable
+ * as an empty string, where evalrun must refuse before sending a malformed prompt.
+ */
+export function compileTemplate(messages: MessageTemplate[]): CompiledTemplate {
+  const variables = new Set<string>();
+  const compiled = messages.map((m) => {
+    const parts: Part[] = [];
+    let last = 0;
+    for (const match of m.content.matchAll(VAR)) {
+      const name = match[1]!;
+      if (match.index > last) parts.push(m.content.slice(last, match.index));
+      parts.push({ name, path: name.split('.') });
+      variables.add(name);
+      last = match.index + match[0].length;
+    }
+    if (last < m.content.length) parts.push(m.content.slice(last));
+    return m.name === undefined ? { role: m.role, parts } : { role: m.role, name: m.name, parts };
+  });
+  return { messages: compiled, variables: [...variables] };
+}
+
+const MISSING = Symbol('missing');
+
+export function lookup(vars: Record<string, unknown>, path: string[]): unknown {
+  if (path.length === 1) return Object.hasOwn(vars, path[0]!) ? vars[path[0]!] : MISSING;
+  let v: unknown = vars;
+  for (const key of path) {
+    if (!v || typeof v !== 'object' || !Object.hasOwn(v, key)) return MISSING;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** The variables a row lacks (checked once per row, before the run). */
+export function missingVariables(t: CompiledTemplate, vars: Record<string, unknown>): string[] {
+  return t.variables.filter((name) => lookup(vars, name.split('.')) === MISSING);
+}
+
+export function renderMessages(t: CompiledTemplate, vars: Record<string, unknown>): ChatMessage[] {
+  return t.messages.map((m) => {
+    let content = '';
+    for (const p of m.parts) {
+      if (typeof p === 'string') content += p;
+      else {
+        const v = lookup(vars, p.path);
+        content += typeof v === 'string' ? v : v === MISSING ? '' : JSON.stringify(v);
+      }
+    }
+    return m.name === undefined ? { role: m.role, content } : { role: m.role, name: m.name, content };
+  });
+}

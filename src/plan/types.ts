@@ -1,0 +1,23 @@
+import type { ChatMessage, Row } from '../dataset/types.js';
+
+/** One combination of grid values: every row is sent once per cell. */
+export interface Cell {
+  /** Stable, readable id: `gpt-4o-mini/t0.7/p1/n3`. */
+  id: string;
+  index: number;
+  /** The request parameters of this cell: `params` merged with the cell's grid values. */
+  params: Record<string, unknown>;
+  /** Choices requested per request (`n`, default 1). */
+  n: number;
+  /** How the outputs are checked: json_object / json_schema outputs are parsed and validated. */
+  jsonMode: boolean;
+}
+
+/** One request: a row sent with a cell's settings. */
+export interface Task {
+  /** Position in plan order (row-major): orders the outputs and identifies the request in records. */
+  seq: number;
+  row: Row;
+  cell: Cell;
+  body: { model: string; messages: ChatMessage[]; [key: string]: unknown };
+}

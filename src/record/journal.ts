@@ -1,0 +1,64 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { RequestRecord } from './types.js';
+
+/**
+ * Append-only `records.jsonl`. Every finished request is serialized at once and written with the others that
+ * finished meanwhile in one write (group commit), so a crash loses at most the write in progress, and the hot
+ * path does one syscall per batch rather than per record. A torn last line is cut off on open.
+ */
+export class Journal {
+  private pending: string[] = [];
+  private writing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private readonly fh: FileHandle;
+  readonly path: string;
+  private constructor(fh: FileHandle, path: string) {
+    this.fh = fh;
+    this.path = path;
+  }
+
+  /** Open for appending; `validBytes` (from a scan) cuts a torn tail left by a crash before appending again. */
+  static async open(path: string, validBytes?: number): Promise<Journal> {
+    const fh = await open(path, 'a+');
+    if (validBytes !== undefined) {
+      const { size } = await fh.stat();
+      if (size > validBytes) await fh.truncate(validBytes);
+    }
+    return new Journal(fh, path);
+  }
+
+  append(record: RequestRecord): void {
+    if (this.failure) throw this.failure;
+    this.pending.push(`${JSON.stringify(record)}\n`);
+    this.writing ??= this.drain();
+  }
+
+  /** Resolves when every appended record is handed to the OS (it survives a killed process). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (this.failure) throw this.failure;
+  }
+
+  async close(options: { sync?: boolean } = {}): Promise<void> {
+    try {
+      await this.flush();
+      if (options.sync) await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.join('');
+        this.pending = [];
+        await this.fh.appendFile(batch, 'utf8');
+      }
+    } catch (e) {
+      this.failure = new Error(`cannot write ${this.path}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}

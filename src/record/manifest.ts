@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OutputError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed';
+
+export interface ManifestCell {
+  id: string;
+  params: Record<string, unknown>;
+  n: number;
+  json_mode: boolean;
+}
+
+/** `run.json`: what was run, with what, and how it ended. With records.jsonl it is all a report needs. */
+export interface RunManifest {
+  format: 'evalrun-run/1';
+  name: string;
+  config_file: string;
+  /** Hash of the config and the datasets' bytes: resume refuses a directory whose hash differs. */
+  run_hash: string;
+  config_hash: string;
+  dataset_hash: string;
+  status: RunStatus;
+  started_at: string;
+  ended_at: string | null;
+  exit_code: number | null;
+  versions: { evalrun: string; node: string; openai_sdk: string };
+  provider: { kind: string; base_url: string };
+  plan: { rows: number; requests: number; choices: number; cells: ManifestCell[] };
+  /** One entry per invocation (the first run, then each resume). */
+  sessions: Array<{ started_at: string; ended_at: string | null; status: RunStatus; recorded: number }>;
+  /** The run's JSON Schema, if any, so a report can be rebuilt without the config. */
+  schema_file: string | null;
+}
+
+export const MANIFEST = 'run.json';
+export const RECORDS = 'records.jsonl';
+
+export async function readManifest(dir: string): Promise<RunManifest> {
+  const file = join(dir, MANIFEST);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new OutputError(`${file} not found: '${dir}' is not an evalrun run directory`, 'EVALRUN_NOT_A_RUN');
+  }
+  try {
+    const m = JSON.parse(text) as RunManifest;
+    if (m.format !== 'evalrun-run/1') throw new Error(`unknown format ${String(m.format)}`);
+    return m;
+  } catch (e) {
+    throw new OutputError(`${file} is not readable: ${(e as Error).message}`, 'EVALRUN_NOT_A_RUN');
+  }
+}
+
+export function writeManifest(dir: string, manifest: RunManifest): Promise<void> {
+  return writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+}

@@ -1,0 +1,41 @@
+import type { CellStats } from './cell-stats.js';
+import type { Summary } from './write-reports.js';
+
+const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
+const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)}`);
+
+const COLUMNS: Array<[header: string, value: (c: CellStats) => string]> = [
+  ['choices', (c) => String(c.choices)],
+  ['stop', (c) => pct(c.stop_rate)],
+  ['length', (c) => pct(c.length_rate)],
+  ['filter', (c) => pct(c.content_filter_rate)],
+  ['tools', (c) => pct(c.tool_calls_rate)],
+  ['error', (c) => pct(c.error_rate)],
+  ['json_ok', (c) => pct(c.json_valid_rate)],
+  ['schema_ok', (c) => pct(c.schema_valid_rate)],
+  ['p50_ms', (c) => ms(c.latency_p50_ms)],
+  ['p95_ms', (c) => ms(c.latency_p95_ms)],
+  ['tokens', (c) => String(c.prompt_tokens + c.completion_tokens)],
+];
+
+/** Metrics a table can be sorted by (`--sort`), best first where that has a meaning. */
+export const SORT_KEYS = ['cell', 'schema_valid_rate', 'json_valid_rate', 'stop_rate', 'length_rate', 'error_rate', 'latency_p50_ms', 'latency_p95_ms'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+/**
+ * One line per cell, fixed-width columns separated by two spaces, so `sort -k` and `column -t` work on it too.
+ */
+export function formatSummaryTable(summary: Summary, sortBy: SortKey = 'cell'): string {
+  const cells = [...summary.cells];
+  if (sortBy !== 'cell') {
+    const descending = sortBy.endsWith('valid_rate') || sortBy === 'stop_rate';
+    cells.sort((a, b) => {
+      const x = (a[sortBy] as number | null) ?? (descending ? -Infinity : Infinity);
+      const y = (b[sortBy] as number | null) ?? (descending ? -Infinity : Infinity);
+      return descending ? y - x : x - y;
+    });
+  }
+  const table = [['cell', ...COLUMNS.map(([h]) => h)], ...cells.map((c) => [c.cell, ...COLUMNS.map(([, f]) => f(c))])];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')).join('\n');
+}

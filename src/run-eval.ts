@@ -1,0 +1,206 @@
+import { setMaxListeners } from 'node:events';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { loadConfigFile, parseConfigText } from './config/load.js';
+import { resolveConfig, type ResolveOptions } from './config/resolve.js';
+import type { Config, ConfigFile } from './config/types.js';
+import { readRows, scanDatasets } from './dataset/load.js';
+import { ApiFatalError, ExitCode, OutputError, type EvalrunError } from './errors.js';
+import { expandGrid } from './plan/grid.js';
+import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
+import type { Cell, Task } from './plan/types.js';
+import { compileSchema } from './check/validators.js';
+import { checkJsonOutput, NOT_CHECKED } from './check/json-output.js';
+import { openProvider } from './run/provider.js';
+import { executeTask } from './run/execute-task.js';
+import { runPlan } from './run/run-plan.js';
+import { Journal } from './record/journal.js';
+import { indexJournal } from './record/read-journal.js';
+import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type RunStatus } from './record/manifest.js';
+import type { RequestRecord } from './record/types.js';
+import { writeReports, type Summary } from './report/write-reports.js';
+import { sha256 } from './util/canonical-json.js';
+import { versions } from './util/version.js';
+
+export interface RunEvalOptions extends ResolveOptions {
+  /** A path to a YAML config, or the config itself (paths in it relative to `baseDir`). */
+  config: string | ConfigFile;
+  baseDir?: string | undefined;
+  /** The run directory. Default: results/<name>-<timestamp> under the working directory. */
+  out?: string | undefined;
+  /** Continue the run in `out`: skip what is recorded, send the rest. */
+  resume?: boolean | undefined;
+  /** Stop dispatching when aborted (Ctrl-C): in-flight requests finish within `graceMs`, then are abandoned. */
+  signal?: AbortSignal | undefined;
+  /** Abort in-flight requests at once (a second Ctrl-C). */
+  abortSignal?: AbortSignal | undefined;
+  graceMs?: number | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  reporter?: RunReporter | undefined;
+}
+
+export interface RunReporter {
+  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; config: Config }): void;
+  onRecord?(record: RequestRecord): void;
+  onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
+}
+
+export interface RunResult {
+  dir: string;
+  status: RunStatus;
+  exitCode: ExitCode;
+  summary: Summary;
+  /** Why the run stopped early (the API refused us, or the user interrupted), if it did. */
+  error?: EvalrunError | undefined;
+}
+
+/** Everything before the first request: config, datasets and the grid, all checked. Throws on bad input. */
+export async function prepareRun(options: Pick<RunEvalOptions, 'config' | 'baseDir' | 'simulate' | 'concurrency'>) {
+  const loaded =
+    typeof options.config === 'string'
+      ? await loadConfigFile(options.config)
+      : { ...parseConfigText(JSON.stringify(options.config), join(resolvePath(options.baseDir ?? '.'), 'evalrun.yaml')) };
+  const config = resolveConfig(loaded, options);
+  const scan = await scanDatasets(config);
+  const cells = expandGrid(config);
+  const plan = summarizePlan(scan.rows, cells);
+  const runHash = sha256(`${config.hash}:${scan.hash}`).slice(0, 16);
+  return { config, cells, plan, datasetHash: scan.hash, runHash };
+}
+
+/** The library entry point: what `evalrun run` does. */
+export async function runEval(options: RunEvalOptions): Promise<RunResult> {
+  const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
+  const dir = resolvePath(options.out ?? join('results', `${config.name}-${timestamp()}`));
+  const previous = options.resume ? await checkResumable(dir, runHash) : await checkFresh(dir);
+  // The provider is opened before the directory exists: a missing key must leave nothing behind.
+  const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
+  try {
+    await mkdir(dir, { recursive: true });
+    const index = previous ? await indexJournal(join(dir, RECORDS), plan.requests) : undefined;
+    const now = new Date().toISOString();
+    const manifest: RunManifest = previous
+      ? { ...previous, status: 'running', ended_at: null, exit_code: null, provider: { kind: provider.kind, base_url: provider.shownBaseUrl } }
+      : {
+          format: 'evalrun-run/1',
+          name: config.name,
+          config_file: config.file,
+          run_hash: runHash,
+          config_hash: config.hash,
+          dataset_hash: datasetHash,
+          status: 'running',
+          started_at: now,
+          ended_at: null,
+          exit_code: null,
+          versions,
+          provider: { kind: provider.kind, base_url: provider.shownBaseUrl },
+          plan: { rows: plan.rows, requests: plan.requests, choices: plan.choices, cells: cells.map((c) => ({ id: c.id, params: c.params, n: c.n, json_mode: c.jsonMode })) },
+          sessions: [],
+          schema_file: config.schemaFile ?? null,
+        };
+    manifest.sessions = [...manifest.sessions, { started_at: now, ended_at: null, status: 'running', recorded: 0 }];
+    await writeManifest(dir, manifest);
+    const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
+    options.reporter?.onStart?.({ dir, plan, alreadyRecorded: index?.count ?? 0, config });
+
+    const abort = new AbortController();
+    // Every in-flight request listens on this one signal.
+    setMaxListeners(0, abort.signal);
+    const stop = options.signal ?? new AbortController().signal;
+    let grace: NodeJS.Timeout | undefined;
+    const onStop = () => {
+      grace = setTimeout(() => abort.abort(), options.graceMs ?? 30_000);
+      grace.unref();
+    };
+    stop.addEventListener('abort', onStop, { once: true });
+    options.abortSignal?.addEventListener('abort', () => abort.abort(), { once: true });
+
+    const check = makeChecker(config, cells);
+    let recorded = 0;
+    const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
+      concurrency: config.concurrency,
+      stop,
+      execute: (task) =>
+        executeTask(task, {
+          client: provider.client,
+          retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
+          timeoutMs: config.timeoutS * 1000,
+          check,
+          redact: provider.redact,
+          signal: abort.signal,
+          onAttempt: (o) => options.reporter?.onAttempt?.(o),
+        }),
+      onRecord: (record) => {
+        recorded++;
+        journal.append(record);
+        options.reporter?.onRecord?.(record);
+      },
+    });
+    clearTimeout(grace);
+    stop.removeEventListener('abort', onStop);
+    await journal.close();
+
+    const fatal = result.fatal;
+    const status: RunStatus = fatal ? 'stopped' : stop.aborted ? 'interrupted' : 'complete';
+    manifest.status = status;
+    manifest.ended_at = new Date().toISOString();
+    manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: manifest.ended_at, status, recorded };
+    const summary = await writeReports(dir, manifest);
+    const error = fatal instanceof ApiFatalError ? fatal : undefined;
+    if (fatal && !error) throw fatal;
+    const exitCode: ExitCode = error
+      ? ExitCode.Api
+      : status === 'interrupted'
+        ? ExitCode.Interrupted
+        : !summary.complete || summary.recorded.failed_requests > 0
+          ? ExitCode.CheckFailures
+          : ExitCode.Ok;
+    manifest.exit_code = exitCode;
+    await writeManifest(dir, manifest);
+    return { dir, status, exitCode, summary, error };
+  } finally {
+    await provider.close();
+  }
+}
+
+function makeChecker(config: Config, cells: Cell[]): (task: Task, content: string | null) => ReturnType<typeof checkJsonOutput> {
+  const validators: Array<ValidateFunction | undefined> = cells.map((c) => {
+    const own = (c.params['response_format'] as { json_schema?: { schema?: Record<string, unknown> } } | undefined)?.json_schema?.schema;
+    const schema = config.schema ?? own;
+    return schema ? compileSchema(schema) : undefined;
+  });
+  return (task, content) => (task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index]) : NOT_CHECKED);
+}
+
+async function checkFresh(dir: string): Promise<undefined> {
+  const entries = await readdir(dir).catch(() => undefined);
+  if (entries === undefined) {
+    const isFile = await stat(dir).then((s) => !s.isDirectory(), () => false);
+    if (isFile) throw new OutputError(`--out ${dir} is a file, not a directory`);
+    return undefined;
+  }
+  if (entries.includes(MANIFEST) || entries.includes(RECORDS)) {
+    throw new OutputError(
+      `${dir} already holds a run; evalrun never overwrites results. Continue it with --resume, or choose another --out.`,
+      'EVALRUN_OUT_EXISTS',
+    );
+  }
+  if (entries.length > 0) throw new OutputError(`${dir} is not empty; choose an empty or new directory for --out`, 'EVALRUN_OUT_EXISTS');
+  return undefined;
+}
+
+async function checkResumable(dir: string, runHash: string): Promise<RunManifest> {
+  const manifest = await readManifest(dir);
+  if (manifest.run_hash !== runHash) {
+    throw new OutputError(
+      `cannot resume ${dir}: the config or the dataset changed since this run started (run hash ${manifest.run_hash}, now ${runHash}). Resuming would mix results of two different evaluations; start a new run instead (another --out).`,
+      'EVALRUN_RESUME_MISMATCH',
+    );
+  }
+  return manifest;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}

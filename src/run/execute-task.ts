@@ -1,0 +1,167 @@
+import OpenAI from 'openai';
+import { ApiFatalError } from '../errors.js';
+import type { ChoiceCheck } from '../check/json-output.js';
+import type { Task } from '../plan/types.js';
+import type { ChoiceRecord, RequestError, RequestRecord } from '../record/types.js';
+import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
+
+export interface ExecuteDeps {
+  client: OpenAI;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  /** Check one choice's content for its cell (JSON + schema); NOT_CHECKED outside JSON mode. */
+  check: (task: Task, content: string | null) => ChoiceCheck;
+  redact: (text: string) => string;
+  /** Aborts in-flight attempts (a second Ctrl-C, or the grace period after the first ran out). */
+  signal: AbortSignal;
+  /** Called after every attempt, for pool-wide pacing (rate limits) and progress. */
+  onAttempt?: (outcome: { status: number | undefined; headers: Headers | undefined; retrying: boolean }) => void;
+  /** Waits before every attempt (rate limiting); resolves false when the run is stopping. */
+  beforeAttempt?: (task: Task) => Promise<boolean>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<boolean>;
+  random?: () => number;
+}
+
+/** 401, 403, 404: the key, the access or the model is wrong: no later request can succeed either. */
+const FATAL = new Set([401, 403, 404]);
+
+/**
+ * One chat completion with n choices, retried by our policy. Never throws for a per-request problem: a failure
+ * after all attempts becomes a record with `error`. Throws ApiFatalError when the whole run must stop; returns
+ * undefined when aborted, so the request stays unrecorded and a resume sends it again.
+ */
+export async function executeTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord | undefined> {
+  const sleep = deps.sleep ?? realSleep;
+  const startedAt = new Date();
+  const t0 = performance.now();
+  let attempts = 0;
+  let latency = 0;
+  let lastError: RequestError | undefined;
+  while (attempts < deps.retry.maxAttempts) {
+    if (deps.beforeAttempt && !(await deps.beforeAttempt(task))) return undefined;
+    if (deps.signal.aborted) return undefined;
+    attempts++;
+    const a0 = performance.now();
+    let failure: AttemptFailure;
+    try {
+      const { data, response, request_id } = await deps.client.chat.completions
+        .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: deps.signal, timeout: deps.timeoutMs, maxRetries: 0 })
+        .withResponse();
+      latency = performance.now() - a0;
+      if (!Array.isArray(data?.choices)) {
+        lastError = { kind: 'invalid_response', status: response.status, type: null, code: null, message: 'response has no choices array' };
+        failure = { status: undefined, headers: response.headers };
+      } else {
+        deps.onAttempt?.({ status: response.status, headers: response.headers, retrying: false });
+        return {
+          v: 1,
+          seq: task.seq,
+          cell: task.cell.id,
+          row_id: task.row.id,
+          attempts,
+          latency_ms: round(latency),
+          elapsed_ms: round(performance.now() - t0),
+          started_at: startedAt.toISOString(),
+          http_status: response.status,
+          request_id: request_id ?? null,
+          completion_id: data.id ?? null,
+          model: data.model ?? null,
+          usage: data.usage
+            ? { prompt_tokens: data.usage.prompt_tokens, completion_tokens: data.usage.completion_tokens, total_tokens: data.usage.total_tokens }
+            : null,
+          choices: data.choices.map((c, i) => toChoice(task, c, i, deps)),
+          error: null,
+        };
+      }
+    } catch (e) {
+      latency = performance.now() - a0;
+      if (e instanceof OpenAI.APIUserAbortError || deps.signal.aborted) return undefined;
+      const classified = classify(e, deps.redact);
+      lastError = classified.error;
+      failure = classified.failure;
+      if (failure.status !== undefined && FATAL.has(failure.status)) {
+        deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying: false });
+        throw new ApiFatalError(fatalMessage(classified.error, task), failure.status);
+      }
+    }
+    const retrying = attempts < deps.retry.maxAttempts && shouldRetry(failure);
+    deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying });
+    if (!retrying) break;
+    if (!(await sleep(retryDelayMs(failure, attempts, deps.retry, deps.random), deps.signal))) return undefined;
+  }
+  return {
+    v: 1,
+    seq: task.seq,
+    cell: task.cell.id,
+    row_id: task.row.id,
+    attempts,
+    latency_ms: round(latency),
+    elapsed_ms: round(performance.now() - t0),
+    started_at: startedAt.toISOString(),
+    http_status: lastError?.status ?? null,
+    request_id: null,
+    completion_id: null,
+    model: null,
+    usage: null,
+    choices: [],
+    error: lastError ?? { kind: 'connection', status: null, type: null, code: null, message: 'no attempt was made' },
+  };
+}
+
+function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, i: number, deps: ExecuteDeps): ChoiceRecord {
+  const message = c.message ?? ({} as OpenAI.ChatCompletionMessage);
+  const content = typeof message.content === 'string' ? message.content : null;
+  const calls = message.tool_calls?.map((t) =>
+    t.type === 'function' ? { name: t.function.name, arguments: t.function.arguments } : { name: t.type, arguments: JSON.stringify(t) },
+  );
+  // Tool calls answer in arguments, not content: the JSON check applies to content answers only.
+  const check = calls?.length && content === null ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content);
+  return {
+    index: typeof c.index === 'number' ? c.index : i,
+    finish_reason: c.finish_reason ?? null,
+    content,
+    refusal: message.refusal ?? null,
+    tool_calls: calls?.length ? calls : null,
+    ...check,
+  };
+}
+
+function classify(e: unknown, redact: (t: string) => string): { error: RequestError; failure: AttemptFailure } {
+  if (e instanceof OpenAI.APIConnectionTimeoutError) {
+    return { error: { kind: 'timeout', status: null, type: null, code: null, message: 'request timed out' }, failure: { status: undefined, headers: undefined } };
+  }
+  if (e instanceof OpenAI.APIConnectionError) {
+    const cause = (e.cause as Error | undefined)?.message;
+    return {
+      error: { kind: 'connection', status: null, type: null, code: null, message: redact(`connection error${cause ? `: ${cause}` : ''}`) },
+      failure: { status: undefined, headers: undefined },
+    };
+  }
+  if (e instanceof OpenAI.APIError) {
+    const body = e.error as { message?: unknown } | undefined;
+    const message = typeof body?.message === 'string' ? body.message : e.message;
+    return {
+      error: { kind: 'http', status: e.status ?? null, type: e.type ?? null, code: e.code ?? null, message: redact(message) },
+      failure: { status: e.status, headers: e.headers },
+    };
+  }
+  // A 200 whose body is not JSON surfaces as a SyntaxError from the SDK's parser: a server fault, worth a retry.
+  return {
+    error: { kind: 'invalid_response', status: null, type: null, code: null, message: redact(`unreadable response: ${(e as Error)?.message ?? String(e)}`) },
+    failure: { status: undefined, headers: undefined },
+  };
+}
+
+function fatalMessage(err: RequestError, task: Task): string {
+  const what =
+    err.status === 401
+      ? 'the API key was rejected'
+      : err.status === 403
+        ? 'the key has no access to this model or endpoint'
+        : `not found (is the model name '${String(task.body.model)}' right?)`;
+  return `The API answered ${err.status}: ${what}. Server said: ${err.message}\nNothing more was sent; every finished request is kept.`;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
