@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, extname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, type SourceIssue } from '../errors.js';
 import { compileSchema } from '../check/validators.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
@@ -12,6 +13,8 @@ export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
   simulate?: boolean | undefined;
   concurrency?: number | undefined;
+  /** `--cache` / `--no-cache`: overrides the config's `cache`. */
+  cache?: boolean | string | undefined;
 }
 
 type Rule = (ctx: RuleContext) => void;
@@ -64,6 +67,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     provider,
     retry: { maxAttempts: data.retry?.max_attempts ?? 5, maxWaitS: data.retry?.max_wait_s ?? 60 },
     seed: data.seed,
+    rateLimit: { rpm: data.rate_limit?.rpm, tpm: data.rate_limit?.tpm, perModel: data.rate_limit?.per_model ?? false },
+    cacheDir: resolveCacheDir(options.cache ?? data.cache, dir),
     timeoutS: data.timeout_s ?? (typeof data.provider === 'object' ? data.provider.timeout_s : undefined) ?? 300,
   };
   // Only what decides which requests are sent and how they are judged; concurrency or provider may change on resume.
@@ -174,4 +179,11 @@ function resolveProvider(data: ConfigFile, options: ResolveOptions): ProviderCon
   }
   if (options.simulate) base.kind = 'simulator';
   return base;
+}
+
+function resolveCacheDir(cache: boolean | string | undefined, dir: string): string | undefined {
+  if (!cache) return undefined;
+  if (typeof cache === 'string') return isAbsolute(cache) ? cache : resolvePath(dir, cache);
+  const base = process.env['EVALRUN_CACHE_DIR'] ?? process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
+  return process.env['EVALRUN_CACHE_DIR'] ? base : join(base, 'evalrun');
 }

@@ -135,6 +135,16 @@ export const configSchema = {
       additionalProperties: false,
     },
     timeout_s: { type: 'number', exclusiveMinimum: 0 },
+    rate_limit: {
+      type: 'object',
+      properties: {
+        rpm: { type: 'number', exclusiveMinimum: 0 },
+        tpm: { type: 'number', exclusiveMinimum: 0 },
+        per_model: { type: 'boolean' },
+      },
+      additionalProperties: false,
+    },
+    cache: { anyOf: [{ type: 'boolean' }, { type: 'string', minLength: 1 }] },
     seed: { type: 'integer' },
   },
   additionalProperties: false,

@@ -14,6 +14,9 @@ export interface ConfigFile {
   provider?: ProviderFile;
   retry?: { max_attempts?: number; max_wait_s?: number };
   timeout_s?: number;
+  rate_limit?: { rpm?: number; tpm?: number; per_model?: boolean };
+  /** true: cache in ~/.cache/evalrun (or $EVALRUN_CACHE_DIR); a string: that directory. */
+  cache?: boolean | string;
   seed?: number;
 }
 
@@ -70,6 +73,10 @@ export interface Config {
   provider: ProviderConfig;
   retry: { maxAttempts: number; maxWaitS: number };
   timeoutS: number;
+  /** Limits dispatch never exceeds; undefined fields are unlimited. */
+  rateLimit: { rpm: number | undefined; tpm: number | undefined; perModel: boolean };
+  /** Response cache directory, or undefined when caching is off (the default). */
+  cacheDir: string | undefined;
   /** Seed for the simulator (and sent as `seed` only if params say so). */
   seed: number | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
