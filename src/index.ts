@@ -1,5 +1,6 @@
 /** The library API; the CLI uses nothing else. */
-export { runEval, prepareRun, type RunEvalOptions, type RunResult, type RunReporter } from './run-eval.js';
+export { runEval, type RunEvalOptions, type RunResult, type RunReporter } from './run-eval.js';
+export { prepareRun, type PrepareOptions } from './prepare-run.js';
 export { loadConfigFile, parseConfigText } from './config/load.js';
 export { resolveConfig } from './config/resolve.js';
 export type { Config, ConfigFile } from './config/types.js';

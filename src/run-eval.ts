@@ -2,13 +2,11 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { ValidateFunction } from 'ajv';
-import { loadConfigFile, parseConfigText } from './config/load.js';
-import { resolveConfig, type ResolveOptions } from './config/resolve.js';
-import type { Config, ConfigFile } from './config/types.js';
-import { readRows, scanDatasets } from './dataset/load.js';
+import type { Config } from './config/types.js';
+import { readRows } from './dataset/load.js';
 import { ApiFatalError, ExitCode, OutputError, type EvalrunError } from './errors.js';
-import { expandGrid } from './plan/grid.js';
-import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
+import { planTasks, type PlanSummary } from './plan/build-plan.js';
+import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
 import { compileSchema } from './check/validators.js';
 import { checkJsonOutput, NOT_CHECKED } from './check/json-output.js';
@@ -20,13 +18,9 @@ import { indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type RunStatus } from './record/manifest.js';
 import type { RequestRecord } from './record/types.js';
 import { writeReports, type Summary } from './report/write-reports.js';
-import { sha256 } from './util/canonical-json.js';
 import { versions } from './util/version.js';
 
-export interface RunEvalOptions extends ResolveOptions {
-  /** A path to a YAML config, or the config itself (paths in it relative to `baseDir`). */
-  config: string | ConfigFile;
-  baseDir?: string | undefined;
+export interface RunEvalOptions extends PrepareOptions {
   /** The run directory. Default: results/<name>-<timestamp> under the working directory. */
   out?: string | undefined;
   /** Continue the run in `out`: skip what is recorded, send the rest. */
@@ -53,20 +47,6 @@ export interface RunResult {
   summary: Summary;
   /** Why the run stopped early (the API refused us, or the user interrupted), if it did. */
   error?: EvalrunError | undefined;
-}
-
-/** Everything before the first request: config, datasets and the grid, all checked. Throws on bad input. */
-export async function prepareRun(options: Pick<RunEvalOptions, 'config' | 'baseDir' | 'simulate' | 'concurrency'>) {
-  const loaded =
-    typeof options.config === 'string'
-      ? await loadConfigFile(options.config)
-      : { ...parseConfigText(JSON.stringify(options.config), join(resolvePath(options.baseDir ?? '.'), 'evalrun.yaml')) };
-  const config = resolveConfig(loaded, options);
-  const scan = await scanDatasets(config);
-  const cells = expandGrid(config);
-  const plan = summarizePlan(scan.rows, cells);
-  const runHash = sha256(`${config.hash}:${scan.hash}`).slice(0, 16);
-  return { config, cells, plan, datasetHash: scan.hash, runHash };
 }
 
 /** The library entry point: what `evalrun run` does. */

@@ -15,8 +15,19 @@ export interface LoadedConfigFile {
   at(path: DocPath, opts?: { atKey?: boolean }): { line: number; col: number };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-const validateConfig = ajv.compile(configSchema);
+type ConfigValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/** The build precompiles the validator (scripts/build-config-validator.mjs); from source, compile it here. */
+async function loadValidator(): Promise<ConfigValidator> {
+  const generated = './config-validator.js';
+  try {
+    const mod = (await import(generated)) as { default: ConfigValidator };
+    return mod.default;
+  } catch {
+    return new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema) as ConfigValidator;
+  }
+}
+const validateConfig = await loadValidator();
 
 /** How a value of each anyOf-shaped key should look, for one clear message instead of every branch's. */
 const anyOfShapes: Record<string, string> = {
@@ -45,13 +56,17 @@ export function parseConfigText(text: string, file: string): LoadedConfigFile {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((e) => ({
-        file,
-        line: e.linePos?.[0].line ?? 0,
-        col: e.linePos?.[0].col ?? 0,
-        path: '',
-        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
-      })),
+      doc.errors.map((e) => {
+        // With prettyErrors off, yaml sets no linePos: compute it from the error's offset.
+        const pos = e.linePos?.[0] ?? (e.pos[0] >= 0 ? lines.linePos(e.pos[0]) : undefined);
+        return {
+          file,
+          line: pos?.line ?? 0,
+          col: pos?.col ?? 0,
+          path: '',
+          message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+        };
+      }),
       'EVALRUN_CONFIG_SYNTAX',
     );
   }

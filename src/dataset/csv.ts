@@ -8,16 +8,24 @@ export async function* readCsv(file: string, shown: string): AsyncGenerator<RawR
   const parser = createReadStream(file).pipe(
     parse({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: false }),
   );
+  // csv-parse counts a CRLF inside a quoted field as two lines; what it over-counted so far is taken off again.
+  let overcount = 0;
   try {
     for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; records: number } }>) {
       // info.lines is where the record ends; count back the newlines a quoted field spans.
-      const newlines = Object.values(item.record).reduce((s, v) => s + countNewlines(v), 0);
-      yield { vars: item.record, line: item.info.lines - newlines };
+      const values = Object.values(item.record);
+      const newlines = values.reduce((s, v) => s + countNewlines(v), 0);
+      overcount += values.reduce((s, v) => s + countCrlf(v), 0);
+      yield { vars: item.record, line: item.info.lines - overcount - newlines };
     }
   } catch (e) {
     if (e instanceof CsvError) {
       const err = e as CsvError & { lines?: number; record?: unknown[] };
-      throw new DatasetError([{ file: shown, line: err.lines ?? 0, col: 0, path: '', message: csvMessage(err) }]);
+      // A ragged record is reported where it ends; point at its first line.
+      const fields = Array.isArray(err.record) ? err.record.map(String) : [];
+      const back = fields.reduce((s, v) => s + countNewlines(v) + countCrlf(v), 0);
+      const line = err.lines === undefined ? 0 : err.lines - overcount - back;
+      throw new DatasetError([{ file: shown, line, col: 0, path: '', message: csvMessage(err) }]);
     }
     throw e;
   }
@@ -29,10 +37,17 @@ function countNewlines(s: string): number {
   return n;
 }
 
-function csvMessage(e: CsvError & { record?: unknown[] }): string {
-  if (e.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' || (e.code as string) === 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH') {
+function countCrlf(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\r\n'); i !== -1; i = s.indexOf('\r\n', i + 2)) n++;
+  return n;
+}
+
+function csvMessage(e: CsvError & { record?: unknown[]; columns?: unknown[] }): string {
+  if (e.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' || e.code === 'CSV_RECORD_INCONSISTENT_COLUMNS') {
     const got = Array.isArray(e.record) ? e.record.length : '?';
-    return `this row has ${got} fields but the header has a different number; quote fields that contain commas ("a, b")`;
+    const want = Array.isArray(e.columns) ? String(e.columns.length) : 'a different number';
+    return `this row has ${got} fields but the header has ${want}; quote fields that contain commas ("a, b")`;
   }
   if (e.code === 'CSV_QUOTE_NOT_CLOSED') return 'a quoted field is never closed; check for a missing closing quote (")';
   if (e.code === 'CSV_INVALID_CLOSING_QUOTE') return 'a quote (") inside a quoted field must be doubled ("")';

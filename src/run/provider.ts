@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import type { Config } from '../config/types.js';
 import { ApiFatalError } from '../errors.js';
 import { makeRedactor, redactUrl } from '../util/redact.js';
+import { createHttpFetch } from './http-fetch.js';
 
 export interface Provider {
   client: OpenAI;
@@ -31,8 +32,18 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
   if (p.kind === 'simulator') {
     const { startSimulator } = await import('../simulator/index.js');
     const sim = await startSimulator({ ...p.simulator, schema: options.schema, seed: options.seed ?? 0 } as Parameters<typeof startSimulator>[0]);
-    const client = new OpenAI({ apiKey: 'sk-simulator', baseURL: sim.url, maxRetries: 0, timeout: config.timeoutS * 1000 });
-    return { client, kind: 'simulator', shownBaseUrl: sim.url, redact: (t) => t, close: () => sim.close() };
+    const http = createHttpFetch(config.concurrency);
+    const client = new OpenAI({ apiKey: 'sk-simulator', baseURL: sim.url, maxRetries: 0, timeout: config.timeoutS * 1000, fetch: http.fetch });
+    return {
+      client,
+      kind: 'simulator',
+      shownBaseUrl: sim.url,
+      redact: (t) => t,
+      close: async () => {
+        await http.close();
+        await sim.close();
+      },
+    };
   }
   const baseURL = p.baseUrl ?? env['OPENAI_BASE_URL'] ?? undefined;
   let apiKey = env[p.apiKeyEnv];
@@ -45,7 +56,9 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
     // Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) usually need no key, but the SDK wants one.
     apiKey = 'sk-no-key-required';
   }
+  const http = createHttpFetch(config.concurrency);
   const client = new OpenAI({
+    fetch: http.fetch,
     apiKey,
     baseURL: baseURL ?? null,
     organization: p.organization ?? null,
@@ -59,7 +72,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
     kind: 'openai',
     shownBaseUrl: redactUrl(client.baseURL),
     redact: makeRedactor([apiKey, ...Object.values(p.headers), ...Object.values(p.query)]),
-    close: async () => {},
+    close: () => http.close(),
   };
 }
 

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { prepareRun } from '../../run-eval.js';
 import type { CommandContext } from '../main.js';
 
 interface PlanArgs {
@@ -16,6 +15,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' }),
     handler: async (args) => {
+      const { prepareRun } = await import('../../prepare-run.js');
       const { plan, config } = await prepareRun({ config: args.config });
       if (args.json) {
         ctx.io.out(`${JSON.stringify({ name: config.name, ...plan }, null, 2)}\n`);

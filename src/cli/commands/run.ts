@@ -1,7 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { relative } from 'node:path';
-import { runEval } from '../../run-eval.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import { formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
@@ -34,11 +33,13 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
     handler: async (args) => {
       const { io } = ctx;
       if (args.resume && !args.out) {
-        throw new (await import('../../errors.js')).UsageError('--resume needs --out DIR: the run directory to continue');
+        throw new UsageError('--resume needs --out DIR: the run directory to continue');
       }
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
-        throw new (await import('../../errors.js')).UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
+        throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
       }
+      // Loaded here, not at start-up: `evalrun --help` and `plan` must not pay for the SDK and HTTP client.
+      const { runEval } = await import('../../run-eval.js');
       const stop = new AbortController();
       const abort = new AbortController();
       let resumeHint = '';
