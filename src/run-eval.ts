@@ -13,6 +13,9 @@ import { checkJsonOutput, NOT_CHECKED } from './check/json-output.js';
 import { openProvider } from './run/provider.js';
 import { executeTask } from './run/execute-task.js';
 import { runPlan } from './run/run-plan.js';
+import { Pacer } from './run/pacer.js';
+import { ResponseCache } from './run/cache.js';
+import { serverAskedDelayMs } from './run/retry.js';
 import { Journal } from './record/journal.js';
 import { indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type RunStatus } from './record/manifest.js';
@@ -94,7 +97,17 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       grace.unref();
     };
     stop.addEventListener('abort', onStop, { once: true });
-    options.abortSignal?.addEventListener('abort', () => abort.abort(), { once: true });
+    options.abortSignal?.addEventListener(
+      'abort',
+      () => {
+        // A hard stop may be followed by process.exit at once: hand finished records to the OS first.
+        journal.flushSync();
+        abort.abort();
+      },
+      { once: true },
+    );
+    const pacer = new Pacer({ rpm: config.rateLimit.rpm, tpm: config.rateLimit.tpm, perModel: config.rateLimit.perModel });
+    const cache = config.cacheDir ? new ResponseCache(config.cacheDir, provider.cacheKeyUrl) : undefined;
 
     const check = makeChecker(config, cells);
     let recorded = 0;
@@ -109,7 +122,12 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           check,
           redact: provider.redact,
           signal: abort.signal,
-          onAttempt: (o) => options.reporter?.onAttempt?.(o),
+          cache,
+          beforeAttempt: (t) => pacer.acquire(t, abort.signal),
+          onAttempt: (o) => {
+            pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));
+            options.reporter?.onAttempt?.(o);
+          },
         }),
       onRecord: (record) => {
         recorded++;

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RequestRecord } from './types.js';
 
@@ -37,6 +38,21 @@ export class Journal {
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Writes what is pending synchronously, for a process about to exit. O_APPEND keeps whole lines whole even if an
+   * asynchronous batch is being written at the same moment.
+   */
+  flushSync(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending.join('');
+    this.pending = [];
+    try {
+      writeSync(this.fh.fd, batch);
+    } catch {
+      // The process is going down anyway; resume sends these requests again.
+    }
   }
 
   async close(options: { sync?: boolean } = {}): Promise<void> {

@@ -3,6 +3,7 @@ import { ApiFatalError } from '../errors.js';
 import type { ChoiceCheck } from '../check/json-output.js';
 import type { Task } from '../plan/types.js';
 import type { ChoiceRecord, RequestError, RequestRecord } from '../record/types.js';
+import type { ResponseCache } from './cache.js';
 import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
 
 export interface ExecuteDeps {
@@ -20,6 +21,8 @@ export interface ExecuteDeps {
   beforeAttempt?: (task: Task) => Promise<boolean>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<boolean>;
   random?: () => number;
+  /** Off unless the user asks: a hit replays a recorded answer instead of drawing a new sample. */
+  cache?: ResponseCache | undefined;
 }
 
 /** 401, 403, 404: the key, the access or the model is wrong: no later request can succeed either. */
@@ -37,6 +40,11 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
   let attempts = 0;
   let latency = 0;
   let lastError: RequestError | undefined;
+  const hit = await deps.cache?.get(task.body);
+  if (hit) {
+    const record = successRecord(task, hit.data as OpenAI.ChatCompletion, { attempts: 0, latency: hit.latency_ms, t0, startedAt, status: hit.status, requestId: hit.request_id }, deps);
+    return { ...record, cached: true };
+  }
   while (attempts < deps.retry.maxAttempts) {
     if (deps.beforeAttempt && !(await deps.beforeAttempt(task))) return undefined;
     if (deps.signal.aborted) return undefined;
@@ -58,25 +66,9 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
         failure = { status: undefined, headers: response.headers };
       } else {
         deps.onAttempt?.({ status: response.status, headers: response.headers, retrying: false });
-        return {
-          v: 1,
-          seq: task.seq,
-          cell: task.cell.id,
-          row_id: task.row.id,
-          attempts,
-          latency_ms: round(latency),
-          elapsed_ms: round(performance.now() - t0),
-          started_at: startedAt.toISOString(),
-          http_status: response.status,
-          request_id: request_id ?? null,
-          completion_id: data.id ?? null,
-          model: data.model ?? null,
-          usage: data.usage
-            ? { prompt_tokens: data.usage.prompt_tokens, completion_tokens: data.usage.completion_tokens, total_tokens: data.usage.total_tokens }
-            : null,
-          choices: data.choices.map((c, i) => toChoice(task, c, i, deps)),
-          error: null,
-        };
+        const meta = { attempts, latency, t0, startedAt, status: response.status, requestId: request_id ?? null };
+        if (deps.cache) await deps.cache.put(task.body, { status: response.status, request_id: meta.requestId, latency_ms: round(latency), data });
+        return successRecord(task, data, meta, deps);
       }
     } catch (e) {
       latency = performance.now() - a0;
@@ -112,6 +104,37 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     usage: null,
     choices: [],
     error: lastError ?? { kind: 'connection', status: null, type: null, code: null, message: 'no attempt was made' },
+  };
+}
+
+interface AttemptMeta {
+  attempts: number;
+  latency: number;
+  t0: number;
+  startedAt: Date;
+  status: number;
+  requestId: string | null;
+}
+
+function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: ExecuteDeps): RequestRecord {
+  return {
+    v: 1,
+    seq: task.seq,
+    cell: task.cell.id,
+    row_id: task.row.id,
+    attempts: meta.attempts,
+    latency_ms: round(meta.latency),
+    elapsed_ms: round(performance.now() - meta.t0),
+    started_at: meta.startedAt.toISOString(),
+    http_status: meta.status,
+    request_id: meta.requestId,
+    completion_id: data.id ?? null,
+    model: data.model ?? null,
+    usage: data.usage
+      ? { prompt_tokens: data.usage.prompt_tokens, completion_tokens: data.usage.completion_tokens, total_tokens: data.usage.total_tokens }
+      : null,
+    choices: data.choices.map((c, i) => toChoice(task, c, i, deps)),
+    error: null,
   };
 }
 

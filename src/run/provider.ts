@@ -9,6 +9,8 @@ export interface Provider {
   kind: 'openai' | 'simulator';
   /** The base URL with credentials hidden, safe to write to run.json and logs. */
   shownBaseUrl: string;
+  /** What identifies the server in response-cache keys (the simulator's port changes every run, so not its URL). */
+  cacheKeyUrl: string;
   redact: (text: string) => string;
   close(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
       client,
       kind: 'simulator',
       shownBaseUrl: sim.url,
+      cacheKeyUrl: `evalrun-simulator:${options.seed ?? 0}`,
       redact: (t) => t,
       close: async () => {
         await http.close();
@@ -71,6 +74,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
     client,
     kind: 'openai',
     shownBaseUrl: redactUrl(client.baseURL),
+    cacheKeyUrl: redactUrl(client.baseURL),
     redact: makeRedactor([apiKey, ...Object.values(p.headers), ...Object.values(p.query)]),
     close: () => http.close(),
   };

@@ -12,6 +12,7 @@ interface RunArgs {
   simulate?: boolean | undefined;
   concurrency?: number | undefined;
   quiet?: boolean | undefined;
+  cache?: boolean | undefined;
   sort?: string | undefined;
   'grace-s'?: number | undefined;
 }
@@ -28,6 +29,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('simulate', { type: 'boolean', describe: 'Use the built-in OpenAI simulator (no key, no network)' })
         .option('concurrency', { type: 'number', describe: 'Requests in flight at once (overrides the config)' })
         .option('quiet', { type: 'boolean', describe: 'No progress output' })
+        .option('cache', { type: 'boolean', describe: 'Reuse cached responses to identical requests (same sample, not billed again)' })
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
         .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' }),
     handler: async (args) => {
@@ -62,6 +64,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           resume: args.resume,
           simulate: args.simulate,
           concurrency: args.concurrency,
+          cache: args.cache,
           signal: stop.signal,
           abortSignal: abort.signal,
           graceMs: (args['grace-s'] ?? 30) * 1000,

@@ -135,6 +135,17 @@ describe('simulateCompletion: JSON quality', () => {
     expect(typeof v['confidence']).toBe('number');
   });
 
+  it('answers JSON in text mode when the prompt asks for it, fenced or wrapped about a quarter of the time', () => {
+    let wrapped = 0;
+    for (let i = 0; i < 300; i++) {
+      const content = contents(complete({ temperature: 0, messages: user(`Row ${i}: reply with JSON only.`) }, { schema: sampleSchema }))[0] ?? null;
+      if (!isJsonObject(content)) wrapped++;
+      expect(content).toMatch(/label/);
+    }
+    expect(wrapped / 300).toBeGreaterThan(0.15);
+    expect(wrapped / 300).toBeLessThan(0.35);
+  });
+
   it('keeps typical schema answers short (under ~120 tokens)', () => {
     for (let i = 0; i < 50; i++) {
       const c = complete({ temperature: 0, ...jsonRow(i) }, { schema: sampleSchema });

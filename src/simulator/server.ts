@@ -1,0 +1,200 @@
+/**
+ * The HTTP face of the simulator (node:http, no framework). Holds the state the pure model cannot: auth and key
+ * expiry, rpm/tpm windows, per-body attempt counters for faults, latency timers, sockets and statistics.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { errorReply, invalidUrl, modelNotFound, unauthorized } from './errors.js';
+import { hasFaults, latencyMs } from './faults.js';
+import { hashString } from './hash.js';
+import { RateLimiter, SlidingWindow } from './rate-limit.js';
+import { answerRequest, checkRequest, DEFAULT_MODELS, faultSeed } from './simulate.js';
+import { requestedTokens } from './tokens.js';
+import type { RunningSimulator, SimulatedReply, SimulatorOptions, SimulatorStats } from './types.js';
+
+const MAX_BODY_CHARS = 16 * 1024 * 1024;
+/** Bounds the per-body attempt counters; clearing them only restarts a few bodies' fault sequences. */
+const MAX_TRACKED_BODIES = 100_000;
+const MODEL_CREATED = 1_700_000_000;
+
+const modelObject = (id: string) => ({ id, object: 'model', created: MODEL_CREATED, owned_by: 'evalrun-simulator' });
+
+function bearer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Bearer\s+(.*)$/i.exec(header.trim());
+  return m ? (m[1] ?? '').trim() : header;
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const stats: SimulatorStats = { requests: 0, completions: 0, byStatus: {}, maxInFlight: 0, inFlight: 0, perMinuteMax: 0, faults: {} };
+  const limiter = new RateLimiter(options.rpm, options.tpm, options.window_ms);
+  const arrivals = new SlidingWindow(options.window_ms);
+  const seen = new Map<number, number>();
+  const timers = new Set<NodeJS.Timeout>();
+  const sockets = new Set<Socket>();
+  const modelIds = options.models ?? DEFAULT_MODELS;
+  const modelsBody = JSON.stringify({ object: 'list', data: modelIds.map(modelObject) });
+  const trackBodies = hasFaults(options.faults) || options.latency !== undefined;
+  const idPrefix = randomBytes(8).toString('hex');
+  let idCounter = 0;
+  let chatCount = 0;
+  const count = (rec: Record<string, number>, key: string) => { rec[key] = (rec[key] ?? 0) + 1; };
+
+  /** `headers` are the rate-limit headers when already known; otherwise the current ones are reported. */
+  function send(res: http.ServerResponse, started: number, reply: SimulatedReply, headers?: Record<string, string>): void {
+    if (res.destroyed || res.writableEnded) return;
+    headers ??= limiter.active ? limiter.headers(Date.now()) : {};
+    const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+    res.writeHead(reply.status, {
+      ...headers,
+      ...reply.headers,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+      'x-request-id': `req_${idPrefix}${(idCounter++).toString(16).padStart(16, '0')}`,
+      'openai-processing-ms': String(Math.round(performance.now() - started)),
+      'openai-version': '2020-10-01',
+    });
+    res.end(text);
+    count(stats.byStatus, String(reply.status));
+  }
+
+  function chat(req: http.IncomingMessage, res: http.ServerResponse, started: number, raw: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    const checked = checkRequest(parsed, options);
+    if ('status' in checked) return send(res, started, errorReply(checked));
+    const body = parsed as Record<string, unknown>;
+    let headers: Record<string, string> | undefined;
+    if (limiter.active) {
+      const decision = limiter.admit(Date.now(), checked.model, requestedTokens(checked.promptTokens, checked.maxTokens, checked.n));
+      if (decision.reject) {
+        count(stats.faults, decision.limitedBy === 'tokens' ? 'tpm_limited' : 'rpm_limited');
+        return send(res, started, decision.reject, decision.headers);
+      }
+      headers = decision.headers;
+    }
+    let fseed = 0;
+    let key = 0;
+    let attempt = 1;
+    if (trackBodies) {
+      const h = hashString(raw);
+      key = h * 0x200000 + (hashString(raw, 0x5bd1e995) & 0x1fffff);
+      attempt = (seen.get(key) ?? 0) + 1;
+      fseed = faultSeed(h, attempt, options.seed);
+    }
+    const reply = answerRequest(body, checked, options, fseed);
+    if (trackBodies) {
+      if (reply.fault === undefined) seen.delete(key);
+      else {
+        if (seen.size >= MAX_TRACKED_BODIES) seen.clear();
+        seen.set(key, attempt);
+      }
+    }
+    if (reply.fault !== undefined) count(stats.faults, reply.fault);
+    const deliver = (): void => {
+      if (reply.fault === 'reset') return void req.socket.destroy();
+      if (reply.fault === 'stall') return; // the socket stays open until the client gives up or close()
+      if (reply.status === 200 && reply.fault === undefined) stats.completions++;
+      send(res, started, reply, headers);
+    };
+    const delay = latencyMs(options.latency, fseed);
+    if (delay <= 0) return deliver();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      deliver();
+    }, delay);
+    timers.add(timer);
+  }
+
+  function route(req: http.IncomingMessage, res: http.ServerResponse, started: number, raw: string, ordinal: number): void {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const presented = bearer(req.headers.authorization);
+    if (options.api_key !== undefined && presented !== options.api_key) return send(res, started, errorReply(unauthorized(presented)));
+    const limit = options.fail_auth_after;
+    if (limit !== undefined && (ordinal > 0 ? ordinal > limit : chatCount >= limit)) {
+      return send(res, started, errorReply(unauthorized(presented ?? 'sk-expired-key')));
+    }
+    if (ordinal > 0) {
+      if (raw.length > MAX_BODY_CHARS) {
+        return send(res, started, errorReply({ status: 413, message: 'Request body too large.', type: 'invalid_request_error', param: null, code: null }));
+      }
+      return chat(req, res, started, raw);
+    }
+    if (method === 'GET' && path === '/v1/models') return send(res, started, { status: 200, headers: {}, body: modelsBody });
+    if (method === 'GET' && path.startsWith('/v1/models/')) {
+      let id = path.slice('/v1/models/'.length);
+      try {
+        id = decodeURIComponent(id);
+      } catch {
+        // a malformed escape: look the id up as sent
+      }
+      if (modelIds.includes(id)) return send(res, started, { status: 200, headers: {}, body: modelObject(id) });
+      return send(res, started, errorReply(modelNotFound(id, false)));
+    }
+    send(res, started, errorReply(invalidUrl(method, path)));
+  }
+
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    stats.requests++;
+    if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
+    res.once('close', () => void stats.inFlight--);
+    let ordinal = 0; // 1-based index among chat requests, 0 for other routes
+    if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url?.startsWith('/v1/chat/completions?'))) {
+      ordinal = ++chatCount;
+      const now = Date.now();
+      arrivals.add(now, 1);
+      stats.perMinuteMax = Math.max(stats.perMinuteMax, arrivals.used(now));
+    }
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      if (raw.length <= MAX_BODY_CHARS) raw += chunk; // past the limit keep draining, answer 413 at the end
+    });
+    req.on('end', () => {
+      try {
+        route(req, res, started, raw, ordinal);
+      } catch (err) {
+        // A simulator bug must not take down the process that embeds it (the CLI run, a test worker).
+        const message = `The simulator failed on this request: ${err instanceof Error ? err.message : String(err)}`;
+        send(res, started, errorReply({ status: 500, message, type: 'server_error', param: null, code: null }));
+      }
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const host = options.host ?? '127.0.0.1';
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1`,
+    port,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

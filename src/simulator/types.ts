@@ -1,0 +1,73 @@
+/** Public option and result types of the built-in OpenAI-compatible simulator. */
+
+export type LatencyOption = number | { min_ms: number; max_ms: number } | { mean_ms: number; jitter_ms?: number };
+
+export type FaultKind = 'rate_limit' | 'server_error' | 'unavailable' | 'reset' | 'stall' | 'malformed';
+
+/**
+ * Probability 0..1 of each fault per admitted request. Kinds fire independently; when several fire, the first of
+ * rate_limit, server_error, unavailable, reset, stall, malformed wins.
+ */
+export type FaultOptions = Partial<Record<FaultKind, number>>;
+
+export interface SimulatorOptions {
+  /** Default 0 (ephemeral). */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Global seed mixed into every request's seed. Default 0. */
+  seed?: number;
+  /** JSON Schema the "model" aims for in JSON modes; `response_format.json_schema.schema` takes precedence. */
+  schema?: object;
+  /** Delay before each admitted chat answer, deterministic per request. */
+  latency?: LatencyOption;
+  faults?: FaultOptions;
+  /** Requests per minute over a sliding 60 s window. */
+  rpm?: number;
+  /** Tokens per minute (prompt estimate + max_tokens * n) over a sliding 60 s window. */
+  tpm?: number;
+  /**
+   * Length of the rpm/tpm window and of `perMinuteMax` (default 60 000 ms). Tests shorten it so a limit is reached
+   * in seconds; rpm and tpm then count per window.
+   */
+  window_ms?: number;
+  /** When set, every request needs `Authorization: Bearer <api_key>`. */
+  api_key?: string;
+  /** After this many chat requests, every request gets 401 (an API key that expires mid-run). */
+  fail_auth_after?: number;
+  /** Listed by GET /v1/models. */
+  models?: string[];
+  /** Unknown model in a chat request → 404 model_not_found. */
+  strict_models?: boolean;
+}
+
+export interface SimulatorStats {
+  /** Every HTTP request received, any route. */
+  requests: number;
+  /** Chat completions answered 200 with a well-formed body. */
+  completions: number;
+  byStatus: Record<string, number>;
+  maxInFlight: number;
+  inFlight: number;
+  /** Most chat-completion requests that arrived within any sliding 60 s window (rejected ones included). */
+  perMinuteMax: number;
+  /** Injected faults by kind, plus `rpm_limited` / `tpm_limited` for 429s from the rpm/tpm limits. */
+  faults: Record<string, number>;
+}
+
+export interface RunningSimulator {
+  /** Base URL including /v1, e.g. http://127.0.0.1:PORT/v1 */
+  url: string;
+  port: number;
+  stats: SimulatorStats;
+  close(): Promise<void>;
+}
+
+export interface SimulatedReply {
+  /** 0 when `fault` is 'reset' or 'stall' (nothing is sent). */
+  status: number;
+  headers: Record<string, string>;
+  /** An object sent as JSON, or a string sent as-is (the 'malformed' fault). */
+  body: unknown;
+  fault?: FaultKind;
+}
