@@ -1,0 +1,332 @@
+/**
+ * Runs that survive: faults, kills, interrupts, rate limits, a key that expires, and secrets that must not leak.
+ * Every run here is the built CLI in a child process against the simulator on a loopback port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { BIN, cleanEnv, runCli } from '../helpers/cli.js';
+
+const ROWS = 30;
+const CELLS = 4;
+const N = 2;
+const REQUESTS = ROWS * CELLS;
+const SEED = 7;
+const schema = {
+  type: 'object',
+  required: ['label', 'score'],
+  additionalProperties: false,
+  properties: { label: { enum: ['a', 'b', 'c'] }, score: { type: 'integer', minimum: 0, maximum: 9 } },
+};
+
+let work: string;
+let baseline: string[][];
+
+function writeFixture(dir: string, extra = ''): string {
+  const rows = Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: "quoted", comma, ünïcode` }));
+  writeFileSync(join(dir, 'rows.jsonl'), `${rows.join('\n')}\n`);
+  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
+  const config = [
+    'name: resilience',
+    'dataset: rows.jsonl',
+    'id_column: id',
+    'messages:',
+    '  - { role: system, content: "Reply with a json object." }',
+    '  - { role: user, content: "{{text}}" }',
+    'params: { max_tokens: 60, response_format: { type: json_object } }',
+    'grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1], n: [2] }',
+    'schema: schema.json',
+    'concurrency: 8',
+    'timeout_s: 0.5',
+    'retry: { max_attempts: 15, max_wait_s: 0.2 }',
+    extra,
+  ].join('\n');
+  writeFileSync(join(dir, 'evalrun.yaml'), `${config}\n`);
+  return join(dir, 'evalrun.yaml');
+}
+
+function envFor(sim: { url: string }, key = 'sk-test-key'): NodeJS.ProcessEnv {
+  return cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: key });
+}
+
+/** choices.csv without what legitimately differs between runs: timing, attempts, request ids. */
+function comparable(dir: string): string[][] {
+  const rows = parse(readFileSync(join(dir, 'choices.csv')), { columns: true }) as Array<Record<string, string>>;
+  return rows.map((r) => {
+    const { latency_ms: _l, attempts: _a, request_id: _r, ...rest } = r;
+    return Object.values(rest);
+  });
+}
+
+function recordSeqs(dir: string): number[] {
+  return readFileSync(join(dir, 'records.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { seq: number }).seq);
+}
+
+function countLines(file: string): number {
+  if (!existsSync(file)) return 0;
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
+}
+
+function startRun(config: string, out: string, env: NodeJS.ProcessEnv, extra: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+  const child = spawn(process.execPath, [BIN, 'run', config, '--out', out, '--quiet', ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
+  );
+  return { child, done };
+}
+
+async function waitForRecords(file: string, atLeast: number, timeoutMs = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (countLines(file) < atLeast) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${atLeast} records in ${file}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
+  const sim = await startSimulator({ seed: SEED, schema, ...options });
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'evalrun-resilience-'));
+  const config = writeFixture(work);
+  await withSim({}, async (sim) => {
+    const r = await runCli(['run', config, '--out', join(work, 'baseline'), '--quiet'], { env: envFor(sim) });
+    expect(r.code, r.stderr).toBe(0);
+  });
+  baseline = comparable(join(work, 'baseline'));
+  expect(baseline).toHaveLength(REQUESTS * N);
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('evalrun run under faults', () => {
+  it('completes through ~20% injected faults of every kind with the same results as a fault-free run', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'faults');
+    const faults = { rate_limit: 0.05, server_error: 0.05, unavailable: 0.04, reset: 0.04, stall: 0.03, malformed: 0.04 };
+    await withSim({ faults }, async (sim) => {
+      const r = await runCli(['run', config, '--out', out, '--quiet'], { env: envFor(sim), timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      for (const kind of Object.keys(faults)) expect(sim.stats.faults[kind] ?? 0, kind).toBeGreaterThan(0);
+    });
+    expect(comparable(out)).toEqual(baseline);
+    const seqs = recordSeqs(out);
+    expect(new Set(seqs).size).toBe(REQUESTS);
+    expect(seqs).toHaveLength(REQUESTS);
+    const attempts = readFileSync(join(out, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { attempts: number }).attempts);
+    expect(attempts.reduce((a, b) => a + b, 0)).toBeGreaterThan(REQUESTS);
+  }, 60_000);
+});
+
+describe('evalrun run --resume', () => {
+  it('after kill -9 early, mid-run and mid-write, finishes with exactly the uninterrupted results', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'killed');
+    const records = join(out, 'records.jsonl');
+    await withSim({ latency: 25 }, async (sim) => {
+      const first = startRun(config, out, envFor(sim));
+      await waitForRecords(records, 8);
+      first.child.kill('SIGKILL');
+      expect((await first.done).signal).toBe('SIGKILL');
+      const early = countLines(records);
+      expect(early).toBeLessThan(REQUESTS);
+
+      const second = startRun(config, out, envFor(sim), ['--resume']);
+      await waitForRecords(records, Math.min(early + 40, REQUESTS - 10));
+      second.child.kill('SIGKILL');
+      await second.done;
+      // A crash in the middle of an append leaves half a line behind.
+      appendFileSync(records, '{"v":1,"seq":3,"cell":"gpt-4o-mini/t0/n2","row_id":"r0","attem');
+
+      const third = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(third.code, third.stderr).toBe(0);
+    });
+    const seqs = recordSeqs(out);
+    expect(seqs).toHaveLength(REQUESTS);
+    expect(new Set(seqs).size).toBe(REQUESTS);
+    expect(comparable(out)).toEqual(baseline);
+    const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { status: string; sessions: unknown[] };
+    expect(manifest.status).toBe('complete');
+    expect(manifest.sessions).toHaveLength(3);
+  }, 60_000);
+
+  it('after Ctrl-C prints the resume command, exits 130, and resuming completes the run', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'interrupted');
+    await withSim({ latency: 25 }, async (sim) => {
+      const run = startRun(config, out, envFor(sim));
+      await waitForRecords(join(out, 'records.jsonl'), 20);
+      run.child.kill('SIGINT');
+      const { code, stderr } = await run.done;
+      expect(code).toBe(130);
+      expect(stderr).toContain(`--out ${out} --resume`);
+      const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { status: string };
+      expect(manifest.status).toBe('interrupted');
+      // The derived files of the partial run are whole, not half-written.
+      const partial = comparable(out);
+      expect(partial.length).toBeGreaterThan(0);
+      expect(partial.length).toBeLessThan(REQUESTS * N);
+      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(resumed.code, resumed.stderr).toBe(0);
+    });
+    expect(comparable(out)).toEqual(baseline);
+  }, 60_000);
+
+  it('refuses to resume when the dataset changed, and leaves the run untouched', async () => {
+    const dir = mkdtempSync(join(work, 'changed-'));
+    const config = writeFixture(dir);
+    const out = join(dir, 'run');
+    await withSim({}, async (sim) => {
+      expect((await runCli(['run', config, '--out', out, '--quiet'], { env: envFor(sim) })).code).toBe(0);
+      const before = readFileSync(join(out, 'records.jsonl'));
+      appendFileSync(join(dir, 'rows.jsonl'), `${JSON.stringify({ id: 'new', text: 'x' })}\n`);
+      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(/config or the dataset changed/);
+      expect(readFileSync(join(out, 'records.jsonl'))).toEqual(before);
+    });
+  });
+});
+
+describe('rate limits', () => {
+  it('with rate_limit.rpm equal to the server limit, sends no request over it and gets no 429', async () => {
+    const dir = mkdtempSync(join(work, 'paced-'));
+    // The simulator counts per 1 s window here, so 30 per window is 1800 a minute.
+    const config = writeFixture(dir, 'rate_limit: { rpm: 1800 }');
+    await withSim({ rpm: 30, window_ms: 1000 }, async (sim) => {
+      const r = await runCli(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], { env: envFor(sim), timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(sim.stats.byStatus['429'] ?? 0).toBe(0);
+      expect(sim.stats.perMinuteMax).toBeLessThanOrEqual(30);
+    });
+  }, 30_000);
+
+  it('without a configured limit, absorbs the 429s by waiting and still completes', async () => {
+    const dir = mkdtempSync(join(work, 'unpaced-'));
+    const config = writeFixture(dir);
+    await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
+      const r = await runCli(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], { env: envFor(sim), timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(sim.stats.byStatus['429'] ?? 0).toBeGreaterThan(0);
+    });
+    expect(comparable(join(dir, 'run'))).toEqual(baseline);
+  }, 30_000);
+});
+
+describe('a key that stops working', () => {
+  it('stops within a few requests with exit 5, keeps what was recorded, and resumes once the key works', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'expired');
+    await withSim({ fail_auth_after: 30 }, async (sim) => {
+      const r = await runCli(['run', config, '--out', out, '--quiet', '--concurrency', '4'], { env: envFor(sim) });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/401/);
+      expect(r.stderr).toContain('--resume');
+      expect(sim.stats.requests).toBeLessThanOrEqual(30 + 4 + 1);
+    });
+    const recorded = recordSeqs(out);
+    expect(recorded.length).toBeGreaterThanOrEqual(25);
+    expect(recorded.length).toBeLessThanOrEqual(30);
+    await withSim({}, async (sim) => {
+      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(sim.stats.completions).toBe(REQUESTS - recorded.length);
+    });
+    expect(comparable(out)).toEqual(baseline);
+  }, 30_000);
+});
+
+describe('secrets', () => {
+  const CANARY = 'sk-canary-7f3a9c1e5b2d4f60';
+
+  /** A server that echoes the key it was sent in error messages, as a careless proxy might. */
+  async function echoingServer(failRow: string, status: number): Promise<{ url: string; server: Server }> {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (body.includes(failRow)) {
+          res.statusCode = status;
+          res.end(JSON.stringify({ error: { message: `bad key ${req.headers.authorization ?? ''}`, type: 'invalid_request_error', param: null, code: null } }));
+          return;
+        }
+        const reply = simulateCompletion(JSON.parse(body), { seed: SEED, schema });
+        res.statusCode = reply.status;
+        res.end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    return { url: `http://127.0.0.1:${port}/v1`, server };
+  }
+
+  function assertNoCanary(dir: string, ...texts: string[]): void {
+    for (const t of texts) expect(t).not.toContain(CANARY);
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isFile()) expect(readFileSync(p, 'utf8'), f).not.toContain(CANARY);
+    }
+  }
+
+  it('never writes or prints the API key, even when a server echoes it', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const { url, server } = await echoingServer('item 3:', 400);
+    const out = join(work, 'canary');
+    try {
+      const r = await runCli(['run', config, '--out', out], { env: envFor({ url }, CANARY) });
+      expect(r.code).toBe(1);
+      assertNoCanary(out, r.stdout, r.stderr);
+      expect(readFileSync(join(out, 'choices.csv'), 'utf8')).toContain('[REDACTED]');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('keeps the key out of the fatal error message too', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const { url, server } = await echoingServer('item 2:', 401);
+    const out = join(work, 'canary-fatal');
+    try {
+      const r = await runCli(['run', config, '--out', out], { env: envFor({ url }, CANARY) });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain('[REDACTED]');
+      assertNoCanary(out, r.stdout, r.stderr);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('response cache', () => {
+  it('answers a rerun of identical requests from the cache without sending them', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const cacheDir = join(work, 'cache');
+    await withSim({}, async (sim) => {
+      const env = { ...envFor(sim), EVALRUN_CACHE_DIR: cacheDir };
+      expect((await runCli(['run', config, '--out', join(work, 'cache1'), '--quiet', '--cache'], { env })).code).toBe(0);
+      expect(sim.stats.completions).toBe(REQUESTS);
+      expect((await runCli(['run', config, '--out', join(work, 'cache2'), '--quiet', '--cache'], { env })).code).toBe(0);
+      expect(sim.stats.completions).toBe(REQUESTS);
+    });
+    const cached = readFileSync(join(work, 'cache2', 'records.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cached?: boolean }).cached);
+    expect(cached.every((c) => c === true)).toBe(true);
+    expect(comparable(join(work, 'cache2'))).toEqual(baseline);
+  });
+});
