@@ -11,19 +11,16 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
+    const given = init?.headers;
+    if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
+    else if (given) new Headers(given).forEach((v, k) => (headers[k] = v));
     try {
       const options: Parameters<typeof request>[1] = { method: (init?.method ?? 'GET') as 'GET', headers, dispatcher: agent };
       if (typeof init?.body === 'string') options.body = init.body;
       if (init?.signal) options.signal = init.signal;
       const res = await request(url, options);
       const text = await res.body.text();
-      const responseHeaders = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (Array.isArray(v)) for (const item of v) responseHeaders.append(k, item);
-        else if (v !== undefined) responseHeaders.set(k, v);
-      }
-      return textResponse(url, res.statusCode, responseHeaders, text);
+      return textResponse(url, res.statusCode, new ResponseHeaders(res.headers) as unknown as Headers, text);
     } catch (e) {
       if (e instanceof undiciErrors.RequestAbortedError || (e as Error).name === 'AbortError' || init?.signal?.aborted) {
         throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
@@ -52,4 +49,40 @@ function textResponse(url: string, status: number, headers: Headers, text: strin
       return textResponse(url, status, headers, text);
     },
   } as unknown as Response;
+}
+
+/**
+ * The read side of `Headers` over undici's plain header object (names already lower-case). A WHATWG Headers
+ * instance per response costs more than the rest of the response handling; the SDK and evalrun only read these.
+ */
+class ResponseHeaders {
+  private readonly raw: Record<string, string | string[] | undefined>;
+  constructor(raw: Record<string, string | string[] | undefined>) {
+    this.raw = raw;
+  }
+  get(name: string): string | null {
+    const v = this.raw[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of Object.keys(this.raw)) {
+      const v = this.get(k);
+      if (v !== null) yield [k, v];
+    }
+  }
+  keys(): IterableIterator<string> {
+    return Object.keys(this.raw)[Symbol.iterator]();
+  }
+  *values(): IterableIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  forEach(fn: (value: string, key: string) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k);
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
 }

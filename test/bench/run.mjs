@@ -1,0 +1,243 @@
+// `npm run bench`: evalrun's own overhead, measured against the built-in simulator over loopback HTTP (the path
+// users take). Each scenario runs the built CLI in a child process under /usr/bin/time, so wall time, CPU and peak
+// RSS are measured from outside; scenarios repeat and the median is reported (the machines are shared and noisy).
+//   npm run bench                      all scenarios, 3 repeats
+//   npm run bench -- --quick           smaller sizes, 1 repeat
+//   npm run bench -- --only throughput,startup
+//   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSimulator } from '../../dist/simulator/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'dist/bin.js');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const vsPromptfoo = args.includes('--vs-promptfoo');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
+const repeats = quick ? 1 : Number(args.includes('--repeats') ? args[args.indexOf('--repeats') + 1] : 3);
+const work = mkdtempSync(join(tmpdir(), 'evalrun-bench-'));
+const schema = JSON.parse(readFileSync(join(ROOT, 'datasets/demo/triage.schema.json'), 'utf8'));
+const results = [];
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+function dataset(rows, file) {
+  const path = join(work, file);
+  if (!existsSync(path)) {
+    const lines = [];
+    for (let i = 0; i < rows; i++) lines.push(JSON.stringify({ id: `t${i}`, text: `Ticket ${i}: my invoice was charged twice, please refund the duplicate payment.` }));
+    writeFileSync(path, `${lines.join('\n')}\n`);
+  }
+  return path;
+}
+
+/** rows × 12 cells (2 models × 3 temperatures × 2 top_p), json_object with a schema check: the issue's job shape. */
+function config(name, { rows, n = 1, concurrency = 64, extra = '' }) {
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(file, [
+    `name: ${name}`,
+    `dataset: ${dataset(rows, `rows-${rows}.jsonl`)}`,
+    'id_column: id',
+    'messages:',
+    '  - { role: system, content: "Triage the ticket. Answer with a JSON object." }',
+    '  - { role: user, content: "{{text}}" }',
+    'params: { max_tokens: 120, response_format: { type: json_object } }',
+    `grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 0.7, 1.4], top_p: [1, 0.5], n: [${n}] }`,
+    `schema: ${join(ROOT, 'datasets/demo/triage.schema.json')}`,
+    `concurrency: ${concurrency}`,
+    'timeout_s: 60',
+    extra,
+  ].join('\n'));
+  return file;
+}
+
+/** Runs a command under /usr/bin/time; returns wall/cpu seconds and peak RSS of the command itself. */
+function timed(cmd, cmdArgs, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '@@TIME %e %U %S %M', cmd, ...cmdArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /@@TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(err);
+      if (!m) return reject(new Error(`no timing for ${cmd} ${cmdArgs.join(' ')}: ${err.slice(-500)}`));
+      resolve({ code, out, err, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMb: Number(m[4]) / 1024 });
+    });
+  });
+}
+
+async function withSim(options, fn) {
+  const sim = await startSimulator({ seed: 1, schema, ...options });
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+async function evalrun(name, cfg, sim, extraArgs = []) {
+  const out = join(work, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`);
+  const r = await timed(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet', ...extraArgs], { OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-bench' });
+  if (r.code !== 0) throw new Error(`${name}: evalrun exited ${r.code}: ${r.err.slice(-800)}`);
+  rmSync(out, { recursive: true, force: true });
+  return r;
+}
+
+function record(row) {
+  results.push(row);
+  const f = (v, d = 0) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? '-'));
+  console.log(`${row.scenario.padEnd(34)} ${f(row.requests).padStart(8)} ${f(row.wall_s, 2).padStart(8)} ${f(row.rps, 0).padStart(8)} ${f(row.cpu_s, 2).padStart(7)} ${f(row.rss_mb, 0).padStart(7)}  ${row.target ?? ''} ${row.pass === undefined ? '' : row.pass ? 'PASS' : 'FAIL'}`);
+}
+
+async function repeat(fn) {
+  const runs = [];
+  for (let i = 0; i < repeats; i++) runs.push(await fn(i));
+  return {
+    wall: median(runs.map((r) => r.wall)),
+    cpu: median(runs.map((r) => r.cpu)),
+    rssMb: median(runs.map((r) => r.rssMb)),
+    extra: runs.map((r) => r.extra),
+  };
+}
+
+const scenarios = {
+  async throughput() {
+    const rows = quick ? 1000 : 5000;
+    const requests = rows * 12;
+    const cfg = config('throughput', { rows });
+    await withSim({}, async (sim) => {
+      const body = join(work, 'body.json');
+      writeFileSync(body, JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Triage the ticket. Answer with a JSON object.' }, { role: 'user', content: 'Ticket 1: my invoice was charged twice.' }], max_tokens: 120, temperature: 0.7, response_format: { type: 'json_object' } }));
+      const gen = await repeat(async () => {
+        const r = await timed(process.execPath, [join(ROOT, 'test/bench/load-generator.mjs'), sim.url, String(requests), '64', body]);
+        return { ...r, wall: JSON.parse(r.out).seconds };
+      });
+      const ceiling = requests / gen.wall;
+      record({ scenario: 'ceiling: keep-alive load generator', requests, wall_s: gen.wall, rps: ceiling, cpu_s: gen.cpu, rss_mb: gen.rssMb });
+      const m = await repeat(() => evalrun('throughput', cfg, sim));
+      const rps = requests / m.wall;
+      record({ scenario: 'throughput: 12 cells, json+schema, c64', requests, wall_s: m.wall, rps, cpu_s: m.cpu, rss_mb: m.rssMb, target: `≥2000 r/s (${(rps / 2000).toFixed(2)}×), ≥50% of ceiling (${((rps / ceiling) * 100).toFixed(0)}%)`, pass: rps >= 2000 && rps >= 0.5 * ceiling });
+      record({ scenario: 'memory: 60k requests (n=1)', requests, wall_s: m.wall, rss_mb: m.rssMb, target: '≤150 MB', pass: m.rssMb <= 150 });
+      results.memory60k = m.rssMb;
+    });
+  },
+  async memory() {
+    const rows = quick ? 1000 : 5000;
+    const cfg = config('memory', { rows, n: 10 });
+    await withSim({}, async (sim) => {
+      const m = await repeat(() => evalrun('memory', cfg, sim));
+      const base = results.memory60k;
+      record({ scenario: 'memory: 600k choices (n=10)', requests: rows * 12, wall_s: m.wall, rps: (rows * 12) / m.wall, cpu_s: m.cpu, rss_mb: m.rssMb, target: base ? `within 20% of n=1 (${((m.rssMb / base - 1) * 100).toFixed(0)}%)` : '(run with throughput)', pass: base ? m.rssMb <= base * 1.2 : undefined });
+    });
+  },
+  async latency() {
+    const rows = quick ? 200 : 534;
+    const requests = rows * 12;
+    const cfg = config('latency', { rows, concurrency: 128 });
+    await withSim({ latency: 200 }, async (sim) => {
+      const m = await repeat(() => evalrun('latency', cfg, sim));
+      const rps = requests / m.wall;
+      record({ scenario: 'latency-bound: 200 ms, c128', requests, wall_s: m.wall, rps, cpu_s: m.cpu, rss_mb: m.rssMb, target: `≥95% of 640 r/s (${((rps / 640) * 100).toFixed(1)}%)`, pass: rps >= 0.95 * 640 });
+    });
+  },
+  async ratelimited() {
+    // Longer than a minute, so the simulator's 60 s window is really tested.
+    const rows = quick ? 500 : 1250;
+    const requests = rows * 12;
+    const cfg = config('ratelimited', { rows, extra: 'rate_limit: { rpm: 12000 }' });
+    const reps = [];
+    for (let i = 0; i < (quick ? 1 : Math.min(repeats, 2)); i++) {
+      await withSim({ rpm: 12000 }, async (sim) => {
+        const m = await evalrun('ratelimited', cfg, sim);
+        reps.push({ ...m, rejected: sim.stats.byStatus['429'] ?? 0, perMinuteMax: sim.stats.perMinuteMax });
+      });
+    }
+    const wall = median(reps.map((r) => r.wall));
+    const rpm = (requests / wall) * 60;
+    const rejected = Math.max(...reps.map((r) => r.rejected));
+    record({ scenario: 'rate-limited: rpm 12000', requests, wall_s: wall, rps: requests / wall, cpu_s: median(reps.map((r) => r.cpu)), rss_mb: median(reps.map((r) => r.rssMb)), target: `≥95% of 12000/min (${((rpm / 12000) * 100).toFixed(1)}%), 429s: ${rejected}, max in a minute: ${Math.max(...reps.map((r) => r.perMinuteMax))}`, pass: rpm >= 0.95 * 12000 && rejected === 0 });
+  },
+  async startup() {
+    const help = await repeat(() => timed(process.execPath, [BIN, '--help']));
+    record({ scenario: 'start-up: evalrun --help', wall_s: help.wall, cpu_s: help.cpu, rss_mb: help.rssMb, target: `≤0.200 s`, pass: help.wall <= 0.2 });
+    const plan = await repeat(() => timed(process.execPath, [BIN, 'plan', join(ROOT, 'datasets/demo/evalrun.yaml')]));
+    record({ scenario: 'start-up: evalrun plan (demo)', wall_s: plan.wall, cpu_s: plan.cpu, rss_mb: plan.rssMb, target: `≤0.200 s`, pass: plan.wall <= 0.2 });
+  },
+  async resume() {
+    // 100,000 requests × n=10 = 1,000,000 choices already recorded but the last 100 requests.
+    const rows = quick ? 2000 : 10000;
+    const cells = 12;
+    const n = 10;
+    const total = rows * cells;
+    const cfg = config('resume', { rows, n });
+    const out = join(work, 'resume-run');
+    await withSim({ latency: 5 }, async (sim) => {
+      // A real start, killed at once, leaves the run.json a resume checks; the records are then filled in.
+      const child = spawn(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet'], { env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'x' }, stdio: 'ignore' });
+      while (!existsSync(join(out, 'records.jsonl'))) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+      const content = JSON.stringify({ category: 'billing', priority: 'high', summary: 'Charged twice for one invoice', needs_human: true });
+      const choice = (i) => ({ index: i, finish_reason: 'stop', content, refusal: null, tool_calls: null, json_valid: true, schema_valid: true, schema_errors: [] });
+      const choices = Array.from({ length: n }, (_, i) => choice(i));
+      writeFileSync(join(out, 'records.jsonl'), '');
+      let batch = '';
+      for (let seq = 0; seq < total - 100; seq++) {
+        const cell = manifest.plan.cells[seq % cells].id;
+        batch += `${JSON.stringify({ v: 1, seq, cell, row_id: `t${Math.floor(seq / cells)}`, attempts: 1, latency_ms: 20, elapsed_ms: 20, started_at: manifest.started_at, http_status: 200, request_id: 'req', completion_id: 'c', model: 'm', usage: { prompt_tokens: 30, completion_tokens: 300, total_tokens: 330 }, choices, error: null })}\n`;
+        if (batch.length > 1 << 22) {
+          appendFileSync(join(out, 'records.jsonl'), batch);
+          batch = '';
+        }
+      }
+      appendFileSync(join(out, 'records.jsonl'), batch);
+      const before = sim.stats.requests;
+      const t0 = performance.now();
+      const resumed = spawn(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet', '--resume'], { env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'x' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      resumed.stderr.on('data', (d) => (err += d));
+      while (sim.stats.requests === before && resumed.exitCode === null) await new Promise((r) => setTimeout(r, 2));
+      const firstSend = (performance.now() - t0) / 1000;
+      const code = await new Promise((r) => resumed.on('close', r));
+      const wall = (performance.now() - t0) / 1000;
+      if (code !== 0) throw new Error(`resume exited ${code}: ${err.slice(-500)}`);
+      record({ scenario: `resume: ${(((total - 100) * n) / 1e6).toFixed(1)}M choices recorded`, requests: 100, wall_s: wall, target: `first request within 5 s (${firstSend.toFixed(2)} s)`, pass: firstSend <= 5 });
+    });
+    rmSync(out, { recursive: true, force: true });
+  },
+  async promptfoo() {
+    const { runPromptfoo } = await import('./promptfoo.mjs');
+    await runPromptfoo({ work, schema, quick, record, results, timed, withSim, evalrun, config, repeat });
+  },
+};
+
+console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
+console.log(`${'scenario'.padEnd(34)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
+const order = ['startup', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', ...(vsPromptfoo ? ['promptfoo'] : [])];
+let failed = false;
+for (const name of order) {
+  if (only && !only.includes(name)) continue;
+  try {
+    await scenarios[name]();
+  } catch (e) {
+    failed = true;
+    console.log(`${name}: ERROR ${e.message}`);
+  }
+}
+mkdirSync(join(ROOT, '.bench'), { recursive: true });
+const file = join(ROOT, '.bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, repeats, results }, null, 2));
+console.log(`\nwritten: ${file}`);
+rmSync(work, { recursive: true, force: true });
+process.exitCode = failed || results.some((r) => r.pass === false) ? 1 : 0;
+void spawnSync;
