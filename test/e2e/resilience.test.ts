@@ -188,6 +188,30 @@ describe('evalrun run --resume', () => {
     expect(comparable(out)).toEqual(baseline);
   }, 60_000);
 
+  it('after a second Ctrl-C exits at once, still leaving a resumable directory', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'hard-stop');
+    await withSim({ latency: 400 }, async (sim) => {
+      const run = startRun(config, out, envFor(sim));
+      await waitForRecords(join(out, 'records.jsonl'), 8);
+      const t0 = Date.now();
+      run.child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 50));
+      run.child.kill('SIGINT');
+      const { code, stderr } = await run.done;
+      expect(code).toBe(130);
+      // It did not wait for the requests in flight (400 ms each).
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(stderr).toContain('--resume');
+    });
+    await withSim({}, async (sim) => {
+      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(resumed.code, resumed.stderr).toBe(0);
+    });
+    expect(recordSeqs(out)).toHaveLength(REQUESTS);
+    expect(comparable(out)).toEqual(baseline);
+  }, 60_000);
+
   it('refuses to resume when the dataset changed, and leaves the run untouched', async () => {
     const dir = mkdtempSync(join(work, 'changed-'));
     const config = writeFixture(dir);
