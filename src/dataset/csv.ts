@@ -5,9 +5,12 @@ import type { RawRow } from './types.js';
 
 /** Streams a CSV file with a header row; `line` is the line the record starts on. */
 export async function* readCsv(file: string, shown: string): AsyncGenerator<RawRow> {
-  const parser = createReadStream(file).pipe(
-    parse({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: false }),
+  const input = createReadStream(file);
+  const parser = input.pipe(
+    parse({ columns: (header: string[]) => checkHeader(header, shown), bom: true, skip_empty_lines: true, info: true, trim: false }),
   );
+  // pipe() does not forward a read error (unreadable file): without this it is an uncaught 'error' event.
+  input.on('error', (e) => parser.destroy(e));
   // csv-parse counts a CRLF inside a quoted field as two lines; what it over-counted so far is taken off again.
   let overcount = 0;
   try {
@@ -35,6 +38,15 @@ function countNewlines(s: string): number {
   let n = 0;
   for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
   return n;
+}
+
+/** Two columns of one name would silently keep only the last one's values. */
+function checkHeader(header: string[], shown: string): string[] {
+  const dup = header.find((name, i) => header.indexOf(name) !== i);
+  if (dup !== undefined) {
+    throw new DatasetError([{ file: shown, line: 1, col: 0, path: '', message: `the header names column '${dup}' twice; rename one (every column needs its own name)` }]);
+  }
+  return header;
 }
 
 function countCrlf(s: string): number {

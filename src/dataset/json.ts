@@ -7,7 +7,9 @@ import type { RawRow } from './types.js';
  * whole; the README points large datasets at JSONL. `line` is where each element starts.
  */
 export async function* readJsonArray(file: string, shown: string): AsyncGenerator<RawRow> {
-  const text = await readFile(file, 'utf8');
+  const read = await readFile(file, 'utf8');
+  // A byte order mark (Windows editors write one) is not part of the document.
+  const text = read.charCodeAt(0) === 0xfeff ? read.slice(1) : read;
   let value: unknown;
   try {
     value = JSON.parse(text);

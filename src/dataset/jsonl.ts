@@ -7,8 +7,10 @@ import type { RawRow } from './types.js';
 export async function* readJsonl(file: string, shown: string): AsyncGenerator<RawRow> {
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let line = 0;
-  for await (const text of lines) {
+  for await (const raw of lines) {
     line++;
+    // A byte order mark (Windows editors write one) is not part of the first object.
+    const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
     if (text.trim() === '') continue;
     let value: unknown;
     try {

@@ -5,6 +5,7 @@ import { basename, extname, relative } from 'node:path';
 import { DatasetError, type SourceIssue } from '../errors.js';
 import type { Config } from '../config/types.js';
 import { compileTemplate, missingVariables } from '../plan/template.js';
+import { checkColumns } from '../config/resolve-evaluation.js';
 import { readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
 import { readJsonArray } from './json.js';
@@ -29,16 +30,29 @@ export function shownPath(file: string): string {
  */
 export async function* readRows(config: Config): AsyncGenerator<Row> {
   let index = 0;
-  for (const file of config.datasets) {
+  const prefixes = idPrefixes(config.datasets);
+  for (const [i, file] of config.datasets.entries()) {
     const shown = shownPath(file);
     const read = readers[extname(file).toLowerCase()];
     if (!read) throw new DatasetError([{ file: shown, line: 0, col: 0, path: '', message: `unsupported dataset type '${extname(file)}': use .csv, .jsonl or .json` }]);
     let n = 0;
     for await (const raw of read(file, shown)) {
       n++;
-      yield toRow(config, raw, { file: shown, n, index: index++, prefix: config.datasets.length > 1 ? `${basename(file, extname(file))}:` : '' });
+      yield toRow(config, raw, { file: shown, n, index: index++, prefix: prefixes[i]! });
     }
   }
+}
+
+/**
+ * With several datasets, ids are prefixed by the file's name without extension (`tickets:3`); when two files share
+ * that name (tickets.csv and tickets.jsonl, or a/rows.csv and b/rows.csv), by their name or path as shown instead.
+ */
+function idPrefixes(files: string[]): string[] {
+  if (files.length < 2) return files.map(() => '');
+  const stems = files.map((f) => basename(f, extname(f)));
+  const names = files.map((f) => basename(f));
+  const unique = (list: string[], i: number) => list.filter((x) => x === list[i]).length === 1;
+  return files.map((f, i) => `${unique(stems, i) ? stems[i] : unique(names, i) ? names[i] : shownPath(f)}:`);
 }
 
 function toRow(config: Config, raw: RawRow, at: { file: string; n: number; index: number; prefix: string }): Row {
@@ -71,6 +85,8 @@ export interface DatasetScan {
 export async function scanDatasets(config: Config, maxIssues = 20): Promise<DatasetScan> {
   const issues: SourceIssue[] = [];
   const template = config.messages ? compileTemplate(config.messages) : undefined;
+  // Columns the checks compare with (`expected: { column: label }`) must be in every row, like template variables.
+  const checked = { messages: [], variables: checkColumns(config.checks) };
   const seen = new Map<string, number>();
   let rows = 0;
   for (const file of config.datasets) {
@@ -83,8 +99,9 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
     rows++;
     const where = { file: row.source.file, line: row.source.line, col: 0, path: `row ${row.id}` };
     const first = seen.get(row.id);
-    if (first !== undefined) issues.push({ ...where, message: `duplicate id '${row.id}' (first seen on line ${first})${config.idColumn ? '' : ''}` });
-    else seen.set(row.id, row.source.line);
+    if (first !== undefined) {
+      issues.push({ ...where, message: `duplicate id '${row.id}' (first seen on line ${first})${config.idColumn ? `; values in the id column '${config.idColumn}' must be unique` : ''}` });
+    } else seen.set(row.id, row.source.line);
     if (row.messages) {
       const bad = row.messages.findIndex((m) => !m || typeof m !== 'object' || typeof m.role !== 'string' || !('content' in m));
       if (bad !== -1 || row.messages.length === 0) issues.push({ ...where, message: `'messages' must be a non-empty list of {role, content}${bad !== -1 ? ` (item ${bad} is not)` : ''}` });
@@ -95,6 +112,9 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
         const columns = Object.keys(row.vars).join(', ');
         issues.push({ ...where, message: `the template uses {{${name}}} but this row has no '${name}' (it has: ${columns})` });
       }
+    }
+    for (const name of missingVariables(checked, row.vars)) {
+      issues.push({ ...where, message: `a check compares with column '${name}' but this row has no '${name}' (it has: ${Object.keys(row.vars).join(', ')})` });
     }
     if (issues.length >= maxIssues) break;
   }

@@ -49,7 +49,8 @@ export function cellId(params: Record<string, unknown>, varied: Set<string>): st
 
 function shortValue(v: unknown): string {
   if (v === null || v === undefined) return 'none';
-  if (typeof v !== 'object') return String(v).replace(/\//g, '_');
+  // No slashes (they separate the parts) and no raw control characters (a stop of "\n" would break lines): `\n`.
+  if (typeof v !== 'object') return String(v).replace(/\//g, '_').replace(/[\u0000-\u001f]/g, (c) => JSON.stringify(c).slice(1, -1));
   const type = (v as { type?: unknown }).type;
   const name = (v as { json_schema?: { name?: unknown } }).json_schema?.name;
   if (typeof type === 'string') return typeof name === 'string' ? `${type}:${name}` : type;

@@ -8,7 +8,9 @@ export interface CompiledTemplate {
   variables: string[];
 }
 
-const VAR = /\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}/g;
+// A name starts with a letter or _ (any script: CSV headers are often 'prénom' or '件名') and may hold letters, digits,
+// _ . - and inner spaces ('Customer Tier'). Anything else in braces ({{"a": 1}}) is text, not a variable.
+const VAR = /\{\{\s*([\p{L}_](?:[\p{L}\p{N}\p{M}_ .-]*[\p{L}\p{N}\p{M}_.-])?)\s*\}\}/gu;
 
 /**
  * `{{column}}` (or `{{a.b}}` into a JSON row) is replaced by the row's value; strings as they are, other values as
@@ -37,6 +39,9 @@ const MISSING = Symbol('missing');
 
 export function lookup(vars: Record<string, unknown>, path: string[]): unknown {
   if (path.length === 1) return Object.hasOwn(vars, path[0]!) ? vars[path[0]!] : MISSING;
+  // A column whose own name has a dot ('v1.2') wins over a path into nested objects.
+  const whole = path.join('.');
+  if (Object.hasOwn(vars, whole)) return vars[whole];
   let v: unknown = vars;
   for (const key of path) {
     if (!v || typeof v !== 'object' || !Object.hasOwn(v, key)) return MISSING;
