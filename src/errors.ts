@@ -29,7 +29,7 @@ export interface SourceIssue {
 }
 
 export function formatIssue(i: SourceIssue): string {
-  const where = i.line > 0 ? `${i.file}:${i.line}:${i.col}` : i.file;
+  const where = i.line > 0 ? (i.col > 0 ? `${i.file}:${i.line}:${i.col}` : `${i.file}:${i.line}`) : i.file;
   return i.path ? `${where} ${i.path}: ${i.message}` : `${where}: ${i.message}`;
 }
 

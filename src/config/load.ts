@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type SourceIssue } from '../errors.js';
@@ -39,6 +39,8 @@ const anyOfShapes: Record<string, string> = {
 };
 
 export async function loadConfigFile(file: string): Promise<LoadedConfigFile> {
+  // A directory stands for the evalrun.yaml inside it.
+  if (await stat(file).then((s) => s.isDirectory(), () => false)) file = join(file, 'evalrun.yaml');
   const abs = resolvePath(file);
   let text: string;
   try {

@@ -32,7 +32,8 @@ export function expandGrid(config: Config): Cell[] {
       index,
       params,
       n: typeof params['n'] === 'number' ? params['n'] : 1,
-      jsonMode: format === 'json_object' || format === 'json_schema',
+      // A schema means the user expects JSON even when the prompt, not response_format, asks for it.
+      jsonMode: format === 'json_object' || format === 'json_schema' || config.schema !== undefined,
     };
   });
 }

@@ -9,7 +9,7 @@ export interface Cell {
   params: Record<string, unknown>;
   /** Choices requested per request (`n`, default 1). */
   n: number;
-  /** How the outputs are checked: json_object / json_schema outputs are parsed and validated. */
+  /** Outputs are parsed as JSON and validated: response_format json_object / json_schema, or a `schema` is set. */
   jsonMode: boolean;
 }
 

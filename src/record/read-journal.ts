@@ -34,6 +34,10 @@ export async function indexJournal(path: string, totalRequests: number): Promise
     let start = 0;
     for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
       lineNo++;
+      if (nl === start || (nl === start + 1 && buf[start] === 13)) {
+        start = nl + 1; // a blank line (a hand-edited file): nothing to index
+        continue;
+      }
       const head = buf.toString('latin1', start, Math.min(nl, start + 40));
       const m = SEQ.exec(head);
       const seq = m ? Number(m[1]) : NaN;

@@ -144,8 +144,10 @@ function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, i: number, deps: 
   const calls = message.tool_calls?.map((t) =>
     t.type === 'function' ? { name: t.function.name, arguments: t.function.arguments } : { name: t.type, arguments: JSON.stringify(t) },
   );
-  // Tool calls answer in arguments, not content: the JSON check applies to content answers only.
-  const check = calls?.length && content === null ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content);
+  // Tool calls answer in arguments, and a filtered answer has no content to judge (it counts as content_filter):
+  // the JSON check applies to content answers only.
+  const unanswered = (calls?.length && content === null) || (c.finish_reason === 'content_filter' && !content);
+  const check = unanswered ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content);
   return {
     index: typeof c.index === 'number' ? c.index : i,
     finish_reason: c.finish_reason ?? null,

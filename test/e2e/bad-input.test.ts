@@ -100,27 +100,27 @@ describe('evalrun run with bad input', () => {
   it('ragged CSV row → exit 4 at file:line, suggesting to quote fields with commas', async () => {
     const c = await runCase({ 'evalrun.yaml': header('rows.csv'), 'rows.csv': 'ticket_id,subject\nT-1,fine\nT-2,Refund, please\nT-3,fine\n' });
     const lines = expectRefused(c, 4);
-    expect(lines).toEqual([`${join(c.dir, 'rows.csv')}:3:0: this row has 3 fields but the header has 2; quote fields that contain commas ("a, b")`]);
+    expect(lines).toEqual([`${join(c.dir, 'rows.csv')}:3: this row has 3 fields but the header has 2; quote fields that contain commas ("a, b")`]);
   });
 
   it('bad JSONL line → exit 4 at file:line', async () => {
     const c = await runCase({ 'evalrun.yaml': header('rows.jsonl'), 'rows.jsonl': '{"subject": "ok"}\n{"subject": "oops",}\n' });
     const lines = expectRefused(c, 4);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^${join(c.dir, 'rows.jsonl')}:2:0: not valid JSON: `));
+    expect(lines[0]).toMatch(new RegExp(`^${join(c.dir, 'rows.jsonl')}:2: not valid JSON: `));
   });
 
   it('duplicate ids → exit 4 at the second occurrence, naming the first', async () => {
     const c = await runCase({ 'evalrun.yaml': header('rows.csv', 'id_column: ticket_id\n'), 'rows.csv': 'ticket_id,subject\nT-1,a\nT-2,b\nT-1,c\n' });
     expect(expectRefused(c, 4)).toEqual([
-      `${join(c.dir, 'rows.csv')}:4:0 row T-1: duplicate id 'T-1' (first seen on line 2); values in the id column 'ticket_id' must be unique`,
+      `${join(c.dir, 'rows.csv')}:4 row T-1: duplicate id 'T-1' (first seen on line 2); values in the id column 'ticket_id' must be unique`,
     ]);
   });
 
   it('a {{var}} a row lacks → exit 4, naming the row, the variable and the columns it has', async () => {
     const c = await runCase({ 'evalrun.yaml': header('rows.jsonl', 'id_column: id\n'), 'rows.jsonl': '{"id": "a", "subject": "s"}\n{"id": "b", "title": "t"}\n' });
     expect(expectRefused(c, 4)).toEqual([
-      `${join(c.dir, 'rows.jsonl')}:2:0 row b: the template uses {{subject}} but this row has no 'subject' (it has: id, title)`,
+      `${join(c.dir, 'rows.jsonl')}:2 row b: the template uses {{subject}} but this row has no 'subject' (it has: id, title)`,
     ]);
   });
 
@@ -167,7 +167,7 @@ describe('evalrun run with bad input', () => {
   it('unknown CLI flag → exit 2 with usage help pointer', async () => {
     const c = await runCase({ 'evalrun.yaml': header('rows.csv'), 'rows.csv': goodCsv }, ['--concurency', '4']);
     const lines = expectRefused(c, 2);
-    expect(lines).toEqual(['Unknown argument: concurency', "Run 'evalrun --help' for usage."]);
+    expect(lines).toEqual(['Unknown option --concurency (did you mean --concurrency?)', "Run 'evalrun --help' for usage."]);
   });
 });
 
@@ -179,7 +179,7 @@ describe('the built CLI with bad input', () => {
     const r = await runCli(['run', join(dir, 'evalrun.yaml'), '--out', out]);
     expect(r.code).toBe(4);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`${join(dir, 'rows.csv')}:2:0: this row has 3 fields but the header has 2`);
+    expect(r.stderr).toContain(`${join(dir, 'rows.csv')}:2: this row has 3 fields but the header has 2`);
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(existsSync(out)).toBe(false);
   });
@@ -187,7 +187,7 @@ describe('the built CLI with bad input', () => {
   it('rejects an unknown flag with exit 2', async () => {
     const r = await runCli(['run', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^Unknown argument: bogus$/m);
+    expect(r.stderr).toMatch(/^Unknown option --bogus$/m);
     expect(r.stderr).not.toMatch(STACK_LINE);
   });
 });

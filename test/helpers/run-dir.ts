@@ -79,7 +79,8 @@ export function expectChecksAgree(choices: CsvRow[], jsonCells: Set<string>, val
   let invalid = 0;
   for (const [i, c] of choices.entries()) {
     const at = `choices.csv row ${i + 2} (${c['cell']}, ${c['row_id']}, choice ${c['choice_index']})`;
-    if (!jsonCells.has(c['cell']!) || c['finish_reason'] === 'error' || c['finish_reason'] === 'tool_calls') {
+    const unanswered = c['finish_reason'] === 'error' || c['finish_reason'] === 'tool_calls' || (c['finish_reason'] === 'content_filter' && c['content'] === '');
+    if (!jsonCells.has(c['cell']!) || unanswered) {
       expect(c['json_valid'], at).toBe('');
       expect(c['schema_valid'], at).toBe('');
       continue;

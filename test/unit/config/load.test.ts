@@ -130,8 +130,14 @@ describe('loadConfigFile', () => {
     expect(e.message).toBe('no/such/evalrun.yaml: file not found');
   });
 
-  it('reports a directory given as the config', async () => {
-    const e = await rejection(loadConfigFile('datasets/demo'));
-    expect(e.message).toBe('datasets/demo: is a directory, not a YAML file');
+  it('reads the evalrun.yaml inside a directory given as the config', async () => {
+    const loaded = await loadConfigFile('datasets/demo');
+    expect(loaded.file).toBe('datasets/demo/evalrun.yaml');
+    expect(loaded.data.name).toBe('support-triage');
+  });
+
+  it('reports a directory with no evalrun.yaml in it', async () => {
+    const e = await rejection(loadConfigFile('test'));
+    expect(e.message).toBe('test/evalrun.yaml: file not found');
   });
 });

@@ -63,7 +63,7 @@ describe('readCsv', () => {
     const dir = await tempDir();
     const { 'dup.csv': file } = await writeTree(dir, { 'dup.csv': 'id,text,text\n1,a,b\n' });
     const e = await datasetError(readCsv, file!, 'dup.csv');
-    expect(e.message).toBe("dup.csv:1:0: the header names column 'text' twice; rename one (every column needs its own name)");
+    expect(e.message).toBe("dup.csv:1: the header names column 'text' twice; rename one (every column needs its own name)");
   });
 
   it('rejects (rather than crashing the process) when the file cannot be read', async () => {

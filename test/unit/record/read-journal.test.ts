@@ -50,6 +50,14 @@ describe('indexJournal', () => {
     expect(index.offsets[0]).toBe(firstLine + 1);
   });
 
+  it('skips blank lines (a hand-edited file) and still finds every record', async () => {
+    const text = `${JSON.stringify(makeRecord(1))}\n\n\r\n${JSON.stringify(makeRecord(0))}\n`;
+    const path = await journalFile(text);
+    const index = await indexJournal(path, 2);
+    expect(index.count).toBe(2);
+    expect((await collect(recordsInOrder(path, index))).map((r) => r.seq)).toEqual([0, 1]);
+  });
+
   it('ignores a torn last line, reporting where the valid bytes end', async () => {
     const whole = jsonl([makeRecord(0), makeRecord(1)]);
     const torn = '{"v":1,"seq":2,"cell":"cell","row_id":"r2","attem';

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { EXACT_MAX, pairedSignFlip, signFlipP, tInterval } from '../../../src/stats/paired-test.js';
+
+const zeros = (n: number) => new Array<number>(n).fill(0);
+
+describe('sign-flip permutation test (hand-computed cases)', () => {
+  it('three rows all better by 1: 2 of 8 sign patterns are as extreme → p = 0.25', () => {
+    const r = pairedSignFlip(zeros(3), [1, 1, 1]);
+    expect(r.p).toBe(0.25);
+    expect(r.diff).toBe(1);
+    expect(r.method).toBe('sign-flip-exact');
+  });
+
+  it('five rows all better: p = 2/32', () => {
+    expect(signFlipP([1, 1, 1, 1, 1]).p).toBe(0.0625);
+  });
+
+  it('uses magnitudes: d = (1, ½, ½, −½) has sum 1.5, reached by 8 of 16 patterns → p = 0.5', () => {
+    expect(signFlipP([1, 0.5, 0.5, -0.5]).p).toBe(0.5);
+  });
+
+  it('counts sums equal up to rounding as extreme (thirds from n = 3 choices)', () => {
+    expect(signFlipP([1 / 3, 1 / 3, 1 / 3, 1]).p).toBe(signFlipP([1, 1, 1, 3]).p);
+  });
+
+  it('with one choice per row it is the exact McNemar test: 8 vs 1 discordant rows → p = 20/512', () => {
+    const a = [...zeros(8), 1, ...zeros(20)];
+    const b = [...new Array<number>(8).fill(1), 0, ...zeros(20)];
+    expect(pairedSignFlip(a, b).p).toBeCloseTo(20 / 512, 12);
+  });
+
+  it('rows with no difference do not change p but do count as pairs', () => {
+    const r = pairedSignFlip([0, 0, 0, 0.5, 0.5], [1, 1, 1, 0.5, 0.5]);
+    expect(r.p).toBe(0.25);
+    expect(r.pairs).toBe(5);
+    expect(r.diff).toBeCloseTo(0.6, 12);
+  });
+
+  it('skips rows missing on either side (NaN), and gives p = 1 when nothing differs', () => {
+    const r = pairedSignFlip([NaN, 1, 1], [1, NaN, 1]);
+    expect(r.pairs).toBe(1);
+    expect(r.p).toBe(1);
+    expect(pairedSignFlip([NaN], [NaN]).p).toBeNull();
+    expect(signFlipP([1, -1]).p).toBe(1);
+  });
+
+  it('Monte Carlo (seeded) agrees with exact enumeration just past the exact limit', () => {
+    const d = Array.from({ length: EXACT_MAX + 1 }, (_, i) => (i % 4 === 0 ? -1 : 1) * (1 + (i % 3)) / 3);
+    const mc = signFlipP(d);
+    expect(mc.method).toBe('sign-flip-monte-carlo');
+    // Exact by brute force over 2^21 patterns.
+    const observed = Math.abs(d.reduce((s, x) => s + x, 0));
+    let extreme = 0;
+    for (let mask = 0; mask < 2 ** d.length; mask++) {
+      let s = 0;
+      for (let i = 0; i < d.length; i++) s += mask & (1 << i) ? -d[i]! : d[i]!;
+      if (Math.abs(s) >= observed - 1e-9) extreme++;
+    }
+    expect(mc.p).toBeCloseTo(extreme / 2 ** d.length, 2);
+    expect(signFlipP(d).p).toBe(mc.p); // deterministic
+  });
+
+  it('never reports p = 0 from Monte Carlo, and uses the normal approximation for many rows', () => {
+    expect(signFlipP(new Array<number>(30).fill(1)).p).toBeCloseTo(1 / 10_001, 12);
+    const many = Array.from({ length: 1000 }, (_, i) => (i % 2 ? 1 : -1) * 0.5);
+    const r = signFlipP(many);
+    expect(r.method).toBe('sign-flip-normal');
+    expect(r.p).toBe(1);
+    const shifted = signFlipP(Array.from({ length: 1000 }, (_, i) => (i % 10 < 6 ? 1 : -1)));
+    // S = 200, sd = √1000: z = 6.32 → p ≈ 2.5e-10
+    expect(shifted.p).toBeGreaterThan(1e-10);
+    expect(shifted.p).toBeLessThan(5e-10);
+  });
+});
+
+describe('tInterval', () => {
+  it('mean ± t(0.975, n−1)·s/√n: (1, 2, 3) → 2 ± 4.3027/√3', () => {
+    const ci = tInterval([1, 2, 3])!;
+    expect(ci.low).toBeCloseTo(2 - 4.302653 / Math.sqrt(3), 5);
+    expect(ci.high).toBeCloseTo(2 + 4.302653 / Math.sqrt(3), 5);
+    expect(tInterval([1])).toBeNull();
+  });
+});
