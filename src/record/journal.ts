@@ -31,7 +31,8 @@ export class Journal {
   append(record: RequestRecord): void {
     if (this.failure) throw this.failure;
     this.pending.push(`${JSON.stringify(record)}\n`);
-    this.writing ??= this.drain();
+    // Deferred to the end of this turn of the event loop, so requests that finish together share one write.
+    this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
   }
 
   /** Resolves when every appended record is handed to the OS (it survives a killed process). */
@@ -67,9 +68,11 @@ export class Journal {
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending.join('');
+        const batch = Buffer.from(this.pending.join(''), 'utf8');
         this.pending = [];
-        await this.fh.appendFile(batch, 'utf8');
+        // The file is opened O_APPEND: every write lands at the end, whole.
+        let written = 0;
+        while (written < batch.length) written += (await this.fh.write(batch, written)).bytesWritten;
       }
     } catch (e) {
       this.failure = new Error(`cannot write ${this.path}: ${(e as Error).message}`, { cause: e });
