@@ -10,6 +10,8 @@ import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
 import { compileSchema } from './check/validators.js';
 import { checkJsonOutput, NOT_CHECKED } from './check/json-output.js';
+import { makeCheckRunner } from './check/checks.js';
+import { evaluationOf } from './record/evaluation.js';
 import { openProvider } from './run/provider.js';
 import { executeTask } from './run/execute-task.js';
 import { runPlan } from './run/run-plan.js';
@@ -83,6 +85,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           schema_file: config.schemaFile ?? null,
         };
     manifest.sessions = [...manifest.sessions, { started_at: now, ended_at: null, status: 'running', recorded: 0 }];
+    // Gates, comparison and prices may change between sessions (they judge, not produce, the records).
+    manifest.evaluation = evaluationOf(config);
     await writeManifest(dir, manifest);
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
     options.reporter?.onStart?.({ dir, plan, alreadyRecorded: index?.count ?? 0, config });
@@ -151,7 +155,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       ? ExitCode.Api
       : status === 'interrupted'
         ? ExitCode.Interrupted
-        : !summary.complete || summary.recorded.failed_requests > 0
+        : !summary.complete || summary.recorded.failed_requests > 0 || (summary.gates?.failed ?? 0) > 0
           ? ExitCode.CheckFailures
           : ExitCode.Ok;
     manifest.exit_code = exitCode;
@@ -168,7 +172,12 @@ function makeChecker(config: Config, cells: Cell[]): (task: Task, content: strin
     const schema = config.schema ?? own;
     return schema ? compileSchema(schema) : undefined;
   });
-  return (task, content) => (task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index]) : NOT_CHECKED);
+  const grade = makeCheckRunner(config.checks ?? []);
+  return (task, content) => {
+    const json = task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index]) : NOT_CHECKED;
+    // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
+    return grade ? { ...json, checks: grade(content, task.row.vars) } : json;
+  };
 }
 
 async function checkFresh(dir: string): Promise<undefined> {

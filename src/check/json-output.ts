@@ -7,6 +7,8 @@ export interface ChoiceCheck {
   schema_valid: boolean | null;
   /** ajv's first errors, as `instancePath message`. */
   schema_errors: string[];
+  /** The configured checks' outcomes, when the config has any. */
+  checks?: Record<string, boolean | null>;
 }
 
 const MAX_ERRORS = 3;

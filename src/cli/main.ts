@@ -5,7 +5,9 @@ import { runCommand } from './commands/run.js';
 import { planCommand } from './commands/plan.js';
 import { simulateCommand } from './commands/simulate.js';
 import { reportCommand } from './commands/report.js';
+import { compareCommand } from './commands/compare.js';
 import { versions } from '../util/version.js';
+import { suggest } from '../config/locate.js';
 
 export interface CommandContext {
   io: Io;
@@ -27,9 +29,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .command(runCommand(ctx))
       .command(planCommand(ctx))
       .command(reportCommand(ctx))
+      .command(compareCommand(ctx))
       .command(simulateCommand(ctx))
       .option('verbose', { type: 'boolean', description: 'Show the underlying cause of errors' })
-      .demandCommand(1, 'Name a command: run, plan, report or simulate.')
+      .demandCommand(1, 'Name a command: run, plan, report, compare or simulate.')
       .strict()
       .version(versions.evalrun)
       .help()
@@ -37,7 +40,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .wrap(Math.min(110, process.stdout.columns || 100))
       .exitProcess(false)
       .fail((msg, err) => {
-        throw err ?? new UsageError(msg);
+        throw err ?? new UsageError(usageMessage(msg));
       })
       .parseAsync();
     return exitCode;
@@ -51,4 +54,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.err(`evalrun: internal error, please report it with the command you ran:\n${error instanceof Error ? error.stack : String(error)}\n`);
     return ExitCode.Internal;
   }
+}
+
+const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options'];
+
+/** yargs' own wording, made specific: which argument is missing, which flag was meant. */
+function usageMessage(msg: string): string {
+  if (/Not enough non-option arguments/.test(msg)) return 'Missing an argument: e.g. evalrun run path/to/evalrun.yaml';
+  const unknown = /Unknown arguments?: (.+)/.exec(msg);
+  if (unknown) {
+    const hints = unknown[1]!.split(', ').map((flag) => {
+      const hint = suggest(flag.replace(/^-+/, ''), OPTIONS);
+      return hint ? `--${flag.replace(/^-+/, '')} (did you mean --${hint}?)` : `--${flag.replace(/^-+/, '')}`;
+    });
+    return `Unknown option ${hints.join(', ')}`;
+  }
+  return msg;
 }

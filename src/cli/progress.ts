@@ -1,46 +1,87 @@
 import type { RunReporter } from '../run-eval.js';
 import type { Io } from './io.js';
 
+export interface ProgressState {
+  done: number;
+  total: number;
+  elapsedMs: number;
+  retries: number;
+  errors: number;
+}
+
+/** 0:07, 3:25, 1:02:09. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '–';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+function figures(p: ProgressState): { pct: number; rate: number; eta: number } {
+  const secs = p.elapsedMs / 1000;
+  const rate = secs > 0 ? p.done / secs : 0;
+  const eta = rate > 0 ? (p.total - p.done) / rate : NaN;
+  return { pct: p.total > 0 ? Math.min(1, p.done / p.total) : 1, rate, eta };
+}
+
+function tail(p: ProgressState): string {
+  const { rate, eta } = figures(p);
+  return `${rate.toFixed(1)}/s  ETA ${p.done >= p.total ? '0:00' : formatDuration(eta)}  retries ${p.retries}  errors ${p.errors}`;
+}
+
+/** The live terminal line: a bar sized to the terminal, then the numbers. */
+export function formatBar(p: ProgressState, columns = 80): string {
+  const { pct } = figures(p);
+  const text = `${String(Math.floor(pct * 100)).padStart(3)}%  ${p.done}/${p.total} requests  ${tail(p)}`;
+  const width = Math.max(10, Math.min(40, columns - text.length - 4));
+  const filled = Math.round(pct * width);
+  const line = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${text}`;
+  // Never wider than the terminal, or every redraw would leave a wrapped line behind.
+  return line.length > columns - 1 ? line.slice(0, Math.max(0, columns - 1)) : line;
+}
+
+/** The line a log (CI) gets every few seconds: no control characters, complete on its own. */
+export function formatLogLine(p: ProgressState): string {
+  const { pct } = figures(p);
+  return `progress: ${p.done}/${p.total} requests (${(pct * 100).toFixed(1)}%)  ${tail(p)}`;
+}
+
 /**
- * Progress on stderr: a live line on a terminal, a plain line every few seconds otherwise (CI logs), nothing with
- * --quiet. Counts only; it keeps no records.
+ * Progress on stderr: on a terminal a live bar redrawn in place; otherwise (CI logs) a plain line every few
+ * seconds; nothing with --quiet. It keeps counts only, never records.
  */
-export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: number }): RunReporter & { done(): void } {
+export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: number; now?: () => number }): RunReporter & { done(): void } {
   if (opts.quiet) return { done() {} };
-  let total = 0;
-  let done = 0;
-  let errors = 0;
-  let retries = 0;
-  let start = 0;
+  const now = opts.now ?? (() => performance.now());
+  const state: ProgressState = { done: 0, total: 0, elapsedMs: 0, retries: 0, errors: 0 };
+  let start: number | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const line = () => {
-    const secs = (performance.now() - start) / 1000;
-    const rate = secs > 0 ? done / secs : 0;
-    const eta = rate > 0 ? Math.round((total - done) / rate) : NaN;
-    const pct = total ? ((done / total) * 100).toFixed(1) : '100';
-    return `${done}/${total} requests (${pct}%)  ${rate.toFixed(1)}/s  ETA ${Number.isNaN(eta) ? '-' : `${eta}s`}  retries ${retries}  errors ${errors}`;
-  };
-  const tick = () => (io.isTTY ? io.err(`\r\x1b[2K${line()}`) : io.err(`${line()}\n`));
+  const snapshot = () => ({ ...state, elapsedMs: now() - (start ?? now()) });
+  const tick = () => (io.isTTY ? io.err(`\r\x1b[2K${formatBar(snapshot(), io.columns ?? 80)}`) : io.err(`${formatLogLine(snapshot())}\n`));
   return {
     onStart({ plan, alreadyRecorded, dir }) {
-      total = plan.requests - alreadyRecorded;
-      start = performance.now();
+      state.total = plan.requests - alreadyRecorded;
+      start = now();
       io.err(`evalrun: ${plan.rows} rows × ${plan.cells.length} cells = ${plan.requests} requests, ${plan.choices} choices${alreadyRecorded ? ` (${alreadyRecorded} already recorded, resuming)` : ''}\n`);
       io.err(`run directory: ${dir}\n`);
-      timer = setInterval(tick, io.isTTY ? 250 : (opts.intervalMs ?? 5000));
+      timer = setInterval(tick, io.isTTY ? 200 : (opts.intervalMs ?? 5000));
       timer.unref();
+      if (io.isTTY) tick();
     },
     onRecord(record) {
-      done++;
-      if (record.error) errors++;
+      state.done++;
+      if (record.error) state.errors++;
     },
     onAttempt(o) {
-      if (o.retrying) retries++;
+      if (o.retrying) state.retries++;
     },
     done() {
       clearInterval(timer);
-      if (start) io.err(io.isTTY ? `\r\x1b[2K${line()}\n` : `${line()}\n`);
-      start = 0;
+      if (start === undefined) return;
+      io.err(io.isTTY ? `\r\x1b[2K${formatBar(snapshot(), io.columns ?? 80)}\n` : `${formatLogLine(snapshot())}\n`);
+      start = undefined;
     },
   };
 }

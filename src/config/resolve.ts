@@ -8,6 +8,8 @@ import { requestParamSchemas, reservedParams } from './schema.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from './types.js';
+import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
+import { expandGrid } from '../plan/grid.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -39,7 +41,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     issue: (path, message, opts) => issues.push({ file, ...loaded.at(path, opts), path: path.join('.'), message }),
   };
   for (const rule of rules) rule(ctx);
-  const schema = loadSchema(ctx);
+  const evaluation = resolveEvaluation(data, ctx.issue, (spec, path) => loadSchema(ctx, spec, path));
+  const schema = loadSchema(ctx) ?? evaluation.runSchema;
   if (issues.length > 0) throw new ConfigError(issues);
 
   const params: Record<string, unknown> = { ...(data.params ?? {}) };
@@ -70,10 +73,25 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     rateLimit: { rpm: data.rate_limit?.rpm, tpm: data.rate_limit?.tpm, perModel: data.rate_limit?.per_model ?? false },
     cacheDir: resolveCacheDir(options.cache ?? data.cache, dir),
     timeoutS: data.timeout_s ?? (typeof data.provider === 'object' ? data.provider.timeout_s : undefined) ?? 300,
+    checks: evaluation.checks,
+    compare: evaluation.compare,
+    gates: evaluation.gates,
+    pricing: evaluation.pricing,
   };
+  cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
+  if (issues.length > 0) throw new ConfigError(issues);
   // Only what decides which requests are sent and how they are judged; concurrency or provider may change on resume.
   const hash = sha256(
-    canonicalJson({ datasets: resolved.datasets, idColumn: resolved.idColumn, messages: resolved.messages, params, grid, schema: resolved.schema }),
+    canonicalJson({
+      datasets: resolved.datasets,
+      idColumn: resolved.idColumn,
+      messages: resolved.messages,
+      params,
+      grid,
+      schema: resolved.schema,
+      // Checks are graded into the records, so a run may not be resumed under other checks.
+      checks: evaluation.checks.length ? evaluation.checks : undefined,
+    }),
   ).slice(0, 16);
   return { ...resolved, hash };
 }
@@ -118,8 +136,11 @@ function asList(v: unknown): unknown[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
-function loadSchema(ctx: RuleContext): { value: Record<string, unknown>; file: string | undefined } | undefined {
-  const spec = ctx.data.schema;
+function loadSchema(
+  ctx: RuleContext,
+  spec: string | Record<string, unknown> | undefined = ctx.data.schema,
+  at: DocPath = ['schema'],
+): { value: Record<string, unknown>; file: string | undefined } | undefined {
   if (spec === undefined) return undefined;
   let value: Record<string, unknown>;
   let file: string | undefined;
@@ -129,17 +150,17 @@ function loadSchema(ctx: RuleContext): { value: Record<string, unknown>; file: s
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      ctx.issue(['schema'], `schema file not found: ${file}`);
+      ctx.issue(at, `schema file not found: ${file}`);
       return undefined;
     }
     try {
       value = JSON.parse(text) as Record<string, unknown>;
     } catch (e) {
-      ctx.issue(['schema'], `${spec} is not valid JSON: ${(e as Error).message}`);
+      ctx.issue(at, `${spec} is not valid JSON: ${(e as Error).message}`);
       return undefined;
     }
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      ctx.issue(['schema'], `${spec} must hold a JSON Schema object`);
+      ctx.issue(at, `${spec} must hold a JSON Schema object`);
       return undefined;
     }
   } else {
@@ -148,7 +169,7 @@ function loadSchema(ctx: RuleContext): { value: Record<string, unknown>; file: s
   try {
     compileSchema(value);
   } catch (e) {
-    ctx.issue(['schema'], `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
+    ctx.issue(at, `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
     return undefined;
   }
   return { value, file };

@@ -108,6 +108,37 @@ const providerSchema = {
   ],
 };
 
+/** `checks:` entries; which keys each type needs is checked in resolve.ts, with one clear message per problem. */
+const checkSchema = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    type: { enum: ['equals', 'contains', 'regex', 'json_schema'] },
+    pointer: { type: 'string', pattern: '^(/.*)?$' },
+    expected: { type: ['string', 'number', 'boolean', 'null', 'object', 'array'] },
+    pattern: { type: 'string' },
+    flags: { type: 'string', pattern: '^[dimsuv]*$' },
+    ignore_case: { type: 'boolean' },
+    schema: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object' }] },
+  },
+  additionalProperties: false,
+};
+
+const gateSchema = {
+  type: 'object',
+  required: ['metric'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    metric: { type: 'string', minLength: 1 },
+    min: { type: 'number' },
+    max: { type: 'number' },
+    cell: { type: 'string', minLength: 1 },
+    bound: { enum: ['low', 'high', 'point'] },
+  },
+  additionalProperties: false,
+};
+
 export const configSchema = {
   type: 'object',
   required: ['dataset'],
@@ -146,6 +177,26 @@ export const configSchema = {
     },
     cache: { anyOf: [{ type: 'boolean' }, { type: 'string', minLength: 1 }] },
     seed: { type: 'integer' },
+    checks: { type: 'array', items: checkSchema },
+    compare: {
+      type: 'object',
+      properties: {
+        baseline: { type: 'string', minLength: 1 },
+        metrics: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+        alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 0.5 },
+      },
+      additionalProperties: false,
+    },
+    gates: { type: 'array', items: gateSchema },
+    pricing: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['input', 'output'],
+        properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 } },
+        additionalProperties: false,
+      },
+    },
   },
   additionalProperties: false,
 } as const;

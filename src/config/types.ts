@@ -1,3 +1,6 @@
+import type { CheckSpec } from '../check/checks.js';
+import type { CompareSpec, GateSpec } from '../record/evaluation.js';
+
 /** What the user wrote in the YAML file (snake_case, like the API). */
 export interface ConfigFile {
   name?: string;
@@ -18,6 +21,31 @@ export interface ConfigFile {
   /** true: cache in ~/.cache/evalrun (or $EVALRUN_CACHE_DIR); a string: that directory. */
   cache?: boolean | string;
   seed?: number;
+  checks?: CheckFile[];
+  compare?: { baseline?: string; metrics?: string[]; alpha?: number };
+  gates?: GateFile[];
+  /** USD per 1M tokens, overriding the built-in price table. */
+  pricing?: Record<string, { input: number; output: number }>;
+}
+
+export interface CheckFile {
+  name?: string;
+  type: 'equals' | 'contains' | 'regex' | 'json_schema';
+  pointer?: string;
+  expected?: unknown;
+  pattern?: string;
+  flags?: string;
+  ignore_case?: boolean;
+  schema?: string | Record<string, unknown>;
+}
+
+export interface GateFile {
+  name?: string;
+  metric: string;
+  min?: number;
+  max?: number;
+  cell?: string;
+  bound?: 'low' | 'high' | 'point';
 }
 
 export interface MessageTemplate {
@@ -79,6 +107,12 @@ export interface Config {
   cacheDir: string | undefined;
   /** Seed for the simulator (and sent as `seed` only if params say so). */
   seed: number | undefined;
+  /** Checks graded on every choice (the schema check is `schema`, not one of these). Optional for configs built in code. */
+  checks?: CheckSpec[] | undefined;
+  /** Within-run comparison against a baseline cell; null fields mean the defaults (first cell, default metrics). */
+  compare?: CompareSpec | undefined;
+  gates?: GateSpec[] | undefined;
+  pricing?: Record<string, { input: number; output: number }> | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
   hash: string;
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import type { EvaluationSpec } from './evaluation.js';
 
 export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed';
 
@@ -32,6 +33,8 @@ export interface RunManifest {
   sessions: Array<{ started_at: string; ended_at: string | null; status: RunStatus; recorded: number }>;
   /** The run's JSON Schema, if any, so a report can be rebuilt without the config. */
   schema_file: string | null;
+  /** Checks, comparison, gates and prices: how reports judge the run. Absent in runs made before they existed. */
+  evaluation?: EvaluationSpec;
 }
 
 export const MANIFEST = 'run.json';

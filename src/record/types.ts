@@ -38,6 +38,8 @@ export interface ChoiceRecord {
   json_valid: boolean | null;
   schema_valid: boolean | null;
   schema_errors: string[];
+  /** Each configured check's outcome (see `checks:`); null or absent: not graded (a tool call, a failed request). */
+  checks?: Record<string, boolean | null>;
 }
 
 export interface RequestError {

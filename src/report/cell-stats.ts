@@ -33,6 +33,13 @@ export class LatencySamples {
     for (let i = 0; i < this.size; i++) s += this.data[i]!;
     return s / this.size;
   }
+  /** Count, mean and sample variance: the unpaired latency comparison and the interval of the mean need them. */
+  moments(): { n: number; mean: number; variance: number } {
+    const mean = this.mean() ?? NaN;
+    let ss = 0;
+    for (let i = 0; i < this.size; i++) ss += (this.data[i]! - mean) ** 2;
+    return { n: this.size, mean, variance: this.size > 1 ? ss / (this.size - 1) : NaN };
+  }
 }
 
 export interface CellStats {
@@ -68,6 +75,13 @@ export interface CellStats {
   prompt_tokens: number;
   completion_tokens: number;
   retries: number;
+  /** Cost of this cell's billed (not cached) usage at the run's prices; null when the model's price is unknown. */
+  cost_usd?: number | null;
+  /** 95% interval of every rate (Wilson) and of latency_mean_ms (t): `<metric>_low`, `<metric>_high`. */
+  [interval: `${string}_low` | `${string}_high`]: number | null | undefined;
+  /** Per check: choices graded, choices passed, and the pass rate. */
+  [checkCount: `${string}_checked` | `${string}_pass`]: number | undefined;
+  [checkRate: `${string}_pass_rate`]: number | null | undefined;
 }
 
 export class CellAccumulator {

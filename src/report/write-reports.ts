@@ -6,6 +6,12 @@ import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows, type ChoiceRow } from './choice-rows.js';
+import { ReportCollector } from './collector.js';
+import { extraStatsColumns } from './cell-extras.js';
+import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
+import type { ComparisonSection } from './comparison.js';
+import type { GateSection } from '../gate/gates.js';
+import type { CostSection } from './cost-summary.js';
 
 export const STATS_COLUMNS = [
   'cell', 'model', 'temperature', 'top_p', 'n', 'requests', 'choices',
@@ -27,6 +33,13 @@ export interface Summary {
   recorded: { requests: number; choices: number; failed_requests: number };
   totals: { prompt_tokens: number; completion_tokens: number; retries: number };
   cells: CellStats[];
+  /** Names of the configured checks (columns check_<name>, metrics <name>_pass_rate). */
+  checks?: string[];
+  /** Every cell against the baseline cell, paired over rows (absent with a single cell). */
+  comparison?: ComparisonSection | undefined;
+  gates?: GateSection;
+  /** Billed tokens and their cost at the run's prices. */
+  cost?: CostSection;
 }
 
 const csvOptions = {
@@ -44,6 +57,7 @@ export async function writeReports(dir: string, manifest?: RunManifest): Promise
   const m = manifest ?? (await readManifest(dir));
   const cells = m.plan.cells;
   const stats = cells.map((c) => new CellAccumulator(c));
+  const collector = new ReportCollector(m);
   const index = await indexJournal(join(dir, RECORDS), m.plan.requests);
   let choicesWritten = 0;
 
@@ -53,6 +67,7 @@ export async function writeReports(dir: string, manifest?: RunManifest): Promise
       const cell = cells[cellIndex]!;
       const acc = stats[cellIndex]!;
       const out = choiceRows(record, cell);
+      collector.add(record, cellIndex, out);
       acc.addRequest({
         attempts: record.attempts,
         latency_ms: record.latency_ms,
@@ -70,10 +85,10 @@ export async function writeReports(dir: string, manifest?: RunManifest): Promise
 
   await streamToFileAtomic(
     join(dir, 'choices.csv'),
-    Readable.from(rows()).pipe(stringify({ ...csvOptions, columns: [...CHOICE_COLUMNS] })),
+    Readable.from(rows()).pipe(stringify({ ...csvOptions, columns: [...CHOICE_COLUMNS, ...collector.checkColumns()] })),
   );
-  const cellStats = stats.map((s) => s.result());
-  await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS]));
+  const cellStats = cellReports(m, collector, stats);
+  await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(collector.checks)]));
   const summary: Summary = {
     name: m.name,
     status: m.status,
@@ -93,8 +108,10 @@ export async function writeReports(dir: string, manifest?: RunManifest): Promise
       retries: cellStats.reduce((s, c) => s + c.retries, 0),
     },
     cells: cellStats,
+    ...evaluateRun(m, collector, cellStats),
   };
   await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeExtraReports(dir, summary, collector, stats);
   return summary;
 }
 

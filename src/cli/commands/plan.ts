@@ -16,19 +16,39 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' }),
     handler: async (args) => {
       const { prepareRun } = await import('../../prepare-run.js');
-      const { plan, config } = await prepareRun({ config: args.config });
+      const { plan, config, cells } = await prepareRun({ config: args.config });
+      const { estimateCost } = await import('../../plan/cost.js');
+      const { readRows } = await import('../../dataset/load.js');
+      const { formatUsd } = await import('../../report/cost-summary.js');
+      const cost = await estimateCost(config, cells, readRows(config));
       if (args.json) {
-        ctx.io.out(`${JSON.stringify({ name: config.name, ...plan }, null, 2)}\n`);
+        ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, cost }, null, 2)}\n`);
         return;
       }
       const width = Math.max(4, ...plan.cells.map((c) => c.id.length));
+      const tok = (v: number | null) => (v === null ? 'no limit' : v.toLocaleString('en-US'));
+      const table = [
+        ['cell', 'n', 'requests', 'choices', 'prompt tok', 'max compl tok', 'max cost'],
+        ...plan.cells.map((c, i) => {
+          const e = cost.cells[i]!;
+          return [c.id, String(c.n), String(c.requests), String(c.choices), tok(e.prompt_tokens), tok(e.max_completion_tokens), formatUsd(e.max_cost_usd)];
+        }),
+      ];
+      const widths = table[0]!.map((_, i) => Math.max(i === 0 ? width : 0, ...table.map((r) => r[i]!.length)));
+      const notes = [
+        ...(cost.unknown_models.length ? [`no price for ${cost.unknown_models.join(', ')}: its cost is unknown; add it under 'pricing:' (USD per 1M tokens)`] : []),
+        ...(cost.approximate_models.length ? [`tokenizer of ${cost.approximate_models.join(', ')} unknown: counted with o200k_base, an estimate`] : []),
+        ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),
+      ];
       const lines = [
         `${config.name}: ${plan.rows} rows × ${plan.cells.length} cells`,
         '',
-        `${'cell'.padEnd(width)}  ${'n'.padStart(3)}  ${'requests'.padStart(9)}  ${'choices'.padStart(9)}`,
-        ...plan.cells.map((c) => `${c.id.padEnd(width)}  ${String(c.n).padStart(3)}  ${String(c.requests).padStart(9)}  ${String(c.choices).padStart(9)}`),
+        ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',
         `total: ${plan.requests} requests, ${plan.choices} choices (nothing was sent)`,
+        `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + at most ${tok(cost.max_completion_tokens)} completion (max_tokens × n)`,
+        `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, at most ${formatUsd(cost.max_cost_usd)} in all (list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
+        ...notes.map((n) => `note: ${n}`),
       ];
       ctx.io.out(`${lines.join('\n')}\n`);
     },

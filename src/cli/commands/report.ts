@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { formatSummaryTable } from '../../report/console-table.js';
 import type { CommandContext } from '../main.js';
+import { ExitCode } from '../../errors.js';
 
 interface ReportArgs {
   dir: string;
@@ -9,12 +10,17 @@ interface ReportArgs {
 export function reportCommand(ctx: CommandContext): CommandModule<object, ReportArgs> {
   return {
     command: 'report <dir>',
-    describe: 'Rebuild choices.csv, stats.csv and summary.json of a run directory from its records',
+    describe: 'Rebuild every report of a run directory (CSVs, summary.json, comparison, junit.xml, summary.md, report.html) from its records',
     builder: (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' }),
     handler: async (args) => {
       const { writeReports } = await import('../../report/write-reports.js');
       const summary = await writeReports(args.dir);
-      ctx.io.out(`${formatSummaryTable(summary)}\n\nRebuilt ${args.dir}: choices.csv, stats.csv, summary.json\n`);
+      const { formatEvaluation } = await import('../../report/console-evaluation.js');
+      const { EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
+      const evaluation = formatEvaluation(summary);
+      ctx.io.out(`${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}Rebuilt ${args.dir}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`);
+      // The same verdict as the run: a failing gate is exit code 1 here too, so CI can re-judge a run.
+      if (summary.gates?.failed) ctx.setExitCode(ExitCode.CheckFailures);
     },
   };
 }

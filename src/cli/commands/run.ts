@@ -79,8 +79,15 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         });
         progress.done();
         io.out(`${formatSummaryTable(result.summary, (args.sort as SortKey | undefined) ?? 'cell')}\n\n`);
-        io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, records.jsonl, run.json\n`);
+        const { formatEvaluation } = await import('../../report/console-evaluation.js');
+        const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
+        const { summaryMarkdown } = await import('../../report/markdown.js');
+        const evaluation = formatEvaluation(result.summary);
+        if (evaluation) io.out(`${evaluation}\n\n`);
+        io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
+        if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
+        if (s.gates?.failed) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {

@@ -13,9 +13,9 @@ afterEach(() => {
 });
 
 /** FileHandle is not exported by node:fs/promises; reach its prototype through an open handle. */
-async function fileHandlePrototype(path: string): Promise<{ appendFile: (...args: unknown[]) => Promise<void> }> {
+async function fileHandlePrototype(path: string): Promise<{ write: (...args: unknown[]) => Promise<unknown> }> {
   const fh = await open(path, 'w');
-  const proto = Object.getPrototypeOf(fh) as { appendFile: (...args: unknown[]) => Promise<void> };
+  const proto = Object.getPrototypeOf(fh) as { write: (...args: unknown[]) => Promise<unknown> };
   await fh.close();
   return proto;
 }

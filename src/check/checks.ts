@@ -1,0 +1,132 @@
+import type { ValidateFunction } from 'ajv';
+import { lookup } from '../plan/template.js';
+import { compileSchema } from './validators.js';
+
+export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema'] as const;
+export type CheckType = (typeof CHECK_TYPES)[number];
+
+/** A check as resolved from the config (schema already loaded). */
+export interface CheckSpec {
+  name: string;
+  type: CheckType;
+  /** JSON Pointer into the parsed output; absent: the whole content as text. */
+  pointer?: string | undefined;
+  /** A literal, or `{ column: name }`: the row's value of that dataset column (dotted for nested JSON rows). */
+  expected?: unknown;
+  pattern?: string | undefined;
+  flags?: string | undefined;
+  ignoreCase?: boolean | undefined;
+  schema?: Record<string, unknown> | undefined;
+}
+
+/** The outcome of every check for one choice; null: not graded (no content to grade). */
+export type CheckResults = Record<string, boolean | null>;
+
+export interface CompiledCheck {
+  name: string;
+  run(content: string | null, parsed: ParsedContent, vars: Record<string, unknown>): boolean;
+}
+
+/** The content parsed at most once per choice, shared by every check that has a pointer. */
+export interface ParsedContent {
+  get(): { ok: true; value: unknown } | { ok: false };
+}
+
+export function expectedColumn(expected: unknown): string | undefined {
+  if (expected && typeof expected === 'object' && !Array.isArray(expected)) {
+    const column = (expected as { column?: unknown }).column;
+    if (typeof column === 'string' && Object.keys(expected).length === 1) return column;
+  }
+  return undefined;
+}
+
+/** RFC 6901: "" is the whole document, "/a/0" walks keys and indexes, "~1" is "/" and "~0" is "~". */
+export function resolvePointer(doc: unknown, pointer: string): { found: true; value: unknown } | { found: false } {
+  if (pointer === '') return { found: true, value: doc };
+  let v = doc;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(v) && /^(0|[1-9]\d*)$/.test(key) && Number(key) < v.length) v = v[Number(key)];
+    else if (v && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, key)) v = (v as Record<string, unknown>)[key];
+    else return { found: false };
+  }
+  return { found: true, value: v };
+}
+
+/** Text of a value for string comparison: strings as they are, anything else as JSON (so CSV "3" equals JSON 3). */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+export function compileCheck(spec: CheckSpec): CompiledCheck {
+  const column = expectedColumn(spec.expected);
+  const expectedOf = (vars: Record<string, unknown>): unknown => (column === undefined ? spec.expected : lookup(vars, column.split('.')));
+  const fold = (s: string) => (spec.ignoreCase ? s.toLowerCase() : s);
+  const regex = spec.type === 'regex' ? new RegExp(spec.pattern ?? '', (spec.flags ?? '').replace(/[gy]/g, '')) : undefined;
+  const validate: ValidateFunction | undefined = spec.type === 'json_schema' && spec.schema ? compileSchema(spec.schema) : undefined;
+  return {
+    name: spec.name,
+    run(content, parsed, vars) {
+      // The value under test: the text itself, or (with a pointer, or for a schema) the parsed JSON value.
+      let value: unknown = content;
+      if (spec.pointer !== undefined || spec.type === 'json_schema') {
+        const doc = parsed.get();
+        if (!doc.ok) return false;
+        const at = resolvePointer(doc.value, spec.pointer ?? '');
+        if (!at.found) return false;
+        value = at.value;
+      } else if (content === null) {
+        return false;
+      }
+      switch (spec.type) {
+        case 'equals': {
+          const want = expectedOf(vars);
+          // Strings compare as text (a CSV column is always a string); other literals by JSON value.
+          if (typeof want === 'string') return fold(text(value)) === fold(want);
+          return deepEqual(value, want);
+        }
+        case 'contains':
+          return fold(text(value)).includes(fold(text(expectedOf(vars))));
+        case 'regex':
+          return regex!.test(text(value));
+        case 'json_schema':
+          return validate ? Boolean(validate(value)) : true;
+      }
+    },
+  };
+}
+
+/**
+ * Grades one choice with every check. Called only for answered choices (a tool call or a filtered answer has no
+ * content to judge, and its checks stay null); an answer with null content or unparsable JSON under a pointer fails.
+ */
+export function makeCheckRunner(specs: readonly CheckSpec[]): ((content: string | null, vars: Record<string, unknown>) => CheckResults) | undefined {
+  if (specs.length === 0) return undefined;
+  const compiled = specs.map(compileCheck);
+  return (content, vars) => {
+    let cache: { ok: true; value: unknown } | { ok: false } | undefined;
+    const parsed: ParsedContent = {
+      get: () => {
+        if (cache) return cache;
+        try {
+          cache = { ok: true, value: JSON.parse(content ?? '') as unknown };
+        } catch {
+          cache = { ok: false };
+        }
+        return cache;
+      },
+    };
+    const out: CheckResults = {};
+    for (const c of compiled) out[c.name] = c.run(content, parsed, vars);
+    return out;
+  };
+}

@@ -1,0 +1,44 @@
+import type { CommandModule } from 'yargs';
+import { ExitCode, UsageError } from '../../errors.js';
+import type { CommandContext } from '../main.js';
+
+interface CompareArgs {
+  runA: string;
+  runB: string;
+  metric?: string[] | undefined;
+  alpha?: number | undefined;
+  'fail-on-regression'?: boolean | undefined;
+  json?: boolean | undefined;
+}
+
+export function compareCommand(ctx: CommandContext): CommandModule<object, CompareArgs> {
+  return {
+    command: 'compare <runA> <runB>',
+    describe: 'Compare run B with run A cell by cell (paired over dataset rows): what changed, and is it more than noise?',
+    builder: (y) =>
+      y
+        .positional('runA', { type: 'string', demandOption: true, describe: 'The earlier (reference) run directory' })
+        .positional('runB', { type: 'string', demandOption: true, describe: 'The later run directory' })
+        .option('metric', { type: 'string', array: true, describe: 'Metric to compare (repeatable; default: schema/json validity, check pass rates, length and error rates)' })
+        .option('alpha', { type: 'number', default: 0.05, describe: 'Significance level, after Holm correction across cells' })
+        .option('fail-on-regression', { type: 'boolean', describe: 'Exit 1 when a metric got significantly worse in some cell' })
+        .option('json', { type: 'boolean', describe: 'Print the comparison as JSON' }),
+    handler: async (args) => {
+      if (args.alpha !== undefined && !(args.alpha > 0 && args.alpha < 0.5)) throw new UsageError(`--alpha must be between 0 and 0.5 (got ${args.alpha})`);
+      const { compareRuns } = await import('../../report/compare-runs.js');
+      const { formatRunComparison, runComparisonMarkdown } = await import('../../report/console-compare.js');
+      const { appendStepSummary } = await import('../../report/evaluate-run.js');
+      const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha });
+      if (result.cells.length === 0) {
+        throw new UsageError(`the runs share no cell ids (A: ${result.only_in_a.join(', ')}; B: ${result.only_in_b.join(', ')}); nothing to compare`);
+      }
+      ctx.io.out(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunComparison(result)}\n`);
+      await appendStepSummary(ctx.io.env, runComparisonMarkdown(result));
+      const worse = result.rows.filter((r) => r.change === 'worse');
+      if (args['fail-on-regression'] && worse.length > 0) {
+        ctx.io.err(`${worse.length} significant regressions (--fail-on-regression); exit code 1.\n`);
+        ctx.setExitCode(ExitCode.CheckFailures);
+      }
+    },
+  };
+}

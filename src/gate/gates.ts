@@ -1,0 +1,67 @@
+import type { CellStats } from '../report/cell-stats.js';
+import type { GateSpec } from '../record/evaluation.js';
+import { globToRegExp } from './glob.js';
+import { field } from '../report/cell-extras.js';
+
+export interface GateResult {
+  /** The gate's name, or its description (`schema_valid_rate >= 0.95 [gpt-4o-mini/*] on low bound`). */
+  gate: string;
+  metric: string;
+  cell: string;
+  /** The point value of the metric. */
+  value: number | null;
+  /** What was judged: the point value or the interval's bound. */
+  judged: number | null;
+  bound: GateSpec['bound'];
+  min: number | null;
+  max: number | null;
+  passed: boolean;
+  message: string;
+}
+
+export interface GateSection {
+  passed: number;
+  failed: number;
+  results: GateResult[];
+}
+
+export function describeGate(g: GateSpec): string {
+  if (g.name) return g.name;
+  const limits = [g.min !== undefined ? `>= ${g.min}` : '', g.max !== undefined ? `<= ${g.max}` : ''].filter(Boolean).join(' and ');
+  return `${g.metric} ${limits}${g.cell ? ` [${g.cell}]` : ''}${g.bound !== 'point' ? ` (on the 95% ${g.bound} bound)` : ''}`;
+}
+
+const show = (v: number, metric: string) => (metric.endsWith('_ms') ? `${v.toFixed(1)} ms` : metric.endsWith('_rate') ? v.toFixed(4) : String(v));
+
+/**
+ * Every gate against every cell its glob matches. A cell with no value for the metric (nothing was checked, every
+ * request failed) fails: a gate that cannot be shown to hold must not let CI through.
+ */
+export function evaluateGates(gates: readonly GateSpec[], cells: readonly CellStats[]): GateSection {
+  const results: GateResult[] = [];
+  for (const g of gates) {
+    const re = g.cell === undefined ? undefined : globToRegExp(g.cell);
+    for (const c of cells) {
+      if (re && !re.test(c.cell)) continue;
+      const raw = field(c, g.metric);
+      const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+      const boundRaw = g.bound === 'point' ? value : field(c, `${g.metric}_${g.bound}`);
+      const judged = typeof boundRaw === 'number' && Number.isFinite(boundRaw) ? boundRaw : null;
+      const what = g.bound === 'point' ? g.metric : `${g.metric} ${g.bound} bound`;
+      let passed = judged !== null;
+      let message: string;
+      if (judged === null) message = `${g.metric} has no value for this cell (nothing to judge)`;
+      else {
+        const problems: string[] = [];
+        if (g.min !== undefined && judged < g.min) problems.push(`${what} ${show(judged, g.metric)} is below the minimum ${g.min}`);
+        if (g.max !== undefined && judged > g.max) problems.push(`${what} ${show(judged, g.metric)} is above the maximum ${g.max}`);
+        passed = problems.length === 0;
+        const point = g.bound === 'point' || value === null ? '' : ` (point ${show(value, g.metric)})`;
+        message = passed ? `${what} ${show(judged, g.metric)}${point} is within limits` : `${problems.join('; ')}${point}`;
+      }
+      results.push({ gate: describeGate(g), metric: g.metric, cell: c.cell, value, judged, bound: g.bound, min: g.min ?? null, max: g.max ?? null, passed, message });
+    }
+  }
+  const failed = results.filter((r) => !r.passed).length;
+  return { passed: results.length - failed, failed, results };
+}

@@ -1,0 +1,121 @@
+import type { Config } from '../config/types.js';
+import type { ChatMessage, Row } from '../dataset/types.js';
+import { compileTemplate, renderMessages } from './template.js';
+import type { Cell } from './types.js';
+import { PRICES_AS_OF, costUsd, priceFor } from './prices.js';
+
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+export interface CellEstimate {
+  id: string;
+  model: string;
+  encoding: EncodingName;
+  prompt_tokens: number;
+  /** max_tokens (or max_completion_tokens) × n × rows; null when the config sets no limit. */
+  max_completion_tokens: number | null;
+  prompt_cost_usd: number | null;
+  max_cost_usd: number | null;
+}
+
+export interface CostEstimate {
+  prices_as_of: string;
+  cells: CellEstimate[];
+  prompt_tokens: number;
+  max_completion_tokens: number | null;
+  prompt_cost_usd: number | null;
+  max_cost_usd: number | null;
+  /** Models with no price (built in or in `pricing:`): their cost is unknown, never counted as 0. */
+  unknown_models: string[];
+  /** Models whose tokenizer is not known: counted with o200k_base, an approximation. */
+  approximate_models: string[];
+}
+
+/** Which BPE a model uses: cl100k_base for GPT-4 / GPT-3.5, o200k_base for GPT-4o and everything since. */
+export function encodingFor(model: string): { encoding: EncodingName; known: boolean } {
+  if (/^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|gpt-oss)/.test(model)) return { encoding: 'o200k_base', known: true };
+  if (/^(gpt-4|gpt-3\.5)/.test(model)) return { encoding: 'cl100k_base', known: true };
+  return { encoding: 'o200k_base', known: false };
+}
+
+type Counter = (text: string) => number;
+
+/** The tokenizer is 2 MB of BPE ranks: imported only when `plan` estimates, so `evalrun --help` stays fast. */
+async function loadCounter(encoding: EncodingName): Promise<Counter> {
+  const mod = encoding === 'cl100k_base' ? await import('gpt-tokenizer/encoding/cl100k_base') : await import('gpt-tokenizer/encoding/o200k_base');
+  return (text) => (text ? mod.countTokens(text) : 0);
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('\n');
+  return content == null ? '' : JSON.stringify(content);
+}
+
+/** OpenAI's chat framing, as in their token-counting cookbook: 3 tokens per message, 1 per name, 3 to prime the reply. */
+export function chatTokens(messages: readonly ChatMessage[], count: Counter): number {
+  let total = 3;
+  for (const m of messages) {
+    total += 3 + count(String(m.role)) + count(contentText(m.content));
+    if (typeof m['name'] === 'string') total += 1 + count(m['name']);
+  }
+  return total;
+}
+
+/** Parts of a request that are sent as prompt besides the messages: tool definitions and a json_schema. */
+function fixedExtra(cell: Cell, count: Counter): number {
+  let extra = 0;
+  const tools = cell.params['tools'];
+  if (Array.isArray(tools) && tools.length) extra += count(JSON.stringify(tools));
+  const schema = (cell.params['response_format'] as { json_schema?: unknown } | undefined)?.json_schema;
+  if (schema) extra += count(JSON.stringify(schema));
+  return extra;
+}
+
+/**
+ * Tokens and cost before sending anything: every row's prompt is rendered and counted with the model's tokenizer
+ * (streamed, once per row and tokenizer), completions bounded by max_tokens × n.
+ */
+export async function estimateCost(config: Config, cells: readonly Cell[], rows: AsyncIterable<Row>): Promise<CostEstimate> {
+  const encodings = [...new Set(cells.map((c) => encodingFor(String(c.params['model'])).encoding))];
+  const counters = new Map<EncodingName, Counter>();
+  for (const e of encodings) counters.set(e, await loadCounter(e));
+  const template = config.messages ? compileTemplate(config.messages) : undefined;
+  const promptByEncoding = new Map<EncodingName, number>(encodings.map((e) => [e, 0]));
+  let rowCount = 0;
+  for await (const row of rows) {
+    rowCount++;
+    const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
+    for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + chatTokens(messages, counters.get(e)!));
+  }
+  const pricing = config.pricing ?? {};
+  const estimates = cells.map((cell): CellEstimate => {
+    const model = String(cell.params['model']);
+    const { encoding } = encodingFor(model);
+    const prompt = promptByEncoding.get(encoding)! + rowCount * fixedExtra(cell, counters.get(encoding)!);
+    const limit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
+    const maxCompletion = typeof limit === 'number' ? limit * cell.n * rowCount : null;
+    const price = priceFor(model, pricing);
+    const promptCost = costUsd(price, prompt, 0);
+    return {
+      id: cell.id,
+      model,
+      encoding,
+      prompt_tokens: prompt,
+      max_completion_tokens: maxCompletion,
+      prompt_cost_usd: promptCost,
+      max_cost_usd: maxCompletion === null ? null : costUsd(price, prompt, maxCompletion),
+    };
+  });
+  const sum = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : xs.reduce<number>((s, x) => s + x!, 0));
+  const models = [...new Set(estimates.map((e) => e.model))];
+  return {
+    prices_as_of: PRICES_AS_OF,
+    cells: estimates,
+    prompt_tokens: estimates.reduce((s, e) => s + e.prompt_tokens, 0),
+    max_completion_tokens: sum(estimates.map((e) => e.max_completion_tokens)),
+    prompt_cost_usd: sum(estimates.map((e) => e.prompt_cost_usd)),
+    max_cost_usd: sum(estimates.map((e) => e.max_cost_usd)),
+    unknown_models: models.filter((m) => !priceFor(m, pricing)),
+    approximate_models: models.filter((m) => !encodingFor(m).known),
+  };
+}

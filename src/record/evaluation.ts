@@ -1,0 +1,54 @@
+/**
+ * How a run is judged, kept in run.json beside the plan so `evalrun report DIR` rebuilds comparison, gates and
+ * costs from the run directory alone. Unlike the checks (graded at run time, stored in records.jsonl), these are
+ * applied when reports are written.
+ */
+export interface EvaluationSpec {
+  /** Checks graded into records.jsonl, in config order: their names make the `check_<name>` columns. */
+  checks: Array<{ name: string; type: string }>;
+  compare: CompareSpec;
+  gates: GateSpec[];
+  /** USD per 1M tokens from the config, over the built-in table. */
+  pricing: Record<string, { input: number; output: number }>;
+}
+
+export interface CompareSpec {
+  /** Cell id; null: the first cell. */
+  baseline: string | null;
+  /** null: the default metrics. */
+  metrics: string[] | null;
+  alpha: number;
+}
+
+export interface GateSpec {
+  name?: string | undefined;
+  metric: string;
+  min?: number | undefined;
+  max?: number | undefined;
+  /** Glob on cell ids (`*` matches any characters, `/` included); absent: every cell. */
+  cell?: string | undefined;
+  /** Judge the 95% interval's low or high end instead of the point estimate. */
+  bound: 'low' | 'high' | 'point';
+}
+
+export const DEFAULT_ALPHA = 0.05;
+
+export function emptyEvaluation(): EvaluationSpec {
+  return { checks: [], compare: { baseline: null, metrics: null, alpha: DEFAULT_ALPHA }, gates: [], pricing: {} };
+}
+
+/** What run.json keeps of a resolved config's evaluation settings. */
+export function evaluationOf(config: {
+  checks?: Array<{ name: string; type: string }> | undefined;
+  compare?: CompareSpec | undefined;
+  gates?: GateSpec[] | undefined;
+  pricing?: Record<string, { input: number; output: number }> | undefined;
+}): EvaluationSpec {
+  const base = emptyEvaluation();
+  return {
+    checks: (config.checks ?? []).map((c) => ({ name: c.name, type: c.type })),
+    compare: config.compare ?? base.compare,
+    gates: config.gates ?? [],
+    pricing: config.pricing ?? {},
+  };
+}

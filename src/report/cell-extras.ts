@@ -1,0 +1,56 @@
+import { costUsd, priceFor, type Price } from '../plan/prices.js';
+import { studentTQuantile } from '../stats/distributions.js';
+import { rateMetrics } from '../stats/metrics.js';
+import { wilson } from '../stats/wilson.js';
+import type { CellStats } from './cell-stats.js';
+
+/** stats.csv columns after the base ones: per check its counts and rate, then every interval, then cost. */
+export function extraStatsColumns(checks: readonly string[]): string[] {
+  return [
+    ...checks.flatMap((c) => [`${c}_checked`, `${c}_pass`, `${c}_pass_rate`]),
+    ...rateMetrics(checks).flatMap((m) => [`${m.name}_low`, `${m.name}_high`]),
+    'latency_mean_ms_low',
+    'latency_mean_ms_high',
+    'cost_usd',
+  ];
+}
+
+/** A stats field by name (metric names come from the config, so they are strings, not keys of CellStats). */
+export function field(c: CellStats, key: string): unknown {
+  return (c as unknown as Record<string, unknown>)[key];
+}
+
+const round4 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 1e4) / 1e4);
+
+/**
+ * A cell's stats with what issue 4 adds: check rates, a 95% interval for every rate and for the mean latency, and
+ * the cost of its billed usage. Intervals use the same denominators as the rates.
+ */
+export function extendCellStats(
+  base: CellStats,
+  checks: Record<string, { checked: number; pass: number }>,
+  latency: { n: number; mean: number; variance: number },
+  billed: { prompt: number; completion: number },
+  prices: Readonly<Record<string, Price>>,
+): CellStats {
+  const out: CellStats = { ...base };
+  for (const [name, c] of Object.entries(checks)) {
+    out[`${name}_checked`] = c.checked;
+    out[`${name}_pass`] = c.pass;
+    out[`${name}_pass_rate`] = c.checked > 0 ? c.pass / c.checked : null;
+  }
+  for (const m of rateMetrics(Object.keys(checks))) {
+    const k = field(out, m.count!) as number | undefined;
+    const n = field(out, m.of!) as number | undefined;
+    const ci = k !== undefined && n !== undefined ? wilson(k, n) : null;
+    out[`${m.name}_low`] = round4(ci?.low);
+    out[`${m.name}_high`] = round4(ci?.high);
+  }
+  const half = latency.n > 1 ? studentTQuantile(0.975, latency.n - 1) * Math.sqrt(latency.variance / latency.n) : NaN;
+  out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.round((latency.mean - half) * 10) / 10 : null;
+  out['latency_mean_ms_high'] = Number.isFinite(half) ? Math.round((latency.mean + half) * 10) / 10 : null;
+  const cost = costUsd(priceFor(base.model, prices), billed.prompt, billed.completion);
+  out.cost_usd = cost === null ? null : Math.round(cost * 1e6) / 1e6;
+  return out;
+}
+

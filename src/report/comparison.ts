@@ -1,0 +1,66 @@
+import type { CompareSpec } from '../record/evaluation.js';
+import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } from '../stats/compare.js';
+import type { RowValues } from '../stats/row-values.js';
+import type { MetricDef } from '../stats/metrics.js';
+import type { CellStats } from './cell-stats.js';
+
+export interface ComparisonSection {
+  /** The cell every other cell is compared with (within a run), or run A's label (between runs). */
+  baseline: string;
+  alpha: number;
+  metrics: string[];
+  method: string;
+  rows: ComparisonRow[];
+}
+
+export const COMPARISON_COLUMNS = [
+  'metric', 'cell', 'baseline', 'pairs', 'baseline_value', 'value', 'diff', 'diff_low', 'diff_high',
+  'p_value', 'p_adjusted', 'significant', 'change', 'method',
+] as const;
+
+/**
+ * Every cell against the baseline cell on each metric, paired over the dataset rows both have. undefined with a
+ * single cell. Metrics no cell has a value for (schema_valid_rate without a schema) are left out.
+ */
+export function compareWithinRun(
+  values: RowValues,
+  metrics: readonly MetricDef[],
+  cells: readonly CellStats[],
+  spec: CompareSpec,
+): ComparisonSection | undefined {
+  if (cells.length < 2) return undefined;
+  const baselineIndex = Math.max(0, cells.findIndex((c) => c.cell === spec.baseline));
+  const baseline = cells[baselineIndex]!.cell;
+  const rows: ComparisonRow[] = [];
+  const used: string[] = [];
+  for (const metric of metrics) {
+    const a = values.series(baselineIndex, metric.name);
+    const series = cells.map((_, i) => values.series(i, metric.name));
+    if (!series.some((s) => s?.some((v) => !Number.isNaN(v)))) continue;
+    used.push(metric.name);
+    const items: ComparisonItem[] = [];
+    cells.forEach((c, i) => {
+      if (i === baselineIndex) return;
+      items.push({ cell: c.cell, baseline, a: { values: a }, b: { values: series[i] }, paired: true });
+    });
+    rows.push(...compareMetric(metric, items, spec.alpha));
+  }
+  return { baseline, alpha: spec.alpha, metrics: used, method: METHOD_NOTE, rows: rows.map(rounded) };
+}
+
+/** Four significant decimals for rates, one for milliseconds; p-values keep their precision. */
+export function rounded(r: ComparisonRow): ComparisonRow {
+  const digits = r.metric.endsWith('_ms') ? 10 : 1e4;
+  const round = (v: number | null) => (v === null || !Number.isFinite(v) ? null : Math.round(v * digits) / digits);
+  const roundP = (v: number | null) => (v === null ? null : Number(v.toPrecision(4)));
+  return {
+    ...r,
+    baseline_value: round(r.baseline_value),
+    value: round(r.value),
+    diff: round(r.diff),
+    diff_low: round(r.diff_low),
+    diff_high: round(r.diff_high),
+    p_value: roundP(r.p_value),
+    p_adjusted: roundP(r.p_adjusted),
+  };
+}

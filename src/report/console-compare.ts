@@ -1,0 +1,50 @@
+import type { RunComparison } from './compare-runs.js';
+import { formatChange } from './console-evaluation.js';
+import { mdCell } from './markdown.js';
+
+const value = (metric: string, v: number | null) => (v === null ? '–' : metric.endsWith('_ms') ? `${v.toFixed(1)}ms` : `${(v * 100).toFixed(1)}%`);
+const interval = (metric: string, lo: number | null, hi: number | null) => {
+  if (lo === null || hi === null) return '';
+  const f = (v: number) => (metric.endsWith('_ms') ? v.toFixed(1) : (v * 100).toFixed(1));
+  return `[${f(lo)}, ${f(hi)}]`;
+};
+
+/** `evalrun compare` on the terminal: one line per metric × cell, regressions easy to spot. */
+export function formatRunComparison(r: RunComparison): string {
+  const how = r.common_rows > 0 ? `paired over ${r.common_rows} dataset rows both runs have` : 'unpaired (the runs share no row ids): two-proportion z-test / Welch t-test';
+  const table = [['metric', 'cell', 'A', 'B', 'change', '95% CI', 'p (Holm)', 'verdict']];
+  for (const row of r.rows) {
+    table.push([
+      row.metric, row.cell, value(row.metric, row.baseline_value), value(row.metric, row.value), formatChange(row),
+      interval(row.metric, row.diff_low, row.diff_high), row.p_adjusted === null ? '–' : String(row.p_adjusted),
+      row.significant ? row.change : '',
+    ]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((t) => t[i]!.length)));
+  const lines = table.map((t) => t.map((v, i) => (i < 2 || i === 7 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd());
+  const worse = r.rows.filter((x) => x.change === 'worse').length;
+  const better = r.rows.filter((x) => x.change === 'better').length;
+  return [
+    `A: ${r.run_a.dir} (${r.run_a.name})`,
+    `B: ${r.run_b.dir} (${r.run_b.name})`,
+    `${r.cells.length} cells matched by id, ${how}; Holm-adjusted across cells, α = ${r.alpha}. CI in percentage points (ms for latency).`,
+    ...(r.only_in_a.length ? [`Only in A (not compared): ${r.only_in_a.join(', ')}`] : []),
+    ...(r.only_in_b.length ? [`Only in B (not compared): ${r.only_in_b.join(', ')}`] : []),
+    '',
+    ...lines,
+    '',
+    worse || better ? `${worse} significantly worse, ${better} significantly better.` : 'No significant changes.',
+  ].join('\n');
+}
+
+/** The regressions and improvements as markdown, for $GITHUB_STEP_SUMMARY. */
+export function runComparisonMarkdown(r: RunComparison): string {
+  const changed = r.rows.filter((x) => x.significant);
+  const lines = [`## evalrun compare: ${mdCell(r.run_a.name)} → ${mdCell(r.run_b.name)}`, '', `${r.cells.length} cells, ${r.common_rows} paired rows, α = ${r.alpha} (Holm).`, ''];
+  if (changed.length === 0) lines.push('No significant changes.');
+  else {
+    lines.push('| | metric | cell | A | B | change |', '|:-:|:--|:--|--:|--:|--:|');
+    for (const x of changed) lines.push(`| ${x.change === 'worse' ? '❌' : x.change === 'better' ? '✅' : '◆'} | ${x.metric} | ${mdCell(x.cell)} | ${value(x.metric, x.baseline_value)} | ${value(x.metric, x.value)} | ${formatChange(x)} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}

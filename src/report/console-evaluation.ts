@@ -1,0 +1,62 @@
+import type { ComparisonRow } from '../stats/compare.js';
+import { formatUsd } from './cost-summary.js';
+import type { Summary } from './write-reports.js';
+
+const sign = (v: number) => (v > 0 ? '+' : v < 0 ? '−' : '±');
+
+/** A change in percentage points (rates) or ms, with its marker: "−17.6pp ▼". */
+export function formatChange(r: ComparisonRow): string {
+  if (r.diff === null) return 'n/a';
+  const ms = r.metric.endsWith('_ms');
+  const size = ms ? `${Math.abs(r.diff).toFixed(1)}ms` : `${(Math.abs(r.diff) * 100).toFixed(1)}pp`;
+  const mark = !r.significant ? '' : r.change === 'better' ? ' ▲' : r.change === 'worse' ? ' ▼' : ' ◆';
+  return `${sign(r.diff)}${size}${mark}`;
+}
+
+/** The comparison as a cells × metrics matrix of changes, one line per cell, like the summary table. */
+export function formatComparison(summary: Summary): string {
+  const cmp = summary.comparison;
+  if (!cmp || cmp.rows.length === 0) return '';
+  const cells = [...new Set(cmp.rows.map((r) => r.cell))];
+  const table = [
+    ['cell', ...cmp.metrics],
+    ...cells.map((cell) => [cell, ...cmp.metrics.map((m) => {
+      const r = cmp.rows.find((x) => x.cell === cell && x.metric === m);
+      return r ? formatChange(r) : '';
+    })]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  const lines = table.map((row) => row.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  '));
+  const significant = cmp.rows.filter((r) => r.significant).length;
+  return [
+    `Compared with ${cmp.baseline} (paired over rows, Holm-adjusted, α = ${cmp.alpha}; ▲ better ▼ worse; pp: percentage points):`,
+    ...lines,
+    significant ? `${significant} significant difference${significant === 1 ? '' : 's'}; intervals and p-values in comparison.csv.` : 'No significant differences from the baseline.',
+  ].join('\n');
+}
+
+/** Every gate × cell as pass/FAIL, failures first. */
+export function formatGates(summary: Summary): string {
+  const g = summary.gates;
+  if (!g || g.results.length === 0) return '';
+  const ordered = [...g.results].sort((a, b) => Number(a.passed) - Number(b.passed));
+  const head = g.failed ? `Gates: ${g.failed} of ${g.results.length} failed (exit code 1)` : `Gates: all ${g.results.length} passed`;
+  // One line per gate × cell, self-contained so `grep FAIL` in a CI log says everything; passes kept short.
+  const value = (r: (typeof ordered)[number]) => (r.judged === null ? '–' : r.metric.endsWith('_ms') ? r.judged.toFixed(1) : r.judged.toFixed(4));
+  return [head, ...ordered.map((r) => (r.passed ? `  pass  ${r.gate}  ${r.cell}: ${value(r)}` : `  FAIL  ${r.gate}  ${r.cell}: ${r.message}`))].join('\n');
+}
+
+/** Tokens used and what they cost (or would have cost, on the simulator). */
+export function formatCost(summary: Summary): string {
+  const c = summary.cost;
+  if (!c) return '';
+  const n = (v: number) => v.toLocaleString('en-US');
+  const unknown = c.unknown_models.length ? ` (no price for ${c.unknown_models.join(', ')}: add it under 'pricing:'; known part ${formatUsd(c.known_cost_usd)})` : '';
+  const note = c.simulated ? '; simulator: nothing was billed' : '';
+  return `Tokens: ${n(c.billed_prompt_tokens)} prompt + ${n(c.billed_completion_tokens)} completion · cost ${formatUsd(c.cost_usd)}${unknown} at prices as of ${c.prices_as_of}${note}`;
+}
+
+/** The three blocks after the summary table, separated by blank lines. */
+export function formatEvaluation(summary: Summary): string {
+  return [formatComparison(summary), formatGates(summary), formatCost(summary)].filter(Boolean).join('\n\n');
+}

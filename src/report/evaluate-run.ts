@@ -1,0 +1,60 @@
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { evaluateGates } from '../gate/gates.js';
+import type { RunManifest } from '../record/manifest.js';
+import { emptyEvaluation } from '../record/evaluation.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import type { CellAccumulator, CellStats } from './cell-stats.js';
+import { extendCellStats } from './cell-extras.js';
+import type { ReportCollector } from './collector.js';
+import { COMPARISON_COLUMNS, compareWithinRun } from './comparison.js';
+import { costSection } from './cost-summary.js';
+import { htmlData } from './html/data.js';
+import { reportHtml } from './html/page.js';
+import { junitXml } from './junit.js';
+import { summaryMarkdown } from './markdown.js';
+import type { Summary } from './write-reports.js';
+
+/** Reports written into the run directory beside choices.csv, stats.csv and summary.json. */
+export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'report.html'] as const;
+
+/** The cells' stats with check rates, intervals and cost. */
+export function cellReports(manifest: RunManifest, collector: ReportCollector, stats: readonly CellAccumulator[]): CellStats[] {
+  const pricing = manifest.evaluation?.pricing ?? {};
+  return stats.map((s, i) => extendCellStats(s.result(), collector.checkCounts[i]!, s.latencies.moments(), collector.billed[i]!, pricing));
+}
+
+/** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[]): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost'> {
+  const evaluation = manifest.evaluation ?? emptyEvaluation();
+  return {
+    checks: collector.checks,
+    comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
+    gates: evaluateGates(evaluation.gates, cells),
+    cost: costSection(cells, collector.billed, evaluation.pricing, manifest.provider.kind === 'simulator'),
+  };
+}
+
+export async function writeExtraReports(dir: string, summary: Summary, collector: ReportCollector, stats: readonly CellAccumulator[]): Promise<void> {
+  const rows = summary.comparison?.rows ?? [];
+  const csv = stringify(rows as unknown as Array<Record<string, unknown>>, {
+    header: true,
+    columns: [...COMPARISON_COLUMNS],
+    cast: { boolean: (v: boolean) => (v ? 'true' : 'false') },
+  });
+  await writeFileAtomic(join(dir, 'comparison.csv'), csv);
+  await writeFileAtomic(join(dir, 'junit.xml'), junitXml(summary, summary.gates));
+  await writeFileAtomic(join(dir, 'summary.md'), summaryMarkdown(summary));
+  const failingTotal = collector.failingPerCell.reduce((s, n) => s + n, 0);
+  const data = htmlData(summary, stats.map((s) => s.latencies), collector.failing, failingTotal);
+  await writeFileAtomic(join(dir, 'report.html'), await reportHtml(data));
+}
+
+/** GitHub Actions shows the markdown appended to $GITHUB_STEP_SUMMARY on the job's page. */
+export async function appendStepSummary(env: NodeJS.ProcessEnv, markdown: string): Promise<boolean> {
+  const file = env['GITHUB_STEP_SUMMARY'];
+  if (!file) return false;
+  await appendFile(file, `${markdown}\n`);
+  return true;
+}

@@ -1,0 +1,78 @@
+import type { FailingChoice } from '../collector.js';
+import type { CellStats, LatencySamples } from '../cell-stats.js';
+import { FINISH_REASONS } from '../cell-stats.js';
+import { field } from '../cell-extras.js';
+import { rateMetrics, type MetricDef } from '../../stats/metrics.js';
+import type { Summary } from '../write-reports.js';
+
+export interface HtmlCell {
+  id: string;
+  model: string;
+  temperature: number | null;
+  top_p: number | null;
+  n: number;
+  choices: number;
+  reasons: Record<string, number>;
+  /** Per-request latency quantiles (ms): 5th, 25th, 50th, 75th, 95th. */
+  latency: Array<number | null>;
+  /** Per rate metric: successes, denominator, interval. */
+  rates: Record<string, { k: number; n: number; low: number | null; high: number | null }>;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  cost_usd: number | null;
+}
+
+/** Everything report.html shows, as one JSON document: the page's script renders it, and only as text. */
+export interface HtmlData {
+  summary: Omit<Summary, 'cells' | 'comparison' | 'gates'>;
+  cells: HtmlCell[];
+  metrics: Array<{ name: string; direction: string }>;
+  comparison: Summary['comparison'] | null;
+  gates: Summary['gates'] | null;
+  failing: { total: number; shown: FailingChoice[] };
+  generated_at: string;
+}
+
+export function htmlData(summary: Summary, latencies: readonly LatencySamples[], failing: FailingChoice[], failingTotal: number): HtmlData {
+  const { cells, comparison, gates, ...rest } = summary;
+  const metrics = rateMetrics(summary.checks ?? []).filter((m) => cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0));
+  return {
+    summary: rest,
+    cells: cells.map((c, i) => htmlCell(c, latencies[i], metrics)),
+    metrics: metrics.map((m) => ({ name: m.name, direction: m.direction })),
+    comparison: comparison ?? null,
+    gates: gates ?? null,
+    failing: { total: failingTotal, shown: failing },
+    generated_at: new Date().toISOString(),
+  };
+}
+
+function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: readonly MetricDef[]): HtmlCell {
+  const reasons: Record<string, number> = {};
+  for (const r of [...FINISH_REASONS, 'other'] as const) reasons[r] = c[r];
+  const rates: HtmlCell['rates'] = {};
+  for (const def of metrics) {
+    const name = def.name;
+    rates[name] = {
+      k: (field(c, def.count!) as number | undefined) ?? 0,
+      n: (field(c, def.of!) as number | undefined) ?? 0,
+      low: (field(c, `${name}_low`) as number | null | undefined) ?? null,
+      high: (field(c, `${name}_high`) as number | null | undefined) ?? null,
+    };
+  }
+  const q = latency ? latency.percentiles([0.05, 0.25, 0.5, 0.75, 0.95]).map((v) => (v === null ? null : Math.round(v * 10) / 10)) : [null, null, null, null, null];
+  return {
+    id: c.cell,
+    model: c.model,
+    temperature: c.temperature,
+    top_p: c.top_p,
+    n: c.n,
+    choices: c.choices,
+    reasons,
+    latency: q,
+    rates,
+    latency_p50_ms: c.latency_p50_ms,
+    latency_p95_ms: c.latency_p95_ms,
+    cost_usd: c.cost_usd ?? null,
+  };
+}

@@ -1,0 +1,53 @@
+import type { GateSection } from '../gate/gates.js';
+import type { Summary } from './write-reports.js';
+
+/** XML 1.0 text: the five entities, and the control characters XML forbids dropped (model output can hold any). */
+export function xmlEscape(text: string): string {
+  return text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+const attr = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => ` ${k}="${xmlEscape(String(v))}"`).join('');
+
+/**
+ * junit.xml for CI test reporters: one testsuite per gate, one testcase per gate × cell (a failure carries the
+ * message), and a "run" suite whose cases fail when the run is incomplete or requests failed, so every reason for
+ * exit code 1 shows up as a red test.
+ */
+export function junitXml(summary: Summary, gates: GateSection | undefined): string {
+  const suites: string[] = [];
+  const byGate = new Map<string, GateSection['results']>();
+  for (const r of gates?.results ?? []) byGate.set(r.gate, [...(byGate.get(r.gate) ?? []), r]);
+  for (const [gate, results] of byGate) {
+    const failures = results.filter((r) => !r.passed).length;
+    const cases = results.map((r) => {
+      const head = `    <testcase${attr({ classname: `evalrun.gates.${summary.name}`, name: `${gate} :: ${r.cell}` })}`;
+      if (r.passed) return `${head}>\n      <system-out>${xmlEscape(r.message)}</system-out>\n    </testcase>`;
+      return `${head}>\n      <failure${attr({ message: r.message, type: 'GateFailure' })}>${xmlEscape(`${gate}\ncell: ${r.cell}\n${r.message}`)}</failure>\n    </testcase>`;
+    });
+    suites.push(`  <testsuite${attr({ name: `gate: ${gate}`, tests: results.length, failures, errors: 0, skipped: 0 })}>\n${cases.join('\n')}\n  </testsuite>`);
+  }
+  const runCases: Array<[string, string | null]> = [
+    ['run complete', summary.complete ? null : `${summary.recorded.requests} of ${summary.plan.requests} requests recorded (status ${summary.status})`],
+    ['no failed requests', summary.recorded.failed_requests === 0 ? null : `${summary.recorded.failed_requests} requests failed after all attempts (finish_reason 'error' in choices.csv)`],
+  ];
+  const runFailures = runCases.filter(([, f]) => f !== null).length;
+  suites.push(
+    `  <testsuite${attr({ name: 'run', tests: runCases.length, failures: runFailures, errors: 0, skipped: 0 })}>\n` +
+      runCases
+        .map(([name, failure]) => {
+          const head = `    <testcase${attr({ classname: `evalrun.run.${summary.name}`, name })}`;
+          return failure === null ? `${head}/>` : `${head}>\n      <failure${attr({ message: failure, type: 'RunFailure' })}/>\n    </testcase>`;
+        })
+        .join('\n') +
+      '\n  </testsuite>',
+  );
+  const tests = (gates?.results.length ?? 0) + runCases.length;
+  const failures = (gates?.failed ?? 0) + runFailures;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites${attr({ name: `evalrun: ${summary.name}`, tests, failures, errors: 0 })}>\n${suites.join('\n')}\n</testsuites>\n`;
+}

@@ -1,0 +1,96 @@
+/**
+ * report.html in a real browser: Debian's headless Chromium driven by playwright-core (no browser download). The
+ * page must load without console errors, draw its charts, show the XSS canaries as literal text, and never run
+ * them. A screenshot is kept in test/artifacts/ for a person to look at.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/cli.js';
+import { useTempDirs } from '../helpers/tmp.js';
+import { CANARY_IMG, CANARY_SCRIPT, makeXssRun } from './xss-fixture.js';
+
+const CHROMIUM = process.env['EVALRUN_CHROMIUM'] ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test/artifacts');
+const tempDir = useTempDirs();
+
+let browser: Browser;
+let reportUrl = '';
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), or point EVALRUN_CHROMIUM at a Chromium binary`);
+  }
+  const [dir] = await Promise.all([makeXssRun(await tempDir('evalrun-browser-')), mkdir(ARTIFACTS, { recursive: true })]);
+  reportUrl = pathToFileURL(join(dir, 'report.html')).href;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('report.html in Chromium', () => {
+  it('loads with no console errors, draws its charts, keeps the canaries as text, and saves a screenshot', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) problems.push(`network request: ${r.url()}`);
+    });
+    await page.goto(reportUrl);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+
+    // The charts exist and have pixels on their canvases.
+    // Page code as strings: the test is compiled without DOM types.
+    const charts = (await page.evaluate(`(() => {
+      const inked = [...document.querySelectorAll('canvas')].map((c) => {
+        const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        let n = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+        return n;
+      });
+      return { count: window.__evalrunCharts.length, inked };
+    })()`)) as { count: number; inked: number[] };
+    expect(charts.count).toBe(2);
+    expect(charts.inked).toHaveLength(2);
+    for (const n of charts.inked) expect(n).toBeGreaterThan(2000);
+
+    // finish_reason bars include truncation (max_tokens 12), and the heatmap has one grid per model.
+    const legend = (await page.evaluate('window.__evalrunCharts[0].data.datasets.map((d) => d.label)')) as string[];
+    expect(legend).toEqual(expect.arrayContaining(['stop', 'length']));
+    expect(await page.locator('#heatmaps table.heatmap').count()).toBe(1);
+    expect(await page.locator('#heatmaps td.hm:not(.empty)').count()).toBe(4);
+    await page.selectOption('#heatmap-metric', 'length_rate');
+    expect(await page.locator('#heatmaps td.hm').first().getAttribute('title')).toMatch(/max_tokens=/);
+
+    // The canaries show as literal text and never ran.
+    const failingText = await page.locator('#failing-table').innerText();
+    expect(failingText).toContain(CANARY_IMG);
+    expect(failingText).toContain(CANARY_SCRIPT);
+    expect(failingText).toContain('r1<img src=y onerror=window.__xss=2>');
+    expect(await page.evaluate('document.querySelectorAll("img").length')).toBe(0);
+    expect(await page.evaluate('typeof window.__xss')).toBe('undefined');
+
+    // Filtering the failing choices by cell works.
+    const before = await page.locator('#failing-table tbody tr').count();
+    await page.selectOption('#failing-cell', { index: 1 });
+    const after = await page.locator('#failing-table tbody tr').count();
+    expect(after).toBeGreaterThan(0);
+    expect(after).toBeLessThan(before);
+
+    await page.setViewportSize({ width: 1280, height: 1600 });
+    await page.screenshot({ path: join(ARTIFACTS, 'report.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
