@@ -16,8 +16,15 @@ export interface PacerOptions {
  * OpenAI enforces limits over sub-minute slices, so a burst of a minute's budget draws 429s even when the minute's
  * total is within the limit. The 2% margin absorbs timer jitter between our clock and the server's.
  */
+interface Budget {
+  nextRequest: number;
+  nextToken: number;
+  /** The last turn granted or waiting: turns are handed out in order. */
+  queue: Promise<boolean>;
+}
+
 export class Pacer {
-  private readonly budgets = new Map<string, { nextRequest: number; nextToken: number }>();
+  private readonly budgets = new Map<string, Budget>();
   private pausedUntil = 0;
   private readonly requestGapMs: number;
   private readonly tokenGapMs: number;
@@ -40,23 +47,34 @@ export class Pacer {
     return this.requestGapMs > 0 || this.tokenGapMs > 0;
   }
 
-  /** Waits for this request's turn; false when the run is stopping. Slots are reserved in call order. */
-  async acquire(task: Task, signal: AbortSignal): Promise<boolean> {
-    let wait = Math.max(0, this.pausedUntil - this.now());
-    if (this.limited) {
-      const key = this.perModel ? task.body.model : '';
-      let b = this.budgets.get(key);
-      if (!b) this.budgets.set(key, (b = { nextRequest: 0, nextToken: 0 }));
-      const now = this.now() + wait;
-      const cost = estimateTokens(task);
-      // The slot is when both budgets allow it; reserving it now keeps later callers behind this one.
-      const at = Math.max(now, b.nextRequest, b.nextToken);
-      b.nextRequest = at + this.requestGapMs;
-      b.nextToken = at + cost * this.tokenGapMs;
-      wait = at - this.now();
+  /**
+   * Waits for this request's turn; false when the run is stopping. Turns are granted one at a time per budget, each
+   * at least one gap after the previous grant as measured when it is granted, so a stalled event loop (a GC pause,
+   * a busy CPU) can delay requests but never bunch them up afterwards.
+   */
+  acquire(task: Task, signal: AbortSignal): Promise<boolean> {
+    if (!this.limited && this.pausedUntil <= this.now()) return Promise.resolve(!signal.aborted);
+    const key = this.perModel ? task.body.model : '';
+    let b = this.budgets.get(key);
+    if (!b) this.budgets.set(key, (b = { nextRequest: 0, nextToken: 0, queue: Promise.resolve(true) }));
+    const budget = b;
+    const turn = budget.queue.then(() => this.grant(budget, estimateTokens(task), signal));
+    budget.queue = turn;
+    return turn;
+  }
+
+  private async grant(b: Budget, cost: number, signal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (signal.aborted) return false;
+      const now = this.now();
+      const at = Math.max(now, this.pausedUntil, b.nextRequest, b.nextToken);
+      if (at <= now) {
+        b.nextRequest = now + this.requestGapMs;
+        b.nextToken = now + cost * this.tokenGapMs;
+        return true;
+      }
+      if (!(await this.sleep(at - now, signal))) return false;
     }
-    if (wait > 0) return this.sleep(wait, signal);
-    return !signal.aborted;
   }
 
   /** Learn from a response: a 429 pauses the whole pool; a budget near zero pauses it until the reset. */

@@ -44,6 +44,22 @@ describe('Pacer', () => {
     expect(rate).toBeGreaterThan(0.95 * 120);
   });
 
+  it('does not bunch requests up after a stall: grants stay a gap apart in real time', async () => {
+    let now = 0;
+    let stalls = 0;
+    // Every third wait oversleeps by 300 ms, as a busy event loop would.
+    const sleep = async (ms: number) => {
+      now += ms + (++stalls % 3 === 0 ? 300 : 0);
+      return true;
+    };
+    const pacer = new Pacer({ rpm: 600, tpm: undefined, perModel: false, now: () => now, sleep });
+    const signal = new AbortController().signal;
+    const granted: number[] = [];
+    await Promise.all(Array.from({ length: 50 }, () => pacer.acquire(task(), signal).then(() => granted.push(now))));
+    const gap = 60_000 / (600 * 0.98);
+    for (let i = 1; i < granted.length; i++) expect(granted[i]! - granted[i - 1]!).toBeGreaterThanOrEqual(gap - 1e-9);
+  });
+
   it('spaces requests by their token cost under a tpm limit', async () => {
     const t = fakeTime();
     const pacer = new Pacer({ rpm: undefined, tpm: 60_000, perModel: false, now: t.now, sleep: t.sleep });
