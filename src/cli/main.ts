@@ -7,7 +7,7 @@ import { simulateCommand } from './commands/simulate.js';
 import { reportCommand } from './commands/report.js';
 import { compareCommand } from './commands/compare.js';
 import { versions } from '../util/version.js';
-import { suggest } from '../config/locate.js';
+import { suggest } from '../util/suggest.js';
 
 export interface CommandContext {
   io: Io;
