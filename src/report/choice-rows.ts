@@ -35,60 +35,45 @@ export type ChoiceRow = Record<(typeof CHOICE_COLUMNS)[number], string | number 
  */
 export function choiceRows(record: RequestRecord, cell: ManifestCell): ChoiceRow[] {
   const p = cell.params;
-  const base = {
-    cell: cell.id,
-    model: String(p['model']),
-    temperature: typeof p['temperature'] === 'number' ? p['temperature'] : null,
-    top_p: typeof p['top_p'] === 'number' ? p['top_p'] : null,
-    n: cell.n,
-    row_id: record.row_id,
-    completion_id: record.completion_id,
-    latency_ms: record.latency_ms,
-    attempts: record.attempts,
-    request_id: record.request_id,
-    served_model: record.model,
-  };
-  const byIndex = new Map(record.choices.map((c) => [c.index, c]));
+  const model = String(p['model']);
+  const temperature = typeof p['temperature'] === 'number' ? p['temperature'] : null;
+  const topP = typeof p['top_p'] === 'number' ? p['top_p'] : null;
   const rows: ChoiceRow[] = [];
   const count = Math.max(cell.n, record.choices.length);
   for (let i = 0; i < count; i++) {
-    const c = byIndex.get(i) ?? record.choices[i];
+    // Choices normally arrive in index order; look further only when they do not.
+    let c = record.choices[i];
+    if (c && c.index !== i) c = record.choices.find((x) => x.index === i) ?? c;
     const first = i === 0;
-    const tokens = {
-      prompt_tokens: first ? (record.usage?.prompt_tokens ?? null) : null,
-      completion_tokens: first ? (record.usage?.completion_tokens ?? null) : null,
-    };
-    if (!c) {
-      const error = record.error
+    const error = c
+      ? null
+      : record.error
         ? `${record.error.status ?? record.error.kind}: ${record.error.message}`
         : `the server returned ${record.choices.length} of ${cell.n} choices`;
-      rows.push({
-        ...base,
-        ...tokens,
-        choice_index: i,
-        finish_reason: 'error',
-        content: null,
-        refusal: null,
-        tool_calls: null,
-        json_valid: null,
-        schema_valid: null,
-        schema_errors: null,
-        error,
-      });
-      continue;
-    }
+    // One object literal with every key in column order: a single hidden class for all rows.
     rows.push({
-      ...base,
-      ...tokens,
+      cell: cell.id,
+      model,
+      temperature,
+      top_p: topP,
+      n: cell.n,
+      row_id: record.row_id,
       choice_index: i,
-      finish_reason: c.finish_reason ?? 'unknown',
-      content: c.content,
-      refusal: c.refusal,
-      tool_calls: c.tool_calls ? JSON.stringify(c.tool_calls) : null,
-      json_valid: c.json_valid,
-      schema_valid: c.schema_valid,
-      schema_errors: c.schema_errors.length ? c.schema_errors.join('; ') : null,
-      error: null,
+      completion_id: record.completion_id,
+      finish_reason: c ? (c.finish_reason ?? 'unknown') : 'error',
+      content: c ? c.content : null,
+      refusal: c ? c.refusal : null,
+      tool_calls: c?.tool_calls ? JSON.stringify(c.tool_calls) : null,
+      json_valid: c ? c.json_valid : null,
+      schema_valid: c ? c.schema_valid : null,
+      schema_errors: c && c.schema_errors.length ? c.schema_errors.join('; ') : null,
+      prompt_tokens: first ? (record.usage?.prompt_tokens ?? null) : null,
+      completion_tokens: first ? (record.usage?.completion_tokens ?? null) : null,
+      latency_ms: record.latency_ms,
+      attempts: record.attempts,
+      error,
+      request_id: record.request_id,
+      served_model: record.model,
     });
   }
   return rows;
