@@ -35,15 +35,24 @@ export function formatComparison(summary: Summary): string {
   ].join('\n');
 }
 
-/** Every gate × cell as pass/FAIL, failures first. */
+/**
+ * One line per gate that held everywhere, and one line per cell where a gate failed, failures first: a long grid
+ * does not bury the failures, and `grep FAIL` in a CI log says everything (junit.xml has every gate × cell).
+ */
 export function formatGates(summary: Summary): string {
   const g = summary.gates;
   if (!g || g.results.length === 0) return '';
-  const ordered = [...g.results].sort((a, b) => Number(a.passed) - Number(b.passed));
-  const head = g.failed ? `Gates: ${g.failed} of ${g.results.length} failed (exit code 1)` : `Gates: all ${g.results.length} passed`;
-  // One line per gate × cell, self-contained so `grep FAIL` in a CI log says everything; passes kept short.
-  const value = (r: (typeof ordered)[number]) => (r.judged === null ? '–' : r.metric.endsWith('_ms') ? r.judged.toFixed(1) : r.judged.toFixed(4));
-  return [head, ...ordered.map((r) => (r.passed ? `  pass  ${r.gate}  ${r.cell}: ${value(r)}` : `  FAIL  ${r.gate}  ${r.cell}: ${r.message}`))].join('\n');
+  const head = g.failed ? `Gates: ${g.failed} of ${g.results.length} gate × cell checks failed (exit code 1)` : `Gates: all ${g.results.length} gate × cell checks passed`;
+  const failures = g.results.filter((r) => !r.passed).map((r) => `  FAIL  ${r.gate}  ${r.cell}: ${r.message}`);
+  const byGate = new Map<string, { passed: number; total: number }>();
+  for (const r of g.results) {
+    const e = byGate.get(r.gate) ?? { passed: 0, total: 0 };
+    e.total++;
+    if (r.passed) e.passed++;
+    byGate.set(r.gate, e);
+  }
+  const passes = [...byGate].filter(([, e]) => e.passed === e.total).map(([gate, e]) => `  pass  ${gate}  (${e.total} cell${e.total === 1 ? '' : 's'})`);
+  return [head, ...failures, ...passes].join('\n');
 }
 
 /** Tokens used and what they cost (or would have cost, on the simulator). */
