@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // The machines have 2 cores; e2e tests spawn the CLI and a simulator, so keep parallelism modest.
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-line.ts'],
   },
 });
