@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { Config } from './config/types.js';
 import { readRows } from './dataset/load.js';
-import { ApiFatalError, ExitCode, OutputError, type EvalrunError } from './errors.js';
+import { ApiFatalError, ExitCode, OutputError, UsageError, type EvalrunError } from './errors.js';
 import { planTasks, type PlanSummary } from './plan/build-plan.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
@@ -57,12 +57,14 @@ export interface RunResult {
 /** The library entry point: what `evalrun run` does. */
 export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
-  const dir = resolvePath(options.out ?? join('results', `${config.name}-${timestamp()}`));
-  const previous = options.resume ? await checkResumable(dir, runHash) : await checkFresh(dir);
+  if (options.resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
+  const explicit = options.out ? resolvePath(options.out) : undefined;
+  const previous = explicit ? (options.resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
   // The provider is opened before the directory exists: a missing key must leave nothing behind.
   const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
   try {
-    await mkdir(dir, { recursive: true });
+    const dir = explicit ?? (await createRunDir(join('results', `${config.name}-${timestamp()}`)));
+    if (explicit) await mkdir(dir, { recursive: true });
     const index = previous ? await indexJournal(join(dir, RECORDS), plan.requests) : undefined;
     const now = new Date().toISOString();
     const manifest: RunManifest = previous
@@ -206,6 +208,23 @@ async function checkResumable(dir: string, runHash: string): Promise<RunManifest
     );
   }
   return manifest;
+}
+
+/**
+ * Creates the default run directory. mkdir without `recursive` fails if the directory exists, so two runs started in
+ * the same second cannot both claim it: the second gets `-2`, the next `-3`, …
+ */
+async function createRunDir(base: string): Promise<string> {
+  await mkdir(dirname(resolvePath(base)), { recursive: true });
+  for (let i = 1; ; i++) {
+    const dir = resolvePath(i === 1 ? base : `${base}-${i}`);
+    try {
+      await mkdir(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 function timestamp(): string {

@@ -1,0 +1,24 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'evalrun-rundir-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('evalrun run without --out', () => {
+  it('gives two runs started in the same second their own directories under ./results', async () => {
+    writeFileSync(join(dir, 'rows.csv'), 'id,text\n1,hello\n2,world\n');
+    writeFileSync(
+      join(dir, 'evalrun.yaml'),
+      ['name: twins', 'dataset: rows.csv', 'id_column: id', 'messages: [{ role: user, content: "{{text}}" }]', 'params: { model: gpt-4o-mini }', 'provider: simulator'].join('\n'),
+    );
+    const [a, b] = await Promise.all([runCli(['run', 'evalrun.yaml', '--quiet'], { cwd: dir }), runCli(['run', 'evalrun.yaml', '--quiet'], { cwd: dir })]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const runs = readdirSync(join(dir, 'results'));
+    expect(runs).toHaveLength(2);
+    for (const run of runs) expect(run).toMatch(/^twins-\d{8}-\d{6}(-\d+)?$/);
+  });
+});
