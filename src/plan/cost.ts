@@ -3,6 +3,7 @@ import type { ChatMessage, Row } from '../dataset/types.js';
 import { compileTemplate, renderMessages } from './template.js';
 import type { Cell } from './types.js';
 import { PRICES_AS_OF, costUsd, priceFor } from './prices.js';
+import { inThreadCounter, type TokenCounter } from './token-counter.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -39,11 +40,6 @@ export function encodingFor(model: string): { encoding: EncodingName; known: boo
 
 type Counter = (text: string) => number;
 
-/** The tokenizer is 2 MB of BPE ranks: imported only when `plan` estimates, so `evalrun --help` stays fast. */
-async function loadCounter(encoding: EncodingName): Promise<Counter> {
-  const mod = encoding === 'cl100k_base' ? await import('gpt-tokenizer/encoding/cl100k_base') : await import('gpt-tokenizer/encoding/o200k_base');
-  return (text) => (text ? mod.countTokens(text) : 0);
-}
 
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
@@ -62,36 +58,61 @@ export function chatTokens(messages: readonly ChatMessage[], count: Counter): nu
 }
 
 /** Parts of a request that are sent as prompt besides the messages: tool definitions and a json_schema. */
-function fixedExtra(cell: Cell, count: Counter): number {
-  let extra = 0;
+function fixedExtraTexts(cell: Cell): string[] {
+  const texts: string[] = [];
   const tools = cell.params['tools'];
-  if (Array.isArray(tools) && tools.length) extra += count(JSON.stringify(tools));
+  if (Array.isArray(tools) && tools.length) texts.push(JSON.stringify(tools));
   const schema = (cell.params['response_format'] as { json_schema?: unknown } | undefined)?.json_schema;
-  if (schema) extra += count(JSON.stringify(schema));
-  return extra;
+  if (schema) texts.push(JSON.stringify(schema));
+  return texts;
 }
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * Tokens and cost before sending anything: every row's prompt is rendered and counted with the model's tokenizer
  * (streamed, once per row and tokenizer), completions bounded by max_tokens × n.
  */
-export async function estimateCost(config: Config, cells: readonly Cell[], rows: AsyncIterable<Row>): Promise<CostEstimate> {
+export async function estimateCost(
+  config: Config,
+  cells: readonly Cell[],
+  rows: AsyncIterable<Row>,
+  counter: TokenCounter = inThreadCounter(),
+): Promise<CostEstimate> {
   const encodings = [...new Set(cells.map((c) => encodingFor(String(c.params['model'])).encoding))];
-  const counters = new Map<EncodingName, Counter>();
-  for (const e of encodings) counters.set(e, await loadCounter(e));
   const template = config.messages ? compileTemplate(config.messages) : undefined;
   const promptByEncoding = new Map<EncodingName, number>(encodings.map((e) => [e, 0]));
+  // The chat framing does not depend on the tokenizer; the texts are counted in batches (in a worker, for `plan`).
+  let framing = 0;
+  let pending: string[] = [];
+  const flush = async () => {
+    const texts = pending;
+    pending = [];
+    for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + sum(await counter.count(e, texts)));
+  };
   let rowCount = 0;
   for await (const row of rows) {
     rowCount++;
     const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
-    for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + chatTokens(messages, counters.get(e)!));
+    framing += 3;
+    for (const m of messages) {
+      framing += 3;
+      pending.push(String(m.role), contentText(m.content));
+      if (typeof m['name'] === 'string') {
+        framing += 1;
+        pending.push(m['name']);
+      }
+    }
+    if (pending.length >= 4096) await flush();
   }
+  await flush();
+  for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + framing);
+  const extras = await Promise.all(cells.map(async (cell) => sum(await counter.count(encodingFor(String(cell.params['model'])).encoding, fixedExtraTexts(cell)))));
   const pricing = config.pricing ?? {};
   const estimates = cells.map((cell): CellEstimate => {
     const model = String(cell.params['model']);
     const { encoding } = encodingFor(model);
-    const prompt = promptByEncoding.get(encoding)! + rowCount * fixedExtra(cell, counters.get(encoding)!);
+    const prompt = promptByEncoding.get(encoding)! + rowCount * extras[cell.index]!;
     const limit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
     const maxCompletion = typeof limit === 'number' ? limit * cell.n * rowCount : null;
     const price = priceFor(model, pricing);
@@ -106,15 +127,15 @@ export async function estimateCost(config: Config, cells: readonly Cell[], rows:
       max_cost_usd: maxCompletion === null ? null : costUsd(price, prompt, maxCompletion),
     };
   });
-  const sum = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : xs.reduce<number>((s, x) => s + x!, 0));
+  const total = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : xs.reduce<number>((s, x) => s + x!, 0));
   const models = [...new Set(estimates.map((e) => e.model))];
   return {
     prices_as_of: PRICES_AS_OF,
     cells: estimates,
     prompt_tokens: estimates.reduce((s, e) => s + e.prompt_tokens, 0),
-    max_completion_tokens: sum(estimates.map((e) => e.max_completion_tokens)),
-    prompt_cost_usd: sum(estimates.map((e) => e.prompt_cost_usd)),
-    max_cost_usd: sum(estimates.map((e) => e.max_cost_usd)),
+    max_completion_tokens: total(estimates.map((e) => e.max_completion_tokens)),
+    prompt_cost_usd: total(estimates.map((e) => e.prompt_cost_usd)),
+    max_cost_usd: total(estimates.map((e) => e.max_cost_usd)),
     unknown_models: models.filter((m) => !priceFor(m, pricing)),
     approximate_models: models.filter((m) => !encodingFor(m).known),
   };

@@ -15,12 +15,22 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' }),
     handler: async (args) => {
+      // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
+      const { startTokenCounter } = await import('../../plan/token-counter.js');
+      const counter = startTokenCounter();
       const { prepareRun } = await import('../../prepare-run.js');
-      const { plan, config, cells } = await prepareRun({ config: args.config });
       const { estimateCost } = await import('../../plan/cost.js');
       const { readRows } = await import('../../dataset/load.js');
       const { formatUsd } = await import('../../report/cost-summary.js');
-      const cost = await estimateCost(config, cells, readRows(config));
+      let cost: Awaited<ReturnType<typeof estimateCost>>;
+      let prepared: Awaited<ReturnType<typeof prepareRun>>;
+      try {
+        prepared = await prepareRun({ config: args.config });
+        cost = await estimateCost(prepared.config, prepared.cells, readRows(prepared.config), counter);
+      } finally {
+        await counter.close();
+      }
+      const { plan, config } = prepared;
       if (args.json) {
         ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, cost }, null, 2)}\n`);
         return;

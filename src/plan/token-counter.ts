@@ -1,0 +1,64 @@
+import { Worker } from 'node:worker_threads';
+import type { EncodingName } from './cost.js';
+
+/** Counts tokens of many texts at once, in a worker thread when one is available. */
+export interface TokenCounter {
+  count(encoding: EncodingName, texts: string[]): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+type Count = (text: string) => number;
+
+/** The tokenizer is megabytes of BPE ranks: loaded only to estimate, never for `--help` or `run`. */
+export async function loadCount(encoding: EncodingName): Promise<Count> {
+  const mod = encoding === 'cl100k_base' ? await import('gpt-tokenizer/encoding/cl100k_base') : await import('gpt-tokenizer/encoding/o200k_base');
+  return (text) => (text ? mod.countTokens(text) : 0);
+}
+
+/** Counting on this thread: for tests run from source, where there is no compiled worker file. */
+export function inThreadCounter(): TokenCounter {
+  const counts = new Map<EncodingName, Promise<Count>>();
+  return {
+    async count(encoding, texts) {
+      let c = counts.get(encoding);
+      if (!c) counts.set(encoding, (c = loadCount(encoding)));
+      const count = await c;
+      return texts.map(count);
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * Starts loading the tokenizer in a worker thread at once, so its few hundred milliseconds of parsing BPE ranks
+ * overlap with reading the config and the datasets on the main thread (`evalrun plan`'s start-up).
+ */
+export function startTokenCounter(preload: EncodingName[] = ['o200k_base']): TokenCounter {
+  const file = new URL('./token-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.js')) return inThreadCounter();
+  const worker = new Worker(file, { workerData: { preload } });
+  const waiting = new Map<number, { resolve: (c: number[]) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  worker.on('message', (m: { id: number; counts?: number[]; error?: string }) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.counts) w?.resolve(m.counts);
+    else w?.reject(new Error(m.error ?? 'token worker failed'));
+  });
+  worker.on('error', (e) => {
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
+  });
+  return {
+    count(encoding, texts) {
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        worker.postMessage({ id, encoding, texts });
+      });
+    },
+    close: async () => {
+      await worker.terminate();
+    },
+  };
+}
