@@ -19,6 +19,10 @@ export interface PacerOptions {
 interface Budget {
   nextRequest: number;
   nextToken: number;
+  /** When the waiting turn was due: lateness is measured against it. */
+  scheduled: number;
+  /** How late a turn may be granted and still keep the schedule: half the last gap. */
+  tolerance: number;
   /** The last turn granted or waiting: turns are handed out in order. */
   queue: Promise<boolean>;
 }
@@ -56,7 +60,7 @@ export class Pacer {
     if (!this.limited && this.pausedUntil <= this.now()) return Promise.resolve(!signal.aborted);
     const key = this.perModel ? task.body.model : '';
     let b = this.budgets.get(key);
-    if (!b) this.budgets.set(key, (b = { nextRequest: 0, nextToken: 0, queue: Promise.resolve(true) }));
+    if (!b) this.budgets.set(key, (b = { nextRequest: 0, nextToken: 0, scheduled: 0, tolerance: 0, queue: Promise.resolve(true) }));
     const budget = b;
     const turn = budget.queue.then(() => this.grant(budget, estimateTokens(task), signal));
     budget.queue = turn;
@@ -69,10 +73,17 @@ export class Pacer {
       const now = this.now();
       const at = Math.max(now, this.pausedUntil, b.nextRequest, b.nextToken);
       if (at <= now) {
-        b.nextRequest = now + this.requestGapMs;
-        b.nextToken = now + cost * this.tokenGapMs;
+        // A timer that fired a little late keeps the schedule (else every grant would lose the timer's lateness and
+        // the rate would fall ~10% short); after a real stall the schedule restarts from now, so nothing bunches.
+        const late = now - b.scheduled;
+        const from = late >= 0 && late <= b.tolerance ? b.scheduled : now;
+        b.nextRequest = from + this.requestGapMs;
+        b.nextToken = from + cost * this.tokenGapMs;
+        b.scheduled = Math.max(b.nextRequest, b.nextToken);
+        b.tolerance = (b.scheduled - from) / 2;
         return true;
       }
+      b.scheduled = at;
       if (!(await this.sleep(at - now, signal))) return false;
     }
   }

@@ -102,7 +102,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       if (reply.status === 200 && reply.fault === undefined) stats.completions++;
       send(res, started, reply, headers);
     };
-    const delay = latencyMs(options.latency, fseed);
+    // Latency is how long after its arrival the answer leaves: the time spent reading and answering counts in it.
+    const delay = latencyMs(options.latency, fseed) - (performance.now() - started);
     if (delay <= 0) return deliver();
     const timer = setTimeout(() => {
       timers.delete(timer);
