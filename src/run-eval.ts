@@ -4,7 +4,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { Config } from './config/types.js';
 import { readRows } from './dataset/load.js';
-import { ApiFatalError, ExitCode, OutputError, UsageError, type EvalrunError } from './errors.js';
+import { ApiFatalError, ExitCode, InterruptedError, OutputError, UsageError, type EvalrunError } from './errors.js';
 import { planTasks, type PlanSummary } from './plan/build-plan.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
@@ -63,6 +63,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   // The provider is opened before the directory exists: a missing key must leave nothing behind.
   const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
   try {
+    // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
+    if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
     const dir = explicit ?? (await createRunDir(join('results', `${config.name}-${timestamp()}`)));
     if (explicit) await mkdir(dir, { recursive: true });
     const index = previous ? await indexJournal(join(dir, RECORDS), plan.requests) : undefined;

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { runEval } from '../../src/index.js';
+import { existsSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'evalrun-rundir-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,5 +22,18 @@ describe('evalrun run without --out', () => {
     const runs = readdirSync(join(dir, 'results'));
     expect(runs).toHaveLength(2);
     for (const run of runs) expect(run).toMatch(/^twins-\d{8}-\d{6}(-\d+)?$/);
+  });
+});
+
+describe('runEval interrupted before the first request', () => {
+  it('throws exit 130 and creates no run directory', async () => {
+    writeFileSync(join(dir, 'rows2.csv'), 'id,text\n1,hello\n');
+    const config = { dataset: 'rows2.csv', id_column: 'id', messages: [{ role: 'user', content: '{{text}}' }], params: { model: 'gpt-4o-mini' }, provider: 'simulator' as const };
+    const stop = new AbortController();
+    stop.abort();
+    const out = join(dir, 'never');
+    const error = await runEval({ config, baseDir: dir, out, signal: stop.signal }).catch((e: unknown) => e);
+    expect((error as { exitCode?: number }).exitCode).toBe(130);
+    expect(existsSync(out)).toBe(false);
   });
 });
