@@ -17,11 +17,19 @@ const CHROMIUM = process.env['EVALRUN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const tempDir = useTempDirs();
 
+// CI (.ci/run installs Chromium) must run this test; a developer's machine without Chromium is told and skips it.
+const available = existsSync(CHROMIUM);
+const required = Boolean(process.env['CI']) || process.env['EVALRUN_REQUIRE_BROWSER'] === '1';
+if (!available && !required) {
+  process.stderr.write(`\nNOTE: the browser test of report.html is skipped: ${CHROMIUM} not found (apt-get install -y chromium, or set EVALRUN_CHROMIUM).\n`);
+}
+
 let browser: Browser;
 let reportUrl = '';
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
+  if (!available && !required) return;
+  if (!available) {
     throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), or point EVALRUN_CHROMIUM at a Chromium binary`);
   }
   const [dir] = await Promise.all([makeXssRun(await tempDir('evalrun-browser-')), mkdir(ARTIFACTS, { recursive: true })]);
@@ -36,7 +44,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('report.html in Chromium', () => {
+describe.skipIf(!available && !required)('report.html in Chromium', () => {
   it('loads with no console errors, draws its charts, keeps the canaries as text, and saves a screenshot', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
