@@ -57,9 +57,12 @@ function countCrlf(s: string): number {
 
 function csvMessage(e: CsvError & { record?: unknown[]; columns?: unknown[] }): string {
   if (e.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' || e.code === 'CSV_RECORD_INCONSISTENT_COLUMNS') {
-    const got = Array.isArray(e.record) ? e.record.length : '?';
-    const want = Array.isArray(e.columns) ? String(e.columns.length) : 'a different number';
-    return `this row has ${got} fields but the header has ${want}; quote fields that contain commas ("a, b")`;
+    const got = Array.isArray(e.record) ? e.record.length : undefined;
+    const want = Array.isArray(e.columns) ? e.columns.length : undefined;
+    const fields = (n: number | undefined) => (n === undefined ? 'a different number of' : `${n} field${n === 1 ? '' : 's'}`);
+    // Too few fields is usually a missing value; too many, an unquoted comma.
+    const hint = got !== undefined && want !== undefined && got < want ? 'add the missing values (an empty one is just a comma)' : 'quote fields that contain commas ("a, b")';
+    return `this row has ${fields(got)} but the header has ${want ?? 'a different number'}; ${hint}`;
   }
   if (e.code === 'CSV_QUOTE_NOT_CLOSED') return 'a quoted field is never closed; check for a missing closing quote (")';
   if (e.code === 'CSV_INVALID_CLOSING_QUOTE') return 'a quote (") inside a quoted field must be doubled ("")';

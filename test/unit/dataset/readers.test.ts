@@ -79,6 +79,13 @@ describe('readCsv', () => {
     expect(e.message).toContain('quote fields that contain commas');
   });
 
+  it('says a short row misses values, in singular where it is one field', async () => {
+    const dir = await tempDir();
+    const { 'short.csv': file } = await writeTree(dir, { 'short.csv': 'id,text\n1,hello\n2\n' });
+    const e = await datasetError(readCsv, file!, 'short.csv');
+    expect(e.message).toBe('short.csv:3: this row has 1 field but the header has 2; add the missing values (an empty one is just a comma)');
+  });
+
   it('points a ragged multi-line row at its first line', async () => {
     const dir = await tempDir();
     const { 'r.csv': file } = await writeTree(dir, { 'r.csv': 'id,text\n1,a\n2,"multi\nline",extra\n3,b\n' });
