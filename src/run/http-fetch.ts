@@ -1,4 +1,4 @@
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 
 /**
  * A `fetch` for the openai SDK over undici's `request()`: the same HTTP client Node's fetch is built on, without
@@ -9,20 +9,16 @@ import { Agent, request, errors as undiciErrors } from 'undici';
 export function createHttpFetch(connections: number): { fetch: typeof fetch; close: () => Promise<void> } {
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
     const headers: Record<string, string> = {};
     const given = init?.headers;
     if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
     else if (given) new Headers(given).forEach((v, k) => (headers[k] = v));
     try {
-      const options: Parameters<typeof request>[1] = { method: (init?.method ?? 'GET') as 'GET', headers, dispatcher: agent };
-      if (typeof init?.body === 'string') options.body = init.body;
-      if (init?.signal) options.signal = init.signal;
-      const res = await request(url, options);
-      const text = await res.body.text();
-      return textResponse(url, res.statusCode, new ResponseHeaders(res.headers) as unknown as Headers, text);
+      const res = await dispatch(agent, url, (init?.method ?? 'GET').toUpperCase(), headers, typeof init?.body === 'string' ? init.body : undefined, init?.signal ?? undefined);
+      return textResponse(url.href, res.status, new ResponseHeaders(res.headers) as unknown as Headers, res.text);
     } catch (e) {
-      if (e instanceof undiciErrors.RequestAbortedError || (e as Error).name === 'AbortError' || init?.signal?.aborted) {
+      if ((e as Error).name === 'AbortError' || init?.signal?.aborted) {
         throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
       }
       // What Node's fetch throws for a network failure; the SDK turns it into APIConnectionError.
@@ -30,6 +26,52 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
     }
   };
   return { fetch: doFetch as typeof fetch, close: () => agent.close() };
+}
+
+/**
+ * One request through undici's dispatcher with a handler that collects the body: no Readable stream per response
+ * (streams were a tenth of the CPU per request with `request()`).
+ */
+function dispatch(
+  agent: Agent,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let responseHeaders: Record<string, string | string[] | undefined> = {};
+    const chunks: Buffer[] = [];
+    let controller: Dispatcher.DispatchController | undefined;
+    const onAbort = () => controller?.abort(Object.assign(new Error('This operation was aborted'), { name: 'AbortError' }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    const options: Dispatcher.DispatchOptions = { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers };
+    if (body !== undefined) options.body = body;
+    agent.dispatch(options, {
+      onRequestStart(c) {
+        controller = c;
+        if (signal?.aborted) onAbort();
+      },
+      onResponseStart(_c, statusCode, h) {
+        status = statusCode;
+        responseHeaders = h;
+      },
+      onResponseData(_c, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        done();
+        resolve({ status, headers: responseHeaders, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+      },
+      onResponseError(_c, error) {
+        done();
+        reject(error);
+      },
+    });
+  });
 }
 
 function textResponse(url: string, status: number, headers: Headers, text: string): Response {
