@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 
 /**
- * A `fetch` for the openai SDK over undici's `request()`: the same HTTP client Node's fetch is built on, without
+ * A `fetch` for the openai SDK over undici's dispatcher: the same HTTP client Node's fetch is built on, without
  * the WHATWG Request/Response/stream layers, which cost more CPU per request than everything else evalrun does
  * (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the whole run. Responses are
  * read whole (evalrun never streams), so a small Response-like object is enough for the SDK.
