@@ -95,25 +95,30 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
     options.reporter?.onStart?.({ dir, plan, alreadyRecorded: index?.count ?? 0, config });
 
+    // Two stages of stopping: `stopping` sends nothing more (Ctrl-C); `abort` also ends what is in flight (a second
+    // Ctrl-C, or the grace period running out).
+    const stopping = new AbortController();
     const abort = new AbortController();
-    // Every in-flight request listens on this one signal.
+    // Retry and pacing waits listen on it.
     setMaxListeners(0, abort.signal);
-    const stop = options.signal ?? new AbortController().signal;
     let grace: NodeJS.Timeout | undefined;
+    const hardStop = () => {
+      stopping.abort();
+      abort.abort();
+      provider.abortInFlight();
+    };
     const onStop = () => {
-      grace = setTimeout(() => abort.abort(), options.graceMs ?? 30_000);
+      stopping.abort();
+      grace = setTimeout(hardStop, options.graceMs ?? 30_000);
       grace.unref();
     };
-    stop.addEventListener('abort', onStop, { once: true });
-    options.abortSignal?.addEventListener(
-      'abort',
-      () => {
-        // A hard stop may be followed by process.exit at once: hand finished records to the OS first.
-        journal.flushSync();
-        abort.abort();
-      },
-      { once: true },
-    );
+    const onHardStop = () => {
+      // A hard stop may be followed by process.exit at once: hand finished records to the OS first.
+      journal.flushSync();
+      hardStop();
+    };
+    options.signal?.addEventListener('abort', onStop, { once: true });
+    options.abortSignal?.addEventListener('abort', onHardStop, { once: true });
     const pacer = new Pacer({ rpm: config.rateLimit.rpm, tpm: config.rateLimit.tpm, perModel: config.rateLimit.perModel });
     const cache = config.cacheDir ? new ResponseCache(config.cacheDir, provider.cacheKeyUrl) : undefined;
 
@@ -121,7 +126,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     let recorded = 0;
     const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
       concurrency: config.concurrency,
-      stop,
+      stop: stopping.signal,
       execute: (task) =>
         executeTask(task, {
           client: provider.client,
@@ -144,11 +149,12 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       },
     });
     clearTimeout(grace);
-    stop.removeEventListener('abort', onStop);
+    options.signal?.removeEventListener('abort', onStop);
+    options.abortSignal?.removeEventListener('abort', onHardStop);
     await journal.close();
 
     const fatal = result.fatal;
-    const status: RunStatus = fatal ? 'stopped' : stop.aborted ? 'interrupted' : 'complete';
+    const status: RunStatus = fatal ? 'stopped' : stopping.signal.aborted ? 'interrupted' : 'complete';
     manifest.status = status;
     manifest.ended_at = new Date().toISOString();
     manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: manifest.ended_at, status, recorded };

@@ -13,7 +13,7 @@ export interface ExecuteDeps {
   /** Check one choice's content for its cell (JSON + schema); NOT_CHECKED outside JSON mode. */
   check: (task: Task, content: string | null) => ChoiceCheck;
   redact: (text: string) => string;
-  /** Aborts in-flight attempts (a second Ctrl-C, or the grace period after the first ran out). */
+  /** Aborted on a hard stop (a second Ctrl-C, or the grace period after the first ran out): nothing more is recorded. */
   signal: AbortSignal;
   /** Called after every attempt, for pool-wide pacing (rate limits) and progress. */
   onAttempt?: (outcome: { status: number | undefined; headers: Headers | undefined; retrying: boolean }) => void;
@@ -51,14 +51,11 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     attempts++;
     const a0 = performance.now();
     let failure: AttemptFailure;
-    // The SDK never removes the listener it adds to a signal it is given: a per-attempt signal keeps the shared
-    // one from collecting a listener per request (an O(n²) slowdown and a leak over a long run).
-    const attempt = new AbortController();
-    const forward = () => attempt.abort();
-    deps.signal.addEventListener('abort', forward, { once: true });
+    // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends the
+    // requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
     try {
       const { data, response, request_id } = await deps.client.chat.completions
-        .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: attempt.signal, timeout: deps.timeoutMs, maxRetries: 0 })
+        .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0 })
         .withResponse();
       latency = performance.now() - a0;
       if (!Array.isArray(data?.choices)) {
@@ -80,8 +77,6 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
         deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying: false });
         throw new ApiFatalError(fatalMessage(classified.error, task), failure.status);
       }
-    } finally {
-      deps.signal.removeEventListener('abort', forward);
     }
     const retrying = attempts < deps.retry.maxAttempts && shouldRetry(failure);
     deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying });

@@ -6,7 +6,7 @@ import { Agent, type Dispatcher } from 'undici';
  * (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the whole run. Responses are
  * read whole (evalrun never streams), so a small Response-like object is enough for the SDK.
  */
-export function createHttpFetch(connections: number): { fetch: typeof fetch; close: () => Promise<void> } {
+export function createHttpFetch(connections: number): { fetch: typeof fetch; close: () => Promise<void>; destroy: () => void } {
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
@@ -25,7 +25,16 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
       throw new TypeError('fetch failed', { cause: e });
     }
   };
-  return { fetch: doFetch as typeof fetch, close: () => agent.close() };
+  let destroyed = false;
+  return {
+    fetch: doFetch as typeof fetch,
+    close: () => (destroyed ? Promise.resolve() : agent.close()),
+    // Ends every request in flight at once (they fail as connection errors): the hard stop, without a signal per request.
+    destroy: () => {
+      destroyed = true;
+      void agent.destroy(new Error('the run was stopped')).catch(() => {});
+    },
+  };
 }
 
 /**

@@ -13,6 +13,8 @@ export interface Provider {
   cacheKeyUrl: string;
   redact: (text: string) => string;
   close(): Promise<void>;
+  /** Ends every request in flight now (a hard stop); they are not recorded, so a resume sends them again. */
+  abortInFlight(): void;
 }
 
 export interface ProviderOptions {
@@ -42,6 +44,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
       shownBaseUrl: sim.url,
       cacheKeyUrl: `evalrun-simulator:${options.seed ?? 0}`,
       redact: (t) => t,
+      abortInFlight: http.destroy,
       close: async () => {
         await http.close();
         await sim.close();
@@ -76,6 +79,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
     shownBaseUrl: redactUrl(client.baseURL),
     cacheKeyUrl: redactUrl(client.baseURL),
     redact: makeRedactor([apiKey, ...Object.values(p.headers), ...Object.values(p.query)]),
+    abortInFlight: http.destroy,
     close: () => http.close(),
   };
 }

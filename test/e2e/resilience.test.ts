@@ -212,6 +212,29 @@ describe('evalrun run --resume', () => {
     expect(comparable(out)).toEqual(baseline);
   }, 60_000);
 
+  it('after Ctrl-C gives requests in flight --grace-s, then ends them and still exits 130, resumable', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'grace');
+    await withSim({ latency: 5000 }, async (sim) => {
+      const run = startRun(config, out, envFor(sim), ['--grace-s', '0.3']);
+      const t0 = Date.now();
+      while (sim.stats.inFlight < 8 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+      const stoppedAt = Date.now();
+      run.child.kill('SIGINT');
+      const { code, stderr } = await run.done;
+      expect(code).toBe(130);
+      // The 5 s answers were not waited for: the grace period ended them.
+      expect(Date.now() - stoppedAt).toBeLessThan(3000);
+      expect(stderr).toContain('--resume');
+      expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).status).toBe('interrupted');
+    });
+    await withSim({}, async (sim) => {
+      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(resumed.code, resumed.stderr).toBe(0);
+    });
+    expect(comparable(out)).toEqual(baseline);
+  }, 30_000);
+
   it('refuses to resume when the dataset changed, and leaves the run untouched', async () => {
     const dir = mkdtempSync(join(work, 'changed-'));
     const config = writeFixture(dir);
