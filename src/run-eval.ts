@@ -9,7 +9,7 @@ import { planTasks, type PlanSummary } from './plan/build-plan.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
 import { compileSchema } from './check/validators.js';
-import { checkJsonOutput, NOT_CHECKED } from './check/json-output.js';
+import { checkJsonOutput, NOT_CHECKED, parseJson, type ParsedJson } from './check/json-output.js';
 import { makeCheckRunner } from './check/checks.js';
 import { evaluationOf } from './record/evaluation.js';
 import { openProvider } from './run/provider.js';
@@ -184,9 +184,11 @@ function makeChecker(config: Config, cells: Cell[]): (task: Task, content: strin
   });
   const grade = makeCheckRunner(config.checks ?? []);
   return (task, content) => {
-    const json = task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index]) : NOT_CHECKED;
+    let parsed: ParsedJson | undefined;
+    const parse = () => (parsed ??= parseJson(content));
+    const json = task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
-    return grade ? { ...json, checks: grade(content, task.row.vars) } : json;
+    return grade ? { ...json, checks: grade(content, task.row.vars, parse) } : json;
   };
 }
 

@@ -1,3 +1,4 @@
+import { parseJson, type ParsedJson } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../plan/template.js';
 import { compileSchema } from './validators.js';
@@ -29,7 +30,7 @@ export interface CompiledCheck {
 
 /** The content parsed at most once per choice, shared by every check that has a pointer. */
 export interface ParsedContent {
-  get(): { ok: true; value: unknown } | { ok: false };
+  get(): ParsedJson;
 }
 
 export function expectedColumn(expected: unknown): string | undefined {
@@ -109,22 +110,15 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
  * Grades one choice with every check. Called only for answered choices (a tool call or a filtered answer has no
  * content to judge, and its checks stay null); an answer with null content or unparsable JSON under a pointer fails.
  */
-export function makeCheckRunner(specs: readonly CheckSpec[]): ((content: string | null, vars: Record<string, unknown>) => CheckResults) | undefined {
+export function makeCheckRunner(
+  specs: readonly CheckSpec[],
+): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson) => CheckResults) | undefined {
   if (specs.length === 0) return undefined;
   const compiled = specs.map(compileCheck);
-  return (content, vars) => {
-    let cache: { ok: true; value: unknown } | { ok: false } | undefined;
-    const parsed: ParsedContent = {
-      get: () => {
-        if (cache) return cache;
-        try {
-          cache = { ok: true, value: JSON.parse(content ?? '') as unknown };
-        } catch {
-          cache = { ok: false };
-        }
-        return cache;
-      },
-    };
+  return (content, vars, parse) => {
+    let cache: ParsedJson | undefined;
+    // The caller may share the parse it made for the JSON check; otherwise parse at most once, and only if needed.
+    const parsed: ParsedContent = { get: parse ?? (() => (cache ??= parseJson(content))) };
     const out: CheckResults = {};
     for (const c of compiled) out[c.name] = c.run(content, parsed, vars);
     return out;

@@ -14,13 +14,26 @@ export interface ChoiceCheck {
 const MAX_ERRORS = 3;
 export const NOT_CHECKED: ChoiceCheck = Object.freeze({ json_valid: null, schema_valid: null, schema_errors: [] }) as ChoiceCheck;
 
-export function checkJsonOutput(content: string | null | undefined, validate: ValidateFunction | undefined): ChoiceCheck {
-  let value: unknown;
+export type ParsedJson = { ok: true; value: unknown } | { ok: false };
+
+export function parseJson(content: string | null | undefined): ParsedJson {
   try {
-    value = JSON.parse(content ?? '');
+    return { ok: true, value: JSON.parse(content ?? '') as unknown };
   } catch {
+    return { ok: false };
+  }
+}
+
+/** `parsed` lets the caller share one JSON.parse of the content between this and the configured checks. */
+export function checkJsonOutput(
+  content: string | null | undefined,
+  validate: ValidateFunction | undefined,
+  parsed: ParsedJson = parseJson(content),
+): ChoiceCheck {
+  if (!parsed.ok) {
     return { json_valid: false, schema_valid: validate ? false : null, schema_errors: validate ? ['(not valid JSON)'] : [] };
   }
+  const value = parsed.value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { json_valid: false, schema_valid: validate ? false : null, schema_errors: validate ? ['(not a JSON object)'] : [] };
   }
