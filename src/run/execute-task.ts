@@ -84,14 +84,7 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     if (!(await sleep(retryDelayMs(failure, attempts, deps.retry, deps.random), deps.signal))) return undefined;
   }
   return {
-    v: 1,
-    seq: task.seq,
-    cell: task.cell.id,
-    row_id: task.row.id,
-    attempts,
-    latency_ms: round(latency),
-    elapsed_ms: round(performance.now() - t0),
-    started_at: startedAt.toISOString(),
+    ...recordHead(task, { attempts, latency, t0, startedAt }),
     http_status: lastError?.status ?? null,
     request_id: null,
     completion_id: null,
@@ -99,6 +92,20 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     usage: null,
     choices: [],
     error: lastError ?? { kind: 'connection', status: null, type: null, code: null, message: 'no attempt was made' },
+  };
+}
+
+/** The fields every record starts with, in the order the journal index reads (`v`, then `seq`). */
+function recordHead(task: Task, m: { attempts: number; latency: number; t0: number; startedAt: Date }) {
+  return {
+    v: 1 as const,
+    seq: task.seq,
+    cell: task.cell.id,
+    row_id: task.row.id,
+    attempts: m.attempts,
+    latency_ms: round(m.latency),
+    elapsed_ms: round(performance.now() - m.t0),
+    started_at: m.startedAt.toISOString(),
   };
 }
 
@@ -113,14 +120,7 @@ interface AttemptMeta {
 
 function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: ExecuteDeps): RequestRecord {
   return {
-    v: 1,
-    seq: task.seq,
-    cell: task.cell.id,
-    row_id: task.row.id,
-    attempts: meta.attempts,
-    latency_ms: round(meta.latency),
-    elapsed_ms: round(performance.now() - meta.t0),
-    started_at: meta.startedAt.toISOString(),
+    ...recordHead(task, meta),
     http_status: meta.status,
     request_id: meta.requestId,
     completion_id: data.id ?? null,
