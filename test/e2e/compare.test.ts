@@ -119,7 +119,7 @@ describe('evalrun compare RUN_A RUN_B', () => {
     expect(paired.metrics).toEqual(['length_rate']);
     expect(paired.common_rows).toBe(36);
     const row = paired.rows.find((x: { cell: string }) => x.cell === BASELINE);
-    expect(row.method).toBe('sign-flip-monte-carlo');
+    expect(row.method).toBe('sign-flip-exact');
     expect(row.diff_low).toBeGreaterThan(0);
     const r = await runCli(['compare', runs['a']!.dir, runs['no-ids']!.dir, '--json', '--metric', 'length_rate']);
     const unpaired = JSON.parse(r.stdout);

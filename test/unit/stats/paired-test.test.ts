@@ -44,34 +44,57 @@ describe('sign-flip permutation test (hand-computed cases)', () => {
     expect(signFlipP([1, -1]).p).toBe(1);
   });
 
-  it('Monte Carlo (seeded) agrees with exact enumeration just past the exact limit', () => {
-    const d = Array.from({ length: EXACT_MAX + 1 }, (_, i) => (i % 4 === 0 ? -1 : 1) * (1 + (i % 3)) / 3);
+  it('is exact on a lattice beyond the enumeration limit: rates of n choices, brute force over 2^21 patterns', () => {
+    const d = Array.from({ length: EXACT_MAX + 1 }, (_, i) => ((i % 4 === 0 ? -1 : 1) * (1 + (i % 3))) / 3);
+    const r = signFlipP(d);
+    expect(r.method).toBe('sign-flip-exact');
+    expect(r.p).toBeCloseTo(bruteForce(d), 12);
+  });
+
+  it('with n = 1 it is the exact McNemar test: k discordant rows all one way give p = 2 / 2^k', () => {
+    expect(signFlipP(new Array<number>(30).fill(1))).toEqual({ p: 2 / 2 ** 30, method: 'sign-flip-exact' });
+    // 60 of 100 discordant pairs one way: two-sided exact binomial P(|B − 50| ≥ 10), B ~ Bin(100, ½) = 0.056887…
+    const d = Array.from({ length: 100 }, (_, i) => (i < 60 ? 1 : -1));
+    expect(signFlipP(d).p).toBeCloseTo(0.0568879, 6);
+    // Large lattices stay exact: 4,000 rows of ±1.
+    const big = signFlipP(Array.from({ length: 4000 }, (_, i) => (i % 2 ? 1 : -1)));
+    expect(big).toEqual({ p: 1, method: 'sign-flip-exact' });
+  });
+
+  it('off a lattice, Monte Carlo (seeded) agrees with exact enumeration just past the exact limit', () => {
+    const d = Array.from({ length: EXACT_MAX + 1 }, (_, i) => (i % 4 === 0 ? -1 : 1) * (1 + Math.SQRT2 * (i % 3)));
     const mc = signFlipP(d);
     expect(mc.method).toBe('sign-flip-monte-carlo');
-    // Exact by brute force over 2^21 patterns.
-    const observed = Math.abs(d.reduce((s, x) => s + x, 0));
-    let extreme = 0;
-    for (let mask = 0; mask < 2 ** d.length; mask++) {
-      let s = 0;
-      for (let i = 0; i < d.length; i++) s += mask & (1 << i) ? -d[i]! : d[i]!;
-      if (Math.abs(s) >= observed - 1e-9) extreme++;
-    }
-    expect(mc.p).toBeCloseTo(extreme / 2 ** d.length, 2);
+    expect(mc.p).toBeCloseTo(bruteForce(d), 2);
     expect(signFlipP(d).p).toBe(mc.p); // deterministic
   });
 
-  it('never reports p = 0 from Monte Carlo, and uses the normal approximation for many rows', () => {
-    expect(signFlipP(new Array<number>(30).fill(1)).p).toBeCloseTo(1 / 10_001, 12);
-    const many = Array.from({ length: 1000 }, (_, i) => (i % 2 ? 1 : -1) * 0.5);
+  it('never reports p = 0 from Monte Carlo, and uses the normal approximation for many rows off a lattice', () => {
+    const allUp = Array.from({ length: 30 }, (_, i) => 1 + Math.PI * 1e-3 * i);
+    expect(signFlipP(allUp)).toEqual({ p: 1 / 10_001, method: 'sign-flip-monte-carlo' });
+    const many = Array.from({ length: 1000 }, (_, i) => (i % 2 ? 1 : -1) * (0.5 + Math.PI * 1e-4 * (i >> 1)));
     const r = signFlipP(many);
     expect(r.method).toBe('sign-flip-normal');
-    expect(r.p).toBe(1);
-    const shifted = signFlipP(Array.from({ length: 1000 }, (_, i) => (i % 10 < 6 ? 1 : -1)));
-    // S = 200, sd = √1000: z = 6.32 → p ≈ 2.5e-10
+    expect(r.p).toBeGreaterThan(0.9);
+    const shifted = signFlipP(Array.from({ length: 1000 }, (_, i) => (i % 10 < 6 ? 1 : -1) * (1 + Math.E * 1e-9 * i)));
+    expect(shifted.method).toBe('sign-flip-normal');
+    // S ≈ 200, sd ≈ √1000: z = 6.32 → p ≈ 2.5e-10
     expect(shifted.p).toBeGreaterThan(1e-10);
     expect(shifted.p).toBeLessThan(5e-10);
   });
 });
+
+/** Exact two-sided sign-flip p-value by trying every sign pattern. */
+function bruteForce(d: number[]): number {
+  const observed = Math.abs(d.reduce((s, x) => s + x, 0));
+  let extreme = 0;
+  for (let mask = 0; mask < 2 ** d.length; mask++) {
+    let s = 0;
+    for (let i = 0; i < d.length; i++) s += mask & (1 << i) ? -d[i]! : d[i]!;
+    if (Math.abs(s) >= observed - 1e-9) extreme++;
+  }
+  return extreme / 2 ** d.length;
+}
 
 describe('tInterval', () => {
   it('mean ± t(0.975, n−1)·s/√n: (1, 2, 3) → 2 ± 4.3027/√3', () => {
