@@ -1,4 +1,9 @@
-import { Agent, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+
+// undici's index also loads its fetch, cookies, WebSocket and more: ~50 ms of every start-up for nothing evalrun
+// uses. The connection pool is one module; undici has no `exports` map, and this path has been stable since v6.
+const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 
 /**
  * A `fetch` for the openai SDK over undici's dispatcher: the same HTTP client Node's fetch is built on, without
@@ -42,7 +47,7 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
  * (streams were a tenth of the CPU per request with `request()`).
  */
 function dispatch(
-  agent: Agent,
+  agent: UndiciAgent,
   url: URL,
   method: string,
   headers: Record<string, string>,
