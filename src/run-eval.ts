@@ -127,9 +127,10 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
       concurrency: config.concurrency,
       stop: stopping.signal,
-      execute: (task) =>
+      execute: (task, slots) =>
         executeTask(task, {
           client: provider.client,
+          slots,
           retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
           timeoutMs: config.timeoutS * 1000,
           check,

@@ -4,10 +4,14 @@ import type { ChoiceCheck } from '../check/json-output.js';
 import type { Task } from '../plan/types.js';
 import type { ChoiceRecord, RequestError, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
+import { answerTiming, type ExchangeHooks } from './http-fetch.js';
+import type { Slots } from './run-plan.js';
 import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
 
 export interface ExecuteDeps {
   client: OpenAI;
+  /** The run's HTTP request slots (concurrency): one is held per attempt, from before sending until the answer is in. */
+  slots: Slots;
   retry: RetryPolicy;
   timeoutMs: number;
   /** Check one choice's content for its cell (JSON + schema); NOT_CHECKED outside JSON mode. */
@@ -25,6 +29,9 @@ export interface ExecuteDeps {
   cache?: ResponseCache | undefined;
 }
 
+/** The SDK's per-request options for its fetch: evalrun's fetch reads its hooks from them. */
+type FetchOptions = NonNullable<NonNullable<Parameters<OpenAI['chat']['completions']['create']>[1]>['fetchOptions']>;
+
 /** 401, 403, 404: the key, the access or the model is wrong: no later request can succeed either. */
 const FATAL = new Set([401, 403, 404]);
 
@@ -35,8 +42,9 @@ const FATAL = new Set([401, 403, 404]);
  */
 export async function executeTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord | undefined> {
   const sleep = deps.sleep ?? realSleep;
-  const startedAt = new Date();
-  const t0 = performance.now();
+  // Reset when the first request is sent: time spent waiting for a slot is the scheduler's, not the request's.
+  let startedAt = new Date();
+  let t0 = performance.now();
   let attempts = 0;
   let latency = 0;
   let lastError: RequestError | undefined;
@@ -46,37 +54,55 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     return { ...record, cached: true };
   }
   while (attempts < deps.retry.maxAttempts) {
-    if (deps.beforeAttempt && !(await deps.beforeAttempt(task))) return undefined;
-    if (deps.signal.aborted) return undefined;
-    attempts++;
-    const a0 = performance.now();
+    const release = await deps.slots.acquire();
+    if (!release) return undefined;
     let failure: AttemptFailure;
-    // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends the
-    // requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
     try {
-      const { data, response, request_id } = await deps.client.chat.completions
-        .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0 })
-        .withResponse();
-      latency = performance.now() - a0;
-      if (!Array.isArray(data?.choices)) {
-        lastError = { kind: 'invalid_response', status: response.status, type: null, code: null, message: 'response has no choices array' };
-        failure = { status: undefined, headers: response.headers };
-      } else {
-        deps.onAttempt?.({ status: response.status, headers: response.headers, retrying: false });
-        const meta = { attempts, latency, t0, startedAt, status: response.status, requestId: request_id ?? null };
-        if (deps.cache) await deps.cache.put(task.body, { status: response.status, request_id: meta.requestId, latency_ms: round(latency), data });
-        return successRecord(task, data, meta, deps);
+      if (deps.beforeAttempt && !(await deps.beforeAttempt(task))) return undefined;
+      if (deps.signal.aborted) return undefined;
+      if (attempts === 0) {
+        startedAt = new Date();
+        t0 = performance.now();
       }
-    } catch (e) {
-      latency = performance.now() - a0;
-      if (e instanceof OpenAI.APIUserAbortError || deps.signal.aborted) return undefined;
-      const classified = classify(e, deps.redact);
-      lastError = classified.error;
-      failure = classified.failure;
-      if (failure.status !== undefined && FATAL.has(failure.status)) {
-        deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying: false });
-        throw new ApiFatalError(fatalMessage(classified.error, task), failure.status);
+      attempts++;
+      const a0 = performance.now();
+      // A successful answer gives its slot back as soon as its last byte is in (see http-fetch), so the next request
+      // is sent before this one is parsed, checked and recorded. Errors keep the slot until they are classified: a
+      // fatal 401 halts the slots before anything else can be sent.
+      const hooks: ExchangeHooks = { onAnswered: release };
+      // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends
+      // the requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
+      try {
+        const { data, response, request_id } = await deps.client.chat.completions
+          .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0, fetchOptions: hooks as FetchOptions })
+          .withResponse();
+        // The time the server took, from the request's first byte to the answer's last: not the SDK's own work.
+        latency = answerTiming(response) ?? performance.now() - a0;
+        release();
+        if (!Array.isArray(data?.choices)) {
+          lastError = { kind: 'invalid_response', status: response.status, type: null, code: null, message: 'response has no choices array' };
+          failure = { status: undefined, headers: response.headers };
+        } else {
+          deps.onAttempt?.({ status: response.status, headers: response.headers, retrying: false });
+          const meta = { attempts, latency, t0, startedAt, status: response.status, requestId: request_id ?? null };
+          if (deps.cache) await deps.cache.put(task.body, { status: response.status, request_id: meta.requestId, latency_ms: round(latency), data });
+          return successRecord(task, data, meta, deps);
+        }
+      } catch (e) {
+        latency = performance.now() - a0;
+        if (e instanceof OpenAI.APIUserAbortError || deps.signal.aborted) return undefined;
+        const classified = classify(e, deps.redact);
+        lastError = classified.error;
+        failure = classified.failure;
+        if (failure.status !== undefined && FATAL.has(failure.status)) {
+          deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying: false });
+          const fatal = new ApiFatalError(fatalMessage(classified.error, task), failure.status);
+          deps.slots.halt(fatal);
+          throw fatal;
+        }
       }
+    } finally {
+      release();
     }
     const retrying = attempts < deps.retry.maxAttempts && shouldRetry(failure);
     deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying });

@@ -11,6 +11,19 @@ const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') a
  * (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the whole run. Responses are
  * read whole (evalrun never streams), so a small Response-like object is enough for the SDK.
  */
+/** Per-request hooks evalrun passes through the SDK's `fetchOptions`. */
+export interface ExchangeHooks {
+  /** A 2xx answer has fully arrived: the server is done with this request, so its concurrency slot may be reused. */
+  onAnswered?: () => void;
+}
+
+const TIMING = Symbol('evalrun.answerTiming');
+
+/** Milliseconds from sending a request to the last byte of its answer, for responses from this fetch. */
+export function answerTiming(response: Response): number | undefined {
+  return (response as unknown as { [TIMING]?: number })[TIMING];
+}
+
 export function createHttpFetch(connections: number): { fetch: typeof fetch; close: () => Promise<void>; destroy: () => void } {
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -20,8 +33,18 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
     if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
     else if (given) new Headers(given).forEach((v, k) => (headers[k] = v));
     try {
+      const sent = performance.now();
       const res = await dispatch(agent, url, (init?.method ?? 'GET').toUpperCase(), headers, typeof init?.body === 'string' ? init.body : undefined, init?.signal ?? undefined);
-      return textResponse(url.href, res.status, new ResponseHeaders(res.headers) as unknown as Headers, res.text);
+      const response = textResponse(url.href, res.status, new ResponseHeaders(res.headers) as unknown as Headers, res.text);
+      (response as unknown as { [TIMING]: number })[TIMING] = performance.now() - sent;
+      if (res.status >= 200 && res.status < 300) {
+        (init as ExchangeHooks | undefined)?.onAnswered?.();
+        // Answers arrive in bursts when many requests are in flight. Handing each back after the sockets that are
+        // ready have been served lets every freed slot send its next request first; parsing, checking and recording
+        // then run together (latency-bound runs: test/bench/RESULTS.md).
+        await afterReadySockets();
+      }
+      return response;
     } catch (e) {
       if ((e as Error).name === 'AbortError' || init?.signal?.aborted) {
         throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
@@ -40,6 +63,21 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
       void agent.destroy(new Error('the run was stopped')).catch(() => {});
     },
   };
+}
+
+let deferred: Array<() => void> = [];
+
+/** Resolves in the event loop's check phase, after the poll phase has handled every socket that was ready. */
+function afterReadySockets(): Promise<void> {
+  return new Promise((resolve) => {
+    if (deferred.push(resolve) === 1) {
+      setImmediate(() => {
+        const batch = deferred;
+        deferred = [];
+        for (const r of batch) r();
+      });
+    }
+  });
 }
 
 /**

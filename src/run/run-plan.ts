@@ -2,9 +2,17 @@ import pLimit from 'p-limit';
 import type { Task } from '../plan/types.js';
 import type { RequestRecord } from '../record/types.js';
 
+/** Gives a task the right to send one HTTP request; `concurrency` of them exist. */
+export interface Slots {
+  /** Resolves with the slot's release, or undefined once the run is stopping or stopped: send nothing more. */
+  acquire(): Promise<(() => void) | undefined>;
+  /** Stops granting slots at once (a fatal answer), before the caller releases its own: nothing more is sent. */
+  halt(reason: unknown): void;
+}
+
 export interface RunPlanDeps {
   concurrency: number;
-  execute: (task: Task) => Promise<RequestRecord | undefined>;
+  execute: (task: Task, slots: Slots) => Promise<RequestRecord | undefined>;
   onRecord: (record: RequestRecord, task: Task) => void;
   /** Aborted: dispatch nothing more (in-flight requests are ended through their own signal). */
   stop: AbortSignal;
@@ -18,12 +26,16 @@ export interface RunPlanResult {
 }
 
 /**
- * Dispatches tasks from a lazy stream through one p-limit pool. At most `concurrency` tasks are pulled from the
- * stream ahead of completion, so the plan is never materialised; a fatal error stops dispatch and drains the pool.
+ * Dispatches tasks from a lazy stream. `concurrency` bounds the HTTP requests in flight (one p-limit pool of slots),
+ * not the tasks: a task holds a slot from just before its request is sent until its answer has arrived, and checks
+ * and records the answer outside it, so the next request goes out without waiting for that work. A task waiting to
+ * retry holds no slot either. At most twice `concurrency` tasks are pulled from the stream ahead of completion, so
+ * the plan is never materialised; a fatal error or a stop ends the granting of slots and drains the tasks.
  */
 export async function runPlan(tasks: AsyncIterable<Task>, deps: RunPlanDeps): Promise<RunPlanResult> {
-  const limit = pLimit(deps.concurrency);
-  let inFlight = 0;
+  const exchanges = pLimit(deps.concurrency);
+  const maxTasks = deps.concurrency * 2;
+  let active = 0;
   let dispatched = 0;
   let recorded = 0;
   let fatal: unknown;
@@ -33,20 +45,47 @@ export async function runPlan(tasks: AsyncIterable<Task>, deps: RunPlanDeps): Pr
     wake = undefined;
     w?.();
   };
-  const waitForSlot = () => new Promise<void>((r) => (wake = r));
+  const waitForTask = () => new Promise<void>((r) => (wake = r));
+  const halted = () => fatal !== undefined || deps.stop.aborted;
+  const slots: Slots = {
+    acquire: () =>
+      halted()
+        ? Promise.resolve(undefined)
+        : new Promise((grant) => {
+            void exchanges(
+              () =>
+                new Promise<void>((release) => {
+                  // Checked again when the slot comes free: a task that waited through a fatal answer or a stop sends nothing.
+                  if (halted()) {
+                    release();
+                    grant(undefined);
+                    return;
+                  }
+                  let released = false;
+                  grant(() => {
+                    if (released) return;
+                    released = true;
+                    release();
+                  });
+                }),
+            );
+          }),
+    halt: (reason) => {
+      fatal ??= reason;
+      notify();
+    },
+  };
   const onStop = () => notify();
   deps.stop.addEventListener('abort', onStop);
   try {
     for await (const task of tasks) {
-      while (inFlight >= deps.concurrency && fatal === undefined && !deps.stop.aborted) await waitForSlot();
-      if (fatal !== undefined || deps.stop.aborted) break;
-      inFlight++;
+      while (active >= maxTasks && !halted()) await waitForTask();
+      if (halted()) break;
+      active++;
       dispatched++;
-      void limit(async () => {
+      void (async () => {
         try {
-          // A task queued inside p-limit when a fatal error struck is dropped here, unsent.
-          if (fatal !== undefined) return;
-          const record = await deps.execute(task);
+          const record = await deps.execute(task, slots);
           if (record) {
             recorded++;
             deps.onRecord(record, task);
@@ -54,12 +93,12 @@ export async function runPlan(tasks: AsyncIterable<Task>, deps: RunPlanDeps): Pr
         } catch (e) {
           fatal ??= e;
         } finally {
-          inFlight--;
+          active--;
           notify();
         }
-      });
+      })();
     }
-    while (inFlight > 0) await waitForSlot();
+    while (active > 0) await waitForTask();
   } finally {
     deps.stop.removeEventListener('abort', onStop);
   }

@@ -124,6 +124,7 @@ describe('evalrun run under faults', () => {
       const r = await runCli(['run', config, '--out', out, '--quiet'], { env: envFor(sim), timeoutMs: 60_000 });
       expect(r.code, r.stderr).toBe(0);
       for (const kind of Object.keys(faults)) expect(sim.stats.faults[kind] ?? 0, kind).toBeGreaterThan(0);
+      expect(sim.stats.maxInFlight).toBeLessThanOrEqual(8);
     });
     expect(comparable(out)).toEqual(baseline);
     const seqs = recordSeqs(out);
@@ -156,6 +157,9 @@ describe('evalrun run --resume', () => {
 
       const third = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
       expect(third.code, third.stderr).toBe(0);
+      // concurrency: 8 bounds the requests the server has at once, though answers are recorded outside the limit.
+      expect(sim.stats.maxInFlight).toBeLessThanOrEqual(8);
+      expect(sim.stats.maxInFlight).toBeGreaterThanOrEqual(6);
     });
     const seqs = recordSeqs(out);
     expect(seqs).toHaveLength(REQUESTS);
