@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import { hideBin } from 'yargs/helpers';
 import { main } from './cli/main.js';
 
 // `evalrun run … | head` closes stdout early: that is the reader's choice, not an error worth a stack trace.
@@ -12,4 +11,4 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // near the live set for a few percent of CPU (test/bench/RESULTS.md). Only the CLI sets it: a library user's
 // process is theirs to tune.
 setFlagsFromString('--heap-growing-percent=30');
-process.exitCode = await main(hideBin(process.argv));
+process.exitCode = await main(process.argv.slice(2));
