@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import { main } from './cli/main.js';
 
 // `evalrun run … | head` closes stdout early: that is the reader's choice, not an error worth a stack trace.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -11,4 +10,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // near the live set for a few percent of CPU (test/bench/RESULTS.md). Only the CLI sets it: a library user's
 // process is theirs to tune.
 setFlagsFromString('--heap-growing-percent=30');
-process.exitCode = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+// `plan` estimates cost with a real BPE tokenizer, ~200 ms to load: its worker starts before the CLI's own modules
+// load, so the two overlap (test/bench/RESULTS.md).
+if (args.find((a) => !a.startsWith('-')) === 'plan') (await import('./plan/token-counter.js')).preloadTokenCounter();
+const { main } = await import('./cli/main.js');
+process.exitCode = await main(args);

@@ -34,6 +34,22 @@ export function inThreadCounter(): TokenCounter {
  * overlap with reading the config and the datasets on the main thread (`evalrun plan`'s start-up).
  */
 export function startTokenCounter(preload: EncodingName[] = ['o200k_base']): TokenCounter {
+  const early = preloaded;
+  preloaded = undefined;
+  return early ?? newTokenCounter(preload);
+}
+
+let preloaded: TokenCounter | undefined;
+
+/**
+ * Starts the worker before the CLI has loaded its own modules (bin.ts, for `evalrun plan`): the tokenizer then loads
+ * on the other core while yargs, the config and the datasets load on this one. The next startTokenCounter takes it.
+ */
+export function preloadTokenCounter(): void {
+  preloaded ??= newTokenCounter(['o200k_base']);
+}
+
+function newTokenCounter(preload: EncodingName[]): TokenCounter {
   const file = new URL('./token-worker.js', import.meta.url);
   if (!import.meta.url.endsWith('.js')) return inThreadCounter();
   const worker = new Worker(file, { workerData: { preload } });
