@@ -6,7 +6,7 @@
 //   npm run bench -- --only throughput,startup
 //   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,8 +88,24 @@ async function evalrun(name, cfg, sim, extraArgs = []) {
   const out = join(work, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`);
   const r = await timed(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet', ...extraArgs], { OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-bench' });
   if (r.code !== 0) throw new Error(`${name}: evalrun exited ${r.code}: ${r.err.slice(-800)}`);
+  const records = join(out, 'records.jsonl');
+  const sendPhase = statSync(records).size < 64 * 2 ** 20 ? sendingSeconds(records) : undefined;
   rmSync(out, { recursive: true, force: true });
-  return r;
+  return { ...r, sendPhase };
+}
+
+/** From the first request sent to the last answer recorded: the wall time without start-up and the report pass. */
+function sendingSeconds(records) {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const line of readFileSync(records, 'utf8').split('\n')) {
+    if (!line) continue;
+    const r = JSON.parse(line);
+    const start = Date.parse(r.started_at);
+    first = Math.min(first, start);
+    last = Math.max(last, start + r.elapsed_ms);
+  }
+  return (last - first) / 1000;
 }
 
 function record(row) {
@@ -105,6 +121,7 @@ async function repeat(fn) {
     wall: median(runs.map((r) => r.wall)),
     cpu: median(runs.map((r) => r.cpu)),
     rssMb: median(runs.map((r) => r.rssMb)),
+    sendPhase: median(runs.map((r) => r.sendPhase ?? NaN)),
     extra: runs.map((r) => r.extra),
   };
 }
@@ -125,7 +142,8 @@ const scenarios = {
       record({ scenario: 'ceiling: keep-alive load generator', requests, wall_s: gen.wall, rps: ceiling, cpu_s: gen.cpu, rss_mb: gen.rssMb });
       const m = await repeat(() => evalrun('throughput', cfg, sim));
       const rps = requests / m.wall;
-      record({ scenario: 'throughput: 12 cells, json+schema, c64', requests, wall_s: m.wall, rps, cpu_s: m.cpu, rss_mb: m.rssMb, target: `≥2000 r/s (${(rps / 2000).toFixed(2)}×), ≥50% of ceiling (${((rps / ceiling) * 100).toFixed(0)}%)`, pass: rps >= 2000 && rps >= 0.5 * ceiling });
+      const sending = requests / m.sendPhase;
+      record({ scenario: 'throughput: 12 cells, json+schema, c64', requests, wall_s: m.wall, rps, cpu_s: m.cpu, rss_mb: m.rssMb, send_phase_s: m.sendPhase, target: `≥2000 r/s (${(rps / 2000).toFixed(2)}×), ≥50% of ceiling (${((rps / ceiling) * 100).toFixed(0)}%; first send to last answer: ${((sending / ceiling) * 100).toFixed(0)}%)`, pass: rps >= 2000 && rps >= 0.5 * ceiling });
       record({ scenario: 'memory: 60k requests (n=1)', requests, wall_s: m.wall, rss_mb: m.rssMb, target: '≤150 MB', pass: m.rssMb <= 150 });
       results.memory60k = m.rssMb;
     });
@@ -152,7 +170,8 @@ const scenarios = {
       record({ scenario: 'ceiling: generator, 200 ms, c128', requests, wall_s: JSON.parse(gen.out).seconds, rps: genRps, cpu_s: gen.cpu, rss_mb: gen.rssMb, target: `${((genRps / 640) * 100).toFixed(1)}% of 640 r/s` });
       const m = await repeat(() => evalrun('latency', cfg, sim));
       const rps = requests / m.wall;
-      record({ scenario: 'latency-bound: 200 ms, c128', requests, wall_s: m.wall, rps, cpu_s: m.cpu, rss_mb: m.rssMb, target: `≥95% of 640 r/s (${((rps / 640) * 100).toFixed(1)}%)`, pass: rps >= 0.95 * 640 });
+      const sending = requests / m.sendPhase;
+      record({ scenario: 'latency-bound: 200 ms, c128', requests, wall_s: m.wall, rps, cpu_s: m.cpu, rss_mb: m.rssMb, send_phase_s: m.sendPhase, target: `≥95% of 640 r/s (${((rps / 640) * 100).toFixed(1)}%; first send to last answer: ${((sending / 640) * 100).toFixed(1)}%)`, pass: rps >= 0.95 * 640 });
     });
   },
   async ratelimited() {
