@@ -31,6 +31,7 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
     const headers: Record<string, string> = {};
     const given = init?.headers;
     if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
+    else if (isPlainHeaders(given)) for (const k of Object.keys(given)) headers[k.toLowerCase()] = given[k]!;
     else if (given) new Headers(given).forEach((v, k) => (headers[k] = v));
     try {
       const sent = performance.now();
@@ -63,6 +64,11 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
       void agent.destroy(new Error('the run was stopped')).catch(() => {});
     },
   };
+}
+
+/** A record of string values: what the SDK's memoized headers are (header-memo.ts). */
+function isPlainHeaders(h: RequestInit["headers"]): h is Record<string, string> {
+  return typeof h === 'object' && h !== null && !Array.isArray(h) && Object.getPrototypeOf(h) === Object.prototype;
 }
 
 let deferred: Array<() => void> = [];

@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import { ApiFatalError } from '../errors.js';
 import { makeRedactor, redactUrl } from '../util/redact.js';
 import { createHttpFetch } from './http-fetch.js';
+import { memoizeRequestHeaders } from './header-memo.js';
 
 export interface Provider {
   client: OpenAI;
@@ -38,6 +39,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
     const sim = await startSimulator({ ...p.simulator, schema: options.schema, seed: options.seed ?? 0 } as Parameters<typeof startSimulator>[0]);
     const http = createHttpFetch(config.concurrency);
     const client = new OpenAI({ apiKey: 'sk-simulator', baseURL: sim.url, maxRetries: 0, timeout: config.timeoutS * 1000, fetch: http.fetch });
+    memoizeRequestHeaders(client);
     return {
       client,
       kind: 'simulator',
@@ -73,6 +75,7 @@ export async function openProvider(config: Config, options: ProviderOptions = {}
     maxRetries: 0,
     timeout: config.timeoutS * 1000,
   });
+  memoizeRequestHeaders(client);
   return {
     client,
     kind: 'openai',
