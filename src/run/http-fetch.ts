@@ -27,7 +27,7 @@ export function answerTiming(response: Response): number | undefined {
 export function createHttpFetch(connections: number): { fetch: typeof fetch; close: () => Promise<void>; destroy: () => void } {
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
+    const url = target(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const headers: Record<string, string> = {};
     const given = init?.headers;
     if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
@@ -66,6 +66,23 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
   };
 }
 
+interface Target {
+  href: string;
+  origin: string;
+  path: string;
+}
+
+let lastTarget: Target | undefined;
+
+/** A run sends every request to the same URL: it is parsed once, not per request. */
+function target(href: string): Target {
+  if (lastTarget?.href !== href) {
+    const url = new URL(href);
+    lastTarget = { href, origin: url.origin, path: url.pathname + url.search };
+  }
+  return lastTarget;
+}
+
 /** A record of string values: what the SDK's memoized headers are (header-memo.ts). */
 function isPlainHeaders(h: RequestInit["headers"]): h is Record<string, string> {
   return typeof h === 'object' && h !== null && !Array.isArray(h) && Object.getPrototypeOf(h) === Object.prototype;
@@ -92,7 +109,7 @@ function afterReadySockets(): Promise<void> {
  */
 function dispatch(
   agent: UndiciAgent,
-  url: URL,
+  url: Target,
   method: string,
   headers: Record<string, string>,
   body: string | undefined,
@@ -106,7 +123,7 @@ function dispatch(
     const onAbort = () => controller?.abort(Object.assign(new Error('This operation was aborted'), { name: 'AbortError' }));
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => signal?.removeEventListener('abort', onAbort);
-    const options: Dispatcher.DispatchOptions = { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers };
+    const options: Dispatcher.DispatchOptions = { origin: url.origin, path: url.path, method: method as Dispatcher.HttpMethod, headers };
     if (body !== undefined) options.body = body;
     agent.dispatch(options, {
       onRequestStart(c) {
