@@ -28,10 +28,11 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = target(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
-    const headers: Record<string, string> = {};
     const given = init?.headers;
-    if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
-    else if (isPlainHeaders(given)) for (const k of Object.keys(given)) headers[k.toLowerCase()] = given[k]!;
+    // The memoized SDK headers arrive as a fresh plain object with lower-case names: used as they are.
+    let headers: Record<string, string> = {};
+    if (isPlainHeaders(given)) headers = given;
+    else if (given instanceof Headers) given.forEach((v, k) => (headers[k] = v));
     else if (given) new Headers(given).forEach((v, k) => (headers[k] = v));
     try {
       const sent = performance.now();
@@ -150,22 +151,38 @@ function dispatch(
 }
 
 function textResponse(url: string, status: number, headers: Headers, text: string): Response {
-  return {
-    url,
-    status,
-    statusText: '',
-    ok: status >= 200 && status < 300,
-    headers,
-    body: null,
-    bodyUsed: false,
-    redirected: false,
-    type: 'basic',
-    text: async () => text,
-    json: async () => JSON.parse(text) as unknown,
-    clone() {
-      return textResponse(url, status, headers, text);
-    },
-  } as unknown as Response;
+  return new TextResponse(url, status, headers, text) as unknown as Response;
+}
+
+/** The part of `Response` the SDK reads, over a body already read whole; methods on the prototype, not per response. */
+class TextResponse {
+  readonly statusText = '';
+  readonly body = null;
+  readonly bodyUsed = false;
+  readonly redirected = false;
+  readonly type = 'basic';
+  readonly ok: boolean;
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Headers;
+  private readonly bodyText: string;
+  [TIMING]?: number;
+  constructor(url: string, status: number, headers: Headers, bodyText: string) {
+    this.url = url;
+    this.status = status;
+    this.headers = headers;
+    this.bodyText = bodyText;
+    this.ok = status >= 200 && status < 300;
+  }
+  async text(): Promise<string> {
+    return this.bodyText;
+  }
+  async json(): Promise<unknown> {
+    return JSON.parse(this.bodyText) as unknown;
+  }
+  clone(): TextResponse {
+    return new TextResponse(this.url, this.status, this.headers, this.bodyText);
+  }
 }
 
 /**
