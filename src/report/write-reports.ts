@@ -6,7 +6,8 @@ import { indexJournal, recordsInOrder } from '../record/read-journal.js';
 import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
-import { CHOICE_COLUMNS, choiceRows, type ChoiceRow } from './choice-rows.js';
+import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
+import type { RequestRecord } from '../record/types.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
@@ -51,88 +52,111 @@ const csvOptions = {
 } as const;
 
 /**
+ * Everything the reports need from the records, taken one record at a time in plan order: per-cell statistics,
+ * the comparison's row values, and choices.csv's text in batches, from any source of records in plan order.
+ */
+export class ReportPass {
+  readonly columns: string[];
+  requests = 0;
+  choices = 0;
+  private readonly cells: RunManifest['plan']['cells'];
+  private readonly stats: CellAccumulator[];
+  private readonly collector: ReportCollector;
+  private batch: unknown[][] = [];
+  private header = true;
+
+  constructor(manifest: RunManifest) {
+    this.cells = manifest.plan.cells;
+    this.stats = this.cells.map((c) => new CellAccumulator(c));
+    this.collector = new ReportCollector(manifest);
+    this.columns = [...CHOICE_COLUMNS, ...this.collector.checkColumns()];
+  }
+
+  /** Takes the next record in plan order; returns choices.csv text when a batch of rows is full. */
+  add(record: RequestRecord): string | undefined {
+    const cellIndex = record.seq % this.cells.length;
+    const cell = this.cells[cellIndex]!;
+    const acc = this.stats[cellIndex]!;
+    const out = choiceRows(record, cell);
+    this.collector.add(record, cellIndex, out);
+    acc.addRequest({
+      attempts: record.attempts,
+      latency_ms: record.latency_ms,
+      failed: record.error !== null,
+      prompt_tokens: record.usage?.prompt_tokens ?? 0,
+      completion_tokens: record.usage?.completion_tokens ?? 0,
+    });
+    this.requests++;
+    for (const row of out) {
+      acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
+      this.choices++;
+      this.batch.push(this.columns.map((k) => (row as Record<string, unknown>)[k]));
+    }
+    // Rows become CSV text in batches with the synchronous stringifier: one chunk per batch, not per row.
+    return this.batch.length >= 512 ? this.csv() : undefined;
+  }
+
+  /** The CSV text not yet returned (the header alone when there were no records). */
+  flush(): string | undefined {
+    return this.batch.length > 0 || this.header ? this.csv() : undefined;
+  }
+
+  /** Writes stats.csv, summary.json and the other reports; choices.csv is the caller's. */
+  async finish(dir: string, m: RunManifest): Promise<Summary> {
+    const cellStats = cellReports(m, this.collector, this.stats);
+    await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks)]));
+    const summary: Summary = {
+      name: m.name,
+      status: m.status,
+      complete: this.requests === m.plan.requests,
+      started_at: m.started_at,
+      ended_at: m.ended_at,
+      provider: m.provider,
+      plan: { rows: m.plan.rows, requests: m.plan.requests, choices: m.plan.choices, cells: this.cells.length },
+      recorded: {
+        requests: this.requests,
+        choices: this.choices,
+        failed_requests: cellStats.reduce((s, c) => s + c.failed_requests, 0),
+      },
+      totals: {
+        prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
+        completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
+        retries: cellStats.reduce((s, c) => s + c.retries, 0),
+      },
+      cells: cellStats,
+      ...evaluateRun(m, this.collector, cellStats),
+    };
+    await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    await writeExtraReports(dir, summary, this.collector, this.stats);
+    return summary;
+  }
+
+  private csv(): string {
+    const text = stringifySync(this.batch, { ...csvOptions, header: this.header, columns: this.columns });
+    this.header = false;
+    this.batch = [];
+    return text;
+  }
+}
+
+/**
  * Derives choices.csv, stats.csv and summary.json from run.json and records.jsonl alone, in one streaming pass in
  * plan order, so the same files come out after a crash, a resume, or from another executor's records.
  */
 export async function writeReports(dir: string, manifest?: RunManifest): Promise<Summary> {
   const m = manifest ?? (await readManifest(dir));
-  const cells = m.plan.cells;
-  const stats = cells.map((c) => new CellAccumulator(c));
-  const collector = new ReportCollector(m);
   const index = await indexJournal(join(dir, RECORDS), m.plan.requests);
-  let choicesWritten = 0;
-
-  const columns: string[] = [...CHOICE_COLUMNS, ...collector.checkColumns()];
-  // Rows are turned into CSV text in batches with the synchronous stringifier: one stream chunk per batch, not per
-  // row, keeps the report pass cheap next to the run (test/bench/RESULTS.md).
+  const pass = new ReportPass(m);
   async function* csvChunks(): AsyncGenerator<string> {
-    let batch: unknown[][] = [];
-    let header = true;
-    const flush = () => {
-      const text = stringifySync(batch, { ...csvOptions, header, columns });
-      header = false;
-      batch = [];
-      return text;
-    };
-    for await (const row of rows()) {
-      batch.push(columns.map((k) => (row as Record<string, unknown>)[k]));
-      if (batch.length >= 512) yield flush();
-    }
-    if (batch.length > 0 || header) yield flush();
-  }
-
-  async function* rows(): AsyncGenerator<ChoiceRow> {
     for await (const record of recordsInOrder(join(dir, RECORDS), index)) {
-      const cellIndex = record.seq % cells.length;
-      const cell = cells[cellIndex]!;
-      const acc = stats[cellIndex]!;
-      const out = choiceRows(record, cell);
-      collector.add(record, cellIndex, out);
-      acc.addRequest({
-        attempts: record.attempts,
-        latency_ms: record.latency_ms,
-        failed: record.error !== null,
-        prompt_tokens: record.usage?.prompt_tokens ?? 0,
-        completion_tokens: record.usage?.completion_tokens ?? 0,
-      });
-      for (const row of out) {
-        acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
-        choicesWritten++;
-        yield row;
-      }
+      const text = pass.add(record);
+      if (text) yield text;
     }
+    const rest = pass.flush();
+    if (rest) yield rest;
   }
-
-  await streamToFileAtomic(
-    join(dir, 'choices.csv'),
-    Readable.from(csvChunks(), { objectMode: false }),
-  );
-  const cellStats = cellReports(m, collector, stats);
-  await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(collector.checks)]));
-  const summary: Summary = {
-    name: m.name,
-    status: m.status,
-    complete: index.count === m.plan.requests,
-    started_at: m.started_at,
-    ended_at: m.ended_at,
-    provider: m.provider,
-    plan: { rows: m.plan.rows, requests: m.plan.requests, choices: m.plan.choices, cells: cells.length },
-    recorded: {
-      requests: index.count,
-      choices: choicesWritten,
-      failed_requests: cellStats.reduce((s, c) => s + c.failed_requests, 0),
-    },
-    totals: {
-      prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
-      completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
-      retries: cellStats.reduce((s, c) => s + c.retries, 0),
-    },
-    cells: cellStats,
-    ...evaluateRun(m, collector, cellStats),
-  };
-  await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  await writeExtraReports(dir, summary, collector, stats);
-  return summary;
+  await streamToFileAtomic(join(dir, 'choices.csv'), Readable.from(csvChunks(), { objectMode: false }));
+  return pass.finish(dir, m);
 }
 
 function csvText(records: object[], columns: string[]): Promise<string> {

@@ -114,4 +114,4 @@ function finite(v: number | undefined): number | null {
 
 /** A human description of the method, for summary.json and the reports. */
 export const METHOD_NOTE =
-  'Paired over dataset rows: each row contributes the mean of its choices per cell; two-sided sign-flip permutation test of the mean row difference (exact up to 20 differing rows, 10,000 seeded resamples up to 400, normal approximation above); Holm correction across cells per metric; 95% t-interval of the mean difference. Unpaired fallback: pooled two-proportion z-test with Newcombe interval (rates), Welch t-test (latency).';
+  'Paired over dataset rows: each row contributes the mean of its choices per cell; two-sided sign-flip permutation test of the mean row difference (exact for rates, counted on their lattice; other values exact up to 20 differing rows, 10,000 seeded resamples up to 400, normal approximation above); Holm correction across cells per metric; 95% t-interval of the mean difference. Unpaired fallback: pooled two-proportion z-test with Newcombe interval (rates), Welch t-test (latency).';
