@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
@@ -7,7 +7,20 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 // Each instance compiles its meta-schemas when created (tens of ms): make only the draft a config uses.
 let draft07: Ajv | undefined;
+let draft07Unchecked: Ajv | undefined;
 let draft2020: Ajv | undefined;
+
+type MetaValidator = ((schema: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/**
+ * Draft-07's meta-schema, compiled at build time (scripts/build-config-validator.mjs): ajv would otherwise compile it
+ * before the first user schema, ~30 ms of every run. Running from source, there is none and ajv does it.
+ */
+const draft07Meta = await import('./draft07-meta-validator.js' as string).then(
+  (m: { default: MetaValidator }) => m.default,
+  () => undefined,
+);
+const DRAFT07 = /^https?:\/\/json-schema\.org\/draft-07\/schema#?$/;
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /**
@@ -18,9 +31,13 @@ export function compileSchema(schema: Record<string, unknown>): ValidateFunction
   const hit = compiled.get(schema);
   if (hit) return hit;
   const dialect = typeof schema['$schema'] === 'string' ? schema['$schema'] : '';
-  const ajv = /2020-12|2019-09/.test(dialect)
-    ? (draft2020 ??= addFormats(new Ajv2020({ allErrors: true, strict: false }) as unknown as Ajv))
-    : (draft07 ??= addFormats(new Ajv({ allErrors: true, strict: false })));
+  let ajv: Ajv;
+  if (/2020-12|2019-09/.test(dialect)) ajv = draft2020 ??= addFormats(new Ajv2020({ allErrors: true, strict: false }) as unknown as Ajv);
+  else if (draft07Meta && (dialect === '' || DRAFT07.test(dialect))) {
+    ajv = draft07Unchecked ??= addFormats(new Ajv({ allErrors: true, strict: false, validateSchema: false }));
+    // ajv's own words for an invalid schema, from the precompiled meta-schema.
+    if (!draft07Meta(schema)) throw new Error(`schema is invalid: ${ajv.errorsText(draft07Meta.errors)}`);
+  } else ajv = draft07 ??= addFormats(new Ajv({ allErrors: true, strict: false }));
   // Same $id twice (two configs in one process) would collide in ajv's registry.
   const id = schema['$id'];
   if (typeof id === 'string' && ajv.getSchema(id)) ajv.removeSchema(id);
