@@ -55,21 +55,30 @@ function newTokenCounter(preload: EncodingName[]): TokenCounter {
   const worker = new Worker(file, { workerData: { preload } });
   const waiting = new Map<number, { resolve: (c: number[]) => void; reject: (e: Error) => void }>();
   let next = 0;
+  const settled = () => {
+    if (waiting.size === 0) worker.unref();
+  };
   worker.on('message', (m: { id: number; counts?: number[]; error?: string }) => {
     const w = waiting.get(m.id);
     waiting.delete(m.id);
+    settled();
     if (m.counts) w?.resolve(m.counts);
     else w?.reject(new Error(m.error ?? 'token worker failed'));
   });
   worker.on('error', (e) => {
     for (const w of waiting.values()) w.reject(e);
     waiting.clear();
+    settled();
   });
+  // The worker keeps the process alive only while a count is awaited: a `plan` that ends early (a usage error,
+  // --help, a bad config) must not wait on a tokenizer it never used. After the listeners: adding one refs it again.
+  worker.unref();
   return {
     count(encoding, texts) {
       const id = next++;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
+        worker.ref();
         worker.postMessage({ id, encoding, texts });
       });
     },

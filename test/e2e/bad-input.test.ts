@@ -190,4 +190,12 @@ describe('the built CLI with bad input', () => {
     expect(r.stderr).toMatch(/^Unknown option --bogus$/m);
     expect(r.stderr).not.toMatch(STACK_LINE);
   });
+
+  it('plan exits at once when it ends early: the tokenizer worker it starts up front does not hold the process', async () => {
+    const bad = await runCli(['plan', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus'], { timeoutMs: 8_000 });
+    expect(bad.code).toBe(2);
+    const help = await runCli(['plan', '--help'], { timeoutMs: 8_000 });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('evalrun plan <config>');
+  });
 });
