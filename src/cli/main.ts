@@ -45,7 +45,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .wrap(Math.min(110, process.stdout.columns || 100))
       .exitProcess(false)
       .fail((msg, err) => {
-        throw err ?? new UsageError(usageMessage(msg));
+        throw err ?? new UsageError(usageMessage(msg, argv));
       })
       .parseAsync();
     return exitCode;
@@ -63,14 +63,25 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
 const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options'];
 
-/** yargs' own wording, made specific: which argument is missing, which flag was meant. */
-function usageMessage(msg: string): string {
+const COMMANDS = ['run', 'plan', 'report', 'compare', 'simulate'];
+
+/** yargs' own wording, made specific: which argument is missing, which flag or command was meant. */
+function usageMessage(msg: string, argv: readonly string[]): string {
   if (/Not enough non-option arguments/.test(msg)) return 'Missing an argument: e.g. evalrun run path/to/evalrun.yaml';
   const unknown = /Unknown arguments?: (.+)/.exec(msg);
   if (unknown) {
-    const hints = unknown[1]!.split(', ').map((flag) => {
-      const hint = suggest(flag.replace(/^-+/, ''), OPTIONS);
-      return hint ? `--${flag.replace(/^-+/, '')} (did you mean --${hint}?)` : `--${flag.replace(/^-+/, '')}`;
+    const names = unknown[1]!.split(', ').map((name) => name.replace(/^-+/, ''));
+    // yargs names flags and stray words alike: a word given without dashes is a command (or an extra argument).
+    const words = names.filter((name) => argv.includes(name) && !argv.includes(`--${name}`) && !argv.includes(`-${name}`));
+    if (words.length > 0) {
+      const word = words[0]!;
+      if (argv.find((a) => !a.startsWith('-')) !== word) return `Unexpected extra argument '${word}'`;
+      const hint = suggest(word, COMMANDS);
+      return `Unknown command '${word}'${hint ? ` (did you mean '${hint}'?)` : ''}; the commands are ${COMMANDS.join(', ')}`;
+    }
+    const hints = names.map((flag) => {
+      const hint = suggest(flag, OPTIONS);
+      return hint ? `--${flag} (did you mean --${hint}?)` : `--${flag}`;
     });
     return `Unknown option ${hints.join(', ')}`;
   }

@@ -191,6 +191,15 @@ describe('the built CLI with bad input', () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
   });
 
+  it('an unknown command or a stray argument is named as such (exit 2), not as an unknown option', async () => {
+    const typo = await runCli(['rnu', 'x.yaml']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^Unknown command 'rnu' \(did you mean 'run'\?\); the commands are run, plan, report, compare, simulate$/m);
+    const extra = await runCli(['run', 'a.yaml', 'b.yaml']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(/^Unexpected extra argument 'b\.yaml'$/m);
+  });
+
   it('plan exits at once when it ends early: the tokenizer worker it starts up front does not hold the process', async () => {
     const bad = await runCli(['plan', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus'], { timeoutMs: 8_000 });
     expect(bad.code).toBe(2);
