@@ -27,7 +27,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('out', { type: 'string', describe: 'Run directory (default: results/<name>-<timestamp>)' })
         .option('resume', { type: 'boolean', describe: 'Continue the run in --out: send only what is not recorded yet' })
         .option('simulate', { type: 'boolean', describe: 'Use the built-in OpenAI simulator (no key, no network)' })
-        .option('concurrency', { type: 'number', describe: 'Requests in flight at once (overrides the config)' })
+        .option('concurrency', { type: 'number', describe: 'HTTP requests in flight at once (overrides the config)' })
         .option('quiet', { type: 'boolean', describe: 'No progress output' })
         .option('cache', { type: 'boolean', describe: 'Reuse cached responses to identical requests (same sample, not billed again)' })
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
