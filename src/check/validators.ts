@@ -14,7 +14,8 @@ type MetaValidator = ((schema: unknown) => boolean) & { errors?: ErrorObject[] |
 
 /**
  * Draft-07's meta-schema, compiled at build time (scripts/build-config-validator.mjs): ajv would otherwise compile it
- * before the first user schema, ~30 ms of every run. Running from source, there is none and ajv does it.
+ * before the first user schema, ~30 ms of every run. The file exists only in dist/ (hence the cast: TypeScript must
+ * not resolve it); running from source, ajv compiles the meta-schema itself.
  */
 const draft07Meta = await import('./draft07-meta-validator.js' as string).then(
   (m: { default: MetaValidator }) => m.default,

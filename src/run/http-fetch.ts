@@ -5,12 +5,6 @@ import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 // uses. The connection pool is one module; undici has no `exports` map, and this path has been stable since v6.
 const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 
-/**
- * A `fetch` for the openai SDK over undici's dispatcher: the same HTTP client Node's fetch is built on, without
- * the WHATWG Request/Response/stream layers, which cost more CPU per request than everything else evalrun does
- * (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the whole run. Responses are
- * read whole (evalrun never streams), so a small Response-like object is enough for the SDK.
- */
 /** Per-request hooks evalrun passes through the SDK's `fetchOptions`. */
 export interface ExchangeHooks {
   /** A 2xx answer has fully arrived: the server is done with this request, so its concurrency slot may be reused. */
@@ -24,6 +18,12 @@ export function answerTiming(response: Response): number | undefined {
   return (response as unknown as { [TIMING]?: number })[TIMING];
 }
 
+/**
+ * A `fetch` for the openai SDK over undici's dispatcher: the same HTTP client Node's fetch is built on, without
+ * the WHATWG Request/Response/stream layers, which cost more CPU per request than everything else evalrun does
+ * (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the whole run. Responses are
+ * read whole (evalrun never streams), so a small Response-like object is enough for the SDK.
+ */
 export function createHttpFetch(connections: number): { fetch: typeof fetch; close: () => Promise<void>; destroy: () => void } {
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const doFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -37,8 +37,8 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
     try {
       const sent = performance.now();
       const res = await dispatch(agent, url, (init?.method ?? 'GET').toUpperCase(), headers, typeof init?.body === 'string' ? init.body : undefined, init?.signal ?? undefined);
-      const response = textResponse(url.href, res.status, new ResponseHeaders(res.headers) as unknown as Headers, res.text);
-      (response as unknown as { [TIMING]: number })[TIMING] = performance.now() - sent;
+      const response = new TextResponse(url.href, res.status, new ResponseHeaders(res.headers) as unknown as Headers, res.text);
+      response[TIMING] = performance.now() - sent;
       if (res.status >= 200 && res.status < 300) {
         (init as ExchangeHooks | undefined)?.onAnswered?.();
         // Answers arrive in bursts when many requests are in flight. Handing each back after the sockets that are
@@ -46,7 +46,7 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
         // then run together (latency-bound runs: test/bench/RESULTS.md).
         await afterReadySockets();
       }
-      return response;
+      return response as unknown as Response;
     } catch (e) {
       if ((e as Error).name === 'AbortError' || init?.signal?.aborted) {
         throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
@@ -85,7 +85,7 @@ function target(href: string): Target {
 }
 
 /** A record of string values: what the SDK's memoized headers are (header-memo.ts). */
-function isPlainHeaders(h: RequestInit["headers"]): h is Record<string, string> {
+function isPlainHeaders(h: RequestInit['headers']): h is Record<string, string> {
   return typeof h === 'object' && h !== null && !Array.isArray(h) && Object.getPrototypeOf(h) === Object.prototype;
 }
 
@@ -148,10 +148,6 @@ function dispatch(
       },
     });
   });
-}
-
-function textResponse(url: string, status: number, headers: Headers, text: string): Response {
-  return new TextResponse(url, status, headers, text) as unknown as Response;
 }
 
 /** The part of `Response` the SDK reads, over a body already read whole; methods on the prototype, not per response. */
