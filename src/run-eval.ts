@@ -123,7 +123,6 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const cache = config.cacheDir ? new ResponseCache(config.cacheDir, provider.cacheKeyUrl) : undefined;
 
     const check = makeChecker(config, cells);
-    let recorded = 0;
     const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
       concurrency: config.concurrency,
       stop: stopping.signal,
@@ -144,7 +143,6 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           },
         }),
       onRecord: (record) => {
-        recorded++;
         journal.append(record);
         options.reporter?.onRecord?.(record);
       },
@@ -158,7 +156,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const status: RunStatus = fatal ? 'stopped' : stopping.signal.aborted ? 'interrupted' : 'complete';
     manifest.status = status;
     manifest.ended_at = new Date().toISOString();
-    manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: manifest.ended_at, status, recorded };
+    manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: manifest.ended_at, status, recorded: result.recorded };
     const summary = await writeReports(dir, manifest);
     const error = fatal instanceof ApiFatalError ? fatal : undefined;
     if (fatal && !error) throw fatal;

@@ -19,7 +19,9 @@ export interface RunPlanDeps {
 }
 
 export interface RunPlanResult {
+  /** Tasks taken from the plan; when the run stopped, some of them were dropped unsent (and stay unrecorded). */
   dispatched: number;
+  /** Records handed to onRecord. */
   recorded: number;
   /** The error that stopped the run (ApiFatalError), if any. */
   fatal: unknown;
