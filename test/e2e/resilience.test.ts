@@ -130,6 +130,8 @@ describe('evalrun run under faults', () => {
     const seqs = recordSeqs(out);
     expect(new Set(seqs).size).toBe(REQUESTS);
     expect(seqs).toHaveLength(REQUESTS);
+    const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { sessions: Array<{ recorded: number }> };
+    expect(manifest.sessions.map((x) => x.recorded)).toEqual([REQUESTS]);
     const attempts = readFileSync(join(out, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { attempts: number }).attempts);
     expect(attempts.reduce((a, b) => a + b, 0)).toBeGreaterThan(REQUESTS);
   }, 60_000);
