@@ -23,6 +23,7 @@ import { indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type RunStatus } from './record/manifest.js';
 import type { RequestRecord } from './record/types.js';
 import { writeReports, type Summary } from './report/write-reports.js';
+import { LiveReport } from './report/live-report.js';
 import { versions } from './util/version.js';
 
 export interface RunEvalOptions extends PrepareOptions {
@@ -62,6 +63,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const previous = explicit ? (options.resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
   // The provider is opened before the directory exists: a missing key must leave nothing behind.
   const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
+  let live: LiveReport | undefined;
   try {
     // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
     if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
@@ -93,6 +95,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     manifest.evaluation = evaluationOf(config);
     await writeManifest(dir, manifest);
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
+    // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
+    live = index ? undefined : new LiveReport(dir, manifest);
     options.reporter?.onStart?.({ dir, plan, alreadyRecorded: index?.count ?? 0, config });
 
     // Two stages of stopping: `stopping` sends nothing more (Ctrl-C); `abort` also ends what is in flight (a second
@@ -144,6 +148,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
         }),
       onRecord: (record) => {
         journal.append(record);
+        live?.add(record);
         options.reporter?.onRecord?.(record);
       },
     });
@@ -157,7 +162,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     manifest.status = status;
     manifest.ended_at = new Date().toISOString();
     manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: manifest.ended_at, status, recorded: result.recorded };
-    const summary = await writeReports(dir, manifest);
+    const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
     const error = fatal instanceof ApiFatalError ? fatal : undefined;
     if (fatal && !error) throw fatal;
     const exitCode: ExitCode = error
@@ -171,6 +176,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await writeManifest(dir, manifest);
     return { dir, status, exitCode, summary, error };
   } finally {
+    // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
+    await live?.discard();
     await provider.close();
   }
 }

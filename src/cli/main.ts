@@ -79,8 +79,11 @@ function usageMessage(msg: string, argv: readonly string[]): string {
       const hint = suggest(word, COMMANDS);
       return `Unknown command '${word}'${hint ? ` (did you mean '${hint}'?)` : ''}; the commands are ${COMMANDS.join(', ')}`;
     }
+    const command = argv.find((a) => !a.startsWith('-'));
     const hints = names.map((flag) => {
       const hint = suggest(flag, OPTIONS);
+      // An option of another command (`report --quiet`): suggesting the very same name would only confuse.
+      if (hint === flag) return `--${flag} (an option of other commands, not of '${command}'; see evalrun ${command} --help)`;
       return hint ? `--${flag} (did you mean --${hint}?)` : `--${flag}`;
     });
     return `Unknown option ${hints.join(', ')}`;

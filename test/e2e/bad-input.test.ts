@@ -184,6 +184,13 @@ describe('the built CLI with bad input', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("names an option given to a command that lacks it, rather than suggesting the same name", async () => {
+    const r = await runCli(['report', join(FIXTURES, 'configs'), '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Unknown option --quiet \(an option of other commands, not of 'report'; see evalrun report --help\)$/m);
+    expect(r.stderr).not.toContain('did you mean --quiet');
+  });
+
   it('rejects an unknown flag with exit 2', async () => {
     const r = await runCli(['run', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus']);
     expect(r.code).toBe(2);

@@ -87,6 +87,28 @@ describe('evalrun run (built CLI on the simulator)', () => {
     }
   });
 
+  it('writes, while running, the same reports that `evalrun report` derives from records.jsonl afterwards', async () => {
+    // A fresh run builds its reports as records come in; `report` reads them back from the journal. Same files.
+    const derived = async (dir: string) => {
+      const files: Record<string, string> = {};
+      for (const name of (await readdir(dir)).sort()) {
+        if (name === 'records.jsonl' || name === 'run.json') continue;
+        files[name] = readFileSync(join(dir, name), 'utf8').replace(/"generated_at":"[^"]*"/, '"generated_at":""');
+      }
+      return files;
+    };
+    for (const key of ['json', 'demo'] as const) {
+      const { dir } = runs[key];
+      const live = await derived(dir);
+      const report = await runCli(['report', dir]);
+      expect(report.code, report.stderr).toBe(0);
+      const after = await derived(dir);
+      expect(Object.keys(live), key).toEqual(Object.keys(after));
+      expect(Object.keys(live), key).toEqual(expect.arrayContaining(['choices.csv', 'stats.csv', 'summary.json', 'report.html']));
+      for (const name of Object.keys(live)) expect(live[name] === after[name], `${key}: ${name} differs`).toBe(true);
+    }
+  });
+
   it('writes the same content to choices.csv as to records.jsonl', () => {
     for (const run of Object.values(runs)) expectChoicesMatchRecords(run.out.choices, run.out.records);
   });

@@ -1,0 +1,129 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
+import { join } from 'node:path';
+import type { RunManifest } from '../record/manifest.js';
+import type { RequestRecord } from '../record/types.js';
+import { ReportPass, type Summary } from './write-reports.js';
+
+/** Records that may wait for an earlier one before the live pass gives up (a few MB at most). */
+const MAX_WAITING = 4096;
+/** choices.csv text the disk may fall behind by before the live pass gives up. */
+const MAX_UNWRITTEN = 16 * 2 ** 20;
+/**
+ * How long records wait before the pass takes them. Work done as answers arrive delays the next requests of a
+ * latency-bound run (its answers come in waves); a little later, the event loop is idle until the next wave.
+ */
+const DELAY_MS = 50;
+
+/**
+ * The report pass, fed while the run goes on. Records arrive in the order requests finish and are taken in plan
+ * order, so when the last answer of a fresh run is in, its reports are a few writes away instead of a second pass
+ * over records.jsonl (seconds at a million choices, while the CPU sat idle waiting on the API).
+ *
+ * It is only a shortcut to the same files: `finish` returns undefined whenever it could not take every planned
+ * request (a resumed, interrupted or stopped run; a request retried so long that too many later ones piled up; a
+ * write error), and the caller then derives the reports from records.jsonl as `evalrun report` does.
+ */
+export class LiveReport {
+  private readonly pass: ReportPass;
+  private readonly waiting = new Map<number, RequestRecord>();
+  private readonly total: number;
+  private readonly tmp: string;
+  private readonly out: WriteStream;
+  private readonly dir: string;
+  private readonly limits: { waiting: number; unwritten: number };
+  private next = 0;
+  private gaveUp = false;
+  private queue: RequestRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(dir: string, manifest: RunManifest, limits = { waiting: MAX_WAITING, unwritten: MAX_UNWRITTEN }) {
+    this.dir = dir;
+    this.limits = limits;
+    this.pass = new ReportPass(manifest);
+    this.total = manifest.plan.requests;
+    this.tmp = join(dir, `choices.csv.live-${process.pid}`);
+    this.out = createWriteStream(this.tmp);
+    this.out.on('error', () => this.giveUp());
+  }
+
+  add(record: RequestRecord): void {
+    if (this.gaveUp) return;
+    this.queue.push(record);
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.drain(), DELAY_MS);
+      this.timer.unref();
+    }
+  }
+
+  private drain(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const queue = this.queue;
+    this.queue = [];
+    for (const record of queue) {
+      if (this.gaveUp) return;
+      this.order(record);
+    }
+  }
+
+  private order(record: RequestRecord): void {
+    if (record.seq !== this.next) {
+      this.waiting.set(record.seq, record);
+      if (this.waiting.size > this.limits.waiting) this.giveUp();
+      return;
+    }
+    this.take(record);
+    for (let r = this.waiting.get(this.next); r !== undefined; r = this.waiting.get(this.next)) {
+      this.waiting.delete(r.seq);
+      this.take(r);
+    }
+  }
+
+  /**
+   * Writes the reports if every planned request was taken and returns their summary; otherwise removes what it
+   * wrote and returns undefined.
+   */
+  async finish(manifest: RunManifest): Promise<Summary | undefined> {
+    this.drain();
+    if (this.gaveUp || this.pass.requests !== this.total) {
+      await this.discard();
+      return undefined;
+    }
+    const rest = this.pass.flush();
+    if (rest) this.out.write(rest);
+    this.out.end();
+    try {
+      await finished(this.out);
+    } catch {
+      await this.discard();
+      return undefined;
+    }
+    await rename(this.tmp, join(this.dir, 'choices.csv'));
+    return this.pass.finish(this.dir, manifest);
+  }
+
+  /** Drops the pass and its partial choices.csv (nothing is left to drop after a finish that wrote the reports). */
+  async discard(): Promise<void> {
+    this.giveUp();
+    // A stream destroyed before its file opened still opens (then closes) it: remove the file after that.
+    if (!this.out.closed) await new Promise<void>((resolve) => this.out.destroy().once('close', () => resolve()));
+    await rm(this.tmp, { force: true });
+  }
+
+  private take(record: RequestRecord): void {
+    this.next++;
+    const text = this.pass.add(record);
+    if (text === undefined) return;
+    this.out.write(text);
+    if (this.out.writableLength > this.limits.unwritten) this.giveUp();
+  }
+
+  private giveUp(): void {
+    this.gaveUp = true;
+    clearTimeout(this.timer);
+    this.queue = [];
+    this.waiting.clear();
+  }
+}
