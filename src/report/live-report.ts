@@ -11,10 +11,14 @@ const MAX_WAITING = 4096;
 /** choices.csv text the disk may fall behind by before the live pass gives up. */
 const MAX_UNWRITTEN = 16 * 2 ** 20;
 /**
- * How long records wait before the pass takes them. Work done as answers arrive delays the next requests of a
- * latency-bound run (its answers come in waves); a little later, the event loop is idle until the next wave.
+ * When the pass takes the records that came in. Work done as answers arrive delays the next requests of a
+ * latency-bound run, whose answers come in waves: records wait until no answer came for QUIET_MS (the gap before
+ * the next wave), or at most MAX_DELAY_MS. When answers never pause (a throughput-bound run), BATCH records are
+ * taken at once: kept longer, they would outlive V8's young generation and cost more to collect.
  */
-const DELAY_MS = 50;
+const QUIET_MS = 5;
+const MAX_DELAY_MS = 50;
+const BATCH = 64;
 
 /**
  * The report pass, fed while the run goes on. Records arrive in the order requests finish and are taken in plan
@@ -37,6 +41,9 @@ export class LiveReport {
   private gaveUp = false;
   private queue: RequestRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private firstAt = 0;
+  private lastAt = 0;
 
   constructor(dir: string, manifest: RunManifest, limits = { waiting: MAX_WAITING, unwritten: MAX_UNWRITTEN }) {
     this.dir = dir;
@@ -51,21 +58,39 @@ export class LiveReport {
   add(record: RequestRecord): void {
     if (this.gaveUp) return;
     this.queue.push(record);
-    if (!this.timer) {
-      this.timer = setTimeout(() => this.drain(), DELAY_MS);
+    this.lastAt = performance.now();
+    if (this.queue.length >= BATCH) {
+      this.immediate ??= setImmediate(() => this.drain());
+    } else if (!this.timer) {
+      this.firstAt = this.lastAt;
+      this.timer = setTimeout(() => this.onTimer(), QUIET_MS);
       this.timer.unref();
     }
   }
 
+  private onTimer(): void {
+    const now = performance.now();
+    if (now - this.lastAt < QUIET_MS && now - this.firstAt < MAX_DELAY_MS) {
+      this.timer = setTimeout(() => this.onTimer(), QUIET_MS);
+      this.timer.unref();
+    } else this.drain();
+  }
+
   private drain(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stopTimers();
     const queue = this.queue;
     this.queue = [];
     for (const record of queue) {
       if (this.gaveUp) return;
       this.order(record);
     }
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
   }
 
   private order(record: RequestRecord): void {
@@ -122,7 +147,7 @@ export class LiveReport {
 
   private giveUp(): void {
     this.gaveUp = true;
-    clearTimeout(this.timer);
+    this.stopTimers();
     this.queue = [];
     this.waiting.clear();
   }
