@@ -111,7 +111,7 @@ function sendingSeconds(records) {
 function record(row) {
   results.push(row);
   const f = (v, d = 0) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? '-'));
-  console.log(`${row.scenario.padEnd(34)} ${f(row.requests).padStart(8)} ${f(row.wall_s, 2).padStart(8)} ${f(row.rps, 0).padStart(8)} ${f(row.cpu_s, 2).padStart(7)} ${f(row.rss_mb, 0).padStart(7)}  ${row.target ?? ''} ${row.pass === undefined ? '' : row.pass ? 'PASS' : 'FAIL'}`);
+  console.log(`${row.scenario.padEnd(44)} ${f(row.requests).padStart(8)} ${f(row.wall_s, 2).padStart(8)} ${f(row.rps, 0).padStart(8)} ${f(row.cpu_s, 2).padStart(7)} ${f(row.rss_mb, 0).padStart(7)}  ${row.target ?? ''} ${row.pass === undefined ? '' : row.pass ? 'PASS' : 'FAIL'}`);
 }
 
 async function repeat(fn) {
@@ -140,6 +140,16 @@ const scenarios = {
       });
       const ceiling = requests / gen.wall;
       record({ scenario: 'ceiling: keep-alive load generator', requests, wall_s: gen.wall, rps: ceiling, cpu_s: gen.cpu, rss_mb: gen.rssMb });
+      // References, not targets: the official SDK alone, answers thrown away. A fifth of the requests: it is slow.
+      for (const fetch of ['node', 'undici']) {
+        const sdkRequests = requests / 5;
+        const sdk = await repeat(async () => {
+          const r = await timed(process.execPath, [join(ROOT, 'test/bench/sdk-generator.mjs'), sim.url, String(sdkRequests), '64', body], { FETCH: fetch });
+          return { ...r, wall: JSON.parse(r.out).seconds };
+        });
+        const rps = sdkRequests / sdk.wall;
+        record({ scenario: `reference: openai SDK alone, ${fetch === 'node' ? "Node's fetch" : 'undici fetch'}`, requests: sdkRequests, wall_s: sdk.wall, rps, cpu_s: sdk.cpu, rss_mb: sdk.rssMb, target: `${((rps / ceiling) * 100).toFixed(0)}% of ceiling` });
+      }
       const m = await repeat(() => evalrun('throughput', cfg, sim));
       const rps = requests / m.wall;
       const sending = requests / m.sendPhase;
@@ -247,7 +257,7 @@ const scenarios = {
 };
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
-console.log(`${'scenario'.padEnd(34)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
+console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
 const order = ['startup', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
