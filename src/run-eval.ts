@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { Config } from './config/types.js';
@@ -24,6 +24,7 @@ import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type 
 import type { RequestRecord } from './record/types.js';
 import { writeReports, type Summary } from './report/write-reports.js';
 import { LiveReport } from './report/live-report.js';
+import { TEMP_FILE } from './util/atomic-write.js';
 import { versions } from './util/version.js';
 
 export interface RunEvalOptions extends PrepareOptions {
@@ -69,6 +70,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
     const dir = explicit ?? (await createRunDir(join('results', `${config.name}-${timestamp()}`)));
     if (explicit) await mkdir(dir, { recursive: true });
+    // A killed session may have left a report half-written; the files are derived again at the end.
+    if (previous) await removeTempFiles(dir);
     const index = previous ? await indexJournal(join(dir, RECORDS), plan.requests) : undefined;
     const now = new Date().toISOString();
     const manifest: RunManifest = previous
@@ -119,6 +122,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const onHardStop = () => {
       // A hard stop may be followed by process.exit at once: hand finished records to the OS first.
       journal.flushSync();
+      live?.discardSync();
       hardStop();
     };
     options.signal?.addEventListener('abort', onStop, { once: true });
@@ -213,6 +217,12 @@ async function checkFresh(dir: string): Promise<undefined> {
   }
   if (entries.length > 0) throw new OutputError(`${dir} is not empty; choose an empty or new directory for --out`, 'EVALRUN_OUT_EXISTS');
   return undefined;
+}
+
+async function removeTempFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (TEMP_FILE.test(name)) await rm(join(dir, name), { force: true });
+  }
 }
 
 async function checkResumable(dir: string, runHash: string): Promise<RunManifest> {

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
@@ -135,6 +135,13 @@ export class LiveReport {
     // A stream destroyed before its file opened still opens (then closes) it: remove the file after that.
     if (!this.out.closed) await new Promise<void>((resolve) => this.out.destroy().once('close', () => resolve()));
     await rm(this.tmp, { force: true });
+  }
+
+  /** For a process about to exit at once (a second Ctrl-C): no partial choices.csv left in the run directory. */
+  discardSync(): void {
+    this.giveUp();
+    this.out.destroy();
+    rmSync(this.tmp, { force: true });
   }
 
   private take(record: RequestRecord): void {

@@ -3,6 +3,9 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 
+/** Names of files being written: `<file>.tmp-<pid>` here, `choices.csv.live-<pid>` by a run's live report. */
+export const TEMP_FILE = /\.(tmp|live)-\d+$/;
+
 function tempPath(path: string): string {
   return `${path}.tmp-${process.pid}`;
 }

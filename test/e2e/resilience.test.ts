@@ -167,6 +167,8 @@ describe('evalrun run --resume', () => {
     expect(seqs).toHaveLength(REQUESTS);
     expect(new Set(seqs).size).toBe(REQUESTS);
     expect(comparable(out)).toEqual(baseline);
+    // The killed sessions' half-built choices.csv is gone: only whole files remain.
+    expect(readdirSync(out).filter((n) => /\.(tmp|live)-/.test(n))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { status: string; sessions: unknown[] };
     expect(manifest.status).toBe('complete');
     expect(manifest.sessions).toHaveLength(3);
@@ -209,6 +211,7 @@ describe('evalrun run --resume', () => {
       // It did not wait for the requests in flight (400 ms each).
       expect(Date.now() - t0).toBeLessThan(2000);
       expect(stderr).toContain('--resume');
+      expect(readdirSync(out).filter((n) => /\.(tmp|live)-/.test(n))).toEqual([]);
     });
     await withSim({}, async (sim) => {
       const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
