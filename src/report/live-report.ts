@@ -6,8 +6,12 @@ import type { RunManifest } from '../record/manifest.js';
 import type { RequestRecord } from '../record/types.js';
 import { ReportPass, type Summary } from './write-reports.js';
 
-/** Records that may wait for an earlier one before the live pass gives up (a few MB at most). */
+/**
+ * Records that may wait for an earlier one before the live pass gives up, by count and by the text they hold (long
+ * answers × n add up): a few tens of MB at most.
+ */
 const MAX_WAITING = 4096;
+const MAX_WAITING_CHARS = 16 * 2 ** 20;
 /** choices.csv text the disk may fall behind by before the live pass gives up. */
 const MAX_UNWRITTEN = 16 * 2 ** 20;
 /**
@@ -19,6 +23,22 @@ const MAX_UNWRITTEN = 16 * 2 ** 20;
 const QUIET_MS = 5;
 const MAX_DELAY_MS = 50;
 const BATCH = 64;
+
+interface Limits {
+  waiting: number;
+  waitingChars: number;
+  unwritten: number;
+}
+
+/** About how much a record holds: its answers' text dominates. */
+function textSize(record: RequestRecord): number {
+  let chars = 256;
+  for (const c of record.choices) {
+    chars += (c.content?.length ?? 0) + (c.refusal?.length ?? 0);
+    if (c.tool_calls) for (const t of c.tool_calls) chars += t.arguments.length;
+  }
+  return chars;
+}
 
 /**
  * The report pass, fed while the run goes on. Records arrive in the order requests finish and are taken in plan
@@ -36,7 +56,8 @@ export class LiveReport {
   private readonly tmp: string;
   private readonly out: WriteStream;
   private readonly dir: string;
-  private readonly limits: { waiting: number; unwritten: number };
+  private readonly limits: Limits;
+  private waitingChars = 0;
   private next = 0;
   private gaveUp = false;
   private queue: RequestRecord[] = [];
@@ -45,7 +66,7 @@ export class LiveReport {
   private firstAt = 0;
   private lastAt = 0;
 
-  constructor(dir: string, manifest: RunManifest, limits = { waiting: MAX_WAITING, unwritten: MAX_UNWRITTEN }) {
+  constructor(dir: string, manifest: RunManifest, limits: Limits = { waiting: MAX_WAITING, waitingChars: MAX_WAITING_CHARS, unwritten: MAX_UNWRITTEN }) {
     this.dir = dir;
     this.limits = limits;
     this.pass = new ReportPass(manifest);
@@ -96,12 +117,14 @@ export class LiveReport {
   private order(record: RequestRecord): void {
     if (record.seq !== this.next) {
       this.waiting.set(record.seq, record);
-      if (this.waiting.size > this.limits.waiting) this.giveUp();
+      this.waitingChars += textSize(record);
+      if (this.waiting.size > this.limits.waiting || this.waitingChars > this.limits.waitingChars) this.giveUp();
       return;
     }
     this.take(record);
     for (let r = this.waiting.get(this.next); r !== undefined; r = this.waiting.get(this.next)) {
       this.waiting.delete(r.seq);
+      this.waitingChars -= textSize(r);
       this.take(r);
     }
   }

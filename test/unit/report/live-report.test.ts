@@ -92,16 +92,25 @@ describe('LiveReport', () => {
 
   it('gives up, leaving nothing behind, when too many records wait for an earlier one', async () => {
     const { dir, manifest } = await setUp(all);
-    const report = new LiveReport(dir, manifest, { waiting: 100, unwritten: 2 ** 24 });
+    const report = new LiveReport(dir, manifest, { waiting: 100, waitingChars: 2 ** 24, unwritten: 2 ** 24 });
     // seq 0 comes last, as a request retried for a long time would: 1,399 records would have to wait for it
     for (const r of [...all.slice(1), all[0]!]) report.add(r);
     expect(await report.finish(manifest)).toBeUndefined();
     expect(await readdir(dir)).toEqual(['records.jsonl', 'run.json']);
   });
 
+  it('gives up when the records waiting hold too much text, however few they are', async () => {
+    const { dir, manifest } = await setUp(all);
+    const report = new LiveReport(dir, manifest, { waiting: 4096, waitingChars: 20_000, unwritten: 2 ** 24 });
+    // 89 records of ~260 characters wait for seq 0: over 20,000 characters, far under 4,096 records
+    for (const r of [...all.slice(1, 90), all[0]!, ...all.slice(90)]) report.add(r);
+    expect(await report.finish(manifest)).toBeUndefined();
+    expect(await readdir(dir)).toEqual(['records.jsonl', 'run.json']);
+  });
+
   it('takes records that wait within the limit', async () => {
     const { dir, manifest } = await setUp(all);
-    const report = new LiveReport(dir, manifest, { waiting: 100, unwritten: 2 ** 24 });
+    const report = new LiveReport(dir, manifest, { waiting: 100, waitingChars: 2 ** 24, unwritten: 2 ** 24 });
     for (const r of [...all.slice(1, 90), all[0]!, ...all.slice(90)]) report.add(r);
     expect((await report.finish(manifest))?.recorded.requests).toBe(ROWS * 2);
   });
