@@ -2,7 +2,8 @@
  * The whole pipeline through the BUILT CLI (dist/bin.js) against the built-in simulator: config → dataset → plan →
  * run → check → record → report, judged only by the files a user gets.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_FILTER_TRIGGER } from '../../src/simulator/index.js';
-import { cleanEnv, ROOT, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
+import { BIN, cleanEnv, ROOT, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
 import {
   expectChecksAgree,
   expectChoicesMatchRecords,
@@ -237,5 +238,17 @@ describe('evalrun plan (built CLI)', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('is not a valid JSON Schema');
     expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+});
+
+describe('the installed command', () => {
+  it('is an executable file with a node shebang, as npx and npm\'s bin links run it', () => {
+    // A fresh clone builds dist/ at `npm install`; tsc writes files without the execute bit.
+    expect(statSync(BIN).mode & 0o111).toBe(0o111);
+    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    const r = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 });
