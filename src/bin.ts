@@ -7,9 +7,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 // A run allocates fast but keeps little (records go to disk as they finish): by default V8 lets the old space fill
 // with garbage to several times the live set before collecting it. Growing the heap in smaller steps keeps peak RSS
-// near the live set for a few percent of CPU. 60% measured best: at 30, 4% slower for 3 MB less; at V8's own
-// choice, 148 MB at 600k choices, near the 150 MB budget (test/bench/RESULTS.md). Only the CLI sets it: a library
-// user's process is theirs to tune.
+// near the live set for a few percent of CPU. 60% measured best: at 30, 4% slower for 3 MB less; at 100, 148 MB
+// at 600k choices, near the 150 MB budget (test/bench/RESULTS.md). Only the CLI sets it: a library user's process
+// is theirs to tune.
 setFlagsFromString('--heap-growing-percent=60');
 const args = process.argv.slice(2);
 // `plan` estimates cost with a real BPE tokenizer, ~200 ms to load: its worker starts before the CLI's own modules

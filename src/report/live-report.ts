@@ -66,7 +66,11 @@ export class LiveReport {
   private firstAt = 0;
   private lastAt = 0;
 
-  constructor(dir: string, manifest: RunManifest, limits: Limits = { waiting: MAX_WAITING, waitingChars: MAX_WAITING_CHARS, unwritten: MAX_UNWRITTEN }) {
+  constructor(
+    dir: string,
+    manifest: RunManifest,
+    limits: Limits = { waiting: MAX_WAITING, waitingChars: MAX_WAITING_CHARS, unwritten: MAX_UNWRITTEN },
+  ) {
     this.dir = dir;
     this.limits = limits;
     this.pass = new ReportPass(manifest);
