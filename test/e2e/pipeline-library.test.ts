@@ -1,4 +1,5 @@
 /** The library API in-process: `import { runEval } from 'evalrun'` does what `evalrun run` does. */
+import { readdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,36 @@ describe('runEval', () => {
     const files = await readRunDir(out);
     expect(files.summary).toEqual(JSON.parse(JSON.stringify(result.summary)));
     expectStatsMatchChoices(files.stats, files.choices);
+  });
+
+  it('builds choices.csv while a fresh run runs, and derives it from records.jsonl for a resumed run', async () => {
+    const out = join(await tempDir(), 'run');
+    const config = join(FIXTURES, 'configs/sim-json.yaml');
+    const building = (names: string[]) => names.filter((n) => /^choices\.csv\.live-\d+$/.test(n));
+    const stop = new AbortController();
+    const during: string[][] = [];
+    const first = await runEval({
+      config,
+      out,
+      env: {},
+      signal: stop.signal,
+      reporter: {
+        onRecord: () => {
+          during.push(readdirSync(out));
+          if (during.length === 10) stop.abort();
+        },
+      },
+    });
+    expect(first.status).toBe('interrupted');
+    // The live pass was writing choices.csv as records came in; interrupted, it gave way to the pass over the journal.
+    expect(during.some((names) => building(names).length === 1)).toBe(true);
+    expect(building(readdirSync(out))).toEqual([]);
+    const resumedDuring: string[][] = [];
+    const resumed = await runEval({ config, out, env: {}, resume: true, reporter: { onRecord: () => resumedDuring.push(readdirSync(out)) } });
+    expect(resumed.status).toBe('complete');
+    expect(resumedDuring.length).toBeGreaterThan(0);
+    expect(resumedDuring.every((names) => building(names).length === 0)).toBe(true);
+    expect(resumed.summary.recorded).toEqual({ requests: 40, choices: 80, failed_requests: 0 });
   });
 
   it('takes the config as an object, with paths relative to baseDir', async () => {
