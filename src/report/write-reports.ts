@@ -22,6 +22,7 @@ export const STATS_COLUMNS = [
   'json_valid', 'json_valid_rate', 'schema_valid', 'schema_valid_rate',
   'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
   'failed_requests', 'retries', 'json_checked', 'schema_checked',
+  'tool_args_checked', 'tool_args_valid', 'tool_args_valid_rate',
 ] as const;
 
 export interface Summary {
@@ -88,7 +89,12 @@ export class ReportPass {
     });
     this.requests++;
     for (const row of out) {
-      acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
+      acc.addChoice({
+        finish_reason: String(row.finish_reason),
+        json_valid: row.json_valid as boolean | null,
+        schema_valid: row.schema_valid as boolean | null,
+        tool_args_valid: row.tool_args_valid as boolean | null,
+      });
       this.choices++;
       this.batch.push(this.columns.map((k) => (row as Record<string, unknown>)[k]));
     }
