@@ -8,12 +8,12 @@ import { ApiFatalError, ExitCode, InterruptedError, OutputError, UsageError, typ
 import { planTasks, type PlanSummary } from './plan/build-plan.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
-import { compileSchema } from './check/validators.js';
-import { checkJsonOutput, NOT_CHECKED, parseJson, type ParsedJson } from './check/json-output.js';
+import { compileSchema, compileTools, type ToolValidators } from './check/validators.js';
+import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson } from './check/json-output.js';
 import { makeCheckRunner } from './check/checks.js';
 import { evaluationOf } from './record/evaluation.js';
 import { openProvider } from './run/provider.js';
-import { executeTask } from './run/execute-task.js';
+import { executeTask, type ExecuteDeps } from './run/execute-task.js';
 import { runPlan } from './run/run-plan.js';
 import { Pacer } from './run/pacer.js';
 import { ResponseCache } from './run/cache.js';
@@ -186,19 +186,26 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   }
 }
 
-function makeChecker(config: Config, cells: Cell[]): (task: Task, content: string | null) => ReturnType<typeof checkJsonOutput> {
+function makeChecker(config: Config, cells: Cell[]): ExecuteDeps['check'] {
   const validators: Array<ValidateFunction | undefined> = cells.map((c) => {
     const own = (c.params['response_format'] as { json_schema?: { schema?: Record<string, unknown> } } | undefined)?.json_schema?.schema;
     const schema = config.schema ?? own;
     return schema ? compileSchema(schema) : undefined;
   });
+  // Each cell's tools, compiled once per cell (and once per schema object: cells sharing `tools` share them).
+  const tools: ToolValidators[] = cells.map((c) => compileTools(c.params['tools']));
   const grade = makeCheckRunner(config.checks ?? []);
-  return (task, content) => {
+  return (task, content, toolCalls, gradeContent = true) => {
     let parsed: ParsedJson | undefined;
     const parse = () => (parsed ??= parseJson(content));
-    const json = task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;
+    let check: ChoiceCheck = gradeContent && task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;
+    const parsedArgs = toolCalls?.map((c) => parseJson(c.arguments));
+    if (toolCalls?.length) {
+      const args = checkToolCalls(toolCalls, tools[task.cell.index]!, parsedArgs);
+      check = { ...check, schema_errors: [...check.schema_errors, ...args.errors], tool_args_valid: args.valid };
+    }
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
-    return grade ? { ...json, checks: grade(content, task.row.vars, parse) } : json;
+    return grade ? { ...check, checks: grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }) } : check;
   };
 }
 

@@ -1,4 +1,4 @@
-import { parseJson, type ParsedJson } from './json-output.js';
+import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../plan/template.js';
 import { compileSchema } from './validators.js';
@@ -25,12 +25,39 @@ export type CheckResults = Record<string, boolean | null>;
 
 export interface CompiledCheck {
   name: string;
+  /** The pointer starts with /tool_calls: it reads the choice's tool calls, not its content. */
+  readsToolCalls: boolean;
   run(content: string | null, parsed: ParsedContent, vars: Record<string, unknown>): boolean;
 }
 
 /** The content parsed at most once per choice, shared by every check that has a pointer. */
 export interface ParsedContent {
   get(): ParsedJson;
+}
+
+/** A pointer into the tool calls instead of the content: `/tool_calls`, `/tool_calls/0/arguments/city`, … */
+export const TOOL_CALLS_POINTER = /^\/tool_calls(\/|$)/;
+
+/** What a choice answered besides its content, for checks that point into tool calls. */
+export interface ChoiceAnswer {
+  toolCalls: readonly ToolCall[] | null;
+  /** Each call's arguments parsed (shared with the tool-argument validation); parsed here when absent. */
+  parsedArgs?: readonly ParsedJson[] | undefined;
+  /** False when the content is not graded (a tool-call-only or a filtered answer): content checks stay null. */
+  gradeContent: boolean;
+}
+
+/**
+ * The document a `/tool_calls/...` pointer is resolved against: `{ tool_calls: [{ id, name, arguments }] }`, the
+ * arguments parsed from their JSON string (kept as the string when they do not parse). No calls: an empty list.
+ */
+export function toolCallsDocument(calls: readonly ToolCall[] | null, parsedArgs?: readonly ParsedJson[]): { tool_calls: unknown[] } {
+  return {
+    tool_calls: (calls ?? []).map((c, i) => {
+      const args = parsedArgs?.[i] ?? parseJson(c.arguments);
+      return { id: c.id, name: c.name, arguments: args.ok ? args.value : c.arguments };
+    }),
+  };
 }
 
 export function expectedColumn(expected: unknown): string | undefined {
@@ -76,6 +103,7 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
   const validate: ValidateFunction | undefined = spec.type === 'json_schema' && spec.schema ? compileSchema(spec.schema) : undefined;
   return {
     name: spec.name,
+    readsToolCalls: spec.pointer !== undefined && TOOL_CALLS_POINTER.test(spec.pointer),
     run(content, parsed, vars) {
       // The value under test: the text itself, or (with a pointer, or for a schema) the parsed JSON value.
       let value: unknown = content;
@@ -107,20 +135,27 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
 }
 
 /**
- * Grades one choice with every check. Called only for answered choices (a tool call or a filtered answer has no
- * content to judge, and its checks stay null); an answer with null content or unparsable JSON under a pointer fails.
+ * Grades one choice with every check. Content checks stay null when there is no content to judge (a tool call or
+ * a filtered answer, `answer.gradeContent` false); an answer with null content or unparsable JSON under a pointer
+ * fails. Checks pointing into `/tool_calls` are graded for every answered choice: one without tool calls fails them.
  */
 export function makeCheckRunner(
   specs: readonly CheckSpec[],
-): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson) => CheckResults) | undefined {
+): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson, answer?: ChoiceAnswer) => CheckResults) | undefined {
   if (specs.length === 0) return undefined;
   const compiled = specs.map(compileCheck);
-  return (content, vars, parse) => {
+  return (content, vars, parse, answer) => {
     let cache: ParsedJson | undefined;
     // The caller may share the parse it made for the JSON check; otherwise parse at most once, and only if needed.
     const parsed: ParsedContent = { get: parse ?? (() => (cache ??= parseJson(content))) };
+    let doc: ParsedJson | undefined;
+    const calls: ParsedContent = { get: () => (doc ??= { ok: true, value: toolCallsDocument(answer?.toolCalls ?? null, answer?.parsedArgs) }) };
+    const gradeContent = answer?.gradeContent ?? true;
     const out: CheckResults = {};
-    for (const c of compiled) out[c.name] = c.run(content, parsed, vars);
+    for (const c of compiled) {
+      if (c.readsToolCalls) out[c.name] = c.run(null, calls, vars);
+      else out[c.name] = gradeContent ? c.run(content, parsed, vars) : null;
+    }
     return out;
   };
 }

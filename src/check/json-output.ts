@@ -1,4 +1,5 @@
 import type { ValidateFunction } from 'ajv';
+import type { ToolValidators } from './validators.js';
 
 export interface ChoiceCheck {
   /** Parses as a JSON object (not an array, string or null). null: not a JSON-mode request. */
@@ -9,6 +10,8 @@ export interface ChoiceCheck {
   schema_errors: string[];
   /** The configured checks' outcomes, when the config has any. */
   checks?: Record<string, boolean | null>;
+  /** Every tool call names a configured tool and its arguments satisfy its `parameters`. null: no tool calls. */
+  tool_args_valid?: boolean | null;
 }
 
 const MAX_ERRORS = 3;
@@ -41,4 +44,42 @@ export function checkJsonOutput(
   if (validate(value)) return { json_valid: true, schema_valid: true, schema_errors: [] };
   const errors = (validate.errors ?? []).slice(0, MAX_ERRORS).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`);
   return { json_valid: true, schema_valid: false, schema_errors: errors };
+}
+
+/** One tool call as recorded: the server's call id, the function name and the arguments as sent (a JSON string). */
+export interface ToolCall {
+  id: string | null;
+  name: string;
+  arguments: string;
+}
+
+/**
+ * Validates each call's arguments against its tool's `parameters`. An unknown tool name, arguments that are not a
+ * JSON object, or a schema violation makes the choice invalid; the errors name the call they belong to
+ * (`tool_calls/0 get_weather: /city must be string`). `parsed` shares each call's JSON.parse with the checks.
+ */
+export function checkToolCalls(
+  calls: readonly ToolCall[],
+  tools: ToolValidators,
+  parsed: readonly ParsedJson[] = calls.map((c) => parseJson(c.arguments)),
+): { valid: boolean; errors: string[] } {
+  const errors: string[] = [];
+  calls.forEach((call, i) => {
+    const at = `tool_calls/${i} ${call.name}:`;
+    if (!tools.has(call.name)) {
+      const known = [...tools.keys()];
+      errors.push(`${at} unknown tool (${known.length ? `the config defines ${known.join(', ')}` : 'the config defines no function tools'})`);
+      return;
+    }
+    const args = parsed[i]!;
+    if (!args.ok) return void errors.push(`${at} arguments are not valid JSON`);
+    const value = args.value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return void errors.push(`${at} arguments are not a JSON object`);
+    const validate = tools.get(call.name);
+    if (!validate || validate(value)) return;
+    const found = (validate.errors ?? []).slice(0, MAX_ERRORS);
+    if (found.length === 0) errors.push(`${at} arguments do not match the tool's parameters`);
+    for (const e of found) errors.push(`${at} ${e.instancePath || '/'} ${e.message ?? e.keyword}`);
+  });
+  return { valid: errors.length === 0, errors };
 }

@@ -46,3 +46,22 @@ export function compileSchema(schema: Record<string, unknown>): ValidateFunction
   compiled.set(schema, fn);
   return fn;
 }
+
+/** A cell's function tools by name, each with its compiled `parameters` schema (undefined: the tool takes none). */
+export type ToolValidators = ReadonlyMap<string, ValidateFunction | undefined>;
+
+/**
+ * Compiles the `parameters` of every function tool a cell sends. Schemas are cached by identity, so cells that share
+ * the config's `tools` share the compiled validators too.
+ */
+export function compileTools(tools: unknown): ToolValidators {
+  const out = new Map<string, ValidateFunction | undefined>();
+  if (!Array.isArray(tools)) return out;
+  for (const t of tools) {
+    const fn = (t as { function?: { name?: unknown; parameters?: unknown } } | null)?.function;
+    if (!fn || typeof fn.name !== 'string') continue;
+    const params = fn.parameters;
+    out.set(fn.name, params && typeof params === 'object' && !Array.isArray(params) ? compileSchema(params as Record<string, unknown>) : undefined);
+  }
+  return out;
+}

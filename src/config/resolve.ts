@@ -122,6 +122,26 @@ const rules: Rule[] = [
       }
     }
   },
+  function toolParametersAreSchemas({ data, issue }) {
+    // Every tool call's arguments are validated against these: a broken schema must stop the run before it starts.
+    const lists: Array<[DocPath, unknown]> = [[['tools'], data.tools], [['params', 'tools'], data.params?.['tools']]];
+    const grid = data.grid?.['tools'];
+    if (Array.isArray(grid)) grid.forEach((list, i) => lists.push([['grid', 'tools', i], list]));
+    for (const [at, list] of lists) {
+      if (!Array.isArray(list)) continue;
+      list.forEach((tool, i) => {
+        const params = (tool as { function?: { parameters?: unknown } } | null)?.function?.parameters;
+        if (params === undefined) return;
+        const path = [...at, i, 'function', 'parameters'];
+        if (!params || typeof params !== 'object' || Array.isArray(params)) return issue(path, 'a tool\'s parameters must be a JSON Schema object');
+        try {
+          compileSchema(params as Record<string, unknown>);
+        } catch (e) {
+          issue(path, `is not a valid JSON Schema: ${(e as Error).message}`);
+        }
+      });
+    }
+  },
   function jsonModeNamesJson({ data, issue }) {
     // The API answers 400 to every such request; better to say so before a whole run of them is sent.
     const formats = [data.params?.['response_format'], ...asList(data.grid?.['response_format'])];

@@ -34,12 +34,15 @@ export interface ChoiceRecord {
   finish_reason: string | null;
   content: string | null;
   refusal: string | null;
-  tool_calls: Array<{ name: string; arguments: string }> | null;
+  /** As the server sent them; `id` is the call id (absent in records written before it was kept). */
+  tool_calls: Array<{ id?: string | null; name: string; arguments: string }> | null;
   json_valid: boolean | null;
   schema_valid: boolean | null;
   schema_errors: string[];
   /** Each configured check's outcome (see `checks:`); null or absent: not graded (a tool call, a failed request). */
   checks?: Record<string, boolean | null>;
+  /** Every tool call names a configured tool and its arguments satisfy its `parameters`; null/absent: no tool calls. */
+  tool_args_valid?: boolean | null;
 }
 
 export interface RequestError {

@@ -72,6 +72,10 @@ export interface CellStats {
   latency_p50_ms: number | null;
   latency_p95_ms: number | null;
   latency_mean_ms: number | null;
+  /** Choices with tool calls, and those whose every call names a configured tool with valid arguments. */
+  tool_args_checked: number;
+  tool_args_valid: number;
+  tool_args_valid_rate: number | null;
   prompt_tokens: number;
   completion_tokens: number;
   retries: number;
@@ -93,6 +97,8 @@ export class CellAccumulator {
   jsonValid = 0;
   schemaChecked = 0;
   schemaValid = 0;
+  toolArgsChecked = 0;
+  toolArgsValid = 0;
   promptTokens = 0;
   completionTokens = 0;
   retries = 0;
@@ -111,7 +117,7 @@ export class CellAccumulator {
     this.completionTokens += r.completion_tokens;
   }
 
-  addChoice(c: { finish_reason: string; json_valid: boolean | null; schema_valid: boolean | null }): void {
+  addChoice(c: { finish_reason: string; json_valid: boolean | null; schema_valid: boolean | null; tool_args_valid?: boolean | null }): void {
     this.choices++;
     const key = (FINISH_REASONS as readonly string[]).includes(c.finish_reason) ? (c.finish_reason as FinishReason) : 'other';
     this.reasons[key]++;
@@ -122,6 +128,10 @@ export class CellAccumulator {
     if (c.schema_valid !== null) {
       this.schemaChecked++;
       if (c.schema_valid) this.schemaValid++;
+    }
+    if (typeof c.tool_args_valid === 'boolean') {
+      this.toolArgsChecked++;
+      if (c.tool_args_valid) this.toolArgsValid++;
     }
   }
 
@@ -158,6 +168,9 @@ export class CellAccumulator {
       latency_p50_ms: round1(p50 ?? null),
       latency_p95_ms: round1(p95 ?? null),
       latency_mean_ms: round1(this.latencies.mean()),
+      tool_args_checked: this.toolArgsChecked,
+      tool_args_valid: this.toolArgsValid,
+      tool_args_valid_rate: rate(this.toolArgsValid, this.toolArgsChecked),
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
       retries: this.retries,

@@ -24,6 +24,7 @@ export const CHOICE_COLUMNS = [
   'error',
   'request_id',
   'served_model',
+  'tool_args_valid',
 ] as const;
 
 export type ChoiceRow = Record<(typeof CHOICE_COLUMNS)[number], string | number | boolean | null>;
@@ -74,6 +75,7 @@ export function choiceRows(record: RequestRecord, cell: ManifestCell): ChoiceRow
       error,
       request_id: record.request_id,
       served_model: record.model,
+      tool_args_valid: c ? (c.tool_args_valid ?? null) : null,
     });
   }
   return rows;

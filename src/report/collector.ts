@@ -83,6 +83,7 @@ export class ReportCollector {
     if (reason !== 'stop' && reason !== 'tool_calls') failed.push(`finish_reason ${reason}`);
     if (row.json_valid === false) failed.push('json_valid');
     if (row.schema_valid === false) failed.push('schema_valid');
+    if (row.tool_args_valid === false) failed.push('tool_args_valid');
     for (const name of this.checks) if (row[`check_${name}`] === false) failed.push(name);
     if (failed.length === 0) return;
     this.failingPerCell[cellIndex]!++;

@@ -10,6 +10,7 @@ import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
 import type { RequestRecord } from '../record/types.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
+import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
 import type { ComparisonSection } from './comparison.js';
 import type { GateSection } from '../gate/gates.js';
@@ -22,6 +23,7 @@ export const STATS_COLUMNS = [
   'json_valid', 'json_valid_rate', 'schema_valid', 'schema_valid_rate',
   'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
   'failed_requests', 'retries', 'json_checked', 'schema_checked',
+  'tool_args_checked', 'tool_args_valid', 'tool_args_valid_rate',
 ] as const;
 
 export interface Summary {
@@ -34,6 +36,8 @@ export interface Summary {
   plan: { rows: number; requests: number; choices: number; cells: number };
   recorded: { requests: number; choices: number; failed_requests: number };
   totals: { prompt_tokens: number; completion_tokens: number; retries: number };
+  /** The grid's axes (parameters that differ between cells) and the column each cell's value is in. */
+  axes?: Array<{ param: string; column: string }>;
   cells: CellStats[];
   /** Names of the configured checks (columns check_<name>, metrics <name>_pass_rate). */
   checks?: string[];
@@ -62,6 +66,10 @@ export class ReportPass {
   private readonly cells: RunManifest['plan']['cells'];
   private readonly stats: CellAccumulator[];
   private readonly collector: ReportCollector;
+  /** Grid axes without a column of their own until now (max_tokens, seed, stop, …): appended to every report. */
+  private readonly axes: GridAxis[];
+  private readonly axisColumns: string[];
+  private readonly axisValues: Array<Record<string, AxisValue>>;
   private batch: unknown[][] = [];
   private header = true;
 
@@ -69,7 +77,12 @@ export class ReportPass {
     this.cells = manifest.plan.cells;
     this.stats = this.cells.map((c) => new CellAccumulator(c));
     this.collector = new ReportCollector(manifest);
-    this.columns = [...CHOICE_COLUMNS, ...this.collector.checkColumns()];
+    const checkColumns = this.collector.checkColumns();
+    const reserved = new Set<string>([...CHOICE_COLUMNS, ...checkColumns, ...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks)]);
+    this.axes = gridAxes(this.cells, reserved);
+    this.axisColumns = this.axes.filter((a) => !a.builtIn).map((a) => a.column);
+    this.axisValues = axisValues(this.cells, this.axes);
+    this.columns = [...CHOICE_COLUMNS, ...checkColumns, ...this.axisColumns];
   }
 
   /** Takes the next record in plan order; returns choices.csv text when a batch of rows is full. */
@@ -87,8 +100,15 @@ export class ReportPass {
       completion_tokens: record.usage?.completion_tokens ?? 0,
     });
     this.requests++;
+    const axes = this.axisValues[cellIndex]!;
     for (const row of out) {
-      acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
+      for (const column of this.axisColumns) (row as Record<string, unknown>)[column] = axes[column];
+      acc.addChoice({
+        finish_reason: String(row.finish_reason),
+        json_valid: row.json_valid as boolean | null,
+        schema_valid: row.schema_valid as boolean | null,
+        tool_args_valid: row.tool_args_valid as boolean | null,
+      });
       this.choices++;
       this.batch.push(this.columns.map((k) => (row as Record<string, unknown>)[k]));
     }
@@ -103,8 +123,12 @@ export class ReportPass {
 
   /** Writes stats.csv, summary.json and the other reports; choices.csv is the caller's. */
   async finish(dir: string, m: RunManifest): Promise<Summary> {
-    const cellStats = cellReports(m, this.collector, this.stats);
-    await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks)]));
+    const cellStats = cellReports(m, this.collector, this.stats).map((c, i) => {
+      const axes = this.axisValues[i]!;
+      for (const column of this.axisColumns) (c as unknown as Record<string, unknown>)[column] = axes[column];
+      return c;
+    });
+    await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks), ...this.axisColumns]));
     const summary: Summary = {
       name: m.name,
       status: m.status,
@@ -123,6 +147,7 @@ export class ReportPass {
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
         retries: cellStats.reduce((s, c) => s + c.retries, 0),
       },
+      axes: this.axes.map((a) => ({ param: a.param, column: a.column })),
       cells: cellStats,
       ...evaluateRun(m, this.collector, cellStats),
     };

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { ApiFatalError } from '../errors.js';
-import type { ChoiceCheck } from '../check/json-output.js';
+import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
 import type { Task } from '../plan/types.js';
 import type { ChoiceRecord, RequestError, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
@@ -14,8 +14,11 @@ export interface ExecuteDeps {
   slots: Slots;
   retry: RetryPolicy;
   timeoutMs: number;
-  /** Check one choice's content for its cell (JSON + schema); NOT_CHECKED outside JSON mode. */
-  check: (task: Task, content: string | null) => ChoiceCheck;
+  /**
+   * Check one choice for its cell: its content (JSON + schema; NOT_CHECKED outside JSON mode) unless `gradeContent`
+   * is false, its tool calls' arguments, and the configured checks.
+   */
+  check: (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean) => ChoiceCheck;
   redact: (text: string) => string;
   /** Aborted on a hard stop (a second Ctrl-C, or the grace period after the first ran out): nothing more is recorded. */
   signal: AbortSignal;
@@ -162,13 +165,16 @@ function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMet
 function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, i: number, deps: ExecuteDeps): ChoiceRecord {
   const message = c.message ?? ({} as OpenAI.ChatCompletionMessage);
   const content = typeof message.content === 'string' ? message.content : null;
-  const calls = message.tool_calls?.map((t) =>
-    t.type === 'function' ? { name: t.function.name, arguments: t.function.arguments } : { name: t.type, arguments: JSON.stringify(t) },
-  );
-  // Tool calls answer in arguments, and a filtered answer has no content to judge (it counts as content_filter):
-  // the JSON check applies to content answers only.
-  const unanswered = (calls?.length && content === null) || (c.finish_reason === 'content_filter' && !content);
-  const check = unanswered ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content);
+  // The call id is kept as the server sent it (null when it sent none): a follow-up turn answers by it.
+  const calls: ToolCall[] | undefined = message.tool_calls?.map((t) => {
+    const id = typeof t.id === 'string' ? t.id : null;
+    return t.type === 'function' ? { id, name: t.function.name, arguments: t.function.arguments } : { id, name: t.type, arguments: JSON.stringify(t) };
+  });
+  // A filtered answer has nothing to judge (it counts as content_filter). Tool calls answer in arguments: those are
+  // validated against the tools, and the JSON check applies to content answers only.
+  const filtered = c.finish_reason === 'content_filter' && !content && !calls?.length;
+  const toolOnly = Boolean(calls?.length) && content === null;
+  const check = filtered ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content, calls?.length ? calls : null, !toolOnly);
   return {
     index: typeof c.index === 'number' ? c.index : i,
     finish_reason: c.finish_reason ?? null,

@@ -37,6 +37,9 @@ const JSON_METRICS: readonly MetricDef[] = [
   rate('schema_valid_rate', 'schema_valid', 'schema_checked', 'higher'),
 ];
 
+/** Tool calls' arguments against their tools' `parameters`, over the choices that called a tool. */
+const TOOL_METRICS: readonly MetricDef[] = [rate('tool_args_valid_rate', 'tool_args_valid', 'tool_args_checked', 'higher')];
+
 const LATENCY_METRICS: readonly MetricDef[] = [
   { name: 'latency_mean_ms', kind: 'latency', direction: 'lower', comparable: true, interval: true },
   { name: 'latency_p50_ms', kind: 'latency', direction: 'lower', comparable: false, interval: false },
@@ -49,7 +52,7 @@ export function checkMetric(check: string): MetricDef {
 
 /** Every metric of a run with these checks, in the order tables show them. */
 export function metricsFor(checks: readonly string[]): MetricDef[] {
-  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...LATENCY_METRICS];
+  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...TOOL_METRICS, ...LATENCY_METRICS];
 }
 
 export function rateMetrics(checks: readonly string[]): MetricDef[] {

@@ -73,13 +73,38 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
     expect(charts.inked).toHaveLength(2);
     for (const n of charts.inked) expect(n).toBeGreaterThan(2000);
 
-    // finish_reason bars include truncation (max_tokens 12), and the heatmap has one grid per model.
+    // finish_reason bars include truncation (max_tokens 12).
     const legend = (await page.evaluate('window.__evalrunCharts[0].data.datasets.map((d) => d.label)')) as string[];
     expect(legend).toEqual(expect.arrayContaining(['stop', 'length']));
-    expect(await page.locator('#heatmaps table.heatmap').count()).toBe(1);
-    expect(await page.locator('#heatmaps td.hm:not(.empty)').count()).toBe(4);
+
+    // The heatmap: temperature × top_p by default, max_tokens fixed by a filter, so each square is one cell.
+    const squares = () => page.locator('#heatmaps td.hm:not(.empty)');
+    const titles = async () => (await page.evaluate(`[...document.querySelectorAll('#heatmaps td.hm:not(.empty)')].map((t) => t.title)`)) as string[];
     await page.selectOption('#heatmap-metric', 'length_rate');
-    expect(await page.locator('#heatmaps td.hm').first().getAttribute('title')).toMatch(/max_tokens=/);
+    expect(await page.locator('#heatmaps table.heatmap').count()).toBe(1);
+    expect(await squares().count()).toBe(4);
+    expect(await page.locator('#heatmaps td.hm[data-cells]:not([data-cells="1"])').count()).toBe(0);
+    expect(await page.evaluate(`[...document.querySelectorAll('#heatmap-filters select')].map((s) => s.dataset.axis)`)).toEqual(['max_tokens']);
+    const first = await titles();
+    expect(first).toHaveLength(4);
+    expect(first.every((t) => /max_tokens=12:/.test(t))).toBe(true);
+    await page.selectOption('#heatmap-filter-max_tokens', '200');
+    const second = await titles();
+    expect(second).toHaveLength(4);
+    expect(second.every((t) => /max_tokens=200:/.test(t))).toBe(true);
+    // Two cells that differ only in max_tokens are two squares, with their own values (12 tokens truncate, 200 do not).
+    await page.selectOption('#heatmap-y', 'max_tokens');
+    await page.selectOption('#heatmap-x', 'temperature');
+    await page.selectOption('#heatmap-filter-top_p', '1');
+    const table = (await page.evaluate(
+      `[...document.querySelectorAll('#heatmaps table.heatmap tr')].map((r) => [...r.children].map((c) => c.textContent.trim()))`,
+    )) as string[][];
+    expect(table[0]).toEqual(['max_tokens \\ temperature', '0', '1.2']);
+    expect(table.slice(1).map((r) => r[0])).toEqual(['12', '200']);
+    expect(await squares().count()).toBe(4);
+    const byCell = Object.fromEntries((await titles()).map((t) => [t.split(':')[0], t]));
+    expect(Object.keys(byCell).sort()).toEqual(['gpt-4o-mini/t0/p1/n2/max_tokens=12', 'gpt-4o-mini/t0/p1/n2/max_tokens=200', 'gpt-4o-mini/t1.2/p1/n2/max_tokens=12', 'gpt-4o-mini/t1.2/p1/n2/max_tokens=200'].sort());
+    expect(table[1]![1]).not.toBe(table[2]![1]);
 
     // The canaries show as literal text and never ran.
     const failingText = await page.locator('#failing-table').innerText();

@@ -124,52 +124,79 @@ export const CLIENT_SCRIPT = String.raw`
     },
   }));
 
-  // Heatmap: a metric over temperature × top_p, one grid per model
-  var hmSection = section('heatmap', 'Heatmap: metric over temperature × top_p', 'Cells that share model, temperature and top_p (other grid axes) are pooled.');
+  // Heatmap: a metric over two grid axes the user picks; every other axis is fixed by a filter, so a square shows
+  // one cell (two only when the grid repeats a setting, and then each is shown on its own line), never a pool.
+  var hmSection = section('heatmap', 'Heatmap: metric over two grid axes', 'Pick the axes; the other grid axes are fixed by the filters, so distinct cells are never pooled.');
   var select = el('select', { id: 'heatmap-metric' }, data.metrics.map(function (m) { return el('option', { value: m.name, text: m.name }); }));
   var preferred = ['schema_valid_rate', 'json_valid_rate'];
   var firstCheck = data.metrics.filter(function (m) { return /_pass_rate$/.test(m.name); })[0];
   var initial = firstCheck ? firstCheck.name : preferred.filter(function (p) { return metricNames.indexOf(p) >= 0; })[0] || metricNames[0];
   if (initial) select.value = initial;
-  hmSection.appendChild(el('label', null, ['metric ', select]));
+  var axes = data.axes || [];
+  var axisNames = axes.map(function (a) { return a.param; });
+  function axisSelect(id) {
+    return el('select', { id: id }, [el('option', { value: '', text: '(none)' })].concat(axisNames.map(function (n) { return el('option', { value: n, text: n }); })));
+  }
+  var ySelect = axisSelect('heatmap-y');
+  var xSelect = axisSelect('heatmap-x');
+  var both = axisNames.indexOf('temperature') >= 0 && axisNames.indexOf('top_p') >= 0;
+  ySelect.value = both ? 'temperature' : axisNames[0] || '';
+  xSelect.value = both ? 'top_p' : axisNames.filter(function (n) { return n !== ySelect.value; })[0] || '';
+  hmSection.appendChild(el('div', null, [el('label', null, ['metric ', select]), ' ', el('label', null, ['rows ', ySelect]), ' ', el('label', null, ['columns ', xSelect])]));
+  var filterBox = el('div', { id: 'heatmap-filters' });
+  hmSection.appendChild(filterBox);
+  var filters = {};
+  axes.forEach(function (a) {
+    var f = el('select', { id: 'heatmap-filter-' + a.param, 'data-axis': a.param }, a.values.map(function (v) { return el('option', { value: v, text: v }); }));
+    filters[a.param] = el('label', null, [a.param + ' ', f]);
+    filters[a.param].select = f;
+    f.addEventListener('change', drawHeatmaps);
+  });
   var hmBox = el('div', { id: 'heatmaps' });
   hmSection.appendChild(hmBox);
-  function axisValues(key) {
-    var seen = [];
-    data.cells.forEach(function (c) { if (seen.indexOf(c[key]) < 0) seen.push(c[key]); });
-    return seen.sort(function (a, b) { return (a == null ? -1 : a) - (b == null ? -1 : b); });
+  function valuesOf(param) {
+    if (!param) return [null];
+    for (var i = 0; i < axes.length; i++) if (axes[i].param === param) return axes[i].values;
+    return [null];
   }
   function drawHeatmaps() {
     var metric = select.value;
     var def = data.metrics.filter(function (m) { return m.name === metric; })[0] || { direction: 'higher' };
+    var yAxis = ySelect.value;
+    var xAxis = xSelect.value === yAxis ? '' : xSelect.value;
     hmBox.textContent = '';
-    var models = [];
-    data.cells.forEach(function (c) { if (models.indexOf(c.model) < 0) models.push(c.model); });
-    var temps = axisValues('temperature');
-    var tops = axisValues('top_p');
-    models.forEach(function (model) {
-      var rows = temps.map(function (t) {
-        return el('tr', null, [el('th', { text: t == null ? 'default' : String(t) })].concat(tops.map(function (p) {
-          var k = 0, n = 0, ids = [];
-          data.cells.forEach(function (c) {
-            if (c.model !== model || c.temperature !== t || c.top_p !== p) return;
-            var r = c.rates[metric];
-            if (r) { k += r.k; n += r.n; }
-            ids.push(c.id);
-          });
-          if (!n) return td('–', 'hm empty', ids.join(', '));
-          var v = k / n;
-          var good = def.direction === 'lower' ? 1 - v : v;
-          var cell = td(pct(v), 'hm', ids.join(', ') + ': ' + k + '/' + n);
-          cell.style.background = 'hsl(' + Math.round(120 * good) + ', 65%, ' + (def.direction === 'none' ? 85 : 72) + '%)';
-          return cell;
-        })));
-      });
-      var head = el('tr', null, [el('th', { text: 'temperature \\ top_p' })].concat(tops.map(function (p) { return el('th', { text: p == null ? 'default' : String(p) }); })));
-      hmBox.appendChild(el('div', { className: 'hm-model' }, [el('h3', { text: model }), el('table', { className: 'heatmap' }, [el('thead', null, [head]), el('tbody', null, rows)])]));
+    filterBox.textContent = '';
+    var fixed = axisNames.filter(function (n) { return n !== xAxis && n !== yAxis; });
+    fixed.forEach(function (n) { filterBox.appendChild(filters[n]); filterBox.appendChild(document.createTextNode(' ')); });
+    function inSquare(c, y, x) {
+      if (yAxis && c.axes[yAxis] !== y) return false;
+      if (xAxis && c.axes[xAxis] !== x) return false;
+      return fixed.every(function (n) { return c.axes[n] === filters[n].select.value; });
+    }
+    var rows = valuesOf(yAxis).map(function (y) {
+      return el('tr', null, [el('th', { text: yAxis ? y : 'all' })].concat(valuesOf(xAxis).map(function (x) {
+        var here = data.cells.filter(function (c) { return inSquare(c, y, x); });
+        var shown = here.filter(function (c) { return c.rates[metric] && c.rates[metric].n; });
+        if (!shown.length) return td('–', 'hm empty', here.map(function (c) { return c.id; }).join(', '));
+        var square = td('', 'hm', shown.map(function (c) { return c.id + ': ' + c.rates[metric].k + '/' + c.rates[metric].n; }).join('\n'));
+        square.setAttribute('data-cells', String(shown.length));
+        shown.forEach(function (c, i) {
+          var r = c.rates[metric];
+          var v = r.k / r.n;
+          if (i) square.appendChild(el('br'));
+          square.appendChild(document.createTextNode(pct(v)));
+          if (i === 0) {
+            var good = def.direction === 'lower' ? 1 - v : v;
+            square.style.background = 'hsl(' + Math.round(120 * good) + ', 65%, ' + (def.direction === 'none' ? 85 : 72) + '%)';
+          }
+        });
+        return square;
+      })));
     });
+    var head = el('tr', null, [el('th', { text: (yAxis || '') + ' \\ ' + (xAxis || '') })].concat(valuesOf(xAxis).map(function (x) { return el('th', { text: xAxis ? x : 'all' }); })));
+    hmBox.appendChild(el('div', { className: 'hm-model' }, [el('table', { className: 'heatmap' }, [el('thead', null, [head]), el('tbody', null, rows)])]));
   }
-  select.addEventListener('change', drawHeatmaps);
+  [select, ySelect, xSelect].forEach(function (s) { s.addEventListener('change', drawHeatmaps); });
   drawHeatmaps();
 
   // Latency distribution per cell: 5–95% and 25–75% ranges with the median

@@ -20,12 +20,21 @@ export interface HtmlCell {
   latency_p50_ms: number | null;
   latency_p95_ms: number | null;
   cost_usd: number | null;
+  /** The cell's value of each grid axis, as text (`default` when unset), by parameter name. */
+  axes: Record<string, string>;
+}
+
+/** A grid axis the heatmap can put on x or y, or filter by: its values in display order. */
+export interface HtmlAxis {
+  param: string;
+  values: string[];
 }
 
 /** Everything report.html shows, as one JSON document: the page's script renders it, and only as text. */
 export interface HtmlData {
   summary: Omit<Summary, 'cells' | 'comparison' | 'gates'>;
   cells: HtmlCell[];
+  axes: HtmlAxis[];
   metrics: Array<{ name: string; direction: string }>;
   comparison: Summary['comparison'] | null;
   gates: Summary['gates'] | null;
@@ -36,9 +45,12 @@ export interface HtmlData {
 export function htmlData(summary: Summary, latencies: readonly LatencySamples[], failing: FailingChoice[], failingTotal: number): HtmlData {
   const { cells, comparison, gates, ...rest } = summary;
   const metrics = rateMetrics(summary.checks ?? []).filter((m) => cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0));
+  const axes = summary.axes ?? [];
+  const htmlCells = cells.map((c, i) => htmlCell(c, latencies[i], metrics, axes));
   return {
     summary: rest,
-    cells: cells.map((c, i) => htmlCell(c, latencies[i], metrics)),
+    cells: htmlCells,
+    axes: axes.map((a) => ({ param: a.param, values: axisOrder(cells.map((c) => field(c, a.column))) })),
     metrics: metrics.map((m) => ({ name: m.name, direction: m.direction })),
     comparison: comparison ?? null,
     gates: gates ?? null,
@@ -47,7 +59,16 @@ export function htmlData(summary: Summary, latencies: readonly LatencySamples[],
   };
 }
 
-function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: readonly MetricDef[]): HtmlCell {
+const label = (v: unknown): string => (v === null || v === undefined ? 'default' : String(v));
+
+/** Numbers in numeric order (unset first), anything else in grid order (as the cells first show it). */
+function axisOrder(values: unknown[]): string[] {
+  const distinct = [...new Set(values.map((v) => (v === undefined ? null : v)))];
+  if (distinct.every((v) => v === null || typeof v === 'number')) distinct.sort((a, b) => (a === null ? -Infinity : (a as number)) - (b === null ? -Infinity : (b as number)));
+  return distinct.map(label);
+}
+
+function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: readonly MetricDef[], axes: ReadonlyArray<{ param: string; column: string }>): HtmlCell {
   const reasons: Record<string, number> = {};
   for (const r of [...FINISH_REASONS, 'other'] as const) reasons[r] = c[r];
   const rates: HtmlCell['rates'] = {};
@@ -74,5 +95,6 @@ function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: re
     latency_p50_ms: c.latency_p50_ms,
     latency_p95_ms: c.latency_p95_ms,
     cost_usd: c.cost_usd ?? null,
+    axes: Object.fromEntries(axes.map((a) => [a.param, label(field(c, a.column))])),
   };
 }

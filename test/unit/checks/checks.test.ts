@@ -76,3 +76,30 @@ describe('resolvePointer (RFC 6901)', () => {
     expect(resolvePointer({ toString: 1 }, '/constructor').found).toBe(false);
   });
 });
+
+describe('checks that point into tool calls', () => {
+  const calls = [
+    { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","days":[1,2]}' },
+    { id: 'call_2', name: 'get_time', arguments: '{"tz":' },
+  ];
+  const grade = makeCheckRunner([
+    { name: 'tool', type: 'equals', pointer: '/tool_calls/0/name', expected: 'get_weather' },
+    { name: 'city', type: 'equals', pointer: '/tool_calls/0/arguments/city', expected: { column: 'city' } },
+    { name: 'day', type: 'equals', pointer: '/tool_calls/0/arguments/days/1', expected: 2 },
+    { name: 'id', type: 'equals', pointer: '/tool_calls/1/id', expected: 'call_2' },
+    { name: 'raw', type: 'equals', pointer: '/tool_calls/1/arguments', expected: '{"tz":' },
+    { name: 'two', type: 'json_schema', pointer: '/tool_calls', schema: { type: 'array', minItems: 2, maxItems: 2 } },
+    { name: 'content', type: 'contains', expected: 'x' },
+  ] as CheckSpec[])!;
+
+  it('resolves /tool_calls/... against {tool_calls:[{id,name,arguments:<parsed>}]}; content checks stay null', () => {
+    expect(grade(null, { city: 'Paris' }, undefined, { toolCalls: calls, gradeContent: false })).toEqual({
+      tool: true, city: true, day: true, id: true, raw: true, two: true, content: null,
+    });
+    expect(grade(null, { city: 'Rome' }, undefined, { toolCalls: calls, gradeContent: false })['city']).toBe(false);
+  });
+
+  it('fails tool-call checks on an answer without tool calls, and grades its content as before', () => {
+    expect(grade('x marks the spot', { city: 'Paris' })).toEqual({ tool: false, city: false, day: false, id: false, raw: false, two: false, content: true });
+  });
+});
