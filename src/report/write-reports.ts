@@ -22,6 +22,7 @@ export const STATS_COLUMNS = [
   'json_valid', 'json_valid_rate', 'schema_valid', 'schema_valid_rate',
   'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
   'failed_requests', 'retries', 'json_checked', 'schema_checked',
+  'other_rate', 'refusal', 'refusal_rate', 'logprob_mean',
 ] as const;
 
 export interface Summary {
@@ -32,7 +33,13 @@ export interface Summary {
   ended_at: string | null;
   provider: RunManifest['provider'];
   plan: { rows: number; requests: number; choices: number; cells: number };
-  recorded: { requests: number; choices: number; failed_requests: number };
+  /**
+   * failed_requests: requests with at least one failed choice (failed after all attempts, or a choice index missing
+   * from the answer); failed_choices: choices.csv rows with finish_reason 'error'. Either above 0 is exit code 1.
+   */
+  recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number };
+  /** What servers sent that did not fit the request (see `anomalies` in records.jsonl); absent when nothing was odd. */
+  anomalies?: AnomalySection;
   totals: { prompt_tokens: number; completion_tokens: number; retries: number };
   cells: CellStats[];
   /** Names of the configured checks (columns check_<name>, metrics <name>_pass_rate). */
@@ -43,6 +50,23 @@ export interface Summary {
   /** Billed tokens and their cost at the run's prices. */
   cost?: CostSection;
 }
+
+export interface AnomalySection {
+  /** Requests with at least one anomaly. */
+  requests: number;
+  /** Choices beyond n or with an index outside 0..n-1 (kept in extra_choices, not in choices.csv). */
+  extra_choice: number;
+  /** Choices whose index repeated an earlier one (kept in extra_choices). */
+  duplicate_index: number;
+  /** Choices with no valid index, taken at their position. */
+  no_index: number;
+  /** Requests whose usage was negative, fractional or not a number: counted as absent. */
+  bad_usage: number;
+  /** The first few messages, as in records.jsonl. */
+  examples: Array<{ seq: number; cell: string; row_id: string; message: string }>;
+}
+
+const MAX_ANOMALY_EXAMPLES = 10;
 
 const csvOptions = {
   header: true,
@@ -59,6 +83,8 @@ export class ReportPass {
   readonly columns: string[];
   requests = 0;
   choices = 0;
+  failedChoices = 0;
+  private readonly anomalies: AnomalySection = { requests: 0, extra_choice: 0, duplicate_index: 0, no_index: 0, bad_usage: 0, examples: [] };
   private readonly cells: RunManifest['plan']['cells'];
   private readonly stats: CellAccumulator[];
   private readonly collector: ReportCollector;
@@ -79,21 +105,43 @@ export class ReportPass {
     const acc = this.stats[cellIndex]!;
     const out = choiceRows(record, cell);
     this.collector.add(record, cellIndex, out);
+    this.noteAnomalies(record);
     acc.addRequest({
       attempts: record.attempts,
       latency_ms: record.latency_ms,
-      failed: record.error !== null,
+      failed: out.some((r) => r.error !== null),
+      answered: record.error === null,
       prompt_tokens: record.usage?.prompt_tokens ?? 0,
       completion_tokens: record.usage?.completion_tokens ?? 0,
     });
     this.requests++;
     for (const row of out) {
-      acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
+      acc.addChoice({
+        finish_reason: String(row.finish_reason),
+        json_valid: row.json_valid as boolean | null,
+        schema_valid: row.schema_valid as boolean | null,
+        refusal: typeof row.refusal === 'string' && row.refusal !== '',
+        logprob_mean: row.logprob_mean as number | null,
+      });
       this.choices++;
+      if (row.error !== null) this.failedChoices++;
       this.batch.push(this.columns.map((k) => (row as Record<string, unknown>)[k]));
     }
     // Rows become CSV text in batches with the synchronous stringifier: one chunk per batch, not per row.
     return this.batch.length >= 512 ? this.csv() : undefined;
+  }
+
+  private noteAnomalies(record: RequestRecord): void {
+    if (!record.anomalies?.length) return;
+    const a = this.anomalies;
+    a.requests++;
+    let badUsage = false;
+    for (const x of record.anomalies) {
+      if (x.kind === 'bad_usage') badUsage = true;
+      else if (x.kind in a) a[x.kind]++;
+      if (a.examples.length < MAX_ANOMALY_EXAMPLES) a.examples.push({ seq: record.seq, cell: record.cell, row_id: record.row_id, message: x.message });
+    }
+    if (badUsage) a.bad_usage++;
   }
 
   /** The CSV text not yet returned (the header alone when there were no records). */
@@ -117,7 +165,9 @@ export class ReportPass {
         requests: this.requests,
         choices: this.choices,
         failed_requests: cellStats.reduce((s, c) => s + c.failed_requests, 0),
+        failed_choices: this.failedChoices,
       },
+      ...(this.anomalies.requests ? { anomalies: this.anomalies } : {}),
       totals: {
         prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
