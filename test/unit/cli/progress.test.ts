@@ -8,7 +8,7 @@ function fakeIo(isTTY: boolean, columns = 100): Io & { errText: () => string } {
   return { out: () => {}, err: (t) => void (err += t), isTTY, env: {}, columns, errText: () => err };
 }
 const plan = { rows: 10, cells: [{ id: 'a', n: 1, requests: 10, choices: 10 }, { id: 'b', n: 1, requests: 10, choices: 10 }], requests: 20, choices: 20 };
-const record = (error = false) => ({ error: error ? { kind: 'http', status: 500, type: null, code: null, message: 'x' } : null }) as RequestRecord;
+const record = (error = false) => ({ choices: [], error: error ? { kind: 'http', status: 500, type: null, code: null, message: 'x' } : null }) as unknown as RequestRecord;
 
 describe('progress formatting', () => {
   it('formats durations', () => {

@@ -60,8 +60,8 @@ describe('choiceRows', () => {
     const rows = choiceRows(record, cell3);
     expect(rows.map((r) => [r.choice_index, r.finish_reason, r.content, r.error])).toEqual([
       [0, 'stop', 'only one', null],
-      [1, 'error', null, 'the server returned 1 of 3 choices'],
-      [2, 'error', null, 'the server returned 1 of 3 choices'],
+      [1, 'error', null, 'the server returned no choice with index 1 (it returned indexes 0)'],
+      [2, 'error', null, 'the server returned no choice with index 2 (it returned indexes 0)'],
     ]);
     expect(rows[0]!.prompt_tokens).toBe(10);
   });
