@@ -224,6 +224,50 @@ describe('n_mode: repeat', () => {
     }
   }, 60_000);
 
+  it('makes a part that failed after its attempts an error choice of that index, and keeps the others', async () => {
+    const seen = new Map<string, number>();
+    // The second request of each row's set of 3 fails (parts of a set are sent one after the other).
+    const server = await startShapeServer((req) => {
+      const k = seen.get(req.prompt) ?? 0;
+      seen.set(req.prompt, k + 1);
+      return k === 1 ? { status: 500, body: { error: { message: 'boom', type: 'server_error' } } } : { body: completion([choice(0, J({ v: k }))]) };
+    });
+    try {
+      const { config, out } = await writeRun(server, 'n_mode: repeat');
+      const yaml = await readFile(config, 'utf8');
+      await writeTree(join(config, '..'), { 'evalrun.yaml': yaml.replace('  n: 2', '  n: 3') });
+      const cli = await runMain(['run', config, '--out', out, '--quiet'], env);
+      expect(cli.code).toBe(1);
+      const run = await readRunDir(out);
+      expect(run.choices).toHaveLength(ROWS.length * 3);
+      const mine = run.choices.filter((r) => r['row_id'] === ROWS[0]);
+      expect(mine.map((r) => r['finish_reason'])).toEqual(['stop', 'error', 'stop']);
+      expect(mine[1]!['error']).toBe('request 2 of the 3 (n_mode repeat) failed: 500: boom');
+      expect(run.summary.recorded).toMatchObject({ failed_requests: ROWS.length, failed_choices: ROWS.length });
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it('keeps the n answers apart in the response cache, so a rerun replays n different samples', async () => {
+    let count = 0;
+    const server = await startShapeServer(() => ({ body: completion([choice(0, J({ v: count++ }))]) }));
+    try {
+      const { config, dir } = await writeRun(server, 'n_mode: repeat\ncache: cache');
+      const first = await runMain(['run', config, '--out', join(dir, 'a'), '--quiet'], env);
+      const sent = server.requests.length;
+      const second = await runMain(['run', config, '--out', join(dir, 'b'), '--quiet'], env);
+      expect([first.code, second.code]).toEqual([0, 0]);
+      expect(sent).toBe(ROWS.length * 2);
+      expect(server.requests).toHaveLength(sent);
+      const [a, b] = [await readRunDir(join(dir, 'a')), await readRunDir(join(dir, 'b'))];
+      expect(b.choices.map((r) => r['content'])).toEqual(a.choices.map((r) => r['content']));
+      expect(new Set(a.choices.map((r) => r['content'])).size).toBe(ROWS.length * 2);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
   it('shows the HTTP requests it will send in evalrun plan, with the prompt counted once per choice', async () => {
     const server = await startShapeServer(answerByShape);
     try {
