@@ -12,7 +12,7 @@ const COLUMNS: Array<[header: string, value: (c: CellStats) => string]> = [
   ['tools', (c) => pct(c.tool_calls_rate)],
   ['error', (c) => pct(c.error_rate)],
   // Any other finish_reason (function_call, a server's own): without it the rates would not add up to 100%.
-  ['other', (c) => pct(c.other_rate ?? (c.choices ? c.other / c.choices : null))],
+  ['other', (c) => pct(c.other_rate ?? null)],
   ['json_ok', (c) => pct(c.json_valid_rate)],
   ['schema_ok', (c) => pct(c.schema_valid_rate)],
   ['p50_ms', (c) => ms(c.latency_p50_ms)],
@@ -26,15 +26,16 @@ const REFUSAL: [string, (c: CellStats) => string] = ['refusal', (c) => pct(c.ref
 export function formatAnomalies(summary: Summary): string | undefined {
   const a = summary.anomalies;
   if (!a) return undefined;
+  const count = (k: number, one: string, many: string) => (k ? `${k} ${k === 1 ? one : many}` : '');
   const parts = [
-    a.extra_choice ? `${a.extra_choice} choices beyond n` : '',
-    a.duplicate_index ? `${a.duplicate_index} repeated choice indexes` : '',
-    a.no_index ? `${a.no_index} choices without an index` : '',
-    a.bad_usage ? `${a.bad_usage} requests with unusable usage (counted as absent)` : '',
+    count(a.extra_choice, 'choice beyond n', 'choices beyond n'),
+    count(a.duplicate_index, 'repeated choice index', 'repeated choice indexes'),
+    count(a.no_index, 'choice without an index', 'choices without an index'),
+    count(a.bad_usage, 'request with unusable usage', 'requests with unusable usage').replace(/usage$/, 'usage (counted as absent)'),
   ].filter(Boolean);
   const example = a.examples[0] ? `
   e.g. ${a.examples[0].cell} row ${a.examples[0].row_id}: ${a.examples[0].message}` : '';
-  return `anomalies: the server sent ${parts.join(', ')} in ${a.requests} requests; kept in records.jsonl ('anomalies', 'extra_choices'), counted in summary.json${example}`;
+  return `anomalies: the server sent ${parts.join(', ')} in ${a.requests} ${a.requests === 1 ? 'request' : 'requests'}; kept in records.jsonl ('anomalies', 'extra_choices'), counted in summary.json${example}`;
 }
 
 /** Metrics a table can be sorted by (`--sort`), best first where that has a meaning. */

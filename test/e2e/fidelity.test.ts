@@ -126,7 +126,7 @@ describe('a run records exactly what the server sent', () => {
     expect(r['anomalies'].map((a: { kind: string }) => a.kind)).toEqual(['duplicate_index', 'extra_choice']);
     expect(run.summary['anomalies']).toMatchObject({ requests: 3, extra_choice: 2, duplicate_index: 1, no_index: 0, bad_usage: 1 });
     expect(cli.stderr.match(/^anomalies:/gm)).toHaveLength(1);
-    expect(cli.stderr).toContain('2 choices beyond n, 1 repeated choice indexes, 1 requests with unusable usage (counted as absent) in 3 requests');
+    expect(cli.stderr).toContain('2 choices beyond n, 1 repeated choice index, 1 request with unusable usage (counted as absent) in 3 requests');
   });
 
   it('counts missing choices as failures everywhere: stats, summary, progress, junit and the exit code', async () => {
