@@ -52,6 +52,16 @@ describe('progressReporter', () => {
     expect(io.errText().split('\n').filter((l) => l.includes('10/20')).length).toBe(1);
   });
 
+  it('counts a request with a missing choice as an error', () => {
+    const io = fakeIo(false);
+    const p = progressReporter(io, { quiet: false, now: () => 0 });
+    p.onStart!({ dir: '/tmp/run', plan, alreadyRecorded: 0, config: {} as never });
+    p.onRecord!({ choices: [{ index: 0 }, { index: 1, error: 'the server returned no choice with index 1 (it returned index 0)' }], error: null } as unknown as RequestRecord);
+    p.onRecord!(record());
+    p.done();
+    expect(io.errText()).toMatch(/2\/20 requests .* errors 1$/m);
+  });
+
   it('without a TTY prints a plain line every interval, no escape codes', () => {
     const io = fakeIo(false);
     let now = 0;
