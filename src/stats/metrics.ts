@@ -37,6 +37,9 @@ const JSON_METRICS: readonly MetricDef[] = [
   rate('schema_valid_rate', 'schema_valid', 'schema_checked', 'higher'),
 ];
 
+/** Refused choices (`message.refusal`): they overlap the finish reasons, so they are a rate of their own. */
+const REFUSAL_METRIC: MetricDef = rate('refusal_rate', 'refusal', 'choices', 'lower');
+
 const LATENCY_METRICS: readonly MetricDef[] = [
   { name: 'latency_mean_ms', kind: 'latency', direction: 'lower', comparable: true, interval: true },
   { name: 'latency_p50_ms', kind: 'latency', direction: 'lower', comparable: false, interval: false },
@@ -49,7 +52,7 @@ export function checkMetric(check: string): MetricDef {
 
 /** Every metric of a run with these checks, in the order tables show them. */
 export function metricsFor(checks: readonly string[]): MetricDef[] {
-  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...LATENCY_METRICS];
+  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), REFUSAL_METRIC, ...LATENCY_METRICS];
 }
 
 export function rateMetrics(checks: readonly string[]): MetricDef[] {

@@ -82,7 +82,7 @@ describe('a run records exactly what the server sent', () => {
 
   beforeAll(async () => {
     server = await startShapeServer(answerByShape);
-    const { config, out } = await writeRun(server);
+    const { config, out } = await writeRun(server, 'gates:\n  - { metric: refusal_rate, max: 0.5 }');
     runDir = out;
     cli = await runMain(['run', config, '--out', out], env);
     run = await readRunDir(out);
@@ -168,6 +168,11 @@ describe('a run records exactly what the server sent', () => {
     expect(s['json_checked']).toBe('12');
     expect(s['json_valid_rate']).toBe('1');
     expect(cli.stdout).toMatch(/^cell\s.*\berror\s+other\s+refusal\b/m);
+    // A metric like the others: an interval, and gates may use it.
+    expect(Number(s['refusal_rate_low'])).toBeLessThan(0.1);
+    expect((run.summary['gates'] as { results: Array<{ metric: string; passed: boolean; value: number }> }).results).toEqual([
+      expect.objectContaining({ metric: 'refusal_rate', passed: true, value: 0.1 }),
+    ]);
   });
 
   it('keeps logprobs as sent and reports their mean per choice and per cell', () => {
