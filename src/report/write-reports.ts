@@ -7,7 +7,7 @@ import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
-import type { RequestRecord } from '../record/types.js';
+import type { Anomaly, RequestRecord } from '../record/types.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
@@ -105,7 +105,7 @@ export class ReportPass {
     const acc = this.stats[cellIndex]!;
     const out = choiceRows(record, cell);
     this.collector.add(record, cellIndex, out);
-    this.noteAnomalies(record);
+    this.noteAnomalies(record, cell.n);
     acc.addRequest({
       attempts: record.attempts,
       latency_ms: record.latency_ms,
@@ -131,12 +131,13 @@ export class ReportPass {
     return this.batch.length >= 512 ? this.csv() : undefined;
   }
 
-  private noteAnomalies(record: RequestRecord): void {
-    if (!record.anomalies?.length) return;
+  private noteAnomalies(record: RequestRecord, n: number): void {
+    const anomalies = record.anomalies ?? legacyAnomalies(record, n);
+    if (!anomalies.length) return;
     const a = this.anomalies;
     a.requests++;
     let badUsage = false;
-    for (const x of record.anomalies) {
+    for (const x of anomalies) {
       if (x.kind === 'bad_usage') badUsage = true;
       else if (x.kind in a) a[x.kind]++;
       if (a.examples.length < MAX_ANOMALY_EXAMPLES) a.examples.push({ seq: record.seq, cell: record.cell, row_id: record.row_id, message: x.message });
@@ -187,6 +188,21 @@ export class ReportPass {
     this.batch = [];
     return text;
   }
+}
+
+/**
+ * Records written before choices were keyed at record time may hold choices beyond n or a repeated index: they are
+ * not rows, so they are counted here rather than silently left out.
+ */
+function legacyAnomalies(record: RequestRecord, n: number): Anomaly[] {
+  const out: Anomaly[] = [];
+  const seen = new Set<number>();
+  for (const c of record.choices) {
+    if (!(c.index >= 0 && c.index < n)) out.push({ kind: 'extra_choice', message: `choice index ${c.index} is outside 0..${n - 1} (n = ${n}); not in choices.csv` });
+    else if (seen.has(c.index)) out.push({ kind: 'duplicate_index', message: `choice index ${c.index} was returned more than once; the first is in choices.csv` });
+    seen.add(c.index);
+  }
+  return out;
 }
 
 /**
