@@ -53,6 +53,8 @@ export interface RequestPart {
   request_id: string | null;
   completion_id: string | null;
   cached?: boolean;
+  /** This request's usage as checked (null: none, or unusable); the record's usage is their sum. */
+  usage?: RequestRecord['usage'];
   error: RequestError | null;
 }
 

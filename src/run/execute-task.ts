@@ -107,6 +107,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
       request_id: x.requestId,
       completion_id: x.data.id ?? null,
       ...(x.cached ? { cached: true } : {}),
+      usage: null,
       error: null,
     });
     const keyed = keyChoices({ ...task, cell: { ...task.cell, n: 1 } }, x.data.choices, deps);
@@ -115,6 +116,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     for (const a of keyed.anomalies) anomalies.push({ ...a, message: `request ${k + 1} of ${n}: ${a.message}` });
     extra.push(...keyed.extra);
     const u = usageOf(x.data.usage, anomalies, `request ${k + 1} of ${n}: `);
+    parts[parts.length - 1]!.usage = u;
     if (u === null) usageKnown = false;
     else usage = usage ? { prompt_tokens: usage.prompt_tokens + u.prompt_tokens, completion_tokens: usage.completion_tokens + u.completion_tokens, total_tokens: usage.total_tokens + u.total_tokens } : u;
   }
