@@ -81,7 +81,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
   let latency = 0;
   let usage: RequestRecord['usage'] | undefined;
   let usageKnown = true;
-  let first: Exchange | undefined;
+  let model: string | null | undefined;
   let lastError: RequestError | undefined;
   for (let k = 0; k < n; k++) {
     const body: Task['body'] = { ...task.body };
@@ -91,7 +91,6 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     const cacheKey = { ...body, 'evalrun:repeat': k };
     const x = await exchange({ ...task, body }, body, cacheKey, clock, deps);
     if (!x) return undefined;
-    first ??= x;
     attempts += x.attempts;
     latency += x.latency;
     if (!x.ok) {
@@ -110,6 +109,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
       usage: null,
       error: null,
     });
+    model ??= x.data.model ?? null;
     const keyed = keyChoices({ ...task, cell: { ...task.cell, n: 1 } }, x.data.choices, deps);
     const c = keyed.choices[0]!;
     choices.push({ ...c, index: k });
@@ -130,7 +130,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     http_status: okFirst.http_status,
     request_id: okFirst.request_id,
     completion_id: okFirst.completion_id,
-    model: first?.ok ? (first.data.model ?? null) : null,
+    model: model ?? null,
     // A part without usage leaves the sum unknown: a partial sum would undercount.
     usage: usageKnown ? (usage ?? null) : null,
     choices,
