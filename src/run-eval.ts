@@ -144,6 +144,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           redact: provider.redact,
           signal: abort.signal,
           cache,
+          nMode: config.nMode,
           beforeAttempt: (t) => pacer.acquire(t, abort.signal),
           onAttempt: (o) => {
             pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));

@@ -72,7 +72,8 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
     },
     onRecord(record) {
       state.done++;
-      if (record.error) state.errors++;
+      // A missing choice is a failure too: the request counts as an error when any of its choices is one.
+      if (record.error || record.choices.some((c) => c.error !== undefined)) state.errors++;
     },
     onAttempt(o) {
       if (o.retrying) state.retries++;

@@ -70,6 +70,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     provider,
     retry: { maxAttempts: data.retry?.max_attempts ?? 5, maxWaitS: data.retry?.max_wait_s ?? 60 },
     seed: data.seed,
+    nMode: data.n_mode ?? 'native',
     rateLimit: { rpm: data.rate_limit?.rpm, tpm: data.rate_limit?.tpm, perModel: data.rate_limit?.per_model ?? false },
     cacheDir: resolveCacheDir(options.cache ?? data.cache, dir),
     timeoutS: data.timeout_s ?? (typeof data.provider === 'object' ? data.provider.timeout_s : undefined) ?? 300,
@@ -89,6 +90,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
       params,
       grid,
       schema: resolved.schema,
+      // repeat sends other requests (no n, seed + k): a run may not switch halfway.
+      nMode: resolved.nMode === 'repeat' ? 'repeat' : undefined,
       // Checks are graded into the records, so a run may not be resumed under other checks.
       checks: evaluation.checks.length ? evaluation.checks : undefined,
     }),

@@ -177,6 +177,7 @@ export const configSchema = {
     },
     cache: { anyOf: [{ type: 'boolean' }, { type: 'string', minLength: 1 }] },
     seed: { type: 'integer' },
+    n_mode: { enum: ['native', 'repeat'] },
     checks: { type: 'array', items: checkSchema },
     compare: {
       type: 'object',

@@ -21,6 +21,8 @@ export interface ConfigFile {
   /** true: cache in ~/.cache/evalrun (or $EVALRUN_CACHE_DIR); a string: that directory. */
   cache?: boolean | string;
   seed?: number;
+  /** native: one request with n choices; repeat: n single-choice requests (servers that ignore n). */
+  n_mode?: 'native' | 'repeat';
   checks?: CheckFile[];
   compare?: { baseline?: string; metrics?: string[]; alpha?: number };
   gates?: GateFile[];
@@ -107,6 +109,8 @@ export interface Config {
   cacheDir: string | undefined;
   /** Seed for the simulator (and sent as `seed` only if params say so). */
   seed: number | undefined;
+  /** How a cell's n choices are asked for: one request with `n` (native), or n single-choice requests (repeat). */
+  nMode?: 'native' | 'repeat' | undefined;
   /** Checks graded on every choice (the schema check is `schema`, not one of these). Optional for configs built in code. */
   checks?: CheckSpec[] | undefined;
   /** Within-run comparison against a baseline cell; null fields mean the defaults (first cell, default metrics). */

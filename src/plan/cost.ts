@@ -112,7 +112,9 @@ export async function estimateCost(
   const estimates = cells.map((cell): CellEstimate => {
     const model = String(cell.params['model']);
     const { encoding } = encodingFor(model);
-    const prompt = promptByEncoding.get(encoding)! + rowCount * extras[cell.index]!;
+    // n_mode repeat sends the prompt once per choice.
+    const sends = config.nMode === 'repeat' ? cell.n : 1;
+    const prompt = (promptByEncoding.get(encoding)! + rowCount * extras[cell.index]!) * sends;
     const limit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
     const maxCompletion = typeof limit === 'number' ? limit * cell.n * rowCount : null;
     const price = priceFor(model, pricing);

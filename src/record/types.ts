@@ -27,18 +27,59 @@ export interface RequestRecord {
   error: RequestError | null;
   /** True when the answer came from the response cache, not a new (billed) request. */
   cached?: boolean;
+  /**
+   * What the server sent that does not fit the request: a choice index repeated or outside 0..n-1, a choice with no
+   * index, usage that is not a non-negative integer. Absent when there was nothing odd. Counted in summary.json.
+   */
+  anomalies?: Anomaly[];
+  /** Choices the server sent beyond the one kept per index (repeated or out-of-range indexes), exactly as sent. */
+  extra_choices?: unknown[];
+  /**
+   * `n_mode: repeat`: the n single-choice requests this record's choices came from, in choice order (choice k from
+   * part k). The record's attempts, latency and usage are their sums; request_id and completion_id are part 0's.
+   */
+  parts?: RequestPart[];
+}
+
+export interface Anomaly {
+  kind: 'extra_choice' | 'duplicate_index' | 'no_index' | 'bad_usage';
+  message: string;
+}
+
+export interface RequestPart {
+  attempts: number;
+  latency_ms: number;
+  http_status: number | null;
+  request_id: string | null;
+  completion_id: string | null;
+  cached?: boolean;
+  /** This request's usage as checked (null: none, or unusable); the record's usage is their sum. */
+  usage?: RequestRecord['usage'];
+  error: RequestError | null;
 }
 
 export interface ChoiceRecord {
+  /** 0..n-1: choice k is the server's choice with index k (never its position in the answer). */
   index: number;
   finish_reason: string | null;
   content: string | null;
   refusal: string | null;
-  /** As the server sent them; `id` is the call id (absent in records written before it was kept). */
-  tool_calls: Array<{ id?: string | null; name: string; arguments: string }> | null;
+  /**
+   * As the server sent them; `id` is the call id (absent in records written before it was kept). A custom tool call
+   * is {type: 'custom', name, arguments: its input}; a legacy `message.function_call` is {type: 'function_call', name,
+   * arguments}; any other type is kept as its JSON.
+   */
+  tool_calls: Array<{ id?: string | null; name: string; arguments: string; type?: string }> | null;
   json_valid: boolean | null;
   schema_valid: boolean | null;
   schema_errors: string[];
+  /** The choice's `logprobs` exactly as the server sent them (present when the request asked for logprobs). */
+  logprobs?: unknown;
+  /**
+   * Set when the server returned no choice with this index (or, with n_mode repeat, its request failed): the
+   * choice is a failure, finish_reason 'error' in choices.csv.
+   */
+  error?: string;
   /** Each configured check's outcome (see `checks:`); null or absent: not graded (a tool call, a failed request). */
   checks?: Record<string, boolean | null>;
   /** Every tool call names a configured tool and its arguments satisfy its `parameters`; null/absent: no tool calls. */

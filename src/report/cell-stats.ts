@@ -49,6 +49,7 @@ export interface CellStats {
   top_p: number | null;
   n: number;
   requests: number;
+  /** Requests with at least one failed choice: failed after all attempts, or a choice index missing from the answer. */
   failed_requests: number;
   choices: number;
   stop: number;
@@ -62,6 +63,12 @@ export interface CellStats {
   content_filter_rate: number | null;
   tool_calls_rate: number | null;
   error_rate: number | null;
+  other_rate: number | null;
+  /** Choices the model refused (`message.refusal`), whatever their finish_reason; never JSON-checked. */
+  refusal: number;
+  refusal_rate: number | null;
+  /** Mean over the cell's choices of each choice's mean token logprob; null when no logprobs were returned. */
+  logprob_mean: number | null;
   /** Choices checked as JSON: answered choices of a JSON-mode cell. */
   json_checked: number;
   json_valid: number;
@@ -102,23 +109,32 @@ export class CellAccumulator {
   promptTokens = 0;
   completionTokens = 0;
   retries = 0;
+  refusals = 0;
+  logprobSum = 0;
+  logprobCount = 0;
   latencies = new LatencySamples();
   readonly cell: ManifestCell;
   constructor(cell: ManifestCell) {
     this.cell = cell;
   }
 
-  addRequest(r: { attempts: number; latency_ms: number; failed: boolean; prompt_tokens: number; completion_tokens: number }): void {
+  /** `failed`: some choice of the request is an error; `answered`: the server answered (its latency counts). */
+  addRequest(r: { attempts: number; latency_ms: number; failed: boolean; answered?: boolean; prompt_tokens: number; completion_tokens: number }): void {
     this.requests++;
     if (r.failed) this.failedRequests++;
-    else this.latencies.push(r.latency_ms);
+    if (r.answered ?? !r.failed) this.latencies.push(r.latency_ms);
     this.retries += r.attempts - 1;
     this.promptTokens += r.prompt_tokens;
     this.completionTokens += r.completion_tokens;
   }
 
-  addChoice(c: { finish_reason: string; json_valid: boolean | null; schema_valid: boolean | null; tool_args_valid?: boolean | null }): void {
+  addChoice(c: { finish_reason: string; json_valid: boolean | null; schema_valid: boolean | null; tool_args_valid?: boolean | null; refusal?: boolean; logprob_mean?: number | null }): void {
     this.choices++;
+    if (c.refusal) this.refusals++;
+    if (typeof c.logprob_mean === 'number') {
+      this.logprobSum += c.logprob_mean;
+      this.logprobCount++;
+    }
     const key = (FINISH_REASONS as readonly string[]).includes(c.finish_reason) ? (c.finish_reason as FinishReason) : 'other';
     this.reasons[key]++;
     if (c.json_valid !== null) {
@@ -159,6 +175,10 @@ export class CellAccumulator {
       content_filter_rate: rate(this.reasons.content_filter, this.choices),
       tool_calls_rate: rate(this.reasons.tool_calls, this.choices),
       error_rate: rate(this.reasons.error, this.choices),
+      other_rate: rate(this.reasons.other, this.choices),
+      refusal: this.refusals,
+      refusal_rate: rate(this.refusals, this.choices),
+      logprob_mean: this.logprobCount ? this.logprobSum / this.logprobCount : null,
       json_checked: this.jsonChecked,
       json_valid: this.jsonValid,
       json_valid_rate: rate(this.jsonValid, this.jsonChecked),

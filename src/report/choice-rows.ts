@@ -25,13 +25,15 @@ export const CHOICE_COLUMNS = [
   'request_id',
   'served_model',
   'tool_args_valid',
+  'logprob_mean',
 ] as const;
 
 export type ChoiceRow = Record<(typeof CHOICE_COLUMNS)[number], string | number | boolean | null>;
 
 /**
  * Exactly `n` rows per request, whatever happened: a failed request, or a server that returned fewer choices than
- * asked, contributes `error` rows, so choices.csv always has rows × Σn lines. Usage is per request in the API, so
+ * asked, contributes `error` rows, so choices.csv always has rows × Σn lines. Row k is the choice with index k, never
+ * the choice at position k; choices beyond n (kept in the record's extra_choices) are not rows. Usage is per request in the API, so
  * it goes on the request's first row only and the columns sum to the run's tokens.
  */
 export function choiceRows(record: RequestRecord, cell: ManifestCell): ChoiceRow[] {
@@ -40,17 +42,19 @@ export function choiceRows(record: RequestRecord, cell: ManifestCell): ChoiceRow
   const temperature = typeof p['temperature'] === 'number' ? p['temperature'] : null;
   const topP = typeof p['top_p'] === 'number' ? p['top_p'] : null;
   const rows: ChoiceRow[] = [];
-  const count = Math.max(cell.n, record.choices.length);
-  for (let i = 0; i < count; i++) {
-    // Choices normally arrive in index order; look further only when they do not.
-    let c = record.choices[i];
-    if (c && c.index !== i) c = record.choices.find((x) => x.index === i) ?? c;
+  for (let i = 0; i < cell.n; i++) {
+    // Choices are recorded in index order; look further only when they are not.
+    let found = record.choices[i];
+    if (found && found.index !== i) found = record.choices.find((x) => x.index === i);
     const first = i === 0;
-    const error = c
-      ? null
-      : record.error
-        ? `${record.error.status ?? record.error.kind}: ${record.error.message}`
-        : `the server returned ${record.choices.length} of ${cell.n} choices`;
+    const error = found?.error
+      ? found.error
+      : found
+        ? null
+        : record.error
+          ? `${record.error.status ?? record.error.kind}: ${record.error.message}`
+          : `the server returned no choice with index ${i} (it returned ${record.choices.length ? `indexes ${record.choices.map((x) => x.index).join(', ')}` : 'no choices'})`;
+    const c = error === null ? found : undefined;
     // One object literal with every key in column order: a single hidden class for all rows.
     rows.push({
       cell: cell.id,
@@ -76,7 +80,24 @@ export function choiceRows(record: RequestRecord, cell: ManifestCell): ChoiceRow
       request_id: record.request_id,
       served_model: record.model,
       tool_args_valid: c ? (c.tool_args_valid ?? null) : null,
+      logprob_mean: c ? logprobMean(c.logprobs) : null,
     });
   }
   return rows;
+}
+
+/** The mean of the choice's token logprobs (`logprobs.content[].logprob`): how sure the model was of its answer. */
+export function logprobMean(logprobs: unknown): number | null {
+  const tokens = (logprobs as { content?: unknown } | null | undefined)?.content;
+  if (!Array.isArray(tokens) || tokens.length === 0) return null;
+  let sum = 0;
+  let count = 0;
+  for (const t of tokens) {
+    const v = (t as { logprob?: unknown } | null)?.logprob;
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      sum += v;
+      count++;
+    }
+  }
+  return count ? sum / count : null;
 }

@@ -69,9 +69,15 @@ export class ReportCollector {
       }
       this.noteFailing(row, cellIndex);
     }
-    if (!record.cached && record.usage) {
-      this.billed[cellIndex]!.prompt += record.usage.prompt_tokens;
-      this.billed[cellIndex]!.completion += record.usage.completion_tokens;
+    // An n_mode repeat record may mix cached and sent parts: only the sent ones were billed.
+    const billedUsage = record.parts
+      ? record.parts.filter((p) => !p.cached && p.usage).map((p) => p.usage!)
+      : !record.cached && record.usage
+        ? [record.usage]
+        : [];
+    for (const u of billedUsage) {
+      this.billed[cellIndex]!.prompt += u.prompt_tokens;
+      this.billed[cellIndex]!.completion += u.completion_tokens;
     }
     const row = Math.floor(record.seq / this.cells.length);
     this.rowValues.add(row, cellIndex, record.row_id, extended, record.error ? null : record.latency_ms);

@@ -11,12 +11,32 @@ const COLUMNS: Array<[header: string, value: (c: CellStats) => string]> = [
   ['filter', (c) => pct(c.content_filter_rate)],
   ['tools', (c) => pct(c.tool_calls_rate)],
   ['error', (c) => pct(c.error_rate)],
+  // Any other finish_reason (function_call, a server's own): without it the rates would not add up to 100%.
+  ['other', (c) => pct(c.other_rate ?? null)],
   ['json_ok', (c) => pct(c.json_valid_rate)],
   ['schema_ok', (c) => pct(c.schema_valid_rate)],
   ['p50_ms', (c) => ms(c.latency_p50_ms)],
   ['p95_ms', (c) => ms(c.latency_p95_ms)],
   ['tokens', (c) => String(c.prompt_tokens + c.completion_tokens)],
 ];
+
+const REFUSAL: [string, (c: CellStats) => string] = ['refusal', (c) => pct(c.refusal_rate ?? null)];
+
+/** What the server sent that did not fit the request, in one line for the console; undefined when nothing was odd. */
+export function formatAnomalies(summary: Summary): string | undefined {
+  const a = summary.anomalies;
+  if (!a) return undefined;
+  const count = (k: number, one: string, many: string) => (k ? `${k} ${k === 1 ? one : many}` : '');
+  const parts = [
+    count(a.extra_choice, 'choice beyond n', 'choices beyond n'),
+    count(a.duplicate_index, 'repeated choice index', 'repeated choice indexes'),
+    count(a.no_index, 'choice without an index', 'choices without an index'),
+    count(a.bad_usage, 'request with unusable usage', 'requests with unusable usage').replace(/usage$/, 'usage (counted as absent)'),
+  ].filter(Boolean);
+  const example = a.examples[0] ? `
+  e.g. ${a.examples[0].cell} row ${a.examples[0].row_id}: ${a.examples[0].message}` : '';
+  return `anomalies: the server sent ${parts.join(', ')} in ${a.requests} ${a.requests === 1 ? 'request' : 'requests'}; kept in records.jsonl ('anomalies', 'extra_choices'), counted in summary.json${example}`;
+}
 
 /** Metrics a table can be sorted by (`--sort`), best first where that has a meaning. */
 export const SORT_KEYS = ['cell', 'schema_valid_rate', 'json_valid_rate', 'stop_rate', 'length_rate', 'error_rate', 'latency_p50_ms', 'latency_p95_ms'] as const;
@@ -35,7 +55,9 @@ export function formatSummaryTable(summary: Summary, sortBy: SortKey = 'cell'): 
       return descending ? y - x : x - y;
     });
   }
-  const table = [['cell', ...COLUMNS.map(([h]) => h)], ...cells.map((c) => [c.cell, ...COLUMNS.map(([, f]) => f(c))])];
+  // Refusals overlap the finish reasons (a refusal ends with 'stop'): a column of their own, when there are any.
+  const columns = summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [...COLUMNS.slice(0, 7), REFUSAL, ...COLUMNS.slice(7)] : COLUMNS;
+  const table = [['cell', ...columns.map(([h]) => h)], ...cells.map((c) => [c.cell, ...columns.map(([, f]) => f(c))])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   return table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')).join('\n');
 }

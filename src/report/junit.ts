@@ -34,7 +34,7 @@ export function junitXml(summary: Summary, gates: GateSection | undefined): stri
   }
   const runCases: Array<[string, string | null]> = [
     ['run complete', summary.complete ? null : `${summary.recorded.requests} of ${summary.plan.requests} requests recorded (status ${summary.status})`],
-    ['no failed requests', summary.recorded.failed_requests === 0 ? null : `${summary.recorded.failed_requests} requests failed after all attempts (finish_reason 'error' in choices.csv)`],
+    ['no failed requests', summary.recorded.failed_requests === 0 ? null : `${summary.recorded.failed_requests} requests failed after all attempts or lacked choices they asked for (${summary.recorded.failed_choices ?? summary.recorded.failed_requests} choices with finish_reason 'error' in choices.csv)`],
   ];
   const runFailures = runCases.filter(([, f]) => f !== null).length;
   suites.push(

@@ -32,6 +32,8 @@ export function summaryMarkdown(summary: Summary): string {
     ...checks.map((name) => rateColumn(name, `${name}_pass_rate`)),
     ['length', (c) => pct(c.length_rate) + marker(find(c.cell, 'length_rate'))],
     ['error', (c) => pct(c.error_rate) + marker(find(c.cell, 'error_rate'))],
+    ...(summary.cells.some((c) => c.other > 0) ? [['other', (c: CellStats) => pct(c.other_rate)] as Column] : []),
+    ...(summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [['refusal', (c: CellStats) => pct(c.refusal_rate)] as Column] : []),
     ['p50 ms', (c) => (c.latency_p50_ms === null ? '–' : String(Math.round(c.latency_p50_ms)))],
     ['cost', (c) => formatUsd(c.cost_usd ?? null)],
   ];

@@ -7,7 +7,7 @@ import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
-import type { RequestRecord } from '../record/types.js';
+import type { Anomaly, RequestRecord } from '../record/types.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
 import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
@@ -24,6 +24,7 @@ export const STATS_COLUMNS = [
   'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
   'failed_requests', 'retries', 'json_checked', 'schema_checked',
   'tool_args_checked', 'tool_args_valid', 'tool_args_valid_rate',
+  'other_rate', 'refusal', 'refusal_rate', 'logprob_mean',
 ] as const;
 
 export interface Summary {
@@ -34,7 +35,13 @@ export interface Summary {
   ended_at: string | null;
   provider: RunManifest['provider'];
   plan: { rows: number; requests: number; choices: number; cells: number };
-  recorded: { requests: number; choices: number; failed_requests: number };
+  /**
+   * failed_requests: requests with at least one failed choice (failed after all attempts, or a choice index missing
+   * from the answer); failed_choices: choices.csv rows with finish_reason 'error'. Either above 0 is exit code 1.
+   */
+  recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number };
+  /** What servers sent that did not fit the request (see `anomalies` in records.jsonl); absent when nothing was odd. */
+  anomalies?: AnomalySection;
   totals: { prompt_tokens: number; completion_tokens: number; retries: number };
   /** The grid's axes (parameters that differ between cells) and the column each cell's value is in. */
   axes?: Array<{ param: string; column: string }>;
@@ -47,6 +54,23 @@ export interface Summary {
   /** Billed tokens and their cost at the run's prices. */
   cost?: CostSection;
 }
+
+export interface AnomalySection {
+  /** Requests with at least one anomaly. */
+  requests: number;
+  /** Choices beyond n or with an index outside 0..n-1 (kept in extra_choices, not in choices.csv). */
+  extra_choice: number;
+  /** Choices whose index repeated an earlier one (kept in extra_choices). */
+  duplicate_index: number;
+  /** Choices with no valid index, taken at their position. */
+  no_index: number;
+  /** Requests whose usage was negative, fractional or not a number: counted as absent. */
+  bad_usage: number;
+  /** The first few messages, as in records.jsonl. */
+  examples: Array<{ seq: number; cell: string; row_id: string; message: string }>;
+}
+
+const MAX_ANOMALY_EXAMPLES = 10;
 
 const csvOptions = {
   header: true,
@@ -63,6 +87,8 @@ export class ReportPass {
   readonly columns: string[];
   requests = 0;
   choices = 0;
+  failedChoices = 0;
+  private readonly anomalies: AnomalySection = { requests: 0, extra_choice: 0, duplicate_index: 0, no_index: 0, bad_usage: 0, examples: [] };
   private readonly cells: RunManifest['plan']['cells'];
   private readonly stats: CellAccumulator[];
   private readonly collector: ReportCollector;
@@ -92,10 +118,12 @@ export class ReportPass {
     const acc = this.stats[cellIndex]!;
     const out = choiceRows(record, cell);
     this.collector.add(record, cellIndex, out);
+    this.noteAnomalies(record, cell.n);
     acc.addRequest({
       attempts: record.attempts,
       latency_ms: record.latency_ms,
-      failed: record.error !== null,
+      failed: out.some((r) => r.error !== null),
+      answered: record.error === null,
       prompt_tokens: record.usage?.prompt_tokens ?? 0,
       completion_tokens: record.usage?.completion_tokens ?? 0,
     });
@@ -108,12 +136,29 @@ export class ReportPass {
         json_valid: row.json_valid as boolean | null,
         schema_valid: row.schema_valid as boolean | null,
         tool_args_valid: row.tool_args_valid as boolean | null,
+        refusal: typeof row.refusal === 'string' && row.refusal !== '',
+        logprob_mean: row.logprob_mean as number | null,
       });
       this.choices++;
+      if (row.error !== null) this.failedChoices++;
       this.batch.push(this.columns.map((k) => (row as Record<string, unknown>)[k]));
     }
     // Rows become CSV text in batches with the synchronous stringifier: one chunk per batch, not per row.
     return this.batch.length >= 512 ? this.csv() : undefined;
+  }
+
+  private noteAnomalies(record: RequestRecord, n: number): void {
+    const anomalies = record.anomalies ?? legacyAnomalies(record, n);
+    if (!anomalies.length) return;
+    const a = this.anomalies;
+    a.requests++;
+    let badUsage = false;
+    for (const x of anomalies) {
+      if (x.kind === 'bad_usage') badUsage = true;
+      else if (x.kind in a) a[x.kind]++;
+      if (a.examples.length < MAX_ANOMALY_EXAMPLES) a.examples.push({ seq: record.seq, cell: record.cell, row_id: record.row_id, message: x.message });
+    }
+    if (badUsage) a.bad_usage++;
   }
 
   /** The CSV text not yet returned (the header alone when there were no records). */
@@ -141,7 +186,9 @@ export class ReportPass {
         requests: this.requests,
         choices: this.choices,
         failed_requests: cellStats.reduce((s, c) => s + c.failed_requests, 0),
+        failed_choices: this.failedChoices,
       },
+      ...(this.anomalies.requests ? { anomalies: this.anomalies } : {}),
       totals: {
         prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
@@ -162,6 +209,21 @@ export class ReportPass {
     this.batch = [];
     return text;
   }
+}
+
+/**
+ * Records written before choices were keyed at record time may hold choices beyond n or a repeated index: they are
+ * not rows, so they are counted here rather than silently left out.
+ */
+function legacyAnomalies(record: RequestRecord, n: number): Anomaly[] {
+  const out: Anomaly[] = [];
+  const seen = new Set<number>();
+  for (const c of record.choices) {
+    if (!(c.index >= 0 && c.index < n)) out.push({ kind: 'extra_choice', message: `choice index ${c.index} is outside 0..${n - 1} (n = ${n}); not in choices.csv` });
+    else if (seen.has(c.index)) out.push({ kind: 'duplicate_index', message: `choice index ${c.index} was returned more than once; the first is in choices.csv` });
+    seen.add(c.index);
+  }
+  return out;
 }
 
 /**

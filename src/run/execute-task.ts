@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { ApiFatalError } from '../errors.js';
 import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
 import type { Task } from '../plan/types.js';
-import type { ChoiceRecord, RequestError, RequestRecord } from '../record/types.js';
+import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
 import { answerTiming, type ExchangeHooks } from './http-fetch.js';
 import type { Slots } from './run-plan.js';
@@ -30,6 +30,8 @@ export interface ExecuteDeps {
   random?: () => number;
   /** Off unless the user asks: a hit replays a recorded answer instead of drawing a new sample. */
   cache?: ResponseCache | undefined;
+  /** 'repeat': n single-choice requests instead of one request with n choices (servers that ignore n). */
+  nMode?: 'native' | 'repeat' | undefined;
 }
 
 /** The SDK's per-request options for its fetch: evalrun's fetch reads its hooks from them. */
@@ -38,23 +40,120 @@ type FetchOptions = NonNullable<NonNullable<Parameters<OpenAI['chat']['completio
 /** 401, 403, 404: the key, the access or the model is wrong: no later request can succeed either. */
 const FATAL = new Set([401, 403, 404]);
 
+/** Which of a planned request's HTTP exchanges is going on: the only one, or part k of an `n_mode: repeat` set. */
+interface Clock {
+  t0: number;
+  startedAt: Date;
+  sent: boolean;
+}
+
+type Exchange =
+  | { ok: true; data: OpenAI.ChatCompletion; status: number; requestId: string | null; attempts: number; latency: number; cached: boolean }
+  | { ok: false; error: RequestError; attempts: number; latency: number };
+
 /**
  * One chat completion with n choices, retried by our policy. Never throws for a per-request problem: a failure
  * after all attempts becomes a record with `error`. Throws ApiFatalError when the whole run must stop; returns
  * undefined when aborted, so the request stays unrecorded and a resume sends it again.
  */
 export async function executeTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord | undefined> {
-  const sleep = deps.sleep ?? realSleep;
+  if (deps.nMode === 'repeat' && task.cell.n > 1) return repeatTask(task, deps);
   // Reset when the first request is sent: time spent waiting for a slot is the scheduler's, not the request's.
-  let startedAt = new Date();
-  let t0 = performance.now();
+  const clock: Clock = { t0: performance.now(), startedAt: new Date(), sent: false };
+  const x = await exchange(task, task.body, task.body, clock, deps);
+  if (!x) return undefined;
+  if (!x.ok) return failedRecord(task, x.error, { attempts: x.attempts, latency: x.latency, ...clock });
+  const record = successRecord(task, x.data, { attempts: x.attempts, latency: x.latency, ...clock, status: x.status, requestId: x.requestId }, deps);
+  return x.cached ? { ...record, cached: true } : record;
+}
+
+/**
+ * `n_mode: repeat`: n single-choice requests for a server that ignores `n` (Ollama, llama.cpp), sent one after the
+ * other, recorded as one record whose choice k is request k's answer. With a `seed` in the request, request k
+ * sends seed + k, so the samples differ and stay reproducible. Stopped part-way, nothing is recorded and a resume
+ * sends the whole set again (the response cache, when on, replays the parts already answered).
+ */
+async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord | undefined> {
+  const n = task.cell.n;
+  const clock: Clock = { t0: performance.now(), startedAt: new Date(), sent: false };
+  const parts: RequestPart[] = [];
+  const choices: ChoiceRecord[] = [];
+  const anomalies: Anomaly[] = [];
+  const extra: unknown[] = [];
+  let attempts = 0;
+  let latency = 0;
+  let usage: RequestRecord['usage'] | undefined;
+  let usageKnown = true;
+  let model: string | null | undefined;
+  let lastError: RequestError | undefined;
+  for (let k = 0; k < n; k++) {
+    const body: Task['body'] = { ...task.body };
+    delete body['n'];
+    if (typeof body['seed'] === 'number') body['seed'] = body['seed'] + k;
+    // Without a seed the n bodies are the same: the cache must still keep n different answers.
+    const cacheKey = { ...body, 'evalrun:repeat': k };
+    const x = await exchange({ ...task, body }, body, cacheKey, clock, deps);
+    if (!x) return undefined;
+    attempts += x.attempts;
+    latency += x.latency;
+    if (!x.ok) {
+      lastError = x.error;
+      parts.push({ attempts: x.attempts, latency_ms: round(x.latency), http_status: x.error.status, request_id: null, completion_id: null, error: x.error });
+      choices.push(missingChoice(k, `request ${k + 1} of the ${n} (n_mode repeat) failed: ${x.error.status ?? x.error.kind}: ${x.error.message}`));
+      continue;
+    }
+    parts.push({
+      attempts: x.attempts,
+      latency_ms: round(x.latency),
+      http_status: x.status,
+      request_id: x.requestId,
+      completion_id: x.data.id ?? null,
+      ...(x.cached ? { cached: true } : {}),
+      usage: null,
+      error: null,
+    });
+    model ??= x.data.model ?? null;
+    const keyed = keyChoices({ ...task, cell: { ...task.cell, n: 1 } }, x.data.choices, deps);
+    const c = keyed.choices[0]!;
+    choices.push({ ...c, index: k });
+    for (const a of keyed.anomalies) anomalies.push({ ...a, message: `request ${k + 1} of ${n}: ${a.message}` });
+    extra.push(...keyed.extra);
+    const u = usageOf(x.data.usage, anomalies, `request ${k + 1} of ${n}: `);
+    parts[parts.length - 1]!.usage = u;
+    if (u === null) usageKnown = false;
+    else usage = usage ? { prompt_tokens: usage.prompt_tokens + u.prompt_tokens, completion_tokens: usage.completion_tokens + u.completion_tokens, total_tokens: usage.total_tokens + u.total_tokens } : u;
+  }
+  const head = recordHead(task, { attempts, latency, ...clock });
+  const okFirst = parts.find((p) => p.error === null);
+  if (!okFirst) {
+    return { ...failedRecord(task, lastError!, { attempts, latency, ...clock }), parts };
+  }
+  return {
+    ...head,
+    http_status: okFirst.http_status,
+    request_id: okFirst.request_id,
+    completion_id: okFirst.completion_id,
+    model: model ?? null,
+    // A part without usage leaves the sum unknown: a partial sum would undercount.
+    usage: usageKnown ? (usage ?? null) : null,
+    choices,
+    error: null,
+    ...(parts.every((p) => p.cached || p.error) ? { cached: true } : {}),
+    ...(anomalies.length ? { anomalies } : {}),
+    ...(extra.length ? { extra_choices: extra } : {}),
+    parts,
+  };
+}
+
+/** One HTTP exchange (with its retries), or its cached answer; undefined when the run is stopping. */
+async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock: Clock, deps: ExecuteDeps): Promise<Exchange | undefined> {
+  const sleep = deps.sleep ?? realSleep;
   let attempts = 0;
   let latency = 0;
   let lastError: RequestError | undefined;
-  const hit = await deps.cache?.get(task.body);
+  const hit = await deps.cache?.get(cacheKey);
   if (hit) {
-    const record = successRecord(task, hit.data as OpenAI.ChatCompletion, { attempts: 0, latency: hit.latency_ms, t0, startedAt, status: hit.status, requestId: hit.request_id }, deps);
-    return { ...record, cached: true };
+    return { ok: true, data: hit.data as OpenAI.ChatCompletion, status: hit.status, requestId: hit.request_id, attempts: 0, latency: hit.latency_ms, cached: true };
   }
   while (attempts < deps.retry.maxAttempts) {
     const release = await deps.slots.acquire();
@@ -63,9 +162,10 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     try {
       if (deps.beforeAttempt && !(await deps.beforeAttempt(task))) return undefined;
       if (deps.signal.aborted) return undefined;
-      if (attempts === 0) {
-        startedAt = new Date();
-        t0 = performance.now();
+      if (!clock.sent) {
+        clock.sent = true;
+        clock.startedAt = new Date();
+        clock.t0 = performance.now();
       }
       attempts++;
       const a0 = performance.now();
@@ -77,7 +177,7 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
       // the requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
       try {
         const { data, response, request_id } = await deps.client.chat.completions
-          .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0, fetchOptions: hooks as FetchOptions })
+          .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0, fetchOptions: hooks as FetchOptions })
           .withResponse();
         // The time the server took, from the request's first byte to the answer's last: not the SDK's own work.
         latency = answerTiming(response) ?? performance.now() - a0;
@@ -87,9 +187,9 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
           failure = { status: undefined, headers: response.headers };
         } else {
           deps.onAttempt?.({ status: response.status, headers: response.headers, retrying: false });
-          const meta = { attempts, latency, t0, startedAt, status: response.status, requestId: request_id ?? null };
-          if (deps.cache) await deps.cache.put(task.body, { status: response.status, request_id: meta.requestId, latency_ms: round(latency), data });
-          return successRecord(task, data, meta, deps);
+          const requestId = request_id ?? null;
+          if (deps.cache) await deps.cache.put(cacheKey, { status: response.status, request_id: requestId, latency_ms: round(latency), data });
+          return { ok: true, data, status: response.status, requestId, attempts, latency, cached: false };
         }
       } catch (e) {
         latency = performance.now() - a0;
@@ -112,15 +212,19 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     if (!retrying) break;
     if (!(await sleep(retryDelayMs(failure, attempts, deps.retry, deps.random), deps.signal))) return undefined;
   }
+  return { ok: false, error: lastError ?? { kind: 'connection', status: null, type: null, code: null, message: 'no attempt was made' }, attempts, latency };
+}
+
+function failedRecord(task: Task, error: RequestError, m: { attempts: number; latency: number; t0: number; startedAt: Date }): RequestRecord {
   return {
-    ...recordHead(task, { attempts, latency, t0, startedAt }),
-    http_status: lastError?.status ?? null,
+    ...recordHead(task, m),
+    http_status: error.status,
     request_id: null,
     completion_id: null,
     model: null,
     usage: null,
     choices: [],
-    error: lastError ?? { kind: 'connection', status: null, type: null, code: null, message: 'no attempt was made' },
+    error,
   };
 }
 
@@ -148,39 +252,116 @@ interface AttemptMeta {
 }
 
 function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: ExecuteDeps): RequestRecord {
+  const { choices, extra, anomalies } = keyChoices(task, data.choices, deps);
+  const usage = usageOf(data.usage, anomalies, '');
   return {
     ...recordHead(task, meta),
     http_status: meta.status,
     request_id: meta.requestId,
     completion_id: data.id ?? null,
     model: data.model ?? null,
-    usage: data.usage
-      ? { prompt_tokens: data.usage.prompt_tokens, completion_tokens: data.usage.completion_tokens, total_tokens: data.usage.total_tokens }
-      : null,
-    choices: data.choices.map((c, i) => toChoice(task, c, i, deps)),
+    usage,
+    choices,
     error: null,
+    ...(anomalies.length ? { anomalies } : {}),
+    ...(extra.length ? { extra_choices: extra } : {}),
   };
 }
 
-function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, i: number, deps: ExecuteDeps): ChoiceRecord {
+const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;
+
+/**
+ * The request's usage, or null when the server sent none or any count is not a non-negative integer: a negative or
+ * fractional count would turn into negative tokens and costs in every report, so it is reported, not summed.
+ */
+function usageOf(u: unknown, anomalies: Anomaly[], prefix: string): RequestRecord['usage'] {
+  if (u === null || u === undefined) return null;
+  const o = (typeof u === 'object' ? u : {}) as Record<string, unknown>;
+  const bad = USAGE_KEYS.filter((k) => !(Number.isInteger(o[k]) && (o[k] as number) >= 0));
+  if (bad.length) {
+    const what = bad.map((k) => `${k} ${o[k] === undefined ? 'missing' : JSON.stringify(o[k])}`).join(', ');
+    anomalies.push({ kind: 'bad_usage', message: `${prefix}usage ${what}: not a non-negative integer, so this request's usage is treated as absent` });
+    return null;
+  }
+  return { prompt_tokens: o['prompt_tokens'] as number, completion_tokens: o['completion_tokens'] as number, total_tokens: o['total_tokens'] as number };
+}
+
+/**
+ * Choice k is the server's choice with index k, never the choice at position k: a server may answer out of order.
+ * A repeated index or one outside 0..n-1 is kept as sent in `extra_choices` and reported; a missing index becomes
+ * an error choice that says which indexes came instead.
+ */
+function keyChoices(task: Task, raw: unknown[], deps: ExecuteDeps): { choices: ChoiceRecord[]; extra: unknown[]; anomalies: Anomaly[] } {
+  const n = task.cell.n;
+  const kept: Array<ChoiceRecord | undefined> = new Array(n);
+  const extra: unknown[] = [];
+  const anomalies: Anomaly[] = [];
+  const seen: unknown[] = [];
+  raw.forEach((item, i) => {
+    const c = (item && typeof item === 'object' ? item : {}) as OpenAI.ChatCompletion.Choice;
+    let index: number = c.index;
+    seen.push(c.index);
+    if (!Number.isInteger(index)) {
+      anomalies.push({ kind: 'no_index', message: `the choice at position ${i} has no valid index (${JSON.stringify(c.index) ?? 'missing'}); taken as index ${i}` });
+      index = i;
+    }
+    if (index < 0 || index >= n) {
+      anomalies.push({ kind: 'extra_choice', message: `choice index ${index} is outside 0..${n - 1} (n = ${n}); kept in extra_choices` });
+      extra.push(item);
+    } else if (kept[index]) {
+      anomalies.push({ kind: 'duplicate_index', message: `choice index ${index} was returned more than once; the first is kept, the others are in extra_choices` });
+      extra.push(item);
+    } else kept[index] = toChoice(task, c, index, deps);
+  });
+  const choices: ChoiceRecord[] = [];
+  for (let k = 0; k < n; k++) {
+    const c = kept[k];
+    if (c) {
+      choices.push(c);
+      continue;
+    }
+    const returned = seen.length ? `it returned ${seen.length === 1 ? 'index' : 'indexes'} ${seen.map((v) => JSON.stringify(v) ?? 'none').join(', ')}` : 'it returned no choices';
+    // A server that answers one choice whatever n is ignores n (Ollama, llama.cpp): n_mode repeat is the way out.
+    const hint = raw.length === 1 && n > 1 ? `; the server seems to ignore n: set 'n_mode: repeat' to send ${n} single-choice requests instead` : '';
+    choices.push(missingChoice(k, `the server returned no choice with index ${k} (${returned})${hint}`));
+  }
+  return { choices, extra, anomalies };
+}
+
+function missingChoice(index: number, error: string): ChoiceRecord {
+  return { index, finish_reason: null, content: null, refusal: null, tool_calls: null, json_valid: null, schema_valid: null, schema_errors: [], error };
+}
+
+type AnyToolCall = { id?: unknown; type?: string; function?: { name?: unknown; arguments?: unknown }; custom?: { name?: unknown; input?: unknown } };
+
+function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, index: number, deps: ExecuteDeps): ChoiceRecord {
   const message = c.message ?? ({} as OpenAI.ChatCompletionMessage);
   const content = typeof message.content === 'string' ? message.content : null;
   // The call id is kept as the server sent it (null when it sent none): a follow-up turn answers by it.
-  const calls: ToolCall[] | undefined = message.tool_calls?.map((t) => {
+  const calls: ToolCall[] = [];
+  for (const t of (Array.isArray(message.tool_calls) ? message.tool_calls : []) as AnyToolCall[]) {
     const id = typeof t.id === 'string' ? t.id : null;
-    return t.type === 'function' ? { id, name: t.function.name, arguments: t.function.arguments } : { id, name: t.type, arguments: JSON.stringify(t) };
-  });
-  // A filtered answer has nothing to judge (it counts as content_filter). Tool calls answer in arguments: those are
-  // validated against the tools, and the JSON check applies to content answers only.
-  const filtered = c.finish_reason === 'content_filter' && !content && !calls?.length;
-  const toolOnly = Boolean(calls?.length) && content === null;
-  const check = filtered ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content, calls?.length ? calls : null, !toolOnly);
+    if (t.type === 'function' && t.function) calls.push({ id, name: String(t.function.name), arguments: String(t.function.arguments ?? '') });
+    else if (t.type === 'custom' && t.custom) calls.push({ id, type: 'custom', name: String(t.custom.name), arguments: String(t.custom.input ?? '') });
+    else calls.push({ id, name: String(t.type), arguments: JSON.stringify(t) });
+  }
+  // The legacy `functions` API answers in message.function_call: still a tool call, not an empty answer.
+  const legacy = (message as { function_call?: { name?: unknown; arguments?: unknown } | null }).function_call;
+  if (legacy && typeof legacy === 'object') calls.push({ id: null, type: 'function_call', name: String(legacy.name), arguments: String(legacy.arguments ?? '') });
+  const refusal = typeof message.refusal === 'string' ? message.refusal : null;
+  // A filtered answer or a refusal has nothing to judge (they count as content_filter and refusal). Tool calls answer
+  // in arguments: those are validated against the tools, and the JSON check applies to content answers only.
+  const unanswered = (refusal !== null && !content) || (c.finish_reason === 'content_filter' && !content);
+  const toolOnly = calls.length > 0 && content === null;
+  const check =
+    unanswered && !calls.length ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content, calls.length ? calls : null, !toolOnly && !unanswered);
   return {
-    index: typeof c.index === 'number' ? c.index : i,
+    index,
     finish_reason: c.finish_reason ?? null,
     content,
-    refusal: message.refusal ?? null,
-    tool_calls: calls?.length ? calls : null,
+    refusal,
+    tool_calls: calls.length ? calls : null,
+    ...(c.logprobs !== undefined && c.logprobs !== null ? { logprobs: c.logprobs } : {}),
     ...check,
   };
 }

@@ -39,6 +39,8 @@ const JSON_METRICS: readonly MetricDef[] = [
 
 /** Tool calls' arguments against their tools' `parameters`, over the choices that called a tool. */
 const TOOL_METRICS: readonly MetricDef[] = [rate('tool_args_valid_rate', 'tool_args_valid', 'tool_args_checked', 'higher')];
+/** Refused choices (`message.refusal`): they overlap the finish reasons, so they are a rate of their own. */
+const REFUSAL_METRIC: MetricDef = rate('refusal_rate', 'refusal', 'choices', 'lower');
 
 const LATENCY_METRICS: readonly MetricDef[] = [
   { name: 'latency_mean_ms', kind: 'latency', direction: 'lower', comparable: true, interval: true },
@@ -52,7 +54,7 @@ export function checkMetric(check: string): MetricDef {
 
 /** Every metric of a run with these checks, in the order tables show them. */
 export function metricsFor(checks: readonly string[]): MetricDef[] {
-  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...TOOL_METRICS, ...LATENCY_METRICS];
+  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
 }
 
 export function rateMetrics(checks: readonly string[]): MetricDef[] {

@@ -11,6 +11,8 @@ export interface ChoiceOutcome {
 /** How one choice counts towards a rate: true/false, or null when it is not in the denominator. */
 export function outcomeOf(metric: MetricDef): (row: ChoiceOutcome) => boolean | null {
   const count = metric.count!;
+  // Over all choices, like stats.csv's refusal_rate: refusals overlap the finish reasons.
+  if (count === 'refusal') return (row) => typeof row['refusal'] === 'string' && row['refusal'] !== '';
   if (metric.of === 'choices') return (row) => row.finish_reason === count;
   const column = count.endsWith('_pass') ? `check_${count.slice(0, -'_pass'.length)}` : count;
   return (row) => (typeof row[column] === 'boolean' ? (row[column] as boolean) : null);

@@ -29,7 +29,7 @@ describe('runEval', () => {
     expect(started).toMatchObject({ dir: out, plan: { requests: 40 } });
     expect(seen).toHaveLength(40);
     expect(new Set(seen.map((r) => r.seq))).toEqual(new Set([...Array(40).keys()]));
-    expect(result.summary.recorded).toEqual({ requests: 40, choices: 80, failed_requests: 0 });
+    expect(result.summary.recorded).toEqual({ requests: 40, choices: 80, failed_requests: 0, failed_choices: 0 });
     expect(await readdir(out)).toEqual(expect.arrayContaining([...RUN_FILES]));
     const files = await readRunDir(out);
     expect(files.summary).toEqual(JSON.parse(JSON.stringify(result.summary)));
@@ -63,7 +63,7 @@ describe('runEval', () => {
     expect(resumed.status).toBe('complete');
     expect(resumedDuring.length).toBeGreaterThan(0);
     expect(resumedDuring.every((names) => building(names).length === 0)).toBe(true);
-    expect(resumed.summary.recorded).toEqual({ requests: 40, choices: 80, failed_requests: 0 });
+    expect(resumed.summary.recorded).toEqual({ requests: 40, choices: 80, failed_requests: 0, failed_choices: 0 });
   });
 
   it('takes the config as an object, with paths relative to baseDir', async () => {

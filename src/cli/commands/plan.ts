@@ -31,8 +31,10 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         await counter.close();
       }
       const { plan, config } = prepared;
+      // n_mode repeat sends one HTTP request per choice: what the rate limits and the bill see.
+      const httpRequests = config.nMode === 'repeat' ? plan.choices : plan.requests;
       if (args.json) {
-        ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, cost }, null, 2)}\n`);
+        ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cost }, null, 2)}\n`);
         return;
       }
       const width = Math.max(4, ...plan.cells.map((c) => c.id.length));
@@ -46,6 +48,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       ];
       const widths = table[0]!.map((_, i) => Math.max(i === 0 ? width : 0, ...table.map((r) => r[i]!.length)));
       const notes = [
+        ...(httpRequests !== plan.requests ? [`n_mode repeat: ${httpRequests} HTTP requests, one per choice (prompt tokens count once per choice)`] : []),
         ...(cost.unknown_models.length ? [`no price for ${cost.unknown_models.join(', ')}: its cost is unknown; add it under 'pricing:' (USD per 1M tokens)`] : []),
         ...(cost.approximate_models.length ? [`tokenizer of ${cost.approximate_models.join(', ')} unknown: counted with o200k_base, an estimate`] : []),
         ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { formatSummaryTable } from '../../report/console-table.js';
+import { formatAnomalies, formatSummaryTable } from '../../report/console-table.js';
 import type { CommandContext } from '../main.js';
 import { ExitCode } from '../../errors.js';
 
@@ -19,6 +19,8 @@ export function reportCommand(ctx: CommandContext): CommandModule<object, Report
       const { EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
       const evaluation = formatEvaluation(summary);
       ctx.io.out(`${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}Rebuilt ${args.dir}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`);
+      const anomalies = formatAnomalies(summary);
+      if (anomalies) ctx.io.err(`${anomalies}\n`);
       // The same verdict as the run: a failing gate is exit code 1 here too, so CI can re-judge a run.
       if (summary.gates?.failed) ctx.setExitCode(ExitCode.CheckFailures);
     },

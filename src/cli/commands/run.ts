@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { relative } from 'node:path';
 import { ExitCode, UsageError } from '../../errors.js';
-import { formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
+import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
 
@@ -84,6 +84,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         const { summaryMarkdown } = await import('../../report/markdown.js');
         const evaluation = formatEvaluation(result.summary);
         if (evaluation) io.out(`${evaluation}\n\n`);
+        const anomalies = formatAnomalies(result.summary);
+        if (anomalies) io.err(`${anomalies}\n`);
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
@@ -91,7 +93,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {
-          io.err(`${s.recorded.failed_requests} requests failed after all attempts (finish_reason 'error' in choices.csv); exit code 1.\n`);
+          io.err(`${s.recorded.failed_requests} requests failed after all attempts or lacked choices they asked for (${s.recorded.failed_choices ?? s.recorded.failed_requests} choices with finish_reason 'error' in choices.csv); exit code 1.\n`);
         }
         ctx.setExitCode(result.exitCode);
       } finally {

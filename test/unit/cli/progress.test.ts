@@ -8,7 +8,7 @@ function fakeIo(isTTY: boolean, columns = 100): Io & { errText: () => string } {
   return { out: () => {}, err: (t) => void (err += t), isTTY, env: {}, columns, errText: () => err };
 }
 const plan = { rows: 10, cells: [{ id: 'a', n: 1, requests: 10, choices: 10 }, { id: 'b', n: 1, requests: 10, choices: 10 }], requests: 20, choices: 20 };
-const record = (error = false) => ({ error: error ? { kind: 'http', status: 500, type: null, code: null, message: 'x' } : null }) as RequestRecord;
+const record = (error = false) => ({ choices: [], error: error ? { kind: 'http', status: 500, type: null, code: null, message: 'x' } : null }) as unknown as RequestRecord;
 
 describe('progress formatting', () => {
   it('formats durations', () => {
@@ -50,6 +50,16 @@ describe('progressReporter', () => {
     p.done(); // idempotent: the run command calls it on every path
     expect(io.errText().endsWith('errors 1\n')).toBe(true);
     expect(io.errText().split('\n').filter((l) => l.includes('10/20')).length).toBe(1);
+  });
+
+  it('counts a request with a missing choice as an error', () => {
+    const io = fakeIo(false);
+    const p = progressReporter(io, { quiet: false, now: () => 0 });
+    p.onStart!({ dir: '/tmp/run', plan, alreadyRecorded: 0, config: {} as never });
+    p.onRecord!({ choices: [{ index: 0 }, { index: 1, error: 'the server returned no choice with index 1 (it returned index 0)' }], error: null } as unknown as RequestRecord);
+    p.onRecord!(record());
+    p.done();
+    expect(io.errText()).toMatch(/2\/20 requests .* errors 1$/m);
   });
 
   it('without a TTY prints a plain line every interval, no escape codes', () => {

@@ -60,10 +60,37 @@ describe('choiceRows', () => {
     const rows = choiceRows(record, cell3);
     expect(rows.map((r) => [r.choice_index, r.finish_reason, r.content, r.error])).toEqual([
       [0, 'stop', 'only one', null],
-      [1, 'error', null, 'the server returned 1 of 3 choices'],
-      [2, 'error', null, 'the server returned 1 of 3 choices'],
+      [1, 'error', null, 'the server returned no choice with index 1 (it returned indexes 0)'],
+      [2, 'error', null, 'the server returned no choice with index 2 (it returned indexes 0)'],
     ]);
     expect(rows[0]!.prompt_tokens).toBe(10);
+  });
+
+  it('never fills a missing index with the choice at that position (no duplicate, no loss)', () => {
+    const cell2 = makeCell('m/n2', { model: 'm', n: 2 });
+    // A record written before choices were keyed at record time: index 1 is missing, 5 is out of range.
+    const record = makeRecord(0, { choices: [makeChoice(5, { content: 'five' }), makeChoice(0, { content: 'zero' })] });
+    const rows = choiceRows(record, cell2);
+    expect(rows.map((r) => [r.choice_index, r.content, r.finish_reason])).toEqual([
+      [0, 'zero', 'stop'],
+      [1, null, 'error'],
+    ]);
+    expect(rows[1]!.error).toBe('the server returned no choice with index 1 (it returned indexes 5, 0)');
+  });
+
+  it('shows a recorded choice error as an error row, and the mean token logprob', () => {
+    const cell2 = makeCell('m/n2', { model: 'm', n: 2 });
+    const record = makeRecord(0, {
+      choices: [
+        makeChoice(0, { content: 'a', logprobs: { content: [{ token: 'a', logprob: -0.25 }, { token: 'b', logprob: -0.75 }] } }),
+        { ...makeChoice(1, { content: null, finish_reason: null }), error: 'the server returned no choice with index 1 (it returned index 0)' },
+      ],
+    });
+    const rows = choiceRows(record, cell2);
+    expect(rows.map((r) => [r.finish_reason, r.error, r.logprob_mean])).toEqual([
+      ['stop', null, -0.5],
+      ['error', 'the server returned no choice with index 1 (it returned index 0)', null],
+    ]);
   });
 
   it('places choices by their index, whatever order they came in', () => {

@@ -31,8 +31,8 @@ describe('formatSummaryTable', () => {
   it('prints a header and one aligned line per cell, with rates as percentages and - for none', () => {
     const lines = formatSummaryTable(summaryOf([a, b])).split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]!.split(/\s+/)).toEqual(['cell', 'choices', 'stop', 'length', 'filter', 'tools', 'error', 'json_ok', 'schema_ok', 'p50_ms', 'p95_ms', 'tokens']);
-    expect(lines[1]!.split(/\s+/)).toEqual(['m/t0', '10', '100.0%', '-', '-', '-', '-', '-', '50.0%', '120', '-', '120']);
+    expect(lines[0]!.split(/\s+/)).toEqual(['cell', 'choices', 'stop', 'length', 'filter', 'tools', 'error', 'other', 'json_ok', 'schema_ok', 'p50_ms', 'p95_ms', 'tokens']);
+    expect(lines[1]!.split(/\s+/)).toEqual(['m/t0', '10', '100.0%', '-', '-', '-', '-', '-', '-', '50.0%', '120', '-', '120']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
     expect(lines[1]!.startsWith('m/t0'.padEnd('m/t1.4/a-much-longer-id'.length))).toBe(true);
   });

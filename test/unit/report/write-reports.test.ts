@@ -151,6 +151,17 @@ describe('writeReports', () => {
     expect(await readCsvFile(join(partial, 'choices.csv'))).toHaveLength(8);
   });
 
+  it('counts choices beyond n in records written before keying as anomalies, not rows', async () => {
+    const legacy = await tempDir();
+    const one = [makeCell('m/n2', { model: 'm', n: 2 })];
+    await writeRunDir(legacy, makeManifest(one, 1), [
+      makeRecord(0, { cell: 'm/n2', row_id: 'T-1', choices: [makeChoice(0, { content: 'a' }), makeChoice(1, { content: 'b' }), makeChoice(1, { content: 'b2' }), makeChoice(4, { content: 'e' })] }),
+    ]);
+    const s = await writeReports(legacy);
+    expect((await readCsvFile(join(legacy, 'choices.csv'))).map((r) => r['content'])).toEqual(['a', 'b']);
+    expect(s.anomalies).toMatchObject({ requests: 1, extra_choice: 1, duplicate_index: 1 });
+  });
+
   it('refuses a directory that is not a run', async () => {
     await expect(writeReports(await tempDir())).rejects.toThrow(/run\.json not found: .* is not an evalrun run directory/);
   });
