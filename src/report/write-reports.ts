@@ -7,6 +7,7 @@ import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
+import { CSV_CAST } from './csv-cell.js';
 import type { RequestRecord } from '../record/types.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
@@ -21,7 +22,7 @@ export const STATS_COLUMNS = [
   'stop_rate', 'length_rate', 'content_filter_rate', 'tool_calls_rate', 'error_rate',
   'json_valid', 'json_valid_rate', 'schema_valid', 'schema_valid_rate',
   'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
-  'failed_requests', 'retries', 'json_checked', 'schema_checked',
+  'failed_requests', 'retries', 'json_checked', 'schema_checked', 'cached',
 ] as const;
 
 export interface Summary {
@@ -33,7 +34,7 @@ export interface Summary {
   provider: RunManifest['provider'];
   plan: { rows: number; requests: number; choices: number; cells: number };
   recorded: { requests: number; choices: number; failed_requests: number };
-  totals: { prompt_tokens: number; completion_tokens: number; retries: number };
+  totals: { prompt_tokens: number; completion_tokens: number; retries: number; cached: number };
   cells: CellStats[];
   /** Names of the configured checks (columns check_<name>, metrics <name>_pass_rate). */
   checks?: string[];
@@ -46,9 +47,9 @@ export interface Summary {
 
 const csvOptions = {
   header: true,
-  cast: { boolean: (v: boolean) => (v ? 'true' : 'false') },
-  // Model output is data: a cell starting with = + - @ tab or CR is prefixed with ' so spreadsheets don't run it.
-  escape_formulas: true,
+  // Model output is data: text starting with = + - @ tab or CR is prefixed with ' so spreadsheets don't run it;
+  // numbers (a row id `-2`) are written as they are (csv-cell.ts).
+  cast: CSV_CAST,
 } as const;
 
 /**
@@ -85,6 +86,7 @@ export class ReportPass {
       failed: record.error !== null,
       prompt_tokens: record.usage?.prompt_tokens ?? 0,
       completion_tokens: record.usage?.completion_tokens ?? 0,
+      cached: record.cached === true,
     });
     this.requests++;
     for (const row of out) {
@@ -122,6 +124,7 @@ export class ReportPass {
         prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
         retries: cellStats.reduce((s, c) => s + c.retries, 0),
+        cached: cellStats.reduce((s, c) => s + c.cached, 0),
       },
       cells: cellStats,
       ...evaluateRun(m, this.collector, cellStats),

@@ -84,6 +84,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         const { summaryMarkdown } = await import('../../report/markdown.js');
         const evaluation = formatEvaluation(result.summary);
         if (evaluation) io.out(`${evaluation}\n\n`);
+        // Cached answers are not new samples and were not billed: the user must see how many there were.
+        if (result.summary.totals.cached > 0) io.out(`${cachedLine(result.summary.totals.cached, result.summary.recorded.requests)}\n\n`);
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
@@ -101,6 +103,10 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       }
     },
   };
+}
+
+export function cachedLine(cached: number, requests: number): string {
+  return `${cached} of ${requests} requests were answered from the response cache (--cache): not sent, not billed, the same samples as before.`;
 }
 
 function shortPath(p: string): string {
