@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { isUnreachable, systemErrorOf, unreachableMessage } from '../../../src/run/connection-error.js';
 
 /** What the SDK throws for a network failure: APIConnectionError ← TypeError('fetch failed') ← the socket's error. */
-function sdkError(cause: Error): OpenAI.APIConnectionError {
+function sdkError(cause: Error): Error {
   return new OpenAI.APIConnectionError({ cause: new TypeError('fetch failed', { cause }) });
 }
 
