@@ -130,6 +130,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const pacer = new Pacer({ rpm: config.rateLimit.rpm, tpm: config.rateLimit.tpm, perModel: config.rateLimit.perModel });
     const cache = config.cacheDir ? new ResponseCache(config.cacheDir, provider.cacheKeyUrl) : undefined;
 
+    const reach = { answered: false };
     const check = makeChecker(config, cells);
     const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
       concurrency: config.concurrency,
@@ -145,6 +146,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           signal: abort.signal,
           cache,
           nMode: config.nMode,
+          reach,
           beforeAttempt: (t) => pacer.acquire(t, abort.signal),
           onAttempt: (o) => {
             pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));

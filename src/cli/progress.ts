@@ -7,6 +7,8 @@ export interface ProgressState {
   elapsedMs: number;
   retries: number;
   errors: number;
+  /** Answers replayed from the response cache: shown only when there are some. */
+  cached?: number;
 }
 
 /** 0:07, 3:25, 1:02:09. */
@@ -28,7 +30,7 @@ function figures(p: ProgressState): { pct: number; rate: number; eta: number } {
 
 function tail(p: ProgressState): string {
   const { rate, eta } = figures(p);
-  return `${rate.toFixed(1)}/s  ETA ${p.done >= p.total ? '0:00' : formatDuration(eta)}  retries ${p.retries}  errors ${p.errors}`;
+  return `${rate.toFixed(1)}/s  ETA ${p.done >= p.total ? '0:00' : formatDuration(eta)}  retries ${p.retries}  errors ${p.errors}${p.cached ? `  cached ${p.cached}` : ''}`;
 }
 
 /** The live terminal line: a bar sized to the terminal, then the numbers. */
@@ -74,6 +76,7 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
       state.done++;
       // A missing choice is a failure too: the request counts as an error when any of its choices is one.
       if (record.error || record.choices.some((c) => c.error !== undefined)) state.errors++;
+      if (record.cached) state.cached = (state.cached ?? 0) + 1;
     },
     onAttempt(o) {
       if (o.retrying) state.retries++;

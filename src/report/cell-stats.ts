@@ -85,7 +85,10 @@ export interface CellStats {
   tool_args_valid_rate: number | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Attempts beyond the first, over requests actually sent (a cached answer made no attempt). */
   retries: number;
+  /** Requests answered from the response cache (--cache): not sent, not billed, not new samples. */
+  cached: number;
   /** Cost of this cell's billed (not cached) usage at the run's prices; null when the model's price is unknown. */
   cost_usd?: number | null;
   /** 95% interval of every rate (Wilson) and of latency_mean_ms (t): `<metric>_low`, `<metric>_high`. */
@@ -112,6 +115,7 @@ export class CellAccumulator {
   refusals = 0;
   logprobSum = 0;
   logprobCount = 0;
+  cached = 0;
   latencies = new LatencySamples();
   readonly cell: ManifestCell;
   constructor(cell: ManifestCell) {
@@ -119,11 +123,13 @@ export class CellAccumulator {
   }
 
   /** `failed`: some choice of the request is an error; `answered`: the server answered (its latency counts). */
-  addRequest(r: { attempts: number; latency_ms: number; failed: boolean; answered?: boolean; prompt_tokens: number; completion_tokens: number }): void {
+  addRequest(r: { attempts: number; latency_ms: number; failed: boolean; answered?: boolean; prompt_tokens: number; completion_tokens: number; cached?: boolean }): void {
     this.requests++;
     if (r.failed) this.failedRequests++;
     if (r.answered ?? !r.failed) this.latencies.push(r.latency_ms);
-    this.retries += r.attempts - 1;
+    // A cached answer records attempts 0: it is counted apart, never as a negative retry.
+    if (r.cached) this.cached++;
+    else this.retries += Math.max(0, r.attempts - 1);
     this.promptTokens += r.prompt_tokens;
     this.completionTokens += r.completion_tokens;
   }
@@ -194,6 +200,7 @@ export class CellAccumulator {
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
       retries: this.retries,
+      cached: this.cached,
     };
   }
 }

@@ -45,6 +45,7 @@ export function summaryMarkdown(summary: Summary): string {
     '',
     `${summary.plan.cells} cells × ${summary.plan.rows} rows = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
       (summary.recorded.failed_requests ? ` · ${summary.recorded.failed_requests} failed requests` : '') +
+      (summary.totals?.cached ? ` · ${summary.totals.cached} answered from the cache` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
     '',
     `| cell | ${columns.map(([h]) => h).join(' | ')} |`,

@@ -7,6 +7,7 @@ import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
+import { CSV_CAST } from './csv-cell.js';
 import type { Anomaly, RequestRecord } from '../record/types.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
@@ -24,7 +25,7 @@ export const STATS_COLUMNS = [
   'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
   'failed_requests', 'retries', 'json_checked', 'schema_checked',
   'tool_args_checked', 'tool_args_valid', 'tool_args_valid_rate',
-  'other_rate', 'refusal', 'refusal_rate', 'logprob_mean',
+  'other_rate', 'refusal', 'refusal_rate', 'logprob_mean', 'cached',
 ] as const;
 
 export interface Summary {
@@ -42,7 +43,7 @@ export interface Summary {
   recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number };
   /** What servers sent that did not fit the request (see `anomalies` in records.jsonl); absent when nothing was odd. */
   anomalies?: AnomalySection;
-  totals: { prompt_tokens: number; completion_tokens: number; retries: number };
+  totals: { prompt_tokens: number; completion_tokens: number; retries: number; cached: number };
   /** The grid's axes (parameters that differ between cells) and the column each cell's value is in. */
   axes?: Array<{ param: string; column: string }>;
   cells: CellStats[];
@@ -74,9 +75,9 @@ const MAX_ANOMALY_EXAMPLES = 10;
 
 const csvOptions = {
   header: true,
-  cast: { boolean: (v: boolean) => (v ? 'true' : 'false') },
-  // Model output is data: a cell starting with = + - @ tab or CR is prefixed with ' so spreadsheets don't run it.
-  escape_formulas: true,
+  // Model output is data: text starting with = + - @ tab or CR is prefixed with ' so spreadsheets don't run it;
+  // numbers (a row id `-2`) are written as they are (csv-cell.ts).
+  cast: CSV_CAST,
 } as const;
 
 /**
@@ -126,6 +127,7 @@ export class ReportPass {
       answered: record.error === null,
       prompt_tokens: record.usage?.prompt_tokens ?? 0,
       completion_tokens: record.usage?.completion_tokens ?? 0,
+      cached: record.cached === true,
     });
     this.requests++;
     const axes = this.axisValues[cellIndex]!;
@@ -193,6 +195,7 @@ export class ReportPass {
         prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
         retries: cellStats.reduce((s, c) => s + c.retries, 0),
+        cached: cellStats.reduce((s, c) => s + c.cached, 0),
       },
       axes: this.axes.map((a) => ({ param: a.param, column: a.column })),
       cells: cellStats,

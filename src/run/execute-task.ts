@@ -4,6 +4,8 @@ import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
 import type { Task } from '../plan/types.js';
 import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
+import { redactUrl } from '../util/redact.js';
+import { isUnreachable, systemErrorOf, unreachableMessage, type SystemError } from './connection-error.js';
 import { answerTiming, type ExchangeHooks } from './http-fetch.js';
 import type { Slots } from './run-plan.js';
 import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
@@ -32,7 +34,21 @@ export interface ExecuteDeps {
   cache?: ResponseCache | undefined;
   /** 'repeat': n single-choice requests instead of one request with n choices (servers that ignore n). */
   nMode?: 'native' | 'repeat' | undefined;
+  /** Shared by the run's requests: whether any of them has had an HTTP answer yet (see `Reachability`). */
+  reach?: Reachability | undefined;
 }
+
+/**
+ * Until some request of the run has had an HTTP answer (any status), a connection failure most likely means the
+ * server cannot be reached at all (wrong port, host, certificate): the run stops like on a 401 instead of retrying
+ * every request. Once something has answered, a failed connection is a blip and is retried as before.
+ */
+export interface Reachability {
+  answered: boolean;
+}
+
+/** The most of a server's error text a record keeps: a proxy's HTML page must not fill choices.csv. */
+export const MAX_ERROR_CHARS = 2000;
 
 /** The SDK's per-request options for its fetch: evalrun's fetch reads its hooks from them. */
 type FetchOptions = NonNullable<NonNullable<Parameters<OpenAI['chat']['completions']['create']>[1]>['fetchOptions']>;
@@ -172,7 +188,9 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
       // A successful answer gives its slot back as soon as its last byte is in (see http-fetch), so the next request
       // is sent before this one is parsed, checked and recorded. Errors keep the slot until they are classified: a
       // fatal 401 halts the slots before anything else can be sent.
-      const hooks: ExchangeHooks = { onAnswered: release };
+      // A body that is not OpenAI's error envelope is lost inside the SDK's APIError: the fetch hands it over here.
+      let errorBody: string | undefined;
+      const hooks: ExchangeHooks = { onAnswered: release, onErrorBody: (text) => (errorBody = text) };
       // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends
       // the requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
       try {
@@ -182,6 +200,7 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
         // The time the server took, from the request's first byte to the answer's last: not the SDK's own work.
         latency = answerTiming(response) ?? performance.now() - a0;
         release();
+        if (deps.reach) deps.reach.answered = true;
         if (!Array.isArray(data?.choices)) {
           lastError = { kind: 'invalid_response', status: response.status, type: null, code: null, message: 'response has no choices array' };
           failure = { status: undefined, headers: response.headers };
@@ -194,12 +213,22 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
       } catch (e) {
         latency = performance.now() - a0;
         if (e instanceof OpenAI.APIUserAbortError || deps.signal.aborted) return undefined;
-        const classified = classify(e, deps.redact);
+        const classified = classify(e, deps.redact, errorBody);
         lastError = classified.error;
         failure = classified.failure;
+        if (failure.status !== undefined && deps.reach) deps.reach.answered = true;
         if (failure.status !== undefined && FATAL.has(failure.status)) {
           deps.onAttempt?.({ status: failure.status, headers: failure.headers, retrying: false });
-          const fatal = new ApiFatalError(fatalMessage(classified.error, task), failure.status);
+          const fatal = new ApiFatalError(fatalMessage(classified.error, task, requestUrl(deps.client.baseURL)), failure.status);
+          deps.slots.halt(fatal);
+          throw fatal;
+        }
+        const sys = classified.system;
+        // A refused connection (or one that failed on every attempt) before anything answered: stop the run now;
+        // this request stays unrecorded, so --resume sends it again.
+        if (sys && deps.reach && !deps.reach.answered && (isUnreachable(sys.code) || attempts >= deps.retry.maxAttempts)) {
+          deps.onAttempt?.({ status: undefined, headers: undefined, retrying: false });
+          const fatal = new ApiFatalError(unreachableMessage(deps.client.baseURL, sys, attempts), undefined, { cause: e });
           deps.slots.halt(fatal);
           throw fatal;
         }
@@ -366,40 +395,85 @@ function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, index: number, de
   };
 }
 
-function classify(e: unknown, redact: (t: string) => string): { error: RequestError; failure: AttemptFailure } {
+function classify(
+  e: unknown,
+  redact: (t: string) => string,
+  errorBody: string | undefined,
+): { error: RequestError; failure: AttemptFailure; system?: SystemError } {
   if (e instanceof OpenAI.APIConnectionTimeoutError) {
     return { error: { kind: 'timeout', status: null, type: null, code: null, message: 'request timed out' }, failure: { status: undefined, headers: undefined } };
   }
   if (e instanceof OpenAI.APIConnectionError) {
-    const cause = (e.cause as Error | undefined)?.message;
+    // "fetch failed" alone tells the user nothing: the system error under it says refused, not found, certificate.
+    const system = systemErrorOf(e);
+    const cause = system ? `${system.code}${system.message !== system.code ? ` (${system.message})` : ''}` : (e.cause as Error | undefined)?.message;
     return {
-      error: { kind: 'connection', status: null, type: null, code: null, message: redact(`connection error${cause ? `: ${cause}` : ''}`) },
+      error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(`connection error${cause ? `: ${cause}` : ''}`)) },
       failure: { status: undefined, headers: undefined },
+      ...(system ? { system } : {}),
     };
   }
   if (e instanceof OpenAI.APIError) {
-    const body = e.error as { message?: unknown } | undefined;
-    const message = typeof body?.message === 'string' ? body.message : e.message;
+    const envelope: unknown = e.error;
+    const said = envelope && typeof envelope === 'object' ? (envelope as { message?: unknown }).message : undefined;
+    let message: string;
+    if (typeof said === 'string') message = said;
+    // `{"error": "text"}`, as several OpenAI-compatible servers answer.
+    else if (typeof envelope === 'string') message = envelope;
+    // Not OpenAI's envelope (a gateway's problem+json, a proxy's HTML page): the SDK would say "(no body)"; the
+    // server's own explanation is kept instead.
+    else if (errorBody !== undefined && errorBody.trim() !== '') message = `${e.status ?? 'error'} (not an OpenAI error body): ${errorBody.trim().replace(/\s+/g, ' ')}`;
+    else message = e.message;
     return {
-      error: { kind: 'http', status: e.status ?? null, type: e.type ?? null, code: e.code ?? null, message: redact(message) },
+      error: { kind: 'http', status: e.status ?? null, type: e.type ?? null, code: e.code ?? null, message: bounded(redact(message)) },
       failure: { status: e.status, headers: e.headers },
     };
   }
   // A 200 whose body is not JSON surfaces as a SyntaxError from the SDK's parser: a server fault, worth a retry.
   return {
-    error: { kind: 'invalid_response', status: null, type: null, code: null, message: redact(`unreadable response: ${(e as Error)?.message ?? String(e)}`) },
+    error: { kind: 'invalid_response', status: null, type: null, code: null, message: bounded(redact(`unreadable response: ${(e as Error)?.message ?? String(e)}`)) },
     failure: { status: undefined, headers: undefined },
   };
 }
 
-function fatalMessage(err: RequestError, task: Task): string {
+/** Redacted after the cut would leave half a secret: callers redact first, then bound. */
+function bounded(text: string): string {
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}… (${text.length - MAX_ERROR_CHARS} more characters)` : text;
+}
+
+/** The chat completions URL the SDK posts to, credentials hidden. */
+function requestUrl(baseUrl: string): string {
+  return redactUrl(`${baseUrl.replace(/\/+$/, '')}/chat/completions`);
+}
+
+function fatalMessage(err: RequestError, task: Task, url: string): string {
   const what =
     err.status === 401
       ? 'the API key was rejected'
       : err.status === 403
         ? 'the key has no access to this model or endpoint'
-        : `not found (is the model name '${String(task.body.model)}' right?)`;
+        : notFound(String(task.body.model), url);
   return `The API answered ${err.status}: ${what}. Server said: ${err.message}\nNothing more was sent; every finished request is kept.`;
+}
+
+/** A 404 is either the model or the URL: the message names the URL tried and says which /v1 it probably lacks. */
+function notFound(model: string, url: string): string {
+  let v1 = '';
+  try {
+    const base = new URL(url);
+    const path = base.pathname.replace(/\/chat\/completions$/, '');
+    if (!/(^|\/)v1(\/|$)/.test(path)) {
+      base.pathname = `${path.replace(/\/+$/, '')}/v1`;
+      base.search = '';
+      v1 = ` Its base URL has no /v1: OpenAI-compatible servers usually serve ${base.toString()}, so set OPENAI_BASE_URL or provider.base_url to that.`;
+    }
+  } catch {
+    // an unparsable URL: the plain hints below still apply
+  }
+  return (
+    `nothing found at POST ${url}. Either the model name '${model}' is wrong or not available to this key, ` +
+    `or the base URL is wrong (a base URL without /v1 is the usual cause).${v1}`
+  );
 }
 
 function round(ms: number): number {

@@ -9,6 +9,8 @@ const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') a
 export interface ExchangeHooks {
   /** A 2xx answer has fully arrived: the server is done with this request, so its concurrency slot may be reused. */
   onAnswered?: () => void;
+  /** An error answer's body text: the SDK keeps only an OpenAI-shaped error from it, so the caller sees it whole. */
+  onErrorBody?: (text: string) => void;
 }
 
 const TIMING = Symbol('evalrun.answerTiming');
@@ -45,6 +47,8 @@ export function createHttpFetch(connections: number): { fetch: typeof fetch; clo
         // ready have been served lets every freed slot send its next request first; parsing, checking and recording
         // then run together (latency-bound runs: test/bench/RESULTS.md).
         await afterReadySockets();
+      } else if (res.status >= 400) {
+        (init as ExchangeHooks | undefined)?.onErrorBody?.(res.text);
       }
       return response as unknown as Response;
     } catch (e) {

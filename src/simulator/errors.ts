@@ -44,8 +44,16 @@ export function unauthorized(presentedKey: string | undefined): ApiErrorInfo {
   return { status: 401, message, type: 'invalid_request_error', param: null, code: 'invalid_api_key' };
 }
 
+/** Paths the API serves under /v1: a request to one of them without the prefix gets a hint. */
+const V1_ROUTES = [/^\/chat\/completions$/, /^\/models(\/.*)?$/, /^\/completions$/, /^\/embeddings$/, /^\/responses$/];
+
 export function invalidUrl(method: string, path: string): ApiErrorInfo {
-  return { status: 404, message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: null, code: null };
+  // The API's own text is `Invalid URL (POST /chat/completions)`; a base URL missing its /v1 is by far the most
+  // common cause with OpenAI-compatible servers, so the simulator says so.
+  const hint = !path.startsWith('/v1/') && V1_ROUTES.some((r) => r.test(path))
+    ? ` The path has no /v1: did you mean ${method} /v1${path}? Add /v1 to the end of the base URL (OPENAI_BASE_URL or provider.base_url).`
+    : '';
+  return { status: 404, message: `Invalid URL (${method} ${path})${hint}`, type: 'invalid_request_error', param: null, code: null };
 }
 
 export function modelNotFound(model: string, forChat: boolean): ApiErrorInfo {

@@ -33,3 +33,24 @@ export function requestedTokens(promptTokens: number, maxTokens: number | undefi
 export function truncateToTokens(text: string, maxTokens: number): string {
   return text.slice(0, maxTokens * CHARS_PER_TOKEN);
 }
+
+/**
+ * The simulator's tokens of a text: CHARS_PER_TOKEN UTF-16 units each, so there are exactly tokensOf(text) of them
+ * and they join back to the text. `bytes` are the UTF-8 bytes each token contributes: a surrogate pair split across
+ * two tokens puts its four bytes in the first, so the tokens' bytes also join back to the text's UTF-8.
+ */
+export function splitTokens(text: string): Array<{ token: string; bytes: number[] }> {
+  const out: Array<{ token: string; bytes: number[] }> = [];
+  for (let start = 0; start < text.length; start += CHARS_PER_TOKEN) {
+    const end = Math.min(start + CHARS_PER_TOKEN, text.length);
+    const lowFirst = isLow(text.charCodeAt(start)) && start > 0 && isHigh(text.charCodeAt(start - 1));
+    const highLast = isHigh(text.charCodeAt(end - 1)) && end < text.length && isLow(text.charCodeAt(end));
+    const from = lowFirst ? start + 1 : start;
+    const to = highLast ? end + 1 : end;
+    out.push({ token: text.slice(start, end), bytes: from < to ? [...Buffer.from(text.slice(from, to), 'utf8')] : [] });
+  }
+  return out;
+}
+
+const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
+const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;

@@ -11,11 +11,21 @@ export const JSON_WORD_MESSAGE =
   "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.";
 
 export interface ToolSpec {
+  /** `function` tools answer JSON arguments; `custom` tools (type: custom) answer free text input. */
+  kind: 'function' | 'custom';
   name: string;
   parameters: object | undefined;
 }
 
-export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
+/**
+ * A mode, one named tool (function or custom), or `allowed_tools`: the model may only call tools of that subset,
+ * and with mode `auto` may answer in text instead.
+ */
+export type ToolChoice = 'none' | 'auto' | 'required' | { name: string } | { allowed: string[]; mode: 'auto' | 'required' };
+
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
+/** The schema's ReasoningEffort values (test/fixtures/openai-spec, CreateChatCompletionRequest.reasoning_effort). */
+const EFFORTS: readonly ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'];
 
 export interface ChatRequest {
   model: string;
@@ -34,6 +44,12 @@ export interface ChatRequest {
   tools: ToolSpec[];
   toolChoice: ToolChoice;
   promptTokens: number;
+  /** `logprobs: true`: every choice carries token log probabilities; `top_logprobs` alternatives per token. */
+  logprobs: boolean;
+  topLogprobs: number;
+  /** A reasoning model (o-series, gpt-5 family): its answers spend reasoning tokens first. */
+  reasoning: boolean;
+  reasoningEffort: ReasoningEffort;
   mentionsJson: boolean;
   filtered: boolean;
   lastUserText: string;
@@ -93,6 +109,19 @@ export function validateChatRequest(body: unknown): ChatRequest | ApiErrorInfo {
     if (err) return err;
   }
 
+  const logprobs = body['logprobs'];
+  if (logprobs !== undefined && logprobs !== null && typeof logprobs !== 'boolean') return badType('logprobs', 'a boolean', logprobs);
+  if (body['top_logprobs'] !== undefined && body['top_logprobs'] !== null && logprobs !== true) {
+    return invalidRequest("Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is set.", 'top_logprobs', 'invalid_value');
+  }
+  const effort = body['reasoning_effort'];
+  if (effort !== undefined && effort !== null && !EFFORTS.includes(effort as ReasoningEffort)) {
+    return invalidRequest(`Invalid value: '${String(effort)}'. Supported values are: ${EFFORTS.map((e) => `'${e}'`).join(', ')}.`, 'reasoning_effort', 'invalid_value');
+  }
+  const reasoning = isReasoningModel(model);
+  const rule = reasoning ? reasoningModelRule(body) : nonReasoningRule(body);
+  if (rule) return rule;
+
   const messages = body['messages'];
   if (messages === undefined || messages === null) return missing('messages');
   if (!Array.isArray(messages)) return badType('messages', 'an array of objects', messages);
@@ -147,7 +176,10 @@ export function validateChatRequest(body: unknown): ChatRequest | ApiErrorInfo {
 
   const num = (k: string): number | undefined => (typeof body[k] === 'number' ? (body[k] as number) : undefined);
   return {
-    model, messages, stop, ...fmt, ...tools, promptTokens, mentionsJson, filtered, lastUserText,
+    model, messages, stop, ...fmt, ...tools, promptTokens, mentionsJson, filtered, lastUserText, reasoning,
+    logprobs: logprobs === true,
+    topLogprobs: num('top_logprobs') ?? 0,
+    reasoningEffort: (effort as ReasoningEffort | null | undefined) ?? 'medium',
     n: num('n') ?? 1,
     temperature: num('temperature') ?? 1,
     topP: num('top_p') ?? 1,
@@ -186,11 +218,21 @@ function parseTools(raw: unknown, choiceRaw: unknown): Pick<ChatRequest, 'tools'
     for (let i = 0; i < raw.length; i++) {
       const t: unknown = raw[i];
       if (!isObj(t)) return badType(`tools[${i}]`, 'an object', t);
+      if (t['type'] === 'custom') {
+        const custom = t['custom'];
+        if (!isObj(custom)) return missing(`tools[${i}].custom`);
+        if (typeof custom['name'] !== 'string') return missing(`tools[${i}].custom.name`);
+        tools.push({ kind: 'custom', name: custom['name'], parameters: undefined });
+        continue;
+      }
+      if (t['type'] !== undefined && t['type'] !== 'function') {
+        return invalidRequest(`Invalid value: '${String(t['type'])}'. Supported values are: 'function' and 'custom'.`, `tools[${i}].type`, 'invalid_value');
+      }
       const fn = t['function'];
       if (!isObj(fn)) return missing(`tools[${i}].function`);
       if (typeof fn['name'] !== 'string') return missing(`tools[${i}].function.name`);
       const params = fn['parameters'];
-      tools.push({ name: fn['name'], parameters: isObj(params) ? params : undefined });
+      tools.push({ kind: 'function', name: fn['name'], parameters: isObj(params) ? params : undefined });
     }
   }
   if (choiceRaw === undefined || choiceRaw === null) return { tools, toolChoice: tools.length ? 'auto' : 'none' };
@@ -198,12 +240,98 @@ function parseTools(raw: unknown, choiceRaw: unknown): Pick<ChatRequest, 'tools'
     return invalidRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", 'tool_choice', null);
   }
   if (choiceRaw === 'none' || choiceRaw === 'auto' || choiceRaw === 'required') return { tools, toolChoice: choiceRaw };
-  if (isObj(choiceRaw) && isObj(choiceRaw['function']) && typeof choiceRaw['function']['name'] === 'string') {
-    const name = choiceRaw['function']['name'];
-    if (!tools.some((t) => t.name === name)) {
-      return invalidRequest(`Invalid value for 'tool_choice': function '${name}' is not one of the 'tools'.`, 'tool_choice', 'invalid_value');
+  const named = namedTool(choiceRaw);
+  if (named) {
+    if (!tools.some((t) => t.name === named.name && t.kind === named.kind)) {
+      return invalidRequest(`Invalid value for 'tool_choice': ${named.kind} '${named.name}' is not one of the 'tools'.`, 'tool_choice', 'invalid_value');
     }
-    return { tools, toolChoice: { name } };
+    return { tools, toolChoice: { name: named.name } };
   }
-  return invalidRequest("Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or a named function.", 'tool_choice', 'invalid_value');
+  if (isObj(choiceRaw) && choiceRaw['type'] === 'allowed_tools') {
+    const allowed = choiceRaw['allowed_tools'];
+    if (!isObj(allowed)) return missing('tool_choice.allowed_tools');
+    const mode = allowed['mode'];
+    if (mode !== 'auto' && mode !== 'required') {
+      return invalidRequest(`Invalid value: '${String(mode)}'. Supported values are: 'auto' and 'required'.`, 'tool_choice.allowed_tools.mode', 'invalid_value');
+    }
+    const list = allowed['tools'];
+    if (!Array.isArray(list)) return badType('tool_choice.allowed_tools.tools', 'an array of objects', list);
+    if (list.length === 0) {
+      return invalidRequest("Invalid 'tool_choice.allowed_tools.tools': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'tool_choice.allowed_tools.tools', 'empty_array');
+    }
+    const names: string[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const n = namedTool(list[i]);
+      if (!n) return invalidRequest(`Invalid value for 'tool_choice.allowed_tools.tools[${i}]': expected a function or custom tool with a name.`, `tool_choice.allowed_tools.tools[${i}]`, 'invalid_value');
+      if (!tools.some((t) => t.name === n.name && t.kind === n.kind)) {
+        return invalidRequest(`Invalid value for 'tool_choice.allowed_tools.tools[${i}]': ${n.kind} '${n.name}' is not one of the 'tools'.`, `tool_choice.allowed_tools.tools[${i}]`, 'invalid_value');
+      }
+      names.push(n.name);
+    }
+    return { tools, toolChoice: { allowed: names, mode } };
+  }
+  return invalidRequest(
+    "Invalid value for 'tool_choice': expected 'none', 'auto', 'required', a named function or custom tool, or allowed_tools.",
+    'tool_choice',
+    'invalid_value',
+  );
+}
+
+/** `{type: function, function: {name}}` or `{type: custom, custom: {name}}` (type may be left out for a function). */
+function namedTool(v: unknown): { kind: 'function' | 'custom'; name: string } | undefined {
+  if (!isObj(v)) return undefined;
+  if (v['type'] === 'custom') return isObj(v['custom']) && typeof v['custom']['name'] === 'string' ? { kind: 'custom', name: v['custom']['name'] } : undefined;
+  if (v['type'] !== undefined && v['type'] !== 'function') return undefined;
+  return isObj(v['function']) && typeof v['function']['name'] === 'string' ? { kind: 'function', name: v['function']['name'] } : undefined;
+}
+
+/*
+ * Reasoning models. The schema cannot express which parameters they refuse, so these rules come from the API's
+ * observed answers (wording and codes copied from them):
+ * - o-series (o1, o3, o3-mini, o4-mini, …) and the gpt-5 family (gpt-5, gpt-5-mini, gpt-5-nano, gpt-5.x; not the
+ *   gpt-5-chat models) are reasoning models: the spec's README, /work/shared/openai-spec "Points to watch"
+ *   ("Reasoning models (o-series, gpt-5 family) reject `max_tokens` and any temperature other than 1");
+ *   community.openai.com/t/developer-role-not-accepted-for-o1-o1-mini-o3-mini/1110750/7 (a table of what o1/o3-mini
+ *   reject: max_tokens, temperature & top_p, logprobs, the penalties; reasoning_effort only on reasoning models).
+ * - max_tokens → 400 unsupported_parameter "Unsupported parameter: 'max_tokens' is not supported with this model.
+ *   Use 'max_completion_tokens' instead." (github.com/teilomillet/gollm/issues/33 for o1/o3-mini,
+ *   github.com/griptape-ai/ComfyUI-Griptape/issues/312 for gpt-5, with type, param and code).
+ * - temperature other than 1 → 400 unsupported_value "Unsupported value: 'temperature' does not support 0.5 with
+ *   this model. Only the default (1) value is supported." (github.com/diffbot/code-gpt-docs/issues/445,
+ *   github.com/tmc/langchaingo/issues/1355 for gpt-5). top_p and the penalties follow the same rule here, with
+ *   their own defaults (1 and 0): an explicit default is accepted, as it is for temperature.
+ * - logprobs: true → 403 "You are not allowed to request logprobs from this model" (o4-mini,
+ *   github.com/confident-ai/deepeval/pull/2184); "logprobs are not supported for reasoning models"
+ *   (github.com/UKGovernmentBEIS/inspect_ai/pull/2739).
+ * - reasoning_effort on a non-reasoning model → 400 unsupported_parameter (the community table above).
+ * Reasoning tokens are billed as completion tokens and reported in usage.completion_tokens_details.reasoning_tokens
+ * (CompletionUsage in the spec: "like reasoning tokens, these tokens are still counted in the total completion
+ * tokens"); max_completion_tokens bounds reasoning and visible tokens together.
+ */
+const REASONING_MODEL = /^(o\d+(-[a-z0-9-]+)?|gpt-5(\.\d+)?(-(mini|nano|pro|codex)[a-z0-9.-]*)?(-\d{4}-\d{2}-\d{2})?)$/;
+
+export function isReasoningModel(model: string): boolean {
+  return REASONING_MODEL.test(model) && !/-chat/.test(model);
+}
+
+function unsupportedParameter(param: string, extra = ''): ApiErrorInfo {
+  return invalidRequest(`Unsupported parameter: '${param}' is not supported with this model.${extra}`, param, 'unsupported_parameter');
+}
+
+function reasoningModelRule(body: Record<string, unknown>): ApiErrorInfo | undefined {
+  if (body['max_tokens'] !== undefined && body['max_tokens'] !== null) return unsupportedParameter('max_tokens', " Use 'max_completion_tokens' instead.");
+  for (const [param, def] of [['temperature', 1], ['top_p', 1], ['presence_penalty', 0], ['frequency_penalty', 0]] as const) {
+    const v = body[param];
+    if (v !== undefined && v !== null && v !== def) {
+      return invalidRequest(`Unsupported value: '${param}' does not support ${String(v)} with this model. Only the default (${def}) value is supported.`, param, 'unsupported_value');
+    }
+  }
+  if (body['logprobs'] === true) {
+    return { status: 403, message: 'You are not allowed to request logprobs from this model', type: 'invalid_request_error', param: null, code: null };
+  }
+  return undefined;
+}
+
+function nonReasoningRule(body: Record<string, unknown>): ApiErrorInfo | undefined {
+  return body['reasoning_effort'] !== undefined && body['reasoning_effort'] !== null ? unsupportedParameter('reasoning_effort') : undefined;
 }

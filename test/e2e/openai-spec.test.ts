@@ -101,6 +101,42 @@ provider:
   base_url: ${baseUrl}
 `;
 
+/** Log probabilities asked for, on a model that gives them. */
+const logprobsConfig = () => `name: spec-logprobs
+dataset: ${join(DATASETS, 'tickets.jsonl')}
+messages:
+  - role: user
+    content: "Summarise: {{subject}}"
+params:
+  model: gpt-4.1-nano
+  logprobs: true
+  top_logprobs: 3
+  max_completion_tokens: 60
+grid:
+  temperature: [0, 1]
+concurrency: 2
+provider:
+  base_url: ${baseUrl}
+`;
+
+/** A reasoning model: only the parameters it accepts, reasoning effort in the grid. */
+const reasoningConfig = () => `name: spec-reasoning
+dataset: ${join(DATASETS, 'tickets.jsonl')}
+messages:
+  - role: developer
+    content: Answer in one sentence.
+  - role: user
+    content: "{{subject}}"
+params:
+  model: o4-mini
+  max_completion_tokens: 2000
+grid:
+  reasoning_effort: [low, high]
+concurrency: 2
+provider:
+  base_url: ${baseUrl}
+`;
+
 beforeAll(async () => {
   server = createServer((req, res) => {
     let raw = '';
@@ -119,11 +155,13 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
 
   const dir = await tempDir('evalrun-spec-');
-  const files = await writeTree(dir, { 'json.yaml': jsonConfig(), 'tools.yaml': toolsConfig() });
+  const files = await writeTree(dir, { 'json.yaml': jsonConfig(), 'tools.yaml': toolsConfig(), 'logprobs.yaml': logprobsConfig(), 'reasoning.yaml': reasoningConfig() });
   const env = cleanEnv({ OPENAI_API_KEY: 'sk-test' });
   const results = await Promise.all([
     runCli(['run', files['json.yaml']!, '--out', join(dir, 'json'), '--quiet'], { env }),
     runCli(['run', files['tools.yaml']!, '--out', join(dir, 'tools'), '--quiet'], { env }),
+    runCli(['run', files['logprobs.yaml']!, '--out', join(dir, 'logprobs'), '--quiet'], { env }),
+    runCli(['run', files['reasoning.yaml']!, '--out', join(dir, 'reasoning'), '--quiet'], { env }),
   ]);
   for (const r of results) if (r.code !== 0) throw new Error(`evalrun exited ${r.code}:\n${r.stderr}`);
   outDirs = { json: join(dir, 'json'), tools: join(dir, 'tools') };
@@ -206,6 +244,27 @@ describe('responses evalrun reads', () => {
     for (const e of exchanges) {
       expect(e.status).toBe(200);
       expect(specErrors(validateResponse, e.response), JSON.stringify(e.response).slice(0, 300)).toBe('');
+    }
+  });
+
+  it('with logprobs and reasoning usage, validate against the official schema', () => {
+    const logprobs = byConfig('gpt-4.1-nano');
+    expect(logprobs).toHaveLength(3 * 2);
+    for (const e of logprobs) {
+      expect(e.status).toBe(200);
+      expect(specErrors(validateResponse, e.response), JSON.stringify(e.response).slice(0, 300)).toBe('');
+      const choice = (e.response as { choices: Array<{ message: { content: string }; logprobs: { content: Array<{ token: string; top_logprobs: unknown[] }> } }> }).choices[0]!;
+      expect(choice.logprobs.content.map((t) => t.token).join('')).toBe(choice.message.content);
+      expect(choice.logprobs.content.every((t) => t.top_logprobs.length === 3)).toBe(true);
+    }
+    const reasoning = byConfig('o4-mini');
+    expect(reasoning).toHaveLength(3 * 2);
+    for (const e of reasoning) {
+      expect(e.status).toBe(200);
+      expect(specErrors(validateResponse, e.response), JSON.stringify(e.response).slice(0, 300)).toBe('');
+      const usage = (e.response as { usage: { completion_tokens: number; completion_tokens_details: { reasoning_tokens: number } } }).usage;
+      expect(usage.completion_tokens_details.reasoning_tokens).toBeGreaterThan(0);
+      expect(usage.completion_tokens).toBeGreaterThan(usage.completion_tokens_details.reasoning_tokens);
     }
   });
 

@@ -86,10 +86,12 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         if (evaluation) io.out(`${evaluation}\n\n`);
         const anomalies = formatAnomalies(result.summary);
         if (anomalies) io.err(`${anomalies}\n`);
+        // Cached answers are not new samples and were not billed: the user must see how many there were.
+        if (result.summary.totals.cached > 0) io.out(`${cachedLine(result.summary.totals.cached, result.summary.recorded.requests)}\n\n`);
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
-        if (s.gates?.failed) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
+        if (s.gates?.failed && !result.error) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {
@@ -103,6 +105,10 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       }
     },
   };
+}
+
+export function cachedLine(cached: number, requests: number): string {
+  return `${cached} of ${requests} requests were answered from the response cache (--cache): not sent, not billed, the same samples as before.`;
 }
 
 function shortPath(p: string): string {

@@ -137,7 +137,7 @@ describe('writeReports', () => {
       complete: true,
       plan: { rows: 3, requests: 6, choices: 9, cells: 2 },
       recorded: { requests: 6, choices: 9, failed_requests: 1 },
-      totals: { prompt_tokens: 20 + 7 + 5 + 20 + 6, completion_tokens: 30 + 11 + 3 + 9 + 4, retries: 3 },
+      totals: { prompt_tokens: 20 + 7 + 5 + 20 + 6, completion_tokens: 30 + 11 + 3 + 9 + 4, retries: 3, cached: 0 },
     });
   });
 
