@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
 import type { Config } from '../../config/types.js';
 import type { Cell } from '../../plan/types.js';
+import { plural } from '../../util/plural.js';
 
 interface PlanArgs {
   config: string;
@@ -103,7 +104,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),
       ];
       const lines = [
-        `${config.name}: ${plan.rows} rows × ${plan.cells.length} cells`,
+        `${config.name}: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')}`,
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',
