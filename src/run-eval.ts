@@ -198,7 +198,10 @@ function makeChecker(config: Config, cells: Cell[]): (task: Task, content: strin
     const parse = () => (parsed ??= parseJson(content));
     const json = task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
-    return grade ? { ...json, checks: grade(content, task.row.vars, parse) } : json;
+    if (!grade) return json;
+    const details: NonNullable<ReturnType<typeof checkJsonOutput>['check_details']> = {};
+    const checks = grade(content, task.row.vars, parse, details);
+    return Object.keys(details).length ? { ...json, checks, check_details: details } : { ...json, checks };
   };
 }
 

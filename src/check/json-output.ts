@@ -9,6 +9,8 @@ export interface ChoiceCheck {
   schema_errors: string[];
   /** The configured checks' outcomes, when the config has any. */
   checks?: Record<string, boolean | null>;
+  /** What each failed `equals` check compared (expected, and the value found, if any). */
+  check_details?: Record<string, { expected: unknown; got?: unknown }>;
 }
 
 const MAX_ERRORS = 3;

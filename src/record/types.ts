@@ -27,6 +27,11 @@ export interface RequestRecord {
   error: RequestError | null;
   /** True when the answer came from the response cache, not a new (billed) request. */
   cached?: boolean;
+  /**
+   * The dataset row's values (long texts cut), only on a request with a failing choice or that failed: the report
+   * shows failing choices with their input, and records are all it reads.
+   */
+  input?: Record<string, unknown>;
 }
 
 export interface ChoiceRecord {
@@ -40,6 +45,8 @@ export interface ChoiceRecord {
   schema_errors: string[];
   /** Each configured check's outcome (see `checks:`); null or absent: not graded (a tool call, a failed request). */
   checks?: Record<string, boolean | null>;
+  /** For each failed `equals` check: the expected value and the one found (`got` absent: no value there). */
+  check_details?: Record<string, { expected: unknown; got?: unknown }>;
 }
 
 export interface RequestError {

@@ -118,7 +118,31 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
     usage: null,
     choices: [],
     error: lastError ?? { kind: 'connection', status: null, type: null, code: null, message: 'no attempt was made' },
+    input: inputOf(task),
   };
+}
+
+const MAX_INPUT_TEXT = 1000;
+
+/** The row's values for the report's failing choices; a long text is cut, as the report would not show it whole. */
+function inputOf(task: Task): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(task.row.vars)) {
+    const text = typeof v === 'string' ? v : undefined;
+    if (text !== undefined) out[key] = text.length > MAX_INPUT_TEXT ? `${text.slice(0, MAX_INPUT_TEXT)}…` : text;
+    else {
+      const json = JSON.stringify(v) ?? 'null';
+      out[key] = json.length > MAX_INPUT_TEXT ? `${json.slice(0, MAX_INPUT_TEXT)}…` : v;
+    }
+  }
+  return out;
+}
+
+/** The same "failing" the report's failing-choices list uses (collector.ts): anything a reader would look into. */
+function choiceFails(c: ChoiceRecord): boolean {
+  if (c.finish_reason !== 'stop' && c.finish_reason !== 'tool_calls') return true;
+  if (c.json_valid === false || c.schema_valid === false) return true;
+  return Object.values(c.checks ?? {}).some((v) => v === false);
 }
 
 /** The fields every record starts with, in the order the journal index reads (`v`, then `seq`). */
@@ -145,6 +169,9 @@ interface AttemptMeta {
 }
 
 function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: ExecuteDeps): RequestRecord {
+  const choices = data.choices.map((c, i) => toChoice(task, c, i, deps));
+  // Fewer choices than n is reported as failing rows too (choice-rows.ts).
+  const failing = choices.length !== task.cell.n || choices.some(choiceFails);
   return {
     ...recordHead(task, meta),
     http_status: meta.status,
@@ -154,8 +181,9 @@ function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMet
     usage: data.usage
       ? { prompt_tokens: data.usage.prompt_tokens, completion_tokens: data.usage.completion_tokens, total_tokens: data.usage.total_tokens }
       : null,
-    choices: data.choices.map((c, i) => toChoice(task, c, i, deps)),
+    choices,
     error: null,
+    ...(failing ? { input: inputOf(task) } : {}),
   };
 }
 

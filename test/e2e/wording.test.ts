@@ -72,4 +72,9 @@ describe('singular counts', () => {
     expect(md).toContain('· 1 failed request');
     expect(`${junit}${md}`).not.toMatch(/\b1 (requests|gate checks|failed requests)\b/);
   });
+
+  it('keeps the input row in the record of the failed request only (the report shows it beside the failure)', async () => {
+    const records = (await readFile(join(out, 'records.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { row_id: string; input?: unknown });
+    expect(records.map((r) => [r.row_id, r.input ?? null]).sort()).toEqual([['q1', null], ['q2', { id: 'q2', text: 'second' }], ['q3', null]]);
+  });
 });

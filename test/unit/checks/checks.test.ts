@@ -76,3 +76,27 @@ describe('resolvePointer (RFC 6901)', () => {
     expect(resolvePointer({ toString: 1 }, '/constructor').found).toBe(false);
   });
 });
+
+describe('what a failed equals check compared', () => {
+  const grade = makeCheckRunner([
+    { name: 'cat', type: 'equals', pointer: '/category', expected: { column: 'label' } },
+    { name: 'flag', type: 'equals', pointer: '/urgent', expected: true },
+    { name: 'has', type: 'contains', expected: 'sorry' },
+  ] as CheckSpec[])!;
+
+  it('keeps expected and got for each failing equals check, and nothing for passing or other checks', () => {
+    const details: Record<string, unknown> = {};
+    const results = grade('{"category":"bug","urgent":true}', { label: 'billing' }, undefined, details);
+    expect(results).toEqual({ cat: false, flag: true, has: false });
+    expect(details).toEqual({ cat: { expected: 'billing', got: 'bug' } });
+  });
+
+  it('leaves got out when the answer has no value there', () => {
+    const details: Record<string, unknown> = {};
+    grade('not json', { label: 'billing' }, undefined, details);
+    expect(details).toEqual({ cat: { expected: 'billing' }, flag: { expected: true } });
+    const noPointer: Record<string, unknown> = {};
+    grade('{"urgent":false}', { label: 'x' }, undefined, noPointer);
+    expect(noPointer).toEqual({ cat: { expected: 'x' }, flag: { expected: true, got: false } });
+  });
+});
