@@ -72,7 +72,7 @@ export function summaryMarkdown(summary: Summary): string {
   const lines = [
     `## evalrun: ${mdCell(summary.name)}${verdict}`,
     '',
-    `${summary.plan.cells} cells × ${summary.plan.rows} rows = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
+    `${plural(summary.plan.cells, 'cell')} × ${plural(summary.plan.rows, 'row')} = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
       (summary.recorded.failed_requests ? ` · ${plural(summary.recorded.failed_requests, 'failed request')}` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
     '',

@@ -108,7 +108,7 @@ export const CLIENT_SCRIPT = String.raw`
   }
   var facts = [
     'status ' + s.status,
-    s.plan.cells + ' cells × ' + s.plan.rows + ' rows',
+    plural(s.plan.cells, 'cell') + ' × ' + plural(s.plan.rows, 'row'),
     s.recorded.requests + '/' + s.plan.requests + ' requests',
     s.recorded.choices + ' choices',
     plural(s.recorded.failed_requests, 'failed request'),
