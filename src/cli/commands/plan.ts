@@ -30,11 +30,19 @@ async function firstRequests(config: Config, cells: readonly Cell[], count: numb
   const { readRows } = await import('../../dataset/load.js');
   const { redactUrl } = await import('../../util/redact.js');
   const p = config.provider;
-  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(p.baseUrl ?? env['OPENAI_BASE_URL'] ?? 'https://api.openai.com/v1');
+  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(p.baseUrl || env['OPENAI_BASE_URL'] || 'https://api.openai.com/v1');
   const query = new URLSearchParams(p.query).toString();
   const url = `${base.replace(/\/+$/, '')}/chat/completions${query ? `?${query}` : ''}`;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-  if (p.kind !== 'simulator') headers['Authorization'] = env[p.apiKeyEnv] ? `Bearer ${env[p.apiKeyEnv]}` : `(none: ${p.apiKeyEnv} is not set)`;
+  if (p.kind !== 'simulator') {
+    const onOpenAi = /(^|\.)openai\.com$/i.test(new URL(url.startsWith('http') ? url : 'https://api.openai.com').hostname);
+    // As provider.ts does: a local server without a key gets a placeholder; OpenAI without one is refused (exit 5).
+    headers['Authorization'] = env[p.apiKeyEnv]
+      ? `Bearer ${env[p.apiKeyEnv]}`
+      : onOpenAi
+        ? `(none: ${p.apiKeyEnv} is not set; run would stop before sending, exit 5)`
+        : `Bearer sk-no-key-required (a placeholder: ${p.apiKeyEnv} is not set)`;
+  }
   if (p.organization) headers['OpenAI-Organization'] = p.organization;
   Object.assign(headers, p.headers);
   const shown: ShownRequest[] = [];
