@@ -180,6 +180,13 @@ describe('evalrun compare across different cell ids', () => {
     expect(r.stdout).toContain(`${BASELINE} → ${NOISE}`);
     expect(r.stdout).toContain(`Only in A (not compared): ${NOISE}`);
     expect(r.stdout).toContain(`Only in B (not compared): ${BASELINE}`);
+    // Repeatable, and before the run directories too (the flag does not swallow them).
+    const swapped = await runCli(['compare', '--map', `${BASELINE}=${NOISE}`, '--map', `${NOISE}=${BASELINE}`, runs['a']!.dir, runs['reseeded']!.dir, '--json']);
+    expect(swapped.code, swapped.stderr).toBe(0);
+    expect(JSON.parse(swapped.stdout).pairs.filter((p: { matched_by: string }) => p.matched_by === 'map')).toEqual([
+      { a: BASELINE, b: NOISE, matched_by: 'map' },
+      { a: NOISE, b: BASELINE, matched_by: 'map' },
+    ]);
     const bad = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `gpt-4o-mini/t0.7/n3/sed=1=${NOISE}`]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("run A has no cell 'gpt-4o-mini/t0.7/n3/sed=1' (did you mean 'gpt-4o-mini/t0.7/n3/seed=1'?)");

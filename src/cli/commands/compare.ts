@@ -10,7 +10,7 @@ interface CompareArgs {
   alpha?: number | undefined;
   'fail-on-regression'?: boolean | undefined;
   json?: boolean | undefined;
-  map?: string[] | undefined;
+  map?: string | string[] | undefined;
 }
 
 export function compareCommand(ctx: CommandContext): CommandModule<object, CompareArgs> {
@@ -25,14 +25,15 @@ export function compareCommand(ctx: CommandContext): CommandModule<object, Compa
         .option('alpha', { type: 'number', default: 0.05, describe: 'Significance level, after Holm correction across cells' })
         .option('fail-on-regression', { type: 'boolean', describe: 'Exit 1 when a metric got significantly worse in some cell' })
         .option('json', { type: 'boolean', describe: 'Print the comparison as JSON' })
-        .option('map', { type: 'string', array: true, describe: "Compare run A's cell A_CELL with run B's B_CELL (A_CELL=B_CELL, repeatable)" }),
+        // Not `array: true`: that would also swallow the run directories in `compare --map X=Y A B`; repeats still collect.
+        .option('map', { type: 'string', describe: "Compare run A's cell A_CELL with run B's B_CELL (A_CELL=B_CELL, repeatable)" }),
     handler: async (args) => {
       if (args.alpha !== undefined && !(args.alpha > 0 && args.alpha < 0.5)) throw new UsageError(`--alpha must be between 0 and 0.5 (got ${args.alpha})`);
       const { compareRuns } = await import('../../report/compare-runs.js');
       const { formatRunComparison, runComparisonMarkdown } = await import('../../report/console-compare.js');
       const { appendStepSummary } = await import('../../report/evaluate-run.js');
       // Nothing pairing is a usage error (exit 2): both runs are fine, the command needs a --map.
-      const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha, map: args.map?.map(String) });
+      const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha, map: args.map === undefined ? undefined : ([] as string[]).concat(args.map).map(String) });
       ctx.io.out(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunComparison(result)}\n`);
       await appendStepSummary(ctx.io.env, runComparisonMarkdown(result));
       const worse = result.rows.filter((r) => r.change === 'worse');
