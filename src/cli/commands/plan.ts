@@ -30,12 +30,13 @@ async function firstRequests(config: Config, cells: readonly Cell[], count: numb
   const { readRows } = await import('../../dataset/load.js');
   const { redactUrl } = await import('../../util/redact.js');
   const p = config.provider;
-  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(p.baseUrl || env['OPENAI_BASE_URL'] || 'https://api.openai.com/v1');
+  const rawBase = p.baseUrl || env['OPENAI_BASE_URL'] || undefined;
+  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(rawBase ?? 'https://api.openai.com/v1');
   const query = new URLSearchParams(p.query).toString();
   const url = `${base.replace(/\/+$/, '')}/chat/completions${query ? `?${query}` : ''}`;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (p.kind !== 'simulator') {
-    const onOpenAi = /(^|\.)openai\.com$/i.test(new URL(url.startsWith('http') ? url : 'https://api.openai.com').hostname);
+    const onOpenAi = rawBase === undefined || isOpenAiHost(rawBase);
     // As provider.ts does: a local server without a key gets a placeholder; OpenAI without one is refused (exit 5).
     headers['Authorization'] = env[p.apiKeyEnv]
       ? `Bearer ${env[p.apiKeyEnv]}`
@@ -53,6 +54,14 @@ async function firstRequests(config: Config, cells: readonly Cell[], count: numb
     if (shown.length >= count) break;
   }
   return shown;
+}
+
+function isOpenAiHost(url: string): boolean {
+  try {
+    return /(^|\.)openai\.com$/i.test(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }
 
 export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs> {
