@@ -208,7 +208,10 @@ function makeChecker(config: Config, cells: Cell[]): ExecuteDeps['check'] {
       check = { ...check, schema_errors: [...check.schema_errors, ...args.errors], tool_args_valid: args.valid };
     }
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
-    return grade ? { ...check, checks: grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }) } : check;
+    if (!grade) return check;
+    const details: NonNullable<ChoiceCheck['check_details']> = {};
+    const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details);
+    return Object.keys(details).length ? { ...check, checks, check_details: details } : { ...check, checks };
   };
 }
 

@@ -23,11 +23,21 @@ export interface CheckSpec {
 /** The outcome of every check for one choice; null: not graded (no content to grade). */
 export type CheckResults = Record<string, boolean | null>;
 
+/**
+ * What a failed `equals` check compared, so a report can say "expected billing, got bug". `got` is absent when the
+ * answer had no value there (not JSON, or no such pointer).
+ */
+export interface CheckDetail {
+  expected: unknown;
+  got?: unknown;
+}
+
 export interface CompiledCheck {
   name: string;
   /** The pointer starts with /tool_calls: it reads the choice's tool calls, not its content. */
   readsToolCalls: boolean;
-  run(content: string | null, parsed: ParsedContent, vars: Record<string, unknown>): boolean;
+  /** `note` receives what a failed `equals` compared. */
+  run(content: string | null, parsed: ParsedContent, vars: Record<string, unknown>, note?: (detail: CheckDetail) => void): boolean;
 }
 
 /** The content parsed at most once per choice, shared by every check that has a pointer. */
@@ -104,24 +114,29 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
   return {
     name: spec.name,
     readsToolCalls: spec.pointer !== undefined && TOOL_CALLS_POINTER.test(spec.pointer),
-    run(content, parsed, vars) {
+    run(content, parsed, vars, note) {
+      const missing = () => {
+        if (spec.type === 'equals') note?.({ expected: expectedOf(vars) });
+        return false;
+      };
       // The value under test: the text itself, or (with a pointer, or for a schema) the parsed JSON value.
       let value: unknown = content;
       if (spec.pointer !== undefined || spec.type === 'json_schema') {
         const doc = parsed.get();
-        if (!doc.ok) return false;
+        if (!doc.ok) return missing();
         const at = resolvePointer(doc.value, spec.pointer ?? '');
-        if (!at.found) return false;
+        if (!at.found) return missing();
         value = at.value;
       } else if (content === null) {
-        return false;
+        return missing();
       }
       switch (spec.type) {
         case 'equals': {
           const want = expectedOf(vars);
           // Strings compare as text (a CSV column is always a string); other literals by JSON value.
-          if (typeof want === 'string') return fold(text(value)) === fold(want);
-          return deepEqual(value, want);
+          const equal = typeof want === 'string' ? fold(text(value)) === fold(want) : deepEqual(value, want);
+          if (!equal) note?.({ expected: want, got: value });
+          return equal;
         }
         case 'contains':
           return fold(text(value)).includes(fold(text(expectedOf(vars))));
@@ -141,10 +156,10 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
  */
 export function makeCheckRunner(
   specs: readonly CheckSpec[],
-): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson, answer?: ChoiceAnswer) => CheckResults) | undefined {
+): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson, answer?: ChoiceAnswer, details?: Record<string, CheckDetail>) => CheckResults) | undefined {
   if (specs.length === 0) return undefined;
   const compiled = specs.map(compileCheck);
-  return (content, vars, parse, answer) => {
+  return (content, vars, parse, answer, details) => {
     let cache: ParsedJson | undefined;
     // The caller may share the parse it made for the JSON check; otherwise parse at most once, and only if needed.
     const parsed: ParsedContent = { get: parse ?? (() => (cache ??= parseJson(content))) };
@@ -153,8 +168,9 @@ export function makeCheckRunner(
     const gradeContent = answer?.gradeContent ?? true;
     const out: CheckResults = {};
     for (const c of compiled) {
-      if (c.readsToolCalls) out[c.name] = c.run(null, calls, vars);
-      else out[c.name] = gradeContent ? c.run(content, parsed, vars) : null;
+      const note = details && ((d: CheckDetail) => (details[c.name] = d));
+      if (c.readsToolCalls) out[c.name] = c.run(null, calls, vars, note);
+      else out[c.name] = gradeContent ? c.run(content, parsed, vars, note) : null;
     }
     return out;
   };

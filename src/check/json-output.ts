@@ -12,6 +12,8 @@ export interface ChoiceCheck {
   checks?: Record<string, boolean | null>;
   /** Every tool call names a configured tool and its arguments satisfy its `parameters`. null: no tool calls. */
   tool_args_valid?: boolean | null;
+  /** What each failed `equals` check compared (expected, and the value found, if any). */
+  check_details?: Record<string, { expected: unknown; got?: unknown }>;
 }
 
 const MAX_ERRORS = 3;

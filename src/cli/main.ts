@@ -28,6 +28,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const ctx: CommandContext = { io, setExitCode: (code) => (exitCode = code) };
   const verbose = argv.includes('--verbose');
   try {
+    checkNumbers(argv);
     await yargs(argv)
       .scriptName('evalrun')
       .usage('$0 <command> [options]\n\nBatch prompt evaluation over a grid of chat-completion settings.')
@@ -61,9 +62,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options'];
+const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression'];
 
 const COMMANDS = ['run', 'plan', 'report', 'compare', 'simulate'];
+
+/** Options whose value is a number: yargs would turn 'abc' into NaN and the message could only say "got NaN". */
+const NUMERIC = ['concurrency', 'grace-s', 'show', 'alpha', 'port', 'seed'];
+
+function checkNumbers(argv: readonly string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(argv[i]!);
+    if (!m || !NUMERIC.includes(m[1]!)) continue;
+    const value = m[2] ?? argv[i + 1];
+    // A missing value, or another flag in its place, is yargs' to report.
+    if (value === undefined || (m[2] === undefined && value.startsWith('--'))) continue;
+    if (value.trim() === '' || !Number.isFinite(Number(value))) throw new UsageError(`--${m[1]} must be a number (got '${value}')`);
+  }
+}
 
 /** yargs' own wording, made specific: which argument is missing, which flag or command was meant. */
 function usageMessage(msg: string, argv: readonly string[]): string {

@@ -1,5 +1,6 @@
 import type { RunReporter } from '../run-eval.js';
 import type { Io } from './io.js';
+import { plural } from '../util/plural.js';
 
 export interface ProgressState {
   done: number;
@@ -66,7 +67,7 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
     onStart({ plan, alreadyRecorded, dir }) {
       state.total = plan.requests - alreadyRecorded;
       start = now();
-      io.err(`evalrun: ${plan.rows} rows × ${plan.cells.length} cells = ${plan.requests} requests, ${plan.choices} choices${alreadyRecorded ? ` (${alreadyRecorded} already recorded, resuming)` : ''}\n`);
+      io.err(`evalrun: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')} = ${plan.requests} requests, ${plan.choices} choices${alreadyRecorded ? ` (${alreadyRecorded} already recorded, resuming)` : ''}\n`);
       io.err(`run directory: ${dir}\n`);
       timer = setInterval(tick, io.isTTY ? 200 : (opts.intervalMs ?? 5000));
       timer.unref();

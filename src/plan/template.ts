@@ -10,7 +10,8 @@ export interface CompiledTemplate {
 
 // A name starts with a letter or _ (any script: CSV headers are often 'prénom' or '件名') and may hold letters, digits,
 // _ . - and inner spaces ('Customer Tier'). Anything else in braces ({{"a": 1}}) is text, not a variable.
-const VAR = /\{\{\s*([\p{L}_](?:[\p{L}\p{N}\p{M}_ .-]*[\p{L}\p{N}\p{M}_.-])?)\s*\}\}/gu;
+// `\{{` is a literal `{{` (the backslash is dropped), so a prompt can show template syntax: `\{{name}}` → `{{name}}`.
+const VAR = /\\\{\{|\{\{\s*([\p{L}_](?:[\p{L}\p{N}\p{M}_ .-]*[\p{L}\p{N}\p{M}_.-])?)\s*\}\}/gu;
 
 /**
  * `{{column}}` (or `{{a.b}}` into a JSON row) is replaced by the row's value; strings as they are, other values as
@@ -22,14 +23,22 @@ export function compileTemplate(messages: MessageTemplate[]): CompiledTemplate {
   const compiled = messages.map((m) => {
     const parts: Part[] = [];
     let last = 0;
+    let text = '';
     for (const match of m.content.matchAll(VAR)) {
-      const name = match[1]!;
-      if (match.index > last) parts.push(m.content.slice(last, match.index));
+      text += m.content.slice(last, match.index);
+      last = match.index + match[0].length;
+      const name = match[1];
+      if (name === undefined) {
+        text += '{{';
+        continue;
+      }
+      if (text) parts.push(text);
+      text = '';
       parts.push({ name, path: name.split('.') });
       variables.add(name);
-      last = match.index + match[0].length;
     }
-    if (last < m.content.length) parts.push(m.content.slice(last));
+    text += m.content.slice(last);
+    if (text) parts.push(text);
     return m.name === undefined ? { role: m.role, parts } : { role: m.role, name: m.name, parts };
   });
   return { messages: compiled, variables: [...variables] };

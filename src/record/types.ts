@@ -39,6 +39,11 @@ export interface RequestRecord {
    * part k). The record's attempts, latency and usage are their sums; request_id and completion_id are part 0's.
    */
   parts?: RequestPart[];
+  /**
+   * The dataset row's values (long texts cut), only on a request with a failing choice or that failed: the report
+   * shows failing choices with their input, and records are all it reads.
+   */
+  input?: Record<string, unknown>;
 }
 
 export interface Anomaly {
@@ -84,6 +89,8 @@ export interface ChoiceRecord {
   checks?: Record<string, boolean | null>;
   /** Every tool call names a configured tool and its arguments satisfy its `parameters`; null/absent: no tool calls. */
   tool_args_valid?: boolean | null;
+  /** For each failed `equals` check: the expected value and the one found (`got` absent: no value there). */
+  check_details?: Record<string, { expected: unknown; got?: unknown }>;
 }
 
 export interface RequestError {

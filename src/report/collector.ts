@@ -1,5 +1,5 @@
 import type { ManifestCell, RunManifest } from '../record/manifest.js';
-import type { RequestRecord } from '../record/types.js';
+import type { ChoiceRecord, RequestRecord } from '../record/types.js';
 import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/metrics.js';
 import { RowValues } from '../stats/row-values.js';
 import type { ChoiceRow } from './choice-rows.js';
@@ -13,6 +13,10 @@ export interface FailingChoice {
   failed: string[];
   content: string | null;
   detail: string | null;
+  /** The dataset row's values, when the record carries them (records written since they do). */
+  input: Record<string, unknown> | null;
+  /** Failed `equals` checks: what was expected and what the answer had (`got` absent: no value there). */
+  expected: Array<{ check: string; expected: unknown; got?: unknown }>;
 }
 
 export const MAX_FAILING = 200;
@@ -58,7 +62,8 @@ export class ReportCollector {
     const counts = this.checkCounts[cellIndex]!;
     const extended = rows as Array<ChoiceRow & Record<string, unknown>>;
     for (const row of extended) {
-      const results = byIndex.get(Number(row.choice_index))?.checks;
+      const choice = byIndex.get(Number(row.choice_index));
+      const results = choice?.checks;
       for (const name of this.checks) {
         const v = results?.[name];
         row[`check_${name}`] = typeof v === 'boolean' ? v : null;
@@ -67,7 +72,7 @@ export class ReportCollector {
           if (v) counts[name]!.pass++;
         }
       }
-      this.noteFailing(row, cellIndex);
+      this.noteFailing(row, cellIndex, record, choice);
     }
     // An n_mode repeat record may mix cached and sent parts: only the sent ones were billed.
     const billedUsage = record.parts
@@ -83,7 +88,7 @@ export class ReportCollector {
     this.rowValues.add(row, cellIndex, record.row_id, extended, record.error ? null : record.latency_ms);
   }
 
-  private noteFailing(row: ChoiceRow & Record<string, unknown>, cellIndex: number): void {
+  private noteFailing(row: ChoiceRow & Record<string, unknown>, cellIndex: number, record: RequestRecord, choice: ChoiceRecord | undefined): void {
     const failed: string[] = [];
     const reason = String(row.finish_reason);
     if (reason !== 'stop' && reason !== 'tool_calls') failed.push(`finish_reason ${reason}`);
@@ -103,6 +108,11 @@ export class ReportCollector {
       failed,
       content: content && content.length > MAX_CONTENT ? `${content.slice(0, MAX_CONTENT)}…` : content,
       detail: (row.error as string | null) ?? (row.schema_errors as string | null) ?? (row.refusal as string | null) ?? null,
+      input: record.input ?? null,
+      expected: failed.flatMap((name) => {
+        const d = choice?.check_details?.[name];
+        return d ? [{ check: name, ...d }] : [];
+      }),
     });
   }
 }

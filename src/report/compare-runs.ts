@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { indexJournal, recordsInOrder } from '../record/read-journal.js';
-import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
+import { RECORDS, readManifest, type ManifestCell, type RunManifest } from '../record/manifest.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import { DEFAULT_ALPHA, emptyEvaluation } from '../record/evaluation.js';
 import { suggest } from '../config/locate.js';
 import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/compare.js';
@@ -17,9 +18,93 @@ export interface RunComparison extends ComparisonSection {
   run_b: { dir: string; name: string };
   /** Dataset rows (by row_id) both runs have: the pairs of a paired comparison. */
   common_rows: number;
+  /** One label per compared pair: the id when both runs have it, else `A_CELL → B_CELL` (as in rows' `cell`). */
   cells: string[];
+  /** Which cell of A is compared with which cell of B, and why: same id, `--map`, or equal parameters. */
+  pairs: CellPair[];
+  /** When cells were paired on parameters: the settings that are constant in each run and differ between them. */
+  differing: Array<{ key: string; a: unknown; b: unknown }>;
   only_in_a: string[];
   only_in_b: string[];
+}
+
+export interface CellPair {
+  a: string;
+  b: string;
+  matched_by: 'id' | 'map' | 'params';
+}
+
+/** `A_CELL=B_CELL`; cell ids may hold `=` themselves (`seed=1`), so every split is tried against the real ids. */
+function parseMap(spec: string, idsA: readonly string[], idsB: readonly string[]): [string, string] {
+  const splits: Array<[string, string]> = [];
+  for (let i = spec.indexOf('='); i !== -1; i = spec.indexOf('=', i + 1)) splits.push([spec.slice(0, i), spec.slice(i + 1)]);
+  const fits = splits.filter(([a, b]) => idsA.includes(a) && idsB.includes(b));
+  if (fits.length === 1) return fits[0]!;
+  if (fits.length > 1) throw new UsageError(`--map ${spec}: can be read more than one way (${fits.map(([a, b]) => `${a} = ${b}`).join('; ')}); no cell ids should be this alike`);
+  if (splits.length === 0) throw new UsageError(`--map ${spec}: write it as A_CELL=B_CELL, a cell id of run A, '=', a cell id of run B`);
+  const [a, b] = splits.find(([x]) => idsA.includes(x)) ?? splits.find(([, y]) => idsB.includes(y)) ?? splits[0]!;
+  const problems: string[] = [];
+  if (!idsA.includes(a)) problems.push(`run A has no cell '${a}'${hint(a, idsA)}`);
+  if (!idsB.includes(b)) problems.push(`run B has no cell '${b}'${hint(b, idsB)}`);
+  throw new UsageError(`--map ${spec}: ${problems.join('; ')}. Cells of A: ${idsA.join(', ')}. Cells of B: ${idsB.join(', ')}`);
+}
+
+const hint = (word: string, ids: readonly string[]) => {
+  const h = suggest(word, ids);
+  return h ? ` (did you mean '${h}'?)` : '';
+};
+
+/**
+ * Which cells to compare: `--map` pairs first, then equal ids. When that pairs nothing and no --map was given,
+ * cells are paired on their parameters: the settings that have one value throughout run A and another one
+ * throughout run B (a model-A run against a model-B run) are set aside, and cells whose remaining parameters are
+ * equal (each such set of parameters unique in its run) are compared.
+ */
+export function pairCells(cellsA: readonly ManifestCell[], cellsB: readonly ManifestCell[], maps: readonly string[] = []): { pairs: CellPair[]; differing: RunComparison['differing'] } {
+  const idsA = cellsA.map((c) => c.id);
+  const idsB = cellsB.map((c) => c.id);
+  const pairs: CellPair[] = [];
+  const usedA = new Set<string>();
+  const usedB = new Set<string>();
+  for (const spec of maps) {
+    const [a, b] = parseMap(spec, idsA, idsB);
+    if (usedA.has(a)) throw new UsageError(`--map ${spec}: run A's cell '${a}' is already mapped; each cell can be compared once`);
+    if (usedB.has(b)) throw new UsageError(`--map ${spec}: run B's cell '${b}' is already mapped; each cell can be compared once`);
+    pairs.push({ a, b, matched_by: 'map' });
+    usedA.add(a);
+    usedB.add(b);
+  }
+  for (const id of idsB) {
+    if (usedB.has(id) || usedA.has(id) || !idsA.includes(id)) continue;
+    pairs.push({ a: id, b: id, matched_by: 'id' });
+    usedA.add(id);
+    usedB.add(id);
+  }
+  if (pairs.length > 0 || maps.length > 0) return { pairs, differing: [] };
+  const constant = (cells: readonly ManifestCell[], key: string) => {
+    const values = new Set(cells.map((c) => canonicalJson(c.params[key] ?? null)));
+    return values.size === 1 ? [...values][0]! : undefined;
+  };
+  const keys = new Set([...cellsA, ...cellsB].flatMap((c) => Object.keys(c.params)));
+  const differing = [...keys].filter((k) => {
+    const a = constant(cellsA, k);
+    const b = constant(cellsB, k);
+    return a !== undefined && b !== undefined && a !== b;
+  });
+  if (differing.length === 0) return { pairs, differing: [] };
+  const rest = (c: ManifestCell) => canonicalJson(Object.fromEntries(Object.entries(c.params).filter(([k]) => !differing.includes(k))));
+  const byRest = (cells: readonly ManifestCell[]) => {
+    const m = new Map<string, ManifestCell[]>();
+    for (const c of cells) m.set(rest(c), [...(m.get(rest(c)) ?? []), c]);
+    return m;
+  };
+  const restA = byRest(cellsA);
+  for (const [key, bs] of byRest(cellsB)) {
+    const as = restA.get(key);
+    if (as?.length === 1 && bs.length === 1) pairs.push({ a: as[0]!.id, b: bs[0]!.id, matched_by: 'params' });
+  }
+  const valueOf = (cells: readonly ManifestCell[], k: string) => cells[0]?.params[k] ?? null;
+  return { pairs, differing: pairs.length ? differing.map((key) => ({ key, a: valueOf(cellsA, key), b: valueOf(cellsB, key) })) : [] };
 }
 
 interface ScannedRun {
@@ -47,9 +132,21 @@ async function scanRun(dir: string, metrics: string[]): Promise<ScannedRun> {
   return { manifest, collector, stats };
 }
 
+/** Why no cell of A pairs with one of B, what each run has, and how to pair them by hand. */
+function nothingPairs(a: RunManifest, b: RunManifest): string {
+  const ids = (m: RunManifest) => m.plan.cells.map((c) => c.id);
+  const example = `--map '${ids(a)[0]}=${ids(b)[0]}'`;
+  return [
+    'Nothing to compare: no cell of run A pairs with a cell of run B. They share no cell ids, and their cells do not',
+    'differ only in settings that are constant within each run (such as the model), so they cannot be paired on parameters.',
+    `Run A (${a.name}) has: ${ids(a).join(', ')}`,
+    `Run B (${b.name}) has: ${ids(b).join(', ')}`,
+    `Pair cells by hand with --map A_CELL=B_CELL (repeatable), e.g. ${example}`,
+  ].join('\n');
+}
+
 /** The checks both runs graded: only those can be compared. */
-async function commonChecks(dirA: string, dirB: string): Promise<string[]> {
-  const [a, b] = await Promise.all([readManifest(dirA), readManifest(dirB)]);
+function commonChecks(a: RunManifest, b: RunManifest): string[] {
   const inB = new Set((b.evaluation?.checks ?? []).map((c) => c.name));
   return (a.evaluation?.checks ?? []).map((c) => c.name).filter((c) => inB.has(c));
 }
@@ -58,8 +155,16 @@ async function commonChecks(dirA: string, dirB: string): Promise<string[]> {
  * Run B against run A, cell by cell (matched by id), paired over the dataset rows both have (matched by row_id);
  * when they share no rows, the unpaired fallback. Holm across the matched cells, per metric.
  */
-export async function compareRuns(dirA: string, dirB: string, options: { metrics?: string[] | undefined; alpha?: number | undefined } = {}): Promise<RunComparison> {
-  const checks = await commonChecks(dirA, dirB);
+export async function compareRuns(
+  dirA: string,
+  dirB: string,
+  options: { metrics?: string[] | undefined; alpha?: number | undefined; map?: string[] | undefined } = {},
+): Promise<RunComparison> {
+  const [manifestA, manifestB] = await Promise.all([readManifest(dirA), readManifest(dirB)]);
+  // Pairing is decided before the records are read, so a wrong --map is reported at once.
+  const { pairs, differing } = pairCells(manifestA.plan.cells, manifestB.plan.cells, options.map);
+  if (pairs.length === 0) throw new UsageError(nothingPairs(manifestA, manifestB));
+  const checks = commonChecks(manifestA, manifestB);
   const known = metricsFor(checks).filter((m) => m.comparable).map((m) => m.name);
   for (const m of options.metrics ?? []) {
     if (!known.includes(m)) {
@@ -72,7 +177,7 @@ export async function compareRuns(dirA: string, dirB: string, options: { metrics
   const [a, b] = await Promise.all([scanRun(dirA, wanted), scanRun(dirB, wanted)]);
   const idsA = a.manifest.plan.cells.map((c) => c.id);
   const idsB = b.manifest.plan.cells.map((c) => c.id);
-  const cells = idsB.filter((id) => idsA.includes(id));
+  const label = (p: CellPair) => (p.a === p.b ? p.a : `${p.a} → ${p.b}`);
   const rowOfA = new Map<string, number>();
   a.collector.rowValues.rowIds.forEach((id, i) => id !== undefined && rowOfA.set(id, i));
   const rowsB = b.collector.rowValues.rowIds;
@@ -83,9 +188,9 @@ export async function compareRuns(dirA: string, dirB: string, options: { metrics
   const rows: ComparisonSection['rows'] = [];
   const used: string[] = [];
   for (const metric of metrics) {
-    const items: ComparisonItem[] = cells.map((id) => {
-      const ia = idsA.indexOf(id);
-      const ib = idsB.indexOf(id);
+    const items: ComparisonItem[] = pairs.map((pair) => {
+      const ia = idsA.indexOf(pair.a);
+      const ib = idsB.indexOf(pair.b);
       const seriesA = a.collector.rowValues.series(ia, metric.name);
       const seriesB = b.collector.rowValues.series(ib, metric.name);
       // A's values in B's row order, so index i of both is the same dataset row.
@@ -94,8 +199,8 @@ export async function compareRuns(dirA: string, dirB: string, options: { metrics
       const sb = statsB[ib]!;
       const count = (s: typeof sa) => (metric.kind === 'rate' ? { k: Number(field(s, metric.count!) ?? 0), n: Number(field(s, metric.of!) ?? 0) } : undefined);
       return {
-        cell: id,
-        baseline: id,
+        cell: label(pair),
+        baseline: pair.a,
         a: { values: aligned, count: count(sa), moments: a.stats[ia]!.latencies.moments() },
         b: { values: seriesB, count: count(sb), moments: b.stats[ib]!.latencies.moments() },
         paired: common > 0,
@@ -115,8 +220,10 @@ export async function compareRuns(dirA: string, dirB: string, options: { metrics
     run_a: { dir: dirA, name: a.manifest.name },
     run_b: { dir: dirB, name: b.manifest.name },
     common_rows: common,
-    cells,
-    only_in_a: idsA.filter((id) => !idsB.includes(id)),
-    only_in_b: idsB.filter((id) => !idsA.includes(id)),
+    cells: pairs.map(label),
+    pairs,
+    differing,
+    only_in_a: idsA.filter((id) => !pairs.some((p) => p.a === id)),
+    only_in_b: idsB.filter((id) => !pairs.some((p) => p.b === id)),
   };
 }

@@ -9,6 +9,16 @@ const interval = (metric: string, lo: number | null, hi: number | null) => {
   return `[${f(lo)}, ${f(hi)}]`;
 };
 
+/** "12 cells matched by id", "3 cell pairs (2 by id, 1 by --map)". */
+function pairing(r: RunComparison): string {
+  const pairs = r.pairs;
+  const by = (how: string) => pairs.filter((p) => p.matched_by === how).length;
+  const parts = [['id', 'by id'], ['map', 'by --map'], ['params', 'on parameters']].filter(([k]) => by(k!) > 0).map(([k, text]) => `${by(k!)} ${text}`);
+  const n = pairs.length;
+  if (parts.length === 1) return `${n} ${n === 1 ? 'cell' : 'cells'} matched ${parts[0]!.replace(/^\d+ /, '')}`;
+  return `${n} cell ${n === 1 ? 'pair' : 'pairs'} (${parts.join(', ')})`;
+}
+
 /** `evalrun compare` on the terminal: one line per metric × cell, regressions easy to spot. */
 export function formatRunComparison(r: RunComparison): string {
   const how = r.common_rows > 0 ? `paired over ${r.common_rows} dataset rows both runs have` : 'unpaired (the runs share no row ids): two-proportion z-test / Welch t-test';
@@ -27,7 +37,8 @@ export function formatRunComparison(r: RunComparison): string {
   return [
     `A: ${r.run_a.dir} (${r.run_a.name})`,
     `B: ${r.run_b.dir} (${r.run_b.name})`,
-    `${r.cells.length} cells matched by id, ${how}; Holm-adjusted across cells, α = ${r.alpha}. CI in percentage points (ms for latency).`,
+    `${pairing(r)}, ${how}; Holm-adjusted across cells, α = ${r.alpha}. CI in percentage points (ms for latency).`,
+    ...(r.differing.length ? [`Paired on parameters, setting aside what differs between the runs: ${r.differing.map((d) => `${d.key} ${JSON.stringify(d.a)} (A) vs ${JSON.stringify(d.b)} (B)`).join(', ')}`] : []),
     ...(r.only_in_a.length ? [`Only in A (not compared): ${r.only_in_a.join(', ')}`] : []),
     ...(r.only_in_b.length ? [`Only in B (not compared): ${r.only_in_b.join(', ')}`] : []),
     '',
@@ -40,7 +51,7 @@ export function formatRunComparison(r: RunComparison): string {
 /** The regressions and improvements as markdown, for $GITHUB_STEP_SUMMARY. */
 export function runComparisonMarkdown(r: RunComparison): string {
   const changed = r.rows.filter((x) => x.significant);
-  const lines = [`## evalrun compare: ${mdCell(r.run_a.name)} → ${mdCell(r.run_b.name)}`, '', `${r.cells.length} cells, ${r.common_rows} paired rows, α = ${r.alpha} (Holm).`, ''];
+  const lines = [`## evalrun compare: ${mdCell(r.run_a.name)} → ${mdCell(r.run_b.name)}`, '', `${pairing(r)}, ${r.common_rows} paired rows, α = ${r.alpha} (Holm).`, ''];
   if (changed.length === 0) lines.push('No significant changes.');
   else {
     lines.push('| | metric | cell | A | B | change |', '|:-:|:--|:--|--:|--:|--:|');

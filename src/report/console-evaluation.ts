@@ -1,6 +1,7 @@
 import type { ComparisonRow } from '../stats/compare.js';
 import { formatUsd } from './cost-summary.js';
 import type { Summary } from './write-reports.js';
+import { plural } from '../util/plural.js';
 
 const sign = (v: number) => (v > 0 ? '+' : v < 0 ? '−' : '±');
 
@@ -42,7 +43,9 @@ export function formatComparison(summary: Summary): string {
 export function formatGates(summary: Summary): string {
   const g = summary.gates;
   if (!g || g.results.length === 0) return '';
-  const head = g.failed ? `Gates: ${g.failed} of ${g.results.length} gate × cell checks failed (exit code 1)` : `Gates: all ${g.results.length} gate × cell checks passed`;
+  const head = g.failed
+    ? `Gates: ${g.failed} of ${plural(g.results.length, 'gate × cell check')} failed (exit code 1)`
+    : g.results.length === 1 ? 'Gates: the 1 gate × cell check passed' : `Gates: all ${g.results.length} gate × cell checks passed`;
   const failures = g.results.filter((r) => !r.passed).map((r) => `  FAIL  ${r.gate}  ${r.cell}: ${r.message}`);
   const byGate = new Map<string, { passed: number; total: number }>();
   for (const r of g.results) {

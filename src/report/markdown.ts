@@ -3,6 +3,7 @@ import type { CellStats } from './cell-stats.js';
 import { formatUsd } from './cost-summary.js';
 import { field } from './cell-extras.js';
 import type { Summary } from './write-reports.js';
+import { plural } from '../util/plural.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
 /** Markdown table cells: pipes and newlines would break the row; `<` would be read as HTML by GitHub. */
@@ -14,6 +15,29 @@ const MAX_GATE_LINES = 30;
 export function marker(row: ComparisonRow | undefined): string {
   if (!row?.significant) return '';
   return row.change === 'better' ? ' ▲' : row.change === 'worse' ? ' ▼' : ' ◆';
+}
+
+/**
+ * One line per failing gate × cell, and one line per gate for the cells where it passed: a 12-cell grid with three
+ * passing gates is three lines, not 36, and a failure is never folded away (up to MAX_GATE_LINES of them; junit.xml
+ * has every one).
+ */
+function gateLines(gates: NonNullable<Summary['gates']>): string[] {
+  const out = ['| | gate | cell | detail |', '|:-:|:--|:--|:--|'];
+  const byGate = new Map<string, typeof gates.results>();
+  for (const r of gates.results) byGate.set(r.gate, [...(byGate.get(r.gate) ?? []), r]);
+  let failuresShown = 0;
+  for (const [gate, results] of byGate) {
+    const passed = results.filter((r) => r.passed);
+    for (const r of results) {
+      if (r.passed || failuresShown++ >= MAX_GATE_LINES) continue;
+      out.push(`| ❌ | ${mdCell(gate)} | ${mdCell(r.cell)} | ${mdCell(r.message)} |`);
+    }
+    if (passed.length === 1) out.push(`| ✅ | ${mdCell(gate)} | ${mdCell(passed[0]!.cell)} | ${mdCell(passed[0]!.message)} |`);
+    else if (passed.length > 1) out.push(`| ✅ | ${mdCell(gate)} | ${passed.length === results.length ? 'all ' : ''}${plural(passed.length, 'cell')} | passed in every one${passed.length < results.length ? ' of these' : ''} |`);
+  }
+  if (failuresShown > MAX_GATE_LINES) out.push('', `${plural(failuresShown - MAX_GATE_LINES, 'more failing gate check')} not listed: see junit.xml.`);
+  return out;
 }
 
 /** summary.md: the run in a few lines and one compact table, for a PR comment or a GitHub step summary. */
@@ -31,6 +55,8 @@ export function summaryMarkdown(summary: Summary): string {
     ...(hasJson ? [rateColumn('json ok', 'json_valid_rate')] : []),
     ...checks.map((name) => rateColumn(name, `${name}_pass_rate`)),
     ['length', (c) => pct(c.length_rate) + marker(find(c.cell, 'length_rate'))],
+    // A tool-calling config answers in tool calls: without this column its choices would seem to vanish from the rates.
+    ...(summary.cells.some((c) => c.tool_calls > 0) ? [rateColumn('tool calls', 'tool_calls_rate')] : []),
     ['error', (c) => pct(c.error_rate) + marker(find(c.cell, 'error_rate'))],
     ...(summary.cells.some((c) => c.other > 0) ? [['other', (c: CellStats) => pct(c.other_rate)] as Column] : []),
     ...(summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [['refusal', (c: CellStats) => pct(c.refusal_rate)] as Column] : []),
@@ -38,13 +64,18 @@ export function summaryMarkdown(summary: Summary): string {
     ['cost', (c) => formatUsd(c.cost_usd ?? null)],
   ];
   const gates = summary.gates;
-  const verdict = !gates || gates.results.length === 0 ? '' : gates.failed === 0 ? ` — ✅ all ${gates.results.length} gate checks passed` : ` — ❌ ${gates.failed} of ${gates.results.length} gate checks failed`;
+  const verdict =
+    !gates || gates.results.length === 0
+      ? ''
+      : gates.failed > 0
+        ? ` — ❌ ${gates.failed} of ${plural(gates.results.length, 'gate check')} failed`
+        : gates.results.length === 1 ? ' — ✅ the 1 gate check passed' : ` — ✅ all ${gates.results.length} gate checks passed`;
   const cost = summary.cost;
   const lines = [
     `## evalrun: ${mdCell(summary.name)}${verdict}`,
     '',
-    `${summary.plan.cells} cells × ${summary.plan.rows} rows = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
-      (summary.recorded.failed_requests ? ` · ${summary.recorded.failed_requests} failed requests` : '') +
+    `${plural(summary.plan.cells, 'cell')} × ${plural(summary.plan.rows, 'row')} = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
+      (summary.recorded.failed_requests ? ` · ${plural(summary.recorded.failed_requests, 'failed request')}` : '') +
       (summary.totals?.cached ? ` · ${summary.totals.cached} answered from the cache` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
     '',
@@ -53,11 +84,6 @@ export function summaryMarkdown(summary: Summary): string {
     ...summary.cells.map((c) => `| ${mdCell(c.cell)}${cmp && c.cell === cmp.baseline ? ' *(baseline)*' : ''} | ${columns.map(([, f]) => f(c)).join(' | ')} |`),
   ];
   if (cmp) lines.push('', `▲ ▼ significantly better / worse than the baseline \`${mdCell(cmp.baseline)}\` (paired over rows, Holm-adjusted, α = ${cmp.alpha}).`);
-  if (gates && gates.results.length > 0) {
-    const shown = gates.results.filter((r) => !r.passed || gates.results.length <= MAX_GATE_LINES);
-    lines.push('', '### Gates', '', '| | gate | cell | detail |', '|:-:|:--|:--|:--|');
-    for (const r of shown) lines.push(`| ${r.passed ? '✅' : '❌'} | ${mdCell(r.gate)} | ${mdCell(r.cell)} | ${mdCell(r.message)} |`);
-    if (shown.length < gates.results.length) lines.push('', `${gates.results.length - shown.length} passing gate checks not listed.`);
-  }
+  if (gates && gates.results.length > 0) lines.push('', '### Gates', '', ...gateLines(gates));
   return `${lines.join('\n')}\n`;
 }

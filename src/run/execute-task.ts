@@ -254,7 +254,32 @@ function failedRecord(task: Task, error: RequestError, m: { attempts: number; la
     usage: null,
     choices: [],
     error,
+    input: inputOf(task),
   };
+}
+
+const MAX_INPUT_TEXT = 1000;
+
+/** The row's values for the report's failing choices; a long text is cut, as the report would not show it whole. */
+function inputOf(task: Task): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(task.row.vars)) {
+    const text = typeof v === 'string' ? v : undefined;
+    if (text !== undefined) out[key] = text.length > MAX_INPUT_TEXT ? `${text.slice(0, MAX_INPUT_TEXT)}…` : text;
+    else {
+      const json = JSON.stringify(v) ?? 'null';
+      out[key] = json.length > MAX_INPUT_TEXT ? `${json.slice(0, MAX_INPUT_TEXT)}…` : v;
+    }
+  }
+  return out;
+}
+
+/** The same "failing" the report's failing-choices list uses (collector.ts): anything a reader would look into. */
+function choiceFails(c: ChoiceRecord): boolean {
+  if (c.error !== undefined || c.tool_args_valid === false) return true;
+  if (c.finish_reason !== 'stop' && c.finish_reason !== 'tool_calls') return true;
+  if (c.json_valid === false || c.schema_valid === false) return true;
+  return Object.values(c.checks ?? {}).some((v) => v === false);
 }
 
 /** The fields every record starts with, in the order the journal index reads (`v`, then `seq`). */
@@ -294,6 +319,7 @@ function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMet
     error: null,
     ...(anomalies.length ? { anomalies } : {}),
     ...(extra.length ? { extra_choices: extra } : {}),
+    ...(choices.some(choiceFails) ? { input: inputOf(task) } : {}),
   };
 }
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
 import { CANARY_IMG, CANARY_SCRIPT, makeXssRun } from './xss-fixture.js';
+import { runEval } from '../../src/run-eval.js';
 
 const CHROMIUM = process.env['EVALRUN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
@@ -26,14 +27,21 @@ if (!available && !required) {
 
 let browser: Browser;
 let reportUrl = '';
+let demoUrl = '';
 
 beforeAll(async () => {
   if (!available && !required) return;
   if (!available) {
     throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), or point EVALRUN_CHROMIUM at a Chromium binary`);
   }
-  const [dir] = await Promise.all([makeXssRun(await tempDir('evalrun-browser-')), mkdir(ARTIFACTS, { recursive: true })]);
+  const demoOut = join(await tempDir('evalrun-browser-demo-'), 'run');
+  const [dir] = await Promise.all([
+    makeXssRun(await tempDir('evalrun-browser-')),
+    runEval({ config: join(ROOT, 'datasets/demo/evalrun.yaml'), out: demoOut }),
+    mkdir(ARTIFACTS, { recursive: true }),
+  ]);
   reportUrl = pathToFileURL(join(dir, 'report.html')).href;
+  demoUrl = pathToFileURL(join(demoOut, 'report.html')).href;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -123,6 +131,80 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
 
     await page.setViewportSize({ width: 1280, height: 1600 });
     await page.screenshot({ path: join(ARTIFACTS, 'report.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('reads well on the demo: a sortable cells table that fits 1,400 px, significant-only comparison, failing choices with their input and expected vs got', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    await page.goto(demoUrl);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+
+    // The cells table fits: no horizontal scrolling in its section, nothing wider than the window.
+    const fit = (await page.evaluate(`(() => {
+      const t = document.getElementById('cells-table');
+      const s = document.getElementById('cells');
+      return { table: t.scrollWidth, section: s.scrollWidth, inner: s.clientWidth, doc: document.documentElement.scrollWidth };
+    })()`)) as { table: number; section: number; inner: number; doc: number };
+    expect(fit.table).toBeLessThanOrEqual(1400);
+    expect(fit.section).toBeLessThanOrEqual(fit.inner);
+    expect(fit.doc).toBeLessThanOrEqual(1400);
+
+    // Sorting: a click on a header orders the rows by that column, a second click the other way.
+    const column = async (name: string) => {
+      const headers = (await page.locator('#cells-table thead th').allInnerTexts()).map((h) => h.replace(/[\s↑↓]/g, ''));
+      const i = headers.indexOf(name);
+      expect(i, headers.join(',')).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    const values = async (i: number) =>
+      (await page.evaluate(`[...document.querySelectorAll('#cells-table tbody tr')].map((tr) => tr.cells[${i}].getAttribute('data-sort'))`)) as string[];
+    for (const name of ['p50ms', 'schema_valid_rate', 'cell']) {
+      const i = await column(name);
+      await page.locator('#cells-table thead th').nth(i).click();
+      const up = await values(i);
+      const cmp = (a: string, b: string) => (name === 'cell' ? a.localeCompare(b, 'en', { sensitivity: 'variant' }) && (a < b ? -1 : 1) : Number(a) - Number(b));
+      expect(up, name).toEqual([...up].sort(cmp));
+      expect(await page.locator('#cells-table thead th').nth(i).getAttribute('aria-sort')).toBe('ascending');
+      await page.locator('#cells-table thead th').nth(i).click();
+      const down = await values(i);
+      expect(down, name).toEqual([...up].sort(cmp).reverse());
+      expect(new Set(down).size > 1 || name === 'p50ms', name).toBe(true);
+    }
+
+    // The comparison table hides rows with no significant difference on request, and shows them again.
+    const rows = page.locator('#comparison-table tbody tr');
+    const all = await rows.count();
+    const significant = await page.locator('#comparison-table tbody tr[class^="sig-"]').count();
+    expect(significant).toBeGreaterThan(0);
+    expect(significant).toBeLessThan(all);
+    await page.check('#comparison-significant-only');
+    expect(await page.locator('#comparison-table tbody tr:visible').count()).toBe(significant);
+    expect(await page.locator('#comparison-table tbody tr:visible').allInnerTexts()).not.toContainEqual(expect.stringContaining('no significant difference'));
+    await page.uncheck('#comparison-significant-only');
+    expect(await page.locator('#comparison-table tbody tr:visible').count()).toBe(all);
+
+    // A choice failing category_matches shows the ticket it answered and what was expected vs what it said.
+    const failing = (await page.evaluate(`[...document.querySelectorAll('#failing-table tbody tr')].map((tr) => ({
+      input: tr.querySelector('pre.input').textContent,
+      expected: [...tr.querySelectorAll('.expected-got')].map((d) => d.textContent),
+    }))`)) as Array<{ input: string; expected: string[] }>;
+    expect(failing.length).toBeGreaterThan(0);
+    expect(failing.every((f) => /^ticket_id: T-\d+$/m.test(f.input) && /^subject: ./m.test(f.input))).toBe(true);
+    const mismatches = failing.filter((f) => f.expected.some((e) => e.startsWith('category_matches: ')));
+    expect(mismatches.length).toBeGreaterThan(0);
+    for (const f of mismatches) {
+      const label = /^label: (.*)$/m.exec(f.input)![1]!;
+      const line = f.expected.find((e) => e.startsWith('category_matches: '))!;
+      // got: the JSON value the answer had at /category (a schema-violating answer may have a number there).
+      const m = /^category_matches: expected "([^"]*)", (got (.+)|got no value there)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(m![1]).toBe(label);
+      if (m![3] !== undefined && m![2] !== 'got no value there') expect(JSON.parse(m![3])).not.toBe(label);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'report-demo.png'), fullPage: false });
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -169,6 +169,13 @@ describe('evalrun run with bad input', () => {
     const lines = expectRefused(c, 2);
     expect(lines).toEqual(['Unknown option --concurency (did you mean --concurrency?)', "Run 'evalrun --help' for usage."]);
   });
+
+  it('a numeric option given a word → exit 2 naming the option and the value', async () => {
+    const c = await runCase({ 'evalrun.yaml': header('rows.csv'), 'rows.csv': goodCsv }, ['--concurrency', 'abc']);
+    expect(expectRefused(c, 2)).toEqual(["--concurrency must be a number (got 'abc')", "Run 'evalrun --help' for usage."]);
+    const grace = await runCase({ 'evalrun.yaml': header('rows.csv'), 'rows.csv': goodCsv }, ['--grace-s=soon']);
+    expect(expectRefused(grace, 2)[0]).toBe("--grace-s must be a number (got 'soon')");
+  });
 });
 
 describe('the built CLI with bad input', () => {

@@ -14,7 +14,7 @@ import { useTempDirs, writeTree } from '../helpers/tmp.js';
 const tempDir = useTempDirs();
 const DEMO = join(ROOT, 'datasets/demo');
 
-function config(over: { maxTokens?: number; seed?: number; idColumn?: boolean } = {}): string {
+function config(over: { maxTokens?: number; seed?: number; idColumn?: boolean; model?: string; temperatures?: string } = {}): string {
   return `name: triage-compare
 dataset: ${join(DEMO, 'tickets.csv')}
 ${over.idColumn === false ? '' : 'id_column: ticket_id\n'}messages:
@@ -23,11 +23,11 @@ ${over.idColumn === false ? '' : 'id_column: ticket_id\n'}messages:
   - role: user
     content: "{{subject}}: {{body}}"
 params:
-  model: gpt-4o-mini
+  model: ${over.model ?? 'gpt-4o-mini'}
   max_tokens: ${over.maxTokens ?? 200}
   response_format: { type: json_object }
 grid:
-  temperature: [0.7, 1.9]
+  temperature: ${over.temperatures ?? '[0.7, 1.9]'}
   seed: [1, 2]
   n: [3]
 schema: ${join(DEMO, 'triage.schema.json')}
@@ -48,6 +48,8 @@ beforeAll(async () => {
     'cut.yaml': config({ maxTokens: 12 }),
     'reseeded.yaml': config({ seed: 11 }),
     'no-ids.yaml': config({ idColumn: false, maxTokens: 12 }),
+    'other-model.yaml': config({ model: 'gpt-4.1-mini' }),
+    'other-grid.yaml': config({ model: 'gpt-4.1-mini', temperatures: '[0.2, 1.0]' }),
   });
   await Promise.all(
     Object.entries(files).map(async ([name, file]) => {
@@ -136,5 +138,57 @@ describe('evalrun compare RUN_A RUN_B', () => {
     const notRun = await runCli(['compare', runs['a']!.dir, base]);
     expect(notRun.code).toBe(6);
     expect(notRun.stderr).toContain('not an evalrun run directory');
+  });
+});
+
+describe('evalrun compare across different cell ids', () => {
+  const OTHER = (id: string) => id.replace('gpt-4o-mini', 'gpt-4.1-mini');
+
+  it('pairs a model-A run with a model-B run on the parameters that are equal, and says what differs', async () => {
+    const r = await runCli(['compare', runs['a']!.dir, runs['other-model']!.dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('4 cells matched on parameters, paired over 36 dataset rows');
+    expect(r.stdout).toContain('setting aside what differs between the runs: model "gpt-4o-mini" (A) vs "gpt-4.1-mini" (B)');
+    expect(r.stdout).not.toContain('Only in');
+    const json = JSON.parse((await runCli(['compare', runs['a']!.dir, runs['other-model']!.dir, '--json', '--metric', 'length_rate'])).stdout);
+    expect(json.pairs).toHaveLength(4);
+    expect(json.pairs).toContainEqual({ a: HOT, b: OTHER(HOT), matched_by: 'params' });
+    const row = json.rows.find((x: { baseline: string }) => x.baseline === HOT);
+    expect(row.cell).toBe(`${HOT} → ${OTHER(HOT)}`);
+    expect(row.pairs).toBeGreaterThan(30);
+  });
+
+  it('says clearly when nothing pairs (exit 2), and --map pairs cells by hand', async () => {
+    const none = await runCli(['compare', runs['a']!.dir, runs['other-grid']!.dir]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Nothing to compare: no cell of run A pairs with a cell of run B');
+    expect(none.stderr).toContain(`Run A (triage-compare) has: ${BASELINE}, `);
+    expect(none.stderr).toContain('Run B (triage-compare) has: gpt-4.1-mini/t0.2/n3/seed=1, ');
+    expect(none.stderr).toContain('--map A_CELL=B_CELL');
+    const mapped = await runCli(['compare', runs['a']!.dir, runs['other-grid']!.dir, '--map', `${HOT}=gpt-4.1-mini/t1/n3/seed=1`, '--json']);
+    expect(mapped.code, mapped.stderr).toBe(0);
+    const json = JSON.parse(mapped.stdout);
+    expect(json.pairs).toEqual([{ a: HOT, b: 'gpt-4.1-mini/t1/n3/seed=1', matched_by: 'map' }]);
+    expect(json.only_in_a).toHaveLength(3);
+    expect(new Set(json.rows.map((x: { cell: string }) => x.cell))).toEqual(new Set([`${HOT} → gpt-4.1-mini/t1/n3/seed=1`]));
+  });
+
+  it('lets --map override id matching, and names a cell that does not exist', async () => {
+    const r = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `${BASELINE}=${NOISE}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('3 cell pairs (2 by id, 1 by --map)');
+    expect(r.stdout).toContain(`${BASELINE} → ${NOISE}`);
+    expect(r.stdout).toContain(`Only in A (not compared): ${NOISE}`);
+    expect(r.stdout).toContain(`Only in B (not compared): ${BASELINE}`);
+    // Repeatable, and before the run directories too (the flag does not swallow them).
+    const swapped = await runCli(['compare', '--map', `${BASELINE}=${NOISE}`, '--map', `${NOISE}=${BASELINE}`, runs['a']!.dir, runs['reseeded']!.dir, '--json']);
+    expect(swapped.code, swapped.stderr).toBe(0);
+    expect(JSON.parse(swapped.stdout).pairs.filter((p: { matched_by: string }) => p.matched_by === 'map')).toEqual([
+      { a: BASELINE, b: NOISE, matched_by: 'map' },
+      { a: NOISE, b: BASELINE, matched_by: 'map' },
+    ]);
+    const bad = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `gpt-4o-mini/t0.7/n3/sed=1=${NOISE}`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("run A has no cell 'gpt-4o-mini/t0.7/n3/sed=1' (did you mean 'gpt-4o-mini/t0.7/n3/seed=1'?)");
   });
 });

@@ -166,7 +166,20 @@ describe('reports', () => {
     expect(md).toMatch(/^## evalrun: triage-gates — ✅ all 6 gate checks passed/);
     expect(md).toContain('| cell | choices | schema ok | json ok | category_matches | summary_sentence | length | error | p50 ms | cost |');
     expect(md.split('\n').filter((l) => /^\| gpt-/.test(l))).toHaveLength(4);
-    expect(md.split('\n').filter((l) => l.startsWith('| ✅ | '))).toHaveLength(6);
+    // Passing gates collapse to one line per gate, not one per gate × cell.
+    expect(md.split('\n').filter((l) => l.startsWith('| ✅ | '))).toEqual([
+      '| ✅ | schema_valid_rate >= 0.9 [*/t0/*] | all 2 cells | passed in every one |',
+      '| ✅ | error_rate &lt;= 0.05 (on the 95% low bound) | all 4 cells | passed in every one |',
+    ]);
+    const failing = await readFile(join(runs.failing.dir, 'summary.md'), 'utf8');
+    const summary = JSON.parse(await readFile(join(runs.failing.dir, 'summary.json'), 'utf8'));
+    const failed = summary.gates.results.filter((r: { passed: boolean }) => !r.passed);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failing).toContain(`❌ ${failed.length} of ${summary.gates.results.length} gate checks failed`);
+    // Every failure keeps its own line; the cells where a gate passed share one.
+    expect(failing.split('\n').filter((l) => l.startsWith('| ❌ | '))).toHaveLength(failed.length);
+    const gatesWithPasses = new Set(summary.gates.results.filter((r: { passed: boolean }) => r.passed).map((r: { gate: string }) => r.gate));
+    expect(failing.split('\n').filter((l) => l.startsWith('| ✅ | '))).toHaveLength(gatesWithPasses.size);
     const appended = await readFile(stepSummary, 'utf8');
     expect(appended.startsWith('# earlier step\n')).toBe(true);
     expect(appended).toContain(md);

@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,16 @@ describe('evalrun run (built CLI on the simulator)', () => {
       expect(filtered.length, key).toBe(out.choices.filter((c) => c['row_id'] === flagged).length);
       expect(filtered.every((c) => c['content'] === ''), key).toBe(true);
     }
+  });
+
+  it('shows tool_calls_rate in summary.md when the model called tools, and not otherwise', async () => {
+    const md = await readFile(join(runs.tools.dir, 'summary.md'), 'utf8');
+    const header = md.split('\n').find((l) => l.startsWith('| cell |'))!.split(' | ');
+    const col = header.indexOf('tool calls');
+    expect(col).toBeGreaterThan(0);
+    const row = md.split('\n').find((l) => l.startsWith('| gpt-4o-mini'))!.split(' | ');
+    expect(row[col]).toBe('100.0%');
+    expect(await readFile(join(runs.json.dir, 'summary.md'), 'utf8')).not.toContain('tool calls');
   });
 
   it("records required tool calls: finish_reason tool_calls and a tool_calls column of {name, arguments}", () => {

@@ -13,10 +13,12 @@ import { CANARY_IMG, CANARY_SCRIPT, makeXssRun } from '../browser/xss-fixture.js
 
 const tempDir = useTempDirs();
 let html = '';
+let records: Array<{ row_id: string; error: unknown; choices: Array<{ finish_reason: string; checks?: Record<string, boolean | null> }>; input?: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
   const dir = await makeXssRun(await tempDir('evalrun-html-'));
   html = await readFile(join(dir, 'report.html'), 'utf8');
+  records = (await readFile(join(dir, 'records.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
 }, 30_000);
 
 describe('report.html', () => {
@@ -53,5 +55,20 @@ describe('report.html', () => {
     const s = jsonForScript({ a: '</script><!-- & \u2028 \u2029 >' });
     expect(s).not.toMatch(/[<>&\u2028\u2029]/);
     expect(JSON.parse(s)).toEqual({ a: '</script><!-- & \u2028 \u2029 >' });
+  });
+
+  it('shows each failing choice with the dataset row it answered, carried by the records of failing requests only', () => {
+    const block = /<script type="application\/json" id="evalrun-data">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const data = JSON.parse(block);
+    expect(data.failing.shown.length).toBeGreaterThan(0);
+    for (const f of data.failing.shown) {
+      expect(f.input, f.row_id).toMatchObject({ id: f.row_id });
+      expect(typeof f.input.text).toBe('string');
+    }
+    expect(data.failing.shown.some((f: { input: { text: string } }) => f.input.text === CANARY_IMG)).toBe(true);
+    const fails = (r: (typeof records)[number]) =>
+      r.error !== null || r.choices.some((c) => c.finish_reason !== 'stop' || Object.values(c.checks ?? {}).includes(false));
+    // (Every request of this run fails something; test/e2e/wording.test.ts has records that carry no input.)
+    for (const r of records) expect(r.input !== undefined, r.row_id).toBe(fails(r));
   });
 });

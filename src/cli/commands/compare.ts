@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
+import { plural } from '../../util/plural.js';
 
 interface CompareArgs {
   runA: string;
@@ -9,6 +10,7 @@ interface CompareArgs {
   alpha?: number | undefined;
   'fail-on-regression'?: boolean | undefined;
   json?: boolean | undefined;
+  map?: string | string[] | undefined;
 }
 
 export function compareCommand(ctx: CommandContext): CommandModule<object, CompareArgs> {
@@ -22,21 +24,21 @@ export function compareCommand(ctx: CommandContext): CommandModule<object, Compa
         .option('metric', { type: 'string', array: true, describe: 'Metric to compare (repeatable; default: schema/json validity, check pass rates, length and error rates)' })
         .option('alpha', { type: 'number', default: 0.05, describe: 'Significance level, after Holm correction across cells' })
         .option('fail-on-regression', { type: 'boolean', describe: 'Exit 1 when a metric got significantly worse in some cell' })
-        .option('json', { type: 'boolean', describe: 'Print the comparison as JSON' }),
+        .option('json', { type: 'boolean', describe: 'Print the comparison as JSON' })
+        // Not `array: true`: that would also swallow the run directories in `compare --map X=Y A B`; repeats still collect.
+        .option('map', { type: 'string', describe: "Compare run A's cell A_CELL with run B's B_CELL (A_CELL=B_CELL, repeatable)" }),
     handler: async (args) => {
       if (args.alpha !== undefined && !(args.alpha > 0 && args.alpha < 0.5)) throw new UsageError(`--alpha must be between 0 and 0.5 (got ${args.alpha})`);
       const { compareRuns } = await import('../../report/compare-runs.js');
       const { formatRunComparison, runComparisonMarkdown } = await import('../../report/console-compare.js');
       const { appendStepSummary } = await import('../../report/evaluate-run.js');
-      const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha });
-      if (result.cells.length === 0) {
-        throw new UsageError(`the runs share no cell ids (A: ${result.only_in_a.join(', ')}; B: ${result.only_in_b.join(', ')}); nothing to compare`);
-      }
+      // Nothing pairing is a usage error (exit 2): both runs are fine, the command needs a --map.
+      const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha, map: args.map === undefined ? undefined : ([] as string[]).concat(args.map).map(String) });
       ctx.io.out(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunComparison(result)}\n`);
       await appendStepSummary(ctx.io.env, runComparisonMarkdown(result));
       const worse = result.rows.filter((r) => r.change === 'worse');
       if (args['fail-on-regression'] && worse.length > 0) {
-        ctx.io.err(`${worse.length} significant regressions (--fail-on-regression); exit code 1.\n`);
+        ctx.io.err(`${plural(worse.length, 'significant regression')} (--fail-on-regression); exit code 1.\n`);
         ctx.setExitCode(ExitCode.CheckFailures);
       }
     },

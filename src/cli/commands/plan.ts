@@ -1,9 +1,67 @@
 import type { CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
+import type { Config } from '../../config/types.js';
+import type { Cell } from '../../plan/types.js';
+import { plural } from '../../util/plural.js';
 
 interface PlanArgs {
   config: string;
   json?: boolean | undefined;
+  show?: number | undefined;
+}
+
+/** One request as `plan --show` prints it: where it goes, with which headers, and the body the SDK serialises. */
+interface ShownRequest {
+  seq: number;
+  row_id: string;
+  cell: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The first `count` requests, rendered by the same lazy task stream `run` sends from (planTasks), so what is shown
+ * is what would be sent; only the first rows are read. Secrets are redacted by the caller.
+ */
+async function firstRequests(config: Config, cells: readonly Cell[], count: number, env: NodeJS.ProcessEnv): Promise<ShownRequest[]> {
+  const { planTasks } = await import('../../plan/build-plan.js');
+  const { readRows } = await import('../../dataset/load.js');
+  const { redactUrl } = await import('../../util/redact.js');
+  const p = config.provider;
+  const rawBase = p.baseUrl || env['OPENAI_BASE_URL'] || undefined;
+  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(rawBase ?? 'https://api.openai.com/v1');
+  const query = new URLSearchParams(p.query).toString();
+  const url = `${base.replace(/\/+$/, '')}/chat/completions${query ? `?${query}` : ''}`;
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (p.kind !== 'simulator') {
+    const onOpenAi = rawBase === undefined || isOpenAiHost(rawBase);
+    // As provider.ts does: a local server without a key gets a placeholder; OpenAI without one is refused (exit 5).
+    headers['Authorization'] = env[p.apiKeyEnv]
+      ? `Bearer ${env[p.apiKeyEnv]}`
+      : onOpenAi
+        ? `(none: ${p.apiKeyEnv} is not set; run would stop before sending, exit 5)`
+        : `Bearer sk-no-key-required (a placeholder: ${p.apiKeyEnv} is not set)`;
+  }
+  if (p.organization) headers['OpenAI-Organization'] = p.organization;
+  Object.assign(headers, p.headers);
+  const shown: ShownRequest[] = [];
+  if (count === 0) return shown;
+  for await (const task of planTasks(config, cells, readRows(config))) {
+    shown.push({ seq: task.seq, row_id: task.row.id, cell: task.cell.id, url, headers, body: task.body });
+    // Leaving the loop closes the task stream and with it the dataset reader: the rest is never read.
+    if (shown.length >= count) break;
+  }
+  return shown;
+}
+
+function isOpenAiHost(url: string): boolean {
+  try {
+    return /(^|\.)openai\.com$/i.test(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }
 
 export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs> {
@@ -13,8 +71,11 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
     builder: (y) =>
       y
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
-        .option('json', { type: 'boolean', describe: 'Print the plan as JSON' }),
+        .option('json', { type: 'boolean', describe: 'Print the plan as JSON' })
+        .option('show', { type: 'number', describe: 'Also print the first N requests as they would be sent (secrets redacted)' }),
     handler: async (args) => {
+      const show = args.show ?? 0;
+      if (!(Number.isInteger(show) && show >= 0)) throw new UsageError(`--show must be a whole number of requests, 0 or more (got ${String(args.show)})`);
       // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
       const { startTokenCounter } = await import('../../plan/token-counter.js');
       const counter = startTokenCounter();
@@ -33,17 +94,26 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const { plan, config } = prepared;
       // n_mode repeat sends one HTTP request per choice: what the rate limits and the bill see.
       const httpRequests = config.nMode === 'repeat' ? plan.choices : plan.requests;
+      const { makeRedactor } = await import('../../util/redact.js');
+      // What the run's redactor would scrub: the key, configured header and query values, wherever they appear
+      // (a key pasted into a param or a dataset row included).
+      const p = config.provider;
+      const redact = p.kind === 'simulator' ? (t: string) => t : makeRedactor([ctx.io.env[p.apiKeyEnv], ...Object.values(p.headers), ...Object.values(p.query)]);
+      const shown = await firstRequests(config, prepared.cells, show, ctx.io.env);
       if (args.json) {
-        ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cost }, null, 2)}\n`);
+        const cells = plan.cells.map((c, i) => ({ ...c, params: prepared.cells[i]!.params }));
+        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
       }
       const width = Math.max(4, ...plan.cells.map((c) => c.id.length));
       const tok = (v: number | null) => (v === null ? 'no limit' : v.toLocaleString('en-US'));
+      const completion = cost.max_completion_tokens === null ? 'completion with no upper bound (some cells set no max_tokens)' : `at most ${tok(cost.max_completion_tokens)} completion (max_tokens × n)`;
+      const total = cost.max_cost_usd !== null ? `at most ${formatUsd(cost.max_cost_usd)} in all` : cost.max_completion_tokens === null ? 'no upper bound in all' : 'unknown in all';
       const table = [
         ['cell', 'n', 'requests', 'choices', 'prompt tok', 'max compl tok', 'max cost'],
         ...plan.cells.map((c, i) => {
           const e = cost.cells[i]!;
-          return [c.id, String(c.n), String(c.requests), String(c.choices), tok(e.prompt_tokens), tok(e.max_completion_tokens), formatUsd(e.max_cost_usd)];
+          return [c.id, String(c.n), String(c.requests), String(c.choices), tok(e.prompt_tokens), tok(e.max_completion_tokens), e.max_completion_tokens === null ? 'no limit' : formatUsd(e.max_cost_usd)];
         }),
       ];
       const widths = table[0]!.map((_, i) => Math.max(i === 0 ? width : 0, ...table.map((r) => r[i]!.length)));
@@ -54,16 +124,25 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),
       ];
       const lines = [
-        `${config.name}: ${plan.rows} rows × ${plan.cells.length} cells`,
+        `${config.name}: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')}`,
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',
         `total: ${plan.requests} requests, ${plan.choices} choices (nothing was sent)`,
-        `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + at most ${tok(cost.max_completion_tokens)} completion (max_tokens × n)`,
-        `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, at most ${formatUsd(cost.max_cost_usd)} in all (list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
+        `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + ${completion}`,
+        `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, ${total} (list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
         ...notes.map((n) => `note: ${n}`),
       ];
-      ctx.io.out(`${lines.join('\n')}\n`);
+      for (const r of shown) {
+        lines.push(
+          '',
+          `request ${r.seq + 1} of ${plan.requests}: row ${r.row_id}, cell ${r.cell}`,
+          `POST ${r.url}`,
+          ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`),
+          JSON.stringify(r.body, null, 2),
+        );
+      }
+      ctx.io.out(redact(`${lines.join('\n')}\n`));
     },
   };
 }

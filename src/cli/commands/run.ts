@@ -4,6 +4,7 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
+import { plural } from '../../util/plural.js';
 
 interface RunArgs {
   config: string;
@@ -91,11 +92,11 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
-        if (s.gates?.failed && !result.error) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
+        if (s.gates?.failed && !result.error) io.err(`${plural(s.gates.failed, 'gate check')} failed (see junit.xml); exit code 1.\n`);
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {
-          io.err(`${s.recorded.failed_requests} requests failed after all attempts or lacked choices they asked for (${s.recorded.failed_choices ?? s.recorded.failed_requests} choices with finish_reason 'error' in choices.csv); exit code 1.\n`);
+          io.err(`${plural(s.recorded.failed_requests, 'request')} failed after all attempts or lacked choices they asked for (${plural(s.recorded.failed_choices ?? s.recorded.failed_requests, 'choice')} with finish_reason 'error' in choices.csv); exit code 1.\n`);
         }
         ctx.setExitCode(result.exitCode);
       } finally {

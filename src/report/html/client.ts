@@ -22,6 +22,50 @@ export const CLIENT_SCRIPT = String.raw`
     return node;
   }
   function pct(v) { return v == null ? '–' : (v * 100).toFixed(1) + '%'; }
+  function plural(n, one, many) { return n + ' ' + (n === 1 ? one : (many || one + 's')); }
+  // Long metric names (category_matches_pass_rate) may break after an underscore, so the cells table fits the page.
+  function breakable(text) {
+    var parts = String(text).split('_');
+    var out = [];
+    parts.forEach(function (p, i) {
+      out.push(i < parts.length - 1 ? p + '_' : p);
+      if (i < parts.length - 1) out.push(el('wbr'));
+    });
+    return out;
+  }
+  // Click a header to sort by that column (again: the other way). Cells carry their value in data-sort; a row
+  // with no value sorts last either way.
+  function sortable(tableNode) {
+    var ths = tableNode.querySelectorAll('thead th');
+    var tbody = tableNode.querySelector('tbody');
+    var state = { col: -1, dir: 1 };
+    Array.prototype.forEach.call(ths, function (th, col) {
+      th.className = (th.className + ' sortable').trim();
+      th.title = 'Sort by this column';
+      th.setAttribute('aria-sort', 'none');
+      th.addEventListener('click', function () {
+        state.dir = state.col === col ? -state.dir : 1;
+        state.col = col;
+        var rows = Array.prototype.slice.call(tbody.rows);
+        var key = function (tr) {
+          var c = tr.cells[col];
+          var v = c ? c.getAttribute('data-sort') : null;
+          if (v == null) v = c ? c.textContent : '';
+          return v;
+        };
+        var numeric = rows.every(function (tr) { var v = key(tr); return v === '' || !isNaN(Number(v)); });
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          if (x === '' || y === '') return x === y ? 0 : x === '' ? 1 : -1;
+          var d = numeric ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0;
+          return d * state.dir;
+        });
+        rows.forEach(function (tr) { tbody.appendChild(tr); });
+        Array.prototype.forEach.call(ths, function (h, i) { h.setAttribute('aria-sort', i === col ? (state.dir > 0 ? 'ascending' : 'descending') : 'none'); });
+      });
+    });
+    return tableNode;
+  }
   function num(v, digits) { return v == null ? '–' : Number(v).toFixed(digits == null ? 0 : digits); }
   function usd(v) { return v == null ? 'unknown' : v === 0 ? '$0' : v >= 1 ? '$' + v.toFixed(2) : '$' + Number(v.toPrecision(3)); }
   function section(id, title, note) {
@@ -59,14 +103,15 @@ export const CLIENT_SCRIPT = String.raw`
   document.title = 'evalrun: ' + s.name;
   var gateText = '';
   if (data.gates && data.gates.results.length) {
-    gateText = data.gates.failed ? data.gates.failed + ' of ' + data.gates.results.length + ' gate checks failed' : 'all ' + data.gates.results.length + ' gate checks passed';
+    var nGates = data.gates.results.length;
+    gateText = data.gates.failed ? data.gates.failed + ' of ' + plural(nGates, 'gate check') + ' failed' : nGates === 1 ? 'the 1 gate check passed' : 'all ' + nGates + ' gate checks passed';
   }
   var facts = [
     'status ' + s.status,
-    s.plan.cells + ' cells × ' + s.plan.rows + ' rows',
+    plural(s.plan.cells, 'cell') + ' × ' + plural(s.plan.rows, 'row'),
     s.recorded.requests + '/' + s.plan.requests + ' requests',
     s.recorded.choices + ' choices',
-    s.recorded.failed_requests + ' failed requests',
+    plural(s.recorded.failed_requests, 'failed request'),
     s.cost ? 'cost ' + usd(s.cost.cost_usd) + (s.cost.simulated ? ' (simulator: not billed)' : '') + ', prices as of ' + s.cost.prices_as_of : null,
     gateText || null,
   ].filter(Boolean);
@@ -76,23 +121,31 @@ export const CLIENT_SCRIPT = String.raw`
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });
   var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals. ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).');
-  cellSection.appendChild(table(
+  var sortKey = function (node, v) { node.setAttribute('data-sort', v == null ? '' : String(v)); return node; };
+  var cellsTable = table(
     ['cell', 'choices'].concat(metricNames, ['p50 ms', 'p95 ms', 'cost']),
     data.cells.map(function (c) {
       var isBase = data.comparison && data.comparison.baseline === c.id;
-      return el('tr', { className: isBase ? 'baseline' : '' }, [td(c.id + (isBase ? ' (baseline)' : ''), 'id'), td(String(c.choices), 'num')].concat(
+      return el('tr', { className: isBase ? 'baseline' : '' }, [sortKey(td(c.id + (isBase ? ' (baseline)' : ''), 'id'), c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
         metricNames.map(function (m) {
           var r = c.rates[m];
-          if (!r || !r.n) return td('–', 'num');
+          if (!r || !r.n) return sortKey(td('–', 'num'), null);
           var cmp = comparisonRow(c.id, m);
           var cls = 'num' + (cmp && cmp.significant ? ' sig-' + cmp.change : '');
-          return td(pct(r.k / r.n) + mark(cmp), cls, r.k + '/' + r.n + ', 95% CI ' + pct(r.low) + '–' + pct(r.high));
+          return sortKey(td(pct(r.k / r.n) + mark(cmp), cls, r.k + '/' + r.n + ', 95% CI ' + pct(r.low) + '–' + pct(r.high)), r.k / r.n);
         }),
-        [td(num(c.latency_p50_ms), 'num'), td(num(c.latency_p95_ms), 'num'), td(usd(c.cost_usd), 'num')]
+        [sortKey(td(num(c.latency_p50_ms), 'num'), c.latency_p50_ms), sortKey(td(num(c.latency_p95_ms), 'num'), c.latency_p95_ms), sortKey(td(usd(c.cost_usd), 'num'), c.cost_usd)]
       ));
     }),
     'cells'
-  ));
+  );
+  cellsTable.id = 'cells-table';
+  Array.prototype.forEach.call(cellsTable.querySelectorAll('thead th'), function (th) {
+    var text = th.textContent;
+    th.textContent = '';
+    breakable(text).forEach(function (part) { th.appendChild(typeof part === 'string' ? document.createTextNode(part) : part); });
+  });
+  cellSection.appendChild(sortable(cellsTable));
 
   function chartBox(parent, height) {
     var box = el('div', { className: 'chart' });
@@ -218,7 +271,10 @@ export const CLIENT_SCRIPT = String.raw`
   // Comparison
   if (data.comparison) {
     var cmpSection = section('comparison', 'Comparison with the baseline ' + data.comparison.baseline, data.comparison.method);
-    cmpSection.appendChild(table(
+    var significantOnly = el('input', { type: 'checkbox', id: 'comparison-significant-only' });
+    var nSig = data.comparison.rows.filter(function (r) { return r.significant; }).length;
+    cmpSection.appendChild(el('label', null, [significantOnly, ' hide rows with no significant difference (' + plural(nSig, 'significant row') + ' of ' + data.comparison.rows.length + ')']));
+    var cmpTable = cmpSection.appendChild(table(
       ['metric', 'cell', 'baseline', 'value', 'diff [95% CI]', 'rows', 'p', 'p (Holm)', 'verdict'],
       data.comparison.rows.map(function (r) {
         var d = r.metric.slice(-3) === '_ms' ? function (v) { return num(v, 1); } : pct;
@@ -230,6 +286,12 @@ export const CLIENT_SCRIPT = String.raw`
         ]);
       })
     ));
+    cmpTable.id = 'comparison-table';
+    significantOnly.addEventListener('change', function () {
+      Array.prototype.forEach.call(cmpTable.tBodies[0].rows, function (tr, i) {
+        tr.style.display = significantOnly.checked && !data.comparison.rows[i].significant ? 'none' : '';
+      });
+    });
   }
 
   // Gates
@@ -242,18 +304,26 @@ export const CLIENT_SCRIPT = String.raw`
 
   // Failing choices
   var f = data.failing;
-  var fSection = section('failing', 'Failing choices', f.shown.length + ' shown of ' + f.total + ' failing choices (the first few of each cell). Content is shown as text, exactly as answered.');
+  var fSection = section('failing', 'Failing choices', f.shown.length + ' shown of ' + plural(f.total, 'failing choice') + ' (the first few of each cell), with the input row they answered. Content is shown as text, exactly as answered.');
   var cellFilter = el('select', { id: 'failing-cell' }, [el('option', { value: '', text: 'all cells' })].concat(labels.map(function (id) { return el('option', { value: id, text: id }); })));
   fSection.appendChild(el('label', null, ['cell ', cellFilter]));
   var fBody = el('tbody');
-  fSection.appendChild(el('table', { className: 'failing', id: 'failing-table' }, [el('thead', null, [el('tr', null, ['cell', 'row', '#', 'finish_reason', 'failed', 'content', 'detail'].map(function (h) { return el('th', { text: h }); }))]), fBody]));
+  fSection.appendChild(el('table', { className: 'failing', id: 'failing-table' }, [el('thead', null, [el('tr', null, ['cell', 'row', 'input', '#', 'finish_reason', 'failed', 'content', 'detail'].map(function (h) { return el('th', { text: h }); }))]), fBody]));
   function drawFailing() {
     fBody.textContent = '';
     f.shown.filter(function (x) { return !cellFilter.value || x.cell === cellFilter.value; }).forEach(function (x) {
+      var input = x.input ? Object.keys(x.input).map(function (k) { var v = x.input[k]; return k + ': ' + (typeof v === 'string' ? v : JSON.stringify(v)); }).join('\n') : '(not recorded)';
+      var detail = el('td', null, x.detail ? [el('div', { text: x.detail })] : []);
+      (x.expected || []).forEach(function (e) {
+        var got = 'got' in e ? 'got ' + JSON.stringify(e.got) : 'got no value there';
+        detail.appendChild(el('div', { className: 'expected-got', text: e.check + ': expected ' + JSON.stringify(e.expected) + ', ' + got }));
+      });
       fBody.appendChild(el('tr', null, [
-        td(x.cell, 'id'), td(x.row_id, 'id'), td(String(x.choice_index), 'num'), td(x.finish_reason), td(x.failed.join(', ')),
+        td(x.cell, 'id'), td(x.row_id, 'id'),
+        el('td', null, [el('pre', { className: 'input', text: input })]),
+        td(String(x.choice_index), 'num'), td(x.finish_reason), td(x.failed.join(', ')),
         el('td', null, [el('pre', { className: 'content', text: x.content == null ? '(no content)' : x.content })]),
-        td(x.detail || ''),
+        detail,
       ]));
     });
   }

@@ -55,6 +55,11 @@ tr.fail td { background: #fdecea; } tr.pass td:first-child { color: #1b5e20; } t
 .hm-model { display: inline-block; margin: 0 24px 8px 0; vertical-align: top; }
 table.heatmap td.hm { text-align: center; min-width: 64px; font-variant-numeric: tabular-nums; }
 table.heatmap td.empty { background: #eceff1; color: #90a4ae; }
+th.sortable { cursor: pointer; user-select: none; }
+th[aria-sort="ascending"]::after { content: " ↑"; } th[aria-sort="descending"]::after { content: " ↓"; }
+table.cells th { vertical-align: bottom; }
+pre.input { margin: 0; min-width: 200px; max-width: 360px; max-height: 180px; overflow: auto; white-space: pre-wrap; word-break: break-word; font-size: 12px; color: #37474f; }
+.expected-got { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; color: #b71c1c; }
 pre.content { margin: 0; max-width: 640px; max-height: 180px; overflow: auto; white-space: pre-wrap; word-break: break-word; font-size: 12px; background: #f7f8fa; padding: 4px 6px; }
 label { font-size: 13px; display: inline-block; margin: 4px 0 8px; }
 `;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeCheckRunner, resolvePointer, type CheckSpec } from '../../../src/check/checks.js';
+import { makeCheckRunner, resolvePointer, type CheckDetail, type CheckSpec } from '../../../src/check/checks.js';
 
 const run = (spec: Omit<CheckSpec, 'name'>, content: string | null, vars: Record<string, unknown> = {}) =>
   makeCheckRunner([{ name: 'c', ...spec } as CheckSpec])!(content, vars)['c'];
@@ -101,5 +101,29 @@ describe('checks that point into tool calls', () => {
 
   it('fails tool-call checks on an answer without tool calls, and grades its content as before', () => {
     expect(grade('x marks the spot', { city: 'Paris' })).toEqual({ tool: false, city: false, day: false, id: false, raw: false, two: false, content: true });
+  });
+});
+
+describe('what a failed equals check compared', () => {
+  const grade = makeCheckRunner([
+    { name: 'cat', type: 'equals', pointer: '/category', expected: { column: 'label' } },
+    { name: 'flag', type: 'equals', pointer: '/urgent', expected: true },
+    { name: 'has', type: 'contains', expected: 'sorry' },
+  ] as CheckSpec[])!;
+
+  it('keeps expected and got for each failing equals check, and nothing for passing or other checks', () => {
+    const details: Record<string, CheckDetail> = {};
+    const results = grade('{"category":"bug","urgent":true}', { label: 'billing' }, undefined, undefined, details);
+    expect(results).toEqual({ cat: false, flag: true, has: false });
+    expect(details).toEqual({ cat: { expected: 'billing', got: 'bug' } });
+  });
+
+  it('leaves got out when the answer has no value there', () => {
+    const details: Record<string, CheckDetail> = {};
+    grade('not json', { label: 'billing' }, undefined, undefined, details);
+    expect(details).toEqual({ cat: { expected: 'billing' }, flag: { expected: true } });
+    const noPointer: Record<string, CheckDetail> = {};
+    grade('{"urgent":false}', { label: 'x' }, undefined, undefined, noPointer);
+    expect(noPointer).toEqual({ cat: { expected: 'x' }, flag: { expected: true, got: false } });
   });
 });

@@ -64,6 +64,25 @@ describe('variable names', () => {
   });
 });
 
+describe('the escape for a literal {{', () => {
+  it('renders \\{{ as {{ and does not treat what follows as a variable', () => {
+    const t = compileTemplate([{ role: 'user', content: 'Write \\{{name}} to insert a column; this row: {{name}}. Braces: \\{{ and \\{{{name}}}' }]);
+    expect(t.variables).toEqual(['name']);
+    expect(renderMessages(t, { name: 'Ada' })[0]!.content).toBe('Write {{name}} to insert a column; this row: Ada. Braces: {{ and {{{name}}}');
+  });
+
+  it('does not ask the row for an escaped variable', () => {
+    const t = compileTemplate([{ role: 'user', content: 'Literal \\{{missing}} only' }]);
+    expect(missingVariables(t, {})).toEqual([]);
+    expect(renderMessages(t, {})[0]!.content).toBe('Literal {{missing}} only');
+  });
+
+  it('leaves a backslash that is not before {{ alone', () => {
+    const t = compileTemplate([{ role: 'user', content: 'a\\b \\{ {{x}}\\' }]);
+    expect(renderMessages(t, { x: 1 })[0]!.content).toBe('a\\b \\{ 1\\');
+  });
+});
+
 describe('missingVariables', () => {
   const t = compileTemplate([{ role: 'user', content: '{{subject}} {{meta.lang}} {{body}}' }]);
 
