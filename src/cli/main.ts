@@ -61,7 +61,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options'];
+const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options'];
 
 const COMMANDS = ['run', 'plan', 'report', 'compare', 'simulate'];
 

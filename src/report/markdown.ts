@@ -36,11 +36,14 @@ export function summaryMarkdown(summary: Summary): string {
     ['cost', (c) => formatUsd(c.cost_usd ?? null)],
   ];
   const gates = summary.gates;
-  const verdict = !gates || gates.results.length === 0 ? '' : gates.failed === 0 ? ` — ✅ all ${gates.results.length} gate checks passed` : ` — ❌ ${gates.failed} of ${gates.results.length} gate checks failed`;
+  const verdict = gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0
+    ? ' — ⚠️ gates not judged (incomplete run)'
+    : !gates || gates.results.length === 0 ? '' : gates.failed === 0 ? ` — ✅ all ${gates.results.length} gate checks passed` : ` — ❌ ${gates.failed} of ${gates.results.length} gate checks failed`;
   const cost = summary.cost;
   const lines = [
     `## evalrun: ${mdCell(summary.name)}${verdict}`,
     '',
+    ...(summary.incomplete ? [`> ⚠️ **${mdCell(summary.incomplete)}**`, ''] : []),
     `${summary.plan.cells} cells × ${summary.plan.rows} rows = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
       (summary.recorded.failed_requests ? ` · ${summary.recorded.failed_requests} failed requests` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
@@ -50,6 +53,9 @@ export function summaryMarkdown(summary: Summary): string {
     ...summary.cells.map((c) => `| ${mdCell(c.cell)}${cmp && c.cell === cmp.baseline ? ' *(baseline)*' : ''} | ${columns.map(([, f]) => f(c)).join(' | ')} |`),
   ];
   if (cmp) lines.push('', `▲ ▼ significantly better / worse than the baseline \`${mdCell(cmp.baseline)}\` (paired over rows, Holm-adjusted, α = ${cmp.alpha}).`);
+  if (gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0) {
+    lines.push('', '### Gates', '', `Not judged: the run is incomplete. ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
+  }
   if (gates && gates.results.length > 0) {
     const shown = gates.results.filter((r) => !r.passed || gates.results.length <= MAX_GATE_LINES);
     lines.push('', '### Gates', '', '| | gate | cell | detail |', '|:-:|:--|:--|:--|');

@@ -9,6 +9,7 @@ interface RunArgs {
   config: string;
   out?: string | undefined;
   resume?: boolean | undefined;
+  'retry-errors'?: boolean | undefined;
   simulate?: boolean | undefined;
   concurrency?: number | undefined;
   quiet?: boolean | undefined;
@@ -26,6 +27,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
         .option('out', { type: 'string', describe: 'Run directory (default: results/<name>-<timestamp>)' })
         .option('resume', { type: 'boolean', describe: 'Continue the run in --out: send only what is not recorded yet' })
+        .option('retry-errors', { type: 'boolean', describe: 'Resume, and send the requests that failed again (their new records replace the failed ones)' })
         .option('simulate', { type: 'boolean', describe: 'Use the built-in OpenAI simulator (no key, no network)' })
         .option('concurrency', { type: 'number', describe: 'HTTP requests in flight at once (overrides the config)' })
         .option('quiet', { type: 'boolean', describe: 'No progress output' })
@@ -36,6 +38,9 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       const { io } = ctx;
       if (args.resume && !args.out) {
         throw new UsageError('--resume needs --out DIR: the run directory to continue');
+      }
+      if (args['retry-errors'] && !args.out) {
+        throw new UsageError('--retry-errors needs --out DIR: the run directory whose failed requests to send again');
       }
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
@@ -62,6 +67,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           config: args.config,
           out: args.out,
           resume: args.resume,
+          retryErrors: args['retry-errors'],
           simulate: args.simulate,
           concurrency: args.concurrency,
           cache: args.cache,
@@ -71,6 +77,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           env: io.env,
           reporter: {
             ...progress,
+            onNotice: (message) => io.err(`${message}\n`),
             onStart: (info) => {
               resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
@@ -87,7 +94,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
-        if (s.gates?.failed) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
+        if (s.gates?.status === 'not_judged') io.err(`${s.gates.reason}\n`);
+        else if (s.gates?.failed) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {
