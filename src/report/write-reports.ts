@@ -184,7 +184,7 @@ async function derive(dir: string, m: RunManifest, rebuild = false): Promise<Sum
     const shown = await recordedInSummary(dir);
     if (shown !== undefined && shown > index.count) {
       throw new OutputError(
-        `${file} holds ${index.count} requests, but the reports in ${dir} show ${shown}: records were lost from it (truncated or replaced?). Rebuilding would drop results; nothing was rewritten. Restore records.jsonl from a backup or the CI artifact.`,
+        `${file} holds ${index.count} requests, but the reports in ${dir} show ${shown}: records were lost from it (truncated or replaced?). Rebuilding would drop results. Nothing was rewritten. Restore records.jsonl from a backup or the CI artifact.`,
         'EVALRUN_RECORDS_LOST',
       );
     }
