@@ -31,7 +31,7 @@ let gated: string;
 let baselineDir: string;
 let baseline: string[][];
 
-function writeFixture(dir: string, name: string, extra: string[] = [], retry = '{ max_attempts: 15, max_wait_s: 0.2 }'): string {
+function writeFixture(dir: string, name: string, extra: string[] = [], timeoutS = 2): string {
   const rows = Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: some text` }));
   writeFileSync(join(dir, 'rows.jsonl'), `${rows.join('\n')}\n`);
   writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
@@ -46,8 +46,8 @@ function writeFixture(dir: string, name: string, extra: string[] = [], retry = '
     `grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1], n: [${N}] }`,
     'schema: schema.json',
     'concurrency: 8',
-    'timeout_s: 2',
-    `retry: ${retry}`,
+    `timeout_s: ${timeoutS}`,
+    'retry: { max_attempts: 15, max_wait_s: 0.2 }',
     ...extra,
   ];
   const file = join(dir, name);
@@ -95,7 +95,7 @@ async function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator)
 
 /** An interrupted run (Ctrl-C after a few records) of the gated config, in `out`. */
 async function interruptedRun(out: string): Promise<{ code: number | null; stderr: string }> {
-  return withSim({ latency: 40 }, async (sim) => {
+  return withSim({ latency: 100 }, async (sim) => {
     const run = startRun(gated, out, envFor(sim));
     await waitForRecords(join(out, 'records.jsonl'), 4);
     run.child.kill('SIGINT');
@@ -144,26 +144,66 @@ describe('evalrun report never replaces results with fewer (item 1)', () => {
 });
 
 describe('one process per run directory (item 2)', () => {
+  /** Answers like the simulator, the first `free` requests at once and the rest only after release(). */
+  async function heldServer(free: number): Promise<{ url: string; close: () => void; release: () => void; answered: () => number }> {
+    let answered = 0;
+    let seen = 0;
+    let released = false;
+    const held: Array<() => void> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const answer = () => {
+          const reply = simulateCompletion(JSON.parse(body), { seed: SEED, schema });
+          answered++;
+          res.statusCode = reply.status;
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(reply.body));
+        };
+        if (seen++ < free || released) answer();
+        else held.push(answer);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`,
+      close: () => server.close(),
+      release: () => {
+        released = true;
+        for (const answer of held.splice(0)) answer();
+      },
+      answered: () => answered,
+    };
+  }
+
   it('refuses a second run (exit 75) and a report while a run is writing the directory; nothing is sent twice', async () => {
     const out = join(work, 'locked');
-    await withSim({ latency: 150 }, async (sim) => {
-      const first = startRun(config, out, envFor(sim));
+    // Long enough a timeout that the held requests wait for release() rather than being retried.
+    const patient = writeFixture(work, 'patient.yaml', [], 60);
+    const server = await heldServer(8);
+    try {
+      const env = envFor(server);
+      const first = startRun(patient, out, env);
       await waitForRecords(join(out, 'records.jsonl'), 8);
       const lock = json(join(out, 'run.lock'));
       expect(lock).toMatchObject({ pid: first.child.pid, hostname: hostname() });
       expect(lock.command).toContain('run');
 
-      const second = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const second = await runCli(['run', patient, '--out', out, '--quiet', '--resume'], { env });
       expect(second.code, second.stderr).toBe(75);
       expect(second.stderr).toContain(`is in use by another evalrun process (pid ${first.child.pid}`);
       const report = await runCli(['report', out]);
       expect(report.code, report.stderr).toBe(75);
       expect(report.stderr).toContain('in use by another evalrun process');
 
+      server.release();
       const { code, stderr } = await first.done;
       expect(code, stderr).toBe(0);
-      expect(sim.stats.completions).toBe(REQUESTS);
-    });
+      expect(server.answered()).toBe(REQUESTS);
+    } finally {
+      server.close();
+    }
     expect(lines(join(out, 'records.jsonl'))).toBe(REQUESTS);
     expect(comparable(out)).toEqual(baseline);
     expect(existsSync(join(out, 'run.lock'))).toBe(false);
@@ -284,7 +324,7 @@ describe('interrupted runs say they are incomplete (item 7)', () => {
 
   it('report on a kill -9 run says it is incomplete, judges no gate, and exits 1', async () => {
     const out = join(work, 'killed');
-    await withSim({ latency: 40 }, async (sim) => {
+    await withSim({ latency: 100 }, async (sim) => {
       const run = startRun(gated, out, envFor(sim));
       await waitForRecords(join(out, 'records.jsonl'), 4);
       run.child.kill('SIGKILL');
