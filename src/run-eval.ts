@@ -23,7 +23,7 @@ import { failedRequests, indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from './record/manifest.js';
 import { LOCK, RunLock } from './record/run-lock.js';
 import type { RequestRecord } from './record/types.js';
-import { writeReports, type Summary } from './report/write-reports.js';
+import { recordedInSummary, writeReports, type Summary } from './report/write-reports.js';
 import { LiveReport } from './report/live-report.js';
 import { TEMP_FILE } from './util/atomic-write.js';
 import { versions } from './util/version.js';
@@ -92,6 +92,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // A killed session may have left a report half-written; the files are derived again at the end.
     if (previous) await removeTempFiles(dir);
     const index = previous ? await indexJournal(join(dir, RECORDS), plan.requests) : undefined;
+    if (previous && index) await checkJournalIntact(dir, previous, index.count);
     // Requests to send again: recorded, but their latest record is a failure.
     const retry = index && options.retryErrors ? await failedRequests(join(dir, RECORDS), index) : undefined;
     const skip = index ? (seq: number) => index.offsets[seq]! >= 0 && !(retry?.seqs[seq] === 1) : undefined;
@@ -213,6 +214,23 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await live?.discard();
     await opened?.close();
     await lock?.release();
+  }
+}
+
+/**
+ * A journal that lost records (deleted, truncated, replaced) must not be resumed: the requests it lost would be sent
+ * and paid for again, and the reports rebuilt from it would drop the answers they show.
+ */
+async function checkJournalIntact(dir: string, previous: RunManifest, count: number): Promise<void> {
+  const appended = previous.sessions.reduce((s, x) => s + x.recorded, 0);
+  const shown = await recordedInSummary(dir);
+  const expected = Math.max(shown ?? 0, count === 0 ? appended : 0);
+  if (count < expected) {
+    throw new OutputError(
+      `cannot resume ${dir}: ${join(dir, RECORDS)} holds ${count} recorded requests, but ${shown !== undefined && shown >= expected ? 'summary.json shows' : 'run.json counts'} ${expected}: records were lost from it (deleted, truncated or replaced?). ` +
+        `Resuming would send those requests again and pay twice. Nothing was sent or rewritten; restore records.jsonl from a backup or the CI artifact.`,
+      'EVALRUN_RECORDS_LOST',
+    );
   }
 }
 

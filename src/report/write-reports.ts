@@ -205,7 +205,7 @@ async function derive(dir: string, m: RunManifest, rebuild = false): Promise<Sum
 }
 
 /** The requests summary.json says were recorded, if there is a readable one. */
-async function recordedInSummary(dir: string): Promise<number | undefined> {
+export async function recordedInSummary(dir: string): Promise<number | undefined> {
   try {
     const s = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<Summary>;
     const n = s.recorded?.requests;

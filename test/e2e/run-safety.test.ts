@@ -143,6 +143,25 @@ describe('evalrun report never replaces results with fewer (item 1)', () => {
   }
 });
 
+describe('resume never pays twice for a lost journal', () => {
+  it('refuses (exit 6) to resume a run whose records.jsonl lost records, sending and rewriting nothing', async () => {
+    const out = join(work, 'resume-lost');
+    cpSync(baselineDir, out, { recursive: true });
+    const choices = readFileSync(join(out, 'choices.csv'), 'utf8');
+    unlinkSync(join(out, 'records.jsonl'));
+    await withSim({}, async (sim) => {
+      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toContain('holds 0 recorded requests, but summary.json shows 120');
+      expect(r.stderr).toContain('pay twice');
+      expect(sim.stats.completions).toBe(0);
+    });
+    expect(readFileSync(join(out, 'choices.csv'), 'utf8')).toBe(choices);
+    expect(json(join(out, 'run.json')).status).toBe('complete');
+    expect(existsSync(join(out, 'records.jsonl'))).toBe(false);
+  });
+});
+
 describe('one process per run directory (item 2)', () => {
   /** Answers like the simulator, the first `free` requests at once and the rest only after release(). */
   async function heldServer(free: number): Promise<{ url: string; close: () => void; release: () => void; answered: () => number }> {
