@@ -2,7 +2,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
-import { RunLockedError } from '../errors.js';
+import { OutputError, RunLockedError } from '../errors.js';
 
 export const LOCK = 'run.lock';
 
@@ -77,7 +77,11 @@ export class RunLock {
         }
         return new RunLock(path, info);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') {
+          // A read-only copy of a run (a CI artifact), or a directory that is not ours.
+          throw new OutputError(`cannot lock ${dir} for writing (${code ?? (e as Error).message}): evalrun writes ${LOCK} and the reports there; use a writable copy of the run directory`, 'EVALRUN_RUN_DIR_NOT_WRITABLE');
+        }
       }
       if (attempt >= 50) throw new RunLockedError(`${dir} is in use by another evalrun process (${path} keeps changing hands); try again later.`);
       const held = await RunLock.inspect(path);

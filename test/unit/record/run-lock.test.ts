@@ -72,3 +72,13 @@ describe('RunLock', () => {
     expect(readFileSync(join(dir, LOCK), 'utf8')).toBe(theirs);
   });
 });
+
+describe('RunLock in a directory that cannot be written', () => {
+  it('is an output error (exit 6) that says what to do, not a crash', async () => {
+    const dir = await tempDir();
+    const e = await rejection(RunLock.acquire(join(dir, 'no-such-dir')));
+    expect(e['exitCode']).toBe(ExitCode.Output);
+    expect(e.message).toContain('cannot lock');
+    expect(e.message).toContain('ENOENT');
+  });
+});
