@@ -14,6 +14,12 @@ export interface LockInfo {
   command: string;
 }
 
+/**
+ * Lock files this process holds. A lock naming our own pid that is not among them was left by an earlier process
+ * that had the same pid (pids are reused, in containers soon): it is abandoned, not ours.
+ */
+const held = new Set<string>();
+
 /** A lock file that cannot be read yet may be one being written this instant: only older ones count as abandoned. */
 const UNREADABLE_GRACE_MS = 2000;
 
@@ -75,6 +81,7 @@ export class RunLock {
         } finally {
           await fh.close();
         }
+        held.add(path);
         return new RunLock(path, info);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -84,25 +91,25 @@ export class RunLock {
         }
       }
       if (attempt >= 50) throw new RunLockedError(`${dir} is in use by another evalrun process (${path} keeps changing hands); try again later.`);
-      const held = await RunLock.inspect(path);
-      if (held === undefined) continue; // released meanwhile: try again
-      if (held.state === 'young') {
+      const found = await RunLock.inspect(path);
+      if (found === undefined) continue; // released meanwhile: try again
+      if (found.state === 'young') {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
-      if (held.state === 'live') {
+      if (found.state === 'live') {
         throw new RunLockedError(
-          `${dir} is in use by another evalrun process (${describe(held.info)}). Two processes on one run directory would send ` +
+          `${dir} is in use by another evalrun process (${describe(found.info)}). Two processes on one run directory would send ` +
             `requests twice. Wait for it to finish or stop it, then run again. If no evalrun process is working there any more, delete ${path}.`,
         );
       }
       // Abandoned. Remove it only if it is still the file just judged: another process may have taken over first.
       const now = await readFile(path, 'utf8').catch(() => undefined);
-      if (now !== held.text) continue;
+      if (now !== found.text) continue;
       await unlink(path).catch(() => undefined);
       options.onTakeover?.(
-        held.info
-          ? `Taking over ${path}: it was left by pid ${held.info.pid} ('${held.info.command}', since ${held.info.started_at}), which is no longer running.`
+        found.info
+          ? `Taking over ${path}: it was left by pid ${found.info.pid} ('${found.info.command}', since ${found.info.started_at}), which is no longer running.`
           : `Taking over ${path}: it is unreadable and more than ${UNREADABLE_GRACE_MS / 1000} s old (a process died while creating it).`,
       );
     }
@@ -123,7 +130,8 @@ export class RunLock {
       return age < UNREADABLE_GRACE_MS ? { state: 'young' } : { state: 'stale', info: undefined, text };
     }
     // On another host the pid says nothing here: only the user can tell whether that process still runs.
-    if (info.hostname !== hostname() || alive(info.pid)) return { state: 'live', info, text };
+    const ours = info.pid === process.pid && info.hostname === hostname();
+    if (ours ? held.has(path) : info.hostname !== hostname() || alive(info.pid)) return { state: 'live', info, text };
     return { state: 'stale', info, text };
   }
 
@@ -136,6 +144,7 @@ export class RunLock {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    held.delete(this.path);
     if (this.stillMine()) await unlink(this.path).catch(() => undefined);
   }
 
@@ -143,6 +152,7 @@ export class RunLock {
   releaseSync(): void {
     if (this.released) return;
     this.released = true;
+    held.delete(this.path);
     try {
       if (this.stillMine()) unlinkSync(this.path);
     } catch {

@@ -82,3 +82,14 @@ describe('RunLock in a directory that cannot be written', () => {
     expect(e.message).toContain('ENOENT');
   });
 });
+
+describe('RunLock and pid reuse', () => {
+  it('takes over a lock naming our own pid that this process does not hold (an earlier process with the same pid)', async () => {
+    const dir = await tempDir();
+    writeFileSync(join(dir, LOCK), JSON.stringify({ pid: process.pid, hostname: hostname(), started_at: 'long ago', command: 'evalrun run old.yaml' }));
+    const notices: string[] = [];
+    const lock = await RunLock.acquire(dir, { onTakeover: (m) => notices.push(m) });
+    expect(notices[0]).toContain(`left by pid ${process.pid} ('evalrun run old.yaml'`);
+    await lock.release();
+  });
+});
