@@ -286,6 +286,7 @@ describe('--retry-errors (item 5)', () => {
       const retried = await runCli(['run', config, '--out', out, '--retry-errors'], { env: envFor(sim) });
       expect(retried.code, retried.stderr).toBe(0);
       expect(retried.stderr).toContain(`${REQUESTS - CELLS} already recorded`);
+      expect(retried.stderr).toContain(`--retry-errors: sending ${CELLS} failed requests again.`);
       expect(sim.stats.completions).toBe(CELLS);
     });
     // The journal is append-only: the failed records stay in it, superseded.

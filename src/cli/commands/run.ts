@@ -81,6 +81,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
             onStart: (info) => {
               resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
+              if (args['retry-errors']) io.err(`--retry-errors: sending ${info.retrying ?? 0} failed request${info.retrying === 1 ? '' : 's'} again.\n`);
             },
           },
         });
