@@ -227,7 +227,7 @@ const HOW_IT_ENDED: Record<RunManifest['status'], string> = {
 export function incompleteNote(m: RunManifest, recorded: number): string {
   return (
     `Incomplete run: ${recorded} of ${m.plan.requests} requests recorded (${HOW_IT_ENDED[m.status] ?? m.status}). ` +
-    `Statistics cover only the recorded requests and gates are not judged; resume it to complete it: evalrun run ${m.config_file} --out <run directory> --resume`
+    `Statistics cover only the recorded requests and gates are not judged; resume it to complete it: evalrun run ${m.config_file} --out DIR --resume (DIR: this run directory).`
   );
 }
 
