@@ -135,12 +135,6 @@ export class RunLock {
     return { state: 'stale', info, text };
   }
 
-  /** A lock held by a live process, if any (for commands that only read, to say what they see may change). */
-  static async holder(dir: string): Promise<LockInfo | undefined> {
-    const held = await RunLock.inspect(join(dir, LOCK));
-    return held?.state === 'live' ? held.info : undefined;
-  }
-
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
