@@ -14,6 +14,11 @@ export const ExitCode = {
   /** The output directory cannot be used (exists already, or resume does not match). */
   Output: 6,
   Internal: 70,
+  /**
+   * Another evalrun process is working in the run directory (sysexits' EX_TEMPFAIL: try again once it is done).
+   * A second writer would send requests twice and corrupt the journal.
+   */
+  Busy: 75,
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -78,6 +83,13 @@ export class ApiFatalError extends EvalrunError {
 export class OutputError extends EvalrunError {
   constructor(message: string, code = 'EVALRUN_OUTPUT') {
     super(code, ExitCode.Output, message);
+  }
+}
+
+/** The run directory is locked by a live evalrun process (`run.lock`). */
+export class RunLockedError extends EvalrunError {
+  constructor(message: string) {
+    super('EVALRUN_RUN_LOCKED', ExitCode.Busy, message);
   }
 }
 

@@ -19,10 +19,11 @@ import { Pacer } from './run/pacer.js';
 import { ResponseCache } from './run/cache.js';
 import { serverAskedDelayMs } from './run/retry.js';
 import { Journal } from './record/journal.js';
-import { indexJournal } from './record/read-journal.js';
-import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type RunStatus } from './record/manifest.js';
+import { failedRequests, indexJournal } from './record/read-journal.js';
+import { MANIFEST, RECORDS, readManifest, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from './record/manifest.js';
+import { LOCK, RunLock } from './record/run-lock.js';
 import type { RequestRecord } from './record/types.js';
-import { writeReports, type Summary } from './report/write-reports.js';
+import { recordedInSummary, writeReports, type Summary } from './report/write-reports.js';
 import { LiveReport } from './report/live-report.js';
 import { TEMP_FILE } from './util/atomic-write.js';
 import { versions } from './util/version.js';
@@ -32,6 +33,11 @@ export interface RunEvalOptions extends PrepareOptions {
   out?: string | undefined;
   /** Continue the run in `out`: skip what is recorded, send the rest. */
   resume?: boolean | undefined;
+  /**
+   * Resume, and send the requests whose record is a failure again (after fixing a URL or a key). The new records are
+   * appended; the latest record of a request is the one every report uses.
+   */
+  retryErrors?: boolean | undefined;
   /** Stop dispatching when aborted (Ctrl-C): in-flight requests finish within `graceMs`, then are abandoned. */
   signal?: AbortSignal | undefined;
   /** Abort in-flight requests at once (a second Ctrl-C). */
@@ -42,9 +48,12 @@ export interface RunEvalOptions extends PrepareOptions {
 }
 
 export interface RunReporter {
-  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; config: Config }): void;
+  /** `retrying`: requests recorded as failed that are sent again (`retryErrors`). */
+  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config }): void;
   onRecord?(record: RequestRecord): void;
   onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
+  /** Something the user should know that is not an error (a dead process's lock taken over). */
+  onNotice?(message: string): void;
 }
 
 export interface RunResult {
@@ -59,20 +68,35 @@ export interface RunResult {
 /** The library entry point: what `evalrun run` does. */
 export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
-  if (options.resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
+  const resume = Boolean(options.resume || options.retryErrors);
+  if (resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
   const explicit = options.out ? resolvePath(options.out) : undefined;
-  const previous = explicit ? (options.resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
-  // The provider is opened before the directory exists: a missing key must leave nothing behind.
-  const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
+  const takeLock = (dir: string) => RunLock.acquire(dir, { onTakeover: (m) => options.reporter?.onNotice?.(m) });
+  // A resumed directory is locked before anything in it is read: another process may be writing it right now.
+  let lock = explicit && resume ? await lockExisting(explicit, takeLock) : undefined;
+  let opened: Awaited<ReturnType<typeof openProvider>> | undefined;
   let live: LiveReport | undefined;
   try {
+    const previous = explicit ? (resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
+    // The provider is opened before the directory exists: a missing key must leave nothing behind.
+    const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
+    opened = provider;
     // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
     if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
     const dir = explicit ?? (await createRunDir(join('results', `${config.name}-${timestamp()}`)));
     if (explicit) await mkdir(dir, { recursive: true });
+    if (!lock) {
+      lock = await takeLock(dir);
+      // Another fresh run may have claimed the directory between the check above and the lock.
+      if (explicit) await checkFresh(dir);
+    }
     // A killed session may have left a report half-written; the files are derived again at the end.
     if (previous) await removeTempFiles(dir);
     const index = previous ? await indexJournal(join(dir, RECORDS), plan.requests) : undefined;
+    if (previous && index) await checkJournalIntact(dir, previous, index.count);
+    // Requests to send again: recorded, but their latest record is a failure.
+    const retry = index && options.retryErrors ? await failedRequests(join(dir, RECORDS), index) : undefined;
+    const skip = index ? (seq: number) => index.offsets[seq]! >= 0 && !(retry?.seqs[seq] === 1) : undefined;
     const now = new Date().toISOString();
     const manifest: RunManifest = previous
       ? { ...previous, status: 'running', ended_at: null, exit_code: null, provider: { kind: provider.kind, base_url: provider.shownBaseUrl } }
@@ -100,7 +124,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     live = index ? undefined : new LiveReport(dir, manifest);
-    options.reporter?.onStart?.({ dir, plan, alreadyRecorded: index?.count ?? 0, config });
+    options.reporter?.onStart?.({ dir, plan, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config });
 
     // Two stages of stopping: `stopping` sends nothing more (Ctrl-C); `abort` also ends what is in flight (a second
     // Ctrl-C, or the grace period running out).
@@ -119,11 +143,17 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       grace = setTimeout(hardStop, options.graceMs ?? 30_000);
       grace.unref();
     };
+    let recorded = 0;
     const onHardStop = () => {
-      // A hard stop may be followed by process.exit at once: hand finished records to the OS first.
+      // A hard stop may be followed by process.exit at once: hand finished records to the OS first, and leave
+      // run.json saying how the run ended, not 'running'.
       journal.flushSync();
       live?.discardSync();
       hardStop();
+      const ended = new Date().toISOString();
+      manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: ended, status: 'interrupted', recorded };
+      writeManifestSync(dir, { ...manifest, status: 'interrupted', ended_at: ended, exit_code: ExitCode.Interrupted });
+      lock?.releaseSync();
     };
     options.signal?.addEventListener('abort', onStop, { once: true });
     options.abortSignal?.addEventListener('abort', onHardStop, { once: true });
@@ -132,7 +162,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
 
     const reach = { answered: false };
     const check = makeChecker(config, cells);
-    const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
+    const result = await runPlan(planTasks(config, cells, readRows(config), skip), {
       concurrency: config.concurrency,
       stop: stopping.signal,
       execute: (task, slots) =>
@@ -155,6 +185,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
         }),
       onRecord: (record) => {
         journal.append(record);
+        recorded++;
         live?.add(record);
         options.reporter?.onRecord?.(record);
       },
@@ -185,8 +216,32 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   } finally {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
     await live?.discard();
-    await provider.close();
+    await opened?.close();
+    await lock?.release();
   }
+}
+
+/**
+ * A journal that lost records (deleted, truncated, replaced) must not be resumed: the requests it lost would be sent
+ * and paid for again, and the reports rebuilt from it would drop the answers they show.
+ */
+async function checkJournalIntact(dir: string, previous: RunManifest, count: number): Promise<void> {
+  const appended = previous.sessions.reduce((s, x) => s + x.recorded, 0);
+  const shown = await recordedInSummary(dir);
+  const expected = Math.max(shown ?? 0, count === 0 ? appended : 0);
+  if (count < expected) {
+    throw new OutputError(
+      `cannot resume ${dir}: ${join(dir, RECORDS)} holds ${count} recorded requests, but ${shown !== undefined && shown >= expected ? 'summary.json shows' : 'run.json counts'} ${expected}: records were lost from it (deleted, truncated or replaced?). ` +
+        `Resuming would send those requests again and pay twice. Nothing was sent or rewritten; restore records.jsonl from a backup or the CI artifact.`,
+      'EVALRUN_RECORDS_LOST',
+    );
+  }
+}
+
+/** Locks a directory that should hold a run; a missing one is left for checkResumable to explain. */
+async function lockExisting(dir: string, take: (dir: string) => Promise<RunLock>): Promise<RunLock | undefined> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  return isDir ? take(dir) : undefined;
 }
 
 function makeChecker(config: Config, cells: Cell[]): ExecuteDeps['check'] {
@@ -228,7 +283,8 @@ async function checkFresh(dir: string): Promise<undefined> {
       'EVALRUN_OUT_EXISTS',
     );
   }
-  if (entries.length > 0) throw new OutputError(`${dir} is not empty; choose an empty or new directory for --out`, 'EVALRUN_OUT_EXISTS');
+  // Our own lock, or a dead process's left before it wrote anything.
+  if (entries.some((e) => e !== LOCK)) throw new OutputError(`${dir} is not empty; choose an empty or new directory for --out`, 'EVALRUN_OUT_EXISTS');
   return undefined;
 }
 

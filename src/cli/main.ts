@@ -62,7 +62,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression'];
+const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression'];
 
 const COMMANDS = ['run', 'plan', 'report', 'compare', 'simulate'];
 

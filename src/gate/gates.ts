@@ -20,6 +20,15 @@ export interface GateResult {
 }
 
 export interface GateSection {
+  /**
+   * `not_judged` when the run is incomplete: a gate judged on part of the rows says nothing about the run, so neither
+   * a pass nor a failure is reported (the run's own exit code says it is incomplete).
+   */
+  status: 'judged' | 'not_judged';
+  /** Why the gates were not judged, for the user. */
+  reason?: string;
+  /** The gates that were not judged, by description. */
+  not_judged?: string[];
   passed: number;
   failed: number;
   results: GateResult[];
@@ -63,5 +72,17 @@ export function evaluateGates(gates: readonly GateSpec[], cells: readonly CellSt
     }
   }
   const failed = results.filter((r) => !r.passed).length;
-  return { passed: results.length - failed, failed, results };
+  return { status: 'judged', passed: results.length - failed, failed, results };
+}
+
+/** The gate section of an incomplete run: every gate listed as not judged, none passed or failed. */
+export function gatesNotJudged(gates: readonly GateSpec[], recorded: number, planned: number): GateSection {
+  return {
+    status: 'not_judged',
+    reason: `Gates not judged: the run is incomplete (${recorded} of ${planned} requests recorded). Resume it to judge them.`,
+    not_judged: gates.map(describeGate),
+    passed: 0,
+    failed: 0,
+    results: [],
+  };
 }

@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputError } from '../errors.js';
@@ -59,4 +60,16 @@ export async function readManifest(dir: string): Promise<RunManifest> {
 
 export function writeManifest(dir: string, manifest: RunManifest): Promise<void> {
   return writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** For a process about to exit at once (a second Ctrl-C): the same write-then-rename, synchronously. */
+export function writeManifestSync(dir: string, manifest: RunManifest): void {
+  const file = join(dir, MANIFEST);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
+    renameSync(tmp, file);
+  } catch {
+    // Going down anyway: run.json keeps 'running', and a report says the run is incomplete all the same.
+  }
 }

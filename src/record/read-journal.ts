@@ -113,9 +113,28 @@ export async function* recordsInOrder(path: string, index: JournalIndex): AsyncG
         await fh.read(b, 0, length, offset);
         text = b.toString('utf8');
       }
-      yield JSON.parse(text) as RequestRecord;
+      let record: RequestRecord;
+      try {
+        record = JSON.parse(text) as RequestRecord;
+      } catch {
+        throw new OutputError(`${path}: the record of request ${seq} (at byte ${offset}) is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+      }
+      yield record;
     }
   } finally {
     await fh.close();
   }
+}
+
+/** The requests whose latest record is a failure, for `--retry-errors`: one streaming pass, one byte per request. */
+export async function failedRequests(path: string, index: JournalIndex): Promise<{ seqs: Uint8Array; count: number }> {
+  const seqs = new Uint8Array(index.offsets.length);
+  let count = 0;
+  for await (const record of recordsInOrder(path, index)) {
+    if (record.error !== null) {
+      seqs[record.seq] = 1;
+      count++;
+    }
+  }
+  return { seqs, count };
 }

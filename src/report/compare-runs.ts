@@ -13,9 +13,21 @@ import { ReportCollector } from './collector.js';
 import { rounded, type ComparisonSection } from './comparison.js';
 import { field, extendCellStats } from './cell-extras.js';
 
+/** A compared run, and whether every planned request of it is recorded. */
+export interface ComparedRun {
+  dir: string;
+  name: string;
+  status: RunManifest['status'];
+  complete: boolean;
+  recorded_requests: number;
+  planned_requests: number;
+}
+
 export interface RunComparison extends ComparisonSection {
-  run_a: { dir: string; name: string };
-  run_b: { dir: string; name: string };
+  run_a: ComparedRun;
+  run_b: ComparedRun;
+  /** What makes the comparison weaker than it looks (an incomplete run), for the user. */
+  warnings: string[];
   /** Dataset rows (by row_id) both runs have: the pairs of a paired comparison. */
   common_rows: number;
   /** One label per compared pair: the id when both runs have it, else `A_CELL → B_CELL` (as in rows' `cell`). */
@@ -109,6 +121,7 @@ export function pairCells(cellsA: readonly ManifestCell[], cellsB: readonly Mani
 
 interface ScannedRun {
   manifest: RunManifest;
+  recorded: number;
   collector: ReportCollector;
   stats: CellAccumulator[];
 }
@@ -129,7 +142,7 @@ async function scanRun(dir: string, metrics: string[]): Promise<ScannedRun> {
     acc.addRequest({ attempts: record.attempts, latency_ms: record.latency_ms, failed: record.error !== null, prompt_tokens: 0, completion_tokens: 0 });
     for (const row of rows) acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
   }
-  return { manifest, collector, stats };
+  return { manifest, recorded: index.count, collector, stats };
 }
 
 /** Why no cell of A pairs with one of B, what each run has, and how to pair them by hand. */
@@ -211,14 +224,37 @@ export async function compareRuns(
     used.push(metric.name);
     rows.push(...result.map(rounded));
   }
+  const described = (dir: string, run: ScannedRun): ComparedRun => ({
+    dir,
+    name: run.manifest.name,
+    status: run.manifest.status,
+    complete: run.recorded === run.manifest.plan.requests,
+    recorded_requests: run.recorded,
+    planned_requests: run.manifest.plan.requests,
+  });
+  const runA = described(dirA, a);
+  const runB = described(dirB, b);
+  const warnings = (
+    [
+      ['A', runA],
+      ['B', runB],
+    ] as const
+  )
+    .filter(([, r]) => !r.complete)
+    .map(
+      ([which, r]) =>
+        `Warning: run ${which} (${r.dir}) is incomplete: ${r.recorded_requests} of ${r.planned_requests} requests recorded (status ${r.status}); ` +
+        `the comparison pairs only the ${common} dataset rows both runs have.`,
+    );
   return {
     baseline: a.manifest.name,
     alpha,
     metrics: used,
     method: METHOD_NOTE,
     rows,
-    run_a: { dir: dirA, name: a.manifest.name },
-    run_b: { dir: dirB, name: b.manifest.name },
+    run_a: runA,
+    run_b: runB,
+    warnings,
     common_rows: common,
     cells: pairs.map(label),
     pairs,

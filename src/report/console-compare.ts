@@ -35,8 +35,8 @@ export function formatRunComparison(r: RunComparison): string {
   const worse = r.rows.filter((x) => x.change === 'worse').length;
   const better = r.rows.filter((x) => x.change === 'better').length;
   return [
-    `A: ${r.run_a.dir} (${r.run_a.name})`,
-    `B: ${r.run_b.dir} (${r.run_b.name})`,
+    `A: ${r.run_a.dir} (${r.run_a.name})${r.run_a.complete ? '' : ` INCOMPLETE: ${r.run_a.recorded_requests} of ${r.run_a.planned_requests} requests`}`,
+    `B: ${r.run_b.dir} (${r.run_b.name})${r.run_b.complete ? '' : ` INCOMPLETE: ${r.run_b.recorded_requests} of ${r.run_b.planned_requests} requests`}`,
     `${pairing(r)}, ${how}; Holm-adjusted across cells, α = ${r.alpha}. CI in percentage points (ms for latency).`,
     ...(r.differing.length ? [`Paired on parameters, setting aside what differs between the runs: ${r.differing.map((d) => `${d.key} ${JSON.stringify(d.a)} (A) vs ${JSON.stringify(d.b)} (B)`).join(', ')}`] : []),
     ...(r.only_in_a.length ? [`Only in A (not compared): ${r.only_in_a.join(', ')}`] : []),
@@ -52,6 +52,7 @@ export function formatRunComparison(r: RunComparison): string {
 export function runComparisonMarkdown(r: RunComparison): string {
   const changed = r.rows.filter((x) => x.significant);
   const lines = [`## evalrun compare: ${mdCell(r.run_a.name)} → ${mdCell(r.run_b.name)}`, '', `${pairing(r)}, ${r.common_rows} paired rows, α = ${r.alpha} (Holm).`, ''];
+  for (const w of r.warnings) lines.push(`> ⚠️ ${mdCell(w)}`, '');
   if (changed.length === 0) lines.push('No significant changes.');
   else {
     lines.push('| | metric | cell | A | B | change |', '|:-:|:--|:--|--:|--:|--:|');

@@ -42,6 +42,9 @@ export function formatComparison(summary: Summary): string {
  */
 export function formatGates(summary: Summary): string {
   const g = summary.gates;
+  if (g?.status === 'not_judged' && (g.not_judged?.length ?? 0) > 0) {
+    return [`Gates: not judged, the run is incomplete (${summary.recorded.requests} of ${summary.plan.requests} requests recorded)`, ...g.not_judged!.map((name) => `  not judged  ${name}`)].join('\n');
+  }
   if (!g || g.results.length === 0) return '';
   const head = g.failed
     ? `Gates: ${g.failed} of ${plural(g.results.length, 'gate × cell check')} failed (exit code 1)`
@@ -70,5 +73,5 @@ export function formatCost(summary: Summary): string {
 
 /** The three blocks after the summary table, separated by blank lines. */
 export function formatEvaluation(summary: Summary): string {
-  return [formatComparison(summary), formatGates(summary), formatCost(summary)].filter(Boolean).join('\n\n');
+  return [formatComparison(summary), formatGates(summary), formatCost(summary), summary.incomplete ?? ''].filter(Boolean).join('\n\n');
 }

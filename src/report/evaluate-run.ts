@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { evaluateGates } from '../gate/gates.js';
+import { evaluateGates, gatesNotJudged } from '../gate/gates.js';
 import type { RunManifest } from '../record/manifest.js';
 import { emptyEvaluation } from '../record/evaluation.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -26,12 +26,13 @@ export function cellReports(manifest: RunManifest, collector: ReportCollector, s
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[]): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
+  const planned = manifest.plan.requests;
   return {
     checks: collector.checks,
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
-    gates: evaluateGates(evaluation.gates, cells),
+    gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.billed, evaluation.pricing, manifest.provider.kind === 'simulator'),
   };
 }

@@ -33,8 +33,15 @@ export function junitXml(summary: Summary, gates: GateSection | undefined): stri
     });
     suites.push(`  <testsuite${attr({ name: `gate: ${gate}`, tests: results.length, failures, errors: 0, skipped: 0 })}>\n${cases.join('\n')}\n  </testsuite>`);
   }
+  // Gates of an incomplete run are reported as skipped: neither a pass nor a failure was shown.
+  const notJudged = gates?.status === 'not_judged' ? (gates.not_judged ?? []) : [];
+  if (notJudged.length > 0) {
+    const why = gates?.reason ?? 'not judged: the run is incomplete';
+    const cases = notJudged.map((g) => `    <testcase${attr({ classname: `evalrun.gates.${summary.name}`, name: g })}>\n      <skipped${attr({ message: why })}/>\n    </testcase>`);
+    suites.push(`  <testsuite${attr({ name: 'gates (not judged: incomplete run)', tests: notJudged.length, failures: 0, errors: 0, skipped: notJudged.length })}>\n${cases.join('\n')}\n  </testsuite>`);
+  }
   const runCases: Array<[string, string | null]> = [
-    ['run complete', summary.complete ? null : `${summary.recorded.requests} of ${summary.plan.requests} requests recorded (status ${summary.status})`],
+    ['run complete', summary.complete ? null : summary.incomplete ?? `${summary.recorded.requests} of ${summary.plan.requests} requests recorded (status ${summary.status})`],
     ['no failed requests', summary.recorded.failed_requests === 0 ? null : `${plural(summary.recorded.failed_requests, 'request')} failed after all attempts or lacked choices they asked for (${plural(summary.recorded.failed_choices ?? summary.recorded.failed_requests, 'choice')} with finish_reason 'error' in choices.csv)`],
   ];
   const runFailures = runCases.filter(([, f]) => f !== null).length;
@@ -48,7 +55,7 @@ export function junitXml(summary: Summary, gates: GateSection | undefined): stri
         .join('\n') +
       '\n  </testsuite>',
   );
-  const tests = (gates?.results.length ?? 0) + runCases.length;
+  const tests = (gates?.results.length ?? 0) + notJudged.length + runCases.length;
   const failures = (gates?.failed ?? 0) + runFailures;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites${attr({ name: `evalrun: ${summary.name}`, tests, failures, errors: 0 })}>\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites${attr({ name: `evalrun: ${summary.name}`, tests, failures, errors: 0, ...(notJudged.length ? { skipped: notJudged.length } : {}) })}>\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -65,15 +65,18 @@ export function summaryMarkdown(summary: Summary): string {
   ];
   const gates = summary.gates;
   const verdict =
-    !gates || gates.results.length === 0
-      ? ''
-      : gates.failed > 0
-        ? ` — ❌ ${gates.failed} of ${plural(gates.results.length, 'gate check')} failed`
-        : gates.results.length === 1 ? ' — ✅ the 1 gate check passed' : ` — ✅ all ${gates.results.length} gate checks passed`;
+    gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0
+      ? ' — ⚠️ gates not judged (incomplete run)'
+      : !gates || gates.results.length === 0
+        ? ''
+        : gates.failed > 0
+          ? ` — ❌ ${gates.failed} of ${plural(gates.results.length, 'gate check')} failed`
+          : gates.results.length === 1 ? ' — ✅ the 1 gate check passed' : ` — ✅ all ${gates.results.length} gate checks passed`;
   const cost = summary.cost;
   const lines = [
     `## evalrun: ${mdCell(summary.name)}${verdict}`,
     '',
+    ...(summary.incomplete ? [`> ⚠️ **${mdCell(summary.incomplete)}**`, ''] : []),
     `${plural(summary.plan.cells, 'cell')} × ${plural(summary.plan.rows, 'row')} = ${summary.recorded.requests}/${summary.plan.requests} requests, ${summary.recorded.choices} choices · status **${summary.status}**` +
       (summary.recorded.failed_requests ? ` · ${plural(summary.recorded.failed_requests, 'failed request')}` : '') +
       (summary.totals?.cached ? ` · ${summary.totals.cached} answered from the cache` : '') +
@@ -84,6 +87,9 @@ export function summaryMarkdown(summary: Summary): string {
     ...summary.cells.map((c) => `| ${mdCell(c.cell)}${cmp && c.cell === cmp.baseline ? ' *(baseline)*' : ''} | ${columns.map(([, f]) => f(c)).join(' | ')} |`),
   ];
   if (cmp) lines.push('', `▲ ▼ significantly better / worse than the baseline \`${mdCell(cmp.baseline)}\` (paired over rows, Holm-adjusted, α = ${cmp.alpha}).`);
+  if (gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0) {
+    lines.push('', '### Gates', '', `Not judged: the run is incomplete. ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
+  }
   if (gates && gates.results.length > 0) lines.push('', '### Gates', '', ...gateLines(gates));
   return `${lines.join('\n')}\n`;
 }

@@ -1,9 +1,12 @@
+import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify';
 import { stringify as stringifySync } from 'csv-stringify/sync';
 import { indexJournal, recordsInOrder } from '../record/read-journal.js';
 import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
+import { RunLock } from '../record/run-lock.js';
+import { OutputError } from '../errors.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
@@ -32,6 +35,8 @@ export interface Summary {
   name: string;
   status: RunManifest['status'];
   complete: boolean;
+  /** Present only when the run is incomplete: what is missing and what to do, for every report to say. */
+  incomplete?: string | undefined;
   started_at: string;
   ended_at: string | null;
   provider: RunManifest['provider'];
@@ -175,11 +180,13 @@ export class ReportPass {
       for (const column of this.axisColumns) (c as unknown as Record<string, unknown>)[column] = axes[column];
       return c;
     });
+    const complete = this.requests === m.plan.requests;
     await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks), ...this.axisColumns]));
     const summary: Summary = {
       name: m.name,
       status: m.status,
-      complete: this.requests === m.plan.requests,
+      complete,
+      incomplete: complete ? undefined : incompleteNote(m, this.requests),
       started_at: m.started_at,
       ended_at: m.ended_at,
       provider: m.provider,
@@ -199,7 +206,7 @@ export class ReportPass {
       },
       axes: this.axes.map((a) => ({ param: a.param, column: a.column })),
       cells: cellStats,
-      ...evaluateRun(m, this.collector, cellStats),
+      ...evaluateRun(m, this.collector, cellStats, this.requests),
     };
     await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     await writeExtraReports(dir, summary, this.collector, this.stats);
@@ -232,21 +239,86 @@ function legacyAnomalies(record: RequestRecord, n: number): Anomaly[] {
 /**
  * Derives choices.csv, stats.csv and summary.json from run.json and records.jsonl alone, in one streaming pass in
  * plan order, so the same files come out after a crash, a resume, or from another executor's records.
+ *
+ * Without `manifest` it rebuilds an existing run (`evalrun report`): it locks the directory (a run writing it is not
+ * raced) and refuses, rewriting nothing, when records.jsonl is missing, empty, or holds fewer requests than the
+ * reports already there show: rebuilding from it would replace results with fewer.
  */
-export async function writeReports(dir: string, manifest?: RunManifest): Promise<Summary> {
-  const m = manifest ?? (await readManifest(dir));
-  const index = await indexJournal(join(dir, RECORDS), m.plan.requests);
+export async function writeReports(dir: string, manifest?: RunManifest, options: { onNotice?: (message: string) => void } = {}): Promise<Summary> {
+  if (manifest) return derive(dir, manifest);
+  const m = await readManifest(dir);
+  const lock = await RunLock.acquire(dir, { onTakeover: options.onNotice });
+  try {
+    return await derive(dir, m, true);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function derive(dir: string, m: RunManifest, rebuild = false): Promise<Summary> {
+  const file = join(dir, RECORDS);
+  if (rebuild && !(await stat(file).then((s) => s.isFile(), () => false))) {
+    throw new OutputError(
+      `${file} is missing: the reports are derived from it, and rebuilding without it would replace them with empty ones. Nothing was rewritten. Restore records.jsonl (from a backup or the CI artifact) and run 'evalrun report' again.`,
+      'EVALRUN_NO_RECORDS',
+    );
+  }
+  const index = await indexJournal(file, m.plan.requests);
+  if (rebuild && index.count === 0) {
+    throw new OutputError(
+      `${file} holds no records: there is nothing to rebuild the reports from, and rebuilding would replace them with empty ones. Nothing was rewritten. Restore records.jsonl, or run the evaluation (evalrun run ${m.config_file} --out ${dir} --resume).`,
+      'EVALRUN_NO_RECORDS',
+    );
+  }
+  if (rebuild) {
+    const shown = await recordedInSummary(dir);
+    if (shown !== undefined && shown > index.count) {
+      throw new OutputError(
+        `${file} holds ${index.count} requests, but the reports in ${dir} show ${shown}: records were lost from it (truncated or replaced?). Rebuilding would drop results. Nothing was rewritten. Restore records.jsonl from a backup or the CI artifact.`,
+        'EVALRUN_RECORDS_LOST',
+      );
+    }
+  }
   const pass = new ReportPass(m);
   async function* csvChunks(): AsyncGenerator<string> {
-    for await (const record of recordsInOrder(join(dir, RECORDS), index)) {
+    for await (const record of recordsInOrder(file, index)) {
       const text = pass.add(record);
       if (text) yield text;
     }
+    // Failing here leaves the previous choices.csv in place: never fewer rows than the journal holds.
+    if (pass.requests !== index.count) throw new OutputError(`${file}: read ${pass.requests} of its ${index.count} requests; nothing was rewritten`);
     const rest = pass.flush();
     if (rest) yield rest;
   }
   await streamToFileAtomic(join(dir, 'choices.csv'), Readable.from(csvChunks(), { objectMode: false }));
   return pass.finish(dir, m);
+}
+
+/** The requests summary.json says were recorded, if there is a readable one. */
+export async function recordedInSummary(dir: string): Promise<number | undefined> {
+  try {
+    const s = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<Summary>;
+    const n = s.recorded?.requests;
+    return typeof n === 'number' ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const HOW_IT_ENDED: Record<RunManifest['status'], string> = {
+  running: "run.json says 'running': its process is still running, or was killed (kill -9, a lost machine)",
+  interrupted: 'it was interrupted',
+  stopped: 'the API stopped it',
+  failed: 'it failed',
+  complete: "run.json says 'complete', yet requests are missing from records.jsonl",
+};
+
+/** The sentence every output of an incomplete run carries. */
+export function incompleteNote(m: RunManifest, recorded: number): string {
+  return (
+    `Incomplete run: ${recorded} of ${m.plan.requests} requests recorded (${HOW_IT_ENDED[m.status] ?? m.status}). ` +
+    `Statistics cover only the recorded requests and gates are not judged; resume it to complete it: evalrun run ${m.config_file} --out DIR --resume (DIR: this run directory).`
+  );
 }
 
 function csvText(records: object[], columns: string[]): Promise<string> {

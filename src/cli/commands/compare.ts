@@ -34,10 +34,19 @@ export function compareCommand(ctx: CommandContext): CommandModule<object, Compa
       const { appendStepSummary } = await import('../../report/evaluate-run.js');
       // Nothing pairing is a usage error (exit 2): both runs are fine, the command needs a --map.
       const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha, map: args.map === undefined ? undefined : ([] as string[]).concat(args.map).map(String) });
+      for (const w of result.warnings) ctx.io.err(`${w}\n`);
       ctx.io.out(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunComparison(result)}\n`);
       await appendStepSummary(ctx.io.env, runComparisonMarkdown(result));
       const worse = result.rows.filter((r) => r.change === 'worse');
-      if (args['fail-on-regression'] && worse.length > 0) {
+      const incomplete = [result.run_a, result.run_b].filter((r) => !r.complete);
+      if (args['fail-on-regression'] && incomplete.length > 0) {
+        // Part of the rows cannot show that nothing regressed: the check is refused, never passed.
+        ctx.io.err(
+          `Refusing --fail-on-regression: ${incomplete.map((r) => `${r.dir} is incomplete (${r.recorded_requests} of ${r.planned_requests} requests)`).join(' and ')}. ` +
+            `Resume it (evalrun run CONFIG --out DIR --resume) and compare again; exit code 1.\n`,
+        );
+        ctx.setExitCode(ExitCode.CheckFailures);
+      } else if (args['fail-on-regression'] && worse.length > 0) {
         ctx.io.err(`${plural(worse.length, 'significant regression')} (--fail-on-regression); exit code 1.\n`);
         ctx.setExitCode(ExitCode.CheckFailures);
       }

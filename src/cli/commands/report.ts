@@ -14,15 +14,17 @@ export function reportCommand(ctx: CommandContext): CommandModule<object, Report
     builder: (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' }),
     handler: async (args) => {
       const { writeReports } = await import('../../report/write-reports.js');
-      const summary = await writeReports(args.dir);
+      const summary = await writeReports(args.dir, undefined, { onNotice: (m) => ctx.io.err(`${m}\n`) });
       const { formatEvaluation } = await import('../../report/console-evaluation.js');
       const { EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
       const evaluation = formatEvaluation(summary);
       ctx.io.out(`${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}Rebuilt ${args.dir}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`);
       const anomalies = formatAnomalies(summary);
       if (anomalies) ctx.io.err(`${anomalies}\n`);
-      // The same verdict as the run: a failing gate is exit code 1 here too, so CI can re-judge a run.
-      if (summary.gates?.failed) ctx.setExitCode(ExitCode.CheckFailures);
+      // The same verdict as the run: a failing gate, or an incomplete run, is exit code 1 here too, so CI can re-judge
+      // a run and never sees green for part of one.
+      if (!summary.complete) ctx.io.err(`The run is incomplete (${summary.recorded.requests} of ${summary.plan.requests} requests recorded, status ${summary.status}); exit code 1.\n`);
+      if (summary.gates?.failed || !summary.complete) ctx.setExitCode(ExitCode.CheckFailures);
     },
   };
 }

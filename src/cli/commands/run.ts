@@ -10,6 +10,7 @@ interface RunArgs {
   config: string;
   out?: string | undefined;
   resume?: boolean | undefined;
+  'retry-errors'?: boolean | undefined;
   simulate?: boolean | undefined;
   concurrency?: number | undefined;
   quiet?: boolean | undefined;
@@ -27,6 +28,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
         .option('out', { type: 'string', describe: 'Run directory (default: results/<name>-<timestamp>)' })
         .option('resume', { type: 'boolean', describe: 'Continue the run in --out: send only what is not recorded yet' })
+        .option('retry-errors', { type: 'boolean', describe: 'Resume, and send the requests that failed again (their new records replace the failed ones)' })
         .option('simulate', { type: 'boolean', describe: 'Use the built-in OpenAI simulator (no key, no network)' })
         .option('concurrency', { type: 'number', describe: 'HTTP requests in flight at once (overrides the config)' })
         .option('quiet', { type: 'boolean', describe: 'No progress output' })
@@ -37,6 +39,9 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       const { io } = ctx;
       if (args.resume && !args.out) {
         throw new UsageError('--resume needs --out DIR: the run directory to continue');
+      }
+      if (args['retry-errors'] && !args.out) {
+        throw new UsageError('--retry-errors needs --out DIR: the run directory whose failed requests to send again');
       }
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
@@ -63,6 +68,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           config: args.config,
           out: args.out,
           resume: args.resume,
+          retryErrors: args['retry-errors'],
           simulate: args.simulate,
           concurrency: args.concurrency,
           cache: args.cache,
@@ -72,9 +78,11 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           env: io.env,
           reporter: {
             ...progress,
+            onNotice: (message) => io.err(`${message}\n`),
             onStart: (info) => {
               resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
+              if (args['retry-errors']) io.err(`--retry-errors: sending ${info.retrying ?? 0} failed request${info.retrying === 1 ? '' : 's'} again.\n`);
             },
           },
         });
@@ -92,7 +100,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         const s = result.summary;
-        if (s.gates?.failed && !result.error) io.err(`${plural(s.gates.failed, 'gate check')} failed (see junit.xml); exit code 1.\n`);
+        if (s.gates?.status === 'not_judged') io.err(`${s.gates.reason}\n`);
+        else if (s.gates?.failed && !result.error) io.err(`${plural(s.gates.failed, 'gate check')} failed (see junit.xml); exit code 1.\n`);
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {

@@ -102,11 +102,14 @@ export const CLIENT_SCRIPT = String.raw`
   document.getElementById('title').textContent = 'evalrun: ' + s.name;
   document.title = 'evalrun: ' + s.name;
   var gateText = '';
-  if (data.gates && data.gates.results.length) {
+  if (data.gates && data.gates.status === 'not_judged' && data.gates.not_judged && data.gates.not_judged.length) {
+    gateText = plural(data.gates.not_judged.length, 'gate') + ' not judged: the run is incomplete';
+  } else if (data.gates && data.gates.results.length) {
     var nGates = data.gates.results.length;
     gateText = data.gates.failed ? data.gates.failed + ' of ' + plural(nGates, 'gate check') + ' failed' : nGates === 1 ? 'the 1 gate check passed' : 'all ' + nGates + ' gate checks passed';
   }
   var facts = [
+    s.incomplete || null,
     'status ' + s.status,
     plural(s.plan.cells, 'cell') + ' × ' + plural(s.plan.rows, 'row'),
     s.recorded.requests + '/' + s.plan.requests + ' requests',
@@ -116,7 +119,7 @@ export const CLIENT_SCRIPT = String.raw`
     gateText || null,
   ].filter(Boolean);
   var header = document.getElementById('facts');
-  facts.forEach(function (f) { header.appendChild(el('li', { text: f, className: /failed/.test(f) && !/^0 failed/.test(f) ? 'bad' : '' })); });
+  facts.forEach(function (f) { header.appendChild(el('li', { text: f, className: (/failed/.test(f) && !/^0 failed/.test(f)) || /incomplete/i.test(f) ? 'bad' : '' })); });
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });

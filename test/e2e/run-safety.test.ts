@@ -1,0 +1,393 @@
+/**
+ * Never lose a result, never pay twice, never report green on a failure (issue #10, items 1, 2, 5, 7, 9): the built
+ * CLI in child processes against the simulator (or a loopback server of our own) on port 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { BIN, cleanEnv, runCli } from '../helpers/cli.js';
+
+const ROWS = 30;
+const CELLS = 4;
+const N = 2;
+const REQUESTS = ROWS * CELLS;
+const SEED = 7;
+const schema = {
+  type: 'object',
+  required: ['label', 'score'],
+  additionalProperties: false,
+  properties: { label: { enum: ['a', 'b', 'c'] }, score: { type: 'integer', minimum: 0, maximum: 9 } },
+};
+
+let work: string;
+let config: string;
+/** The same grid with a gate that a handful of rows cannot pass (the low bound of a 2-row interval is far below 0.9). */
+let gated: string;
+let baselineDir: string;
+let baseline: string[][];
+
+function writeFixture(dir: string, name: string, extra: string[] = [], timeoutS = 2): string {
+  const rows = Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: some text` }));
+  writeFileSync(join(dir, 'rows.jsonl'), `${rows.join('\n')}\n`);
+  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
+  const lines = [
+    'name: safety',
+    'dataset: rows.jsonl',
+    'id_column: id',
+    'messages:',
+    '  - { role: system, content: "Reply with a json object." }',
+    '  - { role: user, content: "{{text}}" }',
+    'params: { max_tokens: 60, response_format: { type: json_object } }',
+    `grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1], n: [${N}] }`,
+    'schema: schema.json',
+    'concurrency: 8',
+    `timeout_s: ${timeoutS}`,
+    'retry: { max_attempts: 15, max_wait_s: 0.2 }',
+    ...extra,
+  ];
+  const file = join(dir, name);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+const envFor = (sim: { url: string }) => cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test-key' });
+
+function comparable(dir: string): string[][] {
+  const rows = parse(readFileSync(join(dir, 'choices.csv')), { columns: true }) as Array<Record<string, string>>;
+  return rows.map((r) => {
+    const { latency_ms: _l, attempts: _a, request_id: _r, ...rest } = r;
+    return Object.values(rest);
+  });
+}
+
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length : 0);
+const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
+
+function startRun(cfg: string, out: string, env: NodeJS.ProcessEnv, extra: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
+  const child = spawn(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet', ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  return { child, done };
+}
+
+async function waitForRecords(file: string, atLeast: number, timeoutMs = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (lines(file) < atLeast) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${atLeast} records in ${file}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
+  const sim = await startSimulator({ seed: SEED, schema, ...options });
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+/** An interrupted run (Ctrl-C after a few records) of the gated config, in `out`. */
+async function interruptedRun(out: string): Promise<{ code: number | null; stderr: string }> {
+  return withSim({ latency: 100 }, async (sim) => {
+    const run = startRun(gated, out, envFor(sim));
+    await waitForRecords(join(out, 'records.jsonl'), 4);
+    run.child.kill('SIGINT');
+    return run.done;
+  });
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'evalrun-safety-'));
+  config = writeFixture(work, 'evalrun.yaml');
+  gated = writeFixture(work, 'gated.yaml', ['gates:', '  - { metric: schema_valid_rate, min: 0.9, bound: low }']);
+  baselineDir = join(work, 'baseline');
+  await withSim({}, async (sim) => {
+    const r = await runCli(['run', config, '--out', baselineDir, '--quiet'], { env: envFor(sim) });
+    expect(r.code, r.stderr).toBe(0);
+  });
+  baseline = comparable(baselineDir);
+  expect(baseline).toHaveLength(REQUESTS * N);
+}, 60_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('evalrun report never replaces results with fewer (item 1)', () => {
+  const OUTPUTS = ['choices.csv', 'stats.csv', 'summary.json', 'summary.md', 'junit.xml', 'report.html', 'comparison.csv'];
+  const snapshot = (dir: string) => Object.fromEntries(OUTPUTS.map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+
+  for (const [what, damage, message] of [
+    ['missing', (f: string) => unlinkSync(f), /records\.jsonl is missing/],
+    ['empty', (f: string) => truncateSync(f, 0), /records\.jsonl holds no records/],
+    ['truncated', (f: string) => writeFileSync(f, readFileSync(f, 'utf8').split('\n').slice(0, 10).join('\n') + '\n'), /holds 10 requests, but the reports .* show 120/],
+  ] as const) {
+    it(`refuses with exit 6 when records.jsonl is ${what}, and rewrites nothing`, async () => {
+      const dir = join(work, `report-${what}`);
+      cpSync(baselineDir, dir, { recursive: true });
+      const before = snapshot(dir);
+      damage(join(dir, 'records.jsonl'));
+      const r = await runCli(['report', dir]);
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('Nothing was rewritten');
+      expect(snapshot(dir)).toEqual(before);
+      expect(parse(before['choices.csv']!, { columns: true })).toHaveLength(REQUESTS * N);
+      expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+    });
+  }
+});
+
+describe('resume never pays twice for a lost journal', () => {
+  it('refuses (exit 6) to resume a run whose records.jsonl lost records, sending and rewriting nothing', async () => {
+    const out = join(work, 'resume-lost');
+    cpSync(baselineDir, out, { recursive: true });
+    const choices = readFileSync(join(out, 'choices.csv'), 'utf8');
+    unlinkSync(join(out, 'records.jsonl'));
+    await withSim({}, async (sim) => {
+      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toContain('holds 0 recorded requests, but summary.json shows 120');
+      expect(r.stderr).toContain('pay twice');
+      expect(sim.stats.completions).toBe(0);
+    });
+    expect(readFileSync(join(out, 'choices.csv'), 'utf8')).toBe(choices);
+    expect(json(join(out, 'run.json')).status).toBe('complete');
+    expect(existsSync(join(out, 'records.jsonl'))).toBe(false);
+  });
+});
+
+describe('one process per run directory (item 2)', () => {
+  /** Answers like the simulator, the first `free` requests at once and the rest only after release(). */
+  async function heldServer(free: number): Promise<{ url: string; close: () => void; release: () => void; answered: () => number }> {
+    let answered = 0;
+    let seen = 0;
+    let released = false;
+    const held: Array<() => void> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const answer = () => {
+          const reply = simulateCompletion(JSON.parse(body), { seed: SEED, schema });
+          answered++;
+          res.statusCode = reply.status;
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(reply.body));
+        };
+        if (seen++ < free || released) answer();
+        else held.push(answer);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`,
+      close: () => server.close(),
+      release: () => {
+        released = true;
+        for (const answer of held.splice(0)) answer();
+      },
+      answered: () => answered,
+    };
+  }
+
+  it('refuses a second run (exit 75) and a report while a run is writing the directory; nothing is sent twice', async () => {
+    const out = join(work, 'locked');
+    // Long enough a timeout that the held requests wait for release() rather than being retried.
+    const patient = writeFixture(work, 'patient.yaml', [], 60);
+    const server = await heldServer(8);
+    try {
+      const env = envFor(server);
+      const first = startRun(patient, out, env);
+      await waitForRecords(join(out, 'records.jsonl'), 8);
+      const lock = json(join(out, 'run.lock'));
+      expect(lock).toMatchObject({ pid: first.child.pid, hostname: hostname() });
+      expect(lock.command).toContain('run');
+
+      const second = await runCli(['run', patient, '--out', out, '--quiet', '--resume'], { env });
+      expect(second.code, second.stderr).toBe(75);
+      expect(second.stderr).toContain(`is in use by another evalrun process (pid ${first.child.pid}`);
+      const report = await runCli(['report', out]);
+      expect(report.code, report.stderr).toBe(75);
+      expect(report.stderr).toContain('in use by another evalrun process');
+
+      server.release();
+      const { code, stderr } = await first.done;
+      expect(code, stderr).toBe(0);
+      expect(server.answered()).toBe(REQUESTS);
+    } finally {
+      server.close();
+    }
+    expect(lines(join(out, 'records.jsonl'))).toBe(REQUESTS);
+    expect(comparable(out)).toEqual(baseline);
+    expect(existsSync(join(out, 'run.lock'))).toBe(false);
+  }, 60_000);
+
+  it("takes over a dead process's lock and says so", async () => {
+    const out = join(work, 'stale');
+    cpSync(baselineDir, out, { recursive: true });
+    // A pid that surely is not running any more: a child that has exited.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.on('close', r));
+    writeFileSync(join(out, 'run.lock'), JSON.stringify({ pid: dead.pid, hostname: hostname(), started_at: '2026-01-01T00:00:00.000Z', command: 'evalrun run x.yaml' }));
+    await withSim({}, async (sim) => {
+      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`left by pid ${dead.pid}`);
+      expect(r.stderr).toContain('no longer running');
+      expect(sim.stats.completions).toBe(0);
+    });
+    expect(existsSync(join(out, 'run.lock'))).toBe(false);
+  }, 30_000);
+});
+
+describe('--retry-errors (item 5)', () => {
+  /** Answers like the simulator, except that every request for row r3 fails with a 400 (not retried). */
+  async function failingServer(): Promise<{ url: string; server: Server }> {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (body.includes('item 3:')) {
+          res.statusCode = 400;
+          res.end(JSON.stringify({ error: { message: 'bad request', type: 'invalid_request_error', param: null, code: null } }));
+          return;
+        }
+        const reply = simulateCompletion(JSON.parse(body), { seed: SEED, schema });
+        res.statusCode = reply.status;
+        res.end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`, server };
+  }
+
+  it('sends the failed requests again; their new records replace the failed ones in every output', async () => {
+    const out = join(work, 'retry');
+    const { url, server } = await failingServer();
+    try {
+      const first = await runCli(['run', config, '--out', out, '--quiet'], { env: envFor({ url }) });
+      expect(first.code, first.stderr).toBe(1);
+    } finally {
+      server.close();
+    }
+    expect(json(join(out, 'summary.json')).recorded.failed_requests).toBe(CELLS);
+    await withSim({}, async (sim) => {
+      // A plain resume keeps the failures: nothing is missing, so nothing is sent.
+      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      expect(resumed.code, resumed.stderr).toBe(1);
+      expect(sim.stats.completions).toBe(0);
+      const retried = await runCli(['run', config, '--out', out, '--retry-errors'], { env: envFor(sim) });
+      expect(retried.code, retried.stderr).toBe(0);
+      expect(retried.stderr).toContain(`${REQUESTS - CELLS} already recorded`);
+      expect(retried.stderr).toContain(`--retry-errors: sending ${CELLS} failed requests again.`);
+      expect(sim.stats.completions).toBe(CELLS);
+    });
+    // The journal is append-only: the failed records stay in it, superseded.
+    expect(lines(join(out, 'records.jsonl'))).toBe(REQUESTS + CELLS);
+    const summary = json(join(out, 'summary.json'));
+    expect(summary.recorded).toEqual({ requests: REQUESTS, choices: REQUESTS * N, failed_requests: 0, failed_choices: 0 });
+    expect(summary.complete).toBe(true);
+    expect(comparable(out)).toEqual(baseline);
+    expect(json(join(out, 'run.json')).sessions.map((s: { recorded: number }) => s.recorded)).toEqual([REQUESTS, 0, CELLS]);
+    const rebuilt = await runCli(['report', out]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(comparable(out)).toEqual(baseline);
+  }, 60_000);
+});
+
+describe('interrupted runs say they are incomplete (item 7)', () => {
+  it('Ctrl-C: gates are not judged, and every output says the run is incomplete', async () => {
+    const out = join(work, 'ctrl-c');
+    const { code, stderr } = await interruptedRun(out);
+    expect(code).toBe(130);
+    expect(stderr).not.toMatch(/gate checks failed/);
+    expect(stderr).toContain('Gates not judged: the run is incomplete');
+    expect(json(join(out, 'run.json')).status).toBe('interrupted');
+    const summary = json(join(out, 'summary.json'));
+    expect(summary.complete).toBe(false);
+    expect(summary.incomplete).toMatch(/^Incomplete run: \d+ of 120 requests recorded \(it was interrupted\)/);
+    expect(summary.gates).toMatchObject({ status: 'not_judged', passed: 0, failed: 0, results: [], not_judged: ['schema_valid_rate >= 0.9 (on the 95% low bound)'] });
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('⚠️ **Incomplete run:');
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('gates not judged');
+    const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/<skipped message="Gates not judged: the run is incomplete/);
+    expect(junit).toMatch(/<testcase classname="evalrun.run.safety" name="run complete">\s*<failure message="Incomplete run:/);
+    expect(junit).not.toContain('GateFailure');
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('"incomplete":"Incomplete run:');
+    expect(existsSync(join(out, 'run.lock'))).toBe(false);
+  }, 30_000);
+
+  it('a second Ctrl-C leaves run.json interrupted, not running, and no lock behind', async () => {
+    const out = join(work, 'hard-stop');
+    await withSim({ latency: 400 }, async (sim) => {
+      const run = startRun(config, out, envFor(sim));
+      await waitForRecords(join(out, 'records.jsonl'), 8);
+      run.child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 50));
+      run.child.kill('SIGINT');
+      expect((await run.done).code).toBe(130);
+    });
+    const manifest = json(join(out, 'run.json'));
+    expect(manifest.status).toBe('interrupted');
+    expect(manifest.exit_code).toBe(130);
+    expect(manifest.ended_at).not.toBeNull();
+    expect(manifest.sessions.at(-1)).toMatchObject({ status: 'interrupted', recorded: lines(join(out, 'records.jsonl')) });
+    expect(existsSync(join(out, 'run.lock'))).toBe(false);
+  }, 30_000);
+
+  it('report on a kill -9 run says it is incomplete, judges no gate, and exits 1', async () => {
+    const out = join(work, 'killed');
+    await withSim({ latency: 100 }, async (sim) => {
+      const run = startRun(gated, out, envFor(sim));
+      await waitForRecords(join(out, 'records.jsonl'), 4);
+      run.child.kill('SIGKILL');
+      await run.done;
+    });
+    expect(json(join(out, 'run.json')).status).toBe('running');
+    const r = await runCli(['report', out]);
+    expect(r.code, r.stderr).toBe(1);
+    // The killed process's lock is taken over, and that is said.
+    expect(r.stderr).toContain('no longer running');
+    expect(r.stdout).toContain("Incomplete run:");
+    expect(r.stdout).toContain("run.json says 'running'");
+    expect(r.stdout).toContain('Gates: not judged');
+    expect(r.stdout).not.toMatch(/FAIL/);
+    expect(r.stderr).toMatch(/The run is incomplete \(\d+ of 120 requests recorded, status running\); exit code 1/);
+    const summary = json(join(out, 'summary.json'));
+    expect(summary.incomplete).toContain("run.json says 'running'");
+    expect(summary.gates.status).toBe('not_judged');
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('Incomplete run:');
+  }, 30_000);
+});
+
+describe('compare with an incomplete run (item 9)', () => {
+  it('warns, and refuses --fail-on-regression unless both runs are complete', async () => {
+    const partial = join(work, 'compare-partial');
+    expect((await interruptedRun(partial)).code).toBe(130);
+    const recorded = lines(join(partial, 'records.jsonl'));
+    const rowsBoth = new Set(readFileSync(join(partial, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).row_id)).size;
+
+    const plain = await runCli(['compare', baselineDir, partial]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toContain(`Warning: run B (${partial}) is incomplete: ${recorded} of 120 requests recorded (status interrupted); the comparison pairs only the ${rowsBoth} dataset rows both runs have.`);
+    expect(plain.stdout).toContain(`INCOMPLETE: ${recorded} of 120 requests`);
+
+    const strict = await runCli(['compare', baselineDir, partial, '--fail-on-regression']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain(`Refusing --fail-on-regression: ${partial} is incomplete`);
+    const reversed = await runCli(['compare', partial, baselineDir, '--fail-on-regression', '--json']);
+    expect(reversed.code).toBe(1);
+    expect(JSON.parse(reversed.stdout).run_a).toMatchObject({ complete: false, recorded_requests: recorded, planned_requests: 120 });
+
+    const complete = await runCli(['compare', baselineDir, baselineDir, '--fail-on-regression']);
+    expect(complete.code, complete.stderr).toBe(0);
+    expect(complete.stderr).not.toContain('Warning');
+  }, 30_000);
+});
