@@ -290,7 +290,7 @@ export class BatchStore {
         o.in_progress_at = this.seconds(startMs);
       }
     }
-    if (o.status !== 'in_progress' && o.status !== 'cancelling') return;
+    if (o.status !== 'in_progress' && o.status !== 'cancelling' && o.status !== 'finalizing') return;
     const span = d * (1 - VALIDATING_SHARE - FINALIZING_SHARE);
     const total = s.lines.length;
     const stopAt = s.cancelAtMs ?? Infinity;
