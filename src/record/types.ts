@@ -11,8 +11,8 @@ export interface RequestRecord {
   row_id: string;
   /** Attempts made (1 = no retry). */
   attempts: number;
-  /** Latency of the last attempt, ms. */
-  latency_ms: number;
+  /** Latency of the last attempt, ms; null for a Batch API answer (a batch has no per-request latency). */
+  latency_ms: number | null;
   /** From the first attempt's start to the end, retries and waits included, ms. */
   elapsed_ms: number;
   started_at: string;

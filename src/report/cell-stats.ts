@@ -108,10 +108,11 @@ export class CellAccumulator {
     this.cell = cell;
   }
 
-  addRequest(r: { attempts: number; latency_ms: number; failed: boolean; prompt_tokens: number; completion_tokens: number }): void {
+  addRequest(r: { attempts: number; latency_ms: number | null; failed: boolean; prompt_tokens: number; completion_tokens: number }): void {
     this.requests++;
     if (r.failed) this.failedRequests++;
-    else this.latencies.push(r.latency_ms);
+    // A batch answer has no latency of its own: it counts as a request but not as a latency sample.
+    else if (r.latency_ms !== null) this.latencies.push(r.latency_ms);
     this.retries += r.attempts - 1;
     this.promptTokens += r.prompt_tokens;
     this.completionTokens += r.completion_tokens;

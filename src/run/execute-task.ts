@@ -125,29 +125,31 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
 }
 
 /** The fields every record starts with, in the order the journal index reads (`v`, then `seq`). */
-function recordHead(task: Task, m: { attempts: number; latency: number; t0: number; startedAt: Date }) {
+export function recordHead(task: Task, m: { attempts: number; latency: number | null; t0: number; startedAt: Date }) {
   return {
     v: 1 as const,
     seq: task.seq,
     cell: task.cell.id,
     row_id: task.row.id,
     attempts: m.attempts,
-    latency_ms: round(m.latency),
+    latency_ms: m.latency === null ? null : round(m.latency),
     elapsed_ms: round(performance.now() - m.t0),
     started_at: m.startedAt.toISOString(),
   };
 }
 
-interface AttemptMeta {
+export interface AttemptMeta {
   attempts: number;
-  latency: number;
+  /** null when the answer has no latency of its own (a Batch API line). */
+  latency: number | null;
   t0: number;
   startedAt: Date;
   status: number;
   requestId: string | null;
 }
 
-function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: ExecuteDeps): RequestRecord {
+/** Shared with the batch executor, which builds the same record from an output line. */
+export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: Pick<ExecuteDeps, 'check'>): RequestRecord {
   return {
     ...recordHead(task, meta),
     http_status: meta.status,
@@ -162,7 +164,7 @@ function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMet
   };
 }
 
-function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, i: number, deps: ExecuteDeps): ChoiceRecord {
+function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, i: number, deps: Pick<ExecuteDeps, 'check'>): ChoiceRecord {
   const message = c.message ?? ({} as OpenAI.ChatCompletionMessage);
   const content = typeof message.content === 'string' ? message.content : null;
   // The call id is kept as the server sent it (null when it sent none): a follow-up turn answers by it.
