@@ -46,8 +46,11 @@ export interface ChoiceRecord {
 }
 
 export interface RequestError {
-  /** http: the server answered with an error status; connection / timeout: no answer; invalid: unusable body. */
-  kind: 'http' | 'connection' | 'timeout' | 'invalid_response' | 'aborted';
+  /**
+   * http: the server answered with an error status; connection / timeout: no answer; invalid: unusable body;
+   * batch: the Batch API gave the request no answer (`code` says why: batch_expired, batch_cancelled, …).
+   */
+  kind: 'http' | 'connection' | 'timeout' | 'invalid_response' | 'aborted' | 'batch';
   status: number | null;
   type: string | null;
   code: string | null;
