@@ -54,7 +54,7 @@ export interface BuildOptions<R> {
   maxRequests?: number;
   /** Bytes per file (default and maximum 200 MB). */
   maxBytes?: number;
-  /** Opens the sink for the next file of `model`; `part` is the number the file will get if it is the next one finished. */
+  /** Opens the sink for the next file of `model`. */
   open: (model: string) => LineSink<R>;
 }
 
