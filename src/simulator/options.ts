@@ -46,7 +46,7 @@ export function simulatorOptionIssues(options: unknown, where = 'simulator optio
       const expected = shape[key];
       if (expected === undefined) {
         const hint = suggest(key, known);
-        issues.push({ file: where, line: 0, col: 0, path: at, message: `unknown key${hint ? ` (did you mean '${hint}'?)` : ''}; allowed here: ${known.join(', ')}` });
+        issues.push({ file: where, line: 0, col: 0, path: at, message: `unknown key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; allowed here: ${known.join(', ')}` });
       } else if (v === undefined || expected === 'any') {
         continue;
       } else if (expected === 'number') {

@@ -246,9 +246,9 @@ describe('simulator Batch API through the openai SDK', () => {
 
 describe('simulator options', () => {
   it('rejects unknown keys, naming the key and a suggestion', async () => {
-    await expect(startSimulator({ batch: { duraton_ms: 5 } } as unknown as SimulatorOptions)).rejects.toThrow(/batch\.duraton_ms: unknown key \(did you mean 'duration_ms'\?\)/);
+    await expect(startSimulator({ batch: { duraton_ms: 5 } } as unknown as SimulatorOptions)).rejects.toThrow(/batch\.duraton_ms: unknown key 'duraton_ms' \(did you mean 'duration_ms'\?\)/);
     await expect(startSimulator({ faults: { rate_limt: 0.1 } } as unknown as SimulatorOptions)).rejects.toThrow(/faults\.rate_limt: unknown key/);
-    await expect(startSimulator({ latncy: 5 } as unknown as SimulatorOptions)).rejects.toThrow(/latncy: unknown key \(did you mean 'latency'\?\)/);
+    await expect(startSimulator({ latncy: 5 } as unknown as SimulatorOptions)).rejects.toThrow(/latncy: unknown key 'latncy' \(did you mean 'latency'\?\)/);
     await expect(startSimulator({ batch: { duration_ms: 'fast' } } as unknown as SimulatorOptions)).rejects.toThrow(/batch\.duration_ms: expected a number/);
   });
 });
