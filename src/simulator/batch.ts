@@ -15,6 +15,12 @@ const DEFAULT_DURATION_MS = 1000;
 const VALIDATING_SHARE = 0.1;
 const FINALIZING_SHARE = 0.1;
 const EXPIRY_S = 24 * 3600;
+/**
+ * Lines answered per batch per step: a 50,000-line batch is answered in slices between other requests instead of
+ * blocking the event loop for seconds inside one poll, so polls, cancels and chat requests stay answered meanwhile.
+ */
+const LINES_PER_STEP = 1000;
+const TICK_MS = 5;
 
 export interface StoredFile {
   id: string;
@@ -114,6 +120,9 @@ export class BatchStore {
   private expired = 0;
   private readonly now: () => number;
   private readonly deps: BatchDeps;
+  /** Advances running batches in the background, so they finish even when nobody polls. */
+  private ticker: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(deps: BatchDeps) {
     this.deps = deps;
@@ -234,7 +243,31 @@ export class BatchStore {
     this.batches.set(obj.id, state);
     this.order.push(obj.id);
     this.advance(state, nowMs);
+    this.kick();
     return ok(obj);
+  }
+
+  /** Stops the background ticker (the server is closing). */
+  dispose(): void {
+    this.closed = true;
+    clearTimeout(this.ticker);
+    this.ticker = undefined;
+  }
+
+  private kick(): void {
+    if (this.ticker !== undefined || this.closed) return;
+    this.ticker = setTimeout(() => {
+      this.ticker = undefined;
+      const nowMs = this.now();
+      let active = false;
+      for (const s of this.batches.values()) {
+        if (isFinal(s.obj.status)) continue;
+        this.advance(s, nowMs);
+        active ||= !isFinal(s.obj.status);
+      }
+      if (active) this.kick();
+    }, TICK_MS);
+    this.ticker.unref();
   }
 
   getBatch(id: string): Reply {
@@ -299,7 +332,7 @@ export class BatchStore {
     const expire = this.deps.options.expire;
     const expiresHere = expire !== undefined && s.ordinal > this.createdBeforeExpiry(expire) && this.expired < (expire.times ?? Infinity);
     const expireAfter = expiresHere ? Math.floor(total * Math.min(1, Math.max(0, expire?.after ?? 0.5))) : total;
-    this.answerUpTo(s, Math.min(due, expireAfter));
+    this.answerUpTo(s, Math.min(due, expireAfter, s.done + LINES_PER_STEP));
     if (expiresHere && s.done >= expireAfter && o.status === 'in_progress' && expireAfter < total) {
       this.expired++;
       this.close(s, 'expired', nowMs, 'batch_expired', 'This request could not be executed before the completion window expired.');
@@ -442,6 +475,10 @@ export class BatchStore {
     s.errors = [];
     s.lines = [];
   }
+}
+
+function isFinal(status: BatchStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'expired' || status === 'cancelled';
 }
 
 /** Lines are reversed pairwise rather than kept in input order: the API promises no order, and clients must not rely on one. */

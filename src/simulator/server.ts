@@ -341,6 +341,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     stats,
     close: () =>
       new Promise<void>((resolve) => {
+        batches.dispose();
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close(() => resolve());

@@ -106,6 +106,19 @@ describe('simulator Batch API through the openai SDK', () => {
     expect(Object.values(sim!.stats.batchComputed)).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
+  it('runs a batch in the background, in slices: it finishes with nobody polling', async () => {
+    const client = await start({ batch: { duration_ms: 50 } });
+    const created = await submit(client, Array.from({ length: 2500 }, (_, i) => line(i)));
+    // Waits on the counter, not on HTTP: the lines are answered without a single poll.
+    const polls = sim!.stats.requests;
+    while (sim!.stats.batchLines < 2500) await new Promise((r) => setTimeout(r, 10));
+    expect(sim!.stats.requests).toBe(polls);
+    const done = await settle(client, created.id);
+    expect(done.status).toBe('completed');
+    expect(done.request_counts).toEqual({ total: 2500, completed: 2500, failed: 0 });
+    expect(Object.keys(sim!.stats.batchComputed)).toHaveLength(2500);
+  });
+
   it('answers invalid requests with 400 lines and, when every line fails, has no output file', async () => {
     const client = await start();
     const created = await submit(client, [line(1, { temperature: 7 }), line(2, { n: 0 })]);
