@@ -10,6 +10,7 @@ import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from './types.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/grid.js';
+import { simulatorOptionIssues } from '../simulator/options.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -152,6 +153,12 @@ const rules: Rule[] = [
     if (wantsJsonObject && data.messages && !data.messages.some((m) => /json/i.test(m.content))) {
       issue(['messages'], "response_format json_object needs the word 'json' in the messages (the API rejects it otherwise); e.g. add 'Answer with a JSON object.' to the system message");
     }
+  },
+  function simulatorOptionsAreKnown({ data, issue }) {
+    // Checked here too (startSimulator checks them as well) so the message points at the config's line.
+    const sim = typeof data.provider === 'object' ? data.provider.simulator : undefined;
+    if (typeof sim !== 'object' || sim === null) return;
+    for (const i of simulatorOptionIssues(sim)) issue(['provider', 'simulator', ...i.path.split('.')], i.message, { atKey: true });
   },
 ];
 

@@ -11,8 +11,8 @@ export interface RequestRecord {
   row_id: string;
   /** Attempts made (1 = no retry). */
   attempts: number;
-  /** Latency of the last attempt, ms. */
-  latency_ms: number;
+  /** Latency of the last attempt, ms; null for a Batch API answer (a batch has no per-request latency). */
+  latency_ms: number | null;
   /** From the first attempt's start to the end, retries and waits included, ms. */
   elapsed_ms: number;
   started_at: string;
@@ -94,8 +94,11 @@ export interface ChoiceRecord {
 }
 
 export interface RequestError {
-  /** http: the server answered with an error status; connection / timeout: no answer; invalid: unusable body. */
-  kind: 'http' | 'connection' | 'timeout' | 'invalid_response' | 'aborted';
+  /**
+   * http: the server answered with an error status; connection / timeout: no answer; invalid: unusable body;
+   * batch: the Batch API gave the request no answer (`code` says why: batch_expired, batch_cancelled, …).
+   */
+  kind: 'http' | 'connection' | 'timeout' | 'invalid_response' | 'aborted' | 'batch';
   status: number | null;
   type: string | null;
   code: string | null;

@@ -123,10 +123,11 @@ export class CellAccumulator {
   }
 
   /** `failed`: some choice of the request is an error; `answered`: the server answered (its latency counts). */
-  addRequest(r: { attempts: number; latency_ms: number; failed: boolean; answered?: boolean; prompt_tokens: number; completion_tokens: number; cached?: boolean }): void {
+  addRequest(r: { attempts: number; latency_ms: number | null; failed: boolean; answered?: boolean; prompt_tokens: number; completion_tokens: number; cached?: boolean }): void {
     this.requests++;
     if (r.failed) this.failedRequests++;
-    if (r.answered ?? !r.failed) this.latencies.push(r.latency_ms);
+    // A batch answer has no latency of its own: it counts as a request but not as a latency sample.
+    if ((r.answered ?? !r.failed) && r.latency_ms !== null) this.latencies.push(r.latency_ms);
     // A cached answer records attempts 0: it is counted apart, never as a negative retry.
     if (r.cached) this.cached++;
     else this.retries += Math.max(0, r.attempts - 1);

@@ -283,29 +283,31 @@ function choiceFails(c: ChoiceRecord): boolean {
 }
 
 /** The fields every record starts with, in the order the journal index reads (`v`, then `seq`). */
-function recordHead(task: Task, m: { attempts: number; latency: number; t0: number; startedAt: Date }) {
+export function recordHead(task: Task, m: { attempts: number; latency: number | null; t0: number; startedAt: Date }) {
   return {
     v: 1 as const,
     seq: task.seq,
     cell: task.cell.id,
     row_id: task.row.id,
     attempts: m.attempts,
-    latency_ms: round(m.latency),
+    latency_ms: m.latency === null ? null : round(m.latency),
     elapsed_ms: round(performance.now() - m.t0),
     started_at: m.startedAt.toISOString(),
   };
 }
 
-interface AttemptMeta {
+export interface AttemptMeta {
   attempts: number;
-  latency: number;
+  /** null when the answer has no latency of its own (a Batch API line). */
+  latency: number | null;
   t0: number;
   startedAt: Date;
   status: number;
   requestId: string | null;
 }
 
-function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: ExecuteDeps): RequestRecord {
+/** Shared with the batch executor, which builds the same record from an output line. */
+export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: Pick<ExecuteDeps, 'check'>): RequestRecord {
   const { choices, extra, anomalies } = keyChoices(task, data.choices, deps);
   const usage = usageOf(data.usage, anomalies, '');
   return {
@@ -346,7 +348,7 @@ function usageOf(u: unknown, anomalies: Anomaly[], prefix: string): RequestRecor
  * A repeated index or one outside 0..n-1 is kept as sent in `extra_choices` and reported; a missing index becomes
  * an error choice that says which indexes came instead.
  */
-function keyChoices(task: Task, raw: unknown[], deps: ExecuteDeps): { choices: ChoiceRecord[]; extra: unknown[]; anomalies: Anomaly[] } {
+function keyChoices(task: Task, raw: unknown[], deps: Pick<ExecuteDeps, 'check'>): { choices: ChoiceRecord[]; extra: unknown[]; anomalies: Anomaly[] } {
   const n = task.cell.n;
   const kept: Array<ChoiceRecord | undefined> = new Array(n);
   const extra: unknown[] = [];
@@ -389,7 +391,7 @@ function missingChoice(index: number, error: string): ChoiceRecord {
 
 type AnyToolCall = { id?: unknown; type?: string; function?: { name?: unknown; arguments?: unknown }; custom?: { name?: unknown; input?: unknown } };
 
-function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, index: number, deps: ExecuteDeps): ChoiceRecord {
+function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, index: number, deps: Pick<ExecuteDeps, 'check'>): ChoiceRecord {
   const message = c.message ?? ({} as OpenAI.ChatCompletionMessage);
   const content = typeof message.content === 'string' ? message.content : null;
   // The call id is kept as the server sent it (null when it sent none): a follow-up turn answers by it.

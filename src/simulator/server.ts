@@ -5,8 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { errorReply, invalidUrl, modelNotFound, unauthorized } from './errors.js';
+import { BatchStore, MAX_BATCH_FILE_BYTES, type LineAnswer, type Reply } from './batch.js';
+import { errorReply, invalidRequest, invalidUrl, modelNotFound, unauthorized } from './errors.js';
 import { hasFaults, latencyMs } from './faults.js';
+import { checkSimulatorOptions } from './options.js';
 import { hashString } from './hash.js';
 import { RateLimiter, SlidingWindow } from './rate-limit.js';
 import { answerRequest, checkRequest, DEFAULT_MODELS, faultSeed } from './simulate.js';
@@ -17,6 +19,7 @@ const MAX_BODY_CHARS = 16 * 1024 * 1024;
 /** Bounds the per-body attempt counters; clearing them only restarts a few bodies' fault sequences. */
 const MAX_TRACKED_BODIES = 100_000;
 const MODEL_CREATED = 1_700_000_000;
+const UPLOAD_SLACK = 1024 * 1024;
 
 const modelObject = (id: string) => ({ id, object: 'model', created: MODEL_CREATED, owned_by: 'evalrun-simulator' });
 
@@ -27,7 +30,18 @@ function bearer(header: string | undefined): string | undefined {
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const stats: SimulatorStats = { requests: 0, completions: 0, byStatus: {}, maxInFlight: 0, inFlight: 0, perMinuteMax: 0, faults: {} };
+  checkSimulatorOptions(options);
+  const stats: SimulatorStats = {
+    requests: 0,
+    completions: 0,
+    byStatus: {},
+    maxInFlight: 0,
+    inFlight: 0,
+    perMinuteMax: 0,
+    faults: {},
+    batchLines: 0,
+    batchComputed: Object.create(null) as Record<string, number>,
+  };
   const limiter = new RateLimiter(options.rpm, options.tpm, options.window_ms);
   const arrivals = new SlidingWindow(options.window_ms);
   const seen = new Map<number, number>();
@@ -35,9 +49,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const sockets = new Set<Socket>();
   const modelIds = options.models ?? DEFAULT_MODELS;
   const modelsBody = JSON.stringify({ object: 'list', data: modelIds.map(modelObject) });
-  const trackBodies = hasFaults(options.faults) || options.latency !== undefined;
+  const batchFaults = options.batch?.faults ?? options.faults;
+  const batchOptions: SimulatorOptions = { ...options, ...(batchFaults ? { faults: batchFaults } : {}) };
+  const trackBodies = hasFaults(options.faults) || options.latency !== undefined || hasFaults(batchOptions.faults);
   const idPrefix = randomBytes(8).toString('hex');
   let idCounter = 0;
+  let objectCounter = 0;
+  const nextRequestId = () => `req_${idPrefix}${(idCounter++).toString(16).padStart(16, '0')}`;
+  const maxUploadBytes = options.batch?.max_file_bytes ?? MAX_BATCH_FILE_BYTES;
   let chatCount = 0;
   const count = (rec: Record<string, number>, key: string) => { rec[key] = (rec[key] ?? 0) + 1; };
 
@@ -51,7 +70,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       ...reply.headers,
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(text)),
-      'x-request-id': `req_${idPrefix}${(idCounter++).toString(16).padStart(16, '0')}`,
+      'x-request-id': nextRequestId(),
       'openai-processing-ms': String(Math.round(performance.now() - started)),
       'openai-version': '2020-10-01',
     });
@@ -78,24 +97,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }
       headers = decision.headers;
     }
-    let fseed = 0;
-    let key = 0;
-    let attempt = 1;
-    if (trackBodies) {
-      const h = hashString(raw);
-      key = h * 0x200000 + (hashString(raw, 0x5bd1e995) & 0x1fffff);
-      attempt = (seen.get(key) ?? 0) + 1;
-      fseed = faultSeed(h, attempt, options.seed);
-    }
-    const reply = answerRequest(body, checked, options, fseed);
-    if (trackBodies) {
-      if (reply.fault === undefined) seen.delete(key);
-      else {
-        if (seen.size >= MAX_TRACKED_BODIES) seen.clear();
-        seen.set(key, attempt);
-      }
-    }
-    if (reply.fault !== undefined) count(stats.faults, reply.fault);
+    const { reply, fseed } = answerTracked(raw, body, checked, options);
     const deliver = (): void => {
       if (reply.fault === 'reset') return void req.socket.destroy();
       if (reply.fault === 'stall') return; // the socket stays open until the client gives up or close()
@@ -112,7 +114,126 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     timers.add(timer);
   }
 
-  function route(req: http.IncomingMessage, res: http.ServerResponse, started: number, raw: string, ordinal: number): void {
+  /**
+   * The model's answer with faults drawn per (body, k-th admission): a body that hit a fault walks on to its next
+   * outcome when it is sent again, whether as a chat request or as a batch line.
+   */
+  function answerTracked(raw: string, body: Record<string, unknown>, checked: Parameters<typeof answerRequest>[1], opts: SimulatorOptions) {
+    let fseed = 0;
+    let key = 0;
+    let attempt = 1;
+    if (trackBodies) {
+      const h = hashString(raw);
+      key = h * 0x200000 + (hashString(raw, 0x5bd1e995) & 0x1fffff);
+      attempt = (seen.get(key) ?? 0) + 1;
+      fseed = faultSeed(h, attempt, options.seed);
+    }
+    const reply = answerRequest(body, checked, opts, fseed);
+    if (trackBodies) {
+      if (reply.fault === undefined) seen.delete(key);
+      else {
+        if (seen.size >= MAX_TRACKED_BODIES) seen.clear();
+        seen.set(key, attempt);
+      }
+    }
+    if (reply.fault !== undefined) count(stats.faults, reply.fault);
+    return { reply, fseed };
+  }
+
+  /** One batch line through the chat code; auth, rpm/tpm and latency do not apply (the batch queue replaces them). */
+  function answerLine(body: Record<string, unknown>, customId: string): LineAnswer {
+    stats.batchLines++;
+    stats.batchComputed[customId] = (stats.batchComputed[customId] ?? 0) + 1;
+    const checked = checkRequest(body, batchOptions);
+    if ('status' in checked) return { reply: errorReply(checked), requestId: nextRequestId() };
+    const { reply } = answerTracked(JSON.stringify(body), body, checked, batchOptions);
+    if (reply.fault === 'reset' || reply.fault === 'stall' || reply.fault === 'malformed') {
+      return { error: { code: 'server_error', message: 'The server had an error while processing this request and returned no response.' } };
+    }
+    return { reply, requestId: nextRequestId() };
+  }
+
+  const batches = new BatchStore({
+    options: options.batch ?? {},
+    answer: answerLine,
+    newId: (prefix) => `${prefix}${idPrefix}${(objectCounter++).toString(16).padStart(8, '0')}`,
+  });
+
+  function sendStored(res: http.ServerResponse, started: number, r: Reply): void {
+    if (Buffer.isBuffer(r.body)) {
+      if (res.destroyed || res.writableEnded) return;
+      res.writeHead(r.status, {
+        'content-type': r.contentType ?? 'application/octet-stream',
+        'content-length': String(r.body.length),
+        'x-request-id': nextRequestId(),
+        'openai-processing-ms': String(Math.round(performance.now() - started)),
+        'openai-version': '2020-10-01',
+      });
+      res.end(r.body);
+      count(stats.byStatus, String(r.status));
+      return;
+    }
+    send(res, started, { status: r.status, headers: {}, body: r.body });
+  }
+
+  /** The Files and Batch routes; false when the path is not one of theirs. */
+  function batchRoute(method: string, path: string, query: URLSearchParams, raw: string, res: http.ServerResponse, started: number): boolean {
+    const reply = (r: Reply) => {
+      sendStored(res, started, r);
+      return true;
+    };
+    const m = /^\/v1\/(files|batches)(?:\/([^/]+)(?:\/(content|cancel))?)?$/.exec(path);
+    if (!m) return false;
+    const [, kind, rawId, action] = m;
+    let id = rawId;
+    try {
+      id = rawId === undefined ? undefined : decodeURIComponent(rawId);
+    } catch {
+      // a malformed escape: look the id up as sent
+    }
+    if (kind === 'files') {
+      if (id === undefined && method === 'GET') return reply(batches.listFiles(query));
+      if (id !== undefined && action === undefined && method === 'GET') return reply(batches.getFile(id));
+      if (id !== undefined && action === undefined && method === 'DELETE') return reply(batches.deleteFile(id));
+      if (id !== undefined && action === 'content' && method === 'GET') return reply(batches.fileContent(id));
+      return false;
+    }
+    if (id === undefined && method === 'GET') return reply(batches.listBatches(query));
+    if (id === undefined && method === 'POST') {
+      let params: unknown;
+      try {
+        params = JSON.parse(raw);
+      } catch {
+        return reply({ status: 400, body: errorReply(invalidRequest('We could not parse the JSON body of your request.', null, null)).body });
+      }
+      return reply(batches.createBatch(params));
+    }
+    if (id !== undefined && action === undefined && method === 'GET') return reply(batches.getBatch(id));
+    if (id !== undefined && action === 'cancel' && method === 'POST') return reply(batches.cancelBatch(id));
+    return false;
+  }
+
+  /** multipart/form-data through the platform's own parser (undici's Request.formData), not a hand-written one. */
+  async function upload(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, started: number): Promise<void> {
+    let form: FormData;
+    try {
+      const type = req.headers['content-type'] ?? '';
+      form = await new Request('http://simulator.local/v1/files', { method: 'POST', headers: { 'content-type': type }, body }).formData();
+    } catch (e) {
+      return sendStored(res, started, { status: 400, body: errorReply(invalidRequest(`Could not read the multipart upload: ${(e as Error).message}`, null, null)).body });
+    }
+    const file = form.get('file');
+    const purpose = form.get('purpose');
+    if (file === null || typeof file === 'string') {
+      return sendStored(res, started, { status: 400, body: errorReply(invalidRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter')).body });
+    }
+    if (typeof purpose !== 'string') {
+      return sendStored(res, started, { status: 400, body: errorReply(invalidRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter')).body });
+    }
+    sendStored(res, started, batches.addFile(file.name, purpose, Buffer.from(await file.arrayBuffer())));
+  }
+
+  function route(req: http.IncomingMessage, res: http.ServerResponse, started: number, raw: string, ordinal: number, uploaded?: { body: Buffer; size: number }): void {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -129,6 +250,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }
       return chat(req, res, started, raw);
     }
+    if (uploaded !== undefined) {
+      // The form's own framing adds a little to the file: the file itself is checked after parsing.
+      if (uploaded.size > maxUploadBytes + UPLOAD_SLACK) {
+        return send(res, started, errorReply({ status: 413, message: `File too large: the limit is ${maxUploadBytes} bytes.`, type: 'invalid_request_error', param: 'file', code: 'file_too_large' }));
+      }
+      void upload(req, uploaded.body, res, started).catch((err: unknown) => {
+        send(res, started, errorReply({ status: 500, message: `The simulator failed on this upload: ${(err as Error)?.message}`, type: 'server_error', param: null, code: null }));
+      });
+      return;
+    }
+    if (batchRoute(method, path, new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''), raw, res, started)) return;
     if (method === 'GET' && path === '/v1/models') return send(res, started, { status: 200, headers: {}, body: modelsBody });
     if (method === 'GET' && path.startsWith('/v1/models/')) {
       let id = path.slice('/v1/models/'.length);
@@ -154,6 +286,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       const now = Date.now();
       arrivals.add(now, 1);
       stats.perMinuteMax = Math.max(stats.perMinuteMax, arrivals.used(now));
+    }
+    if (req.method === 'POST' && (req.url === '/v1/files' || req.url?.startsWith('/v1/files?'))) {
+      // Uploads are binary and up to 200 MB: kept as bytes (past the limit the rest is drained and answered 413).
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= maxUploadBytes + UPLOAD_SLACK) chunks.push(chunk);
+      });
+      req.on('end', () => {
+        try {
+          route(req, res, started, '', 0, { body: size > maxUploadBytes + UPLOAD_SLACK ? Buffer.alloc(0) : Buffer.concat(chunks), size });
+        } catch (err) {
+          send(res, started, errorReply({ status: 500, message: `The simulator failed on this request: ${(err as Error)?.message}`, type: 'server_error', param: null, code: null }));
+        }
+      });
+      return;
     }
     let raw = '';
     req.setEncoding('utf8');
@@ -192,6 +341,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     stats,
     close: () =>
       new Promise<void>((resolve) => {
+        batches.dispose();
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close(() => resolve());

@@ -39,6 +39,24 @@ export interface SimulatorOptions {
   models?: string[];
   /** Unknown model in a chat request → 404 model_not_found. */
   strict_models?: boolean;
+  /** The Files and Batch APIs (`/v1/files`, `/v1/batches`): timing, limits and faults. */
+  batch?: BatchSimulatorOptions;
+}
+
+/** Batch lines are answered like chat requests: `faults` (top level, or `batch.faults`) make some lines fail. */
+export interface BatchSimulatorOptions {
+  /** How long a batch takes from creation to `completed`, ms (compressed time; default 1000). */
+  duration_ms?: number;
+  /** Line faults for batch lines only; default: the top-level `faults`. 429/500/503 become error lines with a response, reset/stall/malformed lines with `error` and `response: null`. */
+  faults?: FaultOptions;
+  /** Lines per input file (default 50 000). */
+  max_requests?: number;
+  /** Bytes per uploaded batch file (default 200 MB). */
+  max_file_bytes?: number;
+  /** The first `times` (default 1) batches that pass validation fail it instead with `code` (default token_limit_exceeded). */
+  fail_validation?: { times?: number; code?: string; message?: string };
+  /** Batches expire after answering the fraction `after` (default 0.5) of their lines: `times` batches (default all), after skipping the first `skip` created. */
+  expire?: { times?: number; after?: number; skip?: number };
 }
 
 export interface SimulatorStats {
@@ -53,6 +71,10 @@ export interface SimulatorStats {
   perMinuteMax: number;
   /** Injected faults by kind, plus `rpm_limited` / `tpm_limited` for 429s from the rpm/tpm limits. */
   faults: Record<string, number>;
+  /** Batch lines answered (through the chat completion code), in all batches. */
+  batchLines: number;
+  /** How many times each batch line was answered, by custom_id: a request resubmitted after it was answered counts 2. */
+  batchComputed: Record<string, number>;
 }
 
 export interface RunningSimulator {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../../errors.js';
+import { ConfigError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
 
 interface SimulateArgs {
@@ -32,7 +32,10 @@ export function simulateCommand(ctx: CommandContext): CommandModule<object, Simu
       };
       const schema = args.schema ? await readJson(args.schema, 'schema') : undefined;
       const extra = args.options ? await readJson(args.options, 'options') : {};
-      const { startSimulator } = await import('../../simulator/index.js');
+      const { startSimulator, simulatorOptionIssues } = await import('../../simulator/index.js');
+      // Checked before merging the flags in, so the message names the options file.
+      const issues = args.options ? simulatorOptionIssues(extra, args.options) : [];
+      if (issues.length > 0) throw new ConfigError(issues);
       const sim = await startSimulator({ ...extra, port: args.port ?? 8080, host: args.host ?? '127.0.0.1', seed: args.seed ?? 0, ...(schema ? { schema } : {}) } as Parameters<typeof startSimulator>[0]);
       ctx.io.out(`evalrun simulator listening on ${sim.url}\nexport OPENAI_BASE_URL=${sim.url}\n`);
       await new Promise<void>((resolve) => {

@@ -20,6 +20,7 @@ function get(name: string): ValidateFunction {
 }
 
 export const specDefs = Object.keys(spec.$defs);
+export const specValidator = get;
 export const validateCompletion = get('CreateChatCompletionResponse');
 export const validateError = get('ErrorResponse');
 export const validateRequest = get('CreateChatCompletionRequest');

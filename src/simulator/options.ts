@@ -1,0 +1,66 @@
+/**
+ * Simulator options come from a config's `provider.simulator` mapping or a `simulate --options` file, so a misspelt
+ * key would otherwise be ignored in silence (a fault that never fires, a batch that never expires): reject it.
+ */
+import { ConfigError, type SourceIssue } from '../errors.js';
+import { suggest } from '../util/suggest.js';
+import { FAULT_KINDS } from './faults.js';
+
+type Shape = { [key: string]: Shape | 'number' | 'any' };
+
+const faults: Shape = Object.fromEntries(FAULT_KINDS.map((k) => [k, 'number']));
+const SHAPE: Shape = {
+  port: 'number',
+  host: 'any',
+  seed: 'number',
+  schema: 'any',
+  latency: 'any',
+  faults,
+  rpm: 'number',
+  tpm: 'number',
+  window_ms: 'number',
+  api_key: 'any',
+  fail_auth_after: 'number',
+  models: 'any',
+  strict_models: 'any',
+  batch: {
+    duration_ms: 'number',
+    faults,
+    max_requests: 'number',
+    max_file_bytes: 'number',
+    fail_validation: { times: 'number', code: 'any', message: 'any' },
+    expire: { times: 'number', after: 'number', skip: 'number' },
+  },
+};
+
+export function simulatorOptionIssues(options: unknown, where = 'simulator options'): SourceIssue[] {
+  const issues: SourceIssue[] = [];
+  const walk = (value: unknown, shape: Shape, path: string) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      issues.push({ file: where, line: 0, col: 0, path, message: 'expected a mapping of options' });
+      return;
+    }
+    const known = Object.keys(shape);
+    for (const [key, v] of Object.entries(value)) {
+      const at = path ? `${path}.${key}` : key;
+      const expected = shape[key];
+      if (expected === undefined) {
+        const hint = suggest(key, known);
+        issues.push({ file: where, line: 0, col: 0, path: at, message: `unknown key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; allowed here: ${known.join(', ')}` });
+      } else if (v === undefined || expected === 'any') {
+        continue;
+      } else if (expected === 'number') {
+        if (typeof v !== 'number' || !Number.isFinite(v)) issues.push({ file: where, line: 0, col: 0, path: at, message: `expected a number, got ${JSON.stringify(v)}` });
+      } else {
+        walk(v, expected, at);
+      }
+    }
+  };
+  walk(options, SHAPE, '');
+  return issues;
+}
+
+export function checkSimulatorOptions(options: unknown, where?: string): void {
+  const issues = simulatorOptionIssues(options, where);
+  if (issues.length > 0) throw new ConfigError(issues);
+}
