@@ -1,7 +1,7 @@
 /**
  * JSON Schemas for the config file. Unknown keys are errors everywhere except inside `params`/`grid`, where a
- * server may accept parameters OpenAI does not (vLLM's `top_k`, say); typos of known parameters are still caught
- * by `resolve.ts`.
+ * server may accept parameters OpenAI does not (vLLM's `top_k`, say); `resolve.ts` knows those servers' parameters
+ * and still catches typos of known names.
  */
 const num = (minimum: number, maximum: number) => ({ type: 'number', minimum, maximum });
 const int = (minimum: number, maximum?: number) =>
@@ -60,6 +60,8 @@ export const requestParamSchemas: Record<string, object> = {
   },
   store: { type: 'boolean' },
   metadata: { type: 'object', additionalProperties: { type: 'string' } },
+  // Merged into the request body as written (build-plan.ts): parameters only the user's server knows.
+  extra_body: { type: 'object' },
 };
 
 /** Keys that must never be set as parameters: evalrun owns them. */
@@ -157,6 +159,7 @@ export const configSchema = {
     grid: gridSchema,
     tools: requestParamSchemas['tools'],
     tool_choice: requestParamSchemas['tool_choice'],
+    extra_body: requestParamSchemas['extra_body'],
     schema: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object' }] },
     concurrency: int(1, 10_000),
     provider: providerSchema,

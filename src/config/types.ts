@@ -1,3 +1,4 @@
+import type { SourceIssue } from '../errors.js';
 import type { CheckSpec } from '../check/checks.js';
 import type { CompareSpec, GateSpec } from '../record/evaluation.js';
 
@@ -12,6 +13,8 @@ export interface ConfigFile {
   grid?: Record<string, unknown>;
   tools?: unknown[];
   tool_choice?: unknown;
+  /** Merged into every request body as written, unchecked: parameters only the user's server knows. */
+  extra_body?: Record<string, unknown>;
   schema?: string | Record<string, unknown>;
   concurrency?: number;
   provider?: ProviderFile;
@@ -113,6 +116,8 @@ export interface Config {
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
   pricing?: Record<string, { input: number; output: number }> | undefined;
+  /** Problems that do not stop the run (a parameter OpenAI will reject, say), located in the config file. */
+  warnings?: SourceIssue[] | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
   hash: string;
 }

@@ -9,7 +9,7 @@ interface PlanArgs {
 export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs> {
   return {
     command: 'plan <config>',
-    describe: 'Check the config and datasets and show what a run would send, without sending anything',
+    describe: 'Check the config and datasets and count the requests, tokens and cost of a run, without sending anything',
     builder: (y) =>
       y
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
@@ -25,12 +25,14 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       let cost: Awaited<ReturnType<typeof estimateCost>>;
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
       try {
-        prepared = await prepareRun({ config: args.config });
+        prepared = await prepareRun({ config: args.config, env: ctx.io.env });
         cost = await estimateCost(prepared.config, prepared.cells, readRows(prepared.config), counter);
       } finally {
         await counter.close();
       }
       const { plan, config } = prepared;
+      const { formatIssue } = await import('../../errors.js');
+      for (const w of config.warnings ?? []) ctx.io.err(`warning: ${formatIssue(w)}\n`);
       if (args.json) {
         ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, cost }, null, 2)}\n`);
         return;
