@@ -31,7 +31,7 @@ const validateConfig = await loadValidator();
 
 /** How a value of each anyOf-shaped key should look, for one clear message instead of every branch's. */
 const anyOfShapes: Record<string, string> = {
-  dataset: 'a file path or a list of file paths',
+  dataset: 'a file path, { path, encoding }, or a list of them',
   provider: "'simulator', 'openai' or a mapping with base_url, api_key_env, headers, query, timeout_s, organization",
   schema: 'a path to a JSON Schema file or an inline JSON Schema mapping',
   stop: 'a string, a list of up to 4 strings, or null',

@@ -8,6 +8,7 @@ import { editDistance, locate, pathToString } from './locate.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import { requestParamSchemas, reservedParams } from './schema.js';
 import { serverExtraParams, targetsOpenAi } from './server-params.js';
+import { isEncodingLabel } from '../dataset/decode.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from './types.js';
@@ -77,9 +78,9 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   if (data.tool_choice !== undefined) params['tool_choice'] = data.tool_choice;
   if (data.extra_body !== undefined) params['extra_body'] = data.extra_body;
   const grid = Object.entries(data.grid ?? {}).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
-  const datasets = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) =>
-    isAbsolute(d) ? d : resolvePath(dir, d),
-  );
+  const entries = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) => (typeof d === 'string' ? { path: d } : d));
+  const datasets = entries.map((d) => (isAbsolute(d.path) ? d.path : resolvePath(dir, d.path)));
+  const encodings = entries.map((d) => d.encoding ?? data.encoding);
   const stem = abs ? basename(abs, extname(abs)) : 'evalrun';
   const name = data.name ?? (['evalrun', 'config'].includes(stem) ? basename(dir) : stem);
   const provider = resolveProvider(data, options);
@@ -88,6 +89,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     file: abs,
     dir,
     datasets,
+    encodings,
     idColumn: data.id_column,
     messages: data.messages,
     params,
@@ -113,6 +115,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const hash = sha256(
     canonicalJson({
       datasets: resolved.datasets,
+      // Other bytes decoded are other prompts; undefined (all UTF-8) keeps the hash of configs written before.
+      encodings: encodings.some((e) => e !== undefined) ? encodings : undefined,
       idColumn: resolved.idColumn,
       messages: resolved.messages,
       params,
@@ -176,6 +180,18 @@ const rules: Rule[] = [
       if (data.params?.[key] === undefined) continue;
       const gridAt = at(['grid', key], { atKey: true });
       warn(['params', key], `'${key}' is also set under grid (line ${gridAt.line}): every cell uses the grid's values, so params.${key} = ${JSON.stringify(data.params[key])} is never sent; remove it here, or add it to grid.${key}`, { atKey: true });
+    }
+  },
+  function encodingsAreKnown({ data, issue }) {
+    const list = Array.isArray(data.dataset) ? data.dataset : [data.dataset];
+    const places: Array<[DocPath, unknown]> = [
+      [['encoding'], data.encoding],
+      ...list.map((d, i): [DocPath, unknown] => [Array.isArray(data.dataset) ? ['dataset', i, 'encoding'] : ['dataset', 'encoding'], typeof d === 'object' ? d.encoding : undefined]),
+    ];
+    for (const [path, label] of places) {
+      if (typeof label === 'string' && !isEncodingLabel(label)) {
+        issue(path, `unknown encoding '${label}': use a name such as utf-8, latin1, windows-1252, utf-16le or shift_jis`);
+      }
     }
   },
   function toolsOnlyOnce({ data, issue }) {

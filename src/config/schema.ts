@@ -141,6 +141,14 @@ const gateSchema = {
   additionalProperties: false,
 };
 
+/** A dataset file with the encoding of its bytes, when they are not UTF-8. */
+const datasetEntrySchema = {
+  type: 'object',
+  required: ['path'],
+  properties: { path: { type: 'string', minLength: 1 }, encoding: { type: 'string', minLength: 1 } },
+  additionalProperties: false,
+};
+
 export const configSchema = {
   type: 'object',
   required: ['dataset'],
@@ -150,9 +158,11 @@ export const configSchema = {
     dataset: {
       anyOf: [
         { type: 'string', minLength: 1 },
-        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+        datasetEntrySchema,
+        { type: 'array', minItems: 1, items: { anyOf: [{ type: 'string', minLength: 1 }, datasetEntrySchema] } },
       ],
     },
+    encoding: { type: 'string', minLength: 1 },
     id_column: { type: 'string', minLength: 1 },
     messages: { type: 'array', minItems: 1, items: messageSchema },
     params: paramsSchema,

@@ -6,7 +6,9 @@ import type { CompareSpec, GateSpec } from '../record/evaluation.js';
 export interface ConfigFile {
   name?: string;
   description?: string;
-  dataset: string | string[];
+  dataset: DatasetFile | DatasetFile[];
+  /** Encoding of every dataset file (a TextDecoder label: latin1, windows-1252, utf-16le, …); default UTF-8. */
+  encoding?: string;
   id_column?: string;
   messages?: MessageTemplate[];
   params?: Record<string, unknown>;
@@ -30,6 +32,8 @@ export interface ConfigFile {
   /** USD per 1M tokens, overriding the built-in price table. */
   pricing?: Record<string, { input: number; output: number }>;
 }
+
+export type DatasetFile = string | { path: string; encoding?: string };
 
 export interface CheckFile {
   name?: string;
@@ -92,6 +96,8 @@ export interface Config {
   file: string;
   dir: string;
   datasets: string[];
+  /** Encoding of each dataset file (same order as `datasets`); undefined: UTF-8, checked. */
+  encodings?: Array<string | undefined> | undefined;
   idColumn: string | undefined;
   messages: MessageTemplate[] | undefined;
   /** Parameters sent with every request, merged under each grid cell's own. */

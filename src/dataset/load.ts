@@ -11,7 +11,7 @@ import { readJsonl } from './jsonl.js';
 import { readJsonArray } from './json.js';
 import type { ChatMessage, RawRow, Row } from './types.js';
 
-const readers: Record<string, (file: string, shown: string) => AsyncGenerator<RawRow>> = {
+const readers: Record<string, (file: string, shown: string, encoding?: string) => AsyncGenerator<RawRow>> = {
   '.csv': readCsv,
   '.jsonl': readJsonl,
   '.ndjson': readJsonl,
@@ -36,7 +36,7 @@ export async function* readRows(config: Config): AsyncGenerator<Row> {
     const read = readers[extname(file).toLowerCase()];
     if (!read) throw new DatasetError([{ file: shown, line: 0, col: 0, path: '', message: `unsupported dataset type '${extname(file)}': use .csv, .jsonl or .json` }]);
     let n = 0;
-    for await (const raw of read(file, shown)) {
+    for await (const raw of read(file, shown, config.encodings?.[i])) {
       n++;
       yield toRow(config, raw, { file: shown, n, index: index++, prefix: prefixes[i]! });
     }
