@@ -33,6 +33,10 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const { plan, config } = prepared;
       const { formatIssue } = await import('../../errors.js');
       for (const w of config.warnings ?? []) ctx.io.err(`warning: ${formatIssue(w)}\n`);
+      for (const o of cost.context_overflows) {
+        const more = o.rows > 1 ? ` (and ${o.rows - 1} more row${o.rows === 2 ? '' : 's'}, up to ${o.max_prompt_tokens.toLocaleString('en-US')} tokens)` : '';
+        ctx.io.err(`warning: ${o.first.file}:${o.first.line} row ${o.first.row_id}: the prompt is ${o.first.prompt_tokens.toLocaleString('en-US')} tokens, more than ${o.model}'s context window of ${o.context_window.toLocaleString('en-US')}${more}; the API will refuse these requests of cell ${o.cell}\n`);
+      }
       if (args.json) {
         ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, cost }, null, 2)}\n`);
         return;
