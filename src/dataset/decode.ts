@@ -66,7 +66,7 @@ class Utf8Check extends Transform {
     done(null, whole);
   }
   override _flush(done: TransformCallback): void {
-    if (this.carry.length) return done(notUtf8(this.shown, this.carry, 0, this.at));
+    if (this.carry.length) return done(notUtf8(this.shown, this.carry, 0, this.at, true));
     done();
   }
 }
@@ -109,9 +109,9 @@ function advance(from: { line: number; col: number }, b: Buffer, n: number): { l
   return { line, col };
 }
 
-function notUtf8(shown: string, b: Buffer, offset: number, from: { line: number; col: number }): DatasetError {
+function notUtf8(shown: string, b: Buffer, offset: number, from: { line: number; col: number }, cutOff = false): DatasetError {
   const { line, col } = advance(from, b, offset);
-  const byte = b[offset] === undefined ? 'a cut-off character at the end of the file' : `byte 0x${b[offset]!.toString(16).padStart(2, '0')}`;
+  const byte = cutOff || b[offset] === undefined ? 'a character cut off at the end of the file' : `byte 0x${b[offset]!.toString(16).padStart(2, '0')}`;
   return new DatasetError([
     {
       file: shown,
