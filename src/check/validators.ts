@@ -40,7 +40,7 @@ const findings = new WeakMap<object, SchemaProblem[]>();
 
 /** A keyword or format of a user's schema that validation would ignore, with where it is. */
 export interface SchemaProblem {
-  /** Path inside the schema to the keyword (`['properties', 'a', 'minLenght']`), or to the schema using the format. */
+  /** Path inside the schema to the keyword (`['properties', 'a', 'minLenght']`, or `[..., 'format']`). */
   path: Array<string | number>;
   kind: 'keyword' | 'format';
   name: string;
@@ -93,10 +93,15 @@ function toProblems(schema: Record<string, unknown>, messages: string[]): Schema
       const paths = keywordPaths(schema, keyword);
       for (const path of paths.length ? paths : [[keyword]]) out.push({ path, kind: 'keyword', name: keyword });
     }
-    const format = /unknown format "(.+)" ignored in schema at path "#?(.*)"/.exec(m);
-    if (format) out.push({ path: format[2]!.split('/').filter(Boolean).map(decodePointer), kind: 'format', name: format[1]! });
   }
   return out;
+}
+
+/** ajv throws (not logs) on a format it does not know; its message has the schema path, turned into a problem. */
+export function unknownFormat(message: string): SchemaProblem | undefined {
+  const format = /unknown format "(.+)" ignored in schema at path "#?(.*)"/.exec(message);
+  if (!format) return undefined;
+  return { path: [...format[2]!.split('/').filter(Boolean).map(decodePointer), 'format'], kind: 'format', name: format[1]! };
 }
 
 const decodePointer = (s: string): string | number => {

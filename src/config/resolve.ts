@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, type SourceIssue } from '../errors.js';
-import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, type SchemaProblem } from '../check/validators.js';
+import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, unknownFormat, type SchemaProblem } from '../check/validators.js';
 import { LineCounter, parseDocument } from 'yaml';
 import { editDistance, locate, pathToString } from './locate.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
@@ -256,19 +256,24 @@ function loadSchema(
   } else {
     value = spec;
   }
+  let problems: SchemaProblem[];
   try {
     compileSchema(value);
+    problems = schemaProblems(value);
   } catch (e) {
-    ctx.issue(at, `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
-    return undefined;
+    const format = unknownFormat((e as Error).message);
+    if (format) problems = [format];
+    else {
+      ctx.issue(at, `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
+      return undefined;
+    }
   }
-  const problems = schemaProblems(value);
   if (problems.length === 0) return { value, file };
   if (file && typeof spec === 'string') {
     const where = jsonLocator(readFileSync(file, 'utf8'));
-    for (const p of problems) ctx.fileIssue({ file: spec, ...where(p.path, p.kind === 'keyword'), path: pathToString(p.path), message: problemMessage(p) });
+    for (const p of problems) ctx.fileIssue({ file: spec, ...where(p.path, true), path: pathToString(p.path), message: problemMessage(p) });
   } else {
-    for (const p of problems) ctx.issue([...at, ...p.path], problemMessage(p), { atKey: p.kind === 'keyword' });
+    for (const p of problems) ctx.issue([...at, ...p.path], problemMessage(p), { atKey: true });
   }
   return undefined;
 }
@@ -279,13 +284,17 @@ const FORMATS = ['date', 'time', 'date-time', 'iso-time', 'iso-date-time', 'dura
 /** A closer hint than config keys get: a made-up keyword ('foo') must not be "did you mean 'not'". */
 function closeHint(word: string, candidates: readonly string[]): string | undefined {
   const hint = suggest(word, candidates);
-  return hint && editDistance(word.toLowerCase(), hint.toLowerCase()) <= Math.max(1, Math.floor(word.length / 3)) ? hint : undefined;
+  if (!hint) return undefined;
+  const [a, b] = [word.toLowerCase(), hint.toLowerCase()];
+  // Two letters swapped ('emial') are one slip, though two edits.
+  const swapped = a.length === b.length && [...a].sort().join('') === [...b].sort().join('');
+  return swapped || editDistance(a, b) <= Math.max(1, Math.floor(word.length / 3)) ? hint : undefined;
 }
 
 function problemMessage(p: SchemaProblem): string {
   if (p.kind === 'format') {
     const hint = closeHint(p.name, FORMATS);
-    return `unknown format '${p.name}'${hint ? ` (did you mean '${hint}'?)` : ''}: it would not be checked; known formats: ${FORMATS.join(', ')}`;
+    return `unknown format '${p.name}'${hint ? ` (did you mean '${hint}'?)` : ''}: it cannot be checked; known formats: ${FORMATS.join(', ')}`;
   }
   const hint = closeHint(p.name, SCHEMA_KEYWORDS);
   return `unknown JSON Schema keyword '${p.name}'${hint ? ` (did you mean '${hint}'?)` : ''}: validation ignores it, so the schema would not check what it says`;

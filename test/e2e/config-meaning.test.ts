@@ -99,6 +99,15 @@ describe('2. JSON Schemas with unknown keywords', () => {
     ]);
   });
 
+  it('an unknown format is an error at its line, with a did-you-mean', async () => {
+    const r = await plan({
+      'evalrun.yaml': base('schema: out.schema.json\n'),
+      'out.schema.json': '{\n  "type": "object",\n  "properties": {\n    "mail": { "type": "string", "format": "emial" }\n  }\n}\n',
+    });
+    expect(r.code).toBe(3);
+    expect(errLines(r)[0]).toMatch(/^out\.schema\.json:4:33 properties\.mail\.format: unknown format 'emial' \(did you mean 'email'\?\)/);
+  });
+
   it('known keywords and formats still pass', async () => {
     const r = await plan({
       'evalrun.yaml': base('schema: out.schema.json\n'),
@@ -150,6 +159,14 @@ describe('4. a parameter set under params and under grid', () => {
     expect(errLines(r)).toEqual([
       "warning: evalrun.yaml:8:3 params.temperature: 'temperature' is also set under grid (line 11): every cell uses the grid's values, so params.temperature = 0.5 is never sent; remove it here, or add it to grid.temperature",
     ]);
+  });
+
+  it('run prints the same warning before sending', async () => {
+    const dir = await tempDir('evalrun-meaning-');
+    await writeTree(dir, { 'rows.csv': rowsCsv, 'evalrun.yaml': base('grid:\n  temperature: [0, 1]\n', '  model: gpt-4o-mini\n  temperature: 0.5\n') });
+    const r = await runMain(['run', join(dir, 'evalrun.yaml'), '--out', join(dir, 'run'), '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: .*evalrun\.yaml:8:3 params\.temperature: 'temperature' is also set under grid \(line 11\)/m);
   });
 });
 
