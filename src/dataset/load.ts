@@ -94,13 +94,14 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
   // A problem of the data's shape (a column nobody has, a field of the wrong type) would repeat on every row: it is
   // stated once, on its first row, with how many more rows have it.
   const repeated = new Map<string, { issue: SourceIssue; more: number }>();
-  const once = (key: string, issue: SourceIssue) => {
+  // The message is made only for the first row that has the problem: a million rows lacking a column cost a count.
+  const once = (key: string, issue: () => SourceIssue) => {
     const seen = repeated.get(key);
     if (seen) seen.more++;
     else {
-      const entry = { issue, more: 0 };
+      const entry = { issue: issue(), more: 0 };
       repeated.set(key, entry);
-      issues.push(issue);
+      issues.push(entry.issue);
     }
   };
   const template = config.messages ? compileTemplate(config.messages) : undefined;
@@ -118,11 +119,12 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
   for await (const row of readRows(config)) {
     rows++;
     const where = { file: row.source.file, line: row.source.line, col: 0, path: `row ${row.id}` };
-    const columns = Object.keys(row.vars);
-    const missing = (uses: string, name: string) => {
-      const hint = suggest(name, columns);
-      once(`${row.source.file}\0${uses}`, { ...where, message: `${uses} but this row has no '${name}'${hint ? ` (did you mean '${hint}'?)` : ''} (it has: ${columns.join(', ')})` });
-    };
+    const missing = (uses: string, name: string) =>
+      once(`${row.source.file}\0${uses}`, () => {
+        const columns = Object.keys(row.vars);
+        const hint = suggest(name, columns);
+        return { ...where, message: `${uses} but this row has no '${name}'${hint ? ` (did you mean '${hint}'?)` : ''} (it has: ${columns.join(', ')})` };
+      });
     const first = seen.get(row.id);
     if (first !== undefined) {
       issues.push({ ...where, message: `duplicate id '${row.id}' (first seen on line ${first})${config.idColumn ? `; values in the id column '${config.idColumn}' must be unique` : ''}` });
@@ -131,10 +133,10 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
     const structured = extname(row.source.file).toLowerCase() !== '.csv';
     if (row.messages) {
       const problem = messagesProblem(row.messages, jsonObject);
-      if (problem) once(`${row.source.file}\0messages\0${problem}`, { ...where, message: problem });
+      if (problem) once(`${row.source.file}\0messages\0${problem}`, () => ({ ...where, message: problem }));
     } else if (structured && own !== undefined) {
       // A row's 'messages' that is not a list would otherwise be dropped in silence and the template sent instead.
-      once(`${row.source.file}\0messages-type`, { ...where, message: `'messages' must be a list of {role, content} (OpenAI's format), not ${typeName(own)}; rename the field to use it as a {{variable}} of the template` });
+      once(`${row.source.file}\0messages-type`, () => ({ ...where, message: `'messages' must be a list of {role, content} (OpenAI's format), not ${typeName(own)}; rename the field to use it as a {{variable}} of the template` }));
     } else if (!template) {
       issues.push({ ...where, message: "this row has no 'messages' and the config has no 'messages' template; add one of them" });
     } else {
