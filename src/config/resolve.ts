@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, extname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { ConfigError, type SourceIssue } from '../errors.js';
 import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, unknownFormat, type SchemaProblem } from '../check/validators.js';
 import { LineCounter, parseDocument } from 'yaml';
@@ -33,7 +33,7 @@ interface RuleContext {
   /** Something that is sent as written but probably not what the user meant: printed, the run goes on. */
   warn: (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
   at: LoadedConfigFile['at'];
-  /** Requests go to OpenAI (or the simulator), which rejects parameters it does not know. */
+  /** The config is written for OpenAI (no base URL, or OpenAI's), which rejects parameters it does not know. */
   openAi: boolean;
   /** The built-in simulator answers: it ignores parameters it does not know. */
   simulator: boolean;
@@ -177,9 +177,11 @@ const rules: Rule[] = [
     // Every cell takes the grid's value: the one under params is never sent, whatever the user meant by it. A warning,
     // not an error: a default under params that a grid overrides is harmless, only surprising.
     for (const key of Object.keys(data.grid ?? {})) {
-      if (data.params?.[key] === undefined) continue;
+      // The top-level extra_body is params.extra_body written shorter.
+      const [path, value] = key === 'extra_body' && data.extra_body !== undefined ? [['extra_body'], data.extra_body] : [['params', key], data.params?.[key]];
+      if (value === undefined) continue;
       const gridAt = at(['grid', key], { atKey: true });
-      warn(['params', key], `'${key}' is also set under grid (line ${gridAt.line}): every cell uses the grid's values, so params.${key} = ${JSON.stringify(data.params[key])} is never sent; remove it here, or add it to grid.${key}`, { atKey: true });
+      warn(path, `'${key}' is also set under grid (line ${gridAt.line}): every cell uses the grid's values, so ${path.join('.')} = ${JSON.stringify(value)} is never sent; remove it here, or add it to grid.${key}`, { atKey: true });
     }
   },
   function encodingsAreKnown({ data, issue }) {
@@ -271,7 +273,10 @@ function loadSchema(
   if (problems.length === 0) return { value, file };
   if (file && typeof spec === 'string') {
     const where = jsonLocator(readFileSync(file, 'utf8'));
-    for (const p of problems) ctx.fileIssue({ file: spec, ...where(p.path, true), path: pathToString(p.path), message: problemMessage(p) });
+    // Shown like a dataset: relative to the working directory when that is shorter.
+    const rel = relative(process.cwd(), file);
+    const shown = rel && !rel.startsWith('..') && rel.length < file.length ? rel : file;
+    for (const p of problems) ctx.fileIssue({ file: shown, ...where(p.path, true), path: pathToString(p.path), message: problemMessage(p) });
   } else {
     for (const p of problems) ctx.issue([...at, ...p.path], problemMessage(p), { atKey: true });
   }

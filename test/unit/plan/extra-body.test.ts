@@ -41,4 +41,11 @@ describe('extra_body', () => {
       { model: 'm', min_p: 0.2, top_k: 5 },
     ]);
   });
+
+  it('a top-level extra_body that a grid axis replaces is a warning naming both lines', () => {
+    const config = resolveConfig(parseConfigText(`${head}params: { model: m }\nextra_body: { min_p: 0.5 }\ngrid:\n  extra_body: [{ min_p: 0.1 }]\n`, '/nonexistent/evalrun.yaml'), { env: {} });
+    expect(config.warnings?.map((w) => `${w.line}:${w.col} ${w.path}: ${w.message}`)).toEqual([
+      `4:1 extra_body: 'extra_body' is also set under grid (line 6): every cell uses the grid's values, so extra_body = {"min_p":0.5} is never sent; remove it here, or add it to grid.extra_body`,
+    ]);
+  });
 });
