@@ -56,7 +56,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const p = data.provider;
   const simulator = Boolean(options.simulate) || p === 'simulator' || (typeof p === 'object' && Boolean(p.simulator));
   // The server the config is written for, even under --simulate: a vLLM config tried offline keeps vLLM's leniency.
-  const baseUrl = (typeof p === 'object' ? p.base_url : undefined) ?? (p === 'openai' || p === 'simulator' ? undefined : env['OPENAI_BASE_URL']);
+  // As run/provider.ts picks it: the config's base_url, else OPENAI_BASE_URL (the SDK's convention).
+  const baseUrl = (typeof p === 'object' ? p.base_url : undefined) ?? (p === 'simulator' ? undefined : env['OPENAI_BASE_URL']);
   const ctx: RuleContext = {
     data,
     dir,
