@@ -31,7 +31,7 @@ const validateConfig = await loadValidator();
 
 /** How a value of each anyOf-shaped key should look, for one clear message instead of every branch's. */
 const anyOfShapes: Record<string, string> = {
-  dataset: 'a file path or a list of file paths',
+  dataset: 'a file path, { path, encoding }, or a list of them',
   provider: "'simulator', 'openai' or a mapping with base_url, api_key_env, headers, query, timeout_s, organization",
   schema: 'a path to a JSON Schema file or an inline JSON Schema mapping',
   stop: 'a string, a list of up to 4 strings, or null',
@@ -55,7 +55,8 @@ export async function loadConfigFile(file: string): Promise<LoadedConfigFile> {
 
 export function parseConfigText(text: string, file: string): LoadedConfigFile {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // `merge`: YAML 1.1's `<<: *anchor` keys, which users reach for to share parameters between sections.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -77,9 +78,11 @@ export function parseConfigText(text: string, file: string): LoadedConfigFile {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file, ...at([]), path: '', message: 'the config must be a YAML mapping (key: value)' }]);
   }
-  const issues = schemaIssues(raw as Record<string, unknown>, doc, file, at);
+  // Top-level `x-` keys hold anchors and notes (the OpenAPI/Compose convention): not config, so not validated or used.
+  const data = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('x-')));
+  const issues = schemaIssues(data, doc, file, at);
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, data: raw as ConfigFile, at };
+  return { file, data: data as unknown as ConfigFile, at };
 }
 
 /** Validate, after wrapping scalar grid values as one-element lists (a grid axis with a single value is fine). */

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, extname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { ConfigError, type SourceIssue } from '../errors.js';
-import { compileSchema } from '../check/validators.js';
+import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, unknownFormat, type SchemaProblem } from '../check/validators.js';
+import { LineCounter, parseDocument } from 'yaml';
+import { editDistance, locate, pathToString } from './locate.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import { requestParamSchemas, reservedParams } from './schema.js';
+import { serverExtraParams, targetsOpenAi } from './server-params.js';
+import { isEncodingLabel } from '../dataset/decode.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from './types.js';
@@ -18,6 +22,8 @@ export interface ResolveOptions {
   concurrency?: number | undefined;
   /** `--cache` / `--no-cache`: overrides the config's `cache`. */
   cache?: boolean | string | undefined;
+  /** Where OPENAI_BASE_URL is read from (default process.env): it decides whether requests go to OpenAI. */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 type Rule = (ctx: RuleContext) => void;
@@ -25,6 +31,15 @@ interface RuleContext {
   data: ConfigFile;
   dir: string;
   issue: (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
+  /** Something that is sent as written but probably not what the user meant: printed, the run goes on. */
+  warn: (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
+  at: LoadedConfigFile['at'];
+  /** The config is written for OpenAI (no base URL, or OpenAI's), which rejects parameters it does not know. */
+  openAi: boolean;
+  /** The built-in simulator answers: it ignores parameters it does not know. */
+  simulator: boolean;
+  /** A problem located in another file than the config (a schema file). */
+  fileIssue: (issue: SourceIssue) => void;
 }
 
 /**
@@ -36,23 +51,38 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const abs = file ? resolvePath(file) : '';
   const dir = abs ? dirname(abs) : process.cwd();
   const issues: SourceIssue[] = [];
+  const warnings: SourceIssue[] = [];
+  const schemaFileIssues: SourceIssue[] = [];
+  const env = options.env ?? process.env;
+  const p = data.provider;
+  const simulator = Boolean(options.simulate) || p === 'simulator' || (typeof p === 'object' && Boolean(p.simulator));
+  // The server the config is written for, even under --simulate: a vLLM config tried offline keeps vLLM's leniency.
+  // As run/provider.ts picks it: the config's base_url, else OPENAI_BASE_URL (the SDK's convention).
+  const baseUrl = (typeof p === 'object' ? p.base_url : undefined) ?? (p === 'simulator' ? undefined : env['OPENAI_BASE_URL']);
   const ctx: RuleContext = {
     data,
     dir,
     issue: (path, message, opts) => issues.push({ file, ...loaded.at(path, opts), path: path.join('.'), message }),
+    warn: (path, message, opts) => warnings.push({ file, ...loaded.at(path, opts), path: path.join('.'), message }),
+    at: loaded.at,
+    openAi: targetsOpenAi(baseUrl),
+    simulator,
+    fileIssue: (i) => schemaFileIssues.push(i),
   };
   for (const rule of rules) rule(ctx);
   const evaluation = resolveEvaluation(data, ctx.issue, (spec, path) => loadSchema(ctx, spec, path));
   const schema = loadSchema(ctx) ?? evaluation.runSchema;
+  issues.push(...schemaFileIssues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const params: Record<string, unknown> = { ...(data.params ?? {}) };
   if (data.tools !== undefined) params['tools'] = data.tools;
   if (data.tool_choice !== undefined) params['tool_choice'] = data.tool_choice;
+  if (data.extra_body !== undefined) params['extra_body'] = data.extra_body;
   const grid = Object.entries(data.grid ?? {}).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
-  const datasets = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) =>
-    isAbsolute(d) ? d : resolvePath(dir, d),
-  );
+  const entries = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) => (typeof d === 'string' ? { path: d } : d));
+  const datasets = entries.map((d) => (isAbsolute(d.path) ? d.path : resolvePath(dir, d.path)));
+  const encodings = entries.map((d) => d.encoding ?? data.encoding);
   const stem = abs ? basename(abs, extname(abs)) : 'evalrun';
   const name = data.name ?? (['evalrun', 'config'].includes(stem) ? basename(dir) : stem);
   const provider = resolveProvider(data, options);
@@ -61,6 +91,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     file: abs,
     dir,
     datasets,
+    encodings,
     idColumn: data.id_column,
     messages: data.messages,
     params,
@@ -79,6 +110,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     compare: evaluation.compare,
     gates: evaluation.gates,
     pricing: evaluation.pricing,
+    warnings,
   };
   cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -86,6 +118,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const hash = sha256(
     canonicalJson({
       datasets: resolved.datasets,
+      // Other bytes decoded are other prompts; undefined (all UTF-8) keeps the hash of configs written before.
+      encodings: encodings.some((e) => e !== undefined) ? encodings : undefined,
       idColumn: resolved.idColumn,
       messages: resolved.messages,
       params,
@@ -106,16 +140,64 @@ const rules: Rule[] = [
       issue([], "no model: set 'params.model' or list models under 'grid.model'");
     }
   },
-  function noReservedOrMisspeltParams({ data, issue }) {
+  function noReservedOrMisspeltParams({ data, issue, warn, openAi, simulator }) {
+    const known = [...Object.keys(requestParamSchemas), ...serverExtraParams];
     for (const section of ['params', 'grid'] as const) {
       for (const key of Object.keys(data[section] ?? {})) {
         if (key in reservedParams) issue([section, key], `'${key}' cannot be set: ${reservedParams[key]}`, { atKey: true });
-        else if (!(key in requestParamSchemas)) {
-          const hint = suggest(key, Object.keys(requestParamSchemas));
-          if (hint && hint !== key) {
-            issue([section, key], `unknown parameter '${key}' (did you mean '${hint}'?)`, { atKey: true });
-          }
+        else if (key in requestParamSchemas) continue;
+        else if (serverExtraParams.has(key)) {
+          // Sent as written: vLLM, llama.cpp, Ollama or OpenRouter know it; OpenAI answers 400 to it.
+          if (openAi && !simulator) warn([section, key], `'${key}' is not an OpenAI parameter (vLLM, llama.cpp and Ollama servers accept it): OpenAI rejects every request that has it; set provider.base_url to the server that knows it`, { atKey: true });
+        } else {
+          const hint = suggest(key, known);
+          if (!hint || hint === key) continue;
+          const message = `unknown parameter '${key}' (did you mean '${hint}'?)`;
+          // Against another server it may be that server's own parameter: say so, send it, and let the server judge.
+          if (openAi) issue([section, key], `${message}; a parameter only your server knows goes under 'extra_body:', sent without checks`, { atKey: true });
+          else warn([section, key], `${message}; sent as written since the server is not OpenAI's (put it under 'extra_body:' to silence this)`, { atKey: true });
         }
+      }
+    }
+  },
+  function extraBodyIsVerbatim({ data, issue }) {
+    if (data.extra_body !== undefined && data.params?.['extra_body'] !== undefined) {
+      issue(['extra_body'], "'extra_body' is given both at the top level and under params; keep one");
+    }
+    const places: Array<[DocPath, unknown]> = [
+      [['extra_body'], data.extra_body],
+      [['params', 'extra_body'], data.params?.['extra_body']],
+      ...asList(data.grid?.['extra_body']).map((v, i): [DocPath, unknown] => [['grid', 'extra_body', i], v]),
+    ];
+    for (const [path, value] of places) {
+      if (!value || typeof value !== 'object') continue;
+      for (const key of Object.keys(value)) {
+        if (key in reservedParams || key === 'model') {
+          issue([...path, key], `'${key}' cannot be set in extra_body: ${reservedParams[key] ?? "the model comes from 'params.model' or 'grid.model'"}`, { atKey: true });
+        }
+      }
+    }
+  },
+  function gridOverridesParams({ data, warn, at }) {
+    // Every cell takes the grid's value: the one under params is never sent, whatever the user meant by it. A warning,
+    // not an error: a default under params that a grid overrides is harmless, only surprising.
+    for (const key of Object.keys(data.grid ?? {})) {
+      // The top-level extra_body is params.extra_body written shorter.
+      const [path, value] = key === 'extra_body' && data.extra_body !== undefined ? [['extra_body'], data.extra_body] : [['params', key], data.params?.[key]];
+      if (value === undefined) continue;
+      const gridAt = at(['grid', key], { atKey: true });
+      warn(path, `'${key}' is also set under grid (line ${gridAt.line}): every cell uses the grid's values, so ${path.join('.')} = ${JSON.stringify(value)} is never sent; remove it here, or add it to grid.${key}`, { atKey: true });
+    }
+  },
+  function encodingsAreKnown({ data, issue }) {
+    const list = Array.isArray(data.dataset) ? data.dataset : [data.dataset];
+    const places: Array<[DocPath, unknown]> = [
+      [['encoding'], data.encoding],
+      ...list.map((d, i): [DocPath, unknown] => [Array.isArray(data.dataset) ? ['dataset', i, 'encoding'] : ['dataset', 'encoding'], typeof d === 'object' ? d.encoding : undefined]),
+    ];
+    for (const [path, label] of places) {
+      if (typeof label === 'string' && !isEncodingLabel(label)) {
+        issue(path, `unknown encoding '${label}': use a name such as utf-8, latin1, windows-1252, utf-16le or shift_jis`);
       }
     }
   },
@@ -126,7 +208,8 @@ const rules: Rule[] = [
       }
     }
   },
-  function toolParametersAreSchemas({ data, issue }) {
+  function toolParametersAreSchemas(ctx) {
+    const { data, issue } = ctx;
     // Every tool call's arguments are validated against these: a broken schema must stop the run before it starts.
     const lists: Array<[DocPath, unknown]> = [[['tools'], data.tools], [['params', 'tools'], data.params?.['tools']]];
     const grid = data.grid?.['tools'];
@@ -138,12 +221,20 @@ const rules: Rule[] = [
         if (params === undefined) return;
         const path = [...at, i, 'function', 'parameters'];
         if (!params || typeof params !== 'object' || Array.isArray(params)) return issue(path, 'a tool\'s parameters must be a JSON Schema object');
-        try {
-          compileSchema(params as Record<string, unknown>);
-        } catch (e) {
-          issue(path, `is not a valid JSON Schema: ${(e as Error).message}`);
-        }
+        // Strict like every other user schema: a misspelt keyword would check nothing.
+        loadSchema(ctx, params as Record<string, unknown>, path);
       });
+    }
+  },
+  function responseFormatSchemasAreStrict(ctx) {
+    const { data } = ctx;
+    const formats: Array<[DocPath, unknown]> = [
+      [['params', 'response_format'], data.params?.['response_format']],
+      ...asList(data.grid?.['response_format']).map((v, i): [DocPath, unknown] => [['grid', 'response_format', i], v]),
+    ];
+    for (const [path, f] of formats) {
+      const schema = (f as { json_schema?: { schema?: unknown } } | undefined)?.json_schema?.schema;
+      if (schema && typeof schema === 'object' && !Array.isArray(schema)) loadSchema(ctx, schema as Record<string, unknown>, [...path, 'json_schema', 'schema']);
     }
   },
   function jsonModeNamesJson({ data, issue }) {
@@ -196,13 +287,59 @@ function loadSchema(
   } else {
     value = spec;
   }
+  let problems: SchemaProblem[];
   try {
     compileSchema(value);
+    problems = schemaProblems(value);
   } catch (e) {
-    ctx.issue(at, `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
-    return undefined;
+    const format = unknownFormat((e as Error).message);
+    if (format) problems = [format];
+    else {
+      ctx.issue(at, `${file ? `${typeof spec === 'string' ? spec : ''} ` : ''}is not a valid JSON Schema: ${(e as Error).message}`);
+      return undefined;
+    }
   }
-  return { value, file };
+  if (problems.length === 0) return { value, file };
+  if (file && typeof spec === 'string') {
+    const where = jsonLocator(readFileSync(file, 'utf8'));
+    // Shown like a dataset: relative to the working directory when that is shorter.
+    const rel = relative(process.cwd(), file);
+    const shown = rel && !rel.startsWith('..') && rel.length < file.length ? rel : file;
+    for (const p of problems) ctx.fileIssue({ file: shown, ...where(p.path, true), path: pathToString(p.path), message: problemMessage(p) });
+  } else {
+    for (const p of problems) ctx.issue([...at, ...p.path], problemMessage(p), { atKey: true });
+  }
+  return undefined;
+}
+
+/** ajv-formats' formats, for "did you mean" hints. */
+const FORMATS = ['date', 'time', 'date-time', 'iso-time', 'iso-date-time', 'duration', 'uri', 'uri-reference', 'uri-template', 'url', 'email', 'hostname', 'ipv4', 'ipv6', 'regex', 'uuid', 'json-pointer', 'json-pointer-uri-fragment', 'relative-json-pointer', 'byte', 'int32', 'int64', 'float', 'double', 'password', 'binary'];
+
+/** A closer hint than config keys get: a made-up keyword ('foo') must not be "did you mean 'not'". */
+function closeHint(word: string, candidates: readonly string[]): string | undefined {
+  const hint = suggest(word, candidates);
+  if (!hint) return undefined;
+  const [a, b] = [word.toLowerCase(), hint.toLowerCase()];
+  // Two letters swapped ('emial') are one slip, though two edits.
+  const swapped = a.length === b.length && [...a].sort().join('') === [...b].sort().join('');
+  return swapped || editDistance(a, b) <= Math.max(1, Math.floor(word.length / 3)) ? hint : undefined;
+}
+
+function problemMessage(p: SchemaProblem): string {
+  if (p.kind === 'format') {
+    const hint = closeHint(p.name, FORMATS);
+    return `unknown format '${p.name}'${hint ? ` (did you mean '${hint}'?)` : ''}: it cannot be checked; known formats: ${FORMATS.join(', ')}`;
+  }
+  const hint = closeHint(p.name, SCHEMA_KEYWORDS);
+  return `unknown JSON Schema keyword '${p.name}'${hint ? ` (did you mean '${hint}'?)` : ''}: validation ignores it, so the schema would not check what it says`;
+}
+
+/** Positions in a JSON file: JSON is YAML, and yaml's parser keeps every node's offset. */
+function jsonLocator(text: string): (path: DocPath, atKey: boolean) => { line: number; col: number } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length) return () => ({ line: 0, col: 0 });
+  return (path, atKey) => locate(doc, lines, path, { atKey });
 }
 
 function resolveProvider(data: ConfigFile, options: ResolveOptions): ProviderConfig {

@@ -1,7 +1,7 @@
 /**
  * JSON Schemas for the config file. Unknown keys are errors everywhere except inside `params`/`grid`, where a
- * server may accept parameters OpenAI does not (vLLM's `top_k`, say); typos of known parameters are still caught
- * by `resolve.ts`.
+ * server may accept parameters OpenAI does not (vLLM's `top_k`, say); `resolve.ts` knows those servers' parameters
+ * and still catches typos of known names.
  */
 const num = (minimum: number, maximum: number) => ({ type: 'number', minimum, maximum });
 const int = (minimum: number, maximum?: number) =>
@@ -60,6 +60,8 @@ export const requestParamSchemas: Record<string, object> = {
   },
   store: { type: 'boolean' },
   metadata: { type: 'object', additionalProperties: { type: 'string' } },
+  // Merged into the request body as written (build-plan.ts): parameters only the user's server knows.
+  extra_body: { type: 'object' },
 };
 
 /** Keys that must never be set as parameters: evalrun owns them. */
@@ -139,6 +141,14 @@ const gateSchema = {
   additionalProperties: false,
 };
 
+/** A dataset file with the encoding of its bytes, when they are not UTF-8. */
+const datasetEntrySchema = {
+  type: 'object',
+  required: ['path'],
+  properties: { path: { type: 'string', minLength: 1 }, encoding: { type: 'string', minLength: 1 } },
+  additionalProperties: false,
+};
+
 export const configSchema = {
   type: 'object',
   required: ['dataset'],
@@ -148,15 +158,18 @@ export const configSchema = {
     dataset: {
       anyOf: [
         { type: 'string', minLength: 1 },
-        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+        datasetEntrySchema,
+        { type: 'array', minItems: 1, items: { anyOf: [{ type: 'string', minLength: 1 }, datasetEntrySchema] } },
       ],
     },
+    encoding: { type: 'string', minLength: 1 },
     id_column: { type: 'string', minLength: 1 },
     messages: { type: 'array', minItems: 1, items: messageSchema },
     params: paramsSchema,
     grid: gridSchema,
     tools: requestParamSchemas['tools'],
     tool_choice: requestParamSchemas['tool_choice'],
+    extra_body: requestParamSchemas['extra_body'],
     schema: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object' }] },
     concurrency: int(1, 10_000),
     provider: providerSchema,

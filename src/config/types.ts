@@ -1,3 +1,4 @@
+import type { SourceIssue } from '../errors.js';
 import type { CheckSpec } from '../check/checks.js';
 import type { CompareSpec, GateSpec } from '../record/evaluation.js';
 
@@ -5,13 +6,17 @@ import type { CompareSpec, GateSpec } from '../record/evaluation.js';
 export interface ConfigFile {
   name?: string;
   description?: string;
-  dataset: string | string[];
+  dataset: DatasetFile | DatasetFile[];
+  /** Encoding of every dataset file (a TextDecoder label: latin1, windows-1252, utf-16le, …); default UTF-8. */
+  encoding?: string;
   id_column?: string;
   messages?: MessageTemplate[];
   params?: Record<string, unknown>;
   grid?: Record<string, unknown>;
   tools?: unknown[];
   tool_choice?: unknown;
+  /** Merged into every request body as written, unchecked: parameters only the user's server knows. */
+  extra_body?: Record<string, unknown>;
   schema?: string | Record<string, unknown>;
   concurrency?: number;
   provider?: ProviderFile;
@@ -29,6 +34,8 @@ export interface ConfigFile {
   /** USD per 1M tokens, overriding the built-in price table. */
   pricing?: Record<string, { input: number; output: number }>;
 }
+
+export type DatasetFile = string | { path: string; encoding?: string };
 
 export interface CheckFile {
   name?: string;
@@ -91,6 +98,8 @@ export interface Config {
   file: string;
   dir: string;
   datasets: string[];
+  /** Encoding of each dataset file (same order as `datasets`); undefined: UTF-8, checked. */
+  encodings?: Array<string | undefined> | undefined;
   idColumn: string | undefined;
   messages: MessageTemplate[] | undefined;
   /** Parameters sent with every request, merged under each grid cell's own. */
@@ -117,6 +126,8 @@ export interface Config {
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
   pricing?: Record<string, { input: number; output: number }> | undefined;
+  /** Problems that do not stop the run (a parameter OpenAI will reject, say), located in the config file. */
+  warnings?: SourceIssue[] | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
   hash: string;
 }

@@ -2,15 +2,19 @@ import { createReadStream } from 'node:fs';
 import { parse, CsvError } from 'csv-parse';
 import { DatasetError } from '../errors.js';
 import type { RawRow } from './types.js';
+import { decodeStream } from './decode.js';
 
 /** Streams a CSV file with a header row; `line` is the line the record starts on. */
-export async function* readCsv(file: string, shown: string): AsyncGenerator<RawRow> {
+export async function* readCsv(file: string, shown: string, encoding?: string): AsyncGenerator<RawRow> {
   const input = createReadStream(file);
-  const parser = input.pipe(
+  const decoder = input.pipe(decodeStream(encoding, shown));
+  const parser = decoder.pipe(
     parse({ columns: (header: string[]) => checkHeader(header, shown), bom: true, skip_empty_lines: true, info: true, trim: false }),
   );
-  // pipe() does not forward a read error (unreadable file): without this it is an uncaught 'error' event.
+  // pipe() does not forward a read error (unreadable file, a byte that is not UTF-8): without this it is an uncaught
+  // 'error' event.
   input.on('error', (e) => parser.destroy(e));
+  decoder.on('error', (e) => parser.destroy(e));
   // csv-parse counts a CRLF inside a quoted field as two lines; what it over-counted so far is taken off again.
   let overcount = 0;
   try {

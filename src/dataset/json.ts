@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { DatasetError } from '../errors.js';
 import type { RawRow } from './types.js';
+import { decodeBuffer } from './decode.js';
 
 /**
  * A JSON array of objects. A single JSON document cannot be streamed without a streaming parser, so it is read
  * whole; the README points large datasets at JSONL. `line` is where each element starts.
  */
-export async function* readJsonArray(file: string, shown: string): AsyncGenerator<RawRow> {
-  const read = await readFile(file, 'utf8');
+export async function* readJsonArray(file: string, shown: string, encoding?: string): AsyncGenerator<RawRow> {
+  const read = decodeBuffer(await readFile(file), encoding, shown);
   // A byte order mark (Windows editors write one) is not part of the document.
   const text = read.charCodeAt(0) === 0xfeff ? read.slice(1) : read;
   let value: unknown;

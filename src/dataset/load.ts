@@ -6,12 +6,13 @@ import { DatasetError, type SourceIssue } from '../errors.js';
 import type { Config } from '../config/types.js';
 import { compileTemplate, missingVariables } from '../plan/template.js';
 import { checkColumns } from '../config/resolve-evaluation.js';
+import { suggest } from '../util/suggest.js';
 import { readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
 import { readJsonArray } from './json.js';
 import type { ChatMessage, RawRow, Row } from './types.js';
 
-const readers: Record<string, (file: string, shown: string) => AsyncGenerator<RawRow>> = {
+const readers: Record<string, (file: string, shown: string, encoding?: string) => AsyncGenerator<RawRow>> = {
   '.csv': readCsv,
   '.jsonl': readJsonl,
   '.ndjson': readJsonl,
@@ -36,7 +37,7 @@ export async function* readRows(config: Config): AsyncGenerator<Row> {
     const read = readers[extname(file).toLowerCase()];
     if (!read) throw new DatasetError([{ file: shown, line: 0, col: 0, path: '', message: `unsupported dataset type '${extname(file)}': use .csv, .jsonl or .json` }]);
     let n = 0;
-    for await (const raw of read(file, shown)) {
+    for await (const raw of read(file, shown, config.encodings?.[i])) {
       n++;
       yield toRow(config, raw, { file: shown, n, index: index++, prefix: prefixes[i]! });
     }
@@ -61,7 +62,13 @@ function toRow(config: Config, raw: RawRow, at: { file: string; n: number; index
     const v = raw.vars[config.idColumn];
     id = v === undefined || v === null ? '' : String(v);
     if (id === '') {
-      throw new DatasetError([{ file: at.file, line: raw.line, col: 0, path: `row ${at.n}`, message: `id column '${config.idColumn}' is missing or empty` }]);
+      const columns = Object.keys(raw.vars);
+      const absent = !Object.hasOwn(raw.vars, config.idColumn);
+      const hint = absent ? suggest(config.idColumn, columns) : undefined;
+      const message = absent
+        ? `id column '${config.idColumn}' is not in this row${hint ? ` (did you mean '${hint}'?)` : ''} (it has: ${columns.join(', ')}); set 'id_column' to one of these, or drop it to number the rows`
+        : `id column '${config.idColumn}' is empty; every row needs an id`;
+      throw new DatasetError([{ file: at.file, line: raw.line, col: 0, path: `row ${at.n}`, message }]);
     }
     id = at.prefix + id;
   } else {
@@ -84,9 +91,23 @@ export interface DatasetScan {
  */
 export async function scanDatasets(config: Config, maxIssues = 20): Promise<DatasetScan> {
   const issues: SourceIssue[] = [];
+  // A problem of the data's shape (a column nobody has, a field of the wrong type) would repeat on every row: it is
+  // stated once, on its first row, with how many more rows have it.
+  const repeated = new Map<string, { issue: SourceIssue; more: number }>();
+  // The message is made only for the first row that has the problem: a million rows lacking a column cost a count.
+  const once = (key: string, issue: () => SourceIssue) => {
+    const seen = repeated.get(key);
+    if (seen) seen.more++;
+    else {
+      const entry = { issue: issue(), more: 0 };
+      repeated.set(key, entry);
+      issues.push(entry.issue);
+    }
+  };
   const template = config.messages ? compileTemplate(config.messages) : undefined;
   // Columns the checks compare with (`expected: { column: label }`) must be in every row, like template variables.
   const checked = { messages: [], variables: checkColumns(config.checks) };
+  const jsonObject = wantsJsonObject(config);
   const seen = new Map<string, number>();
   let rows = 0;
   for (const file of config.datasets) {
@@ -98,31 +119,79 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
   for await (const row of readRows(config)) {
     rows++;
     const where = { file: row.source.file, line: row.source.line, col: 0, path: `row ${row.id}` };
+    const missing = (uses: string, name: string) =>
+      once(`${row.source.file}\0${uses}`, () => {
+        const columns = Object.keys(row.vars);
+        const hint = suggest(name, columns);
+        return { ...where, message: `${uses} but this row has no '${name}'${hint ? ` (did you mean '${hint}'?)` : ''} (it has: ${columns.join(', ')})` };
+      });
     const first = seen.get(row.id);
     if (first !== undefined) {
       issues.push({ ...where, message: `duplicate id '${row.id}' (first seen on line ${first})${config.idColumn ? `; values in the id column '${config.idColumn}' must be unique` : ''}` });
     } else seen.set(row.id, row.source.line);
+    const own = row.vars['messages'];
+    const structured = extname(row.source.file).toLowerCase() !== '.csv';
     if (row.messages) {
-      const bad = row.messages.findIndex((m) => !m || typeof m !== 'object' || typeof m.role !== 'string' || !('content' in m));
-      if (bad !== -1 || row.messages.length === 0) issues.push({ ...where, message: `'messages' must be a non-empty list of {role, content}${bad !== -1 ? ` (item ${bad} is not)` : ''}` });
+      const problem = messagesProblem(row.messages, jsonObject);
+      if (problem) once(`${row.source.file}\0messages\0${problem}`, () => ({ ...where, message: problem }));
+    } else if (structured && own !== undefined) {
+      // A row's 'messages' that is not a list would otherwise be dropped in silence and the template sent instead.
+      once(`${row.source.file}\0messages-type`, () => ({ ...where, message: `'messages' must be a list of {role, content} (OpenAI's format), not ${typeName(own)}; rename the field to use it as a {{variable}} of the template` }));
     } else if (!template) {
       issues.push({ ...where, message: "this row has no 'messages' and the config has no 'messages' template; add one of them" });
     } else {
-      for (const name of missingVariables(template, row.vars)) {
-        const columns = Object.keys(row.vars).join(', ');
-        issues.push({ ...where, message: `the template uses {{${name}}} but this row has no '${name}' (it has: ${columns})` });
-      }
+      for (const name of missingVariables(template, row.vars)) missing(`the template uses {{${name}}}`, name);
     }
-    for (const name of missingVariables(checked, row.vars)) {
-      issues.push({ ...where, message: `a check compares with column '${name}' but this row has no '${name}' (it has: ${Object.keys(row.vars).join(', ')})` });
-    }
+    for (const name of missingVariables(checked, row.vars)) missing(`a check compares with column '${name}'`, name);
     if (issues.length >= maxIssues) break;
+  }
+  for (const { issue, more } of repeated.values()) {
+    if (more > 0) issue.message += ` (and ${more} more row${more === 1 ? '' : 's'} of ${issue.file})`;
   }
   if (rows === 0 && issues.length === 0) {
     issues.push({ file: config.datasets.map(shownPath).join(', '), line: 0, col: 0, path: '', message: 'the dataset has no rows' });
   }
   if (issues.length > 0) throw new DatasetError(issues);
   return { rows, hash: await hashFiles(config.datasets) };
+}
+
+/** Whether some cell asks for json_object, whose requests the API refuses unless the messages say "json". */
+function wantsJsonObject(config: Config): boolean {
+  const formats = [config.params['response_format'], ...(config.grid.find((a) => a.key === 'response_format')?.values ?? [])];
+  return formats.some((f) => (f as { type?: unknown } | undefined)?.type === 'json_object');
+}
+
+const ROW_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
+
+/** What is wrong with a row's own messages, checked like the template's (the API would refuse each such request). */
+function messagesProblem(messages: ChatMessage[], jsonObject: boolean): string | undefined {
+  if (messages.length === 0) return "'messages' is an empty list; give at least one {role, content}";
+  for (const [i, m] of messages.entries()) {
+    if (!m || typeof m !== 'object' || Array.isArray(m)) return `'messages' item ${i} is not a {role, content} object`;
+    if (m.role === undefined) return `'messages' item ${i} has no 'role' (each item is {role, content})`;
+    if (typeof m.role !== 'string' || !ROW_ROLES.includes(m.role)) {
+      return `'messages' item ${i} has role ${JSON.stringify(m.role)}; use one of ${ROW_ROLES.join(', ')}`;
+    }
+    const c = m.content;
+    const ok = typeof c === 'string' || Array.isArray(c) || (c === null && m.role === 'assistant') || (c === undefined && m.role === 'assistant' && 'tool_calls' in m);
+    if (!ok) return `'messages' item ${i} (${m.role}) needs 'content': text, or a list of content parts`;
+  }
+  if (jsonObject && !messages.some((m) => /json/i.test(contentText(m.content)))) {
+    return "response_format json_object needs the word 'json' in the messages (the API rejects the request otherwise); this row's own messages do not have it";
+  }
+  return undefined;
+}
+
+function contentText(c: unknown): string {
+  if (typeof c === 'string') return c;
+  if (Array.isArray(c)) return c.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('\n');
+  return '';
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `text (${JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}…` : v)})`;
+  return Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 async function hashFiles(files: string[]): Promise<string> {

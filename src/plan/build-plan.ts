@@ -21,9 +21,16 @@ export async function* planTasks(
       if (skip?.(seq)) continue;
       // Rendered once per row and shared by its cells' requests.
       messages ??= row.messages ?? renderMessages(template!, row.vars);
-      yield { seq, row, cell, body: { ...cell.params, model: String(cell.params['model']), messages } };
+      yield { seq, row, cell, body: requestBody(cell.params, messages) };
     }
   }
+}
+
+/** A cell's parameters as sent: `extra_body` is merged in as written (it wins over params), model and messages last. */
+export function requestBody(params: Record<string, unknown>, messages: Task['body']['messages']): Task['body'] {
+  const { extra_body: extra, ...rest } = params;
+  const merged = extra && typeof extra === 'object' ? { ...rest, ...(extra as Record<string, unknown>) } : rest;
+  return { ...merged, model: String(params['model']), messages };
 }
 
 export interface PlanSummary {

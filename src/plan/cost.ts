@@ -4,6 +4,7 @@ import { compileTemplate, renderMessages } from './template.js';
 import type { Cell } from './types.js';
 import { PRICES_AS_OF, costUsd, priceFor } from './prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
+import { contextWindow } from './context-windows.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -29,6 +30,18 @@ export interface CostEstimate {
   unknown_models: string[];
   /** Models whose tokenizer is not known: counted with o200k_base, an approximation. */
   approximate_models: string[];
+  /** Cells some of whose prompts are longer than the model's context window: the API refuses those requests. */
+  context_overflows: ContextOverflow[];
+}
+
+export interface ContextOverflow {
+  cell: string;
+  model: string;
+  context_window: number;
+  /** How many rows' prompts exceed it, the longest prompt, and the first such row. */
+  rows: number;
+  max_prompt_tokens: number;
+  first: { row_id: string; file: string; line: number; prompt_tokens: number };
 }
 
 /** Which BPE a model uses: cl100k_base for GPT-4 / GPT-3.5, o200k_base for GPT-4o and everything since. */
@@ -82,32 +95,66 @@ export async function estimateCost(
   const encodings = [...new Set(cells.map((c) => encodingFor(String(c.params['model'])).encoding))];
   const template = config.messages ? compileTemplate(config.messages) : undefined;
   const promptByEncoding = new Map<EncodingName, number>(encodings.map((e) => [e, 0]));
+  const extras = await Promise.all(cells.map(async (cell) => sum(await counter.count(encodingFor(String(cell.params['model'])).encoding, fixedExtraTexts(cell)))));
+  // Each row's prompt is checked against the window of every cell's model that has one.
+  const windowed = cells.flatMap((cell) => {
+    const model = String(cell.params['model']);
+    const window = contextWindow(model);
+    return window === undefined ? [] : [{ cell, model, window, encoding: encodingFor(model).encoding }];
+  });
+  const overflows = new Map<string, ContextOverflow>();
   // The chat framing does not depend on the tokenizer; the texts are counted in batches (in a worker, for `plan`).
   let framing = 0;
   let pending: string[] = [];
+  let pendingRows: Array<{ row: Row; end: number; framing: number }> = [];
   const flush = async () => {
     const texts = pending;
+    const rowsInBatch = pendingRows;
     pending = [];
-    for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + sum(await counter.count(e, texts)));
+    pendingRows = [];
+    for (const e of encodings) {
+      const counts = await counter.count(e, texts);
+      promptByEncoding.set(e, promptByEncoding.get(e)! + sum(counts));
+      const checks = windowed.filter((w) => w.encoding === e);
+      if (checks.length === 0) continue;
+      let start = 0;
+      for (const r of rowsInBatch) {
+        let tokens = r.framing;
+        for (let i = start; i < r.end; i++) tokens += counts[i]!;
+        start = r.end;
+        for (const w of checks) {
+          const prompt = tokens + extras[w.cell.index]!;
+          if (prompt <= w.window) continue;
+          const o = overflows.get(w.cell.id);
+          if (o) {
+            o.rows++;
+            o.max_prompt_tokens = Math.max(o.max_prompt_tokens, prompt);
+          } else {
+            overflows.set(w.cell.id, { cell: w.cell.id, model: w.model, context_window: w.window, rows: 1, max_prompt_tokens: prompt, first: { row_id: r.row.id, file: r.row.source.file, line: r.row.source.line, prompt_tokens: prompt } });
+          }
+        }
+      }
+    }
   };
   let rowCount = 0;
   for await (const row of rows) {
     rowCount++;
     const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
-    framing += 3;
+    let rowFraming = 3;
     for (const m of messages) {
-      framing += 3;
+      rowFraming += 3;
       pending.push(String(m.role), contentText(m.content));
       if (typeof m['name'] === 'string') {
-        framing += 1;
+        rowFraming += 1;
         pending.push(m['name']);
       }
     }
+    framing += rowFraming;
+    pendingRows.push({ row, end: pending.length, framing: rowFraming });
     if (pending.length >= 4096) await flush();
   }
   await flush();
   for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + framing);
-  const extras = await Promise.all(cells.map(async (cell) => sum(await counter.count(encodingFor(String(cell.params['model'])).encoding, fixedExtraTexts(cell)))));
   const pricing = config.pricing ?? {};
   const estimates = cells.map((cell): CellEstimate => {
     const model = String(cell.params['model']);
@@ -140,5 +187,6 @@ export async function estimateCost(
     max_cost_usd: total(estimates.map((e) => e.max_cost_usd)),
     unknown_models: models.filter((m) => !priceFor(m, pricing)),
     approximate_models: models.filter((m) => !encodingFor(m).known),
+    context_overflows: [...overflows.values()],
   };
 }

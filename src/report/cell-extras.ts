@@ -47,7 +47,9 @@ export function extendCellStats(
     out[`${m.name}_high`] = round4(ci?.high);
   }
   const half = latency.n > 1 ? studentTQuantile(0.975, latency.n - 1) * Math.sqrt(latency.variance / latency.n) : NaN;
-  out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.round((latency.mean - half) * 10) / 10 : null;
+  // A latency is never negative: a wide interval (a few slow requests among cached answers) stops at 0, the edge of
+  // what the mean can be, instead of reporting an impossible negative bound.
+  out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.max(0, Math.round((latency.mean - half) * 10) / 10) : null;
   out['latency_mean_ms_high'] = Number.isFinite(half) ? Math.round((latency.mean + half) * 10) / 10 : null;
   const cost = costUsd(priceFor(base.model, prices), billed.prompt, billed.completion);
   out.cost_usd = cost === null ? null : Math.round(cost * 1e6) / 1e6;

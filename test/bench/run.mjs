@@ -207,6 +207,22 @@ const scenarios = {
     const plan = await repeat(() => timed(process.execPath, [BIN, 'plan', join(ROOT, 'datasets/demo/evalrun.yaml')]));
     record({ scenario: 'start-up: evalrun plan (demo)', wall_s: plan.wall, cpu_s: plan.cpu, rss_mb: plan.rssMb, target: `≤0.200 s`, pass: plan.wall <= 0.2 });
   },
+  async longcell() {
+    // Issue 12: a 1 MB cell of letters without a space was one BPE piece, quadratic: 11 min 50 s of `plan`.
+    const dir = join(work, 'longcell');
+    mkdirSync(dir, { recursive: true });
+    const abc = 'abcdefghijklmnopqrstuvwxyz';
+    let x = 7;
+    const cell = Array.from({ length: 1_000_000 }, () => abc[(x = (x * 1103515245 + 12345) & 0x7fffffff) % 26]).join('');
+    writeFileSync(join(dir, 'rows.csv'), `id,text\n1,${cell}\n2,short\n`);
+    writeFileSync(join(dir, 'evalrun.yaml'), 'dataset: rows.csv\nmessages: [{ role: user, content: "{{text}}" }]\nparams: { model: gpt-4.1-mini, max_tokens: 5 }\nprovider: simulator\n');
+    const plan = await repeat(async () => {
+      const r = await timed(process.execPath, [BIN, 'plan', join(dir, 'evalrun.yaml')]);
+      if (r.code !== 0) throw new Error(`plan failed: ${r.err.slice(-300)}`);
+      return r;
+    });
+    record({ scenario: 'plan: a 1 MB cell without spaces', wall_s: plan.wall, cpu_s: plan.cpu, rss_mb: plan.rssMb, target: '≤ 5 s (was 11 min 50 s)', pass: plan.wall <= 5 });
+  },
   async resume() {
     // 100,000 requests × n=10 = 1,000,000 choices already recorded but the last 100 requests.
     const rows = quick ? 2000 : 10000;
@@ -258,7 +274,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

@@ -67,7 +67,7 @@ function isOpenAiHost(url: string): boolean {
 export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs> {
   return {
     command: 'plan <config>',
-    describe: 'Check the config and datasets and show what a run would send, without sending anything',
+    describe: 'Check the config and datasets and count the requests, tokens and cost of a run, without sending anything',
     builder: (y) =>
       y
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
@@ -86,7 +86,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       let cost: Awaited<ReturnType<typeof estimateCost>>;
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
       try {
-        prepared = await prepareRun({ config: args.config });
+        prepared = await prepareRun({ config: args.config, env: ctx.io.env });
         cost = await estimateCost(prepared.config, prepared.cells, readRows(prepared.config), counter);
       } finally {
         await counter.close();
@@ -100,6 +100,12 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const p = config.provider;
       const redact = p.kind === 'simulator' ? (t: string) => t : makeRedactor([ctx.io.env[p.apiKeyEnv], ...Object.values(p.headers), ...Object.values(p.query)]);
       const shown = await firstRequests(config, prepared.cells, show, ctx.io.env);
+      const { formatIssue } = await import('../../errors.js');
+      for (const w of config.warnings ?? []) ctx.io.err(`warning: ${formatIssue(w)}\n`);
+      for (const o of cost.context_overflows) {
+        const more = o.rows > 1 ? ` (and ${o.rows - 1} more row${o.rows === 2 ? '' : 's'}, up to ${o.max_prompt_tokens.toLocaleString('en-US')} tokens)` : '';
+        ctx.io.err(`warning: ${o.first.file}:${o.first.line} row ${o.first.row_id}: the prompt is ${o.first.prompt_tokens.toLocaleString('en-US')} tokens, more than ${o.model}'s context window of ${o.context_window.toLocaleString('en-US')}${more}; the API will refuse these requests of cell ${o.cell}\n`);
+      }
       if (args.json) {
         const cells = plan.cells.map((c, i) => ({ ...c, params: prepared.cells[i]!.params }));
         ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));

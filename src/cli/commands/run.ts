@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { relative } from 'node:path';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, formatIssue } from '../../errors.js';
 import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
@@ -80,6 +80,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
             ...progress,
             onNotice: (message) => io.err(`${message}\n`),
             onStart: (info) => {
+              for (const w of info.config.warnings ?? []) io.err(`warning: ${formatIssue(w)}\n`);
               resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
               if (args['retry-errors']) io.err(`--retry-errors: sending ${info.retrying ?? 0} failed request${info.retrying === 1 ? '' : 's'} again.\n`);

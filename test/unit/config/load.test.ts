@@ -99,7 +99,7 @@ describe('parseConfigText', () => {
   it('gives one readable message for a value matching no form of an anyOf key', () => {
     const e = configError('dataset: 42\nparams: { model: x }\n');
     expect(e.issues).toHaveLength(1);
-    expect(e.message).toBe('evalrun.yaml:1:10 dataset: must be a file path or a list of file paths');
+    expect(e.message).toBe('evalrun.yaml:1:10 dataset: must be a file path, { path, encoding }, or a list of them');
   });
 
   it('reports the provider mapping\'s own unknown key rather than every anyOf branch', () => {

@@ -75,7 +75,7 @@ describe('scanDatasets', () => {
     const { 'ids.csv': file } = await writeTree(dir, { 'ids.csv': 'id,text\n1,a\n,b\n' });
     const e = await scanError(makeConfig({ datasets: [file!], idColumn: 'id' }));
     expect(e.issues[0]).toMatchObject({ line: 3 });
-    expect(e.message).toContain("id column 'id' is missing or empty");
+    expect(e.message).toContain("id column 'id' is empty; every row needs an id");
   });
 
   it('names the row and the variable when a row lacks a template variable', async () => {
@@ -90,11 +90,12 @@ describe('scanDatasets', () => {
     const dir = await tempDir();
     const { 'many.jsonl': file } = await writeTree(dir, { 'many.jsonl': '{"id":"a"}\n{"id":"a","text":"t"}\n{"id":"b"}\n' });
     const e = await scanError(makeConfig({ datasets: [file!], idColumn: 'id' }));
+    // Row 3 lacks what row 1 lacks: said once, on row 1, with a count.
     expect(e.issues.map((i) => [i.line, i.message.slice(0, 20)])).toEqual([
       [1, 'the template uses {{'],
       [2, "duplicate id 'a' (fi"],
-      [3, 'the template uses {{'],
     ]);
+    expect(e.issues[0]!.message).toMatch(/\(and 1 more row of .*many\.jsonl\)$/);
   });
 
   it('refuses a missing dataset file before reading any', async () => {
@@ -125,8 +126,8 @@ describe('scanDatasets', () => {
     const { 'bad.jsonl': file } = await writeTree(dir, { 'bad.jsonl': '{"messages":[{"role":"user","content":"hi"},{"text":"no role"}]}\n{"messages":[]}\n' });
     const e = await scanError(makeConfig({ datasets: [file!] }));
     expect(e.issues.map((i) => i.message)).toEqual([
-      "'messages' must be a non-empty list of {role, content} (item 1 is not)",
-      "'messages' must be a non-empty list of {role, content}",
+      "'messages' item 1 has no 'role' (each item is {role, content})",
+      "'messages' is an empty list; give at least one {role, content}",
     ]);
   });
 });
