@@ -7,6 +7,7 @@ import { planCommand } from './commands/plan.js';
 import { simulateCommand } from './commands/simulate.js';
 import { reportCommand } from './commands/report.js';
 import { compareCommand } from './commands/compare.js';
+import { mergeCommand } from './commands/merge.js';
 import { versions } from '../util/version.js';
 import { suggest } from '../util/suggest.js';
 
@@ -35,9 +36,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .command(planCommand(ctx))
       .command(reportCommand(ctx))
       .command(compareCommand(ctx))
+      .command(mergeCommand(ctx))
       .command(simulateCommand(ctx))
       .option('verbose', { type: 'boolean', description: 'Show the underlying cause of errors' })
-      .demandCommand(1, 'Name a command: run, plan, report, compare or simulate.')
+      .demandCommand(1, 'Name a command: run, plan, report, compare, merge or simulate.')
       .strict()
       .version(versions.evalrun)
       .help()
@@ -61,9 +63,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options'];
+const OPTIONS = ['out', 'resume', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'shard', 'partial'];
 
-const COMMANDS = ['run', 'plan', 'report', 'compare', 'simulate'];
+const COMMANDS = ['run', 'plan', 'report', 'compare', 'merge', 'simulate'];
 
 /** yargs' own wording, made specific: which argument is missing, which flag or command was meant. */
 function usageMessage(msg: string, argv: readonly string[]): string {

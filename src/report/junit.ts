@@ -1,5 +1,6 @@
 import type { GateSection } from '../gate/gates.js';
 import type { Summary } from './write-reports.js';
+import { partialNote } from './markdown.js';
 
 /** XML 1.0 text: the five entities, and the control characters XML forbids dropped (model output can hold any). */
 export function xmlEscape(text: string): string {
@@ -33,7 +34,7 @@ export function junitXml(summary: Summary, gates: GateSection | undefined): stri
     suites.push(`  <testsuite${attr({ name: `gate: ${gate}`, tests: results.length, failures, errors: 0, skipped: 0 })}>\n${cases.join('\n')}\n  </testsuite>`);
   }
   const runCases: Array<[string, string | null]> = [
-    ['run complete', summary.complete ? null : `${summary.recorded.requests} of ${summary.plan.requests} requests recorded (status ${summary.status})`],
+    ['run complete', summary.complete ? null : summary.partial ? partialNote(summary) : `${summary.recorded.requests} of ${summary.shard?.requests ?? summary.plan.requests} requests recorded (status ${summary.status})`],
     ['no failed requests', summary.recorded.failed_requests === 0 ? null : `${summary.recorded.failed_requests} requests failed after all attempts or lacked choices they asked for (${summary.recorded.failed_choices ?? summary.recorded.failed_requests} choices with finish_reason 'error' in choices.csv)`],
   ];
   const runFailures = runCases.filter(([, f]) => f !== null).length;

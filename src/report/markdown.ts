@@ -16,6 +16,16 @@ export function marker(row: ComparisonRow | undefined): string {
   return row.change === 'better' ? ' ▲' : row.change === 'worse' ? ' ▼' : ' ◆';
 }
 
+/** How a partial merge is described on the console, in summary.md, junit.xml and report.html alike. */
+export function partialNote(s: Pick<Summary, 'partial' | 'recorded' | 'plan'>): string {
+  const p = s.partial ?? { missing: [], unfinished: [] };
+  const parts = [
+    ...(p.missing.length ? [`shard${p.missing.length > 1 ? 's' : ''} ${p.missing.join(', ')} missing`] : []),
+    ...(p.unfinished.length ? [`shard${p.unfinished.length > 1 ? 's' : ''} ${p.unfinished.join(', ')} unfinished`] : []),
+  ];
+  return `PARTIAL merge: ${parts.join(', ')}; ${s.recorded.requests} of ${s.plan.requests} requests recorded`;
+}
+
 /** summary.md: the run in a few lines and one compact table, for a PR comment or a GitHub step summary. */
 export function summaryMarkdown(summary: Summary): string {
   const checks = summary.checks ?? [];
@@ -47,6 +57,8 @@ export function summaryMarkdown(summary: Summary): string {
       (summary.recorded.failed_requests ? ` · ${summary.recorded.failed_requests} failed requests` : '') +
       (summary.totals?.cached ? ` · ${summary.totals.cached} answered from the cache` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
+    ...(summary.partial ? ['', `> ⚠️ **${partialNote(summary)}**: these results are not the whole run.`] : []),
+    ...(summary.shard ? ['', `Shard ${summary.shard.index}/${summary.shard.count}: rows ${summary.shard.rows[0] + 1}–${summary.shard.rows[1]} of ${summary.plan.rows}, ${summary.shard.requests} requests; join the shards with \`evalrun merge\`.`] : []),
     '',
     `| cell | ${columns.map(([h]) => h).join(' | ')} |`,
     `|:--|${columns.map(() => '--:').join('|')}|`,

@@ -36,6 +36,10 @@ export interface Summary {
   ended_at: string | null;
   provider: RunManifest['provider'];
   plan: { rows: number; requests: number; choices: number; cells: number };
+  /** This run is one shard of the plan (`--shard I/K`): `complete` means its share is recorded. */
+  shard?: { index: number; count: number; rows: [number, number]; requests: number };
+  /** A merge of shards made with `--partial` that lacks some (missing: not given; unfinished: given, not done). */
+  partial?: { missing: string[]; unfinished: string[] };
   /**
    * failed_requests: requests with at least one failed choice (failed after all attempts, or a choice index missing
    * from the answer); failed_choices: choices.csv rows with finish_reason 'error'. Either above 0 is exit code 1.
@@ -179,7 +183,10 @@ export class ReportPass {
     const summary: Summary = {
       name: m.name,
       status: m.status,
-      complete: this.requests === m.plan.requests,
+      // A shard is complete when its own share is recorded; a merge with shards missing never is.
+      complete: this.requests === (m.shard?.requests ?? m.plan.requests) && m.status !== 'partial',
+      ...(m.shard ? { shard: { index: m.shard.index, count: m.shard.count, rows: m.shard.rows, requests: m.shard.requests } } : {}),
+      ...(m.merged?.partial ? { partial: { missing: m.merged.missing, unfinished: m.merged.unfinished } } : {}),
       started_at: m.started_at,
       ended_at: m.ended_at,
       provider: m.provider,

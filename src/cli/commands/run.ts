@@ -15,6 +15,7 @@ interface RunArgs {
   cache?: boolean | undefined;
   sort?: string | undefined;
   'grace-s'?: number | undefined;
+  shard?: string | undefined;
 }
 
 export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> {
@@ -31,7 +32,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('quiet', { type: 'boolean', describe: 'No progress output' })
         .option('cache', { type: 'boolean', describe: 'Reuse cached responses to identical requests (same sample, not billed again)' })
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
-        .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' }),
+        .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' })
+        .option('shard', { type: 'string', describe: 'Run only the I-th of K shares of the plan (e.g. 2/5); join them with evalrun merge' }),
     handler: async (args) => {
       const { io } = ctx;
       if (args.resume && !args.out) {
@@ -40,6 +42,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
       }
+      const { parseShard } = await import('../../plan/shard.js');
+      const shard = args.shard === undefined ? undefined : parseShard(args.shard);
       // Loaded here, not at start-up: `evalrun --help` and `plan` must not pay for the SDK and HTTP client.
       const { runEval } = await import('../../run-eval.js');
       const stop = new AbortController();
@@ -65,6 +69,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           simulate: args.simulate,
           concurrency: args.concurrency,
           cache: args.cache,
+          shard,
           signal: stop.signal,
           abortSignal: abort.signal,
           graceMs: (args['grace-s'] ?? 30) * 1000,
@@ -72,7 +77,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           reporter: {
             ...progress,
             onStart: (info) => {
-              resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
+              resumeHint = `Resume with: evalrun run ${args.config}${args.shard ? ` --shard ${args.shard}` : ''} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
             },
           },

@@ -61,7 +61,13 @@ export const CLIENT_SCRIPT = String.raw`
   if (data.gates && data.gates.results.length) {
     gateText = data.gates.failed ? data.gates.failed + ' of ' + data.gates.results.length + ' gate checks failed' : 'all ' + data.gates.results.length + ' gate checks passed';
   }
+  var partial = s.partial ? 'PARTIAL merge: ' + []
+    .concat(s.partial.missing.length ? ['shards ' + s.partial.missing.join(', ') + ' missing'] : [])
+    .concat(s.partial.unfinished.length ? ['shards ' + s.partial.unfinished.join(', ') + ' unfinished'] : [])
+    .join(', ') + ' — not the whole run' : null;
   var facts = [
+    partial,
+    s.shard ? 'shard ' + s.shard.index + '/' + s.shard.count + ' (' + s.shard.requests + ' requests)' : null,
     'status ' + s.status,
     s.plan.cells + ' cells × ' + s.plan.rows + ' rows',
     s.recorded.requests + '/' + s.plan.requests + ' requests',
@@ -71,7 +77,7 @@ export const CLIENT_SCRIPT = String.raw`
     gateText || null,
   ].filter(Boolean);
   var header = document.getElementById('facts');
-  facts.forEach(function (f) { header.appendChild(el('li', { text: f, className: /failed/.test(f) && !/^0 failed/.test(f) ? 'bad' : '' })); });
+  facts.forEach(function (f) { header.appendChild(el('li', { text: f, className: (/failed/.test(f) && !/^0 failed/.test(f)) || f === partial ? 'bad' : '' })); });
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });
