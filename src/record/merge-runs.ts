@@ -138,6 +138,8 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
     merged,
   };
 
+  // A refusal found while reading (a journal that does not match its run.json) must leave nothing behind either.
+  const created = !(await stat(out).then(() => true, () => false));
   await mkdir(out, { recursive: true });
   const records = tempStream(join(out, RECORDS));
   const choices = tempStream(join(out, 'choices.csv'));
@@ -191,6 +193,7 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   } catch (e) {
     await records.discard();
     await choices.discard();
+    if (created) await rm(out, { recursive: true, force: true });
     throw e;
   }
 }

@@ -4,6 +4,7 @@ import type { CommandContext } from '../main.js';
 interface PlanArgs {
   config: string;
   json?: boolean | undefined;
+  shard?: string | undefined;
 }
 
 export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs> {
@@ -13,8 +14,11 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
     builder: (y) =>
       y
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
-        .option('json', { type: 'boolean', describe: 'Print the plan as JSON' }),
+        .option('json', { type: 'boolean', describe: 'Print the plan as JSON' })
+        .option('shard', { type: 'string', describe: "Show the I-th of K shards' share of the plan (e.g. 2/5)" }),
     handler: async (args) => {
+      const { parseShard, shardRange, shardRows } = await import('../../plan/shard.js');
+      const spec = args.shard === undefined ? undefined : parseShard(args.shard);
       // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
       const { startTokenCounter } = await import('../../plan/token-counter.js');
       const counter = startTokenCounter();
@@ -24,17 +28,25 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const { formatUsd } = await import('../../report/cost-summary.js');
       let cost: Awaited<ReturnType<typeof estimateCost>>;
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
+      let shard: ReturnType<typeof shardRange> | undefined;
       try {
         prepared = await prepareRun({ config: args.config });
-        cost = await estimateCost(prepared.config, prepared.cells, readRows(prepared.config), counter);
+        const range = spec ? shardRange(spec, prepared.plan.rows, prepared.cells) : undefined;
+        shard = range;
+        const rows = range ? shardRows(readRows(prepared.config), range) : readRows(prepared.config);
+        cost = await estimateCost(prepared.config, prepared.cells, rows, counter);
       } finally {
         await counter.close();
       }
-      const { plan, config } = prepared;
+      const { config } = prepared;
+      const { summarizePlan } = await import('../../plan/build-plan.js');
+      // A shard's share: its rows over every cell (the whole run's plan is in the header line).
+      const plan = shard ? summarizePlan(shard.rows[1] - shard.rows[0], prepared.cells) : prepared.plan;
       // n_mode repeat sends one HTTP request per choice: what the rate limits and the bill see.
       const httpRequests = config.nMode === 'repeat' ? plan.choices : plan.requests;
       if (args.json) {
-        ctx.io.out(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cost }, null, 2)}\n`);
+        const shardJson = shard ? { shard: { index: shard.index, count: shard.count, rows: shard.rows, first_seq: shard.first_seq, plan_rows: prepared.plan.rows, plan_requests: prepared.plan.requests } } : {};
+        ctx.io.out(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, cost }, null, 2)}\n`);
         return;
       }
       const width = Math.max(4, ...plan.cells.map((c) => c.id.length));
@@ -54,7 +66,9 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),
       ];
       const lines = [
-        `${config.name}: ${plan.rows} rows × ${plan.cells.length} cells`,
+        shard
+          ? `${config.name}, shard ${shard.index}/${shard.count}: rows ${shard.rows[0] + 1}–${shard.rows[1]} of ${prepared.plan.rows} (${plan.rows} rows) × ${plan.cells.length} cells = ${plan.requests} of the plan's ${prepared.plan.requests} requests`
+          : `${config.name}: ${plan.rows} rows × ${plan.cells.length} cells`,
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',
