@@ -186,7 +186,7 @@ export class ReportPass {
       // A shard is complete when its own share is recorded; a merge with shards missing never is.
       complete: this.requests === (m.shard?.requests ?? m.plan.requests) && m.status !== 'partial',
       ...(m.shard ? { shard: { index: m.shard.index, count: m.shard.count, rows: m.shard.rows, requests: m.shard.requests } } : {}),
-      ...(m.merged?.partial ? { partial: { missing: m.merged.missing, unfinished: m.merged.unfinished } } : {}),
+      ...(m.merged?.partial && m.status === 'partial' ? { partial: { missing: m.merged.missing, unfinished: m.merged.unfinished } } : {}),
       started_at: m.started_at,
       ended_at: m.ended_at,
       provider: m.provider,

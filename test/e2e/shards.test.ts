@@ -261,6 +261,16 @@ describe('evalrun merge refuses', () => {
     expect(err).toContain(`${torn} (shard 2/3) is unfinished`);
   });
 
+  it("a shard whose journal holds another shard's records", async () => {
+    const mixed = join(base, 'mixed-3');
+    await cp(three[2]!, mixed, { recursive: true });
+    const foreign = (await readFile(join(three[0]!, 'records.jsonl'), 'utf8')).split('\n')[0]!;
+    await writeFile(join(mixed, 'records.jsonl'), `${await readFile(join(mixed, 'records.jsonl'), 'utf8')}${foreign}\n`);
+    const err = await refused([three[0]!, three[1]!, mixed]);
+    expect(err).toContain(`cannot merge ${mixed} (shard 3/3)`);
+    expect(err).toContain('not a record of this run');
+  });
+
   it('--partial merges what is there and every output says it is partial', async () => {
     const out = join(base, 'partial');
     const r = await runMain(['merge', three[0]!, three[2]!, '--out', out, '--partial'], { ...env, GITHUB_STEP_SUMMARY: join(base, 'step.md') });
