@@ -294,6 +294,17 @@ describe('evalrun merge refuses', () => {
     expect(await readFile(join(out, 'summary.md'), 'utf8')).toContain('PARTIAL merge');
   });
 
+  it('a partial merge is completed by resuming it as a whole run', async () => {
+    const out = join(base, 'partial-then-resumed');
+    expect((await runMain(['merge', three[0]!, three[2]!, '--out', out, '--partial'], env)).code).toBe(1);
+    const resumed = await runMain(['run', cfg, '--out', out, '--resume', '--quiet'], env);
+    expect(resumed.code, resumed.stderr).toBe(baselineCode);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { status: string; complete: boolean; partial?: unknown };
+    expect(summary).toMatchObject({ status: 'complete', complete: true });
+    expect(summary.partial).toBeUndefined();
+    await expectSameOutputs(out, baseline);
+  });
+
   it('resuming a shard directory as another shard', async () => {
     const r = await runMain(['run', cfg, '--shard', '2/3', '--out', three[0]!, '--resume', '--quiet'], env);
     expect(r.code).toBe(6);
