@@ -32,8 +32,6 @@ interface Shard {
   m: RunManifest & { shard: NonNullable<RunManifest['shard']> };
 }
 
-const recordedOf = (m: RunManifest) => m.sessions.reduce((s, x) => s + x.recorded, 0);
-
 /**
  * `evalrun merge`: the shards' records joined into one run directory, which is then reported like any run. The
  * shards are checked from their run.json first (nothing is written when one is refused); then each shard's
@@ -100,8 +98,10 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
     if (s.m.status === 'complete') continue;
     if (!options.partial) {
       const config = s.m.config_file || 'CONFIG';
+      // Counted from the journal: a killed session never wrote its count into run.json.
+      const recorded = await indexJournal(join(s.dir, RECORDS), s.m.shard.requests, s.m.shard.first_seq).then((i) => String(i.count), () => 'some');
       throw new MergeError(
-        `${at(s)} is unfinished: status ${s.m.status}, ${recordedOf(s.m)} of ${s.m.shard.requests} requests recorded. Finish it with evalrun run ${config} --shard ${shardName(s.m.shard)} --out ${s.dir} --resume, or merge what is there with --partial.`,
+        `${at(s)} is unfinished: status ${s.m.status}, ${recorded} of ${s.m.shard.requests} requests recorded. Finish it with evalrun run ${config} --shard ${shardName(s.m.shard)} --out ${s.dir} --resume, or merge what is there with --partial.`,
         'EVALRUN_MERGE_UNFINISHED',
       );
     }

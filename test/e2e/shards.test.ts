@@ -335,7 +335,8 @@ describe('a shard killed with -9', () => {
     const refusedOut = join(base, 'killed-refused');
     const refused = await runCli(['merge', ...shards, '--out', refusedOut], { env });
     expect(refused.code, refused.stderr).toBe(4);
-    expect(refused.stderr).toContain(`${killedDir} (shard 2/3) is unfinished: status running`);
+    const recorded = readFileSync(join(killedDir, 'records.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')).length;
+    expect(refused.stderr).toContain(`${killedDir} (shard 2/3) is unfinished: status running, ${recorded} of ${(await seqs(dirs[1]!)).length} requests recorded`);
     expect(refused.stderr).toContain(`--shard 2/3 --out ${killedDir} --resume`);
     expect(existsSync(refusedOut)).toBe(false);
 

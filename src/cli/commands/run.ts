@@ -95,6 +95,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         if (result.summary.totals.cached > 0) io.out(`${cachedLine(result.summary.totals.cached, result.summary.recorded.requests)}\n\n`);
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
+        if (result.summary.shard) io.out(`This is shard ${result.summary.shard.index}/${result.summary.shard.count} of the plan: join the shards' directories with evalrun merge DIR… --out DIR\n`);
         const s = result.summary;
         if (s.gates?.failed && !result.error) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);
         if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
