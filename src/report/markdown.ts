@@ -3,6 +3,7 @@ import type { CellStats } from './cell-stats.js';
 import { formatUsd } from './cost-summary.js';
 import { field } from './cell-extras.js';
 import type { Summary } from './write-reports.js';
+import { shardRowsText } from '../plan/shard.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
 /** Markdown table cells: pipes and newlines would break the row; `<` would be read as HTML by GitHub. */
@@ -58,7 +59,7 @@ export function summaryMarkdown(summary: Summary): string {
       (summary.totals?.cached ? ` · ${summary.totals.cached} answered from the cache` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
     ...(summary.partial ? ['', `> ⚠️ **${partialNote(summary)}**: these results are not the whole run.`] : []),
-    ...(summary.shard ? ['', `Shard ${summary.shard.index}/${summary.shard.count}: rows ${summary.shard.rows[0] + 1}–${summary.shard.rows[1]} of ${summary.plan.rows}, ${summary.shard.requests} requests; join the shards with \`evalrun merge\`.`] : []),
+    ...(summary.shard ? ['', `Shard ${summary.shard.index}/${summary.shard.count}: ${shardRowsText(summary.shard.rows, summary.plan.rows)}, ${summary.shard.requests} requests; join the shards with \`evalrun merge\`.`] : []),
     '',
     `| cell | ${columns.map(([h]) => h).join(' | ')} |`,
     `|:--|${columns.map(() => '--:').join('|')}|`,

@@ -163,6 +163,21 @@ describe('evalrun run --shard and evalrun merge', () => {
     expect(existsSync(join(out, 'report.html'))).toBe(true);
   }, 60_000);
 
+  it("merges shards whatever order their journals are in (an executor such as the Batch API writes results in the server's order)", async () => {
+    const dirs = await runShards(3);
+    for (const d of dirs) {
+      const lines = (await readFile(join(d, 'records.jsonl'), 'utf8')).trim().split('\n');
+      // Reversed, then interleaved: far from plan order.
+      const shuffled = lines.reverse().map((l, i) => ({ l, k: (i * 7) % lines.length })).sort((a, b) => a.k - b.k).map((x) => x.l);
+      await writeFile(join(d, 'records.jsonl'), `${shuffled.join('\n')}\n`);
+    }
+    const out = join(base, 'merged-shuffled');
+    const r = await runMain(['merge', ...dirs, '--out', out], env);
+    expect(r.code, r.stderr).toBe(baselineCode);
+    await expectSameOutputs(out, baseline);
+    expect(await seqs(out)).toEqual(Array.from({ length: REQUESTS }, (_, i) => i));
+  }, 60_000);
+
   it('evalrun report and evalrun compare work on a merged directory', async () => {
     const dirs = await runShards(2);
     const out = join(base, 'merged-report');

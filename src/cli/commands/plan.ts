@@ -17,7 +17,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' })
         .option('shard', { type: 'string', describe: "Show the I-th of K shards' share of the plan (e.g. 2/5)" }),
     handler: async (args) => {
-      const { parseShard, shardRange, shardRows } = await import('../../plan/shard.js');
+      const { parseShard, shardRange, shardRows, shardRowsText } = await import('../../plan/shard.js');
       const spec = args.shard === undefined ? undefined : parseShard(args.shard);
       // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
       const { startTokenCounter } = await import('../../plan/token-counter.js');
@@ -67,7 +67,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       ];
       const lines = [
         shard
-          ? `${config.name}, shard ${shard.index}/${shard.count}: rows ${shard.rows[0] + 1}–${shard.rows[1]} of ${prepared.plan.rows} (${plan.rows} rows) × ${plan.cells.length} cells = ${plan.requests} of the plan's ${prepared.plan.requests} requests`
+          ? `${config.name}, shard ${shard.index}/${shard.count}: ${shardRowsText(shard.rows, prepared.plan.rows)} (${plan.rows} rows) × ${plan.cells.length} cells = ${plan.requests} of the plan's ${prepared.plan.requests} requests`
           : `${config.name}: ${plan.rows} rows × ${plan.cells.length} cells`,
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),

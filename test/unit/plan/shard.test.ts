@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkShardResume, parseShard, shardRange, shardRows } from '../../../src/plan/shard.js';
+import { checkShardResume, parseShard, shardRange, shardRows, shardRowsText } from '../../../src/plan/shard.js';
 import { planFingerprint } from '../../../src/plan/fingerprint.js';
 import { expandGrid } from '../../../src/plan/grid.js';
 import { ExitCode } from '../../../src/errors.js';
@@ -31,6 +31,13 @@ describe('shardRange', () => {
 
   it('is the documented formula: shard i of K takes rows ⌊(i−1)·R/K⌋ … ⌊i·R/K⌋−1', () => {
     expect([1, 2, 3].map((index) => shardRange({ index, count: 3 }, 10, cells).rows)).toEqual([[0, 3], [3, 6], [6, 10]]);
+  });
+});
+
+describe('shardRowsText', () => {
+  it('names rows 1-based and inclusive, and says when a shard has none', () => {
+    expect(shardRowsText(shardRange({ index: 2, count: 3 }, 10, cells).rows, 10)).toBe('rows 4–6 of 10');
+    expect(shardRowsText(shardRange({ index: 1, count: 7 }, 5, cells).rows, 5)).toBe('no rows (5 rows do not reach this shard)');
   });
 });
 
