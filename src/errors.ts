@@ -98,3 +98,10 @@ export class InterruptedError extends EvalrunError {
     super('EVALRUN_INTERRUPTED', ExitCode.Interrupted, message);
   }
 }
+
+/** `evalrun merge` refuses its inputs (a shard missing, given twice, of another plan, unfinished): a data problem. */
+export class MergeError extends EvalrunError {
+  constructor(message: string, code = 'EVALRUN_MERGE') {
+    super(code, ExitCode.Data, message);
+  }
+}

@@ -5,7 +5,9 @@ import type { ValidateFunction } from 'ajv';
 import type { Config } from './config/types.js';
 import { readRows } from './dataset/load.js';
 import { ApiFatalError, ExitCode, InterruptedError, OutputError, UsageError, type EvalrunError } from './errors.js';
-import { planTasks, type PlanSummary } from './plan/build-plan.js';
+import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
+import { checkShardResume, shardRange, shardRows, type ShardSpec } from './plan/shard.js';
+import { planFingerprint } from './plan/fingerprint.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
 import type { Cell, Task } from './plan/types.js';
 import { compileSchema, compileTools, type ToolValidators } from './check/validators.js';
@@ -45,6 +47,8 @@ export interface RunEvalOptions extends PrepareOptions {
   graceMs?: number | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   reporter?: RunReporter | undefined;
+  /** `--shard I/K`: run only the I-th of K shares of the plan (src/plan/shard.ts); merge them with `evalrun merge`. */
+  shard?: ShardSpec | undefined;
 }
 
 export interface RunReporter {
@@ -75,9 +79,12 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   // A resumed directory is locked before anything in it is read: another process may be writing it right now.
   let lock = explicit && resume ? await lockExisting(explicit, takeLock) : undefined;
   let opened: Awaited<ReturnType<typeof openProvider>> | undefined;
+  // Shards: the plan stays the whole run's (seqs are global); only the rows sent are this shard's.
+  const shard = options.shard ? shardRange(options.shard, plan.rows, cells) : undefined;
   let live: LiveReport | undefined;
   try {
     const previous = explicit ? (resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
+    if (previous) checkShardResume(explicit!, previous.shard, shard);
     // The provider is opened before the directory exists: a missing key must leave nothing behind.
     const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
     opened = provider;
@@ -116,6 +123,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           plan: { rows: plan.rows, requests: plan.requests, choices: plan.choices, cells: cells.map((c) => ({ id: c.id, params: c.params, n: c.n, json_mode: c.jsonMode })) },
           sessions: [],
           schema_file: config.schemaFile ?? null,
+          plan_fingerprint: planFingerprint(config, cells, datasetHash, plan.rows),
+          ...(shard ? { shard } : {}),
         };
     manifest.sessions = [...manifest.sessions, { started_at: now, ended_at: null, status: 'running', recorded: 0 }];
     // Gates, comparison and prices may change between sessions (they judge, not produce, the records).
@@ -124,7 +133,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     live = index ? undefined : new LiveReport(dir, manifest);
-    options.reporter?.onStart?.({ dir, plan, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config });
+    options.reporter?.onStart?.({ dir, plan: shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config });
 
     // Two stages of stopping: `stopping` sends nothing more (Ctrl-C); `abort` also ends what is in flight (a second
     // Ctrl-C, or the grace period running out).
@@ -162,7 +171,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
 
     const reach = { answered: false };
     const check = makeChecker(config, cells);
-    const result = await runPlan(planTasks(config, cells, readRows(config), skip), {
+    const result = await runPlan(planTasks(config, cells, shard ? shardRows(readRows(config), shard) : readRows(config), skip), {
       concurrency: config.concurrency,
       stop: stopping.signal,
       execute: (task, slots) =>

@@ -7,6 +7,7 @@ import { planCommand } from './commands/plan.js';
 import { simulateCommand } from './commands/simulate.js';
 import { reportCommand } from './commands/report.js';
 import { compareCommand } from './commands/compare.js';
+import { mergeCommand } from './commands/merge.js';
 import { versions } from '../util/version.js';
 import { suggest } from '../util/suggest.js';
 
@@ -36,9 +37,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .command(planCommand(ctx))
       .command(reportCommand(ctx))
       .command(compareCommand(ctx))
+      .command(mergeCommand(ctx))
       .command(simulateCommand(ctx))
       .option('verbose', { type: 'boolean', description: 'Show the underlying cause of errors' })
-      .demandCommand(1, 'Name a command: run, plan, report, compare or simulate.')
+      .demandCommand(1, 'Name a command: run, plan, report, compare, merge or simulate.')
       .strict()
       .version(versions.evalrun)
       .help()
@@ -62,9 +64,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression'];
+const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression', 'shard', 'partial'];
 
-const COMMANDS = ['run', 'plan', 'report', 'compare', 'simulate'];
+const COMMANDS = ['run', 'plan', 'report', 'compare', 'merge', 'simulate'];
 
 /** Options whose value is a number: yargs would turn 'abc' into NaN and the message could only say "got NaN". */
 const NUMERIC = ['concurrency', 'grace-s', 'show', 'alpha', 'port', 'seed'];

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { EvaluationSpec } from './evaluation.js';
+import type { ShardRange } from '../plan/shard.js';
 
-export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed';
+/** 'partial': a merge of shards (`evalrun merge --partial`) that lacks some shards or some of their requests. */
+export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed' | 'partial';
 
 export interface ManifestCell {
   id: string;
@@ -31,11 +33,27 @@ export interface RunManifest {
   provider: { kind: string; base_url: string };
   plan: { rows: number; requests: number; choices: number; cells: ManifestCell[] };
   /** One entry per invocation (the first run, then each resume). */
-  sessions: Array<{ started_at: string; ended_at: string | null; status: RunStatus; recorded: number }>;
+  sessions: Array<{ started_at: string; ended_at: string | null; status: RunStatus; recorded: number; shard?: string }>;
   /** The run's JSON Schema, if any, so a report can be rebuilt without the config. */
   schema_file: string | null;
   /** Checks, comparison, gates and prices: how reports judge the run. Absent in runs made before they existed. */
   evaluation?: EvaluationSpec;
+  /** Hash of what shapes the requests and records (src/plan/fingerprint.ts): shards merge only when theirs agree. */
+  plan_fingerprint?: string;
+  /** Set when this directory is one shard (`--shard I/K`): it holds only these rows' requests, under global seqs. */
+  shard?: ShardRange;
+  /** Set when this directory was made by `evalrun merge`: where its records came from. */
+  merged?: MergeProvenance;
+}
+
+export interface MergeProvenance {
+  /** True when shards or some of their requests were missing (`--partial`). */
+  partial: boolean;
+  /** Shards (I/K) that were not given. */
+  missing: string[];
+  /** Shards given that had not recorded all their requests. */
+  unfinished: string[];
+  shards: Array<{ shard: string; dir: string; plan_fingerprint: string; run_hash: string; status: RunStatus; requests: number; recorded: number; provider: RunManifest['provider']; versions: RunManifest['versions'] }>;
 }
 
 export const MANIFEST = 'run.json';

@@ -3,7 +3,7 @@ import { OutputError } from '../errors.js';
 import type { RequestRecord } from './types.js';
 
 export interface JournalIndex {
-  /** Byte offset of the latest record of each seq, -1 if none. */
+  /** Byte offset of the latest record of each seq (from `first`), -1 if none. */
   offsets: Float64Array;
   lengths: Uint32Array;
   /** Distinct seqs recorded. */
@@ -18,8 +18,9 @@ const SEQ = /^\{"v":1,"seq":(\d+),/;
 /**
  * One streaming pass over records.jsonl that keeps only where each request's record is, never the records. A
  * request recorded twice (it cannot happen through resume, but a hand-merged file might) counts once: the last.
+ * `first`: index only seqs first … first + totalRequests − 1 (a shard's range); any other seq is refused.
  */
-export async function indexJournal(path: string, totalRequests: number): Promise<JournalIndex> {
+export async function indexJournal(path: string, totalRequests: number, first = 0): Promise<JournalIndex> {
   const offsets = new Float64Array(totalRequests).fill(-1);
   const lengths = new Uint32Array(totalRequests);
   let count = 0;
@@ -48,9 +49,9 @@ export async function indexJournal(path: string, totalRequests: number): Promise
           continue;
         }
         const m = SEQ.exec(buf.toString('latin1', start, Math.min(nl, start + 40)));
-        const seq = m ? Number(m[1]) : NaN;
+        const seq = m ? Number(m[1]) - first : NaN;
         if (!(seq >= 0 && seq < totalRequests)) {
-          throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq}); the file may be corrupt or from another config`);
+          throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq + first}); the file may be corrupt or from another config`);
         }
         if (offsets[seq] === -1) count++;
         offsets[seq] = base + start;

@@ -1,6 +1,7 @@
 import type { GateSection } from '../gate/gates.js';
 import type { Summary } from './write-reports.js';
 import { plural } from '../util/plural.js';
+import { partialNote } from './markdown.js';
 
 /** XML 1.0 text: the five entities, and the control characters XML forbids dropped (model output can hold any). */
 export function xmlEscape(text: string): string {
@@ -41,7 +42,7 @@ export function junitXml(summary: Summary, gates: GateSection | undefined): stri
     suites.push(`  <testsuite${attr({ name: 'gates (not judged: incomplete run)', tests: notJudged.length, failures: 0, errors: 0, skipped: notJudged.length })}>\n${cases.join('\n')}\n  </testsuite>`);
   }
   const runCases: Array<[string, string | null]> = [
-    ['run complete', summary.complete ? null : summary.incomplete ?? `${summary.recorded.requests} of ${summary.plan.requests} requests recorded (status ${summary.status})`],
+    ['run complete', summary.complete ? null : summary.partial ? partialNote(summary) : summary.incomplete ?? `${summary.recorded.requests} of ${summary.shard?.requests ?? summary.plan.requests} requests recorded (status ${summary.status})`],
     ['no failed requests', summary.recorded.failed_requests === 0 ? null : `${plural(summary.recorded.failed_requests, 'request')} failed after all attempts or lacked choices they asked for (${plural(summary.recorded.failed_choices ?? summary.recorded.failed_requests, 'choice')} with finish_reason 'error' in choices.csv)`],
   ];
   const runFailures = runCases.filter(([, f]) => f !== null).length;

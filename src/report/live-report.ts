@@ -74,7 +74,9 @@ export class LiveReport {
     this.dir = dir;
     this.limits = limits;
     this.pass = new ReportPass(manifest);
-    this.total = manifest.plan.requests;
+    // A shard's requests are one contiguous run of seqs from its first.
+    this.total = manifest.shard?.requests ?? manifest.plan.requests;
+    this.next = manifest.shard?.first_seq ?? 0;
     this.tmp = join(dir, `choices.csv.live-${process.pid}`);
     this.out = createWriteStream(this.tmp);
     this.out.on('error', () => this.giveUp());

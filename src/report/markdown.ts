@@ -4,6 +4,7 @@ import { formatUsd } from './cost-summary.js';
 import { field } from './cell-extras.js';
 import type { Summary } from './write-reports.js';
 import { plural } from '../util/plural.js';
+import { shardRowsText } from '../plan/shard.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
 /** Markdown table cells: pipes and newlines would break the row; `<` would be read as HTML by GitHub. */
@@ -38,6 +39,16 @@ function gateLines(gates: NonNullable<Summary['gates']>): string[] {
   }
   if (failuresShown > MAX_GATE_LINES) out.push('', `${plural(failuresShown - MAX_GATE_LINES, 'more failing gate check')} not listed: see junit.xml.`);
   return out;
+}
+
+/** How a partial merge is described on the console, in summary.md, junit.xml and report.html alike. */
+export function partialNote(s: Pick<Summary, 'partial' | 'recorded' | 'plan'>): string {
+  const p = s.partial ?? { missing: [], unfinished: [] };
+  const parts = [
+    ...(p.missing.length ? [`shard${p.missing.length > 1 ? 's' : ''} ${p.missing.join(', ')} missing`] : []),
+    ...(p.unfinished.length ? [`shard${p.unfinished.length > 1 ? 's' : ''} ${p.unfinished.join(', ')} unfinished`] : []),
+  ];
+  return `PARTIAL merge: ${parts.join(', ')}; ${s.recorded.requests} of ${s.plan.requests} requests recorded`;
 }
 
 /** summary.md: the run in a few lines and one compact table, for a PR comment or a GitHub step summary. */
@@ -81,6 +92,8 @@ export function summaryMarkdown(summary: Summary): string {
       (summary.recorded.failed_requests ? ` · ${plural(summary.recorded.failed_requests, 'failed request')}` : '') +
       (summary.totals?.cached ? ` · ${summary.totals.cached} answered from the cache` : '') +
       (cost ? ` · cost ${formatUsd(cost.cost_usd)}${cost.simulated ? ' (simulator: not billed)' : ''}` : ''),
+    ...(summary.partial ? ['', `> ⚠️ **${partialNote(summary)}**: these results are not the whole run.`] : []),
+    ...(summary.shard ? ['', `Shard ${summary.shard.index}/${summary.shard.count}: ${shardRowsText(summary.shard.rows, summary.plan.rows)}, ${summary.shard.requests} requests; join the shards with \`evalrun merge\`.`] : []),
     '',
     `| cell | ${columns.map(([h]) => h).join(' | ')} |`,
     `|:--|${columns.map(() => '--:').join('|')}|`,

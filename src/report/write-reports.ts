@@ -41,6 +41,10 @@ export interface Summary {
   ended_at: string | null;
   provider: RunManifest['provider'];
   plan: { rows: number; requests: number; choices: number; cells: number };
+  /** This run is one shard of the plan (`--shard I/K`): `complete` means its share is recorded. */
+  shard?: { index: number; count: number; rows: [number, number]; requests: number };
+  /** A merge of shards made with `--partial` that lacks some (missing: not given; unfinished: given, not done). */
+  partial?: { missing: string[]; unfinished: string[] };
   /**
    * failed_requests: requests with at least one failed choice (failed after all attempts, or a choice index missing
    * from the answer); failed_choices: choices.csv rows with finish_reason 'error'. Either above 0 is exit code 1.
@@ -180,13 +184,16 @@ export class ReportPass {
       for (const column of this.axisColumns) (c as unknown as Record<string, unknown>)[column] = axes[column];
       return c;
     });
-    const complete = this.requests === m.plan.requests;
+    // A shard is complete when its own share is recorded; a merge with shards missing never is.
+    const complete = this.requests === (m.shard?.requests ?? m.plan.requests) && m.status !== 'partial';
     await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks), ...this.axisColumns]));
     const summary: Summary = {
       name: m.name,
       status: m.status,
       complete,
-      incomplete: complete ? undefined : incompleteNote(m, this.requests),
+      incomplete: complete || m.status === 'partial' ? undefined : incompleteNote(m, this.requests),
+      ...(m.shard ? { shard: { index: m.shard.index, count: m.shard.count, rows: m.shard.rows, requests: m.shard.requests } } : {}),
+      ...(m.merged?.partial && m.status === 'partial' ? { partial: { missing: m.merged.missing, unfinished: m.merged.unfinished } } : {}),
       started_at: m.started_at,
       ended_at: m.ended_at,
       provider: m.provider,
@@ -311,13 +318,14 @@ const HOW_IT_ENDED: Record<RunManifest['status'], string> = {
   stopped: 'the API stopped it',
   failed: 'it failed',
   complete: "run.json says 'complete', yet requests are missing from records.jsonl",
+  partial: 'a partial merge: shards are missing or unfinished',
 };
 
 /** The sentence every output of an incomplete run carries. */
 export function incompleteNote(m: RunManifest, recorded: number): string {
   return (
-    `Incomplete run: ${recorded} of ${m.plan.requests} requests recorded (${HOW_IT_ENDED[m.status] ?? m.status}). ` +
-    `Statistics cover only the recorded requests and gates are not judged; resume it to complete it: evalrun run ${m.config_file} --out DIR --resume (DIR: this run directory).`
+    `Incomplete run: ${recorded} of ${m.shard?.requests ?? m.plan.requests} requests recorded (${HOW_IT_ENDED[m.status] ?? m.status}). ` +
+    `Statistics cover only the recorded requests and gates are not judged; resume it to complete it: evalrun run ${m.config_file}${m.shard ? ` --shard ${m.shard.index}/${m.shard.count}` : ''} --out DIR --resume (DIR: this run directory).`
   );
 }
 

@@ -4,6 +4,7 @@
 //   npm run bench                      all scenarios, 3 repeats
 //   npm run bench -- --quick           smaller sizes, 1 repeat
 //   npm run bench -- --only throughput,startup
+//   npm run bench -- --only merge          evalrun merge of 10 shards × 60k requests
 //   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -266,6 +267,67 @@ const scenarios = {
     });
     rmSync(out, { recursive: true, force: true });
   },
+  async merge() {
+    // 10 shards of 60,000 requests each (600,000 in all): what `evalrun merge` reads in a 10-job CI matrix. A real
+    // shard start, killed at once, gives a genuine run.json; the 10 shards' manifests and journals are then written
+    // as finished shards would leave them (neighbours swapped, as concurrent requests finish out of order).
+    const shards = 10;
+    const cells = 12;
+    const rows = quick ? 5000 : 50000;
+    const total = rows * cells;
+    const cfg = config('merge', { rows });
+    const { shardRange } = await import('../../dist/plan/shard.js');
+    const dirs = [];
+    await withSim({ latency: 50 }, async (sim) => {
+      const probe = join(work, 'merge-probe');
+      const child = spawn(process.execPath, [BIN, 'run', cfg, '--shard', `1/${shards}`, '--out', probe, '--quiet'], { env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'x' }, stdio: 'ignore' });
+      while (!existsSync(join(probe, 'records.jsonl'))) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      const template = JSON.parse(readFileSync(join(probe, 'run.json'), 'utf8'));
+      rmSync(probe, { recursive: true, force: true });
+      const content = JSON.stringify({ category: 'billing', priority: 'high', summary: 'Charged twice for one invoice', needs_human: true });
+      for (let i = 1; i <= shards; i++) {
+        const dir = join(work, `merge-shard-${i}`);
+        mkdirSync(dir, { recursive: true });
+        const shard = shardRange({ index: i, count: shards }, rows, template.plan.cells);
+        writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...template, shard, status: 'complete', exit_code: 0, sessions: [{ ...template.sessions[0], status: 'complete', recorded: shard.requests }] }));
+        const file = join(dir, 'records.jsonl');
+        writeFileSync(file, '');
+        let batch = '';
+        for (let k = 0; k < shard.requests; k++) {
+          // Pairs finish swapped: the journal is not in plan order.
+          const seq = shard.first_seq + (k % 2 === 0 ? Math.min(k + 1, shard.requests - 1) : k - 1);
+          const cell = template.plan.cells[seq % cells].id;
+          const choice = { index: 0, finish_reason: seq % 17 === 0 ? 'length' : 'stop', content, refusal: null, tool_calls: null, json_valid: true, schema_valid: seq % 23 !== 0, schema_errors: [] };
+          batch += `${JSON.stringify({ v: 1, seq, cell, row_id: `t${Math.floor(seq / cells)}`, attempts: 1, latency_ms: 20 + (seq % 50), elapsed_ms: 20, started_at: template.started_at, http_status: 200, request_id: 'req', completion_id: 'c', model: 'm', usage: { prompt_tokens: 30, completion_tokens: 40, total_tokens: 70 }, choices: [choice], error: null })}\n`;
+          if (batch.length > 1 << 22) {
+            appendFileSync(file, batch);
+            batch = '';
+          }
+        }
+        appendFileSync(file, batch);
+        dirs.push(dir);
+      }
+    });
+    let kept;
+    const m = await repeat(async () => {
+      const out = join(work, `merged-${Math.random().toString(36).slice(2, 6)}`);
+      const r = await timed(process.execPath, [BIN, 'merge', ...dirs, '--out', out]);
+      if (r.code !== 0) throw new Error(`merge exited ${r.code}: ${r.err.slice(-800)}`);
+      const merged = readFileSync(join(out, 'summary.json'), 'utf8');
+      if (JSON.parse(merged).recorded.requests !== total) throw new Error('merge: not every request in the merged run');
+      if (kept) rmSync(out, { recursive: true, force: true });
+      else kept = out;
+      return r;
+    });
+    record({ scenario: `merge: ${shards} shards × ${total / shards} requests`, requests: total, wall_s: m.wall, rps: total / m.wall, cpu_s: m.cpu, rss_mb: m.rssMb, target: '≤150 MB (flat memory)', pass: m.rssMb <= 150 });
+    // Reference: the report pass alone over the merged run's one journal, which the merge also runs.
+    const rep = await repeat(() => timed(process.execPath, [BIN, 'report', kept]));
+    record({ scenario: `reference: evalrun report of the merged run`, requests: total, wall_s: rep.wall, rps: total / rep.wall, cpu_s: rep.cpu, rss_mb: rep.rssMb });
+    rmSync(kept, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  },
   async promptfoo() {
     const { runPromptfoo } = await import('./promptfoo.mjs');
     await runPromptfoo({ work, schema, quick, record, results, timed, withSim, evalrun, config, repeat });
@@ -274,7 +336,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

@@ -9,6 +9,7 @@ interface PlanArgs {
   config: string;
   json?: boolean | undefined;
   show?: number | undefined;
+  shard?: string | undefined;
 }
 
 /** One request as `plan --show` prints it: where it goes, with which headers, and the body the SDK serialises. */
@@ -72,10 +73,13 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       y
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' })
-        .option('show', { type: 'number', describe: 'Also print the first N requests as they would be sent (secrets redacted)' }),
+        .option('show', { type: 'number', describe: 'Also print the first N requests as they would be sent (secrets redacted)' })
+        .option('shard', { type: 'string', describe: "Show the I-th of K shards' share of the plan (e.g. 2/5)" }),
     handler: async (args) => {
       const show = args.show ?? 0;
       if (!(Number.isInteger(show) && show >= 0)) throw new UsageError(`--show must be a whole number of requests, 0 or more (got ${String(args.show)})`);
+      const { parseShard, shardRange, shardRows, shardRowsText } = await import('../../plan/shard.js');
+      const spec = args.shard === undefined ? undefined : parseShard(args.shard);
       // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
       const { startTokenCounter } = await import('../../plan/token-counter.js');
       const counter = startTokenCounter();
@@ -85,13 +89,20 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const { formatUsd } = await import('../../report/cost-summary.js');
       let cost: Awaited<ReturnType<typeof estimateCost>>;
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
+      let shard: ReturnType<typeof shardRange> | undefined;
       try {
         prepared = await prepareRun({ config: args.config, env: ctx.io.env });
-        cost = await estimateCost(prepared.config, prepared.cells, readRows(prepared.config), counter);
+        const range = spec ? shardRange(spec, prepared.plan.rows, prepared.cells) : undefined;
+        shard = range;
+        const rows = range ? shardRows(readRows(prepared.config), range) : readRows(prepared.config);
+        cost = await estimateCost(prepared.config, prepared.cells, rows, counter);
       } finally {
         await counter.close();
       }
-      const { plan, config } = prepared;
+      const { config } = prepared;
+      const { summarizePlan } = await import('../../plan/build-plan.js');
+      // A shard's share: its rows over every cell (the whole run's plan is in the header line).
+      const plan = shard ? summarizePlan(shard.rows[1] - shard.rows[0], prepared.cells) : prepared.plan;
       // n_mode repeat sends one HTTP request per choice: what the rate limits and the bill see.
       const httpRequests = config.nMode === 'repeat' ? plan.choices : plan.requests;
       const { makeRedactor } = await import('../../util/redact.js');
@@ -108,7 +119,8 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       }
       if (args.json) {
         const cells = plan.cells.map((c, i) => ({ ...c, params: prepared.cells[i]!.params }));
-        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
+        const shardJson = shard ? { shard: { index: shard.index, count: shard.count, rows: shard.rows, first_seq: shard.first_seq, plan_rows: prepared.plan.rows, plan_requests: prepared.plan.requests } } : {};
+        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
       }
       const width = Math.max(4, ...plan.cells.map((c) => c.id.length));
@@ -130,7 +142,9 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),
       ];
       const lines = [
-        `${config.name}: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')}`,
+        shard
+          ? `${config.name}, shard ${shard.index}/${shard.count}: ${shardRowsText(shard.rows, prepared.plan.rows)} (${plural(plan.rows, 'row')}) × ${plural(plan.cells.length, 'cell')} = ${plan.requests} of the plan's ${prepared.plan.requests} requests`
+          : `${config.name}: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')}`,
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',

@@ -17,6 +17,7 @@ interface RunArgs {
   cache?: boolean | undefined;
   sort?: string | undefined;
   'grace-s'?: number | undefined;
+  shard?: string | undefined;
 }
 
 export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> {
@@ -34,7 +35,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('quiet', { type: 'boolean', describe: 'No progress output' })
         .option('cache', { type: 'boolean', describe: 'Reuse cached responses to identical requests (same sample, not billed again)' })
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
-        .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' }),
+        .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' })
+        .option('shard', { type: 'string', describe: 'Run only the I-th of K shares of the plan (e.g. 2/5); join them with evalrun merge' }),
     handler: async (args) => {
       const { io } = ctx;
       if (args.resume && !args.out) {
@@ -46,6 +48,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
       }
+      const { parseShard } = await import('../../plan/shard.js');
+      const shard = args.shard === undefined ? undefined : parseShard(args.shard);
       // Loaded here, not at start-up: `evalrun --help` and `plan` must not pay for the SDK and HTTP client.
       const { runEval } = await import('../../run-eval.js');
       const stop = new AbortController();
@@ -72,6 +76,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           simulate: args.simulate,
           concurrency: args.concurrency,
           cache: args.cache,
+          shard,
           signal: stop.signal,
           abortSignal: abort.signal,
           graceMs: (args['grace-s'] ?? 30) * 1000,
@@ -81,7 +86,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
             onNotice: (message) => io.err(`${message}\n`),
             onStart: (info) => {
               for (const w of info.config.warnings ?? []) io.err(`warning: ${formatIssue(w)}\n`);
-              resumeHint = `Resume with: evalrun run ${args.config} --out ${shortPath(info.dir)} --resume`;
+              resumeHint = `Resume with: evalrun run ${args.config}${args.shard ? ` --shard ${args.shard}` : ''} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
               if (args['retry-errors']) io.err(`--retry-errors: sending ${info.retrying ?? 0} failed request${info.retrying === 1 ? '' : 's'} again.\n`);
             },
@@ -100,6 +105,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         if (result.summary.totals.cached > 0) io.out(`${cachedLine(result.summary.totals.cached, result.summary.recorded.requests)}\n\n`);
         io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
+        if (result.summary.shard) io.out(`This is shard ${result.summary.shard.index}/${result.summary.shard.count} of the plan: join the shards' directories with evalrun merge DIR… --out DIR\n`);
         const s = result.summary;
         if (s.gates?.status === 'not_judged') io.err(`${s.gates.reason}\n`);
         else if (s.gates?.failed && !result.error) io.err(`${plural(s.gates.failed, 'gate check')} failed (see junit.xml); exit code 1.\n`);

@@ -108,8 +108,14 @@ export const CLIENT_SCRIPT = String.raw`
     var nGates = data.gates.results.length;
     gateText = data.gates.failed ? data.gates.failed + ' of ' + plural(nGates, 'gate check') + ' failed' : nGates === 1 ? 'the 1 gate check passed' : 'all ' + nGates + ' gate checks passed';
   }
+  var partial = s.partial ? 'PARTIAL merge: ' + []
+    .concat(s.partial.missing.length ? ['shards ' + s.partial.missing.join(', ') + ' missing'] : [])
+    .concat(s.partial.unfinished.length ? ['shards ' + s.partial.unfinished.join(', ') + ' unfinished'] : [])
+    .join(', ') + ' — not the whole run' : null;
   var facts = [
     s.incomplete || null,
+    partial,
+    s.shard ? 'shard ' + s.shard.index + '/' + s.shard.count + ' (' + s.shard.requests + ' requests)' : null,
     'status ' + s.status,
     plural(s.plan.cells, 'cell') + ' × ' + plural(s.plan.rows, 'row'),
     s.recorded.requests + '/' + s.plan.requests + ' requests',
@@ -119,7 +125,7 @@ export const CLIENT_SCRIPT = String.raw`
     gateText || null,
   ].filter(Boolean);
   var header = document.getElementById('facts');
-  facts.forEach(function (f) { header.appendChild(el('li', { text: f, className: (/failed/.test(f) && !/^0 failed/.test(f)) || /incomplete/i.test(f) ? 'bad' : '' })); });
+  facts.forEach(function (f) { header.appendChild(el('li', { text: f, className: (/failed/.test(f) && !/^0 failed/.test(f)) || /incomplete/i.test(f) || f === partial ? 'bad' : '' })); });
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });

@@ -2,6 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LiveReport } from '../../../src/report/live-report.js';
+import { shardRange } from '../../../src/plan/shard.js';
 import { writeReports } from '../../../src/report/write-reports.js';
 import type { RunManifest } from '../../../src/record/manifest.js';
 import type { RequestRecord } from '../../../src/record/types.js';
@@ -113,6 +114,23 @@ describe('LiveReport', () => {
     const report = new LiveReport(dir, manifest, { waiting: 100, waitingChars: 2 ** 24, unwritten: 2 ** 24 });
     for (const r of [...all.slice(1, 90), all[0]!, ...all.slice(90)]) report.add(r);
     expect((await report.finish(manifest))?.recorded.requests).toBe(ROWS * 2);
+  });
+
+  it("takes a shard's records, which start at its first seq, and writes what the pass over records.jsonl does", async () => {
+    // Shard 2 of 3: rows 233 … 465, seqs 466 … 931.
+    const shard = shardRange({ index: 2, count: 3 }, ROWS, cells);
+    const mine = all.slice(shard.first_seq, shard.first_seq + shard.requests);
+    const after = await setUp(mine);
+    const manifest = { ...after.manifest, shard };
+    const expected = await writeReports(after.dir, manifest);
+    expect(expected).toMatchObject({ complete: true, recorded: { requests: shard.requests }, shard: { index: 2, count: 3 } });
+    const live = await setUp(mine);
+    const report = new LiveReport(live.dir, manifest);
+    for (const r of finishingOrder(mine)) report.add(r);
+    expect(await report.finish(manifest)).toEqual(expected);
+    const files = await derivedFiles(live.dir);
+    const expectedFiles = await derivedFiles(after.dir);
+    for (const name of Object.keys(expectedFiles)) expect(files[name] === expectedFiles[name], `${name} differs`).toBe(true);
   });
 
   it('discards its partial choices.csv', async () => {
