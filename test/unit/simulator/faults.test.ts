@@ -17,7 +17,7 @@ async function send(url: string, b: unknown, signal?: AbortSignal): Promise<Outc
       method: 'POST',
       body: JSON.stringify(b),
       headers: { 'content-type': 'application/json' },
-      signal,
+      signal: signal ?? null,
     });
     const text = await res.text();
     if (res.status !== 200) return res.status;
