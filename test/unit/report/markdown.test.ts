@@ -115,7 +115,8 @@ describe('summaryMarkdown', () => {
   });
 
   it('without gates or comparison: no verdict, no legend, no gates section; all-passing gates say so', () => {
-    const plain = summaryMarkdown({ ...summary, gates: undefined, comparison: undefined });
+    const { gates: _g, comparison: _c, ...rest } = summary;
+    const plain = summaryMarkdown(rest);
     expect(plain.split('\n')[0]).toBe('## evalrun: tickets \\| v2');
     expect(plain).not.toContain('### Gates');
     expect(plain).not.toContain('▲ ▼');
