@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../plan/template.js';
@@ -86,15 +87,6 @@ function text(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
 export function compileCheck(spec: CheckSpec): CompiledCheck {
   const column = expectedColumn(spec.expected);
   const expectedOf = (vars: Record<string, unknown>): unknown => (column === undefined ? spec.expected : lookup(vars, column.split('.')));
@@ -121,7 +113,7 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
           const want = expectedOf(vars);
           // Strings compare as text (a CSV column is always a string); other literals by JSON value.
           if (typeof want === 'string') return fold(text(value)) === fold(want);
-          return deepEqual(value, want);
+          return isDeepStrictEqual(value, want);
         }
         case 'contains':
           return fold(text(value)).includes(fold(text(expectedOf(vars))));

@@ -49,4 +49,4 @@ export function locate(
   return { line: 1, col: 1 };
 }
 
-export { editDistance, suggest } from '../util/suggest.js';
+export { suggest } from '../util/suggest.js';
