@@ -3,6 +3,7 @@ import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../plan/template.js';
 import { compileSchema } from './validators.js';
+import { pointerTokens } from '../util/json-pointer.js';
 
 export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema'] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
@@ -71,10 +72,8 @@ export function expectedColumn(expected: unknown): string | undefined {
 
 /** RFC 6901: "" is the whole document, "/a/0" walks keys and indexes, "~1" is "/" and "~0" is "~". */
 export function resolvePointer(doc: unknown, pointer: string): { found: true; value: unknown } | { found: false } {
-  if (pointer === '') return { found: true, value: doc };
   let v = doc;
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of pointerTokens(pointer)) {
     if (Array.isArray(v) && /^(0|[1-9]\d*)$/.test(key) && Number(key) < v.length) v = v[Number(key)];
     else if (v && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, key)) v = (v as Record<string, unknown>)[key];
     else return { found: false };
