@@ -1,13 +1,13 @@
 /**
- * Comparisons on the simulator, through the built CLI: within a run, a clearly worse cell (temperature 1.9) is
- * marked significant and a cell that differs only by noise (the same temperature with another request `seed`:
- * other random draws, the same quality) is not; between runs, a real regression (max_tokens cut) fails
- * --fail-on-regression, and a rerun with another simulator seed does not.
+ * Comparisons on the simulator, through the CLI (`main()` in-process): within a run, a clearly worse cell
+ * (temperature 1.9) is marked significant and a cell that differs only by noise (the same temperature with another
+ * request `seed`: other random draws, the same quality) is not; between runs, a real regression (max_tokens cut)
+ * fails --fail-on-regression, and a rerun with another simulator seed does not.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { ROOT, runMain, type CliResult } from '../helpers/cli.js';
 import { readCsvFile, type CsvRow } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -52,7 +52,7 @@ beforeAll(async () => {
   await Promise.all(
     Object.entries(files).map(async ([name, file]) => {
       const dir = join(base, name.replace('.yaml', ''));
-      const cli = await runCli(['run', file, '--out', dir, '--quiet']);
+      const cli = await runMain(['run', file, '--out', dir, '--quiet']);
       runs[name.replace('.yaml', '')] = { cli, dir };
     }),
   );
@@ -100,7 +100,7 @@ describe('within a run: each cell against the baseline, paired over rows', () =>
 
 describe('evalrun compare RUN_A RUN_B', () => {
   it('finds a real regression (max_tokens cut) and fails with --fail-on-regression', async () => {
-    const r = await runCli(['compare', runs['a']!.dir, runs['cut']!.dir, '--fail-on-regression']);
+    const r = await runMain(['compare', runs['a']!.dir, runs['cut']!.dir, '--fail-on-regression']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toContain('paired over 36 dataset rows');
     expect(r.stdout).toMatch(/length_rate\s+gpt-4o-mini\/t0\.7\/n3\/seed=1\s+0\.0%\s+\d+\.\d%\s+\+\d+\.\dpp ▼/);
@@ -109,19 +109,19 @@ describe('evalrun compare RUN_A RUN_B', () => {
   });
 
   it('does not call noise a regression: the same settings with another seed pass', async () => {
-    const r = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--fail-on-regression']);
+    const r = await runMain(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--fail-on-regression']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).not.toContain('worse');
   });
 
   it('gives machine-readable JSON with intervals, and falls back to an unpaired test without common row ids', async () => {
-    const paired = JSON.parse((await runCli(['compare', runs['a']!.dir, runs['cut']!.dir, '--json', '--metric', 'length_rate'])).stdout);
+    const paired = JSON.parse((await runMain(['compare', runs['a']!.dir, runs['cut']!.dir, '--json', '--metric', 'length_rate'])).stdout);
     expect(paired.metrics).toEqual(['length_rate']);
     expect(paired.common_rows).toBe(36);
     const row = paired.rows.find((x: { cell: string }) => x.cell === BASELINE);
     expect(row.method).toBe('sign-flip-exact');
     expect(row.diff_low).toBeGreaterThan(0);
-    const r = await runCli(['compare', runs['a']!.dir, runs['no-ids']!.dir, '--json', '--metric', 'length_rate']);
+    const r = await runMain(['compare', runs['a']!.dir, runs['no-ids']!.dir, '--json', '--metric', 'length_rate']);
     const unpaired = JSON.parse(r.stdout);
     expect(unpaired.common_rows).toBe(0);
     expect(unpaired.rows[0].method).toBe('two-proportion-z');
@@ -130,10 +130,10 @@ describe('evalrun compare RUN_A RUN_B', () => {
   });
 
   it('rejects an unknown --metric with a suggestion (exit 2) and a directory that is not a run (exit 6)', async () => {
-    const bad = await runCli(['compare', runs['a']!.dir, runs['cut']!.dir, '--metric', 'length']);
+    const bad = await runMain(['compare', runs['a']!.dir, runs['cut']!.dir, '--metric', 'length']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("did you mean 'length_rate'?");
-    const notRun = await runCli(['compare', runs['a']!.dir, base]);
+    const notRun = await runMain(['compare', runs['a']!.dir, base]);
     expect(notRun.code).toBe(6);
     expect(notRun.stderr).toContain('not an evalrun run directory');
   });
