@@ -1,7 +1,9 @@
+import { isDeepStrictEqual } from 'node:util';
 import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../plan/template.js';
 import { compileSchema } from './validators.js';
+import { pointerTokens } from '../util/json-pointer.js';
 
 export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema'] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
@@ -80,10 +82,8 @@ export function expectedColumn(expected: unknown): string | undefined {
 
 /** RFC 6901: "" is the whole document, "/a/0" walks keys and indexes, "~1" is "/" and "~0" is "~". */
 export function resolvePointer(doc: unknown, pointer: string): { found: true; value: unknown } | { found: false } {
-  if (pointer === '') return { found: true, value: doc };
   let v = doc;
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of pointerTokens(pointer)) {
     if (Array.isArray(v) && /^(0|[1-9]\d*)$/.test(key) && Number(key) < v.length) v = v[Number(key)];
     else if (v && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, key)) v = (v as Record<string, unknown>)[key];
     else return { found: false };
@@ -94,15 +94,6 @@ export function resolvePointer(doc: unknown, pointer: string): { found: true; va
 /** Text of a value for string comparison: strings as they are, anything else as JSON (so CSV "3" equals JSON 3). */
 function text(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 export function compileCheck(spec: CheckSpec): CompiledCheck {
@@ -134,7 +125,7 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
         case 'equals': {
           const want = expectedOf(vars);
           // Strings compare as text (a CSV column is always a string); other literals by JSON value.
-          const equal = typeof want === 'string' ? fold(text(value)) === fold(want) : deepEqual(value, want);
+          const equal = typeof want === 'string' ? fold(text(value)) === fold(want) : isDeepStrictEqual(value, want);
           if (!equal) note?.({ expected: want, got: value });
           return equal;
         }

@@ -1,15 +1,11 @@
 import { isMap, isPair, isScalar, type Document, type LineCounter } from 'yaml';
+import { pointerTokens } from '../util/json-pointer.js';
 
 export type DocPath = Array<string | number>;
 
 /** "/grid/temperature/1" → ["grid", "temperature", 1] (JSON Pointer, RFC 6901 escapes). */
 export function pointerToPath(pointer: string): DocPath {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  return pointerTokens(pointer).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
 export function pathToString(path: DocPath): string {
@@ -49,4 +45,4 @@ export function locate(
   return { line: 1, col: 1 };
 }
 
-export { editDistance, suggest } from '../util/suggest.js';
+export { suggest } from '../util/suggest.js';

@@ -4,7 +4,8 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve as reso
 import { ConfigError, type SourceIssue } from '../errors.js';
 import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, unknownFormat, type SchemaProblem } from '../check/validators.js';
 import { LineCounter, parseDocument } from 'yaml';
-import { editDistance, locate, pathToString } from './locate.js';
+import leven from 'leven';
+import { locate, pathToString } from './locate.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import { requestParamSchemas, reservedParams } from './schema.js';
 import { serverExtraParams, targetsOpenAi } from './server-params.js';
@@ -322,7 +323,7 @@ function closeHint(word: string, candidates: readonly string[]): string | undefi
   const [a, b] = [word.toLowerCase(), hint.toLowerCase()];
   // Two letters swapped ('emial') are one slip, though two edits.
   const swapped = a.length === b.length && [...a].sort().join('') === [...b].sort().join('');
-  return swapped || editDistance(a, b) <= Math.max(1, Math.floor(word.length / 3)) ? hint : undefined;
+  return swapped || leven(a, b) <= Math.max(1, Math.floor(word.length / 3)) ? hint : undefined;
 }
 
 function problemMessage(p: SchemaProblem): string {

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { basename, extname, relative } from 'node:path';
+import { basename, extname } from 'node:path';
+import { shownPath } from '../util/shown-path.js';
 import { DatasetError, type SourceIssue } from '../errors.js';
 import type { Config } from '../config/types.js';
 import { compileTemplate, missingVariables } from '../plan/template.js';
@@ -19,11 +20,7 @@ const readers: Record<string, (file: string, shown: string, encoding?: string) =
   '.json': readJsonArray,
 };
 
-/** How a dataset path is shown in messages: relative to the working directory when that is shorter. */
-export function shownPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && rel.length < file.length ? rel : file;
-}
+export { shownPath };
 
 /**
  * Every row of every dataset, streamed in order, with its id and its own messages (if it has any). Memory stays

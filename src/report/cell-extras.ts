@@ -3,6 +3,7 @@ import { studentTQuantile } from '../stats/distributions.js';
 import { rateMetrics } from '../stats/metrics.js';
 import { wilson } from '../stats/wilson.js';
 import type { CellStats } from './cell-stats.js';
+import { roundOrNull, roundTo } from '../util/round.js';
 
 /** stats.csv columns after the base ones: per check its counts and rate, then every interval, then cost. */
 export function extraStatsColumns(checks: readonly string[]): string[] {
@@ -19,8 +20,6 @@ export function extraStatsColumns(checks: readonly string[]): string[] {
 export function field(c: CellStats, key: string): unknown {
   return (c as unknown as Record<string, unknown>)[key];
 }
-
-const round4 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 1e4) / 1e4);
 
 /**
  * A cell's stats with what issue 4 adds: check rates, a 95% interval for every rate and for the mean latency, and
@@ -43,16 +42,16 @@ export function extendCellStats(
     const k = field(out, m.count!) as number | undefined;
     const n = field(out, m.of!) as number | undefined;
     const ci = k !== undefined && n !== undefined ? wilson(k, n) : null;
-    out[`${m.name}_low`] = round4(ci?.low);
-    out[`${m.name}_high`] = round4(ci?.high);
+    out[`${m.name}_low`] = roundOrNull(ci?.low, 4);
+    out[`${m.name}_high`] = roundOrNull(ci?.high, 4);
   }
   const half = latency.n > 1 ? studentTQuantile(0.975, latency.n - 1) * Math.sqrt(latency.variance / latency.n) : NaN;
   // A latency is never negative: a wide interval (a few slow requests among cached answers) stops at 0, the edge of
   // what the mean can be, instead of reporting an impossible negative bound.
-  out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.max(0, Math.round((latency.mean - half) * 10) / 10) : null;
-  out['latency_mean_ms_high'] = Number.isFinite(half) ? Math.round((latency.mean + half) * 10) / 10 : null;
+  out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.max(0, roundTo(latency.mean - half, 1)) : null;
+  out['latency_mean_ms_high'] = Number.isFinite(half) ? roundTo(latency.mean + half, 1) : null;
   const cost = costUsd(priceFor(base.model, prices), billed.prompt, billed.completion);
-  out.cost_usd = cost === null ? null : Math.round(cost * 1e6) / 1e6;
+  out.cost_usd = cost === null ? null : roundTo(cost, 6);
   return out;
 }
 

@@ -1,4 +1,5 @@
 import type { ManifestCell } from '../record/manifest.js';
+import { roundOrNull } from '../util/round.js';
 
 /** finish_reason values counted in their own columns; anything else lands in `other`. */
 export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'error'] as const;
@@ -192,9 +193,9 @@ export class CellAccumulator {
       schema_checked: this.schemaChecked,
       schema_valid: this.schemaValid,
       schema_valid_rate: rate(this.schemaValid, this.schemaChecked),
-      latency_p50_ms: round1(p50 ?? null),
-      latency_p95_ms: round1(p95 ?? null),
-      latency_mean_ms: round1(this.latencies.mean()),
+      latency_p50_ms: roundOrNull(p50, 1),
+      latency_p95_ms: roundOrNull(p95, 1),
+      latency_mean_ms: roundOrNull(this.latencies.mean(), 1),
       tool_args_checked: this.toolArgsChecked,
       tool_args_valid: this.toolArgsValid,
       tool_args_valid_rate: rate(this.toolArgsValid, this.toolArgsChecked),
@@ -204,8 +205,4 @@ export class CellAccumulator {
       cached: this.cached,
     };
   }
-}
-
-function round1(v: number | null): number | null {
-  return v === null ? null : Math.round(v * 10) / 10;
 }

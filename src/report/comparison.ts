@@ -3,6 +3,7 @@ import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } f
 import type { RowValues } from '../stats/row-values.js';
 import type { MetricDef } from '../stats/metrics.js';
 import type { CellStats } from './cell-stats.js';
+import { roundOrNull } from '../util/round.js';
 
 export interface ComparisonSection {
   /** The cell every other cell is compared with (within a run), or run A's label (between runs). */
@@ -50,8 +51,8 @@ export function compareWithinRun(
 
 /** Four significant decimals for rates, one for milliseconds; p-values keep their precision. */
 export function rounded(r: ComparisonRow): ComparisonRow {
-  const digits = r.metric.endsWith('_ms') ? 10 : 1e4;
-  const round = (v: number | null) => (v === null || !Number.isFinite(v) ? null : Math.round(v * digits) / digits);
+  const decimals = r.metric.endsWith('_ms') ? 1 : 4;
+  const round = (v: number | null) => roundOrNull(v, decimals);
   const roundP = (v: number | null) => (v === null ? null : Number(v.toPrecision(4)));
   return {
     ...r,

@@ -1,5 +1,6 @@
 import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../plan/prices.js';
 import type { CellStats } from './cell-stats.js';
+import { roundTo } from '../util/round.js';
 
 export interface CostSection {
   currency: 'USD';
@@ -28,10 +29,10 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
   const rows = [...byModel].map(([model, t]) => {
     const price = priceFor(model, prices);
     const cost = costUsd(price, t.prompt, t.completion);
-    return { model, prompt_tokens: t.prompt, completion_tokens: t.completion, input_per_1m: price?.input ?? null, output_per_1m: price?.output ?? null, cost_usd: cost === null ? null : round6(cost) };
+    return { model, prompt_tokens: t.prompt, completion_tokens: t.completion, input_per_1m: price?.input ?? null, output_per_1m: price?.output ?? null, cost_usd: cost === null ? null : roundTo(cost, 6) };
   });
   const unknown = rows.filter((r) => r.cost_usd === null && r.prompt_tokens + r.completion_tokens > 0).map((r) => r.model);
-  const known = round6(rows.reduce((s, r) => s + (r.cost_usd ?? 0), 0));
+  const known = roundTo(rows.reduce((s, r) => s + (r.cost_usd ?? 0), 0), 6);
   return {
     currency: 'USD',
     prices_as_of: PRICES_AS_OF,
@@ -43,10 +44,6 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
     by_model: rows,
     simulated,
   };
-}
-
-function round6(v: number): number {
-  return Math.round(v * 1e6) / 1e6;
 }
 
 /** `$0.0123`, with enough digits for small runs; "unknown" rather than a misleading $0. */

@@ -49,23 +49,3 @@ export function hexOf(h: number, length: number): string {
   }
   return out.slice(0, length);
 }
-
-/** JSON with sorted object keys, so two clients that order keys differently get the same seed. */
-export function stableStringify(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) {
-    let s = '[';
-    for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + stableStringify(v[i]);
-    return s + ']';
-  }
-  const rec = v as Record<string, unknown>;
-  const keys = Object.keys(rec).sort();
-  let s = '{';
-  let first = true;
-  for (const k of keys) {
-    if (rec[k] === undefined) continue;
-    s += (first ? '' : ',') + JSON.stringify(k) + ':' + stableStringify(rec[k]);
-    first = false;
-  }
-  return s + '}';
-}

@@ -14,7 +14,8 @@
  *     json_schema with strict: true never breaks: structured outputs guarantee the schema.
  *   - Text mode: prose whose wording varies per deviating choice and rambles more as spread grows.
  */
-import { foldNumber, hashString, hexOf, mix, stableStringify, unit } from './hash.js';
+import { canonicalJson } from '../util/canonical-json.js';
+import { foldNumber, hashString, hexOf, mix, unit } from './hash.js';
 import { brokenJson, poolFor, violationFor } from './json-content.js';
 import { defaultJsonAnswer, proseAnswer, topicOf } from './text-content.js';
 import { splitTokens, tokensOf, truncateToTokens } from './tokens.js';
@@ -53,9 +54,9 @@ export function spreadOf(req: Pick<ChatRequest, 'temperature' | 'topP'>): number
 }
 
 export function requestSeed(body: Record<string, unknown>, req: ChatRequest, globalSeed: number): number {
-  let h = hashString(stableStringify(body['messages']), hashString(req.model));
-  if (body['response_format'] != null) h = mix(h, hashString(stableStringify(body['response_format'])));
-  if (body['tools'] != null) h = mix(h, hashString(stableStringify(body['tools'])));
+  let h = hashString(canonicalJson(body['messages']), hashString(req.model));
+  if (body['response_format'] != null) h = mix(h, hashString(canonicalJson(body['response_format'])));
+  if (body['tools'] != null) h = mix(h, hashString(canonicalJson(body['tools'])));
   h = mix(h, foldNumber(globalSeed));
   return req.seed === undefined ? h : mix(h, foldNumber(req.seed));
 }

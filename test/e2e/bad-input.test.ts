@@ -191,34 +191,36 @@ describe('the built CLI with bad input', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("names an option given to a command that lacks it, rather than suggesting the same name", async () => {
-    const r = await runCli(['report', join(FIXTURES, 'configs'), '--quiet']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^Unknown option --quiet \(an option of other commands, not of 'report'; see evalrun report --help\)$/m);
-    expect(r.stderr).not.toContain('did you mean --quiet');
-  });
-
-  it('rejects an unknown flag with exit 2', async () => {
-    const r = await runCli(['run', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^Unknown option --bogus$/m);
-    expect(r.stderr).not.toMatch(STACK_LINE);
-  });
-
-  it('an unknown command or a stray argument is named as such (exit 2), not as an unknown option', async () => {
-    const typo = await runCli(['rnu', 'x.yaml']);
-    expect(typo.code).toBe(2);
-    expect(typo.stderr).toMatch(/^Unknown command 'rnu' \(did you mean 'run'\?\); the commands are run, plan, report, compare, merge, simulate$/m);
-    const extra = await runCli(['run', 'a.yaml', 'b.yaml']);
-    expect(extra.code).toBe(2);
-    expect(extra.stderr).toMatch(/^Unexpected extra argument 'b\.yaml'$/m);
-  });
-
   it('plan exits at once when it ends early: the tokenizer worker it starts up front does not hold the process', async () => {
     const bad = await runCli(['plan', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus'], { timeoutMs: 8_000 });
     expect(bad.code).toBe(2);
     const help = await runCli(['plan', '--help'], { timeoutMs: 8_000 });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('evalrun plan <config>');
+  });
+});
+
+describe('the CLI with bad usage', () => {
+  it("names an option given to a command that lacks it, rather than suggesting the same name", async () => {
+    const r = await runMain(['report', join(FIXTURES, 'configs'), '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Unknown option --quiet \(an option of other commands, not of 'report'; see evalrun report --help\)$/m);
+    expect(r.stderr).not.toContain('did you mean --quiet');
+  });
+
+  it('rejects an unknown flag with exit 2', async () => {
+    const r = await runMain(['run', join(FIXTURES, 'configs/sim-json.yaml'), '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Unknown option --bogus$/m);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('an unknown command or a stray argument is named as such (exit 2), not as an unknown option', async () => {
+    const typo = await runMain(['rnu', 'x.yaml']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^Unknown command 'rnu' \(did you mean 'run'\?\); the commands are run, plan, report, compare, merge, simulate$/m);
+    const extra = await runMain(['run', 'a.yaml', 'b.yaml']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(/^Unexpected extra argument 'b\.yaml'$/m);
   });
 });

@@ -1,13 +1,13 @@
 /**
- * Comparisons on the simulator, through the built CLI: within a run, a clearly worse cell (temperature 1.9) is
- * marked significant and a cell that differs only by noise (the same temperature with another request `seed`:
- * other random draws, the same quality) is not; between runs, a real regression (max_tokens cut) fails
- * --fail-on-regression, and a rerun with another simulator seed does not.
+ * Comparisons on the simulator, through the CLI (`main()` in-process): within a run, a clearly worse cell
+ * (temperature 1.9) is marked significant and a cell that differs only by noise (the same temperature with another
+ * request `seed`: other random draws, the same quality) is not; between runs, a real regression (max_tokens cut)
+ * fails --fail-on-regression, and a rerun with another simulator seed does not.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { ROOT, runMain, type CliResult } from '../helpers/cli.js';
 import { readCsvFile, type CsvRow } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -54,7 +54,7 @@ beforeAll(async () => {
   await Promise.all(
     Object.entries(files).map(async ([name, file]) => {
       const dir = join(base, name.replace('.yaml', ''));
-      const cli = await runCli(['run', file, '--out', dir, '--quiet']);
+      const cli = await runMain(['run', file, '--out', dir, '--quiet']);
       runs[name.replace('.yaml', '')] = { cli, dir };
     }),
   );
@@ -102,7 +102,7 @@ describe('within a run: each cell against the baseline, paired over rows', () =>
 
 describe('evalrun compare RUN_A RUN_B', () => {
   it('finds a real regression (max_tokens cut) and fails with --fail-on-regression', async () => {
-    const r = await runCli(['compare', runs['a']!.dir, runs['cut']!.dir, '--fail-on-regression']);
+    const r = await runMain(['compare', runs['a']!.dir, runs['cut']!.dir, '--fail-on-regression']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toContain('paired over 36 dataset rows');
     expect(r.stdout).toMatch(/length_rate\s+gpt-4o-mini\/t0\.7\/n3\/seed=1\s+0\.0%\s+\d+\.\d%\s+\+\d+\.\dpp ▼/);
@@ -111,19 +111,19 @@ describe('evalrun compare RUN_A RUN_B', () => {
   });
 
   it('does not call noise a regression: the same settings with another seed pass', async () => {
-    const r = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--fail-on-regression']);
+    const r = await runMain(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--fail-on-regression']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).not.toContain('worse');
   });
 
   it('gives machine-readable JSON with intervals, and falls back to an unpaired test without common row ids', async () => {
-    const paired = JSON.parse((await runCli(['compare', runs['a']!.dir, runs['cut']!.dir, '--json', '--metric', 'length_rate'])).stdout);
+    const paired = JSON.parse((await runMain(['compare', runs['a']!.dir, runs['cut']!.dir, '--json', '--metric', 'length_rate'])).stdout);
     expect(paired.metrics).toEqual(['length_rate']);
     expect(paired.common_rows).toBe(36);
     const row = paired.rows.find((x: { cell: string }) => x.cell === BASELINE);
     expect(row.method).toBe('sign-flip-exact');
     expect(row.diff_low).toBeGreaterThan(0);
-    const r = await runCli(['compare', runs['a']!.dir, runs['no-ids']!.dir, '--json', '--metric', 'length_rate']);
+    const r = await runMain(['compare', runs['a']!.dir, runs['no-ids']!.dir, '--json', '--metric', 'length_rate']);
     const unpaired = JSON.parse(r.stdout);
     expect(unpaired.common_rows).toBe(0);
     expect(unpaired.rows[0].method).toBe('two-proportion-z');
@@ -132,10 +132,10 @@ describe('evalrun compare RUN_A RUN_B', () => {
   });
 
   it('rejects an unknown --metric with a suggestion (exit 2) and a directory that is not a run (exit 6)', async () => {
-    const bad = await runCli(['compare', runs['a']!.dir, runs['cut']!.dir, '--metric', 'length']);
+    const bad = await runMain(['compare', runs['a']!.dir, runs['cut']!.dir, '--metric', 'length']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("did you mean 'length_rate'?");
-    const notRun = await runCli(['compare', runs['a']!.dir, base]);
+    const notRun = await runMain(['compare', runs['a']!.dir, base]);
     expect(notRun.code).toBe(6);
     expect(notRun.stderr).toContain('not an evalrun run directory');
   });
@@ -145,12 +145,12 @@ describe('evalrun compare across different cell ids', () => {
   const OTHER = (id: string) => id.replace('gpt-4o-mini', 'gpt-4.1-mini');
 
   it('pairs a model-A run with a model-B run on the parameters that are equal, and says what differs', async () => {
-    const r = await runCli(['compare', runs['a']!.dir, runs['other-model']!.dir]);
+    const r = await runMain(['compare', runs['a']!.dir, runs['other-model']!.dir]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('4 cells matched on parameters, paired over 36 dataset rows');
     expect(r.stdout).toContain('setting aside what differs between the runs: model "gpt-4o-mini" (A) vs "gpt-4.1-mini" (B)');
     expect(r.stdout).not.toContain('Only in');
-    const json = JSON.parse((await runCli(['compare', runs['a']!.dir, runs['other-model']!.dir, '--json', '--metric', 'length_rate'])).stdout);
+    const json = JSON.parse((await runMain(['compare', runs['a']!.dir, runs['other-model']!.dir, '--json', '--metric', 'length_rate'])).stdout);
     expect(json.pairs).toHaveLength(4);
     expect(json.pairs).toContainEqual({ a: HOT, b: OTHER(HOT), matched_by: 'params' });
     const row = json.rows.find((x: { baseline: string }) => x.baseline === HOT);
@@ -159,13 +159,13 @@ describe('evalrun compare across different cell ids', () => {
   });
 
   it('says clearly when nothing pairs (exit 2), and --map pairs cells by hand', async () => {
-    const none = await runCli(['compare', runs['a']!.dir, runs['other-grid']!.dir]);
+    const none = await runMain(['compare', runs['a']!.dir, runs['other-grid']!.dir]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('Nothing to compare: no cell of run A pairs with a cell of run B');
     expect(none.stderr).toContain(`Run A (triage-compare) has: ${BASELINE}, `);
     expect(none.stderr).toContain('Run B (triage-compare) has: gpt-4.1-mini/t0.2/n3/seed=1, ');
     expect(none.stderr).toContain('--map A_CELL=B_CELL');
-    const mapped = await runCli(['compare', runs['a']!.dir, runs['other-grid']!.dir, '--map', `${HOT}=gpt-4.1-mini/t1/n3/seed=1`, '--json']);
+    const mapped = await runMain(['compare', runs['a']!.dir, runs['other-grid']!.dir, '--map', `${HOT}=gpt-4.1-mini/t1/n3/seed=1`, '--json']);
     expect(mapped.code, mapped.stderr).toBe(0);
     const json = JSON.parse(mapped.stdout);
     expect(json.pairs).toEqual([{ a: HOT, b: 'gpt-4.1-mini/t1/n3/seed=1', matched_by: 'map' }]);
@@ -174,20 +174,20 @@ describe('evalrun compare across different cell ids', () => {
   });
 
   it('lets --map override id matching, and names a cell that does not exist', async () => {
-    const r = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `${BASELINE}=${NOISE}`]);
+    const r = await runMain(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `${BASELINE}=${NOISE}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('3 cell pairs (2 by id, 1 by --map)');
     expect(r.stdout).toContain(`${BASELINE} → ${NOISE}`);
     expect(r.stdout).toContain(`Only in A (not compared): ${NOISE}`);
     expect(r.stdout).toContain(`Only in B (not compared): ${BASELINE}`);
     // Repeatable, and before the run directories too (the flag does not swallow them).
-    const swapped = await runCli(['compare', '--map', `${BASELINE}=${NOISE}`, '--map', `${NOISE}=${BASELINE}`, runs['a']!.dir, runs['reseeded']!.dir, '--json']);
+    const swapped = await runMain(['compare', '--map', `${BASELINE}=${NOISE}`, '--map', `${NOISE}=${BASELINE}`, runs['a']!.dir, runs['reseeded']!.dir, '--json']);
     expect(swapped.code, swapped.stderr).toBe(0);
     expect(JSON.parse(swapped.stdout).pairs.filter((p: { matched_by: string }) => p.matched_by === 'map')).toEqual([
       { a: BASELINE, b: NOISE, matched_by: 'map' },
       { a: NOISE, b: BASELINE, matched_by: 'map' },
     ]);
-    const bad = await runCli(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `gpt-4o-mini/t0.7/n3/sed=1=${NOISE}`]);
+    const bad = await runMain(['compare', runs['a']!.dir, runs['reseeded']!.dir, '--map', `gpt-4o-mini/t0.7/n3/sed=1=${NOISE}`]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("run A has no cell 'gpt-4o-mini/t0.7/n3/sed=1' (did you mean 'gpt-4o-mini/t0.7/n3/seed=1'?)");
   });

@@ -1,14 +1,14 @@
 /**
- * Gates and the reports for CI, through the built CLI on the simulator: a failing gate exits 1 with a failing
- * testcase in a junit.xml an XML parser accepts; a passing run exits 0; checks grade every choice; `evalrun report`
- * rebuilds every file; summary.md goes to $GITHUB_STEP_SUMMARY; plan estimates tokens and cost.
+ * Gates and the reports for CI, through the CLI (`main()` in-process) on the simulator: a failing gate exits 1 with
+ * a failing testcase in a junit.xml an XML parser accepts; a passing run exits 0; checks grade every choice;
+ * `evalrun report` rebuilds every file; summary.md goes to $GITHUB_STEP_SUMMARY; plan estimates tokens and cost.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, ROOT, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
+import { cleanEnv, ROOT, runMain, STACK_LINE, type CliResult } from '../helpers/cli.js';
 import { readCsvFile, parseCsv } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -59,7 +59,7 @@ beforeAll(async () => {
     (['failing', 'passing'] as const).map(async (name) => {
       const dir = join(base, name);
       const env = name === 'passing' ? cleanEnv({ GITHUB_STEP_SUMMARY: stepSummary }) : cleanEnv();
-      runs[name] = { cli: await runCli(['run', files[`${name}.yaml`]!, '--out', dir, '--quiet'], { env }), dir };
+      runs[name] = { cli: await runMain(['run', files[`${name}.yaml`]!, '--out', dir, '--quiet'], env), dir };
     }),
   );
 }, 60_000);
@@ -109,7 +109,7 @@ describe('gates', () => {
   it('an unknown gate metric is a config error (exit 3) at its line with a did-you-mean, and nothing is run', async () => {
     const file = join(base, 'typo.yaml');
     await writeFile(file, config('gates:\n  - { metric: schema_valid, min: 0.9 }\n'));
-    const r = await runCli(['run', file, '--out', join(base, 'typo')]);
+    const r = await runMain(['run', file, '--out', join(base, 'typo')]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`${file}:22:15 `);
     expect(r.stderr).toContain("gates.0.metric: unknown metric 'schema_valid' (did you mean 'schema_valid_rate'?)");
@@ -202,7 +202,7 @@ describe('reports', () => {
     const names = ['choices.csv', 'stats.csv', 'summary.json', 'comparison.csv', 'junit.xml', 'summary.md'];
     const before = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n), 'utf8')])));
     await Promise.all([...names, 'report.html'].map((n) => rm(join(dir, n))));
-    const r = await runCli(['report', dir]);
+    const r = await runMain(['report', dir]);
     expect(r.code, r.stderr).toBe(1);
     for (const n of names) expect(await readFile(join(dir, n), 'utf8'), n).toBe(before[n]);
     expect(await readFile(join(dir, 'report.html'), 'utf8')).toContain('id="evalrun-data"');
@@ -212,11 +212,11 @@ describe('reports', () => {
 
 describe('evalrun plan', () => {
   it('estimates prompt tokens with the tokenizer, completion tokens bounded by max_tokens × n, and cost', async () => {
-    const r = await runCli(['plan', files['passing.yaml']!]);
+    const r = await runMain(['plan', files['passing.yaml']!]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/gpt-4o-mini\/t0\/n2 +2 +36 +72 +[\d,]+ +14,400 +\$0\.\d+/);
     expect(r.stdout).toMatch(/cost: \$[\d.]+ prompt, at most \$[\d.]+ in all \(list prices as of \d{4}-\d{2}-\d{2}/);
-    const json = JSON.parse((await runCli(['plan', files['passing.yaml']!, '--json'])).stdout);
+    const json = JSON.parse((await runMain(['plan', files['passing.yaml']!, '--json'])).stdout);
     expect(json.cost.cells).toHaveLength(4);
     expect(json.cost.cells[0].max_completion_tokens).toBe(200 * 2 * 36);
     expect(json.cost.prompt_tokens).toBeGreaterThan(36 * 4 * 20);
@@ -229,7 +229,7 @@ describe('evalrun plan', () => {
   it('shows an unknown model as unknown cost, not $0', async () => {
     const file = join(base, 'local.yaml');
     await writeFile(file, config('').replace('model: [gpt-4o-mini, gpt-4.1-mini]', 'model: [my-local-llama]'));
-    const r = await runCli(['plan', file]);
+    const r = await runMain(['plan', file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('unknown');
     expect(r.stdout).toContain("no price for my-local-llama: its cost is unknown; add it under 'pricing:'");

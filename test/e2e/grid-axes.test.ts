@@ -1,12 +1,12 @@
 /**
- * Every grid axis has its own column, through the built CLI on the simulator: a grid over max_tokens, stop and
- * response_format gives choices.csv, stats.csv and summary.json one column per axis with a readable value, so two
- * cells that differ only in max_tokens are never one "default/default" group.
+ * Every grid axis has its own column, through the CLI (`main()` in-process) on the simulator: a grid over
+ * max_tokens, stop and response_format gives choices.csv, stats.csv and summary.json one column per axis with a
+ * readable value, so two cells that differ only in max_tokens are never one "default/default" group.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
+import { cleanEnv, runMain, type CliResult } from '../helpers/cli.js';
 import { readCsvFile, type CsvRow } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -44,7 +44,7 @@ beforeAll(async () => {
   const base = await tempDir('evalrun-axes-');
   await writeTree(base, { 'rows.csv': 'id,text\nr1,How do I reset my password?\nr2,Why was I charged twice?\n', 'evalrun.yaml': CONFIG });
   dir = join(base, 'run');
-  run = await runCli(['run', join(base, 'evalrun.yaml'), '--out', dir, '--quiet'], { env: cleanEnv() });
+  run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', dir, '--quiet'], cleanEnv());
   choices = await readCsvFile(join(dir, 'choices.csv'));
   stats = await readCsvFile(join(dir, 'stats.csv'));
   summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));
@@ -97,7 +97,7 @@ describe('every grid axis has its own column', () => {
   it('evalrun report derives the same columns from run.json and records.jsonl', async () => {
     const before = await readFile(join(dir, 'choices.csv'), 'utf8');
     const statsBefore = await readFile(join(dir, 'stats.csv'), 'utf8');
-    report = await runCli(['report', dir], { env: cleanEnv() });
+    report = await runMain(['report', dir], cleanEnv());
     expect(report.code, report.stderr).toBe(0);
     expect(await readFile(join(dir, 'choices.csv'), 'utf8')).toBe(before);
     expect(await readFile(join(dir, 'stats.csv'), 'utf8')).toBe(statsBefore);

@@ -1,6 +1,6 @@
 /**
  * What evalrun sends is what the official OpenAI schema accepts. A capture server records every request body the
- * built CLI sends to its base_url, answers it with the simulator's pure `simulateCompletion`, and every request and
+ * CLI sends to its base_url, answers it with the simulator's pure `simulateCompletion`, and every request and
  * response is validated against the OpenAI spec fixture.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCompletion } from '../../src/simulator/index.js';
-import { cleanEnv, runCli } from '../helpers/cli.js';
+import { cleanEnv, runMain } from '../helpers/cli.js';
 import { readCsvFile } from '../helpers/csv.js';
 import { specErrors, specValidator } from '../helpers/openai-spec.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
@@ -158,10 +158,10 @@ beforeAll(async () => {
   const files = await writeTree(dir, { 'json.yaml': jsonConfig(), 'tools.yaml': toolsConfig(), 'logprobs.yaml': logprobsConfig(), 'reasoning.yaml': reasoningConfig() });
   const env = cleanEnv({ OPENAI_API_KEY: 'sk-test' });
   const results = await Promise.all([
-    runCli(['run', files['json.yaml']!, '--out', join(dir, 'json'), '--quiet'], { env }),
-    runCli(['run', files['tools.yaml']!, '--out', join(dir, 'tools'), '--quiet'], { env }),
-    runCli(['run', files['logprobs.yaml']!, '--out', join(dir, 'logprobs'), '--quiet'], { env }),
-    runCli(['run', files['reasoning.yaml']!, '--out', join(dir, 'reasoning'), '--quiet'], { env }),
+    runMain(['run', files['json.yaml']!, '--out', join(dir, 'json'), '--quiet'], env),
+    runMain(['run', files['tools.yaml']!, '--out', join(dir, 'tools'), '--quiet'], env),
+    runMain(['run', files['logprobs.yaml']!, '--out', join(dir, 'logprobs'), '--quiet'], env),
+    runMain(['run', files['reasoning.yaml']!, '--out', join(dir, 'reasoning'), '--quiet'], env),
   ]);
   for (const r of results) if (r.code !== 0) throw new Error(`evalrun exited ${r.code}:\n${r.stderr}`);
   outDirs = { json: join(dir, 'json'), tools: join(dir, 'tools') };

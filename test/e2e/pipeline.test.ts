@@ -1,6 +1,7 @@
 /**
- * The whole pipeline through the BUILT CLI (dist/bin.js) against the built-in simulator: config → dataset → plan →
- * run → check → record → report, judged only by the files a user gets.
+ * The whole pipeline through the CLI (`main()` in-process) against the built-in simulator: config → dataset → plan →
+ * run → check → record → report, judged only by the files a user gets. `plan` and the installed command also run
+ * as the built dist/bin.js in a child process.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_FILTER_TRIGGER } from '../../src/simulator/index.js';
-import { BIN, cleanEnv, ROOT, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
+import { BIN, cleanEnv, ROOT, runCli, runMain, STACK_LINE, type CliResult } from '../helpers/cli.js';
 import {
   expectChecksAgree,
   expectChoicesMatchRecords,
@@ -46,7 +47,7 @@ beforeAll(async () => {
   await Promise.all(
     Object.entries(specs).map(async ([key, [file, ...extra]]) => {
       const dir = join(base, key);
-      const cli = await runCli(['run', file!, '--out', dir, '--quiet', ...extra]);
+      const cli = await runMain(['run', file!, '--out', dir, '--quiet', ...extra]);
       if (cli.code !== 0) throw new Error(`evalrun run ${file} exited ${cli.code}:\n${cli.stderr}`);
       runs[key as keyof typeof runs] = { cli, dir, out: await readRunDir(dir) };
     }),
@@ -55,7 +56,7 @@ beforeAll(async () => {
 
 const tickets = readFileSync(join(FIXTURES, 'datasets/tickets.csv'), 'utf8');
 
-describe('evalrun run (built CLI on the simulator)', () => {
+describe('evalrun run (on the simulator)', () => {
   it('exits 0 with the summary table on stdout, nothing on stderr under --quiet, and writes the five files', async () => {
     for (const [key, run] of Object.entries(runs)) {
       expect(run.cli.code, key).toBe(0);
@@ -101,7 +102,7 @@ describe('evalrun run (built CLI on the simulator)', () => {
     for (const key of ['json', 'demo'] as const) {
       const { dir } = runs[key];
       const live = await derived(dir);
-      const report = await runCli(['report', dir]);
+      const report = await runMain(['report', dir]);
       expect(report.code, report.stderr).toBe(0);
       const after = await derived(dir);
       expect(Object.keys(live), key).toEqual(Object.keys(after));
@@ -244,7 +245,7 @@ describe('evalrun plan (built CLI)', () => {
   });
 
   it('fails like run does on bad input, with no stack trace', async () => {
-    const r = await runCli(['plan', config('bad-schema.yaml')]);
+    const r = await runMain(['plan', config('bad-schema.yaml')]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('is not a valid JSON Schema');
     expect(r.stderr).not.toMatch(STACK_LINE);

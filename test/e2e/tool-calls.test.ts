@@ -1,15 +1,15 @@
 /**
- * Tool calls are checked, through the built CLI against a loopback server that answers every request with the same
- * five choices: a valid call, a call whose argument has the wrong type, a call to a tool the config does not
- * define, a call whose arguments are cut-off JSON, and a plain text answer. Each call's arguments are validated
- * against its tool's `parameters` from the config; checks point into the calls with `/tool_calls/...`; the rate
- * is gateable.
+ * Tool calls are checked, through the CLI (`main()` in-process) against a loopback server that answers every request
+ * with the same five choices: a valid call, a call whose argument has the wrong type, a call to a tool the config
+ * does not define, a call whose arguments are cut-off JSON, and a plain text answer. Each call's arguments are
+ * validated against its tool's `parameters` from the config; checks point into the calls with `/tool_calls/...`; the
+ * rate is gateable.
  */
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
+import { cleanEnv, runMain, STACK_LINE, type CliResult } from '../helpers/cli.js';
 import { readCsvFile, type CsvRow } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -85,7 +85,7 @@ beforeAll(async () => {
     'evalrun.yaml': config(url),
     'bad.yaml': config(url).replace('properties:\n          city: { type: string }', 'properties:\n          city: { type: strng }'),
   });
-  run = await runCli(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], { env: cleanEnv({ OPENAI_API_KEY: 'sk-test' }) });
+  run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], cleanEnv({ OPENAI_API_KEY: 'sk-test' }));
   choices = await readCsvFile(join(base, 'run', 'choices.csv'));
   stats = await readCsvFile(join(base, 'run', 'stats.csv'));
 }, 60_000);
@@ -142,7 +142,7 @@ describe('tool calls are checked', () => {
   });
 
   it('rejects a tool whose parameters are not a valid JSON Schema before sending anything (exit 3, says where)', async () => {
-    const r = await runCli(['plan', join(base, 'bad.yaml')], { env: cleanEnv({ OPENAI_API_KEY: 'sk-test' }) });
+    const r = await runMain(['plan', join(base, 'bad.yaml')], cleanEnv({ OPENAI_API_KEY: 'sk-test' }));
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('tools.0.function.parameters');
     expect(r.stderr).toContain('is not a valid JSON Schema');

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { relative } from 'node:path';
 import { ExitCode, UsageError, formatIssue } from '../../errors.js';
+import { shownPath as shortPath } from '../../util/shown-path.js';
 import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
@@ -126,9 +126,4 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
 
 export function cachedLine(cached: number, requests: number): string {
   return `${cached} of ${requests} requests were answered from the response cache (--cache): not sent, not billed, the same samples as before.`;
-}
-
-function shortPath(p: string): string {
-  const rel = relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') ? rel : p;
 }

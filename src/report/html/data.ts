@@ -4,6 +4,7 @@ import { FINISH_REASONS } from '../cell-stats.js';
 import { field } from '../cell-extras.js';
 import { rateMetrics, type MetricDef } from '../../stats/metrics.js';
 import type { Summary } from '../write-reports.js';
+import { roundTo } from '../../util/round.js';
 
 export interface HtmlCell {
   id: string;
@@ -81,7 +82,7 @@ function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: re
       high: (field(c, `${name}_high`) as number | null | undefined) ?? null,
     };
   }
-  const q = latency ? latency.percentiles([0.05, 0.25, 0.5, 0.75, 0.95]).map((v) => (v === null ? null : Math.round(v * 10) / 10)) : [null, null, null, null, null];
+  const q = latency ? latency.percentiles([0.05, 0.25, 0.5, 0.75, 0.95]).map((v) => (v === null ? null : roundTo(v, 1))) : [null, null, null, null, null];
   return {
     id: c.cell,
     model: c.model,

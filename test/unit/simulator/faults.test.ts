@@ -1,19 +1,23 @@
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
-import { simulateCompletion, startSimulator, type SimulatorOptions } from '../../../src/simulator/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { simulateCompletion, startSimulator, type SimulatorOptions, type SimulatorStats } from '../../../src/simulator/index.js';
 import { latencyMs } from '../../../src/simulator/faults.js';
 import { expectSpecValid, validateError } from './spec.js';
 
 type Outcome = number | 'reset' | 'stall' | 'malformed';
 const body = (i: number | string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Request ${i}` }] });
 
-async function send(url: string, b: unknown, timeoutMs = 2000): Promise<Outcome> {
+/** Waits on conditions, not on the clock: a busy machine only makes these waits longer, never wrong. */
+const until = (condition: () => void) => vi.waitFor(condition, { timeout: 20_000, interval: 5 });
+
+/** Without a signal the request waits for its answer however late it comes; an abort is read as a stall. */
+async function send(url: string, b: unknown, signal?: AbortSignal): Promise<Outcome> {
   try {
     const res = await fetch(`${url}/chat/completions`, {
       method: 'POST',
       body: JSON.stringify(b),
       headers: { 'content-type': 'application/json' },
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal ?? null,
     });
     const text = await res.text();
     if (res.status !== 200) return res.status;
@@ -24,8 +28,33 @@ async function send(url: string, b: unknown, timeoutMs = 2000): Promise<Outcome>
       return 'malformed';
     }
   } catch (e) {
-    return (e as Error).name === 'TimeoutError' ? 'stall' : 'reset';
+    const name = (e as Error).name;
+    return name === 'AbortError' || name === 'TimeoutError' ? 'stall' : 'reset';
   }
+}
+
+/**
+ * Sends `bodies` at once. A stalled request never settles, so once every request has either settled or been counted
+ * by the server as a stall, the unsettled ones are exactly the stalls: they are aborted and reported as such. No
+ * timer decides it, so a slow answer on a loaded machine is never mistaken for a stall.
+ */
+async function sendBatch(url: string, bodies: unknown[], stats: SimulatorStats): Promise<Outcome[]> {
+  const stallsBefore = stats.faults.stall ?? 0;
+  const controllers = bodies.map(() => new AbortController());
+  const outcomes: (Outcome | undefined)[] = bodies.map(() => undefined);
+  let settled = 0;
+  const done = bodies.map((b, i) =>
+    send(url, b, controllers[i]!.signal).then((o) => {
+      outcomes[i] = o;
+      settled++;
+    }),
+  );
+  await until(() => expect(settled + (stats.faults.stall ?? 0) - stallsBefore).toBe(bodies.length));
+  outcomes.forEach((o, i) => {
+    if (o === undefined) controllers[i]!.abort();
+  });
+  await Promise.all(done);
+  return outcomes as Outcome[];
 }
 
 function predicted(b: unknown, options: SimulatorOptions, attempt: number): Outcome {
@@ -33,7 +62,7 @@ function predicted(b: unknown, options: SimulatorOptions, attempt: number): Outc
   return r.fault === 'reset' || r.fault === 'stall' || r.fault === 'malformed' ? r.fault : r.status;
 }
 
-async function withSim<T>(options: SimulatorOptions, fn: (url: string, stats: import('../../../src/simulator/index.js').SimulatorStats) => Promise<T>): Promise<T> {
+async function withSim<T>(options: SimulatorOptions, fn: (url: string, stats: SimulatorStats) => Promise<T>): Promise<T> {
   const sim = await startSimulator(options);
   try {
     return await fn(sim.url, sim.stats);
@@ -72,10 +101,8 @@ describe('fault injection', () => {
     await withSim(options, async (url, stats) => {
       const N = 240;
       const outcomes: Outcome[] = [];
-      // A generous timeout so a slow machine never mistakes a late answer for a stall.
       for (let start = 0; start < N; start += 120) {
-        const batch = await Promise.all(Array.from({ length: 120 }, (_, j) => send(url, body(start + j), 1000)));
-        outcomes.push(...batch);
+        outcomes.push(...(await sendBatch(url, Array.from({ length: 120 }, (_, j) => body(start + j)), stats)));
       }
       const expected = Array.from({ length: N }, (_, i) => predicted(body(i), options, 1));
       expect(outcomes).toEqual(expected);
@@ -86,8 +113,8 @@ describe('fault injection', () => {
       });
       expect(stats.completions).toBe(count(200));
       expect(stats.byStatus['200']).toBe(count(200) + count('malformed'));
-      await new Promise((r) => setTimeout(r, 50));
-      expect(stats.inFlight).toBe(0);
+      // The server sees the aborted stalls close a little after the client gives up on them.
+      await until(() => expect(stats.inFlight).toBe(0));
     });
   });
 
@@ -124,12 +151,11 @@ describe('fault injection', () => {
     const client = new OpenAI({ baseURL: sim.url, apiKey: 'x', maxRetries: 0, timeout: 200 });
     const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
-    const pending = send(sim.url, body('never'), 60_000);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(sim.stats.inFlight).toBe(1);
-    const t0 = Date.now();
+    await until(() => expect(sim.stats.inFlight).toBe(0));
+    // No timeout on this one: only close() can end it, so the test would hang (and time out) if close() waited.
+    const pending = send(sim.url, body('never'));
+    await until(() => expect(sim.stats.inFlight).toBe(1));
     await sim.close();
-    expect(Date.now() - t0).toBeLessThan(1000);
     expect(await pending).toBe('reset');
   });
 
