@@ -113,7 +113,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           exit_code: null,
           versions,
           provider: { kind: provider.kind, base_url: provider.shownBaseUrl },
-          plan: { rows: plan.rows, requests: plan.requests, choices: plan.choices, cells: cells.map((c) => ({ id: c.id, params: c.params, n: c.n, json_mode: c.jsonMode })) },
+          plan: { rows: plan.rows, requests: plan.requests, choices: plan.choices, cells: cells.map((c) => ({ id: c.id, params: c.params, ...(c.prompt !== undefined ? { prompt: c.prompt } : {}), n: c.n, json_mode: c.jsonMode })) },
+          ...(config.prompts ? { prompts: Object.fromEntries(config.prompts.map((p) => [p.name, p.messages])) } : {}),
           sessions: [],
           schema_file: config.schemaFile ?? null,
         };

@@ -10,6 +10,8 @@ import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from './types.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/grid.js';
+import { resolvePrompts } from './prompts.js';
+import { resolvePick } from './pick.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -43,12 +45,15 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   for (const rule of rules) rule(ctx);
   const evaluation = resolveEvaluation(data, ctx.issue, (spec, path) => loadSchema(ctx, spec, path));
   const schema = loadSchema(ctx) ?? evaluation.runSchema;
+  const prompts = resolvePrompts(loaded, dir, ctx.issue, issues);
+  const pick = resolvePick(data, evaluation.checks.map((c) => c.name), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const params: Record<string, unknown> = { ...(data.params ?? {}) };
   if (data.tools !== undefined) params['tools'] = data.tools;
   if (data.tool_choice !== undefined) params['tool_choice'] = data.tool_choice;
-  const grid = Object.entries(data.grid ?? {}).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
+  // `grid.prompt` picks variants (resolvePrompts); it is not a request parameter.
+  const grid = Object.entries(data.grid ?? {}).filter(([key]) => !(key === 'prompt' && prompts)).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
   const datasets = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) =>
     isAbsolute(d) ? d : resolvePath(dir, d),
   );
@@ -62,6 +67,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     datasets,
     idColumn: data.id_column,
     messages: data.messages,
+    prompts,
     params,
     grid,
     schema: schema?.value,
@@ -78,6 +84,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     compare: evaluation.compare,
     gates: evaluation.gates,
     pricing: evaluation.pricing,
+    pick,
   };
   cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -87,6 +94,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
       datasets: resolved.datasets,
       idColumn: resolved.idColumn,
       messages: resolved.messages,
+      // Variants change what is sent; absent without `prompts:`, so older runs keep their hash.
+      prompts: prompts?.map((p) => ({ name: p.name, messages: p.messages })),
       params,
       grid,
       schema: resolved.schema,
@@ -108,6 +117,8 @@ const rules: Rule[] = [
   function noReservedOrMisspeltParams({ data, issue }) {
     for (const section of ['params', 'grid'] as const) {
       for (const key of Object.keys(data[section] ?? {})) {
+        // The prompt-variant axis (see prompts.ts), which says itself when `prompts:` is missing.
+        if (section === 'grid' && key === 'prompt') continue;
         if (key in reservedParams) issue([section, key], `'${key}' cannot be set: ${reservedParams[key]}`, { atKey: true });
         else if (!(key in requestParamSchemas)) {
           const hint = suggest(key, Object.keys(requestParamSchemas));

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { ChatMessage, Row } from '../dataset/types.js';
-import { compileTemplate, renderMessages } from './template.js';
+import { renderMessages } from './template.js';
+import { cellTemplates } from './build-plan.js';
 import type { Cell } from './types.js';
 import { PRICES_AS_OF, costUsd, priceFor } from './prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
@@ -9,6 +10,8 @@ export type EncodingName = 'o200k_base' | 'cl100k_base';
 
 export interface CellEstimate {
   id: string;
+  /** The cell's prompt variant (`prompts:`); absent without variants. */
+  prompt?: string;
   model: string;
   encoding: EncodingName;
   prompt_tokens: number;
@@ -25,6 +28,8 @@ export interface CostEstimate {
   max_completion_tokens: number | null;
   prompt_cost_usd: number | null;
   max_cost_usd: number | null;
+  /** Per prompt variant (absent without `prompts:`): its cells' prompt tokens and costs summed, in grid order. */
+  by_prompt?: Array<{ prompt: string; cells: number; prompt_tokens: number; max_completion_tokens: number | null; prompt_cost_usd: number | null; max_cost_usd: number | null }>;
   /** Models with no price (built in or in `pricing:`): their cost is unknown, never counted as 0. */
   unknown_models: string[];
   /** Models whose tokenizer is not known: counted with o200k_base, an approximation. */
@@ -80,33 +85,46 @@ export async function estimateCost(
   counter: TokenCounter = inThreadCounter(),
 ): Promise<CostEstimate> {
   const encodings = [...new Set(cells.map((c) => encodingFor(String(c.params['model'])).encoding))];
-  const template = config.messages ? compileTemplate(config.messages) : undefined;
-  const promptByEncoding = new Map<EncodingName, number>(encodings.map((e) => [e, 0]));
+  // One prompt count per template (the `messages` template, or each prompt variant's) and tokenizer.
+  const perCell = cellTemplates(config, cells);
+  const templates = [...new Set(perCell)];
+  const slot = new Map(templates.map((t, i) => [t, i]));
+  const promptBy = templates.map(() => new Map<EncodingName, number>(encodings.map((e) => [e, 0])));
   // The chat framing does not depend on the tokenizer; the texts are counted in batches (in a worker, for `plan`).
-  let framing = 0;
-  let pending: string[] = [];
+  const framing = templates.map(() => 0);
+  let pending: string[][] = templates.map(() => []);
   const flush = async () => {
-    const texts = pending;
-    pending = [];
-    for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + sum(await counter.count(e, texts)));
+    const batches = pending;
+    pending = templates.map(() => []);
+    for (const [i, texts] of batches.entries()) {
+      if (!texts.length) continue;
+      for (const e of encodings) promptBy[i]!.set(e, promptBy[i]!.get(e)! + sum(await counter.count(e, texts)));
+    }
   };
   let rowCount = 0;
+  let queued = 0;
   for await (const row of rows) {
     rowCount++;
-    const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
-    framing += 3;
-    for (const m of messages) {
-      framing += 3;
-      pending.push(String(m.role), contentText(m.content));
-      if (typeof m['name'] === 'string') {
-        framing += 1;
-        pending.push(m['name']);
+    for (const [i, template] of templates.entries()) {
+      const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
+      framing[i]! += 3;
+      for (const m of messages) {
+        framing[i]! += 3;
+        pending[i]!.push(String(m.role), contentText(m.content));
+        queued += 2;
+        if (typeof m['name'] === 'string') {
+          framing[i]! += 1;
+          pending[i]!.push(m['name']);
+        }
       }
     }
-    if (pending.length >= 4096) await flush();
+    if (queued >= 4096) {
+      queued = 0;
+      await flush();
+    }
   }
   await flush();
-  for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + framing);
+  for (const [i, by] of promptBy.entries()) for (const e of encodings) by.set(e, by.get(e)! + framing[i]!);
   const extras = await Promise.all(cells.map(async (cell) => sum(await counter.count(encodingFor(String(cell.params['model'])).encoding, fixedExtraTexts(cell)))));
   const pricing = config.pricing ?? {};
   const estimates = cells.map((cell): CellEstimate => {
@@ -114,13 +132,14 @@ export async function estimateCost(
     const { encoding } = encodingFor(model);
     // n_mode repeat sends the prompt once per choice.
     const sends = config.nMode === 'repeat' ? cell.n : 1;
-    const prompt = (promptByEncoding.get(encoding)! + rowCount * extras[cell.index]!) * sends;
+    const prompt = (promptBy[slot.get(perCell[cell.index])!]!.get(encoding)! + rowCount * extras[cell.index]!) * sends;
     const limit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
     const maxCompletion = typeof limit === 'number' ? limit * cell.n * rowCount : null;
     const price = priceFor(model, pricing);
     const promptCost = costUsd(price, prompt, 0);
     return {
       id: cell.id,
+      ...(cell.prompt !== undefined ? { prompt: cell.prompt } : {}),
       model,
       encoding,
       prompt_tokens: prompt,
@@ -131,9 +150,21 @@ export async function estimateCost(
   });
   const total = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : xs.reduce<number>((s, x) => s + x!, 0));
   const models = [...new Set(estimates.map((e) => e.model))];
+  const byPrompt = config.prompts?.map((p) => {
+    const mine = estimates.filter((e) => e.prompt === p.name);
+    return {
+      prompt: p.name,
+      cells: mine.length,
+      prompt_tokens: mine.reduce((s, e) => s + e.prompt_tokens, 0),
+      max_completion_tokens: total(mine.map((e) => e.max_completion_tokens)),
+      prompt_cost_usd: total(mine.map((e) => e.prompt_cost_usd)),
+      max_cost_usd: total(mine.map((e) => e.max_cost_usd)),
+    };
+  });
   return {
     prices_as_of: PRICES_AS_OF,
     cells: estimates,
+    ...(byPrompt ? { by_prompt: byPrompt } : {}),
     prompt_tokens: estimates.reduce((s, e) => s + e.prompt_tokens, 0),
     max_completion_tokens: total(estimates.map((e) => e.max_completion_tokens)),
     prompt_cost_usd: total(estimates.map((e) => e.prompt_cost_usd)),

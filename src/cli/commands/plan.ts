@@ -128,6 +128,13 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',
+        ...(cost.by_prompt
+          ? [
+              'per prompt variant:',
+              ...cost.by_prompt.map((p) => `  ${p.prompt}: ${plural(p.cells, 'cell')}, ${tok(p.prompt_tokens)} prompt tokens, ${formatUsd(p.prompt_cost_usd)} prompt, ${p.max_completion_tokens === null ? 'no upper bound' : `at most ${formatUsd(p.max_cost_usd)}`} in all`),
+              '',
+            ]
+          : []),
         `total: ${plan.requests} requests, ${plan.choices} choices (nothing was sent)`,
         `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + ${completion}`,
         `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, ${total} (list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
