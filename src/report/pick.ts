@@ -3,6 +3,7 @@ import { findMetric } from '../stats/metrics.js';
 import { paretoFrontier, type PickCost } from '../stats/frontier.js';
 import type { CellStats } from './cell-stats.js';
 import { field } from './cell-extras.js';
+import { formatUsd } from './cost-summary.js';
 
 /** summary.json's `pick`: the metric, the cost, and the frontier ("best at each price"), cheapest first. */
 export interface PickSection {
@@ -75,4 +76,44 @@ export function applyPick(
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+const COST_LABEL: Record<PickCost, string> = {
+  cost_per_1k_rows: 'cost per 1k rows',
+  tokens_per_1k_rows: 'tokens per 1k rows',
+  latency_p95_ms: 'p95 latency',
+  latency_p50_ms: 'p50 latency',
+  latency_mean_ms: 'mean latency',
+};
+
+/** A cost as people read it: `$0.0544 /1k rows`, `171,361 tok /1k rows`, `78 ms`. */
+export function formatPickCost(cost: PickCost, v: number): string {
+  if (cost === 'cost_per_1k_rows') return `${formatUsd(v)} /1k rows`;
+  if (cost === 'tokens_per_1k_rows') return `${Math.round(v).toLocaleString('en-US')} tok /1k rows`;
+  return `${Math.round(v)} ms`;
+}
+
+export function formatPickMetric(metric: string, v: number): string {
+  return metric.endsWith('_ms') ? `${Math.round(v)} ms` : `${(v * 100).toFixed(1)}%`;
+}
+
+/** The heading every report uses for the frontier. */
+export function pickHeading(p: PickSection): string {
+  const goal = p.direction === 'higher' ? p.metric : `${p.metric} (lower is better)`;
+  return `Best at each price: ${goal} against ${COST_LABEL[p.cost]}; no other cell is both better and cheaper`;
+}
+
+/** Console lines: the heading, then one line per frontier cell, cheapest first. */
+export function formatPick(summary: { pick?: PickSection | undefined }): string {
+  const p = summary.pick;
+  if (!p || p.frontier.length === 0) return '';
+  const rows = p.best_at_each_price.map((s) => [formatPickCost(p.cost, s.cost), formatPickMetric(p.metric, s.metric), s.cell]);
+  const w0 = Math.max(...rows.map((r) => r[0]!.length));
+  const w1 = Math.max(...rows.map((r) => r[1]!.length));
+  return [
+    `${pickHeading(p)}:`,
+    ...rows.map((r) => `  ${r[0]!.padStart(w0)}  ${r[1]!.padStart(w1)}  ${r[2]}`),
+    ...(p.note ? [`  note: ${p.note}`] : []),
+    ...(p.not_placed.length ? [`  not placed (no ${p.metric} or cost measured): ${p.not_placed.join(', ')}`] : []),
+  ].join('\n');
 }
