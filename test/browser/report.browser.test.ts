@@ -219,7 +219,7 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
     const drawn = (await page.evaluate(`(() => {
       const canvas = document.querySelector('#pick canvas');
       const chart = window.__evalrunCharts.find((c) => c.canvas === canvas);
-      const data = JSON.parse(document.getElementById('data').textContent);
+      const data = JSON.parse(document.getElementById('evalrun-data').textContent);
       const { data: px } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
       let inked = 0;
       for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked++;
