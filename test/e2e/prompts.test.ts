@@ -199,6 +199,7 @@ provider: simulator
     });
     const plan = JSON.parse((await runCli(['plan', join(base, 'evalrun.yaml'), '--json'], { env: cleanEnv() })).stdout);
     expect(plan.cells.map((c: { id: string }) => c.id)).toEqual(['prompt=c/gpt-4o-mini/t0', 'prompt=c/gpt-4o-mini/t1', 'prompt=a/gpt-4o-mini/t0', 'prompt=a/gpt-4o-mini/t1']);
+    expect(plan.cells.map((c: { prompt: string }) => c.prompt)).toEqual(['c', 'c', 'a', 'a']);
   });
 });
 
@@ -265,6 +266,25 @@ provider: simulator
     expect(r.stderr).toMatch(/evalrun\.yaml:2:\d+ messages: give either 'messages' \(one template\) or 'prompts'/);
     expect(r.stderr).toMatch(/evalrun\.yaml:9:\d+ pick\.metric: unknown metric 'category_pass_rate'/);
     expect(r.stderr).toMatch(/pick\.cost: unknown cost 'dollars'.*cost_per_1k_rows/);
+  });
+
+  it('a variant that is neither a list of messages nor a file says what it must be', async () => {
+    const { r } = await setup({
+      'prompts/nojson.txt': 'Classify {{text}}',
+      'evalrun.yaml': config('  num: 5\n  ok: [{ role: user, content: "Answer in JSON: {{text}}" }]\n  nojson: prompts/nojson.txt', 'grid: { response_format: [{ type: json_object }] }\n'),
+    });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/evalrun\.yaml:4:\d+ prompts\.num: must be a list of messages \(\{ role, content \}\) or a prompt file \(\.yaml, \.json, \.txt, \.md\)/);
+  });
+
+  it("a json_object variant that never says 'json' is refused (the API would answer 400 to each request)", async () => {
+    const { r } = await setup({
+      'prompts/nojson.txt': 'Classify {{text}}',
+      'evalrun.yaml': config('  ok: [{ role: user, content: "Answer in JSON: {{text}}" }]\n  nojson: prompts/nojson.txt', 'grid: { response_format: [{ type: json_object }] }\n'),
+    });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/evalrun\.yaml:5:\d+ prompts\.nojson: prompt 'nojson' \(\S*nojson\.txt\): response_format json_object needs the word 'json'/);
+    expect(r.stderr).not.toMatch(/prompts\.ok/);
   });
 
   it('grid.prompt without prompts: says to define them', async () => {

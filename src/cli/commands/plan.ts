@@ -101,7 +101,10 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const redact = p.kind === 'simulator' ? (t: string) => t : makeRedactor([ctx.io.env[p.apiKeyEnv], ...Object.values(p.headers), ...Object.values(p.query)]);
       const shown = await firstRequests(config, prepared.cells, show, ctx.io.env);
       if (args.json) {
-        const cells = plan.cells.map((c, i) => ({ ...c, params: prepared.cells[i]!.params }));
+        const cells = plan.cells.map((c, i) => {
+          const prompt = prepared.cells[i]!.prompt;
+          return { ...c, ...(prompt !== undefined ? { prompt } : {}), params: prepared.cells[i]!.params };
+        });
         ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
       }
