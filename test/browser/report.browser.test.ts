@@ -256,6 +256,9 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
     expect(front!.ids.length).toBeLessThan(24);
     expect(front!.xs).toEqual([...front!.xs].sort((a, b) => a - b));
     expect(drawn.table).toEqual(drawn.frontier);
+    // The cells table marks the same cells.
+    const rows = (await page.evaluate(`[...document.querySelectorAll('#cells-table tbody tr.frontier')].map((tr) => tr.cells[0].getAttribute('data-sort'))`)) as string[];
+    expect(rows.sort()).toEqual([...drawn.frontier].sort());
     expect(drawn.inked).toBeGreaterThan(2000);
     await page.locator('#pick').screenshot({ path: join(ARTIFACTS, 'report-pick.png') });
     expect(problems).toEqual([]);

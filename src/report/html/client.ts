@@ -123,13 +123,15 @@ export const CLIENT_SCRIPT = String.raw`
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });
-  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals. ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).');
+  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals. ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).' + (s.pick && s.pick.frontier.length ? ' ◆: on the quality-cost frontier (Which to pick).' : ''));
   var sortKey = function (node, v) { node.setAttribute('data-sort', v == null ? '' : String(v)); return node; };
   var cellsTable = table(
     ['cell', 'choices'].concat(metricNames, ['p50 ms', 'p95 ms', 'cost']),
     data.cells.map(function (c) {
       var isBase = data.comparison && data.comparison.baseline === c.id;
-      return el('tr', { className: isBase ? 'baseline' : '' }, [sortKey(td(c.id + (isBase ? ' (baseline)' : ''), 'id'), c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
+      var onFrontier = c.pick && c.pick.frontier;
+      var idCell = td(c.id + (isBase ? ' (baseline)' : '') + (onFrontier ? ' ◆' : ''), 'id', onFrontier ? 'on the frontier: best at its price (see Which to pick)' : undefined);
+      return el('tr', { className: (isBase ? 'baseline' : '') + (onFrontier ? ' frontier' : '') }, [sortKey(idCell, c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
         metricNames.map(function (m) {
           var r = c.rates[m];
           if (!r || !r.n) return sortKey(td('–', 'num'), null);
