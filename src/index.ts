@@ -3,7 +3,7 @@ export { runEval, type RunEvalOptions, type RunResult, type RunReporter } from '
 export { prepareRun, type PrepareOptions } from './prepare-run.js';
 export { loadConfigFile, parseConfigText } from './config/load.js';
 export { resolveConfig } from './config/resolve.js';
-export type { Config, ConfigFile } from './config/types.js';
+export type { Config, ConfigFile, PromptVariant } from './config/types.js';
 export { scanDatasets, readRows } from './dataset/load.js';
 export { expandGrid } from './plan/grid.js';
 export { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
@@ -20,6 +20,8 @@ export { holm } from './stats/holm.js';
 export { twoProportions, newcombe, welch } from './stats/two-sample.js';
 export { compareMetric, type ComparisonRow } from './stats/compare.js';
 export { metricsFor, type MetricDef } from './stats/metrics.js';
+export { paretoFrontier, PICK_COSTS, type FrontierPoint, type PickCost } from './stats/frontier.js';
+export type { PickSection } from './report/pick.js';
 export { compareRuns, type RunComparison } from './report/compare-runs.js';
 export type { ComparisonSection } from './report/comparison.js';
 export { evaluateGates, type GateResult, type GateSection } from './gate/gates.js';

@@ -36,6 +36,7 @@ const anyOfShapes: Record<string, string> = {
   schema: 'a path to a JSON Schema file or an inline JSON Schema mapping',
   stop: 'a string, a list of up to 4 strings, or null',
   tool_choice: "'none', 'auto', 'required' or a mapping with a type",
+  prompts: 'a list of messages ({ role, content }) or a prompt file (.yaml, .json, .txt, .md)',
 };
 
 export async function loadConfigFile(file: string): Promise<LoadedConfigFile> {
@@ -129,7 +130,8 @@ function toIssue(e: ErrorObject, path: DocPath, file: string, at: LoadedConfigFi
     };
   }
   if (e.keyword === 'anyOf') {
-    const last = [...path].reverse().find((p) => typeof p === 'string');
+    // A variant's name is the user's own: its shape is that of a `prompts:` entry.
+    const last = path[0] === 'prompts' && path.length === 2 ? 'prompts' : [...path].reverse().find((p) => typeof p === 'string');
     const shape = (last && anyOfShapes[last]) ?? 'one of the documented forms';
     return { file, ...at(path), path: pathToString(path), message: `must be ${shape}` };
   }

@@ -16,6 +16,8 @@ import type { Config, ConfigFile, ProviderConfig } from './types.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/grid.js';
 import { simulatorOptionIssues } from '../simulator/options.js';
+import { resolvePrompts } from './prompts.js';
+import { resolvePick } from './pick.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -74,13 +76,16 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const evaluation = resolveEvaluation(data, ctx.issue, (spec, path) => loadSchema(ctx, spec, path));
   const schema = loadSchema(ctx) ?? evaluation.runSchema;
   issues.push(...schemaFileIssues);
+  const prompts = resolvePrompts(loaded, dir, ctx.issue, issues);
+  const pick = resolvePick(data, evaluation.checks.map((c) => c.name), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const params: Record<string, unknown> = { ...(data.params ?? {}) };
   if (data.tools !== undefined) params['tools'] = data.tools;
   if (data.tool_choice !== undefined) params['tool_choice'] = data.tool_choice;
   if (data.extra_body !== undefined) params['extra_body'] = data.extra_body;
-  const grid = Object.entries(data.grid ?? {}).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
+  // `grid.prompt` picks variants (resolvePrompts); it is not a request parameter.
+  const grid = Object.entries(data.grid ?? {}).filter(([key]) => !(key === 'prompt' && prompts)).map(([key, v]) => ({ key, values: Array.isArray(v) ? v : [v] }));
   const entries = (Array.isArray(data.dataset) ? data.dataset : [data.dataset]).map((d) => (typeof d === 'string' ? { path: d } : d));
   const datasets = entries.map((d) => (isAbsolute(d.path) ? d.path : resolvePath(dir, d.path)));
   const encodings = entries.map((d) => d.encoding ?? data.encoding);
@@ -95,6 +100,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     encodings,
     idColumn: data.id_column,
     messages: data.messages,
+    prompts,
     params,
     grid,
     schema: schema?.value,
@@ -112,6 +118,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     gates: evaluation.gates,
     pricing: evaluation.pricing,
     warnings,
+    pick,
   };
   cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -123,6 +130,8 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
       encodings: encodings.some((e) => e !== undefined) ? encodings : undefined,
       idColumn: resolved.idColumn,
       messages: resolved.messages,
+      // Variants change what is sent; absent without `prompts:`, so older runs keep their hash.
+      prompts: prompts?.map((p) => ({ name: p.name, messages: p.messages })),
       params,
       grid,
       schema: resolved.schema,
@@ -145,6 +154,8 @@ const rules: Rule[] = [
     const known = [...Object.keys(requestParamSchemas), ...serverExtraParams];
     for (const section of ['params', 'grid'] as const) {
       for (const key of Object.keys(data[section] ?? {})) {
+        // The prompt-variant axis (see prompts.ts), which says itself when `prompts:` is missing.
+        if (section === 'grid' && key === 'prompt') continue;
         if (key in reservedParams) issue([section, key], `'${key}' cannot be set: ${reservedParams[key]}`, { atKey: true });
         else if (key in requestParamSchemas) continue;
         else if (serverExtraParams.has(key)) {

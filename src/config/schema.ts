@@ -165,6 +165,17 @@ export const configSchema = {
     encoding: { type: 'string', minLength: 1 },
     id_column: { type: 'string', minLength: 1 },
     messages: { type: 'array', minItems: 1, items: messageSchema },
+    prompts: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' },
+      additionalProperties: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', minItems: 1, items: messageSchema }] },
+    },
+    pick: {
+      type: 'object',
+      properties: { metric: { type: 'string', minLength: 1 }, cost: { type: 'string', minLength: 1 } },
+      additionalProperties: false,
+    },
     params: paramsSchema,
     grid: gridSchema,
     tools: requestParamSchemas['tools'],

@@ -11,6 +11,10 @@ export interface ConfigFile {
   encoding?: string;
   id_column?: string;
   messages?: MessageTemplate[];
+  /** Named prompt variants: an inline list of messages, or a file (.yaml/.json list, .txt/.md one user message). */
+  prompts?: Record<string, MessageTemplate[] | string>;
+  /** Which cell to pick: the metric to maximise and what it costs (the quality-cost frontier). */
+  pick?: { metric?: string; cost?: string };
   params?: Record<string, unknown>;
   grid?: Record<string, unknown>;
   tools?: unknown[];
@@ -102,6 +106,11 @@ export interface Config {
   encodings?: Array<string | undefined> | undefined;
   idColumn: string | undefined;
   messages: MessageTemplate[] | undefined;
+  /**
+   * The prompt variants the grid runs (`prompts:`, narrowed by `grid.prompt`), in grid order; undefined without
+   * `prompts:`. With variants, `messages` is unused and every cell is one variant × one parameter combination.
+   */
+  prompts?: PromptVariant[] | undefined;
   /** Parameters sent with every request, merged under each grid cell's own. */
   params: Record<string, unknown>;
   /** Grid axes in the order written; each a non-empty list of alternatives. */
@@ -128,6 +137,22 @@ export interface Config {
   pricing?: Record<string, { input: number; output: number }> | undefined;
   /** Problems that do not stop the run (a parameter OpenAI will reject, say), located in the config file. */
   warnings?: SourceIssue[] | undefined;
+  /** The frontier's axes: null fields mean the defaults (see src/stats/frontier.ts). */
+  pick?: { metric: string | null; cost: string | null } | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
   hash: string;
+}
+
+/** Where a template's text is, so a problem with one of its variables is reported at its line. */
+export interface TemplateSource {
+  file: string;
+  /** 1-based line of each message's content (0 when unknown). */
+  lines: number[];
+}
+
+/** One `prompts:` entry, loaded. */
+export interface PromptVariant {
+  name: string;
+  messages: MessageTemplate[];
+  source: TemplateSource;
 }

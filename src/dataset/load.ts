@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { shownPath } from '../util/shown-path.js';
-import { DatasetError, type SourceIssue } from '../errors.js';
+import { ConfigError, DatasetError, type SourceIssue } from '../errors.js';
+import { variableLine } from '../config/prompts.js';
 import type { Config } from '../config/types.js';
 import { compileTemplate, missingVariables } from '../plan/template.js';
 import { checkColumns } from '../config/resolve-evaluation.js';
@@ -102,6 +103,10 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
     }
   };
   const template = config.messages ? compileTemplate(config.messages) : undefined;
+  const variants = (config.prompts ?? []).map((v) => ({ v, template: compileTemplate(v.messages) }));
+  // A variable a variant uses but a row lacks is the variant's fault as much as the row's: reported once per
+  // variant and variable, at the template's line, with the first row that lacks it and how many others do.
+  const variantMisses = new Map<string, { issue: SourceIssue; others: number }>();
   // Columns the checks compare with (`expected: { column: label }`) must be in every row, like template variables.
   const checked = { messages: [], variables: checkColumns(config.checks) };
   const jsonObject = wantsJsonObject(config);
@@ -134,6 +139,22 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
     } else if (structured && own !== undefined) {
       // A row's 'messages' that is not a list would otherwise be dropped in silence and the template sent instead.
       once(`${row.source.file}\0messages-type`, () => ({ ...where, message: `'messages' must be a list of {role, content} (OpenAI's format), not ${typeName(own)}; rename the field to use it as a {{variable}} of the template` }));
+    } else if (variants.length) {
+      for (const { v, template: t } of variants) {
+        for (const name of missingVariables(t, row.vars)) {
+          const key = `${v.name}\0${name}`;
+          const seen = variantMisses.get(key);
+          if (seen) {
+            seen.others++;
+            continue;
+          }
+          const columns = Object.keys(row.vars).join(', ');
+          variantMisses.set(key, {
+            issue: { file: v.source.file, line: variableLine(v, name), col: 0, path: `prompts.${v.name}`, message: `prompt '${v.name}' uses {{${name}}}, but row ${row.id} (${row.source.file}:${row.source.line}) has no '${name}' (it has: ${columns})` },
+            others: 0,
+          });
+        }
+      }
     } else if (!template) {
       issues.push({ ...where, message: "this row has no 'messages' and the config has no 'messages' template; add one of them" });
     } else {
@@ -149,6 +170,14 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
     issues.push({ file: config.datasets.map(shownPath).join(', '), line: 0, col: 0, path: '', message: 'the dataset has no rows' });
   }
   if (issues.length > 0) throw new DatasetError(issues);
+  if (variantMisses.size > 0) {
+    throw new ConfigError(
+      [...variantMisses.values()].map(({ issue, others }) => ({
+        ...issue,
+        message: `${issue.message}${others ? `; nor do ${others} other row${others === 1 ? '' : 's'}` : ''}. Every variant is sent with every row: use only columns every row has, or fix the dataset`,
+      })),
+    );
+  }
   return { rows, hash: await hashFiles(config.datasets) };
 }
 

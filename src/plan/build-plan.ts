@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { Row } from '../dataset/types.js';
-import { compileTemplate, renderMessages } from './template.js';
+import { compileTemplate, renderMessages, type CompiledTemplate } from './template.js';
 import type { Cell, Task } from './types.js';
 
 /**
@@ -13,14 +13,19 @@ export async function* planTasks(
   rows: AsyncIterable<Row>,
   skip?: (seq: number) => boolean,
 ): AsyncGenerator<Task> {
-  const template = config.messages ? compileTemplate(config.messages) : undefined;
+  const templates = cellTemplates(config, cells);
   for await (const row of rows) {
-    let messages: Task['body']['messages'] | undefined;
+    const rendered = new Map<CompiledTemplate | undefined, Task['body']['messages']>();
     for (const cell of cells) {
       const seq = row.index * cells.length + cell.index;
       if (skip?.(seq)) continue;
-      // Rendered once per row and shared by its cells' requests.
-      messages ??= row.messages ?? renderMessages(template!, row.vars);
+      // Rendered once per row and template, and shared by the cells that send it.
+      const template = templates[cell.index];
+      let messages = rendered.get(template);
+      if (!messages) {
+        messages = row.messages ?? renderMessages(template!, row.vars);
+        rendered.set(template, messages);
+      }
       yield { seq, row, cell, body: requestBody(cell.params, messages) };
     }
   }
@@ -31,6 +36,15 @@ export function requestBody(params: Record<string, unknown>, messages: Task['bod
   const { extra_body: extra, ...rest } = params;
   const merged = extra && typeof extra === 'object' ? { ...rest, ...(extra as Record<string, unknown>) } : rest;
   return { ...merged, model: String(params['model']), messages };
+}
+
+/** Each cell's compiled template (by cell index): its prompt variant's, or the `messages` template. */
+export function cellTemplates(config: Config, cells: readonly Cell[]): Array<CompiledTemplate | undefined> {
+  const shared = config.messages ? compileTemplate(config.messages) : undefined;
+  const byVariant = new Map((config.prompts ?? []).map((p) => [p.name, compileTemplate(p.messages)]));
+  const out: Array<CompiledTemplate | undefined> = [];
+  for (const c of cells) out[c.index] = c.prompt !== undefined ? byVariant.get(c.prompt) : shared;
+  return out;
 }
 
 export interface PlanSummary {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { ChatMessage, Row } from '../dataset/types.js';
-import { compileTemplate, renderMessages } from './template.js';
+import { renderMessages } from './template.js';
+import { cellTemplates } from './build-plan.js';
 import type { Cell } from './types.js';
 import { PRICES_AS_OF, costUsd, priceFor } from './prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
@@ -10,6 +11,8 @@ export type EncodingName = 'o200k_base' | 'cl100k_base';
 
 export interface CellEstimate {
   id: string;
+  /** The cell's prompt variant (`prompts:`); absent without variants. */
+  prompt?: string;
   model: string;
   encoding: EncodingName;
   prompt_tokens: number;
@@ -26,6 +29,8 @@ export interface CostEstimate {
   max_completion_tokens: number | null;
   prompt_cost_usd: number | null;
   max_cost_usd: number | null;
+  /** Per prompt variant (absent without `prompts:`): its cells' prompt tokens and costs summed, in grid order. */
+  by_prompt?: Array<{ prompt: string; cells: number; prompt_tokens: number; max_completion_tokens: number | null; prompt_cost_usd: number | null; max_cost_usd: number | null }>;
   /** Models with no price (built in or in `pricing:`): their cost is unknown, never counted as 0. */
   unknown_models: string[];
   /** Models whose tokenizer is not known: counted with o200k_base, an approximation. */
@@ -93,81 +98,95 @@ export async function estimateCost(
   counter: TokenCounter = inThreadCounter(),
 ): Promise<CostEstimate> {
   const encodings = [...new Set(cells.map((c) => encodingFor(String(c.params['model'])).encoding))];
-  const template = config.messages ? compileTemplate(config.messages) : undefined;
-  const promptByEncoding = new Map<EncodingName, number>(encodings.map((e) => [e, 0]));
+  // One prompt count per template (the `messages` template, or each prompt variant's) and tokenizer.
+  const perCell = cellTemplates(config, cells);
+  const templates = [...new Set(perCell)];
+  const slot = new Map(templates.map((t, i) => [t, i]));
+  const promptBy = templates.map(() => new Map<EncodingName, number>(encodings.map((e) => [e, 0])));
   const extras = await Promise.all(cells.map(async (cell) => sum(await counter.count(encodingFor(String(cell.params['model'])).encoding, fixedExtraTexts(cell)))));
-  // Each row's prompt is checked against the window of every cell's model that has one.
+  // Each row's prompt is checked against the window of every cell's model that has one, for the template it sends.
   const windowed = cells.flatMap((cell) => {
     const model = String(cell.params['model']);
     const window = contextWindow(model);
-    return window === undefined ? [] : [{ cell, model, window, encoding: encodingFor(model).encoding }];
+    return window === undefined ? [] : [{ cell, model, window, encoding: encodingFor(model).encoding, template: slot.get(perCell[cell.index])! }];
   });
   const overflows = new Map<string, ContextOverflow>();
   // The chat framing does not depend on the tokenizer; the texts are counted in batches (in a worker, for `plan`).
-  let framing = 0;
-  let pending: string[] = [];
-  let pendingRows: Array<{ row: Row; end: number; framing: number }> = [];
+  const framing = templates.map(() => 0);
+  let pending: string[][] = templates.map(() => []);
+  let pendingRows: Array<Array<{ row: Row; end: number; framing: number }>> = templates.map(() => []);
   const flush = async () => {
-    const texts = pending;
-    const rowsInBatch = pendingRows;
-    pending = [];
-    pendingRows = [];
-    for (const e of encodings) {
-      const counts = await counter.count(e, texts);
-      promptByEncoding.set(e, promptByEncoding.get(e)! + sum(counts));
-      const checks = windowed.filter((w) => w.encoding === e);
-      if (checks.length === 0) continue;
-      let start = 0;
-      for (const r of rowsInBatch) {
-        let tokens = r.framing;
-        for (let i = start; i < r.end; i++) tokens += counts[i]!;
-        start = r.end;
-        for (const w of checks) {
-          const prompt = tokens + extras[w.cell.index]!;
-          if (prompt <= w.window) continue;
-          const o = overflows.get(w.cell.id);
-          if (o) {
-            o.rows++;
-            o.max_prompt_tokens = Math.max(o.max_prompt_tokens, prompt);
-          } else {
-            overflows.set(w.cell.id, { cell: w.cell.id, model: w.model, context_window: w.window, rows: 1, max_prompt_tokens: prompt, first: { row_id: r.row.id, file: r.row.source.file, line: r.row.source.line, prompt_tokens: prompt } });
+    const batches = pending;
+    const rowsInBatches = pendingRows;
+    pending = templates.map(() => []);
+    pendingRows = templates.map(() => []);
+    for (const [i, texts] of batches.entries()) {
+      if (!texts.length) continue;
+      for (const e of encodings) {
+        const counts = await counter.count(e, texts);
+        promptBy[i]!.set(e, promptBy[i]!.get(e)! + sum(counts));
+        const checks = windowed.filter((w) => w.encoding === e && w.template === i);
+        if (checks.length === 0) continue;
+        let start = 0;
+        for (const r of rowsInBatches[i]!) {
+          let tokens = r.framing;
+          for (let k = start; k < r.end; k++) tokens += counts[k]!;
+          start = r.end;
+          for (const w of checks) {
+            const prompt = tokens + extras[w.cell.index]!;
+            if (prompt <= w.window) continue;
+            const o = overflows.get(w.cell.id);
+            if (o) {
+              o.rows++;
+              o.max_prompt_tokens = Math.max(o.max_prompt_tokens, prompt);
+            } else {
+              overflows.set(w.cell.id, { cell: w.cell.id, model: w.model, context_window: w.window, rows: 1, max_prompt_tokens: prompt, first: { row_id: r.row.id, file: r.row.source.file, line: r.row.source.line, prompt_tokens: prompt } });
+            }
           }
         }
       }
     }
   };
   let rowCount = 0;
+  let queued = 0;
   for await (const row of rows) {
     rowCount++;
-    const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
-    let rowFraming = 3;
-    for (const m of messages) {
-      rowFraming += 3;
-      pending.push(String(m.role), contentText(m.content));
-      if (typeof m['name'] === 'string') {
-        rowFraming += 1;
-        pending.push(m['name']);
+    for (const [i, template] of templates.entries()) {
+      const messages = row.messages ?? (template ? renderMessages(template, row.vars) : []);
+      let rowFraming = 3;
+      for (const m of messages) {
+        rowFraming += 3;
+        pending[i]!.push(String(m.role), contentText(m.content));
+        queued += 2;
+        if (typeof m['name'] === 'string') {
+          rowFraming += 1;
+          pending[i]!.push(m['name']);
+        }
       }
+      framing[i]! += rowFraming;
+      pendingRows[i]!.push({ row, end: pending[i]!.length, framing: rowFraming });
     }
-    framing += rowFraming;
-    pendingRows.push({ row, end: pending.length, framing: rowFraming });
-    if (pending.length >= 4096) await flush();
+    if (queued >= 4096) {
+      queued = 0;
+      await flush();
+    }
   }
   await flush();
-  for (const e of encodings) promptByEncoding.set(e, promptByEncoding.get(e)! + framing);
+  for (const [i, by] of promptBy.entries()) for (const e of encodings) by.set(e, by.get(e)! + framing[i]!);
   const pricing = config.pricing ?? {};
   const estimates = cells.map((cell): CellEstimate => {
     const model = String(cell.params['model']);
     const { encoding } = encodingFor(model);
     // n_mode repeat sends the prompt once per choice.
     const sends = config.nMode === 'repeat' ? cell.n : 1;
-    const prompt = (promptByEncoding.get(encoding)! + rowCount * extras[cell.index]!) * sends;
+    const prompt = (promptBy[slot.get(perCell[cell.index])!]!.get(encoding)! + rowCount * extras[cell.index]!) * sends;
     const limit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
     const maxCompletion = typeof limit === 'number' ? limit * cell.n * rowCount : null;
     const price = priceFor(model, pricing);
     const promptCost = costUsd(price, prompt, 0);
     return {
       id: cell.id,
+      ...(cell.prompt !== undefined ? { prompt: cell.prompt } : {}),
       model,
       encoding,
       prompt_tokens: prompt,
@@ -178,9 +197,21 @@ export async function estimateCost(
   });
   const total = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : xs.reduce<number>((s, x) => s + x!, 0));
   const models = [...new Set(estimates.map((e) => e.model))];
+  const byPrompt = config.prompts?.map((p) => {
+    const mine = estimates.filter((e) => e.prompt === p.name);
+    return {
+      prompt: p.name,
+      cells: mine.length,
+      prompt_tokens: mine.reduce((s, e) => s + e.prompt_tokens, 0),
+      max_completion_tokens: total(mine.map((e) => e.max_completion_tokens)),
+      prompt_cost_usd: total(mine.map((e) => e.prompt_cost_usd)),
+      max_cost_usd: total(mine.map((e) => e.max_cost_usd)),
+    };
+  });
   return {
     prices_as_of: PRICES_AS_OF,
     cells: estimates,
+    ...(byPrompt ? { by_prompt: byPrompt } : {}),
     prompt_tokens: estimates.reduce((s, e) => s + e.prompt_tokens, 0),
     max_completion_tokens: total(estimates.map((e) => e.max_completion_tokens)),
     prompt_cost_usd: total(estimates.map((e) => e.prompt_cost_usd)),

@@ -18,11 +18,13 @@ export function expandGrid(config: Config): Cell[] {
   for (const axis of config.grid) {
     combos = combos.flatMap((c) => axis.values.map((v) => ({ ...c, [axis.key]: v })));
   }
+  // The prompt variant is the outermost axis: cells are grouped by variant, each over the whole parameter grid.
+  const prompts: Array<string | undefined> = config.prompts ? config.prompts.map((p) => p.name) : [undefined];
   const varied = new Set(config.grid.filter((a) => a.values.length > 1).map((a) => a.key));
   const used = new Map<string, number>();
-  return combos.map((axes, index) => {
+  return prompts.flatMap((prompt) => combos.map((axes) => ({ prompt, axes }))).map(({ prompt, axes }, index) => {
     const params = { ...config.params, ...axes };
-    let id = cellId(params, varied);
+    let id = prompt === undefined ? cellId(params, varied) : `prompt=${shortValue(prompt)}/${cellId(params, varied)}`;
     const count = (used.get(id) ?? 0) + 1;
     used.set(id, count);
     if (count > 1) id = `${id}~${count}`;
@@ -31,6 +33,7 @@ export function expandGrid(config: Config): Cell[] {
       id,
       index,
       params,
+      ...(prompt !== undefined ? { prompt } : {}),
       n: typeof params['n'] === 'number' ? params['n'] : 1,
       // A schema means the user expects JSON even when the prompt, not response_format, asks for it.
       jsonMode: format === 'json_object' || format === 'json_schema' || config.schema !== undefined,

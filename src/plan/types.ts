@@ -7,6 +7,8 @@ export interface Cell {
   index: number;
   /** The request parameters of this cell: `params` merged with the cell's grid values. */
   params: Record<string, unknown>;
+  /** The prompt variant (`prompts:`) this cell sends; undefined without variants (the `messages` template). */
+  prompt?: string | undefined;
   /** Choices requested per request (`n`, default 1). */
   n: number;
   /** Outputs are parsed as JSON and validated: response_format json_object / json_schema, or a `schema` is set. */

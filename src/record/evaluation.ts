@@ -10,6 +10,8 @@ export interface EvaluationSpec {
   gates: GateSpec[];
   /** USD per 1M tokens from the config, over the built-in table. */
   pricing: Record<string, { input: number; output: number }>;
+  /** `pick:` (null fields: the defaults). Absent in runs made before it existed: the defaults. */
+  pick?: { metric: string | null; cost: string | null };
 }
 
 export interface CompareSpec {
@@ -43,6 +45,7 @@ export function evaluationOf(config: {
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
   pricing?: Record<string, { input: number; output: number }> | undefined;
+  pick?: { metric: string | null; cost: string | null } | undefined;
 }): EvaluationSpec {
   const base = emptyEvaluation();
   return {
@@ -50,5 +53,6 @@ export function evaluationOf(config: {
     compare: config.compare ?? base.compare,
     gates: config.gates ?? [],
     pricing: config.pricing ?? {},
+    ...(config.pick && (config.pick.metric !== null || config.pick.cost !== null) ? { pick: config.pick } : {}),
   };
 }

@@ -12,6 +12,8 @@ export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'fa
 export interface ManifestCell {
   id: string;
   params: Record<string, unknown>;
+  /** The prompt variant the cell sends (`prompts:` in the config); absent without variants. */
+  prompt?: string;
   n: number;
   json_mode: boolean;
 }
@@ -34,6 +36,8 @@ export interface RunManifest {
   plan: { rows: number; requests: number; choices: number; cells: ManifestCell[] };
   /** One entry per invocation (the first run, then each resume). */
   sessions: Array<{ started_at: string; ended_at: string | null; status: RunStatus; recorded: number; shard?: string }>;
+  /** The prompt variants' message templates, by name (absent without `prompts:`): what each cell's `prompt` sent. */
+  prompts?: Record<string, Array<{ role: string; content: string; name?: string }>>;
   /** The run's JSON Schema, if any, so a report can be rebuilt without the config. */
   schema_file: string | null;
   /** Checks, comparison, gates and prices: how reports judge the run. Absent in runs made before they existed. */

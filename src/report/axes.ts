@@ -15,6 +15,8 @@ export interface GridAxis {
   column: string;
   /** model, temperature, top_p and n: the column is there in every run already, so no new one is added. */
   builtIn: boolean;
+  /** The prompt-variant axis (`prompts:`): its values are the cells' `prompt`, not a request parameter. */
+  prompt?: true;
 }
 
 export type AxisValue = string | number | boolean | null;
@@ -27,11 +29,14 @@ export function gridAxes(cells: readonly ManifestCell[], reserved: ReadonlySet<s
   const keys: string[] = [];
   for (const c of cells) for (const k of Object.keys(c.params)) if (!keys.includes(k)) keys.push(k);
   const axes: GridAxis[] = [];
+  // A run with prompt variants always names the variant, even with one: the cell ids do too.
+  if (cells.some((c) => c.prompt !== undefined)) axes.push({ param: 'prompt', builtIn: false, prompt: true, column: reserved.has('prompt') ? 'param_prompt' : 'prompt' });
   for (const param of keys) {
     const first = canonicalJson(cells[0]?.params[param] ?? null);
     if (cells.every((c) => canonicalJson(c.params[param] ?? null) === first)) continue;
     const builtIn = BUILT_IN.has(param);
-    axes.push({ param, builtIn, column: builtIn || !reserved.has(param) ? param : `param_${param}` });
+    const column = builtIn || !(reserved.has(param) || axes.some((a) => a.column === param)) ? param : `param_${param}`;
+    axes.push({ param, builtIn, column });
   }
   return axes;
 }
@@ -48,7 +53,7 @@ export function axisValues(cells: readonly ManifestCell[], axes: readonly GridAx
     const labels = new Map<string, AxisValue>();
     const used = new Map<AxisValue, number>();
     cells.forEach((c, i) => {
-      const raw = c.params[axis.param];
+      const raw = axis.prompt ? c.prompt : c.params[axis.param];
       const key = canonicalJson(raw ?? null);
       let label = labels.get(key);
       if (label === undefined) {

@@ -13,6 +13,9 @@ export function extraStatsColumns(checks: readonly string[]): string[] {
     'latency_mean_ms_low',
     'latency_mean_ms_high',
     'cost_usd',
+    'cost_per_1k_rows',
+    'tokens_per_1k_rows',
+    'frontier',
   ];
 }
 

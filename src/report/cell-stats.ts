@@ -92,6 +92,11 @@ export interface CellStats {
   cached: number;
   /** Cost of this cell's billed (not cached) usage at the run's prices; null when the model's price is unknown. */
   cost_usd?: number | null;
+  /** USD per 1,000 dataset rows at this setting (all recorded usage); null when the model's price is unknown. */
+  cost_per_1k_rows?: number | null;
+  tokens_per_1k_rows?: number | null;
+  /** On the quality-cost frontier of `pick:` (no other cell is both better and cheaper). */
+  frontier?: boolean;
   /** 95% interval of every rate (Wilson) and of latency_mean_ms (t): `<metric>_low`, `<metric>_high`. */
   [interval: `${string}_low` | `${string}_high`]: number | null | undefined;
   /** Per check: choices graded, choices passed, and the pass rate. */

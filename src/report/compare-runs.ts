@@ -94,17 +94,17 @@ export function pairCells(cellsA: readonly ManifestCell[], cellsB: readonly Mani
   }
   if (pairs.length > 0 || maps.length > 0) return { pairs, differing: [] };
   const constant = (cells: readonly ManifestCell[], key: string) => {
-    const values = new Set(cells.map((c) => canonicalJson(c.params[key] ?? null)));
+    const values = new Set(cells.map((c) => canonicalJson(paramsOf(c)[key] ?? null)));
     return values.size === 1 ? [...values][0]! : undefined;
   };
-  const keys = new Set([...cellsA, ...cellsB].flatMap((c) => Object.keys(c.params)));
+  const keys = new Set([...cellsA, ...cellsB].flatMap((c) => Object.keys(paramsOf(c))));
   const differing = [...keys].filter((k) => {
     const a = constant(cellsA, k);
     const b = constant(cellsB, k);
     return a !== undefined && b !== undefined && a !== b;
   });
   if (differing.length === 0) return { pairs, differing: [] };
-  const rest = (c: ManifestCell) => canonicalJson(Object.fromEntries(Object.entries(c.params).filter(([k]) => !differing.includes(k))));
+  const rest = (c: ManifestCell) => canonicalJson(Object.fromEntries(Object.entries(paramsOf(c)).filter(([k]) => !differing.includes(k))));
   const byRest = (cells: readonly ManifestCell[]) => {
     const m = new Map<string, ManifestCell[]>();
     for (const c of cells) m.set(rest(c), [...(m.get(rest(c)) ?? []), c]);
@@ -115,8 +115,13 @@ export function pairCells(cellsA: readonly ManifestCell[], cellsB: readonly Mani
     const as = restA.get(key);
     if (as?.length === 1 && bs.length === 1) pairs.push({ a: as[0]!.id, b: bs[0]!.id, matched_by: 'params' });
   }
-  const valueOf = (cells: readonly ManifestCell[], k: string) => cells[0]?.params[k] ?? null;
+  const valueOf = (cells: readonly ManifestCell[], k: string) => (cells[0] ? paramsOf(cells[0])[k] : undefined) ?? null;
   return { pairs, differing: pairs.length ? differing.map((key) => ({ key, a: valueOf(cellsA, key), b: valueOf(cellsB, key) })) : [] };
+}
+
+/** A cell's settings for pairing by parameters: its prompt variant counts as one (two runs of different prompts). */
+function paramsOf(c: ManifestCell): Record<string, unknown> {
+  return c.prompt === undefined ? c.params : { ...c.params, prompt: c.prompt };
 }
 
 interface ScannedRun {

@@ -1,5 +1,6 @@
 import type { ComparisonRow } from '../stats/compare.js';
 import { formatUsd } from './cost-summary.js';
+import { formatPick } from './pick.js';
 import type { Summary } from './write-reports.js';
 import { plural } from '../util/plural.js';
 
@@ -73,5 +74,5 @@ export function formatCost(summary: Summary): string {
 
 /** The three blocks after the summary table, separated by blank lines. */
 export function formatEvaluation(summary: Summary): string {
-  return [formatComparison(summary), formatGates(summary), formatCost(summary), summary.incomplete ?? ''].filter(Boolean).join('\n\n');
+  return [formatComparison(summary), formatGates(summary), formatPick(summary), formatCost(summary), summary.incomplete ?? ''].filter(Boolean).join('\n\n');
 }

@@ -10,6 +10,7 @@ import { extendCellStats } from './cell-extras.js';
 import type { ReportCollector } from './collector.js';
 import { COMPARISON_COLUMNS, compareWithinRun } from './comparison.js';
 import { costSection } from './cost-summary.js';
+import { applyPick } from './pick.js';
 import { htmlData } from './html/data.js';
 import { reportHtml } from './html/page.js';
 import { junitXml } from './junit.js';
@@ -22,11 +23,13 @@ export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'repo
 /** The cells' stats with check rates, intervals and cost. */
 export function cellReports(manifest: RunManifest, collector: ReportCollector, stats: readonly CellAccumulator[]): CellStats[] {
   const pricing = manifest.evaluation?.pricing ?? {};
-  return stats.map((s, i) => extendCellStats(s.result(), collector.checkCounts[i]!, s.latencies.moments(), collector.billed[i]!, pricing));
+  const cells = stats.map((s, i) => extendCellStats(s.result(), collector.checkCounts[i]!, s.latencies.moments(), collector.billed[i]!, pricing));
+  applyPick(cells, manifest.evaluation?.pick, collector.checks, pricing);
+  return cells;
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
   return {
@@ -34,6 +37,7 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.billed, evaluation.pricing, manifest.provider.kind === 'simulator'),
+    pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing),
   };
 }
 

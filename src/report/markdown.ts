@@ -1,6 +1,7 @@
 import type { ComparisonRow } from '../stats/compare.js';
 import type { CellStats } from './cell-stats.js';
 import { formatUsd } from './cost-summary.js';
+import { formatPickCost, formatPickMetric, pickHeading } from './pick.js';
 import { field } from './cell-extras.js';
 import type { Summary } from './write-reports.js';
 import { plural } from '../util/plural.js';
@@ -104,5 +105,19 @@ export function summaryMarkdown(summary: Summary): string {
     lines.push('', '### Gates', '', `Not judged: the run is incomplete. ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
   }
   if (gates && gates.results.length > 0) lines.push('', '### Gates', '', ...gateLines(gates));
+  const pick = summary.pick;
+  if (pick && pick.frontier.length > 0) {
+    lines.push(
+      '',
+      '### Best at each price',
+      '',
+      `${mdCell(pickHeading(pick))}. Cheapest first; each buys more than the one before.`,
+      '',
+      `| ${mdCell(pick.cost)} | ${mdCell(pick.metric)} | cell |`,
+      '|--:|--:|:--|',
+      ...pick.best_at_each_price.map((s) => `| ${mdCell(formatPickCost(pick.cost, s.cost))} | ${formatPickMetric(pick.metric, s.metric)} | ${mdCell(s.cell)} |`),
+      ...(pick.note ? ['', `Note: ${mdCell(pick.note)}`] : []),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -19,6 +19,7 @@ import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
 import type { ComparisonSection } from './comparison.js';
 import type { GateSection } from '../gate/gates.js';
 import type { CostSection } from './cost-summary.js';
+import type { PickSection } from './pick.js';
 
 export const STATS_COLUMNS = [
   'cell', 'model', 'temperature', 'top_p', 'n', 'requests', 'choices',
@@ -63,6 +64,8 @@ export interface Summary {
   gates?: GateSection;
   /** Billed tokens and their cost at the run's prices. */
   cost?: CostSection;
+  /** Which cell to pick: the quality-cost frontier (`pick:` in the config). */
+  pick?: PickSection;
 }
 
 export interface AnomalySection {

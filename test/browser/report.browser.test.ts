@@ -77,8 +77,9 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
       });
       return { count: window.__evalrunCharts.length, inked };
     })()`)) as { count: number; inked: number[] };
-    expect(charts.count).toBe(2);
-    expect(charts.inked).toHaveLength(2);
+    // finish_reason, latency, and the "which to pick" scatter.
+    expect(charts.count).toBe(3);
+    expect(charts.inked).toHaveLength(3);
     for (const n of charts.inked) expect(n).toBeGreaterThan(2000);
 
     // finish_reason bars include truncation (max_tokens 12).
@@ -205,6 +206,61 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
       if (m![3] !== undefined && m![2] !== 'got no value there') expect(JSON.parse(m![3])).not.toBe(label);
     }
     await page.screenshot({ path: join(ARTIFACTS, 'report-demo.png'), fullPage: false });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('draws "which to pick" on the demo: one point per cell, the frontier cells marked and joined cheapest first', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    await page.goto(demoUrl);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+    const drawn = (await page.evaluate(`(() => {
+      const canvas = document.querySelector('#pick canvas');
+      const chart = window.__evalrunCharts.find((c) => c.canvas === canvas);
+      const data = JSON.parse(document.getElementById('evalrun-data').textContent);
+      const { data: px } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      let inked = 0;
+      for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked++;
+      return {
+        type: chart.config.type,
+        datasets: chart.data.datasets.map((d) => ({ label: d.label, showLine: Boolean(d.showLine), ids: d.data.map((p) => p.id), xs: d.data.map((p) => p.x) })),
+        cells: data.cells.map((c) => c.id),
+        frontier: data.summary.pick.frontier,
+        marked: data.cells.filter((c) => c.pick.frontier).map((c) => c.id),
+        table: [...document.querySelectorAll('#pick-table tbody tr')].map((tr) => tr.cells[2].textContent),
+        inked,
+      };
+    })()`)) as {
+      type: string;
+      datasets: Array<{ label: string; showLine: boolean; ids: string[]; xs: number[] }>;
+      cells: string[];
+      frontier: string[];
+      marked: string[];
+      table: string[];
+      inked: number;
+    };
+    expect(drawn.type).toBe('scatter');
+    const [front, others] = drawn.datasets;
+    // One point per cell: the demo's 24 cells (2 prompts × 12 settings), each drawn once.
+    expect(drawn.cells).toHaveLength(24);
+    expect([...front!.ids, ...others!.ids].sort()).toEqual([...drawn.cells].sort());
+    // The frontier is its own line, in summary.json's order (cheapest first), and only frontier cells are on it.
+    expect(front!.label).toMatch(/frontier/);
+    expect(front!.showLine).toBe(true);
+    expect(others!.showLine).toBe(false);
+    expect(front!.ids).toEqual(drawn.frontier);
+    expect([...drawn.marked].sort()).toEqual([...drawn.frontier].sort());
+    expect(front!.ids.length).toBeGreaterThan(0);
+    expect(front!.ids.length).toBeLessThan(24);
+    expect(front!.xs).toEqual([...front!.xs].sort((a, b) => a - b));
+    expect(drawn.table).toEqual(drawn.frontier);
+    // The cells table marks the same cells.
+    const rows = (await page.evaluate(`[...document.querySelectorAll('#cells-table tbody tr.frontier')].map((tr) => tr.cells[0].getAttribute('data-sort'))`)) as string[];
+    expect(rows.sort()).toEqual([...drawn.frontier].sort());
+    expect(drawn.inked).toBeGreaterThan(2000);
+    await page.locator('#pick').screenshot({ path: join(ARTIFACTS, 'report-pick.png') });
     expect(problems).toEqual([]);
     await page.close();
   });

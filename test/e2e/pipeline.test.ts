@@ -72,7 +72,7 @@ describe('evalrun run (on the simulator)', () => {
   });
 
   it('writes rows × Σn choice rows and one record per request', () => {
-    const expected = { json: [5, 8, 5 * 16], tools: [5, 1, 5 * 2], text: [8, 2, 8 * 2], demo: [36, 12, 36 * 12 * 3] } as const;
+    const expected = { json: [5, 8, 5 * 16], tools: [5, 1, 5 * 2], text: [8, 2, 8 * 2], demo: [36, 24, 36 * 24 * 3] } as const;
     for (const [key, [rows, cells, choices]] of Object.entries(expected)) {
       const { out } = runs[key as keyof typeof runs];
       expect(out.choices, key).toHaveLength(choices);

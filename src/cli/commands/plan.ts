@@ -118,7 +118,10 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         ctx.io.err(`warning: ${o.first.file}:${o.first.line} row ${o.first.row_id}: the prompt is ${o.first.prompt_tokens.toLocaleString('en-US')} tokens, more than ${o.model}'s context window of ${o.context_window.toLocaleString('en-US')}${more}; the API will refuse these requests of cell ${o.cell}\n`);
       }
       if (args.json) {
-        const cells = plan.cells.map((c, i) => ({ ...c, params: prepared.cells[i]!.params }));
+        const cells = plan.cells.map((c, i) => {
+          const prompt = prepared.cells[i]!.prompt;
+          return { ...c, ...(prompt !== undefined ? { prompt } : {}), params: prepared.cells[i]!.params };
+        });
         const shardJson = shard ? { shard: { index: shard.index, count: shard.count, rows: shard.rows, first_seq: shard.first_seq, plan_rows: prepared.plan.rows, plan_requests: prepared.plan.requests } } : {};
         ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
@@ -148,6 +151,13 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         '',
         ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
         '',
+        ...(cost.by_prompt
+          ? [
+              'per prompt variant:',
+              ...cost.by_prompt.map((p) => `  ${p.prompt}: ${plural(p.cells, 'cell')}, ${tok(p.prompt_tokens)} prompt tokens, ${formatUsd(p.prompt_cost_usd)} prompt, ${p.max_completion_tokens === null ? 'no upper bound' : `at most ${formatUsd(p.max_cost_usd)}`} in all`),
+              '',
+            ]
+          : []),
         `total: ${plan.requests} requests, ${plan.choices} choices (nothing was sent)`,
         `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + ${completion}`,
         `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, ${total} (list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,

@@ -129,13 +129,15 @@ export const CLIENT_SCRIPT = String.raw`
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });
-  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals. ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).');
+  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals. ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).' + (s.pick && s.pick.frontier.length ? ' ◆: on the quality-cost frontier (Which to pick).' : ''));
   var sortKey = function (node, v) { node.setAttribute('data-sort', v == null ? '' : String(v)); return node; };
   var cellsTable = table(
     ['cell', 'choices'].concat(metricNames, ['p50 ms', 'p95 ms', 'cost']),
     data.cells.map(function (c) {
       var isBase = data.comparison && data.comparison.baseline === c.id;
-      return el('tr', { className: isBase ? 'baseline' : '' }, [sortKey(td(c.id + (isBase ? ' (baseline)' : ''), 'id'), c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
+      var onFrontier = c.pick && c.pick.frontier;
+      var idCell = td(c.id + (isBase ? ' (baseline)' : '') + (onFrontier ? ' ◆' : ''), 'id', onFrontier ? 'on the frontier: best at its price (see Which to pick)' : undefined);
+      return el('tr', { className: (isBase ? 'baseline' : '') + (onFrontier ? ' frontier' : '') }, [sortKey(idCell, c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
         metricNames.map(function (m) {
           var r = c.rates[m];
           if (!r || !r.n) return sortKey(td('–', 'num'), null);
@@ -276,6 +278,46 @@ export const CLIENT_SCRIPT = String.raw`
     },
     options: { indexAxis: 'y', animation: false, maintainAspectRatio: false, scales: { x: { beginAtZero: true } } },
   }));
+
+  // Which to pick: every cell's quality against its cost, the frontier (no other cell is both better and cheaper)
+  // drawn as a line through its cells, cheapest first.
+  var pk = s.pick;
+  if (pk && data.cells.length > 1) {
+    var costLabels = { cost_per_1k_rows: 'USD per 1,000 rows', tokens_per_1k_rows: 'tokens per 1,000 rows', latency_p95_ms: 'p95 latency (ms)', latency_p50_ms: 'p50 latency (ms)', latency_mean_ms: 'mean latency (ms)' };
+    var costLabel = costLabels[pk.cost] || pk.cost;
+    var isRate = pk.metric.slice(-3) !== '_ms';
+    var pkNote = 'Each point is a cell: ' + pk.metric + (pk.direction === 'lower' ? ' (lower is better)' : '') + ' against ' + costLabel + '. The line joins the frontier: the best at each price, cheapest first.' +
+      (pk.note ? ' Note: ' + pk.note + '.' : '') + (pk.not_placed.length ? ' Not placed (nothing measured): ' + pk.not_placed.join(', ') + '.' : '');
+    var pkSection = section('pick', 'Which to pick: quality against cost', pkNote);
+    var placed = data.cells.filter(function (c) { return c.pick.metric != null && c.pick.cost != null; });
+    var point = function (c) { return { x: c.pick.cost, y: c.pick.metric, id: c.id }; };
+    var byId = {};
+    placed.forEach(function (c) { byId[c.id] = c; });
+    var frontierCells = pk.frontier.map(function (id) { return byId[id]; }).filter(Boolean);
+    var fmtCost = function (v) { return pk.cost === 'cost_per_1k_rows' ? usd(v) : num(v); };
+    var fmtMetric = function (v) { return isRate ? pct(v) : num(v); };
+    charts.push(new Chart(chartBox(pkSection, 420), {
+      type: 'scatter',
+      data: {
+        datasets: [
+          { label: 'frontier: best at each price', data: frontierCells.map(point), showLine: true, borderColor: '#c62828', backgroundColor: '#c62828', pointStyle: 'rectRot', pointRadius: 7, borderWidth: 2 },
+          { label: 'other cells', data: placed.filter(function (c) { return !c.pick.frontier; }).map(point), backgroundColor: 'rgba(30,136,229,0.55)', pointRadius: 4 },
+        ],
+      },
+      options: {
+        animation: false, maintainAspectRatio: false,
+        scales: {
+          x: { title: { display: true, text: costLabel }, ticks: { callback: function (v) { return fmtCost(v); } } },
+          y: { title: { display: true, text: pk.metric }, ticks: { callback: function (v) { return fmtMetric(v); } } },
+        },
+        plugins: { tooltip: { callbacks: { label: function (ctx) { return ctx.raw.id + ': ' + fmtMetric(ctx.raw.y) + ' at ' + fmtCost(ctx.raw.x); } } } },
+      },
+    }));
+    var pkTable = pkSection.appendChild(table([costLabel, pk.metric, 'cell'], pk.best_at_each_price.map(function (p) {
+      return el('tr', null, [td(fmtCost(p.cost), 'num'), td(fmtMetric(p.metric), 'num'), td(p.cell, 'id')]);
+    })));
+    pkTable.id = 'pick-table';
+  }
 
   // Comparison
   if (data.comparison) {

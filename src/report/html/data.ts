@@ -23,6 +23,8 @@ export interface HtmlCell {
   cost_usd: number | null;
   /** The cell's value of each grid axis, as text (`default` when unset), by parameter name. */
   axes: Record<string, string>;
+  /** Where the cell sits in the "which to pick" scatter: summary.pick's metric and cost (null: not placed). */
+  pick: { metric: number | null; cost: number | null; frontier: boolean };
 }
 
 /** A grid axis the heatmap can put on x or y, or filter by: its values in display order. */
@@ -47,7 +49,7 @@ export function htmlData(summary: Summary, latencies: readonly LatencySamples[],
   const { cells, comparison, gates, ...rest } = summary;
   const metrics = rateMetrics(summary.checks ?? []).filter((m) => cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0));
   const axes = summary.axes ?? [];
-  const htmlCells = cells.map((c, i) => htmlCell(c, latencies[i], metrics, axes));
+  const htmlCells = cells.map((c, i) => htmlCell(c, latencies[i], metrics, axes, summary.pick));
   return {
     summary: rest,
     cells: htmlCells,
@@ -69,7 +71,8 @@ function axisOrder(values: unknown[]): string[] {
   return distinct.map(label);
 }
 
-function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: readonly MetricDef[], axes: ReadonlyArray<{ param: string; column: string }>): HtmlCell {
+function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: readonly MetricDef[], axes: ReadonlyArray<{ param: string; column: string }>, pick: Summary['pick']): HtmlCell {
+  const numeric = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   const reasons: Record<string, number> = {};
   for (const r of [...FINISH_REASONS, 'other'] as const) reasons[r] = c[r];
   const rates: HtmlCell['rates'] = {};
@@ -97,5 +100,6 @@ function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: re
     latency_p95_ms: c.latency_p95_ms,
     cost_usd: c.cost_usd ?? null,
     axes: Object.fromEntries(axes.map((a) => [a.param, label(field(c, a.column))])),
+    pick: { metric: pick ? numeric(field(c, pick.metric)) : null, cost: pick ? numeric(field(c, pick.cost)) : null, frontier: c.frontier === true },
   };
 }

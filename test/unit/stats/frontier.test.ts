@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { paretoFrontier, type FrontierPoint } from '../../../src/stats/frontier.js';
+import { applyPick } from '../../../src/report/pick.js';
+import type { CellStats } from '../../../src/report/cell-stats.js';
+
+const p = (id: string, quality: number | null, cost: number | null): FrontierPoint => ({ id, quality, cost });
+
+describe('paretoFrontier', () => {
+  it('keeps the cells no other cell beats on both quality and cost, cheapest first', () => {
+    const cells = [
+      p('mid', 0.8, 2),
+      p('dominated', 0.7, 3), // mid is better and cheaper
+      p('cheap', 0.5, 1),
+      p('best', 0.95, 5),
+      p('worse-and-dearer', 0.9, 6), // best beats it on both
+      p('same-quality-dearer', 0.8, 2.5), // mid: as good, cheaper
+    ];
+    expect(paretoFrontier(cells)).toEqual(['cheap', 'mid', 'best']);
+  });
+
+  it('puts exact ties (same quality, same cost) both on the frontier, in cell order', () => {
+    expect(paretoFrontier([p('b', 0.9, 1), p('a', 0.9, 1), p('c', 0.5, 0.5)])).toEqual(['c', 'b', 'a']);
+  });
+
+  it('at one cost keeps only the best; at one quality only the cheapest', () => {
+    expect(paretoFrontier([p('worse', 0.6, 1), p('better', 0.7, 1)])).toEqual(['better']);
+    expect(paretoFrontier([p('dear', 0.7, 2), p('cheap', 0.7, 1)])).toEqual(['cheap']);
+  });
+
+  it('a cell that is both best and cheapest is the whole frontier', () => {
+    expect(paretoFrontier([p('x', 0.5, 3), p('star', 0.99, 0.1), p('y', 0.9, 2), p('z', 0.99, 0.2)])).toEqual(['star']);
+  });
+
+  it('leaves out cells with no quality or no cost (nothing measured) instead of treating them as 0', () => {
+    expect(paretoFrontier([p('no-cost', 1, null), p('no-quality', null, 0), p('nan', NaN, 1), p('ok', 0.5, 1)])).toEqual(['ok']);
+    expect(paretoFrontier([])).toEqual([]);
+  });
+
+  it("minimises a 'lower' metric (error_rate)", () => {
+    expect(paretoFrontier([p('few-errors-dear', 0.01, 5), p('many-errors-cheap', 0.2, 1), p('dominated', 0.3, 2)], 'lower')).toEqual(['many-errors-cheap', 'few-errors-dear']);
+  });
+});
+
+describe('applyPick', () => {
+  const cell = (id: string, model: string, pass: number, promptTokens: number): CellStats =>
+    ({ cell: id, model, requests: 10, prompt_tokens: promptTokens, completion_tokens: 0, schema_checked: 10, json_checked: 10, ok_pass_rate: pass, ok_checked: 10 }) as unknown as CellStats;
+
+  it('costs cells per 1,000 rows from their usage and prices, marks the frontier, and defaults to the first check', () => {
+    const cells = [cell('a', 'gpt-4o-mini', 0.5, 1000), cell('b', 'gpt-4o', 0.9, 1000), cell('c', 'gpt-4o', 0.4, 1000)];
+    const section = applyPick(cells, undefined, ['ok'], {});
+    expect(section).toMatchObject({ metric: 'ok_pass_rate', direction: 'higher', cost: 'cost_per_1k_rows', frontier: ['a', 'b'] });
+    // 100 prompt tokens per row at $0.15 per 1M: $0.015 per 1,000 rows.
+    expect(cells[0]!.cost_per_1k_rows).toBeCloseTo(0.015, 9);
+    expect(cells.map((c) => c.frontier)).toEqual([true, true, false]);
+    expect(section.best_at_each_price.map((s) => s.cell)).toEqual(['a', 'b']);
+  });
+
+  it('falls back to tokens per 1k rows, and says so, when a model has no price', () => {
+    const cells = [cell('a', 'my-local-model', 0.5, 1000), cell('b', 'gpt-4o', 0.9, 3000)];
+    const section = applyPick(cells, { metric: null, cost: null }, ['ok'], {});
+    expect(section.cost).toBe('tokens_per_1k_rows');
+    expect(section.note).toMatch(/no price for my-local-model/);
+    expect(cells[0]!.cost_per_1k_rows).toBeNull();
+    expect(section.frontier).toEqual(['a', 'b']);
+  });
+});
