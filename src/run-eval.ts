@@ -13,6 +13,7 @@ import { checkJsonOutput, NOT_CHECKED, parseJson, type ParsedJson } from './chec
 import { makeCheckRunner } from './check/checks.js';
 import { evaluationOf } from './record/evaluation.js';
 import { openProvider } from './run/provider.js';
+import { openEndpoint } from './endpoint.js';
 import { executeTask } from './run/execute-task.js';
 import { runPlan } from './run/run-plan.js';
 import { Pacer } from './run/pacer.js';
@@ -63,7 +64,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const explicit = options.out ? resolvePath(options.out) : undefined;
   const previous = explicit ? (options.resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
   // The provider is opened before the directory exists: a missing key must leave nothing behind.
-  const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
+  const server = await openEndpoint(config, { env: options.env });
+  const provider = openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
   let live: LiveReport | undefined;
   try {
     // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
@@ -183,6 +185,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
     await live?.discard();
     await provider.close();
+    await server.close();
   }
 }
 

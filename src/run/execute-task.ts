@@ -4,7 +4,7 @@ import type { ChoiceCheck } from '../check/json-output.js';
 import type { Task } from '../plan/types.js';
 import type { ChoiceRecord, RequestError, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
-import { answerTiming, type ExchangeHooks } from './http-fetch.js';
+import type { ExchangeHooks } from './http-fetch.js';
 import type { Slots } from './run-plan.js';
 import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
 
@@ -69,7 +69,13 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
       // A successful answer gives its slot back as soon as its last byte is in (see http-fetch), so the next request
       // is sent before this one is parsed, checked and recorded. Errors keep the slot until they are classified: a
       // fatal 401 halts the slots before anything else can be sent.
-      const hooks: ExchangeHooks = { onAnswered: release };
+      let answeredMs: number | undefined;
+      const hooks: ExchangeHooks = {
+        onAnswered: (ms) => {
+          answeredMs = ms;
+          release();
+        },
+      };
       // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends
       // the requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
       try {
@@ -77,7 +83,7 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
           .create(task.body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0, fetchOptions: hooks as FetchOptions })
           .withResponse();
         // The time the server took, from the request's first byte to the answer's last: not the SDK's own work.
-        latency = answerTiming(response) ?? performance.now() - a0;
+        latency = answeredMs ?? performance.now() - a0;
         release();
         if (!Array.isArray(data?.choices)) {
           lastError = { kind: 'invalid_response', status: response.status, type: null, code: null, message: 'response has no choices array' };
