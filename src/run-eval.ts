@@ -14,11 +14,7 @@ import { makeCheckRunner } from './check/checks.js';
 import { evaluationOf } from './record/evaluation.js';
 import { openProvider } from './run/provider.js';
 import { openEndpoint } from './endpoint.js';
-import { executeTask } from './run/execute-task.js';
-import { runPlan } from './run/run-plan.js';
-import { Pacer } from './run/pacer.js';
-import { ResponseCache } from './run/cache.js';
-import { serverAskedDelayMs } from './run/retry.js';
+import { createHttpExecutor } from './run/executor.js';
 import { Journal } from './record/journal.js';
 import { indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, type RunManifest, type RunStatus } from './record/manifest.js';
@@ -114,7 +110,6 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const hardStop = () => {
       stopping.abort();
       abort.abort();
-      provider.abortInFlight();
     };
     const onStop = () => {
       stopping.abort();
@@ -129,29 +124,10 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     };
     options.signal?.addEventListener('abort', onStop, { once: true });
     options.abortSignal?.addEventListener('abort', onHardStop, { once: true });
-    const pacer = new Pacer({ rpm: config.rateLimit.rpm, tpm: config.rateLimit.tpm, perModel: config.rateLimit.perModel });
-    const cache = config.cacheDir ? new ResponseCache(config.cacheDir, provider.cacheKeyUrl) : undefined;
-
-    const check = makeChecker(config, cells);
-    const result = await runPlan(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
-      concurrency: config.concurrency,
+    const executor = createHttpExecutor({ provider, config, check: makeChecker(config, cells), onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+    const result = await executor.execute(planTasks(config, cells, readRows(config), index ? (seq) => index.offsets[seq]! >= 0 : undefined), {
       stop: stopping.signal,
-      execute: (task, slots) =>
-        executeTask(task, {
-          client: provider.client,
-          slots,
-          retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
-          timeoutMs: config.timeoutS * 1000,
-          check,
-          redact: provider.redact,
-          signal: abort.signal,
-          cache,
-          beforeAttempt: (t) => pacer.acquire(t, abort.signal),
-          onAttempt: (o) => {
-            pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));
-            options.reporter?.onAttempt?.(o);
-          },
-        }),
+      abort: abort.signal,
       onRecord: (record) => {
         journal.append(record);
         live?.add(record);
