@@ -170,13 +170,25 @@ function dispatch(
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 function toResponse(answer: Answer): Response {
-  const headers: Array<[string, string]> = [];
-  for (const name of Object.keys(answer.headers)) {
-    const v = answer.headers[name];
-    if (typeof v === 'string') headers.push([name, v]);
-    else if (Array.isArray(v)) for (const one of v) headers.push([name, one]);
+  // undici hands header values over as strings, or arrays for repeated headers (set-cookie): pairs only then.
+  let headers: Record<string, string> | Array<[string, string]> = answer.headers as Record<string, string>;
+  for (const name in answer.headers) {
+    if (typeof answer.headers[name] !== 'string') {
+      headers = headerPairs(answer.headers);
+      break;
+    }
   }
   const response = new UndiciResponse(NULL_BODY.has(answer.status) ? null : answer.text, { status: answer.status, statusText: answer.statusText, headers });
   // undici's Response is the class Node's global one is built from; only the TypeScript types differ.
   return response as unknown as Response;
+}
+
+function headerPairs(raw: Answer['headers']): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const name of Object.keys(raw)) {
+    const v = raw[name];
+    if (typeof v === 'string') pairs.push([name, v]);
+    else if (Array.isArray(v)) for (const one of v) pairs.push([name, one]);
+  }
+  return pairs;
 }
