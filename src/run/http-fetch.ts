@@ -22,7 +22,7 @@ export interface HttpFetch {
  * A `fetch` for the openai SDK over undici's public dispatcher API: the same HTTP client Node's fetch is built on,
  * without the WHATWG Request and stream layers on the way out, which cost more CPU per request than everything
  * else evalrun does (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the provider.
- * Answers are read whole (evalrun never streams) and handed to the SDK as undici's own `Response`. Everything a
+ * Answers are read whole (evalrun never streams) and handed to the SDK as undici's own `Response` (AnswerResponse). Everything a
  * provider needs between requests lives in the closure made here, so two runs in one process share nothing.
  */
 export function createHttpFetch(connections: number): HttpFetch {
@@ -178,9 +178,67 @@ function toResponse(answer: Answer): Response {
       break;
     }
   }
-  const response = new UndiciResponse(NULL_BODY.has(answer.status) ? null : answer.text, { status: answer.status, statusText: answer.statusText, headers });
+  const init = { status: answer.status, statusText: answer.statusText, headers };
+  const response = NULL_BODY.has(answer.status) ? new UndiciResponse(null, init) : new AnswerResponse(answer.text, init);
   // undici's Response is the class Node's global one is built from; only the TypeScript types differ.
   return response as unknown as Response;
+}
+
+type Init = ConstructorParameters<typeof UndiciResponse>[1] & object;
+
+/**
+ * undici's Response for an answer already read whole. On Node 20 a Response body is a web ReadableStream, and
+ * making one per answer and reading it back cost more CPU than the rest of the response, the GC more again (the
+ * stream is a transferable C++-backed object): ~30% of the run's CPU at 5,000 answers/s (test/bench/RESULTS.md).
+ * So the text is kept as it is: `text()` and `json()`, all the SDK reads of a JSON answer, answer from it; anything
+ * else that reads the body (`body`, `arrayBuffer()`, `blob()`, `bytes()`, `formData()`) gets a standard undici
+ * Response over the same text, made on first use. Status, headers and the rest are undici's own; a body is read once.
+ */
+class AnswerResponse extends UndiciResponse {
+  readonly #text: string;
+  readonly #init: Init;
+  #read = false;
+  #standard: UndiciResponse | undefined;
+
+  constructor(text: string, init: Init) {
+    super(null, init);
+    this.#text = text;
+    this.#init = init;
+  }
+
+  static {
+    const standard = (r: AnswerResponse): UndiciResponse => {
+      if (!r.#standard) {
+        r.#standard = new UndiciResponse(r.#text, r.#init);
+        // A body already read through the fast path is a used body in the standard Response too.
+        if (r.#read) void r.#standard.text();
+      }
+      return r.#standard;
+    };
+    const text = (r: AnswerResponse): Promise<string> => {
+      if (r.#standard) return r.#standard.text();
+      if (r.#read) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+      r.#read = true;
+      return Promise.resolve(r.#text);
+    };
+    // undici declares the body methods as read-only properties, so they are defined on the prototype here.
+    Object.defineProperties(AnswerResponse.prototype, {
+      body: { get: function (this: AnswerResponse) { return standard(this).body; } },
+      bodyUsed: { get: function (this: AnswerResponse) { return this.#standard ? this.#standard.bodyUsed : this.#read; } },
+      text: { value: function (this: AnswerResponse) { return text(this); } },
+      json: { value: function (this: AnswerResponse) { return text(this).then((t) => JSON.parse(t) as unknown); } },
+      arrayBuffer: { value: function (this: AnswerResponse) { return standard(this).arrayBuffer(); } },
+      blob: { value: function (this: AnswerResponse) { return standard(this).blob(); } },
+      bytes: { value: function (this: AnswerResponse) { return standard(this).bytes(); } },
+      formData: { value: function (this: AnswerResponse) { return standard(this).formData(); } },
+      clone: {
+        value: function (this: AnswerResponse) {
+          if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
+          return new AnswerResponse(this.#text, this.#init);
+        },
+      },
+    });
+  }
 }
 
 function headerPairs(raw: Answer['headers']): Array<[string, string]> {

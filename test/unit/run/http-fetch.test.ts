@@ -64,6 +64,35 @@ describe('createHttpFetch', () => {
     await http.close();
   });
 
+  it('reads a body as a standard Response does, whichever way it is read, and only once', async () => {
+    const http = createHttpFetch(1);
+    const get = () => http.fetch(`${base}/v1/x`, { method: 'POST', body: '{}' });
+    const a = await get();
+    expect(a.bodyUsed).toBe(false);
+    const copy = a.clone();
+    expect(copy).toBeInstanceOf(UndiciResponse);
+    const text = await a.text();
+    expect(a.bodyUsed).toBe(true);
+    await expect(a.text()).rejects.toThrow(TypeError);
+    await expect(a.json()).rejects.toThrow(TypeError);
+    expect(() => a.clone()).toThrow(TypeError);
+    // A read body is a used body to every reader, the stream included.
+    expect(a.body?.locked).toBe(true);
+    await expect(a.arrayBuffer()).rejects.toThrow(TypeError);
+    expect(await copy.json()).toEqual(JSON.parse(text));
+    // The other readers get the same bytes.
+    const b = await get();
+    expect(new TextDecoder().decode(await b.arrayBuffer())).toBe(text);
+    expect(b.bodyUsed).toBe(true);
+    const c = await get();
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of c.body as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(text);
+    await expect(c.text()).rejects.toThrow(TypeError);
+    expect(await (await get()).blob().then((bl) => bl.text())).toBe(text);
+    await http.close();
+  });
+
   it('keeps the slot of an error answer for the caller to release after classifying it', async () => {
     const http = createHttpFetch(2);
     let answered = 0;
