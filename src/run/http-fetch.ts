@@ -22,8 +22,8 @@ export interface HttpFetch {
  * A `fetch` for the openai SDK over undici's public dispatcher API: the same HTTP client Node's fetch is built on,
  * without the WHATWG Request and stream layers on the way out, which cost more CPU per request than everything
  * else evalrun does (see test/bench/RESULTS.md). One keep-alive pool sized to the concurrency serves the provider.
- * Answers are read whole (evalrun never streams) and handed to the SDK as undici's own `Response` (AnswerResponse). Everything a
- * provider needs between requests lives in the closure made here, so two runs in one process share nothing.
+ * Answers are read whole (evalrun never streams) and handed to the SDK as undici's own `Response` (AnswerResponse).
+ * Everything a provider needs between requests lives in the closure made here: two runs in one process share nothing.
  */
 export function createHttpFetch(connections: number): HttpFetch {
   const agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
