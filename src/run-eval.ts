@@ -9,17 +9,15 @@ import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from './plan/shard.js';
 import { planFingerprint } from './plan/fingerprint.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
-import type { Cell, Task } from './plan/types.js';
+import type { Cell } from './plan/types.js';
 import { compileSchema, compileTools, type ToolValidators } from './check/validators.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson } from './check/json-output.js';
 import { makeCheckRunner } from './check/checks.js';
 import { evaluationOf } from './record/evaluation.js';
-import { openProvider } from './run/provider.js';
-import { executeTask, type ExecuteDeps } from './run/execute-task.js';
-import { runPlan } from './run/run-plan.js';
-import { Pacer } from './run/pacer.js';
-import { ResponseCache } from './run/cache.js';
-import { serverAskedDelayMs } from './run/retry.js';
+import { openProvider, type Provider } from './run/provider.js';
+import type { ExecuteDeps } from './run/execute-task.js';
+import { openEndpoint, type OpenEndpoint } from './endpoint.js';
+import { createHttpExecutor } from './run/executor.js';
 import { Journal } from './record/journal.js';
 import { failedRequests, indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from './record/manifest.js';
@@ -78,7 +76,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const takeLock = (dir: string) => RunLock.acquire(dir, { onTakeover: (m) => options.reporter?.onNotice?.(m) });
   // A resumed directory is locked before anything in it is read: another process may be writing it right now.
   let lock = explicit && resume ? await lockExisting(explicit, takeLock) : undefined;
-  let opened: Awaited<ReturnType<typeof openProvider>> | undefined;
+  let server: OpenEndpoint | undefined;
+  let opened: Provider | undefined;
   // Shards: the plan stays the whole run's (seqs are global); only the rows sent are this shard's.
   const shard = options.shard ? shardRange(options.shard, plan.rows, cells) : undefined;
   let live: LiveReport | undefined;
@@ -86,7 +85,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const previous = explicit ? (resume ? await checkResumable(explicit, runHash) : await checkFresh(explicit)) : undefined;
     if (previous) checkShardResume(explicit!, previous.shard, shard);
     // The provider is opened before the directory exists: a missing key must leave nothing behind.
-    const provider = await openProvider(config, { env: options.env, schema: config.schema, seed: config.seed });
+    server = await openEndpoint(config, { env: options.env });
+    const provider = openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
     opened = provider;
     // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
     if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
@@ -146,7 +146,6 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const hardStop = () => {
       stopping.abort();
       abort.abort();
-      provider.abortInFlight();
     };
     const onStop = () => {
       stopping.abort();
@@ -167,32 +166,10 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     };
     options.signal?.addEventListener('abort', onStop, { once: true });
     options.abortSignal?.addEventListener('abort', onHardStop, { once: true });
-    const pacer = new Pacer({ rpm: config.rateLimit.rpm, tpm: config.rateLimit.tpm, perModel: config.rateLimit.perModel });
-    const cache = config.cacheDir ? new ResponseCache(config.cacheDir, provider.cacheKeyUrl) : undefined;
-
-    const reach = { answered: false };
-    const check = makeChecker(config, cells);
-    const result = await runPlan(planTasks(config, cells, shard ? shardRows(readRows(config), shard) : readRows(config), skip), {
-      concurrency: config.concurrency,
+    const executor = createHttpExecutor({ provider, config, check: makeChecker(config, cells), onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+    const result = await executor.execute(planTasks(config, cells, shard ? shardRows(readRows(config), shard) : readRows(config), skip), {
       stop: stopping.signal,
-      execute: (task, slots) =>
-        executeTask(task, {
-          client: provider.client,
-          slots,
-          retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
-          timeoutMs: config.timeoutS * 1000,
-          check,
-          redact: provider.redact,
-          signal: abort.signal,
-          cache,
-          nMode: config.nMode,
-          reach,
-          beforeAttempt: (t) => pacer.acquire(t, abort.signal),
-          onAttempt: (o) => {
-            pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));
-            options.reporter?.onAttempt?.(o);
-          },
-        }),
+      abort: abort.signal,
       onRecord: (record) => {
         journal.append(record);
         recorded++;
@@ -227,6 +204,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
     await live?.discard();
     await opened?.close();
+    await server?.close();
     await lock?.release();
   }
 }

@@ -6,7 +6,7 @@ import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } 
 import type { ResponseCache } from './cache.js';
 import { redactUrl } from '../util/redact.js';
 import { isUnreachable, systemErrorOf, unreachableMessage, type SystemError } from './connection-error.js';
-import { answerTiming, type ExchangeHooks } from './http-fetch.js';
+import type { ExchangeHooks } from './http-fetch.js';
 import type { Slots } from './run-plan.js';
 import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
 
@@ -190,7 +190,14 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
       // fatal 401 halts the slots before anything else can be sent.
       // A body that is not OpenAI's error envelope is lost inside the SDK's APIError: the fetch hands it over here.
       let errorBody: string | undefined;
-      const hooks: ExchangeHooks = { onAnswered: release, onErrorBody: (text) => (errorBody = text) };
+      let answeredMs: number | undefined;
+      const hooks: ExchangeHooks = {
+        onAnswered: (ms) => {
+          answeredMs = ms;
+          release();
+        },
+        onErrorBody: (text) => (errorBody = text),
+      };
       // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends
       // the requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.
       try {
@@ -198,7 +205,7 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
           .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { timeout: deps.timeoutMs, maxRetries: 0, fetchOptions: hooks as FetchOptions })
           .withResponse();
         // The time the server took, from the request's first byte to the answer's last: not the SDK's own work.
-        latency = answerTiming(response) ?? performance.now() - a0;
+        latency = answeredMs ?? performance.now() - a0;
         release();
         if (deps.reach) deps.reach.answered = true;
         if (!Array.isArray(data?.choices)) {

@@ -1,16 +1,33 @@
 import OpenAI from 'openai';
-import type { Config } from '../config/types.js';
-import { ApiFatalError } from '../errors.js';
 import { makeRedactor, redactUrl } from '../util/redact.js';
 import { createHttpFetch } from './http-fetch.js';
-import { memoizeRequestHeaders } from './header-memo.js';
+
+/**
+ * Where a run sends its requests: all the run knows of its server. Built from the config by `openEndpoint`
+ * (src/endpoint.ts), which also starts the built-in simulator when the config asks for it; the run treats the
+ * simulator as any other OpenAI-compatible server at a base URL.
+ */
+export interface Endpoint {
+  /** What run.json calls the provider. */
+  kind: 'openai' | 'simulator';
+  /** undefined: the SDK's own default (api.openai.com). */
+  baseUrl: string | undefined;
+  apiKey: string;
+  organization?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  query?: Record<string, string> | undefined;
+  /** What identifies the server in response-cache keys, when its URL does not (a port that changes every run). */
+  cacheKey?: string | undefined;
+  /** Values hidden wherever evalrun writes what a server said (a server may echo the key it was sent). */
+  secrets: string[];
+}
 
 export interface Provider {
   client: OpenAI;
   kind: 'openai' | 'simulator';
   /** The base URL with credentials hidden, safe to write to run.json and logs. */
   shownBaseUrl: string;
-  /** What identifies the server in response-cache keys (the simulator's port changes every run, so not its URL). */
+  /** What identifies the server in response-cache keys. */
   cacheKeyUrl: string;
   redact: (text: string) => string;
   close(): Promise<void>;
@@ -19,78 +36,35 @@ export interface Provider {
 }
 
 export interface ProviderOptions {
-  env?: NodeJS.ProcessEnv | undefined;
-  /** The run's JSON Schema: the simulator aims its JSON answers at it. */
-  schema?: Record<string, unknown> | undefined;
-  seed?: number | undefined;
+  /** Requests in flight at once: the size of the HTTP connection pool. */
+  concurrency: number;
+  timeoutMs: number;
 }
 
-const OPENAI_HOST = /(^|\.)openai\.com$/i;
-
 /**
- * An SDK client for the configured provider; for `simulator`, the built-in simulator is started on a loopback port
- * first. The SDK makes one attempt per call (maxRetries 0): retries are evalrun's, so they are counted.
+ * An SDK client for the endpoint, over evalrun's own `fetch` (the SDK's public `fetch` option). The SDK makes one
+ * attempt per call (maxRetries 0): retries are evalrun's, so they are counted.
  */
-export async function openProvider(config: Config, options: ProviderOptions = {}): Promise<Provider> {
-  const env = options.env ?? process.env;
-  const p = config.provider;
-  if (p.kind === 'simulator') {
-    const { startSimulator } = await import('../simulator/index.js');
-    const sim = await startSimulator({ ...p.simulator, schema: options.schema, seed: options.seed ?? 0 } as Parameters<typeof startSimulator>[0]);
-    const http = createHttpFetch(config.concurrency);
-    const client = new OpenAI({ apiKey: 'sk-simulator', baseURL: sim.url, maxRetries: 0, timeout: config.timeoutS * 1000, fetch: http.fetch });
-    memoizeRequestHeaders(client);
-    return {
-      client,
-      kind: 'simulator',
-      shownBaseUrl: sim.url,
-      cacheKeyUrl: `evalrun-simulator:${options.seed ?? 0}`,
-      redact: (t) => t,
-      abortInFlight: http.destroy,
-      close: async () => {
-        await http.close();
-        await sim.close();
-      },
-    };
-  }
-  const baseURL = p.baseUrl ?? env['OPENAI_BASE_URL'] ?? undefined;
-  let apiKey = env[p.apiKeyEnv];
-  if (!apiKey) {
-    if (!baseURL || isOpenAiHost(baseURL)) {
-      throw new ApiFatalError(
-        `${p.apiKeyEnv} is not set. Export your API key (export ${p.apiKeyEnv}=sk-...), point OPENAI_BASE_URL or provider.base_url at a local server, or try the config offline with --simulate.`,
-      );
-    }
-    // Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) usually need no key, but the SDK wants one.
-    apiKey = 'sk-no-key-required';
-  }
-  const http = createHttpFetch(config.concurrency);
+export function openProvider(endpoint: Endpoint, options: ProviderOptions): Provider {
+  const http = createHttpFetch(options.concurrency);
   const client = new OpenAI({
     fetch: http.fetch,
-    apiKey,
-    baseURL: baseURL ?? null,
-    organization: p.organization ?? null,
-    defaultHeaders: p.headers,
-    defaultQuery: p.query,
+    apiKey: endpoint.apiKey,
+    baseURL: endpoint.baseUrl ?? null,
+    organization: endpoint.organization ?? null,
+    defaultHeaders: endpoint.headers,
+    defaultQuery: endpoint.query,
     maxRetries: 0,
-    timeout: config.timeoutS * 1000,
+    timeout: options.timeoutMs,
   });
-  memoizeRequestHeaders(client);
+  const shownBaseUrl = redactUrl(client.baseURL);
   return {
     client,
-    kind: 'openai',
-    shownBaseUrl: redactUrl(client.baseURL),
-    cacheKeyUrl: redactUrl(client.baseURL),
-    redact: makeRedactor([apiKey, ...Object.values(p.headers), ...Object.values(p.query)]),
+    kind: endpoint.kind,
+    shownBaseUrl,
+    cacheKeyUrl: endpoint.cacheKey ?? shownBaseUrl,
+    redact: makeRedactor(endpoint.secrets),
     abortInFlight: http.destroy,
     close: () => http.close(),
   };
-}
-
-function isOpenAiHost(url: string): boolean {
-  try {
-    return OPENAI_HOST.test(new URL(url).hostname);
-  } catch {
-    return false;
-  }
 }
