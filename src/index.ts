@@ -32,6 +32,6 @@ export type { CostSection } from './report/cost-summary.js';
 export { main } from './cli/main.js';
 export * from './errors.js';
 export { startSimulator } from './simulator/index.js';
-export { mergeRuns, type MergeOptions, type MergeResult } from './record/merge-runs.js';
+export { mergeRuns, type MergeOptions, type MergeResult } from './merge-runs.js';
 export { parseShard, shardRange, type ShardSpec, type ShardRange } from './plan/shard.js';
 export { planFingerprint, PLAN_FORMAT } from './plan/fingerprint.js';

@@ -16,7 +16,7 @@ const ROLES = ['system', 'developer', 'user', 'assistant'];
  * config, through `issue`. undefined without `prompts:` (the `messages` template is used as before).
  */
 export function resolvePrompts(loaded: LoadedConfigFile, dir: string, issue: Issue, fileIssues: SourceIssue[]): PromptVariant[] | undefined {
-  const { data, file } = loaded;
+  const { data } = loaded;
   const axis = data.grid?.['prompt'];
   if (!data.prompts) {
     if (axis !== undefined) issue(['grid', 'prompt'], "'grid.prompt' lists prompt variants, but the config has no 'prompts:'; define the variants there (prompts: { name: [messages…] or a file })", { atKey: true });

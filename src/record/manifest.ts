@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { EvaluationSpec } from './evaluation.js';
-import type { ShardRange } from '../plan/shard.js';
+
+/** Which share of the plan a shard ran (`--shard I/K`): the plan's ShardRange as run.json keeps it. */
+export interface ManifestShard {
+  index: number;
+  count: number;
+  /** First row (0-based) and one past the last. */
+  rows: [start: number, end: number];
+  first_seq: number;
+  requests: number;
+  choices: number;
+}
 
 /** 'partial': a merge of shards (`evalrun merge --partial`) that lacks some shards or some of their requests. */
 export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed' | 'partial';
@@ -45,7 +55,7 @@ export interface RunManifest {
   /** Hash of what shapes the requests and records (src/plan/fingerprint.ts): shards merge only when theirs agree. */
   plan_fingerprint?: string;
   /** Set when this directory is one shard (`--shard I/K`): it holds only these rows' requests, under global seqs. */
-  shard?: ShardRange;
+  shard?: ManifestShard;
   /** Set when this directory was made by `evalrun merge`: where its records came from. */
   merged?: MergeProvenance;
 }

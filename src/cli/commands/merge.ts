@@ -20,7 +20,7 @@ export function mergeCommand(ctx: CommandContext): CommandModule<object, MergeAr
         .option('partial', { type: 'boolean', describe: 'Merge what is there when shards are missing or unfinished; every output says it is partial' }),
     handler: async (args) => {
       const { io } = ctx;
-      const { mergeRuns } = await import('../../record/merge-runs.js');
+      const { mergeRuns } = await import('../../merge-runs.js');
       const result = await mergeRuns({ dirs: args.dirs, out: args.out, partial: args.partial });
       const s = result.summary;
       const merged = result.manifest.merged!;

@@ -3,13 +3,13 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { ExitCode, MergeError, OutputError, UsageError } from '../errors.js';
-import { shardName } from '../plan/shard.js';
-import { ReportPass, type Summary } from '../report/write-reports.js';
-import { canonicalJson } from '../util/canonical-json.js';
-import { versions } from '../util/version.js';
-import { MANIFEST, RECORDS, readManifest, writeManifest, type MergeProvenance, type RunManifest } from './manifest.js';
-import { indexJournal, recordsInOrder } from './read-journal.js';
+import { ExitCode, MergeError, OutputError, UsageError } from './errors.js';
+import { shardName } from './plan/shard.js';
+import { ReportPass, type Summary } from './report/write-reports.js';
+import { canonicalJson } from './util/canonical-json.js';
+import { versions } from './util/version.js';
+import { MANIFEST, RECORDS, readManifest, writeManifest, type MergeProvenance, type RunManifest } from './record/manifest.js';
+import { indexJournal, recordsInOrder } from './record/read-journal.js';
 
 export interface MergeOptions {
   /** The shards' run directories, in any order. */

@@ -1,0 +1,47 @@
+/**
+ * The lint config must bite: a planted cross-stage import, an import of the orchestration files from a stage, a
+ * floating promise and a package-internal import are each rejected. (`npm run lint` in CI checks the real tree.)
+ */
+import { ESLint } from 'eslint';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/cli.js';
+
+let eslint: ESLint;
+beforeAll(() => {
+  eslint = new ESLint({ cwd: ROOT });
+});
+
+/** Lints `extra` appended to a real file of the tree, as if it were written there. */
+async function ruleIds(file: string, extra: string): Promise<string[]> {
+  const text = `${readFileSync(join(ROOT, file), 'utf8')}\n${extra}\n`;
+  const [result] = await eslint.lintText(text, { filePath: join(ROOT, file) });
+  return result!.messages.map((m) => m.ruleId ?? m.message);
+}
+
+describe('the lint config', () => {
+  it('accepts the files as they are', async () => {
+    expect(await ruleIds('src/report/junit.ts', '')).toEqual([]);
+  });
+
+  it('rejects a report module importing the executor (report may not depend on run)', async () => {
+    expect(await ruleIds('src/report/junit.ts', "import { createHttpExecutor } from '../run/executor.js';\nexport const planted = createHttpExecutor;")).toContain('boundaries/dependencies');
+  });
+
+  it('rejects the run stage importing the simulator (the run reaches it only by URL)', async () => {
+    expect(await ruleIds('src/run/executor.ts', "import { startSimulator } from '../simulator/index.js';\nexport const planted = startSimulator;")).toContain('boundaries/dependencies');
+  });
+
+  it('rejects a stage importing runEval back', async () => {
+    expect(await ruleIds('src/report/junit.ts', "import { runEval } from '../run-eval.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
+  });
+
+  it('rejects a floating promise', async () => {
+    expect(await ruleIds('src/report/junit.ts', 'export function planted(p: Promise<void>): void {\n  p.then(() => undefined);\n}')).toContain('@typescript-eslint/no-floating-promises');
+  });
+
+  it("rejects a package's internal file", async () => {
+    expect(await ruleIds('src/run/http-fetch.ts', "import planted from 'undici/lib/dispatcher/agent.js';\nexport { planted };")).toContain('no-restricted-syntax');
+  });
+});
