@@ -111,7 +111,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     seed: data.seed,
     nMode: data.n_mode ?? 'native',
     rateLimit: { rpm: data.rate_limit?.rpm, tpm: data.rate_limit?.tpm, perModel: data.rate_limit?.per_model ?? false },
-    cacheDir: resolveCacheDir(options.cache ?? data.cache, dir),
+    cacheDir: resolveCacheDir(options.cache ?? data.cache, dir, env),
     timeoutS: data.timeout_s ?? (typeof data.provider === 'object' ? data.provider.timeout_s : undefined) ?? 300,
     checks: evaluation.checks,
     compare: evaluation.compare,
@@ -381,9 +381,10 @@ function resolveProvider(data: ConfigFile, options: ResolveOptions): ProviderCon
   return base;
 }
 
-function resolveCacheDir(cache: boolean | string | undefined, dir: string): string | undefined {
+/** The environment is the caller's (`env` of runEval or main), never this process's behind its back. */
+function resolveCacheDir(cache: boolean | string | undefined, dir: string, env: NodeJS.ProcessEnv): string | undefined {
   if (!cache) return undefined;
   if (typeof cache === 'string') return isAbsolute(cache) ? cache : resolvePath(dir, cache);
-  const base = process.env['EVALRUN_CACHE_DIR'] ?? process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
-  return process.env['EVALRUN_CACHE_DIR'] ? base : join(base, 'evalrun');
+  const base = env['EVALRUN_CACHE_DIR'] ?? env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
+  return env['EVALRUN_CACHE_DIR'] ? base : join(base, 'evalrun');
 }

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { OutputError } from '../errors.js';
 import type { RequestRecord } from './types.js';
 
 /**
@@ -9,27 +10,44 @@ import type { RequestRecord } from './types.js';
  */
 export class Journal {
   private pending: string[] = [];
+  private writtenCount = 0;
   private writing: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private failure: OutputError | undefined;
   private readonly fh: FileHandle;
+  private readonly onFailure: ((error: OutputError) => void) | undefined;
   readonly path: string;
-  private constructor(fh: FileHandle, path: string) {
+  private constructor(fh: FileHandle, path: string, onFailure: ((error: OutputError) => void) | undefined) {
     this.fh = fh;
     this.path = path;
+    this.onFailure = onFailure;
   }
 
-  /** Open for appending; `validBytes` (from a scan) cuts a torn tail left by a crash before appending again. */
-  static async open(path: string, validBytes?: number): Promise<Journal> {
+  /**
+   * Open for appending; `validBytes` (from a scan) cuts a torn tail left by a crash before appending again.
+   * `onFailure` hears at once when a write fails (a full disk): the run should stop sending what it cannot record.
+   */
+  static async open(path: string, validBytes?: number, options: { onFailure?: (error: OutputError) => void } = {}): Promise<Journal> {
     const fh = await open(path, 'a+');
     if (validBytes !== undefined) {
       const { size } = await fh.stat();
       if (size > validBytes) await fh.truncate(validBytes);
     }
-    return new Journal(fh, path);
+    return new Journal(fh, path, options.onFailure);
   }
 
+  /** Records handed to the OS so far (a failed write's are not among them). */
+  get written(): number {
+    return this.writtenCount;
+  }
+
+  /** Why records can no longer be written, once a write has failed. */
+  get failed(): OutputError | undefined {
+    return this.failure;
+  }
+
+  /** Records after a failed write are dropped (their requests stay unrecorded, so a resume sends them again). */
   append(record: RequestRecord): void {
-    if (this.failure) throw this.failure;
+    if (this.failure) return;
     this.pending.push(`${JSON.stringify(record)}\n`);
     // Deferred to the end of this turn of the event loop, so requests that finish together share one write.
     this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
@@ -68,14 +86,23 @@ export class Journal {
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {
+        const records = this.pending.length;
         const batch = Buffer.from(this.pending.join(''), 'utf8');
         this.pending = [];
         // The file is opened O_APPEND: every write lands at the end, whole.
         let written = 0;
         while (written < batch.length) written += (await this.fh.write(batch, written)).bytesWritten;
+        this.writtenCount += records;
       }
     } catch (e) {
-      this.failure = new Error(`cannot write ${this.path}: ${(e as Error).message}`, { cause: e });
+      const code = (e as NodeJS.ErrnoException).code;
+      this.pending = [];
+      this.failure = new OutputError(
+        `cannot write ${this.path}: ${(e as Error).message}${code === 'ENOSPC' || code === 'EFBIG' || code === 'EDQUOT' ? ' (the disk or the file-size limit is full)' : ''}. ` +
+          'The requests recorded before this stay in it; free the space (or fix the permission) and resume the run to send the rest.',
+        'EVALRUN_JOURNAL_WRITE',
+      );
+      this.onFailure?.(this.failure);
     } finally {
       this.writing = undefined;
     }

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify';
@@ -12,6 +12,7 @@ import { CellAccumulator, type CellStats } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
 import { CSV_CAST } from './csv-cell.js';
 import type { Anomaly, RequestRecord } from '../record/types.js';
+import { recordedInSummary } from '../record/run-dir.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
 import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
@@ -305,16 +306,6 @@ async function derive(dir: string, m: RunManifest, rebuild = false): Promise<Sum
 }
 
 /** The requests summary.json says were recorded, if there is a readable one. */
-export async function recordedInSummary(dir: string): Promise<number | undefined> {
-  try {
-    const s = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<Summary>;
-    const n = s.recorded?.requests;
-    return typeof n === 'number' ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const HOW_IT_ENDED: Record<RunManifest['status'], string> = {
   running: "run.json says 'running': its process is still running, or was killed (kill -9, a lost machine)",
   interrupted: 'it was interrupted',

@@ -66,15 +66,20 @@ describe('Journal', () => {
     expect(await readFile(path, 'utf8')).toBe(jsonl([makeRecord(0), makeRecord(1), makeRecord(2)]));
   });
 
-  it('rejects flush and further appends once a write failed', async () => {
+  it('once a write failed: tells onFailure at once (an output error, exit 6), drops later records, and flush/close reject', async () => {
     const dir = await tempDir();
     const path = join(dir, 'records.jsonl');
     const proto = await fileHandlePrototype(join(dir, 'probe'));
     vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
-    const journal = await Journal.open(path);
+    const failures: unknown[] = [];
+    const journal = await Journal.open(path, undefined, { onFailure: (e) => failures.push(e) });
     journal.append(makeRecord(0));
-    await expect(journal.flush()).rejects.toThrow(/cannot write .*records\.jsonl: ENOSPC/);
-    expect(() => journal.append(makeRecord(1))).toThrow(/ENOSPC/);
+    await expect(journal.flush()).rejects.toThrow(/cannot write .*records\.jsonl: ENOSPC.*disk .* is full/);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ exitCode: 6, code: 'EVALRUN_JOURNAL_WRITE' });
+    expect(journal.failed).toBe(failures[0]);
+    journal.append(makeRecord(1));
+    expect(failures).toHaveLength(1);
     await expect(journal.close()).rejects.toThrow(/ENOSPC/);
   });
 });

@@ -1,0 +1,38 @@
+import type { ValidateFunction } from 'ajv';
+import type { Cell, Task } from '../plan/types.js';
+import { makeCheckRunner, type CheckSpec } from './checks.js';
+import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
+import { compileSchema, compileTools, type ToolValidators } from './validators.js';
+
+/** Grades one choice of a task: JSON + schema in JSON-mode cells, tool-call arguments, and the configured checks. */
+export type ChoiceChecker = (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean) => ChoiceCheck;
+
+/**
+ * Compiles every cell's schema and tools once, and the checks once, into the grader the executors call as answers
+ * arrive. `schema` (the config's) wins over a cell's own `json_schema` response_format.
+ */
+export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | undefined; checks?: readonly CheckSpec[] | undefined }, cells: readonly Cell[]): ChoiceChecker {
+  const validators: Array<ValidateFunction | undefined> = cells.map((c) => {
+    const own = (c.params['response_format'] as { json_schema?: { schema?: Record<string, unknown> } } | undefined)?.json_schema?.schema;
+    const schema = spec.schema ?? own;
+    return schema ? compileSchema(schema) : undefined;
+  });
+  // Each cell's tools, compiled once per cell (and once per schema object: cells sharing `tools` share them).
+  const tools: ToolValidators[] = cells.map((c) => compileTools(c.params['tools']));
+  const grade = makeCheckRunner(spec.checks ?? []);
+  return (task, content, toolCalls, gradeContent = true) => {
+    let parsed: ParsedJson | undefined;
+    const parse = () => (parsed ??= parseJson(content));
+    let check: ChoiceCheck = gradeContent && task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;
+    const parsedArgs = toolCalls?.map((c) => parseJson(c.arguments));
+    if (toolCalls?.length) {
+      const args = checkToolCalls(toolCalls, tools[task.cell.index]!, parsedArgs);
+      check = { ...check, schema_errors: [...check.schema_errors, ...args.errors], tool_args_valid: args.valid };
+    }
+    // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
+    if (!grade) return check;
+    const details: NonNullable<ChoiceCheck['check_details']> = {};
+    const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details);
+    return Object.keys(details).length ? { ...check, checks, check_details: details } : { ...check, checks };
+  };
+}
