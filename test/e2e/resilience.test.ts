@@ -2,15 +2,15 @@
  * Runs that survive: faults, kills, interrupts, rate limits, a key that expires, and secrets that must not leak.
  * Every run here is the built CLI in a child process against the simulator on a loopback port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startSimulator, simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { BIN, cleanEnv, runCli } from '../helpers/cli.js';
+import { simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
+import { countLines, startRun, waitForRecords, withSim as withSimulator } from '../helpers/run-process.js';
 
 const ROWS = 30;
 const CELLS = 4;
@@ -70,36 +70,12 @@ function recordSeqs(dir: string): number[] {
     .map((l) => (JSON.parse(l) as { seq: number }).seq);
 }
 
-function countLines(file: string): number {
-  if (!existsSync(file)) return 0;
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
-}
 
-function startRun(config: string, out: string, env: NodeJS.ProcessEnv, extra: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
-  const child = spawn(process.execPath, [BIN, 'run', config, '--out', out, '--quiet', ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, done };
-}
 
-async function waitForRecords(file: string, atLeast: number, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (countLines(file) < atLeast) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${atLeast} records in ${file}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
-async function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
-  const sim = await startSimulator({ seed: SEED, schema, ...options });
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.close();
-  }
+/** A simulator with this file's seed and schema. */
+function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
+  return withSimulator({ seed: SEED, schema, ...options }, fn);
 }
 
 beforeAll(async () => {

@@ -2,15 +2,16 @@
  * Never lose a result, never pay twice, never report green on a failure (issue #10, items 1, 2, 5, 7, 9): the built
  * CLI in child processes against the simulator (or a loopback server of our own) on port 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { BIN, cleanEnv, runCli } from '../helpers/cli.js';
+import { simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
+import { countLines, startRun, waitForRecords, withSim as withSimulator } from '../helpers/run-process.js';
 
 const ROWS = 30;
 const CELLS = 4;
@@ -65,32 +66,12 @@ function comparable(dir: string): string[][] {
   });
 }
 
-const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length : 0);
+const lines = countLines;
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
-function startRun(cfg: string, out: string, env: NodeJS.ProcessEnv, extra: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
-  const child = spawn(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet', ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
-  return { child, done };
-}
-
-async function waitForRecords(file: string, atLeast: number, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (lines(file) < atLeast) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${atLeast} records in ${file}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
-  const sim = await startSimulator({ seed: SEED, schema, ...options });
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.close();
-  }
+/** A simulator with this file's seed and schema. */
+function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
+  return withSimulator({ seed: SEED, schema, ...options }, fn);
 }
 
 /** An interrupted run (Ctrl-C after a few records) of the gated config, in `out`. */
