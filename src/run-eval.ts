@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { makeChoiceChecker } from './check/choice-checker.js';
-import type { Config } from './config/types.js';
+import type { Config } from './contracts/config.js';
 import { readRows } from './dataset/load.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
 import { ApiFatalError, ExitCode, InterruptedError, UsageError, type EvalrunError } from './errors.js';

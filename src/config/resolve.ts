@@ -12,7 +12,7 @@ import { serverExtraParams, targetsOpenAi } from './server-params.js';
 import { isEncodingLabel } from '../dataset/decode.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
-import type { Config, ConfigFile, ProviderConfig } from './types.js';
+import type { Config, ConfigFile, ProviderConfig } from '../contracts/config.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/grid.js';
 import { simulatorOptionIssues } from '../simulator/options.js';

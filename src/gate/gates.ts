@@ -1,5 +1,5 @@
 import type { CellStats } from '../report/cell-stats.js';
-import type { GateSpec } from '../record/evaluation.js';
+import type { GateSpec } from '../contracts/evaluation.js';
 import { globToRegExp } from './glob.js';
 import { field } from '../report/cell-extras.js';
 

@@ -1,5 +1,5 @@
 import { OutputError, UsageError } from '../errors.js';
-import type { Row } from '../dataset/types.js';
+import type { Row } from '../contracts/dataset.js';
 
 /** `--shard I/K`: the I-th (1-based) of K shards. */
 export interface ShardSpec {

@@ -1,4 +1,4 @@
-import type { ChatMessage, Row } from '../dataset/types.js';
+import type { ChatMessage, Row } from '../contracts/dataset.js';
 
 /** One combination of grid values: every row is sent once per cell. */
 export interface Cell {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import type { EvaluationSpec } from './evaluation.js';
+import type { EvaluationSpec } from '../contracts/evaluation.js';
 
 /** Which share of the plan a shard ran (`--shard I/K`): the plan's ShardRange as run.json keeps it. */
 export interface ManifestShard {

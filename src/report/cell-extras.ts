@@ -1,4 +1,4 @@
-import { costUsd, priceFor, type Price } from '../plan/prices.js';
+import { costUsd, priceFor, type Price } from '../contracts/prices.js';
 import { studentTQuantile } from '../stats/distributions.js';
 import { rateMetrics } from '../stats/metrics.js';
 import { wilson } from '../stats/wilson.js';

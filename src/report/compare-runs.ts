@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { indexJournal, recordsInOrder } from '../record/read-journal.js';
 import { RECORDS, readManifest, type ManifestCell, type RunManifest } from '../record/manifest.js';
 import { canonicalJson } from '../util/canonical-json.js';
-import { DEFAULT_ALPHA, emptyEvaluation } from '../record/evaluation.js';
+import { DEFAULT_ALPHA, emptyEvaluation } from '../contracts/evaluation.js';
 import { suggest } from '../config/locate.js';
 import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/compare.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/metrics.js';

@@ -1,4 +1,4 @@
-import type { CompareSpec } from '../record/evaluation.js';
+import type { CompareSpec } from '../contracts/evaluation.js';
 import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } from '../stats/compare.js';
 import type { RowValues } from '../stats/row-values.js';
 import type { MetricDef } from '../stats/metrics.js';

@@ -1,4 +1,4 @@
-import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../plan/prices.js';
+import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../contracts/prices.js';
 import type { CellStats } from './cell-stats.js';
 import { roundTo } from '../util/round.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { evaluateGates, gatesNotJudged } from '../gate/gates.js';
 import type { RunManifest } from '../record/manifest.js';
-import { emptyEvaluation } from '../record/evaluation.js';
+import { emptyEvaluation } from '../contracts/evaluation.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { CellAccumulator, CellStats } from './cell-stats.js';
 import { extendCellStats } from './cell-extras.js';

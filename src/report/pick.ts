@@ -1,4 +1,4 @@
-import { costUsd, priceFor, type Price } from '../plan/prices.js';
+import { costUsd, priceFor, type Price } from '../contracts/prices.js';
 import { findMetric } from '../stats/metrics.js';
 import { paretoFrontier, type PickCost } from '../stats/frontier.js';
 import type { CellStats } from './cell-stats.js';

@@ -2,7 +2,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { evaluateGates, describeGate } from '../../../src/gate/gates.js';
 import { globToRegExp, matchesGlob } from '../../../src/gate/glob.js';
-import type { GateSpec } from '../../../src/record/evaluation.js';
+import type { GateSpec } from '../../../src/contracts/evaluation.js';
 import type { CellStats } from '../../../src/report/cell-stats.js';
 import { junitXml } from '../../../src/report/junit.js';
 import type { Summary } from '../../../src/report/write-reports.js';
