@@ -6,7 +6,7 @@ import { planFingerprint } from './plan/fingerprint.js';
 import type { ShardRange } from './plan/shard.js';
 import { evaluationOf } from './contracts/evaluation.js';
 import type { RunManifest, RunStatus } from './record/manifest.js';
-import type { Summary } from './report/write-reports.js';
+import type { Summary } from './contracts/summary.js';
 import { versions } from './util/version.js';
 
 /**

@@ -1,5 +1,5 @@
 import { CHECK_TYPES, expectedColumn, type CheckSpec } from '../contracts/checks.js';
-import { globToRegExp } from '../gate/glob.js';
+import { globToRegExp } from '../util/glob.js';
 import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
 import { findMetric, metricsFor, suggestMetric } from '../stats/metrics.js';
 import type { DocPath } from './locate.js';

@@ -16,8 +16,8 @@ export interface ManifestShard {
   choices: number;
 }
 
-/** 'partial': a merge of shards (`evalrun merge --partial`) that lacks some shards or some of their requests. */
-export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed' | 'partial';
+import type { RunStatus } from '../contracts/summary.js';
+export type { RunStatus };
 
 export interface ManifestCell {
   id: string;

@@ -4,7 +4,8 @@ import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { RunManifest } from '../record/manifest.js';
 import type { RequestRecord } from '../record/types.js';
-import { ReportPass, type Summary } from './write-reports.js';
+import { ReportPass } from './write-reports.js';
+import type { Summary } from '../contracts/summary.js';
 
 /**
  * Records that may wait for an earlier one before the live pass gives up, by count and by the text they hold (long

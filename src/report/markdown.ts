@@ -1,9 +1,7 @@
 import type { ComparisonRow } from '../stats/compare.js';
-import type { CellStats } from './cell-stats.js';
+import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPickCost, formatPickMetric, pickHeading } from './pick.js';
-import { field } from './cell-extras.js';
-import type { Summary } from './write-reports.js';
 import { plural } from '../util/plural.js';
 import { shardRowsText } from '../plan/shard.js';
 

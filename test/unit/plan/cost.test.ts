@@ -4,7 +4,7 @@ import { costUsd, priceFor, PRICES, PRICES_AS_OF } from '../../../src/contracts/
 import { costSection, formatUsd } from '../../../src/report/cost-summary.js';
 import type { Cell } from '../../../src/plan/types.js';
 import type { Row } from '../../../src/contracts/dataset.js';
-import type { CellStats } from '../../../src/report/cell-stats.js';
+import type { CellStats } from '../../../src/contracts/summary.js';
 import { makeConfig } from '../../helpers/config.js';
 
 async function* rowsOf(texts: string[]): AsyncGenerator<Row> {
