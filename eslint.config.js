@@ -7,22 +7,37 @@ import boundaries from 'eslint-plugin-boundaries';
 /**
  * The stages of the pipeline (folders of src/) and the other stages each may import. The files at the top of src/
  * (runEval, prepareRun, the public index, bin) wire the stages together and may import any of them; no stage may
- * import those files back, except errors.ts, the error and exit-code contract every stage shares.
+ * import those files back, except errors.ts, the error and exit-code contract every stage shares. What several
+ * stages share (the resolved Config, check and gate specs, summary.json's shape, prices, the prompt template, rows,
+ * cells and tasks) lives in contracts/, which every stage may import; an edge between two stages below is one the
+ * stage genuinely needs, and says why (docs/decisions.md "Stage boundaries").
  */
 export const STAGES = {
-  contracts: [],
+  // Summary's comparison rows and pick costs are stats' own types; stats imports nothing of ours, so no cycle.
+  contracts: ['stats'],
   util: [],
+  // Pure numbers and the metric definitions (names, directions) that config checks, report computes and gate judges.
   stats: [],
   simulator: ['util'],
-  check: ['contracts', 'util', 'plan'],
+  check: ['contracts', 'util'],
   record: ['contracts', 'util'],
-  gate: ['contracts', 'util', 'stats', 'record', 'report'],
-  plan: ['contracts', 'util', 'config', 'dataset'],
-  dataset: ['contracts', 'util', 'config', 'plan'],
-  // config checks `provider.simulator` against the simulator's own option names (the simulator imports nothing of ours).
-  config: ['contracts', 'util', 'check', 'gate', 'plan', 'record', 'stats', 'dataset', 'simulator'],
-  report: ['contracts', 'util', 'stats', 'record', 'gate', 'config', 'plan'],
-  run: ['contracts', 'util', 'check', 'record', 'plan', 'config'],
+  gate: ['contracts', 'util', 'stats'],
+  plan: ['contracts', 'util'],
+  dataset: ['contracts', 'util'],
+  config: [
+    'contracts', 'util', 'stats',
+    // A `schema:` is compiled by the very Ajv setup that grades answers, so config rejects what check could not run.
+    'check',
+    // Gate and baseline cell globs are checked against the cell ids the grid will make: one grid expansion, not two.
+    'plan',
+    // `provider.simulator` is checked against the simulator's own option names (the simulator imports nothing of ours).
+    'simulator',
+  ],
+  // `evalrun report DIR` and `compare` rebuild summary.json, gates included, from the run directory alone.
+  report: ['contracts', 'util', 'stats', 'record', 'gate'],
+  // run grades each answer as it arrives (check) and journals it (record); it reads the plan's Cell and Task.
+  run: ['contracts', 'util', 'check', 'record', 'plan'],
+  // The CLI sits above the orchestration (it calls runEval) and formats what any stage returns.
   cli: ['contracts', 'util', 'report', 'plan', 'config', 'dataset', 'simulator', 'record', 'run'],
 };
 

@@ -1,5 +1,5 @@
 import type { ValidateFunction } from 'ajv';
-import type { Cell, Task } from '../plan/types.js';
+import type { Cell, Task } from '../contracts/plan.js';
 import { makeCheckRunner } from './checks.js';
 import type { CheckSpec } from '../contracts/checks.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';

@@ -9,7 +9,7 @@ import { locate, pathToString } from './locate.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import { requestParamSchemas, reservedParams } from './schema.js';
 import { serverExtraParams, targetsOpenAi } from './server-params.js';
-import { isEncodingLabel } from '../dataset/decode.js';
+import { isEncodingLabel } from '../util/encoding-label.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from '../contracts/config.js';
