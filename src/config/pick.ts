@@ -1,5 +1,5 @@
-import { PICK_COSTS } from '../stats/frontier.js';
-import { findMetric, metricsFor, suggestMetric } from '../stats/metrics.js';
+import { PICK_COSTS } from '../stats/index.js';
+import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
 import { suggest, type DocPath } from './locate.js';
 import type { ConfigFile } from '../contracts/config.js';
 

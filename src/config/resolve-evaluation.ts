@@ -1,7 +1,7 @@
 import { CHECK_TYPES, expectedColumn, type CheckSpec } from '../contracts/checks.js';
 import { globToRegExp } from '../util/glob.js';
 import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
-import { findMetric, metricsFor, suggestMetric } from '../stats/metrics.js';
+import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
 import type { DocPath } from './locate.js';
 import { suggest } from './locate.js';
 import type { ConfigFile } from '../contracts/config.js';

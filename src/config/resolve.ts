@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { ConfigError, type SourceIssue } from '../errors.js';
-import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, unknownFormat, type SchemaProblem } from '../check/validators.js';
+import { compileSchema, schemaProblems, SCHEMA_KEYWORDS, unknownFormat, type SchemaProblem } from '../check/index.js';
 import { LineCounter, parseDocument } from 'yaml';
 import leven from 'leven';
 import { locate, pathToString } from './locate.js';
@@ -14,7 +14,8 @@ import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
 import type { Config, ConfigFile, ProviderConfig } from '../contracts/config.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
-import { expandGrid } from '../plan/grid.js';
+import { expandGrid } from '../plan/index.js';
+// The options module alone: the simulator's entry would load its server (and json-schema-faker) on every config load.
 import { simulatorOptionIssues } from '../simulator/options.js';
 import { resolvePrompts } from './prompts.js';
 import { resolvePick } from './pick.js';

@@ -2,8 +2,8 @@
  * summary.json's shape: what every report (Markdown, JUnit, HTML, the console), the gates and the merge read.
  * Types only (and one accessor), so any stage may depend on it without importing the report stage that writes it.
  */
-import type { ComparisonRow } from '../stats/compare.js';
-import type { PickCost } from '../stats/frontier.js';
+import type { ComparisonRow } from '../stats/index.js';
+import type { PickCost } from '../stats/index.js';
 import type { GateSpec } from './evaluation.js';
 
 /** How a run ended (run.json's `status`); 'partial': a merge of shards (`evalrun merge --partial`) that lacks some. */

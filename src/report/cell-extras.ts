@@ -1,7 +1,7 @@
 import { costUsd, priceFor, type Price } from '../contracts/prices.js';
-import { studentTQuantile } from '../stats/distributions.js';
-import { rateMetrics } from '../stats/metrics.js';
-import { wilson } from '../stats/wilson.js';
+import { studentTQuantile } from '../stats/index.js';
+import { rateMetrics } from '../stats/index.js';
+import { wilson } from '../stats/index.js';
 import { type CellStats, field } from '../contracts/summary.js';
 import { roundOrNull, roundTo } from '../util/round.js';
 

@@ -1,4 +1,4 @@
-import type { ManifestCell } from '../record/manifest.js';
+import type { ManifestCell } from '../record/index.js';
 import { roundOrNull } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
 

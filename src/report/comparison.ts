@@ -1,7 +1,7 @@
 import type { CompareSpec } from '../contracts/evaluation.js';
-import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } from '../stats/compare.js';
-import type { RowValues } from '../stats/row-values.js';
-import type { MetricDef } from '../stats/metrics.js';
+import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } from '../stats/index.js';
+import type { RowValues } from '../stats/index.js';
+import type { MetricDef } from '../stats/index.js';
 import type { CellStats, ComparisonSection } from '../contracts/summary.js';
 import { roundOrNull } from '../util/round.js';
 

@@ -1,4 +1,4 @@
-import type { ComparisonRow } from '../stats/compare.js';
+import type { ComparisonRow } from '../stats/index.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPick } from './pick.js';
 import type { Summary } from '../contracts/summary.js';

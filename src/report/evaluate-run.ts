@@ -1,8 +1,8 @@
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { evaluateGates, gatesNotJudged } from '../gate/gates.js';
-import type { RunManifest } from '../record/manifest.js';
+import { evaluateGates, gatesNotJudged } from '../gate/index.js';
+import type { RunManifest } from '../record/index.js';
 import { emptyEvaluation } from '../contracts/evaluation.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { CellAccumulator } from './cell-stats.js';

@@ -2,8 +2,8 @@ import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
-import type { RunManifest } from '../record/manifest.js';
-import type { RequestRecord } from '../record/types.js';
+import type { RunManifest } from '../record/index.js';
+import type { RequestRecord } from '../record/index.js';
 import { ReportPass } from './write-reports.js';
 import type { Summary } from '../contracts/summary.js';
 

@@ -1,4 +1,4 @@
-import type { ComparisonRow } from '../stats/compare.js';
+import type { ComparisonRow } from '../stats/index.js';
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPickCost, formatPickMetric, pickHeading } from './pick.js';

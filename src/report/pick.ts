@@ -1,6 +1,6 @@
 import { costUsd, priceFor, type Price } from '../contracts/prices.js';
-import { findMetric } from '../stats/metrics.js';
-import { paretoFrontier, type PickCost } from '../stats/frontier.js';
+import { findMetric } from '../stats/index.js';
+import { paretoFrontier, type PickCost } from '../stats/index.js';
 import { field, type CellStats, type PickSection } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 

@@ -48,8 +48,14 @@ describe('the lint config', () => {
     expect(await ruleIds('src/contracts/checks.ts', "import type { CompiledCheck } from '../check/checks.js';\nexport type Planted = CompiledCheck;")).toContain('boundaries/dependencies');
   });
 
-  it('rejects a stage importing runEval back', async () => {
+  it("rejects a stage reaching past another stage's index.ts, which is its one public entry", async () => {
+    expect(await ruleIds('src/config/pick.ts', "import { paretoFrontier } from '../stats/frontier.js';\nexport const planted = paretoFrontier;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/config/pick.ts', "import { paretoFrontier } from '../stats/index.js';\nexport const planted = paretoFrontier;")).toEqual([]);
+  });
+
+  it('rejects a stage importing runEval or the public index back', async () => {
     expect(await ruleIds('src/report/junit.ts', "import { runEval } from '../run-eval.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
+    expect(await ruleIds('src/report/html/data.ts', "import { runEval } from '../../index.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
   });
 
   it('rejects a floating promise', async () => {

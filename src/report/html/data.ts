@@ -2,7 +2,7 @@ import type { FailingChoice } from '../collector.js';
 import type { LatencySamples } from '../cell-stats.js';
 import { FINISH_REASONS } from '../cell-stats.js';
 import { field, type CellStats, type Summary } from '../../contracts/summary.js';
-import { rateMetrics, type MetricDef } from '../../stats/metrics.js';
+import { rateMetrics, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
 
 export interface HtmlCell {
