@@ -1,4 +1,4 @@
-import type { Config } from './config/types.js';
+import type { Config } from './contracts/config.js';
 import { ApiFatalError } from './errors.js';
 import type { Endpoint } from './run/provider.js';
 

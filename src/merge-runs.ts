@@ -5,11 +5,12 @@ import { finished } from 'node:stream/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { ExitCode, MergeError, OutputError, UsageError } from './errors.js';
 import { shardName } from './plan/shard.js';
-import { ReportPass, type Summary } from './report/write-reports.js';
+import { ReportPass } from './report/write-reports.js';
 import { canonicalJson } from './util/canonical-json.js';
 import { versions } from './util/version.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, type MergeProvenance, type RunManifest } from './record/manifest.js';
 import { indexJournal, recordsInOrder } from './record/read-journal.js';
+import type { Summary } from './contracts/summary.js';
 
 export interface MergeOptions {
   /** The shards' run directories, in any order. */

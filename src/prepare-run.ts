@@ -1,7 +1,7 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { loadConfigFile, parseConfigText } from './config/load.js';
 import { resolveConfig, type ResolveOptions } from './config/resolve.js';
-import type { ConfigFile } from './config/types.js';
+import type { ConfigFile } from './contracts/config.js';
 import { scanDatasets } from './dataset/load.js';
 import { expandGrid } from './plan/grid.js';
 import { summarizePlan } from './plan/build-plan.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { makeChoiceChecker } from './check/choice-checker.js';
-import type { Config } from './config/types.js';
+import type { Config } from './contracts/config.js';
 import { readRows } from './dataset/load.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
 import { ApiFatalError, ExitCode, InterruptedError, UsageError, type EvalrunError } from './errors.js';
@@ -12,11 +12,12 @@ import { RECORDS, writeManifest, writeManifestSync, type RunManifest, type RunSt
 import { claimRunDir, openRunDir } from './record/run-dir.js';
 import type { RequestRecord } from './record/types.js';
 import { LiveReport } from './report/live-report.js';
-import { writeReports, type Summary } from './report/write-reports.js';
+import { writeReports } from './report/write-reports.js';
 import { endSession, exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from './run/executor.js';
 import { openProvider, type Provider } from './run/provider.js';
 import { StopController } from './util/stop-controller.js';
+import type { Summary } from './contracts/summary.js';
 
 export interface RunEvalOptions extends PrepareOptions {
   /** The run directory. Default: results/<name>-<timestamp> under the working directory. */

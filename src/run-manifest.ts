@@ -1,12 +1,12 @@
-import type { Config } from './config/types.js';
+import type { Config } from './contracts/config.js';
 import { ExitCode } from './errors.js';
 import type { Cell } from './plan/types.js';
 import type { PlanSummary } from './plan/build-plan.js';
 import { planFingerprint } from './plan/fingerprint.js';
 import type { ShardRange } from './plan/shard.js';
-import { evaluationOf } from './record/evaluation.js';
+import { evaluationOf } from './contracts/evaluation.js';
 import type { RunManifest, RunStatus } from './record/manifest.js';
-import type { Summary } from './report/write-reports.js';
+import type { Summary } from './contracts/summary.js';
 import { versions } from './util/version.js';
 
 /**

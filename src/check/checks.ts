@@ -1,29 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
-import { lookup } from '../plan/template.js';
+import { lookup } from '../contracts/template.js';
+import { expectedColumn, type CheckResults, type CheckSpec } from '../contracts/checks.js';
 import { compileSchema } from './validators.js';
 import { pointerTokens } from '../util/json-pointer.js';
-
-export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema'] as const;
-export type CheckType = (typeof CHECK_TYPES)[number];
-
-/** A check as resolved from the config (schema already loaded). */
-export interface CheckSpec {
-  name: string;
-  type: CheckType;
-  /** JSON Pointer into the parsed output; absent: the whole content as text. */
-  pointer?: string | undefined;
-  /** A literal, or `{ column: name }`: the row's value of that dataset column (dotted for nested JSON rows). */
-  expected?: unknown;
-  pattern?: string | undefined;
-  flags?: string | undefined;
-  ignoreCase?: boolean | undefined;
-  schema?: Record<string, unknown> | undefined;
-}
-
-/** The outcome of every check for one choice; null: not graded (no content to grade). */
-export type CheckResults = Record<string, boolean | null>;
 
 /**
  * What a failed `equals` check compared, so a report can say "expected billing, got bug". `got` is absent when the
@@ -70,14 +51,6 @@ export function toolCallsDocument(calls: readonly ToolCall[] | null, parsedArgs?
       return { id: c.id, name: c.name, arguments: args.ok ? args.value : c.arguments };
     }),
   };
-}
-
-export function expectedColumn(expected: unknown): string | undefined {
-  if (expected && typeof expected === 'object' && !Array.isArray(expected)) {
-    const column = (expected as { column?: unknown }).column;
-    if (typeof column === 'string' && Object.keys(expected).length === 1) return column;
-  }
-  return undefined;
 }
 
 /** RFC 6901: "" is the whole document, "/a/0" walks keys and indexes, "~1" is "/" and "~0" is "~". */

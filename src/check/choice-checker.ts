@@ -1,6 +1,7 @@
 import type { ValidateFunction } from 'ajv';
-import type { Cell, Task } from '../plan/types.js';
-import { makeCheckRunner, type CheckSpec } from './checks.js';
+import type { Cell, Task } from '../contracts/plan.js';
+import { makeCheckRunner } from './checks.js';
+import type { CheckSpec } from '../contracts/checks.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
 import { compileSchema, compileTools, type ToolValidators } from './validators.js';
 

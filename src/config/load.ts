@@ -5,7 +5,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type SourceIssue } from '../errors.js';
 import { configSchema, topLevelKeys, requestParamSchemas } from './schema.js';
 import { locate, pathToString, pointerToPath, suggest, type DocPath } from './locate.js';
-import type { ConfigFile } from './types.js';
+import type { ConfigFile } from '../contracts/config.js';
 
 /** The parsed file with what is needed to point back into it. */
 export interface LoadedConfigFile {

@@ -1,7 +1,7 @@
-import { PICK_COSTS } from '../stats/frontier.js';
-import { findMetric, metricsFor, suggestMetric } from '../stats/metrics.js';
+import { PICK_COSTS } from '../stats/index.js';
+import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
 import { suggest, type DocPath } from './locate.js';
-import type { ConfigFile } from './types.js';
+import type { ConfigFile } from '../contracts/config.js';
 
 type Issue = (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
 

@@ -4,7 +4,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { SourceIssue } from '../errors.js';
 import { locate, suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
-import type { ConfigFile, MessageTemplate, PromptVariant } from './types.js';
+import type { ConfigFile, MessageTemplate, PromptVariant } from '../contracts/config.js';
 
 type Issue = (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
 
@@ -135,17 +135,4 @@ function jsonModeNamesJson(data: ConfigFile, variants: PromptVariant[], loaded: 
     void loaded;
     issue(['prompts', v.name], `prompt '${v.name}'${where}: response_format json_object needs the word 'json' in the messages (the API rejects it otherwise); e.g. add 'Answer with a JSON object.'`);
   }
-}
-
-/** The line of a template's message that uses `{{name}}`, for an error about that variable. */
-export function variableLine(v: PromptVariant, name: string): number {
-  const re = new RegExp(`\\{\\{\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\}\\}`);
-  const i = v.messages.findIndex((m) => re.test(m.content));
-  if (i === -1) return v.source.lines[0] ?? 0;
-  const base = v.source.lines[i] ?? 0;
-  if (base === 0) return 0;
-  // Multi-line content: count the lines before the variable.
-  const content = v.messages[i]!.content;
-  const offset = content.slice(0, content.search(re)).split('\n').length - 1;
-  return base + offset;
 }

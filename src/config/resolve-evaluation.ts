@@ -1,10 +1,10 @@
-import { CHECK_TYPES, expectedColumn, type CheckSpec } from '../check/checks.js';
-import { globToRegExp } from '../gate/glob.js';
-import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../record/evaluation.js';
-import { findMetric, metricsFor, suggestMetric } from '../stats/metrics.js';
+import { CHECK_TYPES, expectedColumn, type CheckSpec } from '../contracts/checks.js';
+import { globToRegExp } from '../util/glob.js';
+import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
+import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
 import type { DocPath } from './locate.js';
 import { suggest } from './locate.js';
-import type { ConfigFile } from './types.js';
+import type { ConfigFile } from '../contracts/config.js';
 
 type Issue = (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
 type SchemaLoader = (spec: string | Record<string, unknown>, path: DocPath) => { value: Record<string, unknown>; file: string | undefined } | undefined;
@@ -16,11 +16,6 @@ export interface ResolvedEvaluation {
   pricing: Record<string, { input: number; output: number }>;
   /** The schema of a `json_schema` check named schema_valid: the run's schema check. */
   runSchema: { value: Record<string, unknown>; file: string | undefined } | undefined;
-}
-
-/** Column names the checks read from each dataset row (`expected: { column: label }`). */
-export function checkColumns(checks: readonly CheckSpec[] | undefined): string[] {
-  return [...new Set((checks ?? []).map((c) => expectedColumn(c.expected)).filter((c): c is string => c !== undefined))];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { parse, CsvError } from 'csv-parse';
 import { DatasetError } from '../errors.js';
-import type { RawRow } from './types.js';
+import type { RawRow } from '../contracts/dataset.js';
 import { decodeStream } from './decode.js';
 
 /** Streams a CSV file with a header row; `line` is the line the record starts on. */

@@ -3,16 +3,6 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { DatasetError } from '../errors.js';
 
-/** Whether TextDecoder knows an encoding label (`latin1`, `windows-1252`, `utf-16le`, `shift_jis`, …). */
-export function isEncodingLabel(label: string): boolean {
-  try {
-    new TextDecoder(label);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const isUtf8Label = (label: string | undefined) => label === undefined || new TextDecoder(label).encoding === 'utf-8';
 
 /**

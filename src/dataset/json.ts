@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { DatasetError } from '../errors.js';
-import type { RawRow } from './types.js';
+import type { RawRow } from '../contracts/dataset.js';
 import { decodeBuffer } from './decode.js';
 
 /**

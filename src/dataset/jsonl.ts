@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DatasetError } from '../errors.js';
-import type { RawRow } from './types.js';
+import type { RawRow } from '../contracts/dataset.js';
 import { decodeStream } from './decode.js';
 
 /** Streams a JSONL file: one JSON object per line, blank lines skipped. */

@@ -4,15 +4,15 @@ import { createHash } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { shownPath } from '../util/shown-path.js';
 import { ConfigError, DatasetError, type SourceIssue } from '../errors.js';
-import { variableLine } from '../config/prompts.js';
-import type { Config } from '../config/types.js';
-import { compileTemplate, missingVariables } from '../plan/template.js';
-import { checkColumns } from '../config/resolve-evaluation.js';
+import { variableLine } from '../contracts/template.js';
+import type { Config } from '../contracts/config.js';
+import { compileTemplate, missingVariables } from '../contracts/template.js';
+import { checkColumns } from '../contracts/checks.js';
 import { suggest } from '../util/suggest.js';
 import { readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
 import { readJsonArray } from './json.js';
-import type { ChatMessage, RawRow, Row } from './types.js';
+import type { ChatMessage, RawRow, Row } from '../contracts/dataset.js';
 
 const readers: Record<string, (file: string, shown: string, encoding?: string) => AsyncGenerator<RawRow>> = {
   '.csv': readCsv,

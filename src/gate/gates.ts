@@ -1,38 +1,6 @@
-import type { CellStats } from '../report/cell-stats.js';
-import type { GateSpec } from '../record/evaluation.js';
-import { globToRegExp } from './glob.js';
-import { field } from '../report/cell-extras.js';
-
-export interface GateResult {
-  /** The gate's name, or its description (`schema_valid_rate >= 0.95 [gpt-4o-mini/*] on low bound`). */
-  gate: string;
-  metric: string;
-  cell: string;
-  /** The point value of the metric. */
-  value: number | null;
-  /** What was judged: the point value or the interval's bound. */
-  judged: number | null;
-  bound: GateSpec['bound'];
-  min: number | null;
-  max: number | null;
-  passed: boolean;
-  message: string;
-}
-
-export interface GateSection {
-  /**
-   * `not_judged` when the run is incomplete: a gate judged on part of the rows says nothing about the run, so neither
-   * a pass nor a failure is reported (the run's own exit code says it is incomplete).
-   */
-  status: 'judged' | 'not_judged';
-  /** Why the gates were not judged, for the user. */
-  reason?: string;
-  /** The gates that were not judged, by description. */
-  not_judged?: string[];
-  passed: number;
-  failed: number;
-  results: GateResult[];
-}
+import { field, type CellStats, type GateResult, type GateSection } from '../contracts/summary.js';
+import type { GateSpec } from '../contracts/evaluation.js';
+import { globToRegExp } from '../util/glob.js';
 
 export function describeGate(g: GateSpec): string {
   if (g.name) return g.name;

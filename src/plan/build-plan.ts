@@ -1,6 +1,6 @@
-import type { Config } from '../config/types.js';
-import type { Row } from '../dataset/types.js';
-import { compileTemplate, renderMessages, type CompiledTemplate } from './template.js';
+import type { Config } from '../contracts/config.js';
+import type { Row } from '../contracts/dataset.js';
+import { compileTemplate, renderMessages, type CompiledTemplate } from '../contracts/template.js';
 import type { Cell, Task } from './types.js';
 
 /**

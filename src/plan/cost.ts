@@ -1,9 +1,9 @@
-import type { Config } from '../config/types.js';
-import type { ChatMessage, Row } from '../dataset/types.js';
-import { renderMessages } from './template.js';
+import type { Config } from '../contracts/config.js';
+import type { ChatMessage, Row } from '../contracts/dataset.js';
+import { renderMessages } from '../contracts/template.js';
 import { cellTemplates } from './build-plan.js';
 import type { Cell } from './types.js';
-import { PRICES_AS_OF, costUsd, priceFor } from './prices.js';
+import { PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
 import { contextWindow } from './context-windows.js';
 

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { Config } from '../config/types.js';
+import type { Config } from '../contracts/config.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import type { Cell } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.js';
+import type { Config } from '../contracts/config.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import type { Cell } from './types.js';
 

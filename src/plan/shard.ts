@@ -1,5 +1,5 @@
 import { OutputError, UsageError } from '../errors.js';
-import type { Row } from '../dataset/types.js';
+import type { Row } from '../contracts/dataset.js';
 
 /** `--shard I/K`: the I-th (1-based) of K shards. */
 export interface ShardSpec {
@@ -69,7 +69,5 @@ export function checkShardResume(dir: string, recorded: ShardRange | undefined, 
   throw new OutputError(`cannot resume ${dir} with ${now}: it holds ${was}; ${fix}, or start a new run in another --out.`, 'EVALRUN_RESUME_MISMATCH');
 }
 
-/** "rows 4–6 of 10" (1-based, inclusive), or "no rows" for a shard of a split with more shards than rows. */
-export function shardRowsText(rows: readonly [number, number], total: number): string {
-  return rows[1] > rows[0] ? `rows ${rows[0] + 1}–${rows[1]} of ${total}` : `no rows (${total} rows do not reach this shard)`;
-}
+// The text is shared with the reports (a shard's summary.md), which may not import the plan stage.
+export { shardRowsText } from '../util/shard-rows-text.js';

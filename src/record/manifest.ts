@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import type { EvaluationSpec } from './evaluation.js';
+import type { EvaluationSpec } from '../contracts/evaluation.js';
 
 /** Which share of the plan a shard ran (`--shard I/K`): the plan's ShardRange as run.json keeps it. */
 export interface ManifestShard {
@@ -16,8 +16,8 @@ export interface ManifestShard {
   choices: number;
 }
 
-/** 'partial': a merge of shards (`evalrun merge --partial`) that lacks some shards or some of their requests. */
-export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed' | 'partial';
+import type { RunStatus } from '../contracts/summary.js';
+export type { RunStatus };
 
 export interface ManifestCell {
   id: string;

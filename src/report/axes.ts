@@ -1,4 +1,4 @@
-import type { ManifestCell } from '../record/manifest.js';
+import type { ManifestCell } from '../record/index.js';
 import { canonicalJson } from '../util/canonical-json.js';
 
 /** Parameters that have had their own columns in choices.csv and stats.csv from the start. */

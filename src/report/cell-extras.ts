@@ -1,8 +1,8 @@
-import { costUsd, priceFor, type Price } from '../plan/prices.js';
-import { studentTQuantile } from '../stats/distributions.js';
-import { rateMetrics } from '../stats/metrics.js';
-import { wilson } from '../stats/wilson.js';
-import type { CellStats } from './cell-stats.js';
+import { costUsd, priceFor, type Price } from '../contracts/prices.js';
+import { studentTQuantile } from '../stats/index.js';
+import { rateMetrics } from '../stats/index.js';
+import { wilson } from '../stats/index.js';
+import { type CellStats, field } from '../contracts/summary.js';
 import { roundOrNull, roundTo } from '../util/round.js';
 
 /** stats.csv columns after the base ones: per check its counts and rate, then every interval, then cost. */
@@ -17,11 +17,6 @@ export function extraStatsColumns(checks: readonly string[]): string[] {
     'tokens_per_1k_rows',
     'frontier',
   ];
-}
-
-/** A stats field by name (metric names come from the config, so they are strings, not keys of CellStats). */
-export function field(c: CellStats, key: string): unknown {
-  return (c as unknown as Record<string, unknown>)[key];
 }
 
 /**

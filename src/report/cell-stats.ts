@@ -1,5 +1,6 @@
-import type { ManifestCell } from '../record/manifest.js';
+import type { ManifestCell } from '../record/index.js';
 import { roundOrNull } from '../util/round.js';
+import type { CellStats } from '../contracts/summary.js';
 
 /** finish_reason values counted in their own columns; anything else lands in `other`. */
 export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'error'] as const;
@@ -41,67 +42,6 @@ export class LatencySamples {
     for (let i = 0; i < this.size; i++) ss += (this.data[i]! - mean) ** 2;
     return { n: this.size, mean, variance: this.size > 1 ? ss / (this.size - 1) : NaN };
   }
-}
-
-export interface CellStats {
-  cell: string;
-  model: string;
-  temperature: number | null;
-  top_p: number | null;
-  n: number;
-  requests: number;
-  /** Requests with at least one failed choice: failed after all attempts, or a choice index missing from the answer. */
-  failed_requests: number;
-  choices: number;
-  stop: number;
-  length: number;
-  content_filter: number;
-  tool_calls: number;
-  error: number;
-  other: number;
-  stop_rate: number | null;
-  length_rate: number | null;
-  content_filter_rate: number | null;
-  tool_calls_rate: number | null;
-  error_rate: number | null;
-  other_rate: number | null;
-  /** Choices the model refused (`message.refusal`), whatever their finish_reason; never JSON-checked. */
-  refusal: number;
-  refusal_rate: number | null;
-  /** Mean over the cell's choices of each choice's mean token logprob; null when no logprobs were returned. */
-  logprob_mean: number | null;
-  /** Choices checked as JSON: answered choices of a JSON-mode cell. */
-  json_checked: number;
-  json_valid: number;
-  json_valid_rate: number | null;
-  schema_checked: number;
-  schema_valid: number;
-  schema_valid_rate: number | null;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  latency_mean_ms: number | null;
-  /** Choices with tool calls, and those whose every call names a configured tool with valid arguments. */
-  tool_args_checked: number;
-  tool_args_valid: number;
-  tool_args_valid_rate: number | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  /** Attempts beyond the first, over requests actually sent (a cached answer made no attempt). */
-  retries: number;
-  /** Requests answered from the response cache (--cache): not sent, not billed, not new samples. */
-  cached: number;
-  /** Cost of this cell's billed (not cached) usage at the run's prices; null when the model's price is unknown. */
-  cost_usd?: number | null;
-  /** USD per 1,000 dataset rows at this setting (all recorded usage); null when the model's price is unknown. */
-  cost_per_1k_rows?: number | null;
-  tokens_per_1k_rows?: number | null;
-  /** On the quality-cost frontier of `pick:` (no other cell is both better and cheaper). */
-  frontier?: boolean;
-  /** 95% interval of every rate (Wilson) and of latency_mean_ms (t): `<metric>_low`, `<metric>_high`. */
-  [interval: `${string}_low` | `${string}_high`]: number | null | undefined;
-  /** Per check: choices graded, choices passed, and the pass rate. */
-  [checkCount: `${string}_checked` | `${string}_pass`]: number | undefined;
-  [checkRate: `${string}_pass_rate`]: number | null | undefined;
 }
 
 export class CellAccumulator {

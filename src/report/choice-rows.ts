@@ -1,5 +1,5 @@
-import type { ManifestCell } from '../record/manifest.js';
-import type { RequestRecord } from '../record/types.js';
+import type { ManifestCell } from '../record/index.js';
+import type { RequestRecord } from '../record/index.js';
 
 export const CHOICE_COLUMNS = [
   'cell',

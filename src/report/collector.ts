@@ -1,7 +1,7 @@
-import type { ManifestCell, RunManifest } from '../record/manifest.js';
-import type { ChoiceRecord, RequestRecord } from '../record/types.js';
-import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/metrics.js';
-import { RowValues } from '../stats/row-values.js';
+import type { ManifestCell, RunManifest } from '../record/index.js';
+import type { ChoiceRecord, RequestRecord } from '../record/index.js';
+import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/index.js';
+import { RowValues } from '../stats/index.js';
 import type { ChoiceRow } from './choice-rows.js';
 
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */

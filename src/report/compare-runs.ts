@@ -1,17 +1,18 @@
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { indexJournal, recordsInOrder } from '../record/read-journal.js';
-import { RECORDS, readManifest, type ManifestCell, type RunManifest } from '../record/manifest.js';
+import { indexJournal, recordsInOrder } from '../record/index.js';
+import { RECORDS, readManifest, type ManifestCell, type RunManifest } from '../record/index.js';
 import { canonicalJson } from '../util/canonical-json.js';
-import { DEFAULT_ALPHA, emptyEvaluation } from '../record/evaluation.js';
-import { suggest } from '../config/locate.js';
-import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/compare.js';
-import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/metrics.js';
+import { DEFAULT_ALPHA, emptyEvaluation } from '../contracts/evaluation.js';
+import { suggest } from '../util/suggest.js';
+import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/index.js';
+import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
 import { CellAccumulator } from './cell-stats.js';
 import { choiceRows } from './choice-rows.js';
 import { ReportCollector } from './collector.js';
-import { rounded, type ComparisonSection } from './comparison.js';
-import { field, extendCellStats } from './cell-extras.js';
+import { rounded } from './comparison.js';
+import { extendCellStats } from './cell-extras.js';
+import { field, type ComparisonSection } from '../contracts/summary.js';
 
 /** A compared run, and whether every planned request of it is recorded. */
 export interface ComparedRun {

@@ -1,18 +1,9 @@
-import type { CompareSpec } from '../record/evaluation.js';
-import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } from '../stats/compare.js';
-import type { RowValues } from '../stats/row-values.js';
-import type { MetricDef } from '../stats/metrics.js';
-import type { CellStats } from './cell-stats.js';
+import type { CompareSpec } from '../contracts/evaluation.js';
+import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow } from '../stats/index.js';
+import type { RowValues } from '../stats/index.js';
+import type { MetricDef } from '../stats/index.js';
+import type { CellStats, ComparisonSection } from '../contracts/summary.js';
 import { roundOrNull } from '../util/round.js';
-
-export interface ComparisonSection {
-  /** The cell every other cell is compared with (within a run), or run A's label (between runs). */
-  baseline: string;
-  alpha: number;
-  metrics: string[];
-  method: string;
-  rows: ComparisonRow[];
-}
 
 export const COMPARISON_COLUMNS = [
   'metric', 'cell', 'baseline', 'pairs', 'baseline_value', 'value', 'diff', 'diff_low', 'diff_high',

@@ -1,7 +1,7 @@
-import type { ComparisonRow } from '../stats/compare.js';
+import type { ComparisonRow } from '../stats/index.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPick } from './pick.js';
-import type { Summary } from './write-reports.js';
+import type { Summary } from '../contracts/summary.js';
 import { plural } from '../util/plural.js';
 
 const sign = (v: number) => (v > 0 ? '+' : v < 0 ? '−' : '±');

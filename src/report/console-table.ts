@@ -1,5 +1,4 @@
-import type { CellStats } from './cell-stats.js';
-import type { Summary } from './write-reports.js';
+import type { CellStats, Summary } from '../contracts/summary.js';
 
 const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)}`);

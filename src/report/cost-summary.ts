@@ -1,22 +1,6 @@
-import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../plan/prices.js';
-import type { CellStats } from './cell-stats.js';
+import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../contracts/prices.js';
+import type { CellStats, CostSection } from '../contracts/summary.js';
 import { roundTo } from '../util/round.js';
-
-export interface CostSection {
-  currency: 'USD';
-  prices_as_of: string;
-  /** Tokens of requests actually sent in this run (cached answers excluded). */
-  billed_prompt_tokens: number;
-  billed_completion_tokens: number;
-  /** null when a model's price is unknown: a partial sum would read as the whole bill. */
-  cost_usd: number | null;
-  /** The sum over models whose price is known. */
-  known_cost_usd: number;
-  unknown_models: string[];
-  by_model: Array<{ model: string; prompt_tokens: number; completion_tokens: number; input_per_1m: number | null; output_per_1m: number | null; cost_usd: number | null }>;
-  /** The built-in simulator answered: nothing was billed; the figures are what OpenAI would charge. */
-  simulated: boolean;
-}
 
 export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{ prompt: number; completion: number }>, prices: Readonly<Record<string, Price>>, simulated: boolean): CostSection {
   const byModel = new Map<string, { prompt: number; completion: number }>();

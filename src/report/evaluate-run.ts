@@ -1,11 +1,11 @@
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { evaluateGates, gatesNotJudged } from '../gate/gates.js';
-import type { RunManifest } from '../record/manifest.js';
-import { emptyEvaluation } from '../record/evaluation.js';
+import { evaluateGates, gatesNotJudged } from '../gate/index.js';
+import type { RunManifest } from '../record/index.js';
+import { emptyEvaluation } from '../contracts/evaluation.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import type { CellAccumulator, CellStats } from './cell-stats.js';
+import type { CellAccumulator } from './cell-stats.js';
 import { extendCellStats } from './cell-extras.js';
 import type { ReportCollector } from './collector.js';
 import { COMPARISON_COLUMNS, compareWithinRun } from './comparison.js';
@@ -15,7 +15,7 @@ import { htmlData } from './html/data.js';
 import { reportHtml } from './html/page.js';
 import { junitXml } from './junit.js';
 import { summaryMarkdown } from './markdown.js';
-import type { Summary } from './write-reports.js';
+import type { CellStats, Summary } from '../contracts/summary.js';
 
 /** Reports written into the run directory beside choices.csv, stats.csv and summary.json. */
 export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'report.html'] as const;

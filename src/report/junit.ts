@@ -1,5 +1,4 @@
-import type { GateSection } from '../gate/gates.js';
-import type { Summary } from './write-reports.js';
+import type { GateSection, Summary } from '../contracts/summary.js';
 import { plural } from '../util/plural.js';
 import { partialNote } from './markdown.js';
 

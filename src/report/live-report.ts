@@ -2,9 +2,10 @@ import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
-import type { RunManifest } from '../record/manifest.js';
-import type { RequestRecord } from '../record/types.js';
-import { ReportPass, type Summary } from './write-reports.js';
+import type { RunManifest } from '../record/index.js';
+import type { RequestRecord } from '../record/index.js';
+import { ReportPass } from './write-reports.js';
+import type { Summary } from '../contracts/summary.js';
 
 /**
  * Records that may wait for an earlier one before the live pass gives up, by count and by the text they hold (long

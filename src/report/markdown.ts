@@ -1,11 +1,9 @@
-import type { ComparisonRow } from '../stats/compare.js';
-import type { CellStats } from './cell-stats.js';
+import type { ComparisonRow } from '../stats/index.js';
+import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPickCost, formatPickMetric, pickHeading } from './pick.js';
-import { field } from './cell-extras.js';
-import type { Summary } from './write-reports.js';
 import { plural } from '../util/plural.js';
-import { shardRowsText } from '../plan/shard.js';
+import { shardRowsText } from '../util/shard-rows-text.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
 /** Markdown table cells: pipes and newlines would break the row; `<` would be read as HTML by GitHub. */

@@ -1,25 +1,8 @@
-import { costUsd, priceFor, type Price } from '../plan/prices.js';
-import { findMetric } from '../stats/metrics.js';
-import { paretoFrontier, type PickCost } from '../stats/frontier.js';
-import type { CellStats } from './cell-stats.js';
-import { field } from './cell-extras.js';
+import { costUsd, priceFor, type Price } from '../contracts/prices.js';
+import { findMetric } from '../stats/index.js';
+import { paretoFrontier, type PickCost } from '../stats/index.js';
+import { field, type CellStats, type PickSection } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
-
-/** summary.json's `pick`: the metric, the cost, and the frontier ("best at each price"), cheapest first. */
-export interface PickSection {
-  metric: string;
-  /** 'higher': the metric is maximised; 'lower': minimised (error_rate, say). */
-  direction: 'higher' | 'lower';
-  cost: PickCost;
-  /** Set when the configured cost could not be used (a model with no price): what was used instead, and why. */
-  note?: string;
-  /** Cell ids on the frontier, cheapest first: each buys more quality than the one before. */
-  frontier: string[];
-  /** The frontier with each cell's metric and cost, in the same order. */
-  best_at_each_price: Array<{ cell: string; metric: number; cost: number }>;
-  /** Cells with no value of the metric or the cost (nothing measured): on no frontier. */
-  not_placed: string[];
-}
 
 /** What `pick:` resolves to when it says nothing: the first check, else the schema, else valid JSON, else stop_rate. */
 export function defaultPickMetric(checks: readonly string[], cells: readonly CellStats[]): string {

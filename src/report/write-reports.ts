@@ -3,24 +3,21 @@ import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify';
 import { stringify as stringifySync } from 'csv-stringify/sync';
-import { indexJournal, recordsInOrder } from '../record/read-journal.js';
-import { RECORDS, readManifest, type RunManifest } from '../record/manifest.js';
-import { RunLock } from '../record/run-lock.js';
+import { indexJournal, recordsInOrder } from '../record/index.js';
+import { RECORDS, readManifest, type RunManifest } from '../record/index.js';
+import { RunLock } from '../record/index.js';
 import { OutputError } from '../errors.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
-import { CellAccumulator, type CellStats } from './cell-stats.js';
+import { CellAccumulator } from './cell-stats.js';
 import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
 import { CSV_CAST } from './csv-cell.js';
-import type { Anomaly, RequestRecord } from '../record/types.js';
-import { recordedInSummary } from '../record/run-dir.js';
+import type { Anomaly, RequestRecord } from '../record/index.js';
+import { recordedInSummary } from '../record/index.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
 import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
-import type { ComparisonSection } from './comparison.js';
-import type { GateSection } from '../gate/gates.js';
-import type { CostSection } from './cost-summary.js';
-import type { PickSection } from './pick.js';
+import type { AnomalySection, Summary } from '../contracts/summary.js';
 
 export const STATS_COLUMNS = [
   'cell', 'model', 'temperature', 'top_p', 'n', 'requests', 'choices',
@@ -32,57 +29,6 @@ export const STATS_COLUMNS = [
   'tool_args_checked', 'tool_args_valid', 'tool_args_valid_rate',
   'other_rate', 'refusal', 'refusal_rate', 'logprob_mean', 'cached',
 ] as const;
-
-export interface Summary {
-  name: string;
-  status: RunManifest['status'];
-  complete: boolean;
-  /** Present only when the run is incomplete: what is missing and what to do, for every report to say. */
-  incomplete?: string | undefined;
-  started_at: string;
-  ended_at: string | null;
-  provider: RunManifest['provider'];
-  plan: { rows: number; requests: number; choices: number; cells: number };
-  /** This run is one shard of the plan (`--shard I/K`): `complete` means its share is recorded. */
-  shard?: { index: number; count: number; rows: [number, number]; requests: number };
-  /** A merge of shards made with `--partial` that lacks some (missing: not given; unfinished: given, not done). */
-  partial?: { missing: string[]; unfinished: string[] };
-  /**
-   * failed_requests: requests with at least one failed choice (failed after all attempts, or a choice index missing
-   * from the answer); failed_choices: choices.csv rows with finish_reason 'error'. Either above 0 is exit code 1.
-   */
-  recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number };
-  /** What servers sent that did not fit the request (see `anomalies` in records.jsonl); absent when nothing was odd. */
-  anomalies?: AnomalySection;
-  totals: { prompt_tokens: number; completion_tokens: number; retries: number; cached: number };
-  /** The grid's axes (parameters that differ between cells) and the column each cell's value is in. */
-  axes?: Array<{ param: string; column: string }>;
-  cells: CellStats[];
-  /** Names of the configured checks (columns check_<name>, metrics <name>_pass_rate). */
-  checks?: string[];
-  /** Every cell against the baseline cell, paired over rows (absent with a single cell). */
-  comparison?: ComparisonSection | undefined;
-  gates?: GateSection;
-  /** Billed tokens and their cost at the run's prices. */
-  cost?: CostSection;
-  /** Which cell to pick: the quality-cost frontier (`pick:` in the config). */
-  pick?: PickSection;
-}
-
-export interface AnomalySection {
-  /** Requests with at least one anomaly. */
-  requests: number;
-  /** Choices beyond n or with an index outside 0..n-1 (kept in extra_choices, not in choices.csv). */
-  extra_choice: number;
-  /** Choices whose index repeated an earlier one (kept in extra_choices). */
-  duplicate_index: number;
-  /** Choices with no valid index, taken at their position. */
-  no_index: number;
-  /** Requests whose usage was negative, fractional or not a number: counted as absent. */
-  bad_usage: number;
-  /** The first few messages, as in records.jsonl. */
-  examples: Array<{ seq: number; cell: string; row_id: string; message: string }>;
-}
 
 const MAX_ANOMALY_EXAMPLES = 10;
 

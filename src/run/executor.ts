@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.js';
+import type { Config } from '../contracts/config.js';
 import type { Task } from '../plan/types.js';
 import type { RequestRecord } from '../record/types.js';
 import { ResponseCache } from './cache.js';

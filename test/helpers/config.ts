@@ -1,5 +1,5 @@
 /** Build a resolved Config in code, for unit tests of the stages after config. */
-import type { Config } from '../../src/config/types.js';
+import type { Config } from '../../src/contracts/config.js';
 
 export function makeConfig(overrides: Partial<Config> = {}): Config {
   return {

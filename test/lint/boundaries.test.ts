@@ -23,6 +23,7 @@ async function ruleIds(file: string, extra: string): Promise<string[]> {
 describe('the lint config', () => {
   it('accepts the files as they are', async () => {
     expect(await ruleIds('src/report/junit.ts', '')).toEqual([]);
+    expect(await ruleIds('src/contracts/summary.ts', '')).toEqual([]);
   });
 
   it('rejects a report module importing the executor (report may not depend on run)', async () => {
@@ -33,8 +34,28 @@ describe('the lint config', () => {
     expect(await ruleIds('src/run/executor.ts', "import { startSimulator } from '../simulator/index.js';\nexport const planted = startSimulator;")).toContain('boundaries/dependencies');
   });
 
-  it('rejects a stage importing runEval back', async () => {
+  it('rejects config importing the report stage (config reads only contracts, util and the edges it must)', async () => {
+    expect(await ruleIds('src/config/pick.ts', "import { summaryMarkdown } from '../report/markdown.js';\nexport const planted = summaryMarkdown;")).toContain('boundaries/dependencies');
+  });
+
+  it('rejects the old reaches between stages: check → plan, gate → report, dataset → config', async () => {
+    expect(await ruleIds('src/check/checks.ts', "import { expandGrid } from '../plan/grid.js';\nexport const planted = expandGrid;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/gate/gates.ts', "import { extendCellStats } from '../report/cell-extras.js';\nexport const planted = extendCellStats;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/dataset/load.ts', "import { resolvePrompts } from '../config/prompts.js';\nexport const planted = resolvePrompts;")).toContain('boundaries/dependencies');
+  });
+
+  it('rejects contracts importing a stage (every stage imports contracts)', async () => {
+    expect(await ruleIds('src/contracts/checks.ts', "import type { CompiledCheck } from '../check/checks.js';\nexport type Planted = CompiledCheck;")).toContain('boundaries/dependencies');
+  });
+
+  it("rejects a stage reaching past another stage's index.ts, which is its one public entry", async () => {
+    expect(await ruleIds('src/config/pick.ts', "import { paretoFrontier } from '../stats/frontier.js';\nexport const planted = paretoFrontier;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/config/pick.ts', "import { paretoFrontier } from '../stats/index.js';\nexport const planted = paretoFrontier;")).toEqual([]);
+  });
+
+  it('rejects a stage importing runEval or the public index back', async () => {
     expect(await ruleIds('src/report/junit.ts', "import { runEval } from '../run-eval.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
+    expect(await ruleIds('src/report/html/data.ts', "import { runEval } from '../../index.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
   });
 
   it('rejects a floating promise', async () => {

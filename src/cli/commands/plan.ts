@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
-import type { Config } from '../../config/types.js';
+import type { Config } from '../../contracts/config.js';
 import type { Cell } from '../../plan/types.js';
 import { plural } from '../../util/plural.js';
 

@@ -1,9 +1,8 @@
 import type { FailingChoice } from '../collector.js';
-import type { CellStats, LatencySamples } from '../cell-stats.js';
+import type { LatencySamples } from '../cell-stats.js';
 import { FINISH_REASONS } from '../cell-stats.js';
-import { field } from '../cell-extras.js';
-import { rateMetrics, type MetricDef } from '../../stats/metrics.js';
-import type { Summary } from '../write-reports.js';
+import { field, type CellStats, type Summary } from '../../contracts/summary.js';
+import { rateMetrics, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
 
 export interface HtmlCell {

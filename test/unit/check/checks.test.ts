@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { makeCheckRunner, resolvePointer, type CheckDetail, type CheckSpec } from '../../../src/check/checks.js';
+import { makeCheckRunner, resolvePointer, type CheckDetail } from '../../../src/check/checks.js';
+import type { CheckSpec } from '../../../src/contracts/checks.js';
 
 const run = (spec: Omit<CheckSpec, 'name'>, content: string | null, vars: Record<string, unknown> = {}) =>
   makeCheckRunner([{ name: 'c', ...spec } as CheckSpec])!(content, vars)['c'];

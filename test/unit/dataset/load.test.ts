@@ -5,7 +5,7 @@ import { readRows, scanDatasets, shownPath } from '../../../src/dataset/load.js'
 import { DatasetError, ExitCode } from '../../../src/errors.js';
 import { collect, makeConfig, rejection } from '../../helpers/config.js';
 import { useTempDirs, writeTree } from '../../helpers/tmp.js';
-import type { Config } from '../../../src/config/types.js';
+import type { Config } from '../../../src/contracts/config.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/datasets/${name}`, import.meta.url));
 const shown = (name: string) => relative(process.cwd(), fixture(name));

@@ -4,7 +4,7 @@ import { readCsv } from '../../../src/dataset/csv.js';
 import { readJsonl } from '../../../src/dataset/jsonl.js';
 import { readJsonArray } from '../../../src/dataset/json.js';
 import { DatasetError, ExitCode } from '../../../src/errors.js';
-import type { RawRow } from '../../../src/dataset/types.js';
+import type { RawRow } from '../../../src/contracts/dataset.js';
 import { collect, rejection } from '../../helpers/config.js';
 import { useTempDirs, writeTree } from '../../helpers/tmp.js';
 

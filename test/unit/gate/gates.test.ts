@@ -1,11 +1,10 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { evaluateGates, describeGate } from '../../../src/gate/gates.js';
-import { globToRegExp, matchesGlob } from '../../../src/gate/glob.js';
-import type { GateSpec } from '../../../src/record/evaluation.js';
-import type { CellStats } from '../../../src/report/cell-stats.js';
+import { globToRegExp, matchesGlob } from '../../../src/util/glob.js';
+import type { GateSpec } from '../../../src/contracts/evaluation.js';
+import type { CellStats, Summary } from '../../../src/contracts/summary.js';
 import { junitXml } from '../../../src/report/junit.js';
-import type { Summary } from '../../../src/report/write-reports.js';
 
 function cell(id: string, over: Record<string, unknown>): CellStats {
   return { cell: id, model: id.split('/')[0]!, temperature: 0, top_p: 1, n: 1, choices: 100, ...over } as unknown as CellStats;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planTasks, summarizePlan } from '../../../src/plan/build-plan.js';
 import { expandGrid } from '../../../src/plan/grid.js';
-import type { Row } from '../../../src/dataset/types.js';
+import type { Row } from '../../../src/contracts/dataset.js';
 import { collect, makeConfig } from '../../helpers/config.js';
 
 const row = (index: number, vars: Record<string, unknown> = { text: `row ${index}` }, messages?: Row['messages']): Row => ({

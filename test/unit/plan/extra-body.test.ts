@@ -5,7 +5,7 @@ import { parseConfigText } from '../../../src/config/load.js';
 import { resolveConfig } from '../../../src/config/resolve.js';
 import { planTasks } from '../../../src/plan/build-plan.js';
 import { expandGrid } from '../../../src/plan/grid.js';
-import type { Row } from '../../../src/dataset/types.js';
+import type { Row } from '../../../src/contracts/dataset.js';
 import { collect } from '../../helpers/config.js';
 
 async function* oneRow(): AsyncGenerator<Row> {

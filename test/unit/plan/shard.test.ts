@@ -3,7 +3,7 @@ import { checkShardResume, parseShard, shardRange, shardRows, shardRowsText } fr
 import { planFingerprint } from '../../../src/plan/fingerprint.js';
 import { expandGrid } from '../../../src/plan/grid.js';
 import { ExitCode } from '../../../src/errors.js';
-import type { Row } from '../../../src/dataset/types.js';
+import type { Row } from '../../../src/contracts/dataset.js';
 import { collect, makeConfig } from '../../helpers/config.js';
 
 const cells = [{ n: 1 }, { n: 3 }, { n: 2 }];

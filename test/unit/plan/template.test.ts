@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileTemplate, missingVariables, renderMessages } from '../../../src/plan/template.js';
+import { compileTemplate, missingVariables, renderMessages } from '../../../src/contracts/template.js';
 
 describe('compileTemplate', () => {
   it('lists every variable once, including dotted paths and spaced braces', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { extendCellStats } from '../../../src/report/cell-extras.js';
-import type { CellStats } from '../../../src/report/cell-stats.js';
+import type { CellStats } from '../../../src/contracts/summary.js';
 
 describe('extendCellStats: the mean latency interval', () => {
   const base = { model: 'gpt-4o-mini' } as unknown as CellStats;

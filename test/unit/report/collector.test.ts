@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_FAILING, ReportCollector } from '../../../src/report/collector.js';
 import { choiceRows, type ChoiceRow } from '../../../src/report/choice-rows.js';
-import { emptyEvaluation } from '../../../src/record/evaluation.js';
+import { emptyEvaluation } from '../../../src/contracts/evaluation.js';
 import type { ManifestCell } from '../../../src/record/manifest.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 import { failedRecord, makeCell, makeChoice, makeManifest, makeRecord } from '../../helpers/records.js';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../../src/report/compare-runs.js';
 import { UsageError } from '../../../src/errors.js';
-import { emptyEvaluation } from '../../../src/record/evaluation.js';
+import { emptyEvaluation } from '../../../src/contracts/evaluation.js';
 import type { ManifestCell } from '../../../src/record/manifest.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 import { rejection } from '../../helpers/config.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatSummaryTable } from '../../../src/report/console-table.js';
-import { CellAccumulator, type CellStats } from '../../../src/report/cell-stats.js';
-import type { Summary } from '../../../src/report/write-reports.js';
+import { CellAccumulator } from '../../../src/report/cell-stats.js';
+import type { CellStats, Summary } from '../../../src/contracts/summary.js';
 import { makeCell } from '../../helpers/records.js';
 
 function cellStats(id: string, over: Partial<CellStats>): CellStats {

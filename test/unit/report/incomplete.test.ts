@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { writeReports } from '../../../src/report/write-reports.js';
-import { emptyEvaluation } from '../../../src/record/evaluation.js';
+import { emptyEvaluation } from '../../../src/contracts/evaluation.js';
 import { makeCell, makeManifest, makeRecord, writeRunDir } from '../../helpers/records.js';
 import { useTempDirs } from '../../helpers/tmp.js';
 

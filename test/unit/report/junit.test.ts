@@ -1,8 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import type { GateResult, GateSection } from '../../../src/gate/gates.js';
+import type { GateResult, GateSection, Summary } from '../../../src/contracts/summary.js';
 import { junitXml, xmlEscape } from '../../../src/report/junit.js';
-import type { Summary } from '../../../src/report/write-reports.js';
 
 /** The parts of a Summary junit.xml reads; the rest (cells, totals…) does not matter to it. */
 function summary(overrides: Partial<Summary> = {}): Summary {

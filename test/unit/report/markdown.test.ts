@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GateResult } from '../../../src/gate/gates.js';
+import type { GateResult, Summary } from '../../../src/contracts/summary.js';
 import type { ComparisonRow } from '../../../src/stats/compare.js';
 import { marker, mdCell, summaryMarkdown } from '../../../src/report/markdown.js';
-import { writeReports, type Summary } from '../../../src/report/write-reports.js';
-import { emptyEvaluation } from '../../../src/record/evaluation.js';
+import { writeReports } from '../../../src/report/write-reports.js';
+import { emptyEvaluation } from '../../../src/contracts/evaluation.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 import { makeCell, makeChoice, makeManifest, makeRecord, writeRunDir } from '../../helpers/records.js';
 import { useTempDirs } from '../../helpers/tmp.js';

@@ -1,13 +1,14 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STATS_COLUMNS, writeReports, type Summary } from '../../../src/report/write-reports.js';
+import { STATS_COLUMNS, writeReports } from '../../../src/report/write-reports.js';
 import { CHOICE_COLUMNS } from '../../../src/report/choice-rows.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 import { readCsvFile, type CsvRow } from '../../helpers/csv.js';
 import { expectStatsMatchChoices } from '../../helpers/run-dir.js';
 import { failedRecord, makeCell, makeChoice, makeManifest, makeRecord, writeRunDir } from '../../helpers/records.js';
 import { useTempDirs } from '../../helpers/tmp.js';
+import type { Summary } from '../../../src/contracts/summary.js';
 
 const tempDir = useTempDirs();
 

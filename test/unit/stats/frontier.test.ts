@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { paretoFrontier, type FrontierPoint } from '../../../src/stats/frontier.js';
 import { applyPick } from '../../../src/report/pick.js';
-import type { CellStats } from '../../../src/report/cell-stats.js';
+import type { CellStats } from '../../../src/contracts/summary.js';
 
 const p = (id: string, quality: number | null, cost: number | null): FrontierPoint => ({ id, quality, cost });
 

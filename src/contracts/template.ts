@@ -1,5 +1,5 @@
-import type { MessageTemplate } from '../config/types.js';
-import type { ChatMessage } from '../dataset/types.js';
+import type { MessageTemplate, PromptVariant } from './config.js';
+import type { ChatMessage } from './dataset.js';
 
 type Part = string | { name: string; path: string[] };
 export interface CompiledTemplate {
@@ -76,4 +76,17 @@ export function renderMessages(t: CompiledTemplate, vars: Record<string, unknown
     }
     return m.name === undefined ? { role: m.role, content } : { role: m.role, name: m.name, content };
   });
+}
+
+/** The line of a template's message that uses `{{name}}`, for an error about that variable. */
+export function variableLine(v: PromptVariant, name: string): number {
+  const re = new RegExp(`\\{\\{\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\}\\}`);
+  const i = v.messages.findIndex((m) => re.test(m.content));
+  if (i === -1) return v.source.lines[0] ?? 0;
+  const base = v.source.lines[i] ?? 0;
+  if (base === 0) return 0;
+  // Multi-line content: count the lines before the variable.
+  const content = v.messages[i]!.content;
+  const offset = content.slice(0, content.search(re)).split('\n').length - 1;
+  return base + offset;
 }

@@ -1,6 +1,6 @@
 import type { SourceIssue } from '../errors.js';
-import type { CheckSpec } from '../check/checks.js';
-import type { CompareSpec, GateSpec } from '../record/evaluation.js';
+import type { CheckSpec } from './checks.js';
+import type { CompareSpec, GateSpec } from './evaluation.js';
 
 /** What the user wrote in the YAML file (snake_case, like the API). */
 export interface ConfigFile {

@@ -1,0 +1,8 @@
+// The stats stage's public entry: what other stages import from it (the stage table in eslint.config.js
+// makes them come through here).
+export { METHOD_NOTE, compareMetric, type ComparisonItem, type ComparisonRow } from './compare.js';
+export { studentTQuantile } from './distributions.js';
+export { PICK_COSTS, paretoFrontier, type PickCost } from './frontier.js';
+export { defaultCompareMetrics, findMetric, metricsFor, rateMetrics, suggestMetric, type MetricDef } from './metrics.js';
+export { RowValues } from './row-values.js';
+export { wilson } from './wilson.js';
