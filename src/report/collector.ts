@@ -27,7 +27,7 @@ const MAX_CONTENT = 2000;
 /**
  * The run's statistics, taken one record at a time in plan order: one CellAccumulator per cell (counts, latencies,
  * check counts, billed tokens), the per-row values paired comparisons need, and the failing choices (capped). The
- * report pass and `compare` both feed records here: neither counts anything of its own.
+ * report pass and `compare` both feed records here and keep no per-cell counts of their own.
  */
 export class ReportCollector {
   readonly checks: string[];
