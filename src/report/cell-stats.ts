@@ -1,6 +1,9 @@
-import type { ManifestCell } from '../record/index.js';
+import type { ManifestCell, RequestRecord } from '../record/index.js';
+import type { Price } from '../contracts/prices.js';
 import { roundOrNull } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
+import { extendCellStats } from './cell-extras.js';
+import type { ChoiceRow } from './choice-rows.js';
 
 /** finish_reason values counted in their own columns; anything else lands in `other`. */
 export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'error'] as const;
@@ -44,6 +47,11 @@ export class LatencySamples {
   }
 }
 
+/**
+ * Everything one cell's statistics need, taken one record at a time: counts, latencies, check counts and billed
+ * tokens. The report pass (hence the live report and `merge`) and `compare` feed it the same way, through
+ * ReportCollector, so a number means the same in stats.csv, summary.json and a comparison between runs.
+ */
 export class CellAccumulator {
   requests = 0;
   failedRequests = 0;
@@ -63,48 +71,82 @@ export class CellAccumulator {
   logprobCount = 0;
   cached = 0;
   latencies = new LatencySamples();
+  /** Per configured check: choices graded and passed (from the rows' `check_<name>` columns). */
+  readonly checks: Record<string, { checked: number; pass: number }>;
+  /** Tokens of what was sent: cached answers, and the cached parts of an n_mode repeat record, were not billed. */
+  readonly billed = { prompt: 0, completion: 0 };
   readonly cell: ManifestCell;
-  constructor(cell: ManifestCell) {
+  /** The rows' check columns and the counts they go to, in step: no per-row lookups or allocations. */
+  private readonly checkColumns: string[];
+  private readonly checkCounts: Array<{ checked: number; pass: number }>;
+  constructor(cell: ManifestCell, checks: readonly string[] = []) {
     this.cell = cell;
+    this.checkColumns = checks.map((c) => `check_${c}`);
+    this.checkCounts = checks.map(() => ({ checked: 0, pass: 0 }));
+    this.checks = Object.fromEntries(checks.map((c, i) => [c, this.checkCounts[i]!]));
   }
 
-  /** `failed`: some choice of the request is an error; `answered`: the server answered (its latency counts). */
-  addRequest(r: { attempts: number; latency_ms: number | null; failed: boolean; answered?: boolean; prompt_tokens: number; completion_tokens: number; cached?: boolean }): void {
+  /** One request: its record and its choices.csv rows (`choiceRows`, with the check columns filled in). */
+  add(record: RequestRecord, rows: ReadonlyArray<ChoiceRow & Record<string, unknown>>): void {
     this.requests++;
-    if (r.failed) this.failedRequests++;
-    // A batch answer has no latency of its own: it counts as a request but not as a latency sample.
-    if ((r.answered ?? !r.failed) && r.latency_ms !== null) this.latencies.push(r.latency_ms);
+    // A missing choice fails the request too, not only an error for the whole request.
+    if (rows.some((r) => r.error !== null)) this.failedRequests++;
+    // Only an answer has a latency: a failed request's is the time to give up, and a batch answer has none.
+    if (record.error === null && record.latency_ms !== null) this.latencies.push(record.latency_ms);
     // A cached answer records attempts 0: it is counted apart, never as a negative retry.
-    if (r.cached) this.cached++;
-    else this.retries += Math.max(0, r.attempts - 1);
-    this.promptTokens += r.prompt_tokens;
-    this.completionTokens += r.completion_tokens;
+    if (record.cached === true) this.cached++;
+    else this.retries += Math.max(0, record.attempts - 1);
+    this.promptTokens += record.usage?.prompt_tokens ?? 0;
+    this.completionTokens += record.usage?.completion_tokens ?? 0;
+    const billed = record.parts
+      ? record.parts.filter((p) => !p.cached && p.usage).map((p) => p.usage!)
+      : !record.cached && record.usage
+        ? [record.usage]
+        : [];
+    for (const u of billed) {
+      this.billed.prompt += u.prompt_tokens;
+      this.billed.completion += u.completion_tokens;
+    }
+    for (const row of rows) this.addChoice(row);
   }
 
-  addChoice(c: { finish_reason: string; json_valid: boolean | null; schema_valid: boolean | null; tool_args_valid?: boolean | null; refusal?: boolean; logprob_mean?: number | null }): void {
+  private addChoice(row: ChoiceRow & Record<string, unknown>): void {
     this.choices++;
-    if (c.refusal) this.refusals++;
-    if (typeof c.logprob_mean === 'number') {
-      this.logprobSum += c.logprob_mean;
+    if (typeof row.refusal === 'string' && row.refusal !== '') this.refusals++;
+    if (typeof row.logprob_mean === 'number') {
+      this.logprobSum += row.logprob_mean;
       this.logprobCount++;
     }
-    const key = (FINISH_REASONS as readonly string[]).includes(c.finish_reason) ? (c.finish_reason as FinishReason) : 'other';
+    const reason = String(row.finish_reason);
+    const key = (FINISH_REASONS as readonly string[]).includes(reason) ? (reason as FinishReason) : 'other';
     this.reasons[key]++;
-    if (c.json_valid !== null) {
+    // Null is "not checked" (a failed choice, a refusal, a text cell): not in the denominator.
+    if (row.json_valid !== null) {
       this.jsonChecked++;
-      if (c.json_valid) this.jsonValid++;
+      if (row.json_valid) this.jsonValid++;
     }
-    if (c.schema_valid !== null) {
+    if (row.schema_valid !== null) {
       this.schemaChecked++;
-      if (c.schema_valid) this.schemaValid++;
+      if (row.schema_valid) this.schemaValid++;
     }
-    if (typeof c.tool_args_valid === 'boolean') {
+    if (typeof row.tool_args_valid === 'boolean') {
       this.toolArgsChecked++;
-      if (c.tool_args_valid) this.toolArgsValid++;
+      if (row.tool_args_valid) this.toolArgsValid++;
+    }
+    for (let i = 0; i < this.checkColumns.length; i++) {
+      const v = row[this.checkColumns[i]!];
+      if (typeof v !== 'boolean') continue;
+      this.checkCounts[i]!.checked++;
+      if (v) this.checkCounts[i]!.pass++;
     }
   }
 
-  result(): CellStats {
+  /** The cell's stats.csv / summary.json figures: counts, rates with their intervals, latency, and billed cost at `prices`. */
+  result(prices: Readonly<Record<string, Price>> = {}): CellStats {
+    return extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, prices);
+  }
+
+  private counts(): CellStats {
     const rate = (k: number, of: number) => (of > 0 ? k / of : null);
     const [p50, p95] = this.latencies.percentiles([0.5, 0.95]);
     const p = this.cell.params;

@@ -1,8 +1,11 @@
+import type { Price } from '../contracts/prices.js';
+import type { CellStats } from '../contracts/summary.js';
 import type { ManifestCell, RunManifest } from '../record/index.js';
 import type { ChoiceRecord, RequestRecord } from '../record/index.js';
 import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/index.js';
 import { RowValues } from '../stats/index.js';
-import type { ChoiceRow } from './choice-rows.js';
+import { CellAccumulator } from './cell-stats.js';
+import { choiceRows, type ChoiceRow } from './choice-rows.js';
 
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */
 export interface FailingChoice {
@@ -23,32 +26,32 @@ export const MAX_FAILING = 200;
 const MAX_CONTENT = 2000;
 
 /**
- * Everything the issue-4 reports need beyond cell-stats.ts, gathered in the same single pass over the records:
- * check columns and counts, per-row values for the paired comparison, failing choices (capped), billed tokens.
+ * The run's statistics, taken one record at a time in plan order: one CellAccumulator per cell (counts, latencies,
+ * check counts, billed tokens), the per-row values paired comparisons need, and the failing choices (capped). The
+ * report pass and `compare` both feed records here and keep no per-cell counts of their own.
  */
 export class ReportCollector {
   readonly checks: string[];
   readonly compareMetrics: MetricDef[];
   readonly rowValues: RowValues;
-  readonly checkCounts: Array<Record<string, { checked: number; pass: number }>>;
-  readonly billed: Array<{ prompt: number; completion: number }>;
+  /** One accumulator per cell, in plan order. */
+  readonly cells: CellAccumulator[];
   readonly failing: FailingChoice[] = [];
   readonly failingPerCell: number[];
   private readonly perCellCap: number;
-  private readonly cells: readonly ManifestCell[];
+  private readonly plan: readonly ManifestCell[];
 
   constructor(manifest: RunManifest) {
-    this.cells = manifest.plan.cells;
+    this.plan = manifest.plan.cells;
     const evaluation = manifest.evaluation;
     this.checks = (evaluation?.checks ?? []).map((c) => c.name);
     const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks);
     this.compareMetrics = wanted.map((m) => findMetric(m, this.checks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
-    this.rowValues = new RowValues(manifest.plan.rows, this.cells.length, this.compareMetrics);
-    this.checkCounts = this.cells.map(() => Object.fromEntries(this.checks.map((c) => [c, { checked: 0, pass: 0 }])));
-    this.billed = this.cells.map(() => ({ prompt: 0, completion: 0 }));
-    this.failingPerCell = this.cells.map(() => 0);
+    this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, this.compareMetrics);
+    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks));
+    this.failingPerCell = this.plan.map(() => 0);
     // Spread over cells: plan order is row-major, so a plain "first 200" would show only the first rows.
-    this.perCellCap = Math.max(5, Math.ceil(MAX_FAILING / Math.max(1, this.cells.length)));
+    this.perCellCap = Math.max(5, Math.ceil(MAX_FAILING / Math.max(1, this.plan.length)));
   }
 
   /** Columns choices.csv gets for the checks. */
@@ -56,36 +59,34 @@ export class ReportCollector {
     return this.checks.map((c) => `check_${c}`);
   }
 
-  /** Called once per record with its choices.csv rows; adds the check columns to those rows. */
-  add(record: RequestRecord, cellIndex: number, rows: ChoiceRow[]): void {
+  /** Which cell of the plan a record belongs to (plan order is row-major). */
+  cellIndex(record: RequestRecord): number {
+    return record.seq % this.plan.length;
+  }
+
+  /** Takes the next record; returns its choices.csv rows, check columns included. */
+  add(record: RequestRecord): Array<ChoiceRow & Record<string, unknown>> {
+    const cellIndex = this.cellIndex(record);
+    const rows = choiceRows(record, this.plan[cellIndex]!) as Array<ChoiceRow & Record<string, unknown>>;
     const byIndex = new Map(record.choices.map((c) => [c.index, c]));
-    const counts = this.checkCounts[cellIndex]!;
-    const extended = rows as Array<ChoiceRow & Record<string, unknown>>;
-    for (const row of extended) {
+    for (const row of rows) {
       const choice = byIndex.get(Number(row.choice_index));
       const results = choice?.checks;
       for (const name of this.checks) {
         const v = results?.[name];
         row[`check_${name}`] = typeof v === 'boolean' ? v : null;
-        if (typeof v === 'boolean') {
-          counts[name]!.checked++;
-          if (v) counts[name]!.pass++;
-        }
       }
       this.noteFailing(row, cellIndex, record, choice);
     }
-    // An n_mode repeat record may mix cached and sent parts: only the sent ones were billed.
-    const billedUsage = record.parts
-      ? record.parts.filter((p) => !p.cached && p.usage).map((p) => p.usage!)
-      : !record.cached && record.usage
-        ? [record.usage]
-        : [];
-    for (const u of billedUsage) {
-      this.billed[cellIndex]!.prompt += u.prompt_tokens;
-      this.billed[cellIndex]!.completion += u.completion_tokens;
-    }
-    const row = Math.floor(record.seq / this.cells.length);
-    this.rowValues.add(row, cellIndex, record.row_id, extended, record.error ? null : record.latency_ms);
+    this.cells[cellIndex]!.add(record, rows);
+    const row = Math.floor(record.seq / this.plan.length);
+    this.rowValues.add(row, cellIndex, record.row_id, rows, record.error ? null : record.latency_ms);
+    return rows;
+  }
+
+  /** Every cell's stats.csv / summary.json figures, cost at `prices`. */
+  cellStats(prices: Readonly<Record<string, Price>> = {}): CellStats[] {
+    return this.cells.map((c) => c.result(prices));
   }
 
   private noteFailing(row: ChoiceRow & Record<string, unknown>, cellIndex: number, record: RequestRecord, choice: ChoiceRecord | undefined): void {

@@ -7,11 +7,8 @@ import { DEFAULT_ALPHA, emptyEvaluation } from '../contracts/evaluation.js';
 import { suggest } from '../util/suggest.js';
 import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/index.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
-import { CellAccumulator } from './cell-stats.js';
-import { choiceRows } from './choice-rows.js';
 import { ReportCollector } from './collector.js';
 import { rounded } from './comparison.js';
-import { extendCellStats } from './cell-extras.js';
 import { field, type ComparisonSection } from '../contracts/summary.js';
 
 /** A compared run, and whether every planned request of it is recorded. */
@@ -129,26 +126,16 @@ interface ScannedRun {
   manifest: RunManifest;
   recorded: number;
   collector: ReportCollector;
-  stats: CellAccumulator[];
 }
 
-/** One pass over a run's records, gathering per-row values of `metrics` and per-cell counts. */
+/** One pass over a run's records, gathering per-row values of `metrics` and per-cell counts, as its reports do. */
 async function scanRun(dir: string, metrics: string[]): Promise<ScannedRun> {
   const manifest = await readManifest(dir);
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const collector = new ReportCollector({ ...manifest, evaluation: { ...evaluation, compare: { ...evaluation.compare, metrics } } });
-  const cells = manifest.plan.cells;
-  const stats = cells.map((c) => new CellAccumulator(c));
   const index = await indexJournal(join(dir, RECORDS), manifest.plan.requests);
-  for await (const record of recordsInOrder(join(dir, RECORDS), index)) {
-    const cellIndex = record.seq % cells.length;
-    const rows = choiceRows(record, cells[cellIndex]!);
-    collector.add(record, cellIndex, rows);
-    const acc = stats[cellIndex]!;
-    acc.addRequest({ attempts: record.attempts, latency_ms: record.latency_ms, failed: record.error !== null, prompt_tokens: 0, completion_tokens: 0 });
-    for (const row of rows) acc.addChoice({ finish_reason: String(row.finish_reason), json_valid: row.json_valid as boolean | null, schema_valid: row.schema_valid as boolean | null });
-  }
-  return { manifest, recorded: index.count, collector, stats };
+  for await (const record of recordsInOrder(join(dir, RECORDS), index)) collector.add(record);
+  return { manifest, recorded: index.count, collector };
 }
 
 /** Why no cell of A pairs with one of B, what each run has, and how to pair them by hand. */
@@ -201,8 +188,7 @@ export async function compareRuns(
   a.collector.rowValues.rowIds.forEach((id, i) => id !== undefined && rowOfA.set(id, i));
   const rowsB = b.collector.rowValues.rowIds;
   const common = rowsB.filter((id) => id !== undefined && rowOfA.has(id)).length;
-  const cellStats = (run: ScannedRun) => run.stats.map((s, i) => extendCellStats(s.result(), run.collector.checkCounts[i]!, s.latencies.moments(), { prompt: 0, completion: 0 }, {}));
-  const [statsA, statsB] = [cellStats(a), cellStats(b)];
+  const [statsA, statsB] = [a.collector.cellStats(), b.collector.cellStats()];
   const metrics = wanted.map((m) => findMetric(m, checks)).filter((m): m is MetricDef => m !== undefined);
   const rows: ComparisonSection['rows'] = [];
   const used: string[] = [];
@@ -220,8 +206,8 @@ export async function compareRuns(
       return {
         cell: label(pair),
         baseline: pair.a,
-        a: { values: aligned, count: count(sa), moments: a.stats[ia]!.latencies.moments() },
-        b: { values: seriesB, count: count(sb), moments: b.stats[ib]!.latencies.moments() },
+        a: { values: aligned, count: count(sa), moments: a.collector.cells[ia]!.latencies.moments() },
+        b: { values: seriesB, count: count(sb), moments: b.collector.cells[ib]!.latencies.moments() },
         paired: common > 0,
       };
     });

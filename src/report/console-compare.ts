@@ -1,6 +1,18 @@
 import type { RunComparison } from './compare-runs.js';
 import { formatChange } from './console-evaluation.js';
 import { mdCell } from './markdown.js';
+import { textTable, type TableColumn } from '../util/text-table.js';
+
+const COMPARE_COLUMNS: TableColumn[] = [
+  { header: 'metric', align: 'left' },
+  { header: 'cell', align: 'left' },
+  { header: 'A', align: 'right' },
+  { header: 'B', align: 'right' },
+  { header: 'change', align: 'right' },
+  { header: '95% CI', align: 'right' },
+  { header: 'p (Holm)', align: 'right' },
+  { header: 'verdict', align: 'left' },
+];
 
 const value = (metric: string, v: number | null) => (v === null ? '–' : metric.endsWith('_ms') ? `${v.toFixed(1)}ms` : `${(v * 100).toFixed(1)}%`);
 const interval = (metric: string, lo: number | null, hi: number | null) => {
@@ -22,16 +34,14 @@ function pairing(r: RunComparison): string {
 /** `evalrun compare` on the terminal: one line per metric × cell, regressions easy to spot. */
 export function formatRunComparison(r: RunComparison): string {
   const how = r.common_rows > 0 ? `paired over ${r.common_rows} dataset rows both runs have` : 'unpaired (the runs share no row ids): two-proportion z-test / Welch t-test';
-  const table = [['metric', 'cell', 'A', 'B', 'change', '95% CI', 'p (Holm)', 'verdict']];
-  for (const row of r.rows) {
-    table.push([
+  const lines = textTable(
+    COMPARE_COLUMNS,
+    r.rows.map((row) => [
       row.metric, row.cell, value(row.metric, row.baseline_value), value(row.metric, row.value), formatChange(row),
       interval(row.metric, row.diff_low, row.diff_high), row.p_adjusted === null ? '–' : String(row.p_adjusted),
       row.significant ? row.change : '',
-    ]);
-  }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((t) => t[i]!.length)));
-  const lines = table.map((t) => t.map((v, i) => (i < 2 || i === 7 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd());
+    ]),
+  );
   const worse = r.rows.filter((x) => x.change === 'worse').length;
   const better = r.rows.filter((x) => x.change === 'better').length;
   return [

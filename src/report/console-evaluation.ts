@@ -3,6 +3,7 @@ import { formatUsd } from './cost-summary.js';
 import { formatPick } from './pick.js';
 import type { Summary } from '../contracts/summary.js';
 import { plural } from '../util/plural.js';
+import { textTable } from '../util/text-table.js';
 
 const sign = (v: number) => (v > 0 ? '+' : v < 0 ? '−' : '±');
 
@@ -20,15 +21,13 @@ export function formatComparison(summary: Summary): string {
   const cmp = summary.comparison;
   if (!cmp || cmp.rows.length === 0) return '';
   const cells = [...new Set(cmp.rows.map((r) => r.cell))];
-  const table = [
-    ['cell', ...cmp.metrics],
-    ...cells.map((cell) => [cell, ...cmp.metrics.map((m) => {
+  const lines = textTable(
+    [{ header: 'cell', align: 'left' }, ...cmp.metrics.map((header) => ({ header, align: 'right' as const }))],
+    cells.map((cell) => [cell, ...cmp.metrics.map((m) => {
       const r = cmp.rows.find((x) => x.cell === cell && x.metric === m);
       return r ? formatChange(r) : '';
     })]),
-  ];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  const lines = table.map((row) => row.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  '));
+  );
   const significant = cmp.rows.filter((r) => r.significant).length;
   return [
     `Compared with ${cmp.baseline} (paired over rows, Holm-adjusted, α = ${cmp.alpha}; ▲ better ▼ worse; pp: percentage points):`,

@@ -1,4 +1,5 @@
 import type { CellStats, Summary } from '../contracts/summary.js';
+import { textTable } from '../util/text-table.js';
 
 const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)}`);
@@ -42,7 +43,7 @@ export const SORT_KEYS = ['cell', 'schema_valid_rate', 'json_valid_rate', 'stop_
 export type SortKey = (typeof SORT_KEYS)[number];
 
 /**
- * One line per cell, fixed-width columns separated by two spaces, so `sort -k` and `column -t` work on it too.
+ * One line per cell, fixed-width columns separated by two spaces (textTable), so `sort -k` and `column -t` work on it too.
  */
 export function formatSummaryTable(summary: Summary, sortBy: SortKey = 'cell'): string {
   const cells = [...summary.cells];
@@ -56,7 +57,8 @@ export function formatSummaryTable(summary: Summary, sortBy: SortKey = 'cell'): 
   }
   // Refusals overlap the finish reasons (a refusal ends with 'stop'): a column of their own, when there are any.
   const columns = summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [...COLUMNS.slice(0, 7), REFUSAL, ...COLUMNS.slice(7)] : COLUMNS;
-  const table = [['cell', ...columns.map(([h]) => h)], ...cells.map((c) => [c.cell, ...columns.map(([, f]) => f(c))])];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')).join('\n');
+  return textTable(
+    [{ header: 'cell', align: 'left' }, ...columns.map(([header]) => ({ header, align: 'right' as const }))],
+    cells.map((c) => [c.cell, ...columns.map(([, f]) => f(c))]),
+  ).join('\n');
 }

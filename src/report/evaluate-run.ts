@@ -5,8 +5,6 @@ import { evaluateGates, gatesNotJudged } from '../gate/index.js';
 import type { RunManifest } from '../record/index.js';
 import { emptyEvaluation } from '../contracts/evaluation.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import type { CellAccumulator } from './cell-stats.js';
-import { extendCellStats } from './cell-extras.js';
 import type { ReportCollector } from './collector.js';
 import { COMPARISON_COLUMNS, compareWithinRun } from './comparison.js';
 import { costSection } from './cost-summary.js';
@@ -21,9 +19,9 @@ import type { CellStats, Summary } from '../contracts/summary.js';
 export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'report.html'] as const;
 
 /** The cells' stats with check rates, intervals and cost. */
-export function cellReports(manifest: RunManifest, collector: ReportCollector, stats: readonly CellAccumulator[]): CellStats[] {
+export function cellReports(manifest: RunManifest, collector: ReportCollector): CellStats[] {
   const pricing = manifest.evaluation?.pricing ?? {};
-  const cells = stats.map((s, i) => extendCellStats(s.result(), collector.checkCounts[i]!, s.latencies.moments(), collector.billed[i]!, pricing));
+  const cells = collector.cellStats(pricing);
   applyPick(cells, manifest.evaluation?.pick, collector.checks, pricing);
   return cells;
 }
@@ -36,12 +34,12 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
     checks: collector.checks,
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
-    cost: costSection(cells, collector.billed, evaluation.pricing, manifest.provider.kind === 'simulator'),
+    cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator'),
     pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing),
   };
 }
 
-export async function writeExtraReports(dir: string, summary: Summary, collector: ReportCollector, stats: readonly CellAccumulator[]): Promise<void> {
+export async function writeExtraReports(dir: string, summary: Summary, collector: ReportCollector): Promise<void> {
   const rows = summary.comparison?.rows ?? [];
   const csv = stringify(rows as unknown as Array<Record<string, unknown>>, {
     header: true,
@@ -52,7 +50,7 @@ export async function writeExtraReports(dir: string, summary: Summary, collector
   await writeFileAtomic(join(dir, 'junit.xml'), junitXml(summary, summary.gates));
   await writeFileAtomic(join(dir, 'summary.md'), summaryMarkdown(summary));
   const failingTotal = collector.failingPerCell.reduce((s, n) => s + n, 0);
-  const data = htmlData(summary, stats.map((s) => s.latencies), collector.failing, failingTotal);
+  const data = htmlData(summary, collector.cells.map((c) => c.latencies), collector.failing, failingTotal);
   await writeFileAtomic(join(dir, 'report.html'), await reportHtml(data));
 }
 

@@ -8,8 +8,7 @@ import { RECORDS, readManifest, type RunManifest } from '../record/index.js';
 import { RunLock } from '../record/index.js';
 import { OutputError } from '../errors.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
-import { CellAccumulator } from './cell-stats.js';
-import { CHOICE_COLUMNS, choiceRows } from './choice-rows.js';
+import { CHOICE_COLUMNS } from './choice-rows.js';
 import { CSV_CAST } from './csv-cell.js';
 import type { Anomaly, RequestRecord } from '../record/index.js';
 import { recordedInSummary } from '../record/index.js';
@@ -40,8 +39,9 @@ const csvOptions = {
 } as const;
 
 /**
- * Everything the reports need from the records, taken one record at a time in plan order: per-cell statistics,
- * the comparison's row values, and choices.csv's text in batches, from any source of records in plan order.
+ * Everything the reports need from the records, taken one record at a time in plan order: the per-cell statistics
+ * and the comparison's row values (ReportCollector), the anomalies, and choices.csv's text in batches, from any
+ * source of records in plan order.
  */
 export class ReportPass {
   readonly columns: string[];
@@ -50,7 +50,6 @@ export class ReportPass {
   failedChoices = 0;
   private readonly anomalies: AnomalySection = { requests: 0, extra_choice: 0, duplicate_index: 0, no_index: 0, bad_usage: 0, examples: [] };
   private readonly cells: RunManifest['plan']['cells'];
-  private readonly stats: CellAccumulator[];
   private readonly collector: ReportCollector;
   /** Grid axes without a column of their own until now (max_tokens, seed, stop, …): appended to every report. */
   private readonly axes: GridAxis[];
@@ -61,7 +60,6 @@ export class ReportPass {
 
   constructor(manifest: RunManifest) {
     this.cells = manifest.plan.cells;
-    this.stats = this.cells.map((c) => new CellAccumulator(c));
     this.collector = new ReportCollector(manifest);
     const checkColumns = this.collector.checkColumns();
     const reserved = new Set<string>([...CHOICE_COLUMNS, ...checkColumns, ...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks)]);
@@ -73,36 +71,16 @@ export class ReportPass {
 
   /** Takes the next record in plan order; returns choices.csv text when a batch of rows is full. */
   add(record: RequestRecord): string | undefined {
-    const cellIndex = record.seq % this.cells.length;
-    const cell = this.cells[cellIndex]!;
-    const acc = this.stats[cellIndex]!;
-    const out = choiceRows(record, cell);
-    this.collector.add(record, cellIndex, out);
-    this.noteAnomalies(record, cell.n);
-    acc.addRequest({
-      attempts: record.attempts,
-      latency_ms: record.latency_ms,
-      failed: out.some((r) => r.error !== null),
-      answered: record.error === null,
-      prompt_tokens: record.usage?.prompt_tokens ?? 0,
-      completion_tokens: record.usage?.completion_tokens ?? 0,
-      cached: record.cached === true,
-    });
+    const cellIndex = this.collector.cellIndex(record);
+    const out = this.collector.add(record);
+    this.noteAnomalies(record, this.cells[cellIndex]!.n);
     this.requests++;
     const axes = this.axisValues[cellIndex]!;
     for (const row of out) {
-      for (const column of this.axisColumns) (row as Record<string, unknown>)[column] = axes[column];
-      acc.addChoice({
-        finish_reason: String(row.finish_reason),
-        json_valid: row.json_valid as boolean | null,
-        schema_valid: row.schema_valid as boolean | null,
-        tool_args_valid: row.tool_args_valid as boolean | null,
-        refusal: typeof row.refusal === 'string' && row.refusal !== '',
-        logprob_mean: row.logprob_mean as number | null,
-      });
+      for (const column of this.axisColumns) row[column] = axes[column];
       this.choices++;
       if (row.error !== null) this.failedChoices++;
-      this.batch.push(this.columns.map((k) => (row as Record<string, unknown>)[k]));
+      this.batch.push(this.columns.map((k) => row[k]));
     }
     // Rows become CSV text in batches with the synchronous stringifier: one chunk per batch, not per row.
     return this.batch.length >= 512 ? this.csv() : undefined;
@@ -129,7 +107,7 @@ export class ReportPass {
 
   /** Writes stats.csv, summary.json and the other reports; choices.csv is the caller's. */
   async finish(dir: string, m: RunManifest): Promise<Summary> {
-    const cellStats = cellReports(m, this.collector, this.stats).map((c, i) => {
+    const cellStats = cellReports(m, this.collector).map((c, i) => {
       const axes = this.axisValues[i]!;
       for (const column of this.axisColumns) (c as unknown as Record<string, unknown>)[column] = axes[column];
       return c;
@@ -166,7 +144,7 @@ export class ReportPass {
       ...evaluateRun(m, this.collector, cellStats, this.requests),
     };
     await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    await writeExtraReports(dir, summary, this.collector, this.stats);
+    await writeExtraReports(dir, summary, this.collector);
     return summary;
   }
 

@@ -4,6 +4,7 @@ import type { CommandContext } from '../main.js';
 import type { Config } from '../../contracts/config.js';
 import type { Cell } from '../../plan/types.js';
 import { plural } from '../../util/plural.js';
+import { textTable } from '../../util/text-table.js';
 
 interface PlanArgs {
   config: string;
@@ -126,18 +127,16 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
       }
-      const width = Math.max(4, ...plan.cells.map((c) => c.id.length));
       const tok = (v: number | null) => (v === null ? 'no limit' : v.toLocaleString('en-US'));
       const completion = cost.max_completion_tokens === null ? 'completion with no upper bound (some cells set no max_tokens)' : `at most ${tok(cost.max_completion_tokens)} completion (max_tokens × n)`;
       const total = cost.max_cost_usd !== null ? `at most ${formatUsd(cost.max_cost_usd)} in all` : cost.max_completion_tokens === null ? 'no upper bound in all' : 'unknown in all';
-      const table = [
-        ['cell', 'n', 'requests', 'choices', 'prompt tok', 'max compl tok', 'max cost'],
-        ...plan.cells.map((c, i) => {
+      const table = textTable(
+        [{ header: 'cell', align: 'left' }, ...['n', 'requests', 'choices', 'prompt tok', 'max compl tok', 'max cost'].map((header) => ({ header, align: 'right' as const }))],
+        plan.cells.map((c, i) => {
           const e = cost.cells[i]!;
           return [c.id, String(c.n), String(c.requests), String(c.choices), tok(e.prompt_tokens), tok(e.max_completion_tokens), e.max_completion_tokens === null ? 'no limit' : formatUsd(e.max_cost_usd)];
         }),
-      ];
-      const widths = table[0]!.map((_, i) => Math.max(i === 0 ? width : 0, ...table.map((r) => r[i]!.length)));
+      );
       const notes = [
         ...(httpRequests !== plan.requests ? [`n_mode repeat: ${httpRequests} HTTP requests, one per choice (prompt tokens count once per choice)`] : []),
         ...(cost.unknown_models.length ? [`no price for ${cost.unknown_models.join(', ')}: its cost is unknown; add it under 'pricing:' (USD per 1M tokens)`] : []),
@@ -149,7 +148,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
           ? `${config.name}, shard ${shard.index}/${shard.count}: ${shardRowsText(shard.rows, prepared.plan.rows)} (${plural(plan.rows, 'row')}) × ${plural(plan.cells.length, 'cell')} = ${plan.requests} of the plan's ${prepared.plan.requests} requests`
           : `${config.name}: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')}`,
         '',
-        ...table.map((r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')),
+        ...table,
         '',
         ...(cost.by_prompt
           ? [

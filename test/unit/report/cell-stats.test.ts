@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CellAccumulator, LatencySamples } from '../../../src/report/cell-stats.js';
-import { makeCell } from '../../helpers/records.js';
+import { choiceRows } from '../../../src/report/choice-rows.js';
+import type { RequestRecord } from '../../../src/record/types.js';
+import { failedRecord, makeCell, makeChoice, makeRecord } from '../../helpers/records.js';
 
 function samples(values: number[]): LatencySamples {
   const s = new LatencySamples();
@@ -49,21 +51,19 @@ describe('LatencySamples', () => {
 });
 
 describe('CellAccumulator', () => {
+  const cell = makeCell('c', { model: 'm', temperature: 0.5, n: 2 });
+  /** A record taken the way the report pass takes it: with its choices.csv rows and their check columns. */
+  const take = (acc: CellAccumulator, record: RequestRecord, checks: Record<number, Record<string, boolean | null>> = {}) => {
+    const rows = choiceRows(record, cell).map((r, i) => ({ ...r, ...Object.fromEntries(Object.entries(checks[i] ?? {}).map(([k, v]) => [`check_${k}`, v])) }));
+    acc.add(record, rows);
+  };
+  const usage = (prompt: number, completion: number) => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
+
   it('counts finish reasons, JSON checks, tokens and retries, and leaves failed requests out of latency', () => {
-    const acc = new CellAccumulator(makeCell('c', { model: 'm', temperature: 0.5, n: 2 }));
-    acc.addRequest({ attempts: 1, latency_ms: 100, failed: false, prompt_tokens: 10, completion_tokens: 4 });
-    acc.addRequest({ attempts: 3, latency_ms: 900, failed: true, prompt_tokens: 0, completion_tokens: 0 });
-    acc.addRequest({ attempts: 2, latency_ms: 300, failed: false, prompt_tokens: 12, completion_tokens: 6 });
-    for (const c of [
-      { finish_reason: 'stop', json_valid: true, schema_valid: true },
-      { finish_reason: 'stop', json_valid: true, schema_valid: false },
-      { finish_reason: 'error', json_valid: null, schema_valid: null },
-      { finish_reason: 'error', json_valid: null, schema_valid: null },
-      { finish_reason: 'length', json_valid: false, schema_valid: false },
-      { finish_reason: 'function_call', json_valid: null, schema_valid: null },
-    ]) {
-      acc.addChoice(c);
-    }
+    const acc = new CellAccumulator(cell);
+    take(acc, makeRecord(0, { latency_ms: 100, usage: usage(10, 4), choices: [makeChoice(0, { json_valid: true, schema_valid: true }), makeChoice(1, { json_valid: true, schema_valid: false })] }));
+    take(acc, failedRecord(1, { latency_ms: 900, attempts: 3 }));
+    take(acc, makeRecord(2, { latency_ms: 300, attempts: 2, usage: usage(12, 6), choices: [makeChoice(0, { finish_reason: 'length', json_valid: false, schema_valid: false }), makeChoice(1, { finish_reason: 'function_call' })] }));
     const s = acc.result();
     expect(s).toMatchObject({
       cell: 'c',
@@ -92,6 +92,37 @@ describe('CellAccumulator', () => {
     expect(s.stop_rate).toBeCloseTo(2 / 6, 10);
     expect(s.json_valid_rate).toBeCloseTo(2 / 3, 10);
     expect(s.latency_p95_ms).toBe(290);
+  });
+
+  it('counts a request with a missing choice as failed, while its answer still has a latency', () => {
+    const acc = new CellAccumulator(cell);
+    take(acc, makeRecord(0, { latency_ms: 70, choices: [makeChoice(0)] }));
+    expect(acc.result()).toMatchObject({ requests: 1, failed_requests: 1, choices: 2, stop: 1, error: 1, latency_mean_ms: 70 });
+  });
+
+  it('counts refusals, tool-argument checks, logprobs and the configured checks, with their rates and intervals', () => {
+    const acc = new CellAccumulator(cell, ['label']);
+    const logprobs = (v: number) => ({ content: [{ token: 'a', logprob: v, bytes: null, top_logprobs: [] }] });
+    take(acc, makeRecord(0, { choices: [makeChoice(0, { content: null, refusal: 'I cannot help with that.', logprobs: logprobs(-1) }), makeChoice(1, { finish_reason: 'tool_calls', tool_args_valid: true, logprobs: logprobs(-3) })] }), { 0: { label: null }, 1: { label: true } });
+    take(acc, makeRecord(1, { choices: [makeChoice(0, { finish_reason: 'tool_calls', tool_args_valid: false }), makeChoice(1)] }), { 0: { label: false }, 1: { label: true } });
+    const s = acc.result();
+    expect(s).toMatchObject({ refusal: 1, tool_args_checked: 2, tool_args_valid: 1, tool_args_valid_rate: 0.5, logprob_mean: -2, label_checked: 3, label_pass: 2 });
+    expect(s.refusal_rate).toBe(0.25);
+    expect(s['label_pass_rate']).toBeCloseTo(2 / 3, 10);
+    // Wilson 95% interval of 2 of 3.
+    expect(s['label_pass_rate_low']).toBe(0.2077);
+    expect(s['label_pass_rate_high']).toBe(0.9385);
+  });
+
+  it('bills only what was sent: a cached answer and the cached parts of an n_mode repeat record cost nothing', () => {
+    const acc = new CellAccumulator(cell);
+    const part = (u: ReturnType<typeof usage>, cached: boolean) => ({ attempts: 1, latency_ms: 5, http_status: 200, request_id: null, completion_id: null, cached, usage: u, error: null });
+    take(acc, makeRecord(0, { usage: usage(1000, 1000), cached: true, attempts: 0, choices: [makeChoice(0), makeChoice(1)] }));
+    take(acc, makeRecord(1, { usage: usage(30, 9), parts: [part(usage(20, 6), false), part(usage(10, 3), true)], choices: [makeChoice(0), makeChoice(1)] }));
+    expect(acc.billed).toEqual({ prompt: 20, completion: 6 });
+    const s = acc.result({ m: { input: 1, output: 2 } });
+    // Recorded usage counts everything; cost only what was billed (USD per 1M tokens).
+    expect(s).toMatchObject({ prompt_tokens: 1030, completion_tokens: 1009, cached: 1, retries: 0, cost_usd: (20 * 1 + 6 * 2) / 1e6 });
   });
 
   it('gives null rates for a cell with nothing recorded', () => {

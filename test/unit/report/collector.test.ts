@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_FAILING, ReportCollector } from '../../../src/report/collector.js';
-import { choiceRows, type ChoiceRow } from '../../../src/report/choice-rows.js';
 import { emptyEvaluation } from '../../../src/contracts/evaluation.js';
 import type { ManifestCell } from '../../../src/record/manifest.js';
-import type { RequestRecord } from '../../../src/record/types.js';
 import { failedRecord, makeCell, makeChoice, makeManifest, makeRecord } from '../../helpers/records.js';
 
 const cells = [
@@ -14,14 +12,6 @@ const cells = [
 function collectorFor(cs: ManifestCell[], rows: number, checks = ['label']): ReportCollector {
   const evaluation = { ...emptyEvaluation(), checks: checks.map((name) => ({ name, type: 'equals' })) };
   return new ReportCollector(makeManifest(cs, rows, { evaluation }));
-}
-
-/** Adds a record the way the report pass does, returning its (extended) choices.csv rows. */
-function add(collector: ReportCollector, cs: ManifestCell[], record: RequestRecord): Array<ChoiceRow & Record<string, unknown>> {
-  const cellIndex = record.seq % cs.length;
-  const rows = choiceRows(record, cs[cellIndex]!);
-  collector.add(record, cellIndex, rows);
-  return rows as Array<ChoiceRow & Record<string, unknown>>;
 }
 
 const good = (index: number, label: boolean | null) => makeChoice(index, { content: '{"label":"a"}', json_valid: true, schema_valid: true, checks: { label } });
@@ -35,27 +25,27 @@ describe('ReportCollector', () => {
   it('fills the check columns from each choice by its index, and counts graded and passed per cell', () => {
     const c = collectorFor(cells, 2);
     // Choices out of order: the row of choice 0 must get choice 0's result.
-    const rows = add(c, cells, makeRecord(0, { cell: cells[0]!.id, row_id: 'A', choices: [good(1, false), good(0, true)] }));
+    const rows = c.add(makeRecord(0, { cell: cells[0]!.id, row_id: 'A', choices: [good(1, false), good(0, true)] }));
     expect(rows.map((r) => r['check_label'])).toEqual([true, false]);
-    add(c, cells, makeRecord(1, { cell: cells[1]!.id, row_id: 'A', choices: [good(0, null), good(1, true)] }));
-    const failed = add(c, cells, failedRecord(2, { cell: cells[0]!.id, row_id: 'B' }));
+    c.add(makeRecord(1, { cell: cells[1]!.id, row_id: 'A', choices: [good(0, null), good(1, true)] }));
+    const failed = c.add(failedRecord(2, { cell: cells[0]!.id, row_id: 'B' }));
     expect(failed.map((r) => r['check_label'])).toEqual([null, null]);
-    expect(c.checkCounts).toEqual([{ label: { checked: 2, pass: 1 } }, { label: { checked: 1, pass: 1 } }]);
+    expect(c.cells.map((x) => x.checks)).toEqual([{ label: { checked: 2, pass: 1 } }, { label: { checked: 1, pass: 1 } }]);
   });
 
   it('sums billed tokens per cell, leaving out cached answers and the cached parts of an n_mode repeat record', () => {
     const c = collectorFor(cells, 3);
     const usage = (prompt: number, completion: number) => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
-    add(c, cells, makeRecord(0, { cell: cells[0]!.id, choices: [good(0, true), good(1, true)], usage: usage(10, 4) }));
-    add(c, cells, makeRecord(2, { cell: cells[0]!.id, choices: [good(0, true), good(1, true)], usage: usage(1000, 1000), cached: true }));
+    c.add(makeRecord(0, { cell: cells[0]!.id, choices: [good(0, true), good(1, true)], usage: usage(10, 4) }));
+    c.add(makeRecord(2, { cell: cells[0]!.id, choices: [good(0, true), good(1, true)], usage: usage(1000, 1000), cached: true }));
     const part = (u: ReturnType<typeof usage>, cached: boolean) => ({ attempts: 1, latency_ms: 5, http_status: 200, request_id: null, completion_id: null, cached, usage: u, error: null });
-    add(c, cells, makeRecord(1, { cell: cells[1]!.id, choices: [good(0, true), good(1, true)], usage: usage(30, 9), parts: [part(usage(20, 6), false), part(usage(10, 3), true)] }));
-    expect(c.billed).toEqual([{ prompt: 10, completion: 4 }, { prompt: 20, completion: 6 }]);
+    c.add(makeRecord(1, { cell: cells[1]!.id, choices: [good(0, true), good(1, true)], usage: usage(30, 9), parts: [part(usage(20, 6), false), part(usage(10, 3), true)] }));
+    expect(c.cells.map((x) => x.billed)).toEqual([{ prompt: 10, completion: 4 }, { prompt: 20, completion: 6 }]);
   });
 
   it('lists failing choices with every reason, the content and the most useful detail', () => {
     const c = collectorFor(cells, 2);
-    add(c, cells, makeRecord(0, {
+    c.add(makeRecord(0, {
       cell: cells[0]!.id,
       row_id: 'A',
       choices: [
@@ -63,8 +53,8 @@ describe('ReportCollector', () => {
         good(1, true),
       ],
     }));
-    add(c, cells, failedRecord(1, { cell: cells[1]!.id, row_id: 'A' }));
-    add(c, cells, makeRecord(2, { cell: cells[0]!.id, row_id: 'B', choices: [makeChoice(0, { content: null, refusal: 'I cannot help with that.', json_valid: null, schema_valid: null }), good(1, true)] }));
+    c.add(failedRecord(1, { cell: cells[1]!.id, row_id: 'A' }));
+    c.add(makeRecord(2, { cell: cells[0]!.id, row_id: 'B', choices: [makeChoice(0, { content: null, refusal: 'I cannot help with that.', json_valid: null, schema_valid: null }), good(1, true)] }));
     expect(c.failing).toEqual([
       { cell: 'mini/t0/n2', row_id: 'A', choice_index: 0, finish_reason: 'length', failed: ['finish_reason length', 'json_valid', 'schema_valid', 'label'], content: '{"label":', detail: '(not valid JSON)', input: null, expected: [] },
       { cell: 'mini/t1/n2', row_id: 'A', choice_index: 0, finish_reason: 'error', failed: ['finish_reason error'], content: null, detail: '500: The server had an error', input: null, expected: [] },
@@ -77,7 +67,7 @@ describe('ReportCollector', () => {
 
   it('shortens long content to 2000 characters and an ellipsis', () => {
     const c = collectorFor(cells, 1);
-    add(c, cells, makeRecord(0, { cell: cells[0]!.id, choices: [makeChoice(0, { finish_reason: 'length', content: 'x'.repeat(5000) }), good(1, true)] }));
+    c.add(makeRecord(0, { cell: cells[0]!.id, choices: [makeChoice(0, { finish_reason: 'length', content: 'x'.repeat(5000) }), good(1, true)] }));
     expect(c.failing[0]!.content).toBe(`${'x'.repeat(2000)}…`);
   });
 
@@ -86,7 +76,7 @@ describe('ReportCollector', () => {
     const c = collectorFor(many, 20, []);
     // 200 / 50 cells = 4 per cell, but never fewer than 5.
     for (let row = 0; row < 20; row++) {
-      for (const i of [0, 49]) add(c, many, makeRecord(row * many.length + i, { cell: many[i]!.id, row_id: `r${row}`, choices: [makeChoice(0, { finish_reason: 'length' })] }));
+      for (const i of [0, 49]) c.add(makeRecord(row * many.length + i, { cell: many[i]!.id, row_id: `r${row}`, choices: [makeChoice(0, { finish_reason: 'length' })] }));
     }
     expect(c.failingPerCell[0]).toBe(20);
     expect(c.failingPerCell[49]).toBe(20);
@@ -97,7 +87,7 @@ describe('ReportCollector', () => {
   it(`never lists more than ${MAX_FAILING} failing choices in all`, () => {
     const one = [makeCell('only', { model: 'gpt-4o-mini' })];
     const c = collectorFor(one, 300, []);
-    for (let row = 0; row < 300; row++) add(c, one, makeRecord(row, { cell: 'only', row_id: `r${row}`, choices: [makeChoice(0, { finish_reason: 'content_filter' })] }));
+    for (let row = 0; row < 300; row++) c.add(makeRecord(row, { cell: 'only', row_id: `r${row}`, choices: [makeChoice(0, { finish_reason: 'content_filter' })] }));
     expect(c.failing).toHaveLength(MAX_FAILING);
     expect(c.failingPerCell).toEqual([300]);
     expect(c.failing.at(-1)!.row_id).toBe(`r${MAX_FAILING - 1}`);
@@ -105,9 +95,9 @@ describe('ReportCollector', () => {
 
   it('keeps per-row values for the comparison: the mean over the row\'s choices, by dataset row', () => {
     const c = collectorFor(cells, 3);
-    add(c, cells, makeRecord(0, { cell: cells[0]!.id, row_id: 'A', latency_ms: 40, choices: [good(0, true), good(1, false)] }));
-    add(c, cells, makeRecord(4, { cell: cells[0]!.id, row_id: 'C', latency_ms: 60, choices: [good(0, true), good(1, true)] }));
-    add(c, cells, failedRecord(1, { cell: cells[1]!.id, row_id: 'A' }));
+    c.add(makeRecord(0, { cell: cells[0]!.id, row_id: 'A', latency_ms: 40, choices: [good(0, true), good(1, false)] }));
+    c.add(makeRecord(4, { cell: cells[0]!.id, row_id: 'C', latency_ms: 60, choices: [good(0, true), good(1, true)] }));
+    c.add(failedRecord(1, { cell: cells[1]!.id, row_id: 'A' }));
     expect(c.compareMetrics.map((m) => m.name)).toEqual(['schema_valid_rate', 'json_valid_rate', 'label_pass_rate', 'length_rate', 'error_rate']);
     expect(c.rowValues.rowIds).toEqual(['A', undefined, 'C']);
     expect(Array.from(c.rowValues.series(0, 'label_pass_rate')!)).toEqual([0.5, NaN, 1]);

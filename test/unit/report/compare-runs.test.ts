@@ -23,6 +23,8 @@ interface RunSpec {
   /** Whether a row's answer fits the schema, by cell and row id (default: always). */
   valid?: (cell: string, rowId: string) => boolean;
   latency?: (cell: string, rowId: string) => number;
+  /** Whether the model refused the row (`message.refusal`), by cell and row id (default: never). */
+  refused?: (cell: string, rowId: string) => boolean;
 }
 
 /** A finished run directory with one choice per request. */
@@ -33,12 +35,14 @@ async function run(spec: RunSpec): Promise<string> {
   spec.rowIds.forEach((rowId, row) => {
     spec.cells.forEach((cell, c) => {
       const valid = spec.valid?.(cell.id, rowId) ?? true;
+      const refused = spec.refused?.(cell.id, rowId) ?? false;
       records.push(makeRecord(row * spec.cells.length + c, {
         cell: cell.id,
         row_id: rowId,
         latency_ms: spec.latency?.(cell.id, rowId) ?? 100,
         choices: [makeChoice(0, {
           content: '{}',
+          ...(refused ? { content: null, refusal: 'I cannot help with that.' } : {}),
           ...(cell.json_mode ? { json_valid: true, schema_valid: valid } : {}),
           checks: Object.fromEntries(checks.map((k) => [k, valid])),
         })],
@@ -90,6 +94,13 @@ describe('compareRuns', () => {
     expect(c.common_rows).toBe(0);
     expect(rowFor(c, 'schema_valid_rate', T0.id)).toMatchObject({ pairs: 0, method: 'two-proportion-z', baseline_value: 1, value: 0.5, significant: true, change: 'worse' });
     expect(rowFor(c, 'latency_mean_ms', T0.id)).toMatchObject({ pairs: 0, method: 'welch-t' });
+  });
+
+  it('counts a run the way its reports do: the unpaired fallback sees refusals', async () => {
+    const a = await run({ name: 'a', cells: [T0], rowIds: ids(0, 40) });
+    const b = await run({ name: 'b', cells: [T0], rowIds: ids(100, 140), refused: (_, id) => Number(id.slice(1)) % 2 === 0 });
+    const c = await compareRuns(a, b, { metrics: ['refusal_rate'] });
+    expect(rowFor(c, 'refusal_rate', T0.id)).toMatchObject({ pairs: 0, method: 'two-proportion-z', baseline_value: 0, value: 0.5, significant: true, change: 'worse' });
   });
 
   it('compares latency per row, lower being better', async () => {
