@@ -17,7 +17,9 @@ import { evaluationOf } from './record/evaluation.js';
 import { openProvider, type Provider } from './run/provider.js';
 import type { ExecuteDeps } from './run/execute-task.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
-import { createHttpExecutor } from './run/executor.js';
+import { createHttpExecutor, type Executor } from './run/executor.js';
+import { createBatchExecutor, type BatchProgress } from './run/batch/batch-executor.js';
+import { randomUUID } from 'node:crypto';
 import { Journal } from './record/journal.js';
 import { failedRequests, indexJournal } from './record/read-journal.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from './record/manifest.js';
@@ -47,6 +49,8 @@ export interface RunEvalOptions extends PrepareOptions {
   reporter?: RunReporter | undefined;
   /** `--shard I/K`: run only the I-th of K shares of the plan (src/plan/shard.ts); merge them with `evalrun merge`. */
   shard?: ShardSpec | undefined;
+  /** `evalrun cancel`: resume the run's batch side only to cancel its live batches and record what they finished. */
+  cancelBatches?: boolean | undefined;
 }
 
 export interface RunReporter {
@@ -56,6 +60,8 @@ export interface RunReporter {
   onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
   /** Something the user should know that is not an error (a dead process's lock taken over). */
   onNotice?(message: string): void;
+  /** Batch API mode: the batches by status and the requests recorded, on every change. */
+  onBatchProgress?(progress: BatchProgress): void;
 }
 
 export interface RunResult {
@@ -127,6 +133,11 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
           plan_fingerprint: planFingerprint(config, cells, datasetHash, plan.rows),
           ...(shard ? { shard } : {}),
         };
+    // Batch mode: asked for now, or the run has batches already (they are polled whatever the flags say).
+    if (!manifest.batch && config.batch && !options.cancelBatches) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
+    if (options.cancelBatches && !manifest.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted')) {
+      throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
+    }
     manifest.sessions = [...manifest.sessions, { started_at: now, ended_at: null, status: 'running', recorded: 0 }];
     // Gates, comparison and prices may change between sessions (they judge, not produce, the records).
     manifest.evaluation = evaluationOf(config);
@@ -166,8 +177,27 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     };
     options.signal?.addEventListener('abort', onStop, { once: true });
     options.abortSignal?.addEventListener('abort', onHardStop, { once: true });
-    const executor = createHttpExecutor({ provider, config, check: makeChecker(config, cells), onAttempt: (o) => options.reporter?.onAttempt?.(o) });
-    const result = await executor.execute(planTasks(config, cells, shard ? shardRows(readRows(config), shard) : readRows(config), skip), {
+    const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
+    const check = makeChecker(config, cells);
+    const batchState = manifest.batch;
+    const executor: Executor = batchState
+      ? createBatchExecutor({
+          endpoint: server.endpoint,
+          config,
+          batch: config.batch ?? { pollS: batchState.poll_s, maxRequests: batchState.max_requests },
+          check,
+          redact: provider.redact,
+          dir,
+          state: batchState,
+          runStartedAt: manifest.started_at,
+          save: () => writeManifest(dir, manifest),
+          replan: (want) => planTasks(config, cells, rowsOf(), (seq) => !want(seq) || (skip?.(seq) ?? false)),
+          cancel: options.cancelBatches,
+          onProgress: (p) => options.reporter?.onBatchProgress?.(p),
+          onNotice: (m) => options.reporter?.onNotice?.(m),
+        })
+      : createHttpExecutor({ provider, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+    const result = await executor.execute(planTasks(config, cells, rowsOf(), skip), {
       stop: stopping.signal,
       abort: abort.signal,
       onRecord: (record) => {
@@ -183,7 +213,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await journal.close();
 
     const fatal = result.fatal;
-    const status: RunStatus = fatal ? 'stopped' : stopping.signal.aborted ? 'interrupted' : 'complete';
+    const status: RunStatus = fatal ? 'stopped' : stopping.signal.aborted || options.cancelBatches ? 'interrupted' : 'complete';
     manifest.status = status;
     manifest.ended_at = new Date().toISOString();
     manifest.sessions[manifest.sessions.length - 1] = { ...manifest.sessions.at(-1)!, ended_at: manifest.ended_at, status, recorded: result.recorded };

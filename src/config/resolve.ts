@@ -12,7 +12,7 @@ import { serverExtraParams, targetsOpenAi } from './server-params.js';
 import { isEncodingLabel } from '../dataset/decode.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
-import type { Config, ConfigFile, ProviderConfig } from './types.js';
+import type { BatchOptions, Config, ConfigFile, ProviderConfig } from './types.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/grid.js';
 import { simulatorOptionIssues } from '../simulator/options.js';
@@ -23,6 +23,8 @@ export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
   simulate?: boolean | undefined;
   concurrency?: number | undefined;
+  /** `--batch`: Batch API mode with the config's options (or the defaults). */
+  batch?: boolean | undefined;
   /** `--cache` / `--no-cache`: overrides the config's `cache`. */
   cache?: boolean | string | undefined;
   /** Where OPENAI_BASE_URL is read from (default process.env): it decides whether requests go to OpenAI. */
@@ -119,6 +121,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     pricing: evaluation.pricing,
     warnings,
     pick,
+    batch: resolveBatch(data.batch, options.batch),
   };
   cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -386,4 +389,11 @@ function resolveCacheDir(cache: boolean | string | undefined, dir: string): stri
   if (typeof cache === 'string') return isAbsolute(cache) ? cache : resolvePath(dir, cache);
   const base = process.env['EVALRUN_CACHE_DIR'] ?? process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
   return process.env['EVALRUN_CACHE_DIR'] ? base : join(base, 'evalrun');
+}
+
+/** `batch: true`, a mapping of options, or `--batch` (which turns on the config's options, or the defaults). */
+function resolveBatch(value: ConfigFile['batch'], flag: boolean | undefined): BatchOptions | undefined {
+  if (!value && !flag) return undefined;
+  const o = typeof value === 'object' ? value : {};
+  return { pollS: o.poll_s ?? 30, maxRequests: o.max_requests ?? 50_000 };
 }
