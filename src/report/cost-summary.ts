@@ -1,4 +1,4 @@
-import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../plan/prices.js';
+import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor, type Price } from '../plan/prices.js';
 import type { CellStats } from './cell-stats.js';
 import { roundTo } from '../util/round.js';
 
@@ -16,9 +16,11 @@ export interface CostSection {
   by_model: Array<{ model: string; prompt_tokens: number; completion_tokens: number; input_per_1m: number | null; output_per_1m: number | null; cost_usd: number | null }>;
   /** The built-in simulator answered: nothing was billed; the figures are what OpenAI would charge. */
   simulated: boolean;
+  /** Sent through the Batch API: priced at half the list price (the per-1M prices shown are the list prices). */
+  batch?: boolean;
 }
 
-export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{ prompt: number; completion: number }>, prices: Readonly<Record<string, Price>>, simulated: boolean): CostSection {
+export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{ prompt: number; completion: number }>, prices: Readonly<Record<string, Price>>, simulated: boolean, batch = false): CostSection {
   const byModel = new Map<string, { prompt: number; completion: number }>();
   cells.forEach((c, i) => {
     const m = byModel.get(c.model) ?? { prompt: 0, completion: 0 };
@@ -28,7 +30,7 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
   });
   const rows = [...byModel].map(([model, t]) => {
     const price = priceFor(model, prices);
-    const cost = costUsd(price, t.prompt, t.completion);
+    const cost = costUsd(price, t.prompt, t.completion, batch ? BATCH_PRICE_FACTOR : 1);
     return { model, prompt_tokens: t.prompt, completion_tokens: t.completion, input_per_1m: price?.input ?? null, output_per_1m: price?.output ?? null, cost_usd: cost === null ? null : roundTo(cost, 6) };
   });
   const unknown = rows.filter((r) => r.cost_usd === null && r.prompt_tokens + r.completion_tokens > 0).map((r) => r.model);
@@ -43,6 +45,7 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
     unknown_models: unknown,
     by_model: rows,
     simulated,
+    ...(batch ? { batch: true } : {}),
   };
 }
 
