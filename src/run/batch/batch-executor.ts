@@ -214,6 +214,7 @@ class BatchSession {
     if (!(await stat(path).then(() => true, () => false))) await this.rebuild(part);
     const file = await this.call(() => this.client.files.create({ file: createReadStream(path), purpose: 'batch' }));
     part.input_file_id = file.id;
+    await testPause('after-upload');
     const metadata = { evalrun_run: this.state.run_id, evalrun_part: String(part.part), evalrun_attempt: String(part.attempt) };
     let batch: OpenAI.Batch | undefined;
     for (let tries = 1; !batch; tries++) {
@@ -227,6 +228,7 @@ class BatchSession {
         await this.sleep(Math.min(1000 * 2 ** tries, this.o.config.retry.maxWaitS * 1000));
       }
     }
+    await testPause('after-create');
     this.adopt(part, batch);
     // Step 4: before polling or anything else.
     await this.o.save();
@@ -277,6 +279,7 @@ class BatchSession {
   private async pollUntilDone(): Promise<void> {
     const pollMs = this.o.batch.pollS * 1000;
     const started = performance.now();
+    let polls = 0;
     for (;;) {
       if (this.run.stop.aborted) return;
       const live = this.state.parts.filter((p) => p.state === 'submitted');
@@ -303,7 +306,8 @@ class BatchSession {
         // Gently longer waits on a long batch: a day of polling every 30 s is 2,880 calls for nothing.
         const waited = (performance.now() - started) / 1000;
         const t0 = performance.now();
-        await this.sleep(pollMs * Math.min(4, 1 + waited / 3600));
+        // The first checks come sooner (1, 2, 4 s…): a small batch may be done in a minute.
+        await this.sleep(Math.min(pollMs * Math.min(4, 1 + waited / 3600), Math.max(1000 * 2 ** polls++, 100)));
         this.waitingMs += performance.now() - t0;
       }
     }
@@ -398,12 +402,17 @@ class BatchSession {
       lines.delete(task.seq);
       const parsed = text === undefined ? undefined : parseOutputLine(text);
       this.record(part, b, task, parsed?.ok ? parsed.line : missing(task.seq), retry);
+      if (this.recorded === 3) await testPause('ingesting');
     }
   }
 
   private record(part: BatchPart, b: OpenAI.Batch, task: Task, line: BatchOutputLine, retry: number[] | undefined): void {
     const startedAt = new Date((b.created_at ?? Date.now() / 1000) * 1000);
     const out = lineOutcome(task, line, { attempts: part.attempt, startedAt }, { check: this.o.check, redact: this.o.redact });
+    if (out.kind === 'retryable' && this.o.cancel) {
+      // Cancelled before it ran: left unrecorded, so a later --resume submits it (it was not paid for).
+      if (line.error?.code === 'batch_cancelled') return;
+    }
     if (out.kind === 'retryable' && retry && !this.o.cancel && part.attempt < this.maxAttempts) {
       retry.push(task.seq);
       return;
@@ -441,6 +450,16 @@ class BatchSession {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/**
+ * A test hook, inert unless EVALRUN_TEST_PAUSE_AT names the point: the process says so on stderr and waits to be
+ * killed there, so the kill -9 tests (test/e2e/batch.test.ts) hit the protocol's dangerous instants exactly.
+ */
+async function testPause(point: 'after-upload' | 'after-create' | 'ingesting'): Promise<void> {
+  if (process.env['EVALRUN_TEST_PAUSE_AT'] !== point) return;
+  process.stderr.write(`evalrun test pause: ${point}\n`);
+  await new Promise<never>(() => setInterval(() => {}, 60_000));
 }
 
 const key = (p: { part: number; attempt: number }) => `${p.part}/${p.attempt}`;
