@@ -83,6 +83,9 @@ export interface BatchPart {
   created_at?: string;
   ended_at?: string;
   request_counts?: { total: number; completed: number; failed: number };
+  /** Seconds spent building the input file (streaming the plan), and reading the results into records.jsonl. */
+  build_s?: number;
+  ingest_s?: number;
   /** Why the batch failed validation, when it did (`errors.data`). */
   errors?: Array<{ code: string; message: string; line: number | null }>;
 }

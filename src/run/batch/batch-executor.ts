@@ -5,12 +5,13 @@
  * docs/decisions.md: intent in run.json before the upload, the batch id right after create, discovery by metadata on
  * resume, results recorded before a part is closed, retries only for retryable lines within retry.max_attempts.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { join, relative } from 'node:path';
-import OpenAI, { APIError } from 'openai';
+import { basename, join, relative } from 'node:path';
+import OpenAI, { APIError, toStreamingFile } from 'openai';
 import type { BatchOptions, Config } from '../../config/types.js';
 import { ApiFatalError } from '../../errors.js';
 import type { Task } from '../../plan/types.js';
@@ -18,7 +19,7 @@ import type { BatchManifest, BatchPart } from '../../record/manifest.js';
 import type { Endpoint } from '../provider.js';
 import type { ExecuteDeps } from '../execute-task.js';
 import type { Executor, ExecutorResult } from '../executor.js';
-import { buildBatchFiles, diskSink } from './build-files.js';
+import { buildBatchFiles, diskSink, seqOfCustomId } from './build-files.js';
 import { lineOutcome, parseOutputLine } from './parse-line.js';
 import { BATCH_URL, type BatchOutputLine } from './types.js';
 
@@ -55,6 +56,8 @@ export interface BatchExecutorOptions {
   onNotice?: ((message: string) => void) | undefined;
 }
 
+/** Where a line's custom_id is, without parsing the line (the serializer writes no space after the colon). */
+const CUSTOM_ID_FIELD = /"custom_id": ?"([^"]*)"/;
 const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 /** Batches created this long before the run started are still looked at (clocks differ). */
 const CLOCK_SLACK_S = 600;
@@ -182,7 +185,9 @@ class BatchSession {
         return diskSink(dir, `part-${part}`);
       },
     });
+    let t0 = performance.now();
     for await (const f of built) {
+      const buildS = (performance.now() - t0) / 1000;
       const number = Number(/part-(\d+)\.jsonl$/.exec(f.result)![1]);
       const part: BatchPart = {
         part: number,
@@ -193,6 +198,7 @@ class BatchSession {
         file: relative(this.o.dir, f.result),
         state: 'intent',
         intent_at: new Date().toISOString(),
+        build_s: round3(buildS),
       };
       this.state.parts.push(part);
       this.state.parts.sort((a, b) => a.part - b.part);
@@ -201,6 +207,7 @@ class BatchSession {
       this.dispatched += f.requests;
       await this.submit(part);
       if (this.run.stop.aborted) return;
+      t0 = performance.now();
     }
   }
 
@@ -212,7 +219,8 @@ class BatchSession {
   private async submit(part: BatchPart): Promise<void> {
     const path = join(this.o.dir, part.file);
     if (!(await stat(path).then(() => true, () => false))) await this.rebuild(part);
-    const file = await this.call(() => this.client.files.create({ file: createReadStream(path), purpose: 'batch' }));
+    // toStreamingFile: the SDK's way to upload without reading the file (up to 200 MB) into memory first.
+    const file = await this.call(() => this.client.files.create({ file: toStreamingFile(createReadStream(path), basename(path)), purpose: 'batch' }));
     part.input_file_id = file.id;
     await testPause('after-upload');
     const metadata = { evalrun_run: this.state.run_id, evalrun_part: String(part.part), evalrun_attempt: String(part.attempt) };
@@ -335,7 +343,9 @@ class BatchSession {
       return;
     }
     const retry: number[] = [];
+    const t0 = performance.now();
     await this.ingest(part, b, retry);
+    part.ingest_s = round3((performance.now() - t0) / 1000);
     if (this.run.stop.aborted && this.run.abort.aborted) return;
     part.state = 'done';
     await this.o.save();
@@ -361,7 +371,7 @@ class BatchSession {
     part.state = 'done';
     if (retryable && part.attempt < this.maxAttempts) {
       const again: BatchPart = { ...part, part: this.nextPart(), attempt: part.attempt + 1, state: 'intent', intent_at: new Date().toISOString() };
-      for (const k of ['input_file_id', 'batch_id', 'status', 'created_at', 'ended_at', 'request_counts', 'errors'] as const) delete again[k];
+      for (const k of ['input_file_id', 'batch_id', 'status', 'created_at', 'ended_at', 'request_counts', 'errors', 'ingest_s'] as const) delete again[k];
       this.state.parts.push(again);
       await this.o.save();
       this.o.onNotice?.(`Batch part ${part.part} failed validation (${this.o.redact(message)}); it is submitted again once the running batches have finished.`);
@@ -374,36 +384,67 @@ class BatchSession {
   }
 
   /** Streams the output and error files into a map by seq, then walks the part's tasks and records each. */
+  /**
+   * Result files come in no order, the plan's tasks only in seq order: each file is copied to DIR/batches as it is
+   * read, keeping only each line's place (seq → offset, length), then the part's tasks are walked and each line is
+   * read back from disk. Memory holds two numbers per line, never the lines (a 50,000-line file may be 200 MB).
+   */
   private async ingest(part: BatchPart, b: OpenAI.Batch, retry: number[] | undefined): Promise<void> {
     const inPart = rangeSet(part.seqs);
-    const lines = new Map<number, string>();
+    const offsets = new Map<number, number>();
+    const lengths = new Map<number, number>();
+    const path = join(this.o.dir, 'batches', `part-${part.part}.results.jsonl`);
     let odd = 0;
-    for (const fileId of [b.output_file_id, b.error_file_id]) {
-      if (!fileId) continue;
-      const res = await this.call(() => this.client.files.content(fileId));
-      if (!res.body) continue;
-      const rl = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
-      for await (const text of rl) {
-        if (text === '') continue;
-        const parsed = parseOutputLine(text);
-        // Not ours, unreadable, or a second line for a request: reported, never recorded.
-        if (!parsed.ok || !inPart(parsed.seq) || lines.has(parsed.seq)) {
-          odd++;
-          continue;
+    let at = 0;
+    const out = createWriteStream(path);
+    try {
+      for (const fileId of [b.output_file_id, b.error_file_id]) {
+        if (!fileId) continue;
+        const res = await this.call(() => this.client.files.content(fileId));
+        if (!res.body) continue;
+        const rl = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
+        for await (const text of rl) {
+          if (text === '') continue;
+          // The full check comes when the line is recorded; here only where it goes.
+          const seq = seqOfCustomId(CUSTOM_ID_FIELD.exec(text)?.[1]);
+          // Not ours, or a second line for a request: reported, never recorded.
+          if (seq === undefined || !inPart(seq) || offsets.has(seq)) {
+            odd++;
+            continue;
+          }
+          const bytes = Buffer.from(`${text}\n`, 'utf8');
+          offsets.set(seq, at);
+          lengths.set(seq, bytes.length - 1);
+          at += bytes.length;
+          if (!out.write(bytes)) await once(out, 'drain');
         }
-        lines.set(parsed.seq, text);
       }
+    } finally {
+      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
     }
-    if (odd > 0) this.o.onNotice?.(`Batch ${b.id}: ${odd} line${odd === 1 ? '' : 's'} in its result files named no request of this part (or named one twice); they were not recorded.`);
     const missing = (seq: number): BatchOutputLine => ({ id: '', custom_id: `seq-${seq}`, response: null, error: { code: 'missing_line', message: `batch ${b.id} (${b.status}) returned no line for this request` } });
-    for await (const task of this.o.replan(inPart)) {
-      if (this.run.abort.aborted) return;
-      const text = lines.get(task.seq);
-      lines.delete(task.seq);
-      const parsed = text === undefined ? undefined : parseOutputLine(text);
-      this.record(part, b, task, parsed?.ok ? parsed.line : missing(task.seq), retry);
-      if (this.recorded === 3) await testPause('ingesting');
+    const fh = await open(path, 'r');
+    try {
+      let buf = Buffer.alloc(64 * 1024);
+      for await (const task of this.o.replan(inPart)) {
+        if (this.run.abort.aborted) return;
+        const offset = offsets.get(task.seq);
+        let line: BatchOutputLine | undefined;
+        if (offset !== undefined) {
+          const len = lengths.get(task.seq)!;
+          if (buf.length < len) buf = Buffer.alloc(len);
+          await fh.read(buf, 0, len, offset);
+          const parsed = parseOutputLine(buf.toString('utf8', 0, len));
+          if (parsed.ok && parsed.seq === task.seq) line = parsed.line;
+          else odd++;
+        }
+        this.record(part, b, task, line ?? missing(task.seq), retry);
+        if (this.recorded === 3) await testPause('ingesting');
+      }
+    } finally {
+      await fh.close();
     }
+    if (odd > 0) this.o.onNotice?.(`Batch ${b.id}: ${odd} line${odd === 1 ? '' : 's'} in its result files named no request of this part, named one twice, or were unreadable; they were not recorded.`);
   }
 
   private record(part: BatchPart, b: OpenAI.Batch, task: Task, line: BatchOutputLine, retry: number[] | undefined): void {
@@ -461,6 +502,8 @@ async function testPause(point: 'after-upload' | 'after-create' | 'ingesting'): 
   process.stderr.write(`evalrun test pause: ${point}\n`);
   await new Promise<never>(() => setInterval(() => {}, 60_000));
 }
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 const key = (p: { part: number; attempt: number }) => `${p.part}/${p.attempt}`;
 
