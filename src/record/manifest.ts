@@ -52,6 +52,9 @@ export interface RunManifest {
   batch?: BatchManifest;
 }
 
+/** `count` blocks of `width` consecutive plan seqs, each `stride` after the last (src/run/batch/seq-runs.ts). */
+export type SeqRun = [first: number, width: number, stride: number, count: number];
+
 /** The Batch API side of a run: what was submitted, so a resume never submits it again (docs/decisions.md). */
 export interface BatchManifest {
   /** Sent as the batches' `metadata.evalrun_run`: finds batches created but not recorded (a kill right after create). */
@@ -70,8 +73,8 @@ export interface BatchPart {
   part: number;
   attempt: number;
   model: string;
-  /** The plan seqs in the file, as [first, last] ranges. */
-  seqs: Array<[number, number]>;
+  /** The plan seqs in the file, as strided runs [first, width, stride, count] (src/run/batch/seq-runs.ts). */
+  seqs: SeqRun[];
   requests: number;
   file: string;
   state: 'intent' | 'submitted' | 'done' | 'abandoned';

@@ -22,6 +22,7 @@ import type { Executor, ExecutorResult } from '../executor.js';
 import { buildBatchFiles, diskSink, seqOfCustomId } from './build-files.js';
 import { lineOutcome, parseOutputLine } from './parse-line.js';
 import { BATCH_URL, type BatchOutputLine } from './types.js';
+import { anyOf, runSet, toRuns } from './seq-runs.js';
 
 export interface BatchProgress {
   /** Live and finished batches of this run, by the provider's status. */
@@ -159,7 +160,7 @@ class BatchSession {
 
   /** Streams the plan (minus what live parts hold) into files; each is recorded, uploaded and created as it is done. */
   private async submitPlan(tasks: AsyncIterable<Task>): Promise<void> {
-    const live = rangeSet(this.state.parts.filter((p) => p.state === 'intent' || p.state === 'submitted').flatMap((p) => p.seqs));
+    const live = anyOf(this.state.parts.filter((p) => p.state === 'intent' || p.state === 'submitted').map((p) => runSet(p.seqs)));
     const dir = join(this.o.dir, 'batches');
     await mkdir(dir, { recursive: true });
     const stop = this.run.stop;
@@ -193,7 +194,7 @@ class BatchSession {
         part: number,
         attempt,
         model: f.model,
-        seqs: toRanges(f.seqs),
+        seqs: toRuns(f.seqs),
         requests: f.requests,
         file: relative(this.o.dir, f.result),
         state: 'intent',
@@ -244,7 +245,7 @@ class BatchSession {
 
   /** The input file of a part whose file was lost: the same lines, from the plan. */
   private async rebuild(part: BatchPart): Promise<void> {
-    const inPart = rangeSet(part.seqs);
+    const inPart = runSet(part.seqs);
     const dir = join(this.o.dir, 'batches');
     await mkdir(dir, { recursive: true });
     for await (const f of buildBatchFiles(this.o.replan(inPart), { open: () => diskSink(dir, `part-${part.part}`) })) void f;
@@ -352,7 +353,7 @@ class BatchSession {
     this.progress();
     if (retry.length > 0) {
       retry.sort((a, b) => a - b);
-      const again = rangeSet(toRanges(retry));
+      const again = runSet(toRuns(retry));
       this.o.onNotice?.(`Batch part ${part.part} (${b.status}): ${retry.length} request${retry.length === 1 ? '' : 's'} to submit again (attempt ${part.attempt + 1} of ${this.maxAttempts}).`);
       this.dispatched -= retry.length;
       await this.buildAndSubmit(this.o.replan(again), part.attempt + 1);
@@ -380,7 +381,7 @@ class BatchSession {
     }
     await this.o.save();
     const line = (seq: number): BatchOutputLine => ({ id: '', custom_id: `seq-${seq}`, response: { status_code: 400, request_id: '', body: { error: { message: `the batch failed validation: ${message}`, type: 'invalid_request_error', code: errors[0]?.code ?? null } } }, error: null });
-    for await (const task of this.o.replan(rangeSet(part.seqs))) this.record(part, b, task, line(task.seq), undefined);
+    for await (const task of this.o.replan(runSet(part.seqs))) this.record(part, b, task, line(task.seq), undefined);
   }
 
   /** Streams the output and error files into a map by seq, then walks the part's tasks and records each. */
@@ -390,7 +391,7 @@ class BatchSession {
    * read back from disk. Memory holds two numbers per line, never the lines (a 50,000-line file may be 200 MB).
    */
   private async ingest(part: BatchPart, b: OpenAI.Batch, retry: number[] | undefined): Promise<void> {
-    const inPart = rangeSet(part.seqs);
+    const inPart = runSet(part.seqs);
     const offsets = new Map<number, number>();
     const lengths = new Map<number, number>();
     const path = join(this.o.dir, 'batches', `part-${part.part}.results.jsonl`);
@@ -520,32 +521,4 @@ function fatalOf(e: unknown, redact: (s: string) => string): unknown {
     return new ApiFatalError(redact(`Batch API: ${what}. The run's batches are recorded in run.json; resume with --resume once this is fixed.`), e.status, { cause: e });
   }
   return e;
-}
-
-/** Sorted seqs as [first, last] ranges. */
-export function toRanges(seqs: readonly number[]): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const s of seqs) {
-    const last = out[out.length - 1];
-    if (last && s === last[1] + 1) last[1] = s;
-    else out.push([s, s]);
-  }
-  return out;
-}
-
-/** Membership in a list of ranges, by binary search (a million seqs need not be a Set). */
-export function rangeSet(ranges: ReadonlyArray<readonly [number, number]>): (seq: number) => boolean {
-  const sorted = ranges.slice().sort((a, b) => a[0] - b[0]);
-  return (seq) => {
-    let lo = 0;
-    let hi = sorted.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const r = sorted[mid]!;
-      if (seq < r[0]) hi = mid - 1;
-      else if (seq > r[1]) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
 }
