@@ -55,7 +55,7 @@ export interface RunEvalOptions extends PrepareOptions {
 
 export interface RunReporter {
   /** `retrying`: requests recorded as failed that are sent again (`retryErrors`). */
-  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config }): void;
+  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config; batch?: boolean }): void;
   onRecord?(record: RequestRecord): void;
   onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
   /** Something the user should know that is not an error (a dead process's lock taken over). */
@@ -145,7 +145,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     live = index ? undefined : new LiveReport(dir, manifest);
-    options.reporter?.onStart?.({ dir, plan: shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config });
+    options.reporter?.onStart?.({ dir, plan: shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
 
     // Two stages of stopping: `stopping` sends nothing more (Ctrl-C); `abort` also ends what is in flight (a second
     // Ctrl-C, or the grace period running out).

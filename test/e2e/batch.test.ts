@@ -205,6 +205,27 @@ describe('evalrun run with batch mode', () => {
   });
 });
 
+describe('batch mode with shards', () => {
+  it('two batch shards merged give the whole batch run; each request computed once', async () => {
+    const { cfg, base, env, sim: s } = await setup({});
+    const whole = join(base, 'whole');
+    expect((await runMain(['run', cfg, '--out', whole, '--quiet'], env)).code).toBe(0);
+    await s.close();
+    sim = await startSimulator({ seed: 5, batch: { duration_ms: 300 } });
+    const env2 = { ...env, OPENAI_BASE_URL: sim.url };
+    const dirs = [join(base, 's1'), join(base, 's2')];
+    for (const [i, d] of dirs.entries()) {
+      const r = await runMain(['run', cfg, '--shard', `${i + 1}/2`, '--out', d, '--quiet'], env2);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await manifest(d)).batch!.parts.length).toBeGreaterThan(0);
+    }
+    const merged = join(base, 'merged');
+    expect((await runMain(['merge', ...dirs, '--out', merged], env2)).code).toBe(0);
+    expect(await choices(merged)).toEqual(await choices(whole));
+    expectComputedOnce(sim);
+  });
+});
+
 /** Starts the CLI in a child process; resolves its exit once it ends. */
 function spawnRun(args: string[], env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -96,7 +96,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
             onNotice: (message) => io.err(`${message}\n`),
             onStart: (info) => {
               for (const w of info.config.warnings ?? []) io.err(`warning: ${formatIssue(w)}\n`);
-              batchMode ||= Boolean(info.config.batch);
+              batchMode ||= Boolean(info.batch);
               resumeHint = `Resume with: evalrun run ${args.config}${args.shard ? ` --shard ${args.shard}` : ''} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
               if (args['retry-errors']) io.err(`--retry-errors: sending ${info.retrying ?? 0} failed request${info.retrying === 1 ? '' : 's'} again.\n`);
