@@ -205,6 +205,31 @@ describe('evalrun run with batch mode', () => {
   });
 });
 
+describe('batch mode: bad input', () => {
+  it('a bad batch option is a located config error (exit 3), nothing sent', async () => {
+    const { cfg, base, env, sim: s } = await setup({}, 'batch: { poll_s: 0, max_requests: 60000 }\n');
+    const r = await runMain(['run', cfg, '--out', join(base, 'out')], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/evalrun\.yaml:\d+:\d+ batch/);
+    expect(s.stats.batchLines).toBe(0);
+  });
+
+  it('evalrun cancel of a run with no live batch, or of a synchronous run, is a usage error (exit 2)', async () => {
+    const { cfg, base, env } = await setup({});
+    const done = join(base, 'done');
+    expect((await runMain(['run', cfg, '--out', done, '--quiet'], env)).code).toBe(0);
+    const c = await runMain(['cancel', done], env);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/has no live batches to cancel/);
+    await writeFile(cfg, config(''));
+    const sync = join(base, 'sync');
+    expect((await runMain(['run', cfg, '--out', sync, '--quiet'], env)).code).toBe(0);
+    const c2 = await runMain(['cancel', sync], env);
+    expect(c2.code).toBe(2);
+    expect(c2.stderr).toMatch(/is not a Batch API run/);
+  });
+});
+
 describe('batch mode with shards', () => {
   it('two batch shards merged give the whole batch run; each request computed once', async () => {
     const { cfg, base, env, sim: s } = await setup({});
