@@ -247,6 +247,9 @@ describe('batch mode with shards', () => {
     const merged = join(base, 'merged');
     expect((await runMain(['merge', ...dirs, '--out', merged], env2)).code).toBe(0);
     expect(await choices(merged)).toEqual(await choices(whole));
+    const cost = (d: string) => readFile(join(d, 'summary.json'), 'utf8').then((t) => JSON.parse(t).cost);
+    expect(await cost(merged)).toMatchObject({ batch: true, cost_usd: (await cost(whole)).cost_usd });
+    expect((await manifest(merged)).batch!.parts.length).toBe((await manifest(dirs[0]!)).batch!.parts.length + (await manifest(dirs[1]!)).batch!.parts.length);
     expectComputedOnce(sim);
   });
 });
