@@ -188,6 +188,8 @@ class BatchSession {
     });
     let t0 = performance.now();
     for await (const f of built) {
+      // Stopped while building: the files cut short are never recorded nor sent; a resume builds them again.
+      if (this.run.stop.aborted) return;
       const buildS = (performance.now() - t0) / 1000;
       const number = Number(/part-(\d+)\.jsonl$/.exec(f.result)![1]);
       const part: BatchPart = {
