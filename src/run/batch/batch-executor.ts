@@ -8,7 +8,6 @@
 import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { basename, join, relative } from 'node:path';
 import OpenAI, { APIError, toStreamingFile } from 'openai';
@@ -23,6 +22,7 @@ import { buildBatchFiles, diskSink, seqOfCustomId } from './build-files.js';
 import { lineOutcome, parseOutputLine } from './parse-line.js';
 import { BATCH_URL, type BatchOutputLine } from './types.js';
 import { anyOf, runSet, toRuns } from './seq-runs.js';
+import { streamingFetch } from './stream-fetch.js';
 
 export interface BatchProgress {
   /** Live and finished batches of this run, by the provider's status. */
@@ -63,7 +63,7 @@ const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 /** Batches created this long before the run started are still looked at (clocks differ). */
 const CLOCK_SLACK_S = 600;
 
-/** An SDK client on Node's own fetch: uploads are multipart and result files are read as streams. */
+/** An SDK client whose uploads and downloads stream (src/run/batch/stream-fetch.ts). */
 export function openBatchClient(endpoint: Endpoint, timeoutMs: number): OpenAI {
   return new OpenAI({
     apiKey: endpoint.apiKey,
@@ -73,6 +73,7 @@ export function openBatchClient(endpoint: Endpoint, timeoutMs: number): OpenAI {
     defaultQuery: endpoint.query,
     maxRetries: 0,
     timeout: timeoutMs,
+    fetch: streamingFetch,
   });
 }
 
@@ -405,21 +406,39 @@ class BatchSession {
         if (!fileId) continue;
         const res = await this.call(() => this.client.files.content(fileId));
         if (!res.body) continue;
-        const rl = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
-        for await (const text of rl) {
-          if (text === '') continue;
-          // The full check comes when the line is recorded; here only where it goes.
-          const seq = seqOfCustomId(CUSTOM_ID_FIELD.exec(text)?.[1]);
+        // The bytes go to disk as they come, pulled (readline would buffer lines while the disk is busy); only each
+        // line's place is kept.
+        let rest: Buffer | undefined;
+        const line = (bytes: Buffer) => {
+          let len = bytes.length;
+          if (len > 0 && bytes[len - 1] === 0x0d) len--;
+          if (len === 0) return;
+          // The full check comes when the line is recorded; here only where it goes (custom_id comes first).
+          const head = bytes.toString('utf8', 0, Math.min(len, 256));
+          const seq = seqOfCustomId((CUSTOM_ID_FIELD.exec(head) ?? CUSTOM_ID_FIELD.exec(bytes.toString('utf8', 0, len)))?.[1]);
           // Not ours, or a second line for a request: reported, never recorded.
           if (seq === undefined || !inPart(seq) || offsets.has(seq)) {
             odd++;
-            continue;
+            return;
           }
-          const bytes = Buffer.from(`${text}\n`, 'utf8');
           offsets.set(seq, at);
-          lengths.set(seq, bytes.length - 1);
-          at += bytes.length;
-          if (!out.write(bytes)) await once(out, 'drain');
+          lengths.set(seq, len);
+        };
+        for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)) {
+          const data: Buffer = rest ? Buffer.concat([rest, chunk as Uint8Array]) : Buffer.from(chunk as Uint8Array);
+          let from = 0;
+          for (let nl = data.indexOf(0x0a, from); nl >= 0; nl = data.indexOf(0x0a, from)) {
+            line(data.subarray(from, nl));
+            at += nl - from + 1;
+            from = nl + 1;
+          }
+          rest = from < data.length ? data.subarray(from) : undefined;
+          if (!out.write(data.subarray(0, from))) await once(out, 'drain');
+        }
+        if (rest) {
+          line(rest);
+          at += rest.length + 1;
+          if (!out.write(Buffer.concat([rest, Buffer.from('\n')]))) await once(out, 'drain');
         }
       }
     } finally {
