@@ -144,7 +144,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await writeManifest(dir, manifest);
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes);
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
-    live = index ? undefined : new LiveReport(dir, manifest);
+    // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
+    // would only hold them waiting; the reports are built from records.jsonl at the end instead.
+    live = index || manifest.batch ? undefined : new LiveReport(dir, manifest);
     options.reporter?.onStart?.({ dir, plan: shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
 
     // Two stages of stopping: `stopping` sends nothing more (Ctrl-C); `abort` also ends what is in flight (a second
