@@ -7,6 +7,11 @@ import { ApiFatalError, ExitCode, InterruptedError, UsageError, type EvalrunErro
 import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from './plan/shard.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
+import { createBatchExecutor, type BatchProgress } from './run/batch/batch-executor.js';
+import type { Cell } from './contracts/plan.js';
+import type { Row } from './contracts/dataset.js';
+import type { Executor } from './run/executor.js';
+import { randomUUID } from 'node:crypto';
 import { Journal } from './record/journal.js';
 import { RECORDS, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from './record/manifest.js';
 import { claimRunDir, openRunDir } from './record/run-dir.js';
@@ -38,15 +43,19 @@ export interface RunEvalOptions extends PrepareOptions {
   reporter?: RunReporter | undefined;
   /** `--shard I/K`: run only the I-th of K shares of the plan (src/plan/shard.ts); merge them with `evalrun merge`. */
   shard?: ShardSpec | undefined;
+  /** `evalrun cancel`: resume the run's batch side only to cancel its live batches and record what they finished. */
+  cancelBatches?: boolean | undefined;
 }
 
 export interface RunReporter {
   /** `retrying`: requests recorded as failed that are sent again (`retryErrors`). */
-  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config }): void;
+  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config; batch?: boolean }): void;
   onRecord?(record: RequestRecord): void;
   onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
   /** Something the user should know that is not an error (a dead process's lock taken over). */
   onNotice?(message: string): void;
+  /** Batch API mode: the batches by status and the requests recorded, on every change. */
+  onBatchProgress?(progress: BatchProgress): void;
 }
 
 export interface RunResult {
@@ -82,6 +91,11 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const { dir, index, retry } = opened;
     lock = opened.lock;
     let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider, shard });
+    // Batch mode: asked for now, or the run has batches already (they are polled whatever the flags say).
+    if (!manifest.batch && config.batch && !options.cancelBatches) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
+    if (options.cancelBatches && !manifest.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted')) {
+      throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
+    }
     await writeManifest(dir, manifest);
     let recorded = 0;
     const stops = new StopController({
@@ -100,12 +114,14 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // A record that cannot be written is not worth a request: a full disk stops the run.
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes, { onFailure: () => stops.hard() });
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
-    live = index ? undefined : new LiveReport(dir, manifest);
+    // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
+    // would only hold them waiting; the reports are built from records.jsonl at the end instead.
+    live = index || manifest.batch ? undefined : new LiveReport(dir, manifest);
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
-    options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config });
-    const executor = createHttpExecutor({ provider, config, check: makeChoiceChecker(config, cells), onAttempt: (o) => options.reporter?.onAttempt?.(o) });
-    const rows = shard ? shardRows(readRows(config), shard) : readRows(config);
-    const result = await executor.execute(planTasks(config, cells, rows, opened.skip), {
+    options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
+    const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
+    const executor = chooseExecutor({ options, config, cells, dir, provider, endpoint: server.endpoint, manifest: () => manifest, rowsOf, skip: opened.skip });
+    const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
       onRecord: (record) => {
@@ -119,7 +135,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await journal.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
     const fatal = result.fatal;
     if (fatal && !(fatal instanceof ApiFatalError)) throw fatal;
-    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted ? 'interrupted' : 'complete';
+    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
     manifest = endSession(manifest, status, result.recorded);
     const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
     const exitCode = exitCodeOf(status, summary);
@@ -132,6 +148,42 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await server?.close();
     await lock?.release();
   }
+}
+
+/**
+ * The executor for this session: the Batch API's when run.json has a batch section (asked for now, or batches from
+ * an earlier session still to poll), else the synchronous HTTP one. Both grade answers with the same checker.
+ */
+function chooseExecutor(p: {
+  options: RunEvalOptions;
+  config: Config;
+  cells: readonly Cell[];
+  dir: string;
+  provider: Provider;
+  endpoint: OpenEndpoint['endpoint'];
+  manifest: () => RunManifest;
+  rowsOf: () => AsyncIterable<Row>;
+  skip: ((seq: number) => boolean) | undefined;
+}): Executor {
+  const { options, config, cells } = p;
+  const check = makeChoiceChecker(config, cells);
+  const state = p.manifest().batch;
+  if (!state) return createHttpExecutor({ provider: p.provider, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  return createBatchExecutor({
+    endpoint: p.endpoint,
+    config,
+    batch: config.batch ?? { pollS: state.poll_s, maxRequests: state.max_requests },
+    check,
+    redact: p.provider.redact,
+    dir: p.dir,
+    state,
+    runStartedAt: p.manifest().started_at,
+    save: () => writeManifest(p.dir, p.manifest()),
+    replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+    cancel: options.cancelBatches,
+    onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
+    onNotice: (m) => options.reporter?.onNotice?.(m),
+  });
 }
 
 /**

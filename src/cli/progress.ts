@@ -1,4 +1,5 @@
 import type { RunReporter } from '../run-eval.js';
+import type { BatchProgress } from '../run/batch/batch-executor.js';
 import type { Io } from './io.js';
 import { plural } from '../util/plural.js';
 
@@ -51,6 +52,12 @@ export function formatLogLine(p: ProgressState): string {
   return `progress: ${p.done}/${p.total} requests (${(pct * 100).toFixed(1)}%)  ${tail(p)}`;
 }
 
+/** `batches: 1 in_progress, 2 completed  requests: 120 done, 3 failed, 400 in batches  waiting 0:42`. */
+export function formatBatchLine(p: BatchProgress): string {
+  const statuses = Object.entries(p.byStatus).map(([k, v]) => `${v} ${k}`).join(', ') || 'none yet';
+  return `batches: ${statuses}  requests: ${p.done} done, ${p.failed} failed, ${p.pending} in batches  waiting ${formatDuration(p.waitingS)}`;
+}
+
 /**
  * Progress on stderr: on a terminal a live bar redrawn in place; otherwise (CI logs) a plain line every few
  * seconds; nothing with --quiet. It keeps counts only, never records.
@@ -61,6 +68,7 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
   const state: ProgressState = { done: 0, total: 0, elapsedMs: 0, retries: 0, errors: 0 };
   let start: number | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let batchLine: string | undefined;
   const snapshot = () => ({ ...state, elapsedMs: now() - (start ?? now()) });
   const tick = () => (io.isTTY ? io.err(`\r\x1b[2K${formatBar(snapshot(), io.columns ?? 80)}`) : io.err(`${formatLogLine(snapshot())}\n`));
   return {
@@ -82,9 +90,20 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
     onAttempt(o) {
       if (o.retrying) state.retries++;
     },
+    onBatchProgress(p) {
+      // Batch mode: the batches' statuses are the news, not a request rate; one line per change off a terminal.
+      clearInterval(timer);
+      batchLine = formatBatchLine(p);
+      io.err(io.isTTY ? `\r\x1b[2K${batchLine.slice(0, Math.max(0, (io.columns ?? 80) - 1))}` : `${batchLine}\n`);
+    },
     done() {
       clearInterval(timer);
       if (start === undefined) return;
+      if (batchLine !== undefined) {
+        if (io.isTTY) io.err('\n');
+        start = undefined;
+        return;
+      }
       io.err(io.isTTY ? `\r\x1b[2K${formatBar(snapshot(), io.columns ?? 80)}\n` : `${formatLogLine(snapshot())}\n`);
       start = undefined;
     },

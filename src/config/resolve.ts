@@ -12,7 +12,7 @@ import { serverExtraParams, targetsOpenAi } from './server-params.js';
 import { isEncodingLabel } from '../util/encoding-label.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
-import type { Config, ConfigFile, ProviderConfig } from '../contracts/config.js';
+import type { BatchOptions, Config, ConfigFile, ProviderConfig } from '../contracts/config.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/index.js';
 // The options module alone: the simulator's entry would load its server (and json-schema-faker) on every config load.
@@ -24,6 +24,8 @@ export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
   simulate?: boolean | undefined;
   concurrency?: number | undefined;
+  /** `--batch`: Batch API mode with the config's options (or the defaults). */
+  batch?: boolean | undefined;
   /** `--cache` / `--no-cache`: overrides the config's `cache`. */
   cache?: boolean | string | undefined;
   /** Where OPENAI_BASE_URL is read from (default process.env): it decides whether requests go to OpenAI. */
@@ -120,6 +122,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     pricing: evaluation.pricing,
     warnings,
     pick,
+    batch: resolveBatch(data.batch, options.batch),
   };
   cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -388,4 +391,11 @@ function resolveCacheDir(cache: boolean | string | undefined, dir: string, env: 
   if (typeof cache === 'string') return isAbsolute(cache) ? cache : resolvePath(dir, cache);
   const base = env['EVALRUN_CACHE_DIR'] ?? env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
   return env['EVALRUN_CACHE_DIR'] ? base : join(base, 'evalrun');
+}
+
+/** `batch: true`, a mapping of options, or `--batch` (which turns on the config's options, or the defaults). */
+function resolveBatch(value: ConfigFile['batch'], flag: boolean | undefined): BatchOptions | undefined {
+  if (!value && !flag) return undefined;
+  const o = typeof value === 'object' ? value : {};
+  return { pollS: o.poll_s ?? 30, maxRequests: o.max_requests ?? 50_000 };
 }

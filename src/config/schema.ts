@@ -213,6 +213,16 @@ export const configSchema = {
       additionalProperties: false,
     },
     gates: { type: 'array', items: gateSchema },
+    batch: {
+      anyOf: [
+        { type: 'boolean' },
+        {
+          type: 'object',
+          properties: { poll_s: { type: 'number', exclusiveMinimum: 0 }, max_requests: int(1, 50_000) },
+          additionalProperties: false,
+        },
+      ],
+    },
     pricing: {
       type: 'object',
       additionalProperties: {

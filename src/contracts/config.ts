@@ -37,6 +37,21 @@ export interface ConfigFile {
   gates?: GateFile[];
   /** USD per 1M tokens, overriding the built-in price table. */
   pricing?: Record<string, { input: number; output: number }>;
+  /** Send the plan through the Batch API (half price, answers within 24 h): true, or a mapping of options. */
+  batch?: boolean | BatchFile;
+}
+
+export interface BatchFile {
+  /** Seconds between status checks (default 30; grows gently on long waits). */
+  poll_s?: number;
+  /** Requests per batch file (default and maximum 50,000). */
+  max_requests?: number;
+}
+
+/** The Batch API mode's options, resolved. */
+export interface BatchOptions {
+  pollS: number;
+  maxRequests: number;
 }
 
 export type DatasetFile = string | { path: string; encoding?: string };
@@ -139,6 +154,8 @@ export interface Config {
   warnings?: SourceIssue[] | undefined;
   /** The frontier's axes: null fields mean the defaults (see src/stats/frontier.ts). */
   pick?: { metric: string | null; cost: string | null } | undefined;
+  /** Batch API mode (`batch:` or `--batch`); undefined: synchronous requests. */
+  batch?: BatchOptions | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
   hash: string;
 }

@@ -36,7 +36,10 @@ export function priceFor(model: string, overrides: Readonly<Record<string, Price
   return overrides[model] ?? overrides[base] ?? PRICES[model] ?? PRICES[base];
 }
 
-export function costUsd(price: Price | undefined, promptTokens: number, completionTokens: number): number | null {
+export function costUsd(price: Price | undefined, promptTokens: number, completionTokens: number, factor = 1): number | null {
   if (!price) return null;
-  return (promptTokens * price.input + completionTokens * price.output) / 1e6;
+  return ((promptTokens * price.input + completionTokens * price.output) / 1e6) * factor;
 }
+
+/** The Batch API's price: half the list price, input and output alike. */
+export const BATCH_PRICE_FACTOR = 0.5;

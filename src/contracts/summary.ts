@@ -180,6 +180,8 @@ export interface CostSection {
   by_model: Array<{ model: string; prompt_tokens: number; completion_tokens: number; input_per_1m: number | null; output_per_1m: number | null; cost_usd: number | null }>;
   /** The built-in simulator answered: nothing was billed; the figures are what OpenAI would charge. */
   simulated: boolean;
+  /** Sent through the Batch API: priced at half the list price (the per-1M prices shown are the list prices). */
+  batch?: boolean;
 }
 
 /** summary.json's `pick`: the metric, the cost, and the frontier ("best at each price"), cheapest first. */

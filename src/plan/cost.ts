@@ -3,7 +3,7 @@ import type { ChatMessage, Row } from '../contracts/dataset.js';
 import { renderMessages } from '../contracts/template.js';
 import { cellTemplates } from './build-plan.js';
 import type { Cell } from './types.js';
-import { PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
+import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
 import { contextWindow } from './context-windows.js';
 
@@ -24,6 +24,8 @@ export interface CellEstimate {
 
 export interface CostEstimate {
   prices_as_of: string;
+  /** Priced for the Batch API (half the list price). */
+  batch?: boolean;
   cells: CellEstimate[];
   prompt_tokens: number;
   max_completion_tokens: number | null;
@@ -174,6 +176,8 @@ export async function estimateCost(
   await flush();
   for (const [i, by] of promptBy.entries()) for (const e of encodings) by.set(e, by.get(e)! + framing[i]!);
   const pricing = config.pricing ?? {};
+  // Batch mode (`batch:` or `plan --batch`) pays half the list price.
+  const factor = config.batch ? BATCH_PRICE_FACTOR : 1;
   const estimates = cells.map((cell): CellEstimate => {
     const model = String(cell.params['model']);
     const { encoding } = encodingFor(model);
@@ -183,7 +187,7 @@ export async function estimateCost(
     const limit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
     const maxCompletion = typeof limit === 'number' ? limit * cell.n * rowCount : null;
     const price = priceFor(model, pricing);
-    const promptCost = costUsd(price, prompt, 0);
+    const promptCost = costUsd(price, prompt, 0, factor);
     return {
       id: cell.id,
       ...(cell.prompt !== undefined ? { prompt: cell.prompt } : {}),
@@ -192,7 +196,7 @@ export async function estimateCost(
       prompt_tokens: prompt,
       max_completion_tokens: maxCompletion,
       prompt_cost_usd: promptCost,
-      max_cost_usd: maxCompletion === null ? null : costUsd(price, prompt, maxCompletion),
+      max_cost_usd: maxCompletion === null ? null : costUsd(price, prompt, maxCompletion, factor),
     };
   });
   const total = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : xs.reduce<number>((s, x) => s + x!, 0));
@@ -210,6 +214,7 @@ export async function estimateCost(
   });
   return {
     prices_as_of: PRICES_AS_OF,
+    ...(config.batch ? { batch: true } : {}),
     cells: estimates,
     ...(byPrompt ? { by_prompt: byPrompt } : {}),
     prompt_tokens: estimates.reduce((s, e) => s + e.prompt_tokens, 0),

@@ -58,6 +58,49 @@ export interface RunManifest {
   shard?: ManifestShard;
   /** Set when this directory was made by `evalrun merge`: where its records came from. */
   merged?: MergeProvenance;
+  /** Set when the run sends through the Batch API: its batches, and the price (half the list price). */
+  batch?: BatchManifest;
+}
+
+/** `count` blocks of `width` consecutive plan seqs, each `stride` after the last (src/run/batch/seq-runs.ts). */
+export type SeqRun = [first: number, width: number, stride: number, count: number];
+
+/** The Batch API side of a run: what was submitted, so a resume never submits it again (docs/decisions.md). */
+export interface BatchManifest {
+  /** Sent as the batches' `metadata.evalrun_run`: finds batches created but not recorded (a kill right after create). */
+  run_id: string;
+  poll_s: number;
+  max_requests: number;
+  parts: BatchPart[];
+}
+
+/**
+ * One input file and the batch made of it. `intent`: recorded before the upload, no batch known yet; `submitted`:
+ * the batch exists (`batch_id`); `done`: its results are in records.jsonl; `abandoned`: an intent no batch was found
+ * for on resume (its requests were submitted again in another part).
+ */
+export interface BatchPart {
+  part: number;
+  attempt: number;
+  model: string;
+  /** The plan seqs in the file, as strided runs [first, width, stride, count] (src/run/batch/seq-runs.ts). */
+  seqs: SeqRun[];
+  requests: number;
+  file: string;
+  state: 'intent' | 'submitted' | 'done' | 'abandoned';
+  intent_at: string;
+  input_file_id?: string;
+  batch_id?: string;
+  /** The provider's status, as last seen. */
+  status?: string;
+  created_at?: string;
+  ended_at?: string;
+  request_counts?: { total: number; completed: number; failed: number };
+  /** Seconds spent building the input file (streaming the plan), and reading the results into records.jsonl. */
+  build_s?: number;
+  ingest_s?: number;
+  /** Why the batch failed validation, when it did (`errors.data`). */
+  errors?: Array<{ code: string; message: string; line: number | null }>;
 }
 
 export interface MergeProvenance {

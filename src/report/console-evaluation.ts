@@ -67,7 +67,7 @@ export function formatCost(summary: Summary): string {
   if (!c) return '';
   const n = (v: number) => v.toLocaleString('en-US');
   const unknown = c.unknown_models.length ? ` (no price for ${c.unknown_models.join(', ')}: add it under 'pricing:'; known part ${formatUsd(c.known_cost_usd)})` : '';
-  const note = c.simulated ? '; simulator: nothing was billed' : '';
+  const note = (c.batch ? '; Batch API: half the list price' : '') + (c.simulated ? '; simulator: nothing was billed' : '');
   return `Tokens: ${n(c.billed_prompt_tokens)} prompt + ${n(c.billed_completion_tokens)} completion · cost ${formatUsd(c.cost_usd)}${unknown} at prices as of ${c.prices_as_of}${note}`;
 }
 

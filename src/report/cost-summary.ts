@@ -1,8 +1,8 @@
-import { PRICES_AS_OF, costUsd, priceFor, type Price } from '../contracts/prices.js';
+import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor, type Price } from '../contracts/prices.js';
 import type { CellStats, CostSection } from '../contracts/summary.js';
 import { roundTo } from '../util/round.js';
 
-export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{ prompt: number; completion: number }>, prices: Readonly<Record<string, Price>>, simulated: boolean): CostSection {
+export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{ prompt: number; completion: number }>, prices: Readonly<Record<string, Price>>, simulated: boolean, batch = false): CostSection {
   const byModel = new Map<string, { prompt: number; completion: number }>();
   cells.forEach((c, i) => {
     const m = byModel.get(c.model) ?? { prompt: 0, completion: 0 };
@@ -12,7 +12,7 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
   });
   const rows = [...byModel].map(([model, t]) => {
     const price = priceFor(model, prices);
-    const cost = costUsd(price, t.prompt, t.completion);
+    const cost = costUsd(price, t.prompt, t.completion, batch ? BATCH_PRICE_FACTOR : 1);
     return { model, prompt_tokens: t.prompt, completion_tokens: t.completion, input_per_1m: price?.input ?? null, output_per_1m: price?.output ?? null, cost_usd: cost === null ? null : roundTo(cost, 6) };
   });
   const unknown = rows.filter((r) => r.cost_usd === null && r.prompt_tokens + r.completion_tokens > 0).map((r) => r.model);
@@ -27,6 +27,7 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
     unknown_models: unknown,
     by_model: rows,
     simulated,
+    ...(batch ? { batch: true } : {}),
   };
 }
 

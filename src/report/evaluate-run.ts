@@ -34,7 +34,7 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
     checks: collector.checks,
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
-    cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator'),
+    cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
     pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing),
   };
 }

@@ -5,6 +5,7 @@
 //   npm run bench -- --quick           smaller sizes, 1 repeat
 //   npm run bench -- --only throughput,startup
 //   npm run bench -- --only merge          evalrun merge of 10 shards × 60k requests
+//   npm run bench -- --only batch          batch mode: 200k requests in 4 batch files through the simulator
 //   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -328,6 +329,43 @@ const scenarios = {
     rmSync(kept, { recursive: true, force: true });
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   },
+  async batch() {
+    // Batch mode: 200,000 requests (50,000 rows × 4 cells, 2 models) through the simulator's Batch API: 4 files of
+    // 50,000 lines, built by streaming the plan and ingested line by line. The rates come from run.json (build_s,
+    // ingest_s per part); the memory target is the CLI's peak RSS.
+    const rows = quick ? 5000 : 50_000;
+    const file = join(work, 'batch.yaml');
+    writeFileSync(file, [
+      'name: batch',
+      `dataset: ${dataset(rows, `rows-${rows}.jsonl`)}`,
+      'id_column: id',
+      'messages:',
+      '  - { role: system, content: "Triage the ticket. Answer with a JSON object." }',
+      '  - { role: user, content: "{{text}}" }',
+      'params: { max_tokens: 120, response_format: { type: json_object } }',
+      'grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 0.7] }',
+      `schema: ${join(ROOT, 'datasets/demo/triage.schema.json')}`,
+      'batch: { poll_s: 0.5 }',
+    ].join('\n'));
+    const total = rows * 4;
+    const m = await repeat(() =>
+      withSim({ batch: { duration_ms: 2000 } }, async (sim) => {
+        const out = join(work, `batch-${Math.random().toString(36).slice(2, 6)}`);
+        const r = await timed(process.execPath, [BIN, 'run', file, '--out', out, '--quiet'], { OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-bench' });
+        if (r.code !== 0 && r.code !== 1) throw new Error(`batch: evalrun exited ${r.code}: ${r.err.slice(-800)}`);
+        const parts = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).batch.parts;
+        const recorded = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).recorded.requests;
+        if (recorded !== total) throw new Error(`batch: ${recorded} of ${total} requests recorded`);
+        const sum = (k) => parts.reduce((s, p) => s + (p[k] ?? 0), 0);
+        rmSync(out, { recursive: true, force: true });
+        return { ...r, extra: { files: parts.length, buildRate: total / sum('build_s'), ingestRate: total / sum('ingest_s') } };
+      }),
+    );
+    const x = m.extra[0];
+    record({ scenario: `batch: ${total} requests, ${x.files} batch files`, requests: total, wall_s: m.wall, rps: total / m.wall, cpu_s: m.cpu, rss_mb: m.rssMb, target: '≤150 MB (flat memory)', pass: m.rssMb <= 150 });
+    record({ scenario: 'batch: building input files (lines/s)', requests: total, rps: median(m.extra.map((e) => e.buildRate)) });
+    record({ scenario: 'batch: ingesting output files (lines/s)', requests: total, rps: median(m.extra.map((e) => e.ingestRate)) });
+  },
   async promptfoo() {
     const { runPromptfoo } = await import('./promptfoo.mjs');
     await runPromptfoo({ work, schema, quick, record, results, timed, withSim, evalrun, config, repeat });
@@ -336,7 +374,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

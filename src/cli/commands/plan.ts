@@ -11,6 +11,7 @@ interface PlanArgs {
   json?: boolean | undefined;
   show?: number | undefined;
   shard?: string | undefined;
+  batch?: boolean | undefined;
 }
 
 /** One request as `plan --show` prints it: where it goes, with which headers, and the body the SDK serialises. */
@@ -75,7 +76,8 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         .positional('config', { type: 'string', demandOption: true, describe: 'The YAML config file' })
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' })
         .option('show', { type: 'number', describe: 'Also print the first N requests as they would be sent (secrets redacted)' })
-        .option('shard', { type: 'string', describe: "Show the I-th of K shards' share of the plan (e.g. 2/5)" }),
+        .option('shard', { type: 'string', describe: "Show the I-th of K shards' share of the plan (e.g. 2/5)" })
+        .option('batch', { type: 'boolean', describe: 'Price the run for the Batch API (half the list price)' }),
     handler: async (args) => {
       const show = args.show ?? 0;
       if (!(Number.isInteger(show) && show >= 0)) throw new UsageError(`--show must be a whole number of requests, 0 or more (got ${String(args.show)})`);
@@ -92,7 +94,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
       let shard: ReturnType<typeof shardRange> | undefined;
       try {
-        prepared = await prepareRun({ config: args.config, env: ctx.io.env });
+        prepared = await prepareRun({ config: args.config, env: ctx.io.env, batch: args.batch });
         const range = spec ? shardRange(spec, prepared.plan.rows, prepared.cells) : undefined;
         shard = range;
         const rows = range ? shardRows(readRows(prepared.config), range) : readRows(prepared.config);
@@ -159,7 +161,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
           : []),
         `total: ${plan.requests} requests, ${plan.choices} choices (nothing was sent)`,
         `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + ${completion}`,
-        `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, ${total} (list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
+        `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, ${total} (${cost.batch ? 'Batch API: half the ' : ''}list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
         ...notes.map((n) => `note: ${n}`),
       ];
       for (const r of shown) {

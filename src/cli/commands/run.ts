@@ -18,6 +18,7 @@ interface RunArgs {
   sort?: string | undefined;
   'grace-s'?: number | undefined;
   shard?: string | undefined;
+  batch?: boolean | undefined;
 }
 
 export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> {
@@ -36,7 +37,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('cache', { type: 'boolean', describe: 'Reuse cached responses to identical requests (same sample, not billed again)' })
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
         .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' })
-        .option('shard', { type: 'string', describe: 'Run only the I-th of K shares of the plan (e.g. 2/5); join them with evalrun merge' }),
+        .option('shard', { type: 'string', describe: 'Run only the I-th of K shares of the plan (e.g. 2/5); join them with evalrun merge' })
+        .option('batch', { type: 'boolean', describe: 'Send through the Batch API: half price, answers within 24 h (see README "Batch mode")' }),
     handler: async (args) => {
       const { io } = ctx;
       if (args.resume && !args.out) {
@@ -55,7 +57,14 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       const stop = new AbortController();
       const abort = new AbortController();
       let resumeHint = '';
+      let batchMode = Boolean(args.batch);
       const onSigint = () => {
+        if (batchMode && !stop.signal.aborted) {
+          // The batches run at the provider whatever we do: detach, and let a resume pick them up.
+          io.err(`\nInterrupted: detaching from the batches (they keep running at the provider). ${resumeHint}\n`);
+          stop.abort();
+          return;
+        }
         if (stop.signal.aborted) {
           io.err(`\nSecond interrupt: stopping now. ${resumeHint}\n`);
           abort.abort();
@@ -77,6 +86,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           concurrency: args.concurrency,
           cache: args.cache,
           shard,
+          batch: args.batch,
           signal: stop.signal,
           abortSignal: abort.signal,
           graceMs: (args['grace-s'] ?? 30) * 1000,
@@ -86,6 +96,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
             onNotice: (message) => io.err(`${message}\n`),
             onStart: (info) => {
               for (const w of info.config.warnings ?? []) io.err(`warning: ${formatIssue(w)}\n`);
+              batchMode ||= Boolean(info.batch);
               resumeHint = `Resume with: evalrun run ${args.config}${args.shard ? ` --shard ${args.shard}` : ''} --out ${shortPath(info.dir)} --resume`;
               progress.onStart?.(info);
               if (args['retry-errors']) io.err(`--retry-errors: sending ${info.retrying ?? 0} failed request${info.retrying === 1 ? '' : 's'} again.\n`);

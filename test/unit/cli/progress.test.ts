@@ -92,3 +92,35 @@ describe('progressReporter', () => {
     expect(io.errText()).toBe('');
   });
 });
+
+describe('batch progress', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+  const batch = (completed: number, done: number) => ({ byStatus: { in_progress: 2 - completed, ...(completed ? { completed } : {}) }, done, failed: 1, pending: 20 - done, waitingS: 75 });
+
+  it('without a TTY: one line per change, and no request-rate lines once batches are reported', () => {
+    const io = fakeIo(false);
+    const p = progressReporter(io, { quiet: false, intervalMs: 1000, now: () => 0 });
+    p.onStart!({ dir: '/tmp/run', plan, alreadyRecorded: 0, config: {} as never });
+    p.onBatchProgress!(batch(0, 0));
+    p.onBatchProgress!(batch(1, 10));
+    vi.advanceTimersByTime(5000);
+    p.done();
+    const lines = io.errText().split('\n').filter((l) => l.startsWith('batches:'));
+    expect(lines).toEqual([
+      'batches: 2 in_progress  requests: 0 done, 1 failed, 20 in batches  waiting 1:15',
+      'batches: 1 in_progress, 1 completed  requests: 10 done, 1 failed, 10 in batches  waiting 1:15',
+    ]);
+    expect(io.errText()).not.toMatch(/^progress:/m);
+  });
+
+  it('on a TTY: redrawn in place, ended with a newline', () => {
+    const io = fakeIo(true);
+    const p = progressReporter(io, { quiet: false, now: () => 0 });
+    p.onStart!({ dir: '/tmp/run', plan, alreadyRecorded: 0, config: {} as never });
+    p.onBatchProgress!(batch(1, 10));
+    p.done();
+    expect(io.errText()).toContain('\r\x1b[2Kbatches: 1 in_progress, 1 completed');
+    expect(io.errText().endsWith('10 in batches  waiting 1:15\n')).toBe(true);
+  });
+});

@@ -1,0 +1,62 @@
+import type { CommandModule } from 'yargs';
+import { ExitCode, UsageError } from '../../errors.js';
+import { shownPath } from '../../util/shown-path.js';
+import { plural } from '../../util/plural.js';
+import { progressReporter } from '../progress.js';
+import type { CommandContext } from '../main.js';
+
+interface CancelArgs {
+  dir: string;
+  config?: string | undefined;
+  quiet?: boolean | undefined;
+}
+
+/**
+ * `evalrun cancel DIR`: the run's live batches are cancelled at the provider, waited for until they say cancelled,
+ * and what they had finished is recorded and reported (paid for, so never thrown away). The run stays resumable:
+ * a later `--resume` submits what was not answered.
+ */
+export function cancelCommand(ctx: CommandContext): CommandModule<object, CancelArgs> {
+  return {
+    command: 'cancel <dir>',
+    describe: "Cancel a Batch API run's live batches, record what they finished, and write the reports",
+    builder: (y) =>
+      y
+        .positional('dir', { type: 'string', demandOption: true, describe: 'The run directory' })
+        .option('config', { type: 'string', describe: "The run's config file (default: the one run.json names)" })
+        .option('quiet', { type: 'boolean', describe: 'No progress output' }),
+    handler: async (args) => {
+      const { io } = ctx;
+      const { readManifest } = await import('../../record/manifest.js');
+      const manifest = await readManifest(args.dir);
+      if (!manifest.batch) throw new UsageError(`${args.dir} is not a Batch API run (run.json has no batches): there is nothing to cancel.`);
+      const { runEval } = await import('../../run-eval.js');
+      const progress = progressReporter(io, { quiet: Boolean(args.quiet) });
+      const live = manifest.batch.parts.filter((p) => p.state === 'submitted' || p.state === 'intent').length;
+      io.err(`Cancelling ${plural(live, 'live batch', 'live batches')} of ${shownPath(args.dir)}…\n`);
+      try {
+        const result = await runEval({
+          config: args.config ?? manifest.config_file,
+          out: args.dir,
+          resume: true,
+          cancelBatches: true,
+          shard: manifest.shard ? { index: manifest.shard.index, count: manifest.shard.count } : undefined,
+          env: io.env,
+          reporter: { ...progress, onNotice: (m) => io.err(`${m}\n`) },
+        });
+        progress.done();
+        const s = result.summary;
+        if (result.error) {
+          io.err(`${result.error.message}\n`);
+          ctx.setExitCode(result.exitCode);
+          return;
+        }
+        io.out(`Cancelled. ${s.recorded.requests} of ${s.plan.requests} requests are recorded in ${shownPath(result.dir)} (reports written). ` +
+          `Submit the rest later with: evalrun run ${manifest.config_file} --out ${shownPath(result.dir)} --resume\n`);
+        ctx.setExitCode(ExitCode.Ok);
+      } finally {
+        progress.done();
+      }
+    },
+  };
+}
