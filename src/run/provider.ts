@@ -47,16 +47,7 @@ export interface ProviderOptions {
  */
 export function openProvider(endpoint: Endpoint, options: ProviderOptions): Provider {
   const http = createHttpFetch(options.concurrency);
-  const client = new OpenAI({
-    fetch: http.fetch,
-    apiKey: endpoint.apiKey,
-    baseURL: endpoint.baseUrl ?? null,
-    organization: endpoint.organization ?? null,
-    defaultHeaders: endpoint.headers,
-    defaultQuery: endpoint.query,
-    maxRetries: 0,
-    timeout: options.timeoutMs,
-  });
+  const client = sdkClient(endpoint, http.fetch, options.timeoutMs);
   const shownBaseUrl = redactUrl(client.baseURL);
   return {
     client,
@@ -67,4 +58,18 @@ export function openProvider(endpoint: Endpoint, options: ProviderOptions): Prov
     abortInFlight: http.destroy,
     close: () => http.close(),
   };
+}
+
+/** The SDK's client for an endpoint over the given `fetch`: one attempt per call, evalrun retries and counts. */
+export function sdkClient(endpoint: Endpoint, fetch: typeof globalThis.fetch, timeoutMs: number): OpenAI {
+  return new OpenAI({
+    fetch,
+    apiKey: endpoint.apiKey,
+    baseURL: endpoint.baseUrl ?? null,
+    organization: endpoint.organization ?? null,
+    defaultHeaders: endpoint.headers,
+    defaultQuery: endpoint.query,
+    maxRetries: 0,
+    timeout: timeoutMs,
+  });
 }

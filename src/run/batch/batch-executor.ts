@@ -10,12 +10,12 @@ import { once } from 'node:events';
 import { mkdir, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { basename, join, relative } from 'node:path';
-import OpenAI, { APIError, toStreamingFile } from 'openai';
+import { APIError, toStreamingFile, type OpenAI } from 'openai';
 import type { BatchOptions, Config } from '../../contracts/config.js';
 import { ApiFatalError } from '../../errors.js';
 import type { Task } from '../../plan/types.js';
 import type { BatchManifest, BatchPart } from '../../record/manifest.js';
-import type { Endpoint } from '../provider.js';
+import { sdkClient, type Endpoint } from '../provider.js';
 import type { ExecuteDeps } from '../execute-task.js';
 import type { Executor, ExecutorResult } from '../executor.js';
 import { buildBatchFiles, diskSink, seqOfCustomId } from './build-files.js';
@@ -65,16 +65,7 @@ const CLOCK_SLACK_S = 600;
 
 /** An SDK client whose uploads and downloads stream (src/run/batch/stream-fetch.ts). */
 export function openBatchClient(endpoint: Endpoint, timeoutMs: number): OpenAI {
-  return new OpenAI({
-    apiKey: endpoint.apiKey,
-    baseURL: endpoint.baseUrl ?? null,
-    organization: endpoint.organization ?? null,
-    defaultHeaders: endpoint.headers,
-    defaultQuery: endpoint.query,
-    maxRetries: 0,
-    timeout: timeoutMs,
-    fetch: streamingFetch,
-  });
+  return sdkClient(endpoint, streamingFetch, timeoutMs);
 }
 
 export function createBatchExecutor(options: BatchExecutorOptions): Executor {
