@@ -41,7 +41,7 @@ function dataset(rows, file) {
 }
 
 /** rows × 12 cells (2 models × 3 temperatures × 2 top_p), json_object with a schema check: the issue's job shape. */
-function config(name, { rows, n = 1, concurrency = 64, extra = '' }) {
+function config(name, { rows, n = 1, concurrency = 64, extra = '', grid = `temperature: [0, 0.7, 1.4], top_p: [1, 0.5], n: [${n}]` }) {
   const file = join(work, `${name}.yaml`);
   writeFileSync(file, [
     `name: ${name}`,
@@ -51,7 +51,7 @@ function config(name, { rows, n = 1, concurrency = 64, extra = '' }) {
     '  - { role: system, content: "Triage the ticket. Answer with a JSON object." }',
     '  - { role: user, content: "{{text}}" }',
     'params: { max_tokens: 120, response_format: { type: json_object } }',
-    `grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 0.7, 1.4], top_p: [1, 0.5], n: [${n}] }`,
+    `grid: { model: [gpt-4o-mini, gpt-4.1-mini], ${grid} }`,
     `schema: ${join(ROOT, 'datasets/demo/triage.schema.json')}`,
     `concurrency: ${concurrency}`,
     'timeout_s: 60',
@@ -334,19 +334,7 @@ const scenarios = {
     // 50,000 lines, built by streaming the plan and ingested line by line. The rates come from run.json (build_s,
     // ingest_s per part); the memory target is the CLI's peak RSS.
     const rows = quick ? 5000 : 50_000;
-    const file = join(work, 'batch.yaml');
-    writeFileSync(file, [
-      'name: batch',
-      `dataset: ${dataset(rows, `rows-${rows}.jsonl`)}`,
-      'id_column: id',
-      'messages:',
-      '  - { role: system, content: "Triage the ticket. Answer with a JSON object." }',
-      '  - { role: user, content: "{{text}}" }',
-      'params: { max_tokens: 120, response_format: { type: json_object } }',
-      'grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 0.7] }',
-      `schema: ${join(ROOT, 'datasets/demo/triage.schema.json')}`,
-      'batch: { poll_s: 0.5 }',
-    ].join('\n'));
+    const file = config('batch', { rows, grid: 'temperature: [0, 0.7]', extra: 'batch: { poll_s: 0.5 }' });
     const total = rows * 4;
     const m = await repeat(() =>
       withSim({ batch: { duration_ms: 2000 } }, async (sim) => {
