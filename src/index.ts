@@ -7,7 +7,7 @@ export type { Config, ConfigFile, PromptVariant } from './contracts/config.js';
 export { scanDatasets, readRows } from './dataset/load.js';
 export { expandGrid } from './plan/grid.js';
 export { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
-export type { Cell, Task } from './plan/types.js';
+export type { Cell, Task } from './contracts/plan.js';
 export { checkJsonOutput, type ChoiceCheck } from './check/json-output.js';
 export { writeReports } from './report/write-reports.js';
 export type { Summary, CellStats, GateResult, GateSection, ComparisonSection, CostSection, PickSection } from './contracts/summary.js';

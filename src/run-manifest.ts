@@ -1,6 +1,6 @@
 import type { Config } from './contracts/config.js';
 import { ExitCode } from './errors.js';
-import type { Cell } from './plan/types.js';
+import type { Cell } from './contracts/plan.js';
 import type { PlanSummary } from './plan/build-plan.js';
 import { planFingerprint } from './plan/fingerprint.js';
 import type { ShardRange } from './plan/shard.js';

@@ -1,7 +1,7 @@
 import type { Config } from '../contracts/config.js';
 import type { Row } from '../contracts/dataset.js';
 import { compileTemplate, renderMessages, type CompiledTemplate } from '../contracts/template.js';
-import type { Cell, Task } from './types.js';
+import type { Cell, Task } from '../contracts/plan.js';
 
 /**
  * Tasks in row-major order (each row over every cell), produced lazily from a row stream, so every cell advances

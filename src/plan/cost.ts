@@ -2,7 +2,7 @@ import type { Config } from '../contracts/config.js';
 import type { ChatMessage, Row } from '../contracts/dataset.js';
 import { renderMessages } from '../contracts/template.js';
 import { cellTemplates } from './build-plan.js';
-import type { Cell } from './types.js';
+import type { Cell } from '../contracts/plan.js';
 import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
 import { contextWindow } from './context-windows.js';

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { Config } from '../contracts/config.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
-import type { Cell } from './types.js';
+import type { Cell } from '../contracts/plan.js';
 
 /**
  * Bumped when a change to evalrun makes the same config and data give other requests or other records (how

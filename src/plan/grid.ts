@@ -1,6 +1,6 @@
 import type { Config } from '../contracts/config.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
-import type { Cell } from './types.js';
+import type { Cell } from '../contracts/plan.js';
 
 /** Axes that always show in a cell id, with their short prefixes, when the config sets them. */
 const core: Array<[key: string, prefix: string]> = [

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { ApiFatalError } from '../errors.js';
 import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
-import type { Task } from '../plan/types.js';
+import type { Task } from '../contracts/plan.js';
 import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
 import { redactUrl } from '../util/redact.js';

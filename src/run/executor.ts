@@ -1,5 +1,5 @@
 import type { Config } from '../contracts/config.js';
-import type { Task } from '../plan/types.js';
+import type { Task } from '../contracts/plan.js';
 import type { RequestRecord } from '../record/types.js';
 import { ResponseCache } from './cache.js';
 import { executeTask, type ExecuteDeps } from './execute-task.js';

@@ -1,4 +1,4 @@
-import type { Task } from '../plan/types.js';
+import type { Task } from '../contracts/plan.js';
 import { sleep as realSleep } from './retry.js';
 
 export interface PacerOptions {

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import type { Task } from '../plan/types.js';
+import type { Task } from '../contracts/plan.js';
 import type { RequestRecord } from '../record/types.js';
 
 /** Gives a task the right to send one HTTP request; `concurrency` of them exist. */

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
 import type { Config } from '../../contracts/config.js';
-import type { Cell } from '../../plan/types.js';
+import type { Cell } from '../../contracts/plan.js';
 import { plural } from '../../util/plural.js';
 import { textTable } from '../../util/text-table.js';
 

@@ -13,7 +13,7 @@ import { basename, join, relative } from 'node:path';
 import { APIError, toStreamingFile, type OpenAI } from 'openai';
 import type { BatchOptions, Config } from '../../contracts/config.js';
 import { ApiFatalError } from '../../errors.js';
-import type { Task } from '../../plan/types.js';
+import type { Task } from '../../contracts/plan.js';
 import type { BatchManifest, BatchPart } from '../../record/manifest.js';
 import { sdkClient, type Endpoint } from '../provider.js';
 import type { ExecuteDeps } from '../execute-task.js';

@@ -7,7 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { EvalrunError, ExitCode } from '../../errors.js';
-import type { Task } from '../../plan/types.js';
+import type { Task } from '../../contracts/plan.js';
 import { BATCH_URL, MAX_BATCH_FILE_BYTES, MAX_BATCH_REQUESTS, type BatchInputLine } from './types.js';
 
 const CUSTOM_ID = /^seq-(0|[1-9][0-9]*)$/;

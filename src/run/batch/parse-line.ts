@@ -4,7 +4,7 @@
  * Nothing in a line is trusted: its shape is checked and its custom_id must name a request of the plan.
  */
 import type OpenAI from 'openai';
-import type { Task } from '../../plan/types.js';
+import type { Task } from '../../contracts/plan.js';
 import type { RequestError, RequestRecord } from '../../record/types.js';
 import { recordHead, successRecord, type ExecuteDeps } from '../execute-task.js';
 import { shouldRetry } from '../retry.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chatTokens, encodingFor, estimateCost } from '../../../src/plan/cost.js';
 import { costUsd, priceFor, PRICES, PRICES_AS_OF } from '../../../src/contracts/prices.js';
 import { costSection, formatUsd } from '../../../src/report/cost-summary.js';
-import type { Cell } from '../../../src/plan/types.js';
+import type { Cell } from '../../../src/contracts/plan.js';
 import type { Row } from '../../../src/contracts/dataset.js';
 import type { CellStats } from '../../../src/contracts/summary.js';
 import { makeConfig } from '../../helpers/config.js';

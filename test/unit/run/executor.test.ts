@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOT_CHECKED } from '../../../src/check/json-output.js';
-import type { Task } from '../../../src/plan/types.js';
+import type { Task } from '../../../src/contracts/plan.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 import { createHttpExecutor } from '../../../src/run/executor.js';
 import { openProvider } from '../../../src/run/provider.js';

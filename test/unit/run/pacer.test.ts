@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Pacer, estimateTokens, parseDuration } from '../../../src/run/pacer.js';
-import type { Task } from '../../../src/plan/types.js';
+import type { Task } from '../../../src/contracts/plan.js';
 
 function task(model = 'm', content = 'x'.repeat(400), maxTokens = 100, n = 1): Task {
   return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runPlan, type Slots } from '../../../src/run/run-plan.js';
-import type { Task } from '../../../src/plan/types.js';
+import type { Task } from '../../../src/contracts/plan.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 
 async function* tasks(count: number): AsyncGenerator<Task> {

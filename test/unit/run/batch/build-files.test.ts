@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EvalrunError, ExitCode } from '../../../../src/errors.js';
-import type { Task } from '../../../../src/plan/types.js';
+import type { Task } from '../../../../src/contracts/plan.js';
 import { buildBatchFiles, customIdOf, diskSink, memorySink, seqOfCustomId, type BuiltFile, type LineSink } from '../../../../src/run/batch/build-files.js';
 import { expectSpecValid, specValidator } from '../../simulator/spec.js';
 import { cell, plan, task } from './tasks.js';

@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkJsonOutput, NOT_CHECKED } from '../../../../src/check/json-output.js';
-import type { Task } from '../../../../src/plan/types.js';
+import type { Task } from '../../../../src/contracts/plan.js';
 import { inputLine } from '../../../../src/run/batch/build-files.js';
 import { lineOutcome, parseOutputLine } from '../../../../src/run/batch/parse-line.js';
 import type { BatchOutputLine } from '../../../../src/run/batch/types.js';

@@ -1,5 +1,5 @@
 /** Plan tasks for the batch building-block tests: row-major over cells, as the plan yields them. */
-import type { Cell, Task } from '../../../../src/plan/types.js';
+import type { Cell, Task } from '../../../../src/contracts/plan.js';
 
 export function cell(index: number, model: string, jsonMode = false, n = 1): Cell {
   return { id: `${model}/c${index}`, index, params: { model }, n, jsonMode };
