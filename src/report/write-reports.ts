@@ -114,7 +114,7 @@ export class ReportPass {
     });
     // A shard is complete when its own share is recorded; a merge with shards missing never is.
     const complete = this.requests === (m.shard?.requests ?? m.plan.requests) && m.status !== 'partial';
-    await writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks), ...this.axisColumns]));
+    const stats = writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks), ...this.axisColumns]));
     const summary: Summary = {
       name: m.name,
       status: m.status,
@@ -143,8 +143,8 @@ export class ReportPass {
       cells: cellStats,
       ...evaluateRun(m, this.collector, cellStats, this.requests),
     };
-    await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    await writeExtraReports(dir, summary, this.collector);
+    // Written side by side (see writeExtraReports).
+    await Promise.all([stats, writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`), writeExtraReports(dir, summary, this.collector)]);
     return summary;
   }
 

@@ -191,12 +191,18 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
       // A body that is not OpenAI's error envelope is lost inside the SDK's APIError: the fetch hands it over here.
       let errorBody: string | undefined;
       let answeredMs: number | undefined;
+      // The server has answered as soon as the answer's bytes are in, before the SDK reads them: requests failing
+      // meanwhile must not take the server for unreachable.
       const hooks: ExchangeHooks = {
         onAnswered: (ms) => {
           answeredMs = ms;
+          if (deps.reach) deps.reach.answered = true;
           release();
         },
-        onErrorBody: (text) => (errorBody = text),
+        onErrorBody: (text) => {
+          errorBody = text;
+          if (deps.reach) deps.reach.answered = true;
+        },
       };
       // No signal is given to the SDK: it would add a listener per request (and never remove it). A hard stop ends
       // the requests in flight by closing the HTTP pool instead (Provider.abortInFlight); deps.signal then says why.

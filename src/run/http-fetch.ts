@@ -43,9 +43,12 @@ export function createHttpFetch(connections: number): HttpFetch {
   };
 
   /**
-   * Answers arrive in bursts when many requests are in flight. Handing each back after the sockets that are ready
-   * have been served lets every freed slot send its next request first; parsing, checking and recording then run
-   * together (latency-bound runs: test/bench/RESULTS.md). Resolves in the event loop's check phase.
+   * Answers arrive in bursts when many requests are in flight. Handing each back after the requests its freed slot
+   * started have been written lets every slot send its next request first; parsing, checking and recording then
+   * run together (latency-bound runs: test/bench/RESULTS.md). undici writes a request onto a reused keep-alive
+   * socket from a setImmediate of its own (so the socket can report a close first), and those immediates are
+   * queued after the one this burst's first answer queues here: the burst is handed back one check phase later,
+   * after them.
    */
   const afterReadySockets = (): Promise<void> =>
     new Promise((resolve) => {
@@ -53,7 +56,9 @@ export function createHttpFetch(connections: number): HttpFetch {
         setImmediate(() => {
           const batch = deferred;
           deferred = [];
-          for (const r of batch) r();
+          setImmediate(() => {
+            for (const r of batch) r();
+          });
         });
       }
     });
