@@ -30,6 +30,7 @@ const SHAPE: Shape = {
     max_file_bytes: 'number',
     fail_validation: { times: 'number', code: 'any', message: 'any' },
     expire: { times: 'number', after: 'number', skip: 'number' },
+    lose_create_answer: { times: 'number' },
   },
 };
 

@@ -177,6 +177,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   }
 
   /** The Files and Batch routes; false when the path is not one of theirs. */
+  let lostCreateAnswers = 0;
+
   function batchRoute(method: string, path: string, query: URLSearchParams, raw: string, res: http.ServerResponse, started: number): boolean {
     const reply = (r: Reply) => {
       sendStored(res, started, r);
@@ -206,7 +208,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       } catch {
         return reply({ status: 400, body: errorReply(invalidRequest('We could not parse the JSON body of your request.', null, null)).body });
       }
-      return reply(batches.createBatch(params));
+      const created = batches.createBatch(params);
+      if (created.status === 200 && lostCreateAnswers < (options.batch?.lose_create_answer?.times ?? (options.batch?.lose_create_answer ? 1 : 0))) {
+        lostCreateAnswers++;
+        res.socket?.destroy();
+        return true;
+      }
+      return reply(created);
     }
     if (id !== undefined && action === undefined && method === 'GET') return reply(batches.getBatch(id));
     if (id !== undefined && action === 'cancel' && method === 'POST') return reply(batches.cancelBatch(id));

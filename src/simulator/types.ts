@@ -57,6 +57,11 @@ export interface BatchSimulatorOptions {
   fail_validation?: { times?: number; code?: string; message?: string };
   /** Batches expire after answering the fraction `after` (default 0.5) of their lines: `times` batches (default all), after skipping the first `skip` created. */
   expire?: { times?: number; after?: number; skip?: number };
+  /**
+   * The first `times` (default 1) batch creations are carried out, but their answer never arrives: the connection is
+   * closed instead, as when a proxy or the network drops it. The client cannot tell whether the batch exists.
+   */
+  lose_create_answer?: { times?: number };
 }
 
 export interface SimulatorStats {
