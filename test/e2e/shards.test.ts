@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { BIN, cleanEnv, runCli, runMain, STACK_LINE } from '../helpers/cli.js';
+import { BIN, cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
 import { parse } from 'csv-parse/sync';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -350,21 +350,21 @@ describe('a shard killed with -9', () => {
     }
     const shards = [dirs[0]!, killedDir, dirs[2]!];
     const refusedOut = join(base, 'killed-refused');
-    const refused = await runCli(['merge', ...shards, '--out', refusedOut], { env });
+    const refused = await runMain(['merge', ...shards, '--out', refusedOut], env);
     expect(refused.code, refused.stderr).toBe(4);
     const recorded = readFileSync(join(killedDir, 'records.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')).length;
     expect(refused.stderr).toContain(`${killedDir} (shard 2/3) is unfinished: status running, ${recorded} of ${(await seqs(dirs[1]!)).length} requests recorded`);
     expect(refused.stderr).toContain(`--shard 2/3 --out ${killedDir} --resume`);
     expect(existsSync(refusedOut)).toBe(false);
 
-    const partial = await runCli(['merge', ...shards, '--out', join(base, 'killed-partial'), '--partial'], { env });
+    const partial = await runMain(['merge', ...shards, '--out', join(base, 'killed-partial'), '--partial'], env);
     expect(partial.code, partial.stderr).toBe(1);
     expect(partial.stderr).toContain('PARTIAL merge: shard 2/3 unfinished');
 
-    const resumed = await runCli(['run', cfg, '--shard', '2/3', '--out', killedDir, '--resume', '--quiet'], { env });
+    const resumed = await runMain(['run', cfg, '--shard', '2/3', '--out', killedDir, '--resume', '--quiet'], env);
     expect([0, 1], resumed.stderr).toContain(resumed.code);
     const out = join(base, 'killed-merged');
-    const merged = await runCli(['merge', ...shards, '--out', out], { env });
+    const merged = await runMain(['merge', ...shards, '--out', out], env);
     expect(merged.code, merged.stderr).toBe(baselineCode);
     await expectSameOutputs(out, baseline);
     expect((await readdir(out)).filter((n) => /\.(tmp|live)-/.test(n))).toEqual([]);
