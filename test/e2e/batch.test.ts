@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import type { RunManifest } from '../../src/record/manifest.js';
-import { BIN, cleanEnv, runCli, runMain } from '../helpers/cli.js';
+import { BIN, cleanEnv, runMain } from '../helpers/cli.js';
+import { countLines } from '../helpers/run-process.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
 const tempDir = useTempDirs();
@@ -36,7 +37,10 @@ grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1] }
 retry: { max_attempts: 3, max_wait_s: 1 }
 ${extra}`;
 
-const BATCH = 'batch: { poll_s: 0.2, max_requests: 10 }\n';
+// Batches here take 60 ms, checked every 20 ms: each is still seen running for a few polls before it completes. Only
+// the tests that interrupt a run while its batches run ask for longer ones.
+const BATCH = 'batch: { poll_s: 0.02, max_requests: 10 }\n';
+const DURATION_MS = 60;
 
 function rows(n: number): string {
   return `${Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}` })).join('\n')}\n`;
@@ -45,7 +49,7 @@ function rows(n: number): string {
 async function setup(simOptions: SimulatorOptions, extra = BATCH): Promise<{ cfg: string; base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
   const base = await tempDir('evalrun-batch-');
   await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(extra) });
-  sim = await startSimulator({ seed: 5, ...simOptions, batch: { duration_ms: 300, ...simOptions.batch } });
+  sim = await startSimulator({ seed: 5, ...simOptions, batch: { duration_ms: DURATION_MS, ...simOptions.batch } });
   return { cfg: join(base, 'evalrun.yaml'), base, env: cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test' }), sim };
 }
 
@@ -119,7 +123,9 @@ describe('evalrun run with batch mode', () => {
   });
 
   it('--batch turns it on; plan --batch prices at half', async () => {
-    const { cfg, base, env, sim: s } = await setup({}, '');
+    // With no batch options poll_s is the default 30 s, whose first wait is 1 s: batches done as soon as they are
+    // created spare it.
+    const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: 0 } }, '');
     const out = join(base, 'out');
     const r = await runMain(['run', cfg, '--out', out, '--batch', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
@@ -236,7 +242,7 @@ describe('batch mode with shards', () => {
     const whole = join(base, 'whole');
     expect((await runMain(['run', cfg, '--out', whole, '--quiet'], env)).code).toBe(0);
     await s.close();
-    sim = await startSimulator({ seed: 5, batch: { duration_ms: 300 } });
+    sim = await startSimulator({ seed: 5, batch: { duration_ms: DURATION_MS } });
     const env2 = { ...env, OPENAI_BASE_URL: sim.url };
     const dirs = [join(base, 's1'), join(base, 's2')];
     for (const [i, d] of dirs.entries()) {
@@ -261,29 +267,56 @@ function spawnRun(args: string[], env: NodeJS.ProcessEnv) {
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdout.resume();
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const until = async (re: RegExp) => {
-    for (let i = 0; i < 400 && !re.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(stderr).toMatch(re);
-  };
+  /** Resolves once stderr matches `re`; fails if the process ends first. */
+  const until = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!re.test(stderr)) return;
+        child.stderr.off('data', check);
+        resolve();
+      };
+      child.stderr.on('data', check);
+      void closed.then(() => (re.test(stderr) ? resolve() : reject(new Error(`the run ended without printing ${re}:\n${stderr}`))));
+      check();
+    });
   return { child, closed, until, stderr: () => stderr };
 }
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 2000; i++) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error('timed out');
 }
 
+/** The batches the provider holds, as its list endpoint shows them. */
+async function providerBatches(s: RunningSimulator): Promise<Array<{ status: string; request_counts: { completed: number } }>> {
+  const res = await fetch(`${s.url}/batches?limit=100`);
+  return ((await res.json()) as { data: Array<{ status: string; request_counts: { completed: number } }> }).data;
+}
+
+/** run.json shows every part's batch id: all six batches exist at the provider and the run is polling them. */
+const allSubmitted = async (out: string) => (await manifest(out).catch(() => undefined))?.batch?.parts.filter((p) => p.batch_id).length === 6;
+
 describe('batch runs interrupted', () => {
-  async function baseline(): Promise<string[][]> {
-    const { cfg, base, env } = await setup({});
-    const out = join(base, 'whole');
-    expect((await runMain(['run', cfg, '--out', out, '--quiet'], env)).code).toBe(0);
-    await sim!.close();
-    sim = undefined;
-    return choices(out);
+  /** The choices of an uninterrupted batch run: computed by whichever test needs them first, then shared. */
+  let whole: Promise<string[][]> | undefined;
+  function baseline(): Promise<string[][]> {
+    whole ??= (async () => {
+      const base = await tempDir('evalrun-batch-whole-');
+      await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(BATCH) });
+      const own = await startSimulator({ seed: 5, batch: { duration_ms: DURATION_MS } });
+      try {
+        const out = join(base, 'whole');
+        const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], cleanEnv({ OPENAI_BASE_URL: own.url, OPENAI_API_KEY: 'sk-test' }));
+        expect(r.code, r.stderr).toBe(0);
+        return await choices(out);
+      } finally {
+        await own.close();
+      }
+    })();
+    return whole;
   }
 
   it.each(['after-upload', 'after-create', 'ingesting'])('kill -9 %s, then --resume: same choices, each request computed once', async (point) => {
@@ -294,7 +327,7 @@ describe('batch runs interrupted', () => {
     await run.until(new RegExp(`evalrun test pause: ${point}`));
     run.child.kill('SIGKILL');
     expect((await run.closed).signal).toBe('SIGKILL');
-    const r = await runCli(['run', cfg, '--out', out, '--resume', '--quiet'], { env });
+    const r = await runMain(['run', cfg, '--out', out, '--resume', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     if (point === 'after-create') expect(r.stderr).toMatch(/found batch batch_\w+, created before the last session stopped; adopted it/);
     expect(await choices(out)).toEqual(whole);
@@ -303,13 +336,17 @@ describe('batch runs interrupted', () => {
 
   it('kill -9 while polling, then --resume polls the recorded batches', async () => {
     const whole = await baseline();
-    const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: 3000 } });
+    // The six batches are created within ~0.1 s of each other: 1.5 s keeps them all running when the kill lands.
+    const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: 1500 } });
     const out = join(base, 'killed');
     const run = spawnRun(['run', cfg, '--out', out], env);
-    await waitFor(async () => (await manifest(out).catch(() => undefined))?.batch?.parts.filter((p) => p.batch_id).length === 6);
+    await waitFor(() => allSubmitted(out));
     run.child.kill('SIGKILL');
     await run.closed;
-    const r = await runCli(['run', cfg, '--out', out, '--resume', '--quiet'], { env });
+    // The kill came while it polled: every part submitted, none finished, nothing recorded yet.
+    expect((await manifest(out)).batch!.parts.map((p) => p.state)).toEqual(Array(6).fill('submitted'));
+    expect(countLines(join(out, 'records.jsonl'))).toBe(0);
+    const r = await runMain(['run', cfg, '--out', out, '--resume', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(await choices(out)).toEqual(whole);
     expectComputedOnce(s);
@@ -319,15 +356,17 @@ describe('batch runs interrupted', () => {
     const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: 4000 } });
     const out = join(base, 'out');
     const run = spawnRun(['run', cfg, '--out', out], env);
-    await waitFor(async () => (await manifest(out).catch(() => undefined))?.batch?.parts.filter((p) => p.batch_id).length === 6);
+    await waitFor(() => allSubmitted(out));
     run.child.kill('SIGINT');
     expect((await run.closed).code).toBe(130);
     expect(run.stderr()).toMatch(/detaching from the batches \(they keep running at the provider\)\. Resume with: evalrun run .* --out .* --resume/);
     // Still running at the provider.
     const before = await manifest(out);
     expect(before.batch!.parts.every((p) => p.state === 'submitted')).toBe(true);
-    await new Promise((r) => setTimeout(r, 1200));
-    const c = await runCli(['cancel', out], { env });
+    // Every batch has answered some of its lines and has more to go: the cancel has finished work to record and
+    // unfinished work to leave to the resume.
+    await waitFor(async () => (await providerBatches(s)).every((b) => b.status === 'in_progress' && b.request_counts.completed > 0));
+    const c = await runMain(['cancel', out], env);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout).toMatch(/Cancelled\. \d+ of 48 requests are recorded/);
     const m = await manifest(out);
@@ -338,7 +377,7 @@ describe('batch runs interrupted', () => {
     // What finished is recorded; what was cancelled before it ran is not, so a resume submits it, once.
     expect(by.size).toBe(finished);
     expect([...by.values()].every((x) => !x.error)).toBe(true);
-    const r = await runCli(['run', cfg, '--out', out, '--resume', '--quiet'], { env });
+    const r = await runMain(['run', cfg, '--out', out, '--resume', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     expectComputedOnce(s);
   });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, ROOT, STACK_LINE, cleanEnv, runCli, runMain, type CliResult } from '../helpers/cli.js';
+import { BIN, ROOT, STACK_LINE, cleanEnv, runMain, type CliResult } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
 
 const tempDir = useTempDirs();
@@ -48,7 +48,7 @@ describe('file-system edges', () => {
     const lines = readFileSync(join(out, 'records.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')).length;
     expect(manifest.sessions[0]!.recorded).toBeLessThanOrEqual(lines);
 
-    const resumed = await runCli(['run', CONFIG, '--out', out, '--resume', '--quiet']);
+    const resumed = await runMain(['run', CONFIG, '--out', out, '--resume', '--quiet']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { complete: boolean; recorded: { requests: number } };
     expect(summary).toMatchObject({ complete: true, recorded: { requests: 40 } });

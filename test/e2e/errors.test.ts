@@ -1,14 +1,14 @@
 /**
  * What the user sees when the server cannot be reached, answers in its own error format, or is the wrong URL; and
  * the report figures that used to come out wrong (cached answers, formula escaping). Every run is the CLI
- * (`main()` in-process, the cache test a child process) against the simulator or a loopback server of the test's own.
+ * (`main()` in-process) against the simulator or a loopback server of the test's own.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { simulateCompletion, startSimulator } from '../../src/simulator/index.js';
-import { cleanEnv, runCli, runMain, STACK_LINE } from '../helpers/cli.js';
+import { cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
 import { parseCsv } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -225,12 +225,12 @@ describe('choices.csv formula escaping', () => {
 describe('a run answered from the response cache', () => {
   it('counts cached answers on their own: stats.csv, summary.json, summary.md and the console; no negative retries', async () => {
     const { dir, config } = await project('provider: simulator');
-    // A child process: the default cache folder comes from the process's own environment (EVALRUN_CACHE_DIR).
+    // The default cache folder comes from the environment main() is given (EVALRUN_CACHE_DIR).
     const env = cleanEnv({ EVALRUN_CACHE_DIR: join(dir, 'cache') });
-    const first = await runCli(['run', config, '--out', join(dir, 'one'), '--quiet', '--cache'], { env });
+    const first = await runMain(['run', config, '--out', join(dir, 'one'), '--quiet', '--cache'], env);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).not.toContain('response cache');
-    const second = await runCli(['run', config, '--out', join(dir, 'two'), '--quiet', '--cache'], { env });
+    const second = await runMain(['run', config, '--out', join(dir, 'two'), '--quiet', '--cache'], env);
     expect(second.code, second.stderr).toBe(0);
     const out = join(dir, 'two');
     const stats = parseCsv(readFileSync(join(out, 'stats.csv'), 'utf8'));

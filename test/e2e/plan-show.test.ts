@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, runCli } from '../helpers/cli.js';
+import { cleanEnv, runMain } from '../helpers/cli.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
 const tempDir = useTempDirs();
@@ -64,7 +64,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 describe('evalrun plan --show N', () => {
   it('prints the first N requests with their bodies as run sends them, secrets redacted', async () => {
-    const r = await runCli(['plan', file, '--show', '3'], { env: env() });
+    const r = await runMain(['plan', file, '--show', '3'], env());
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain(KEY);
     expect(r.stdout).not.toContain(HEADER_SECRET);
@@ -82,11 +82,11 @@ describe('evalrun plan --show N', () => {
     expect(r.stdout).toContain('completion with no upper bound');
 
     // The same requests, rendered by `run` and received by the server, are what plan showed.
-    const json = JSON.parse((await runCli(['plan', file, '--show', '5', '--json'], { env: env() })).stdout);
+    const json = JSON.parse((await runMain(['plan', file, '--show', '5', '--json'], env())).stdout);
     expect(json.requests_shown).toHaveLength(5);
     expect(json.requests_shown[3].row_id).toBe('q1');
     expect(json.requests_shown[4].row_id).toBe('q2');
-    const run = await runCli(['run', file, '--out', join(dir, 'out'), '--quiet'], { env: env() });
+    const run = await runMain(['run', file, '--out', join(dir, 'out'), '--quiet'], env());
     expect(run.code, run.stderr).toBe(0);
     expect(received).toHaveLength(12);
     for (let i = 0; i < 5; i++) {
@@ -105,7 +105,7 @@ describe('evalrun plan --show N', () => {
   });
 
   it('puts each cell\'s parameters in plan --json', async () => {
-    const json = JSON.parse((await runCli(['plan', file, '--json'], { env: env() })).stdout);
+    const json = JSON.parse((await runMain(['plan', file, '--json'], env())).stdout);
     expect(json.cells.map((c: { id: string }) => c.id)).toEqual([
       'gpt-4o-mini/t0/seed=1', 'gpt-4o-mini/t0/seed=2', 'gpt-4o-mini/t1/seed=1', 'gpt-4o-mini/t1/seed=2',
     ]);
@@ -115,7 +115,7 @@ describe('evalrun plan --show N', () => {
   });
 
   it('refuses a --show that is not a count', async () => {
-    const r = await runCli(['plan', file, '--show', '-1'], { env: env() });
+    const r = await runMain(['plan', file, '--show', '-1'], env());
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--show must be a whole number');
   });

@@ -1,13 +1,13 @@
 /**
- * Prompt variants as a grid axis, and "which to pick", through the built CLI on the simulator: two and three
- * variants × a parameter grid, paired comparisons between variants, a variant's missing variable as a located
- * config error, `plan` per variant, and the frontier in stats.csv, summary.json and on the console.
+ * Prompt variants as a grid axis, and "which to pick", through the CLI (`main()` in-process) on the simulator: two
+ * and three variants × a parameter grid, paired comparisons between variants, a variant's missing variable as a
+ * located config error, `plan` per variant, and the frontier in stats.csv, summary.json and on the console.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
+import { cleanEnv, runMain, STACK_LINE, type CliResult } from '../helpers/cli.js';
 import { readCsvFile, type CsvRow } from '../helpers/csv.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -60,7 +60,7 @@ describe('two prompt variants × a temperature grid', () => {
     base = await tempDir('evalrun-prompts-');
     await writeTree(base, { 'rows.csv': ROWS, 'prompts/cot.yaml': COT, 'evalrun.yaml': TWO });
     dir = join(base, 'run');
-    run = await runCli(['run', join(base, 'evalrun.yaml'), '--out', dir], { env: cleanEnv() });
+    run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', dir], cleanEnv());
     choices = await readCsvFile(join(dir, 'choices.csv'));
     stats = await readCsvFile(join(dir, 'stats.csv'));
     summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));
@@ -82,7 +82,7 @@ describe('two prompt variants × a temperature grid', () => {
   });
 
   it('sends each variant its own rendered messages (plan --show)', async () => {
-    const plan = JSON.parse((await runCli(['plan', join(base, 'evalrun.yaml'), '--show', '4', '--json'], { env: cleanEnv() })).stdout);
+    const plan = JSON.parse((await runMain(['plan', join(base, 'evalrun.yaml'), '--show', '4', '--json'], cleanEnv())).stdout);
     const shown = plan.requests_shown as Array<{ cell: string; row_id: string; body: { messages: Array<{ role: string; content: string }>; prompt?: unknown } }>;
     expect(shown.map((r) => r.cell)).toEqual(ids);
     expect(shown.every((r) => r.row_id === 'r1')).toBe(true);
@@ -128,7 +128,7 @@ describe('two prompt variants × a temperature grid', () => {
   });
 
   it('rebuilds the same prompt and frontier columns from run.json and records.jsonl (evalrun report)', async () => {
-    const again = await runCli(['report', dir], { env: cleanEnv() });
+    const again = await runMain(['report', dir], cleanEnv());
     expect(again.code, again.stderr).toBe(0);
     const rebuilt = await readCsvFile(join(dir, 'stats.csv'));
     expect(rebuilt.map((s) => [s.cell, s.prompt, s.frontier])).toEqual(stats.map((s) => [s.cell, s.prompt, s.frontier]));
@@ -139,7 +139,7 @@ describe('two prompt variants × a temperature grid', () => {
   it('refuses to resume when a variant changed (the run hash covers the prompts)', async () => {
     // Same config file and dataset; only the variant's own file changed (the last test here: it may edit it).
     await writeTree(base, { 'prompts/cot.yaml': COT.replace('step by step', 'carefully') });
-    const r = await runCli(['run', join(base, 'evalrun.yaml'), '--out', dir, '--resume'], { env: cleanEnv() });
+    const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', dir, '--resume'], cleanEnv());
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/config or the dataset changed/);
   });
@@ -165,13 +165,13 @@ grid:
 provider: simulator
 `,
     });
-    const plan = await runCli(['plan', join(base, 'evalrun.yaml')], { env: cleanEnv() });
+    const plan = await runMain(['plan', join(base, 'evalrun.yaml')], cleanEnv());
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/3 rows × 12 cells/);
     expect(plan.stdout).toMatch(/per prompt variant:\n {2}terse: 4 cells, [\d,]+ prompt tokens, \$\S+ prompt, at most \$\S+ in all\n {2}cot: 4 cells/);
     expect(plan.stdout).toMatch(/\n {2}plain: 4 cells/);
     const dir = join(base, 'run');
-    const run = await runCli(['run', join(base, 'evalrun.yaml'), '--out', dir, '--quiet'], { env: cleanEnv() });
+    const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', dir, '--quiet'], cleanEnv());
     expect(run.code, run.stderr).toBe(0);
     const stats = await readCsvFile(join(dir, 'stats.csv'));
     expect(stats).toHaveLength(12);
@@ -179,7 +179,7 @@ provider: simulator
     expect(stats[8]!.cell).toBe('prompt=plain/gpt-4o-mini/t0/p1');
     const choices = await readCsvFile(join(dir, 'choices.csv'));
     expect(choices).toHaveLength(36);
-    const shown = JSON.parse((await runCli(['plan', join(base, 'evalrun.yaml'), '--show', '12', '--json'], { env: cleanEnv() })).stdout).requests_shown;
+    const shown = JSON.parse((await runMain(['plan', join(base, 'evalrun.yaml'), '--show', '12', '--json'], cleanEnv())).stdout).requests_shown;
     expect(shown[8].body.messages).toEqual([{ role: 'user', content: 'Question (account):\nHow do I reset my password?' }]);
   }, 60_000);
 
@@ -197,7 +197,7 @@ grid: { prompt: [c, a], temperature: [0, 1] }
 provider: simulator
 `,
     });
-    const plan = JSON.parse((await runCli(['plan', join(base, 'evalrun.yaml'), '--json'], { env: cleanEnv() })).stdout);
+    const plan = JSON.parse((await runMain(['plan', join(base, 'evalrun.yaml'), '--json'], cleanEnv())).stdout);
     expect(plan.cells.map((c: { id: string }) => c.id)).toEqual(['prompt=c/gpt-4o-mini/t0', 'prompt=c/gpt-4o-mini/t1', 'prompt=a/gpt-4o-mini/t0', 'prompt=a/gpt-4o-mini/t1']);
     expect(plan.cells.map((c: { prompt: string }) => c.prompt)).toEqual(['c', 'c', 'a', 'a']);
   });
@@ -208,7 +208,7 @@ describe('bad prompt configs are located config errors (exit 3), before anything
     const base = await tempDir('evalrun-prompts-bad-');
     await writeTree(base, { 'rows.csv': ROWS, ...files });
     const dir = join(base, 'run');
-    const r = await runCli(['run', join(base, 'evalrun.yaml'), '--out', dir], { env: cleanEnv() });
+    const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', dir], cleanEnv());
     return { r, dir };
   };
   const config = (prompts: string, extra = '') => `dataset: rows.csv

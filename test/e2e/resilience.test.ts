@@ -1,6 +1,8 @@
 /**
- * Runs that survive: faults, kills, interrupts, rate limits, a key that expires, and secrets that must not leak.
- * Every run here is the built CLI in a child process against the simulator on a loopback port.
+ * Runs that survive: faults, kills, interrupts, rate limits, a key that expires, and secrets that must not leak,
+ * against the simulator on a loopback port. What is killed or interrupted is the built CLI in a child process, and so
+ * are the secrets tests' runs (everything the process prints counts, not only what goes through main's io); the other
+ * runs call main() in-process.
  */
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { cleanEnv, runCli } from '../helpers/cli.js';
+import { cleanEnv, runCli, runMain } from '../helpers/cli.js';
 import { countLines, startRun, waitForRecords, withSim as withSimulator } from '../helpers/run-process.js';
 
 const ROWS = 30;
@@ -82,7 +84,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'evalrun-resilience-'));
   const config = writeFixture(work);
   await withSim({}, async (sim) => {
-    const r = await runCli(['run', config, '--out', join(work, 'baseline'), '--quiet'], { env: envFor(sim) });
+    const r = await runMain(['run', config, '--out', join(work, 'baseline'), '--quiet'], envFor(sim));
     expect(r.code, r.stderr).toBe(0);
   });
   baseline = comparable(join(work, 'baseline'));
@@ -97,7 +99,7 @@ describe('evalrun run under faults', () => {
     const out = join(work, 'faults');
     const faults = { rate_limit: 0.05, server_error: 0.05, unavailable: 0.04, reset: 0.04, stall: 0.03, malformed: 0.04 };
     await withSim({ faults }, async (sim) => {
-      const r = await runCli(['run', config, '--out', out, '--quiet'], { env: envFor(sim), timeoutMs: 60_000 });
+      const r = await runMain(['run', config, '--out', out, '--quiet'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       for (const kind of Object.keys(faults)) expect(sim.stats.faults[kind] ?? 0, kind).toBeGreaterThan(0);
       expect(sim.stats.maxInFlight).toBeLessThanOrEqual(8);
@@ -133,7 +135,7 @@ describe('evalrun run --resume', () => {
       // A crash in the middle of an append leaves half a line behind.
       appendFileSync(records, '{"v":1,"seq":3,"cell":"gpt-4o-mini/t0/n2","row_id":"r0","attem');
 
-      const third = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const third = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(third.code, third.stderr).toBe(0);
       // concurrency: 8 bounds the requests the server has at once, though answers are recorded outside the limit.
       // That the run does reach 8 is shown by the --grace-s test, where 5 s answers keep every slot busy.
@@ -166,7 +168,7 @@ describe('evalrun run --resume', () => {
       const partial = comparable(out);
       expect(partial.length).toBeGreaterThan(0);
       expect(partial.length).toBeLessThan(REQUESTS * N);
-      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const resumed = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(resumed.code, resumed.stderr).toBe(0);
     });
     expect(comparable(out)).toEqual(baseline);
@@ -196,7 +198,7 @@ describe('evalrun run --resume', () => {
       expect(readdirSync(out).filter((n) => /\.(tmp|live)-/.test(n))).toEqual([]);
     });
     await withSim({}, async (sim) => {
-      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const resumed = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(resumed.code, resumed.stderr).toBe(0);
     });
     expect(recordSeqs(out)).toHaveLength(REQUESTS);
@@ -223,7 +225,7 @@ describe('evalrun run --resume', () => {
       expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).status).toBe('interrupted');
     });
     await withSim({}, async (sim) => {
-      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const resumed = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(resumed.code, resumed.stderr).toBe(0);
     });
     expect(comparable(out)).toEqual(baseline);
@@ -234,10 +236,10 @@ describe('evalrun run --resume', () => {
     const config = writeFixture(dir);
     const out = join(dir, 'run');
     await withSim({}, async (sim) => {
-      expect((await runCli(['run', config, '--out', out, '--quiet'], { env: envFor(sim) })).code).toBe(0);
+      expect((await runMain(['run', config, '--out', out, '--quiet'], envFor(sim))).code).toBe(0);
       const before = readFileSync(join(out, 'records.jsonl'));
       appendFileSync(join(dir, 'rows.jsonl'), `${JSON.stringify({ id: 'new', text: 'x' })}\n`);
-      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const r = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(r.code).toBe(6);
       expect(r.stderr).toMatch(/config or the dataset changed/);
       expect(readFileSync(join(out, 'records.jsonl'))).toEqual(before);
@@ -251,7 +253,7 @@ describe('rate limits', () => {
     // The simulator counts per 2 s window here, so 60 per window is 1800 a minute.
     const config = writeFixture(dir, 'rate_limit: { rpm: 1800 }');
     await withSim({ rpm: 60, window_ms: 2000 }, async (sim) => {
-      const r = await runCli(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], { env: envFor(sim), timeoutMs: 30_000 });
+      const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.byStatus['429'] ?? 0).toBe(0);
       expect(sim.stats.perMinuteMax).toBeLessThanOrEqual(60);
@@ -262,7 +264,7 @@ describe('rate limits', () => {
     const dir = mkdtempSync(join(work, 'unpaced-'));
     const config = writeFixture(dir);
     await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
-      const r = await runCli(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], { env: envFor(sim), timeoutMs: 30_000 });
+      const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.byStatus['429'] ?? 0).toBeGreaterThan(0);
     });
@@ -275,7 +277,7 @@ describe('a key that stops working', () => {
     const config = join(work, 'evalrun.yaml');
     const out = join(work, 'expired');
     await withSim({ fail_auth_after: 30 }, async (sim) => {
-      const r = await runCli(['run', config, '--out', out, '--quiet', '--concurrency', '4'], { env: envFor(sim) });
+      const r = await runMain(['run', config, '--out', out, '--quiet', '--concurrency', '4'], envFor(sim));
       expect(r.code).toBe(5);
       expect(r.stderr).toMatch(/401/);
       expect(r.stderr).toContain('--resume');
@@ -285,7 +287,7 @@ describe('a key that stops working', () => {
     expect(recorded.length).toBeGreaterThanOrEqual(25);
     expect(recorded.length).toBeLessThanOrEqual(30);
     await withSim({}, async (sim) => {
-      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const r = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.completions).toBe(REQUESTS - recorded.length);
     });
@@ -361,9 +363,9 @@ describe('response cache', () => {
     const cacheDir = join(work, 'cache');
     await withSim({}, async (sim) => {
       const env = { ...envFor(sim), EVALRUN_CACHE_DIR: cacheDir };
-      expect((await runCli(['run', config, '--out', join(work, 'cache1'), '--quiet', '--cache'], { env })).code).toBe(0);
+      expect((await runMain(['run', config, '--out', join(work, 'cache1'), '--quiet', '--cache'], env)).code).toBe(0);
       expect(sim.stats.completions).toBe(REQUESTS);
-      expect((await runCli(['run', config, '--out', join(work, 'cache2'), '--quiet', '--cache'], { env })).code).toBe(0);
+      expect((await runMain(['run', config, '--out', join(work, 'cache2'), '--quiet', '--cache'], env)).code).toBe(0);
       expect(sim.stats.completions).toBe(REQUESTS);
     });
     const cached = readFileSync(join(work, 'cache2', 'records.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cached?: boolean }).cached);

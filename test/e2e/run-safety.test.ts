@@ -1,6 +1,7 @@
 /**
- * Never lose a result, never pay twice, never report green on a failure (issue #10, items 1, 2, 5, 7, 9): the built
- * CLI in child processes against the simulator (or a loopback server of our own) on port 0.
+ * Never lose a result, never pay twice, never report green on a failure (issue #10, items 1, 2, 5, 7, 9), against the
+ * simulator (or a loopback server of our own) on port 0. The runs that are interrupted, killed or hold a lock are the
+ * built CLI in child processes; the rest call main() in-process.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -8,9 +9,9 @@ import { createServer, type Server } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { cleanEnv, runCli } from '../helpers/cli.js';
+import { cleanEnv, runMain } from '../helpers/cli.js';
 import { countLines, startRun, waitForRecords, withSim as withSimulator } from '../helpers/run-process.js';
 
 const ROWS = 30;
@@ -90,7 +91,7 @@ beforeAll(async () => {
   gated = writeFixture(work, 'gated.yaml', ['gates:', '  - { metric: schema_valid_rate, min: 0.9, bound: low }']);
   baselineDir = join(work, 'baseline');
   await withSim({}, async (sim) => {
-    const r = await runCli(['run', config, '--out', baselineDir, '--quiet'], { env: envFor(sim) });
+    const r = await runMain(['run', config, '--out', baselineDir, '--quiet'], envFor(sim));
     expect(r.code, r.stderr).toBe(0);
   });
   baseline = comparable(baselineDir);
@@ -113,7 +114,7 @@ describe('evalrun report never replaces results with fewer (item 1)', () => {
       cpSync(baselineDir, dir, { recursive: true });
       const before = snapshot(dir);
       damage(join(dir, 'records.jsonl'));
-      const r = await runCli(['report', dir]);
+      const r = await runMain(['report', dir]);
       expect(r.code, r.stderr).toBe(6);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toContain('Nothing was rewritten');
@@ -131,7 +132,7 @@ describe('resume never pays twice for a lost journal', () => {
     const choices = readFileSync(join(out, 'choices.csv'), 'utf8');
     unlinkSync(join(out, 'records.jsonl'));
     await withSim({}, async (sim) => {
-      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const r = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(r.code, r.stderr).toBe(6);
       expect(r.stderr).toContain('holds 0 recorded requests, but summary.json shows 120');
       expect(r.stderr).toContain('pay twice');
@@ -190,10 +191,10 @@ describe('one process per run directory (item 2)', () => {
       expect(lock).toMatchObject({ pid: first.child.pid, hostname: hostname() });
       expect(lock.command).toContain('run');
 
-      const second = await runCli(['run', patient, '--out', out, '--quiet', '--resume'], { env });
+      const second = await runMain(['run', patient, '--out', out, '--quiet', '--resume'], env);
       expect(second.code, second.stderr).toBe(75);
       expect(second.stderr).toContain(`is in use by another evalrun process (pid ${first.child.pid}`);
-      const report = await runCli(['report', out]);
+      const report = await runMain(['report', out]);
       expect(report.code, report.stderr).toBe(75);
       expect(report.stderr).toContain('in use by another evalrun process');
 
@@ -217,7 +218,7 @@ describe('one process per run directory (item 2)', () => {
     await new Promise((r) => dead.on('close', r));
     writeFileSync(join(out, 'run.lock'), JSON.stringify({ pid: dead.pid, hostname: hostname(), started_at: '2026-01-01T00:00:00.000Z', command: 'evalrun run x.yaml' }));
     await withSim({}, async (sim) => {
-      const r = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const r = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`left by pid ${dead.pid}`);
       expect(r.stderr).toContain('no longer running');
@@ -253,7 +254,7 @@ describe('--retry-errors (item 5)', () => {
     const out = join(work, 'retry');
     const { url, server } = await failingServer();
     try {
-      const first = await runCli(['run', config, '--out', out, '--quiet'], { env: envFor({ url }) });
+      const first = await runMain(['run', config, '--out', out, '--quiet'], envFor({ url }));
       expect(first.code, first.stderr).toBe(1);
     } finally {
       server.close();
@@ -261,10 +262,10 @@ describe('--retry-errors (item 5)', () => {
     expect(json(join(out, 'summary.json')).recorded.failed_requests).toBe(CELLS);
     await withSim({}, async (sim) => {
       // A plain resume keeps the failures: nothing is missing, so nothing is sent.
-      const resumed = await runCli(['run', config, '--out', out, '--quiet', '--resume'], { env: envFor(sim) });
+      const resumed = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
       expect(resumed.code, resumed.stderr).toBe(1);
       expect(sim.stats.completions).toBe(0);
-      const retried = await runCli(['run', config, '--out', out, '--retry-errors'], { env: envFor(sim) });
+      const retried = await runMain(['run', config, '--out', out, '--retry-errors'], envFor(sim));
       expect(retried.code, retried.stderr).toBe(0);
       expect(retried.stderr).toContain(`${REQUESTS - CELLS} already recorded`);
       expect(retried.stderr).toContain(`--retry-errors: sending ${CELLS} failed requests again.`);
@@ -277,7 +278,7 @@ describe('--retry-errors (item 5)', () => {
     expect(summary.complete).toBe(true);
     expect(comparable(out)).toEqual(baseline);
     expect(json(join(out, 'run.json')).sessions.map((s: { recorded: number }) => s.recorded)).toEqual([REQUESTS, 0, CELLS]);
-    const rebuilt = await runCli(['report', out]);
+    const rebuilt = await runMain(['report', out]);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(comparable(out)).toEqual(baseline);
   }, 60_000);
@@ -310,8 +311,11 @@ describe('interrupted runs say they are incomplete (item 7)', () => {
     await withSim({ latency: 400 }, async (sim) => {
       const run = startRun(config, out, envFor(sim));
       await waitForRecords(join(out, 'records.jsonl'), 8);
+      let seen = '';
+      run.child.stderr!.on('data', (d: string) => (seen += d));
       run.child.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 50));
+      // The second Ctrl-C only counts as one once the first has been taken.
+      await vi.waitFor(() => expect(seen).toContain('Interrupted:'), { timeout: 20_000, interval: 10 });
       run.child.kill('SIGINT');
       expect((await run.done).code).toBe(130);
     });
@@ -332,7 +336,7 @@ describe('interrupted runs say they are incomplete (item 7)', () => {
       await run.done;
     });
     expect(json(join(out, 'run.json')).status).toBe('running');
-    const r = await runCli(['report', out]);
+    const r = await runMain(['report', out]);
     expect(r.code, r.stderr).toBe(1);
     // The killed process's lock is taken over, and that is said.
     expect(r.stderr).toContain('no longer running');
@@ -355,19 +359,19 @@ describe('compare with an incomplete run (item 9)', () => {
     const recorded = lines(join(partial, 'records.jsonl'));
     const rowsBoth = new Set(readFileSync(join(partial, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).row_id)).size;
 
-    const plain = await runCli(['compare', baselineDir, partial]);
+    const plain = await runMain(['compare', baselineDir, partial]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stderr).toContain(`Warning: run B (${partial}) is incomplete: ${recorded} of 120 requests recorded (status interrupted); the comparison pairs only the ${rowsBoth} dataset rows both runs have.`);
     expect(plain.stdout).toContain(`INCOMPLETE: ${recorded} of 120 requests`);
 
-    const strict = await runCli(['compare', baselineDir, partial, '--fail-on-regression']);
+    const strict = await runMain(['compare', baselineDir, partial, '--fail-on-regression']);
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain(`Refusing --fail-on-regression: ${partial} is incomplete`);
-    const reversed = await runCli(['compare', partial, baselineDir, '--fail-on-regression', '--json']);
+    const reversed = await runMain(['compare', partial, baselineDir, '--fail-on-regression', '--json']);
     expect(reversed.code).toBe(1);
     expect(JSON.parse(reversed.stdout).run_a).toMatchObject({ complete: false, recorded_requests: recorded, planned_requests: 120 });
 
-    const complete = await runCli(['compare', baselineDir, baselineDir, '--fail-on-regression']);
+    const complete = await runMain(['compare', baselineDir, baselineDir, '--fail-on-regression']);
     expect(complete.code, complete.stderr).toBe(0);
     expect(complete.stderr).not.toContain('Warning');
   }, 30_000);

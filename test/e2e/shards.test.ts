@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { BIN, cleanEnv, runCli, runMain, STACK_LINE } from '../helpers/cli.js';
+import { BIN, cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
 import { parse } from 'csv-parse/sync';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -95,17 +95,43 @@ async function expectSameOutputs(merged: string, whole: string): Promise<void> {
   expect(await records(merged)).toEqual(await records(whole));
 }
 
-async function runShards(k: number, cfgFile = cfg): Promise<string[]> {
-  const dir = await tempDir(`evalrun-shards-${k}-`);
-  const dirs: string[] = [];
-  for (let i = 1; i <= k; i++) {
-    const out = join(dir, `shard-${i}`);
-    const r = await runMain(['run', cfgFile, '--shard', `${i}/${k}`, '--out', out, '--quiet'], env);
-    // A shard's verdict is its own share's: the gate result may be 0 or 1, never another code.
-    expect([0, 1], r.stderr).toContain(r.code);
-    dirs.push(out);
+/** Runs shard I/K of a config into a directory of its own. */
+async function runShard(i: number, k: number, cfgFile = cfg): Promise<string> {
+  const out = join(await tempDir(`evalrun-shard-${i}of${k}-`), 'run');
+  const r = await runMain(['run', cfgFile, '--shard', `${i}/${k}`, '--out', out, '--quiet'], env);
+  // A shard's verdict is its own share's: the gate result may be 0 or 1, never another code.
+  expect([0, 1], r.stderr).toContain(r.code);
+  return out;
+}
+
+const shardSets = new Map<number, Promise<string[]>>();
+
+/**
+ * The fixture's plan run as K shards, by whichever test needs them first. The tests only read them: one that changes
+ * a shard changes a copy.
+ */
+function shardsOf(k: number): Promise<string[]> {
+  let set = shardSets.get(k);
+  if (!set) {
+    set = (async () => {
+      const dirs: string[] = [];
+      for (let i = 1; i <= k; i++) dirs.push(await runShard(i, k));
+      return dirs;
+    })();
+    shardSets.set(k, set);
   }
-  return dirs;
+  return set;
+}
+
+async function copies(dirs: string[]): Promise<string[]> {
+  const into = await tempDir('evalrun-shard-copies-');
+  return Promise.all(
+    dirs.map(async (d, i) => {
+      const copy = join(into, `shard-${i + 1}`);
+      await cp(d, copy, { recursive: true });
+      return copy;
+    }),
+  );
 }
 
 beforeAll(async () => {
@@ -128,7 +154,7 @@ afterAll(async () => {
 
 describe('evalrun run --shard and evalrun merge', () => {
   it.each([1, 2, 3, 7])('K = %i: every request in exactly one balanced shard, rows whole; the merge equals the unsharded run', async (k) => {
-    const dirs = await runShards(k);
+    const dirs = await shardsOf(k);
     const all: number[] = [];
     const sizes: number[] = [];
     for (const [i, d] of dirs.entries()) {
@@ -166,7 +192,7 @@ describe('evalrun run --shard and evalrun merge', () => {
   }, 60_000);
 
   it("merges shards whatever order their journals are in (an executor such as the Batch API writes results in the server's order)", async () => {
-    const dirs = await runShards(3);
+    const dirs = await copies(await shardsOf(3));
     for (const d of dirs) {
       const lines = (await readFile(join(d, 'records.jsonl'), 'utf8')).trim().split('\n');
       // Reversed, then interleaved: far from plan order.
@@ -181,7 +207,7 @@ describe('evalrun run --shard and evalrun merge', () => {
   }, 60_000);
 
   it('evalrun report and evalrun compare work on a merged directory', async () => {
-    const dirs = await runShards(2);
+    const dirs = await shardsOf(2);
     const out = join(base, 'merged-report');
     expect((await runMain(['merge', ...dirs, '--out', out], env)).code).toBe(baselineCode);
     const before = await readFile(join(out, 'choices.csv'), 'utf8');
@@ -216,7 +242,7 @@ describe('evalrun run --shard and evalrun merge', () => {
 describe('evalrun merge refuses', () => {
   let three: string[] = [];
   beforeAll(async () => {
-    three = await runShards(3);
+    three = await shardsOf(3);
   }, 60_000);
 
   async function refused(args: string[], code = 4): Promise<string> {
@@ -251,14 +277,14 @@ describe('evalrun merge refuses', () => {
       'evalrun.yaml': config('rows.jsonl'),
       'hotter.yaml': config('rows.jsonl').replace('temperature: [0, 1.3]', 'temperature: [0, 1.4]'),
     });
-    const [, dataShard] = await runShards(3, join(other, 'evalrun.yaml'));
+    const dataShard = await runShard(2, 3, join(other, 'evalrun.yaml'));
     let err = await refused([three[0]!, dataShard!, three[2]!]);
     expect(err).toContain(`${dataShard} (shard 2/3)`);
     expect(err).toContain('different plans');
-    const [, , configShard] = await runShards(3, join(other, 'hotter.yaml'));
+    const configShard = await runShard(3, 3, join(other, 'hotter.yaml'));
     err = await refused([three[0]!, three[1]!, configShard!]);
     expect(err).toContain(`${configShard} (shard 3/3)`);
-    const [, half] = await runShards(2);
+    const half = (await shardsOf(2))[1];
     err = await refused([three[0]!, half!, three[2]!]);
     expect(err).toContain(`${half} (shard 2/2)`);
     expect(err).toContain('one of 2 shards');
@@ -323,7 +349,8 @@ describe('evalrun merge refuses', () => {
   });
 
   it('resuming a shard directory as another shard', async () => {
-    const r = await runMain(['run', cfg, '--shard', '2/3', '--out', three[0]!, '--resume', '--quiet'], env);
+    const [first] = await copies([three[0]!]);
+    const r = await runMain(['run', cfg, '--shard', '2/3', '--out', first!, '--resume', '--quiet'], env);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('it holds shard 1/3; resume it with --shard 1/3');
   });
@@ -331,7 +358,7 @@ describe('evalrun merge refuses', () => {
 
 describe('a shard killed with -9', () => {
   it('is refused as unfinished, merges with --partial, and after --resume merges into the unsharded result', async () => {
-    const dirs = await runShards(3);
+    const dirs = await shardsOf(3);
     const slow = await startSimulator({ seed: SEED, schema, latency: 30 });
     const slowEnv = cleanEnv({ OPENAI_BASE_URL: slow.url, OPENAI_API_KEY: 'sk-test' });
     const killedDir = join(base, 'killed-2');
@@ -350,21 +377,21 @@ describe('a shard killed with -9', () => {
     }
     const shards = [dirs[0]!, killedDir, dirs[2]!];
     const refusedOut = join(base, 'killed-refused');
-    const refused = await runCli(['merge', ...shards, '--out', refusedOut], { env });
+    const refused = await runMain(['merge', ...shards, '--out', refusedOut], env);
     expect(refused.code, refused.stderr).toBe(4);
     const recorded = readFileSync(join(killedDir, 'records.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')).length;
     expect(refused.stderr).toContain(`${killedDir} (shard 2/3) is unfinished: status running, ${recorded} of ${(await seqs(dirs[1]!)).length} requests recorded`);
     expect(refused.stderr).toContain(`--shard 2/3 --out ${killedDir} --resume`);
     expect(existsSync(refusedOut)).toBe(false);
 
-    const partial = await runCli(['merge', ...shards, '--out', join(base, 'killed-partial'), '--partial'], { env });
+    const partial = await runMain(['merge', ...shards, '--out', join(base, 'killed-partial'), '--partial'], env);
     expect(partial.code, partial.stderr).toBe(1);
     expect(partial.stderr).toContain('PARTIAL merge: shard 2/3 unfinished');
 
-    const resumed = await runCli(['run', cfg, '--shard', '2/3', '--out', killedDir, '--resume', '--quiet'], { env });
+    const resumed = await runMain(['run', cfg, '--shard', '2/3', '--out', killedDir, '--resume', '--quiet'], env);
     expect([0, 1], resumed.stderr).toContain(resumed.code);
     const out = join(base, 'killed-merged');
-    const merged = await runCli(['merge', ...shards, '--out', out], { env });
+    const merged = await runMain(['merge', ...shards, '--out', out], env);
     expect(merged.code, merged.stderr).toBe(baselineCode);
     await expectSameOutputs(out, baseline);
     expect((await readdir(out)).filter((n) => /\.(tmp|live)-/.test(n))).toEqual([]);

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runMain, type CliResult } from '../helpers/cli.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
 const tempDir = useTempDirs();
@@ -51,7 +51,7 @@ gates:
 `,
   });
   out = join(dir, 'out');
-  run = await runCli(['run', files['evalrun.yaml']!, '--out', out, '--quiet'], { env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: 'sk-test-local' } });
+  run = await runMain(['run', files['evalrun.yaml']!, '--out', out, '--quiet'], { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: 'sk-test-local' });
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
