@@ -43,3 +43,24 @@ export function costUsd(price: Price | undefined, promptTokens: number, completi
 
 /** The Batch API's price: half the list price, input and output alike. */
 export const BATCH_PRICE_FACTOR = 0.5;
+
+/** Billed tokens, and the part of them answered through the Batch API (billed at BATCH_PRICE_FACTOR). */
+export interface BilledTokens {
+  prompt: number;
+  completion: number;
+  batch: { prompt: number; completion: number };
+}
+
+export function emptyBilled(): BilledTokens {
+  return { prompt: 0, completion: 0, batch: { prompt: 0, completion: 0 } };
+}
+
+/**
+ * What billed tokens cost: the synchronous ones at the list price, the batch ones at half. A run resumed in the
+ * other mode holds both.
+ */
+export function billedCostUsd(price: Price | undefined, billed: BilledTokens): number | null {
+  const sync = costUsd(price, billed.prompt - billed.batch.prompt, billed.completion - billed.batch.completion);
+  const batch = costUsd(price, billed.batch.prompt, billed.batch.completion, BATCH_PRICE_FACTOR);
+  return sync === null || batch === null ? null : sync + batch;
+}

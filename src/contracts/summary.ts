@@ -180,8 +180,14 @@ export interface CostSection {
   by_model: Array<{ model: string; prompt_tokens: number; completion_tokens: number; input_per_1m: number | null; output_per_1m: number | null; cost_usd: number | null }>;
   /** The built-in simulator answered: nothing was billed; the figures are what OpenAI would charge. */
   simulated: boolean;
-  /** Sent through the Batch API: priced at half the list price (the per-1M prices shown are the list prices). */
+  /**
+   * Some answers came through the Batch API: those are priced at half the list price (the per-1M prices shown are
+   * the list prices). A run resumed in the other mode holds both kinds; the batch_ counts say how many tokens were
+   * billed at the batch price.
+   */
   batch?: boolean;
+  batch_prompt_tokens?: number;
+  batch_completion_tokens?: number;
 }
 
 /** summary.json's `pick`: the metric, the cost, and the frontier ("best at each price"), cheapest first. */

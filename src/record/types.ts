@@ -27,6 +27,8 @@ export interface RequestRecord {
   error: RequestError | null;
   /** True when the answer came from the response cache, not a new (billed) request. */
   cached?: boolean;
+  /** The Batch API batch that answered this request (billed at half the list price); absent for a synchronous one. */
+  batch_id?: string;
   /**
    * What the server sent that does not fit the request: a choice index repeated or outside 0..n-1, a choice with no
    * index, usage that is not a non-negative integer. Absent when there was nothing odd. Counted in summary.json.

@@ -1,4 +1,4 @@
-import { costUsd, priceFor, type Price } from '../contracts/prices.js';
+import { billedCostUsd, priceFor, type BilledTokens, type Price } from '../contracts/prices.js';
 import { studentTQuantile } from '../stats/index.js';
 import { rateMetrics } from '../stats/index.js';
 import { wilson } from '../stats/index.js';
@@ -27,7 +27,7 @@ export function extendCellStats(
   base: CellStats,
   checks: Record<string, { checked: number; pass: number }>,
   latency: { n: number; mean: number; variance: number },
-  billed: { prompt: number; completion: number },
+  billed: BilledTokens,
   prices: Readonly<Record<string, Price>>,
 ): CellStats {
   const out: CellStats = { ...base };
@@ -48,7 +48,7 @@ export function extendCellStats(
   // what the mean can be, instead of reporting an impossible negative bound.
   out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.max(0, roundTo(latency.mean - half, 1)) : null;
   out['latency_mean_ms_high'] = Number.isFinite(half) ? roundTo(latency.mean + half, 1) : null;
-  const cost = costUsd(priceFor(base.model, prices), billed.prompt, billed.completion);
+  const cost = billedCostUsd(priceFor(base.model, prices), billed);
   out.cost_usd = cost === null ? null : roundTo(cost, 6);
   return out;
 }

@@ -1,5 +1,5 @@
 import type { ManifestCell, RequestRecord } from '../record/index.js';
-import type { Price } from '../contracts/prices.js';
+import { emptyBilled, type Price } from '../contracts/prices.js';
 import { roundOrNull } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
 import { extendCellStats } from './cell-extras.js';
@@ -74,7 +74,7 @@ export class CellAccumulator {
   /** Per configured check: choices graded and passed (from the rows' `check_<name>` columns). */
   readonly checks: Record<string, { checked: number; pass: number }>;
   /** Tokens of what was sent: cached answers, and the cached parts of an n_mode repeat record, were not billed. */
-  readonly billed = { prompt: 0, completion: 0 };
+  readonly billed = emptyBilled();
   readonly cell: ManifestCell;
   /** The rows' check columns and the counts they go to, in step: no per-row lookups or allocations. */
   private readonly checkColumns: string[];
@@ -106,6 +106,10 @@ export class CellAccumulator {
     for (const u of billed) {
       this.billed.prompt += u.prompt_tokens;
       this.billed.completion += u.completion_tokens;
+      if (record.batch_id !== undefined) {
+        this.billed.batch.prompt += u.prompt_tokens;
+        this.billed.batch.completion += u.completion_tokens;
+      }
     }
     for (const row of rows) this.addChoice(row);
   }

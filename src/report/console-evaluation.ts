@@ -67,8 +67,18 @@ export function formatCost(summary: Summary): string {
   if (!c) return '';
   const n = (v: number) => v.toLocaleString('en-US');
   const unknown = c.unknown_models.length ? ` (no price for ${c.unknown_models.join(', ')}: add it under 'pricing:'; known part ${formatUsd(c.known_cost_usd)})` : '';
-  const note = (c.batch ? '; Batch API: half the list price' : '') + (c.simulated ? '; simulator: nothing was billed' : '');
+  const note = batchNote(c) + (c.simulated ? '; simulator: nothing was billed' : '');
   return `Tokens: ${n(c.billed_prompt_tokens)} prompt + ${n(c.billed_completion_tokens)} completion · cost ${formatUsd(c.cost_usd)}${unknown} at prices as of ${c.prices_as_of}${note}`;
+}
+
+/** What was billed at the Batch API's half price: all of it, or (a run resumed in the other mode) a part. */
+function batchNote(c: NonNullable<Summary['cost']>): string {
+  if (!c.batch) return '';
+  const prompt = c.batch_prompt_tokens ?? c.billed_prompt_tokens;
+  const completion = c.batch_completion_tokens ?? c.billed_completion_tokens;
+  if (prompt === c.billed_prompt_tokens && completion === c.billed_completion_tokens) return '; Batch API: half the list price';
+  const n = (v: number) => v.toLocaleString('en-US');
+  return `; of these, ${n(prompt)} prompt + ${n(completion)} completion tokens through the Batch API at half the list price`;
 }
 
 /** The three blocks after the summary table, separated by blank lines. */

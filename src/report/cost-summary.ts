@@ -1,22 +1,31 @@
-import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor, type Price } from '../contracts/prices.js';
+import { PRICES_AS_OF, billedCostUsd, emptyBilled, priceFor, type BilledTokens, type Price } from '../contracts/prices.js';
 import type { CellStats, CostSection } from '../contracts/summary.js';
 import { roundTo } from '../util/round.js';
 
-export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{ prompt: number; completion: number }>, prices: Readonly<Record<string, Price>>, simulated: boolean, batch = false): CostSection {
-  const byModel = new Map<string, { prompt: number; completion: number }>();
+/**
+ * The run's bill by model. Answers from the Batch API are priced at half the list price, the others at the list
+ * price: a run resumed in the other mode holds both. `batch` says the run itself is in batch mode.
+ */
+export function costSection(cells: readonly CellStats[], billed: readonly BilledTokens[], prices: Readonly<Record<string, Price>>, simulated: boolean, batch = false): CostSection {
+  const byModel = new Map<string, BilledTokens>();
   cells.forEach((c, i) => {
-    const m = byModel.get(c.model) ?? { prompt: 0, completion: 0 };
-    m.prompt += billed[i]?.prompt ?? 0;
-    m.completion += billed[i]?.completion ?? 0;
+    const m = byModel.get(c.model) ?? emptyBilled();
+    const b = billed[i] ?? emptyBilled();
+    m.prompt += b.prompt;
+    m.completion += b.completion;
+    m.batch.prompt += b.batch.prompt;
+    m.batch.completion += b.batch.completion;
     byModel.set(c.model, m);
   });
   const rows = [...byModel].map(([model, t]) => {
     const price = priceFor(model, prices);
-    const cost = costUsd(price, t.prompt, t.completion, batch ? BATCH_PRICE_FACTOR : 1);
+    const cost = billedCostUsd(price, t);
     return { model, prompt_tokens: t.prompt, completion_tokens: t.completion, input_per_1m: price?.input ?? null, output_per_1m: price?.output ?? null, cost_usd: cost === null ? null : roundTo(cost, 6) };
   });
   const unknown = rows.filter((r) => r.cost_usd === null && r.prompt_tokens + r.completion_tokens > 0).map((r) => r.model);
   const known = roundTo(rows.reduce((s, r) => s + (r.cost_usd ?? 0), 0), 6);
+  const batchPrompt = [...byModel.values()].reduce((s, t) => s + t.batch.prompt, 0);
+  const batchCompletion = [...byModel.values()].reduce((s, t) => s + t.batch.completion, 0);
   return {
     currency: 'USD',
     prices_as_of: PRICES_AS_OF,
@@ -27,7 +36,7 @@ export function costSection(cells: readonly CellStats[], billed: ReadonlyArray<{
     unknown_models: unknown,
     by_model: rows,
     simulated,
-    ...(batch ? { batch: true } : {}),
+    ...(batch || batchPrompt + batchCompletion > 0 ? { batch: true, batch_prompt_tokens: batchPrompt, batch_completion_tokens: batchCompletion } : {}),
   };
 }
 

@@ -473,6 +473,8 @@ class BatchSession {
       retry.push(task.seq);
       return;
     }
+    // Which batch answered: its usage is billed at the batch price, also in a run resumed in the other mode.
+    out.record.batch_id = b.id;
     this.run.onRecord(out.record, task);
     this.recorded++;
     if (out.record.error) this.failed++;

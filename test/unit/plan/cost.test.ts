@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { chatTokens, encodingFor, estimateCost } from '../../../src/plan/cost.js';
-import { costUsd, priceFor, PRICES, PRICES_AS_OF } from '../../../src/contracts/prices.js';
+import { costUsd, priceFor, PRICES, PRICES_AS_OF, type BilledTokens } from '../../../src/contracts/prices.js';
 import { costSection, formatUsd } from '../../../src/report/cost-summary.js';
 import type { Cell } from '../../../src/contracts/plan.js';
 import type { Row } from '../../../src/contracts/dataset.js';
-import type { CellStats } from '../../../src/contracts/summary.js';
+import type { CellStats, Summary } from '../../../src/contracts/summary.js';
+import { formatCost } from '../../../src/report/console-evaluation.js';
 import { makeConfig } from '../../helpers/config.js';
 
 async function* rowsOf(texts: string[]): AsyncGenerator<Row> {
@@ -80,10 +81,28 @@ describe('estimateCost', () => {
 describe('actual cost after a run', () => {
   it('prices billed usage per model and reports an unknown model as unknown', () => {
     const cells = [{ model: 'gpt-4o-mini' }, { model: 'gpt-4o-mini' }, { model: 'local' }] as CellStats[];
-    const c = costSection(cells, [{ prompt: 1e6, completion: 0 }, { prompt: 0, completion: 1e6 }, { prompt: 10, completion: 10 }], {}, false);
+    const c = costSection(cells, [billed(1e6, 0), billed(0, 1e6), billed(10, 10)], {}, false);
     expect(c.by_model[0]).toMatchObject({ model: 'gpt-4o-mini', prompt_tokens: 1e6, completion_tokens: 1e6, cost_usd: 0.75 });
     expect(c.cost_usd).toBeNull();
     expect(c.known_cost_usd).toBe(0.75);
     expect(c.unknown_models).toEqual(['local']);
+    expect(c.batch).toBeUndefined();
+  });
+
+  it('prices Batch API answers at half the list price, also when only some came through it', () => {
+    const cells = [{ model: 'gpt-4o-mini' }, { model: 'gpt-4o-mini' }] as CellStats[];
+    const all = costSection(cells, [billed(1e6, 0, 1e6, 0), billed(0, 1e6, 0, 1e6)], {}, false, true);
+    expect(all.cost_usd).toBeCloseTo(0.375, 9);
+    expect(all).toMatchObject({ batch: true, batch_prompt_tokens: 1e6, batch_completion_tokens: 1e6 });
+    // A synchronous run resumed with --batch: the first cell's tokens were sent synchronously.
+    const mixed = costSection(cells, [billed(1e6, 0), billed(0, 1e6, 0, 1e6)], {}, false, true);
+    expect(mixed.cost_usd).toBeCloseTo(0.15 + 0.3, 9);
+    expect(mixed).toMatchObject({ batch: true, batch_prompt_tokens: 0, batch_completion_tokens: 1e6 });
+    expect(formatCost({ cost: mixed } as Summary)).toContain('of these, 0 prompt + 1,000,000 completion tokens through the Batch API at half the list price');
+    expect(formatCost({ cost: all } as Summary)).toContain('Batch API: half the list price');
   });
 });
+
+function billed(prompt: number, completion: number, batchPrompt = 0, batchCompletion = 0): BilledTokens {
+  return { prompt, completion, batch: { prompt: batchPrompt, completion: batchCompletion } };
+}

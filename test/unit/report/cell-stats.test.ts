@@ -119,10 +119,19 @@ describe('CellAccumulator', () => {
     const part = (u: ReturnType<typeof usage>, cached: boolean) => ({ attempts: 1, latency_ms: 5, http_status: 200, request_id: null, completion_id: null, cached, usage: u, error: null });
     take(acc, makeRecord(0, { usage: usage(1000, 1000), cached: true, attempts: 0, choices: [makeChoice(0), makeChoice(1)] }));
     take(acc, makeRecord(1, { usage: usage(30, 9), parts: [part(usage(20, 6), false), part(usage(10, 3), true)], choices: [makeChoice(0), makeChoice(1)] }));
-    expect(acc.billed).toEqual({ prompt: 20, completion: 6 });
+    expect(acc.billed).toEqual({ prompt: 20, completion: 6, batch: { prompt: 0, completion: 0 } });
     const s = acc.result({ m: { input: 1, output: 2 } });
     // Recorded usage counts everything; cost only what was billed (USD per 1M tokens).
     expect(s).toMatchObject({ prompt_tokens: 1030, completion_tokens: 1009, cached: 1, retries: 0, cost_usd: (20 * 1 + 6 * 2) / 1e6 });
+  });
+
+  it('bills a Batch API answer at half the list price, next to synchronous answers of the same cell (a resumed run)', () => {
+    const acc = new CellAccumulator(cell);
+    take(acc, makeRecord(0, { usage: usage(100, 10), choices: [makeChoice(0), makeChoice(1)] }));
+    take(acc, makeRecord(1, { usage: usage(200, 20), batch_id: 'batch_1', latency_ms: null, choices: [makeChoice(0), makeChoice(1)] }));
+    expect(acc.billed).toEqual({ prompt: 300, completion: 30, batch: { prompt: 200, completion: 20 } });
+    // USD per 1M tokens: input 1, output 2; the batch answer at half.
+    expect(acc.result({ m: { input: 1, output: 2 } }).cost_usd).toBeCloseTo((100 + 2 * 10 + (200 + 2 * 20) / 2) / 1e6, 12);
   });
 
   it('gives null rates for a cell with nothing recorded', () => {
