@@ -116,6 +116,11 @@ describe('evalrun run with batch mode', () => {
     expect(await choices(out)).toEqual(await choices(syncOut));
     const syncCost = JSON.parse(await readFile(join(syncOut, 'summary.json'), 'utf8')).cost;
     expect(summary.cost.cost_usd).toBeCloseTo(syncCost.cost_usd / 2, 5);
+    // Each record names the batch that answered it; the cells' costs in stats.csv are at the batch price too.
+    const batchIds = new Set(m.batch!.parts.map((p) => p.batch_id));
+    expect(recs.every((x) => batchIds.has((x as { batch_id?: string }).batch_id))).toBe(true);
+    const cellCost = async (dir: string) => (parse(await readFile(join(dir, 'stats.csv'), 'utf8'), { bom: true, columns: true }) as Array<{ cost_usd: string }>).reduce((sum, c) => sum + Number(c.cost_usd), 0);
+    expect(await cellCost(out)).toBeCloseTo((await cellCost(syncOut)) / 2, 5);
     // `evalrun report` prices it the same from run.json.
     const rep = await runMain(['report', out], env);
     expect(rep.code, rep.stderr).toBe(0);
@@ -350,6 +355,29 @@ describe('batch runs interrupted', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await choices(out)).toEqual(whole);
     expectComputedOnce(s);
+  });
+
+  it('evalrun cancel of a batch still validating records nothing; the resume submits every request once', async () => {
+    // Validating takes a tenth of a batch's duration: 2 s here, while the cancel lands within a few hundred ms.
+    const { cfg, base, env, sim: slow } = await setup({ batch: { duration_ms: 20_000 } });
+    const out = join(base, 'out');
+    const run = spawnRun(['run', cfg, '--out', out], { ...env, EVALRUN_TEST_PAUSE_AT: 'after-create' });
+    await run.until(/evalrun test pause: after-create/);
+    run.child.kill('SIGKILL');
+    await run.closed;
+    const c = await runMain(['cancel', out], env);
+    expect(c.code, c.stderr).toBe(0);
+    const cancelled = (await manifest(out)).batch!.parts;
+    expect(cancelled.map((p) => [p.state, p.status, p.request_counts?.completed])).toEqual([['done', 'cancelled', 0]]);
+    // The batch ran none of its lines: none was paid for, none is recorded (as failed or otherwise).
+    expect(slow.stats.batchLines).toBe(0);
+    expect(countLines(join(out, 'records.jsonl'))).toBe(0);
+    await slow.close();
+    sim = await startSimulator({ seed: 5, batch: { duration_ms: DURATION_MS } });
+    const r = await runMain(['run', cfg, '--out', out, '--resume', '--quiet'], { ...env, OPENAI_BASE_URL: sim.url });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await choices(out)).toEqual(await baseline());
+    expectComputedOnce(sim);
   });
 
   it('Ctrl-C while polling detaches (exit 130, the resume command); evalrun cancel cancels and records what finished', async () => {

@@ -435,7 +435,10 @@ class BatchSession {
     } finally {
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
     }
-    const missing = (seq: number): BatchOutputLine => ({ id: '', custom_id: `seq-${seq}`, response: null, error: { code: 'missing_line', message: `batch ${b.id} (${b.status}) returned no line for this request` } });
+    // A cancelled or expired batch leaves out the requests it never ran (one cancelled while validating ran none):
+    // they are what its batch_cancelled / batch_expired lines would have said, unpaid, and are handled as those.
+    const code = b.status === 'cancelled' ? 'batch_cancelled' : b.status === 'expired' ? 'batch_expired' : 'missing_line';
+    const missing = (seq: number): BatchOutputLine => ({ id: '', custom_id: `seq-${seq}`, response: null, error: { code, message: `batch ${b.id} (${b.status}) returned no line for this request` } });
     // Synchronous positional reads: a few microseconds each from the page cache, where the thread pool's round trip
     // would cost ten times that per line.
     const fd = openSync(path, 'r');
