@@ -10,11 +10,7 @@ import { ROOT } from '../helpers/cli.js';
 
 let eslint: ESLint;
 beforeAll(() => {
-  // The config as it is, except where type information comes from: the src-only program of tsconfig.build.json
-  // rather than the project service's src + test one. Every planted file is in src, whose types do not depend on
-  // test/, and the smaller program loads ~1 s faster.
-  const parserOptions = { projectService: false, project: join(ROOT, 'tsconfig.build.json'), tsconfigRootDir: ROOT };
-  eslint = new ESLint({ cwd: ROOT, overrideConfig: { languageOptions: { parserOptions } } });
+  eslint = new ESLint({ cwd: ROOT });
 });
 
 /** Lints `extra` appended to a real file of the tree, as if it were written there. */
