@@ -127,6 +127,19 @@ describe('evalrun run with batch mode', () => {
     expect(JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')).cost.cost_usd).toBe(summary.cost.cost_usd);
   });
 
+  it("adopts a batch whose creation answer was lost (it may exist all the same) instead of creating another", async () => {
+    const { cfg, base, env, sim: s } = await setup({ batch: { lose_create_answer: { times: 1 } } });
+    const out = join(base, 'out');
+    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
+    expect(r.code, r.stderr).toBe(0);
+    // As many batches at the provider as parts in run.json: the one whose answer was lost was looked up by its
+    // metadata and adopted, not created twice.
+    const parts = (await manifest(out)).batch!.parts;
+    expect((await providerBatches(s)).map((b) => b.id).sort()).toEqual(parts.map((p) => p.batch_id).sort());
+    expect(await records(out)).toHaveLength(REQUESTS);
+    expectComputedOnce(s);
+  });
+
   it('--batch turns it on; plan --batch prices at half', async () => {
     // With no batch options poll_s is the default 30 s, whose first wait is 1 s: batches done as soon as they are
     // created spare it.
@@ -296,9 +309,9 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
 }
 
 /** The batches the provider holds, as its list endpoint shows them. */
-async function providerBatches(s: RunningSimulator): Promise<Array<{ status: string; request_counts: { completed: number } }>> {
+async function providerBatches(s: RunningSimulator): Promise<Array<{ id: string; status: string; request_counts: { completed: number } }>> {
   const res = await fetch(`${s.url}/batches?limit=100`);
-  return ((await res.json()) as { data: Array<{ status: string; request_counts: { completed: number } }> }).data;
+  return ((await res.json()) as { data: Array<{ id: string; status: string; request_counts: { completed: number } }> }).data;
 }
 
 /** run.json shows every part's batch id: all six batches exist at the provider and the run is polling them. */
