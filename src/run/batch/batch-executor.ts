@@ -62,6 +62,8 @@ const CUSTOM_ID_FIELD = /"custom_id": ?"([^"]*)"/;
 const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 /** Batches created this long before the run started are still looked at (clocks differ). */
 const CLOCK_SLACK_S = 600;
+/** Result lines recorded between two turns of the event loop while a part's results are ingested. */
+const INGEST_YIELD_EVERY = 256;
 
 /** An SDK client whose uploads and downloads stream (src/run/batch/stream-fetch.ts). */
 export function openBatchClient(endpoint: Endpoint, timeoutMs: number): OpenAI {
@@ -444,6 +446,7 @@ class BatchSession {
     const fd = openSync(path, 'r');
     try {
       let buf = Buffer.alloc(64 * 1024);
+      let taken = 0;
       for await (const task of this.o.replan(inPart)) {
         if (this.run.abort.aborted) return;
         const offset = offsets.get(task.seq);
@@ -458,6 +461,9 @@ class BatchSession {
         }
         this.record(part, b, task, line ?? missing(task.seq), retry);
         if (this.recorded === 3) await testPause('ingesting');
+        // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
+        // records outlive a scavenge and V8 grows its young generation later (~15 MB less peak RSS, RESULTS.md).
+        if (++taken % INGEST_YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       closeSync(fd);
