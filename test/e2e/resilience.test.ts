@@ -8,76 +8,20 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSyn
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { cleanEnv, runCli, runMain } from '../helpers/cli.js';
-import { countLines, startRun, waitForRecords, withSim as withSimulator } from '../helpers/run-process.js';
-
-const ROWS = 30;
-const CELLS = 4;
-const N = 2;
-const REQUESTS = ROWS * CELLS;
-const SEED = 7;
-const schema = {
-  type: 'object',
-  required: ['label', 'score'],
-  additionalProperties: false,
-  properties: { label: { enum: ['a', 'b', 'c'] }, score: { type: 'integer', minimum: 0, maximum: 9 } },
-};
+import { simulateCompletion } from '../../src/simulator/index.js';
+import { runCli, runMain } from '../helpers/cli.js';
+import { countLines, startRun, waitForRecords } from '../helpers/run-process.js';
+import { N, REQUESTS, SEED, comparable, envFor, schema, withSim, writeFixture } from '../helpers/json-grid-fixture.js';
 
 let work: string;
 let baseline: string[][];
-
-function writeFixture(dir: string, extra = ''): string {
-  const rows = Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: "quoted", comma, ünïcode` }));
-  writeFileSync(join(dir, 'rows.jsonl'), `${rows.join('\n')}\n`);
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
-  const config = [
-    'name: resilience',
-    'dataset: rows.jsonl',
-    'id_column: id',
-    'messages:',
-    '  - { role: system, content: "Reply with a json object." }',
-    '  - { role: user, content: "{{text}}" }',
-    'params: { max_tokens: 60, response_format: { type: json_object } }',
-    'grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1], n: [2] }',
-    'schema: schema.json',
-    'concurrency: 8',
-    'timeout_s: 0.5',
-    'retry: { max_attempts: 15, max_wait_s: 0.2 }',
-    extra,
-  ].join('\n');
-  writeFileSync(join(dir, 'evalrun.yaml'), `${config}\n`);
-  return join(dir, 'evalrun.yaml');
-}
-
-function envFor(sim: { url: string }, key = 'sk-test-key'): NodeJS.ProcessEnv {
-  return cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: key });
-}
-
-/** choices.csv without what legitimately differs between runs: timing, attempts, request ids. */
-function comparable(dir: string): string[][] {
-  const rows = parse(readFileSync(join(dir, 'choices.csv')), { columns: true }) as Array<Record<string, string>>;
-  return rows.map((r) => {
-    const { latency_ms: _l, attempts: _a, request_id: _r, ...rest } = r;
-    return Object.values(rest);
-  });
-}
 
 function recordSeqs(dir: string): number[] {
   return readFileSync(join(dir, 'records.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => (JSON.parse(l) as { seq: number }).seq);
-}
-
-
-
-
-/** A simulator with this file's seed and schema. */
-function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
-  return withSimulator({ seed: SEED, schema, ...options }, fn);
 }
 
 beforeAll(async () => {
@@ -251,7 +195,7 @@ describe('rate limits', () => {
   it('with rate_limit.rpm equal to the server limit, sends no request over it and gets no 429', async () => {
     const dir = mkdtempSync(join(work, 'paced-'));
     // The simulator counts per 2 s window here, so 60 per window is 1800 a minute.
-    const config = writeFixture(dir, 'rate_limit: { rpm: 1800 }');
+    const config = writeFixture(dir, { extra: ['rate_limit: { rpm: 1800 }'] });
     await withSim({ rpm: 60, window_ms: 2000 }, async (sim) => {
       const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);

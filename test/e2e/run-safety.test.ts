@@ -10,21 +10,10 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { simulateCompletion, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { cleanEnv, runMain } from '../helpers/cli.js';
-import { countLines, startRun, waitForRecords, withSim as withSimulator } from '../helpers/run-process.js';
-
-const ROWS = 30;
-const CELLS = 4;
-const N = 2;
-const REQUESTS = ROWS * CELLS;
-const SEED = 7;
-const schema = {
-  type: 'object',
-  required: ['label', 'score'],
-  additionalProperties: false,
-  properties: { label: { enum: ['a', 'b', 'c'] }, score: { type: 'integer', minimum: 0, maximum: 9 } },
-};
+import { simulateCompletion } from '../../src/simulator/index.js';
+import { runMain } from '../helpers/cli.js';
+import { countLines, startRun, waitForRecords } from '../helpers/run-process.js';
+import { CELLS, N, REQUESTS, SEED, comparable, envFor, schema, withSim, writeFixture } from '../helpers/json-grid-fixture.js';
 
 let work: string;
 let config: string;
@@ -33,47 +22,8 @@ let gated: string;
 let baselineDir: string;
 let baseline: string[][];
 
-function writeFixture(dir: string, name: string, extra: string[] = [], timeoutS = 2): string {
-  const rows = Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: some text` }));
-  writeFileSync(join(dir, 'rows.jsonl'), `${rows.join('\n')}\n`);
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
-  const lines = [
-    'name: safety',
-    'dataset: rows.jsonl',
-    'id_column: id',
-    'messages:',
-    '  - { role: system, content: "Reply with a json object." }',
-    '  - { role: user, content: "{{text}}" }',
-    'params: { max_tokens: 60, response_format: { type: json_object } }',
-    `grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1], n: [${N}] }`,
-    'schema: schema.json',
-    'concurrency: 8',
-    `timeout_s: ${timeoutS}`,
-    'retry: { max_attempts: 15, max_wait_s: 0.2 }',
-    ...extra,
-  ];
-  const file = join(dir, name);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
-}
-
-const envFor = (sim: { url: string }) => cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test-key' });
-
-function comparable(dir: string): string[][] {
-  const rows = parse(readFileSync(join(dir, 'choices.csv')), { columns: true }) as Array<Record<string, string>>;
-  return rows.map((r) => {
-    const { latency_ms: _l, attempts: _a, request_id: _r, ...rest } = r;
-    return Object.values(rest);
-  });
-}
-
 const lines = countLines;
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
-
-/** A simulator with this file's seed and schema. */
-function withSim<T>(options: SimulatorOptions, fn: (sim: RunningSimulator) => Promise<T>): Promise<T> {
-  return withSimulator({ seed: SEED, schema, ...options }, fn);
-}
 
 /** An interrupted run (Ctrl-C after a few records) of the gated config, in `out`. */
 async function interruptedRun(out: string): Promise<{ code: number | null; stderr: string }> {
@@ -87,8 +37,8 @@ async function interruptedRun(out: string): Promise<{ code: number | null; stder
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'evalrun-safety-'));
-  config = writeFixture(work, 'evalrun.yaml');
-  gated = writeFixture(work, 'gated.yaml', ['gates:', '  - { metric: schema_valid_rate, min: 0.9, bound: low }']);
+  config = writeFixture(work, { timeoutS: 2 });
+  gated = writeFixture(work, { file: 'gated.yaml', timeoutS: 2, extra: ['gates:', '  - { metric: schema_valid_rate, min: 0.9, bound: low }'] });
   baselineDir = join(work, 'baseline');
   await withSim({}, async (sim) => {
     const r = await runMain(['run', config, '--out', baselineDir, '--quiet'], envFor(sim));
@@ -181,7 +131,7 @@ describe('one process per run directory (item 2)', () => {
   it('refuses a second run (exit 75) and a report while a run is writing the directory; nothing is sent twice', async () => {
     const out = join(work, 'locked');
     // Long enough a timeout that the held requests wait for release() rather than being retried.
-    const patient = writeFixture(work, 'patient.yaml', [], 60);
+    const patient = writeFixture(work, { file: 'patient.yaml', timeoutS: 60 });
     const server = await heldServer(8);
     try {
       const env = envFor(server);
@@ -300,7 +250,7 @@ describe('interrupted runs say they are incomplete (item 7)', () => {
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('gates not judged');
     const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<skipped message="Gates not judged: the run is incomplete/);
-    expect(junit).toMatch(/<testcase classname="evalrun.run.safety" name="run complete">\s*<failure message="Incomplete run:/);
+    expect(junit).toMatch(/<testcase classname="evalrun.run.fixture" name="run complete">\s*<failure message="Incomplete run:/);
     expect(junit).not.toContain('GateFailure');
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('"incomplete":"Incomplete run:');
     expect(existsSync(join(out, 'run.lock'))).toBe(false);
