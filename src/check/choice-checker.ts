@@ -28,12 +28,13 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
     const parsedArgs = toolCalls?.map((c) => parseJson(c.arguments));
     if (toolCalls?.length) {
       const args = checkToolCalls(toolCalls, tools[task.cell.index]!, parsedArgs);
-      check = { ...check, schema_errors: [...check.schema_errors, ...args.errors], tool_args_valid: args.valid };
+      check = Object.assign({}, check, { schema_errors: [...check.schema_errors, ...args.errors], tool_args_valid: args.valid });
     }
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
     if (!grade) return check;
     const details: NonNullable<ChoiceCheck['check_details']> = {};
     const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details);
-    return Object.keys(details).length ? { ...check, checks, check_details: details } : { ...check, checks };
+    // Object.assign, not a literal starting with `...check`: see makeRecord in src/run/execute-task.ts.
+    return Object.assign({}, check, Object.keys(details).length ? { checks, check_details: details } : { checks });
   };
 }

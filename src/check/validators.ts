@@ -57,7 +57,7 @@ export function compileSchema(schema: Record<string, unknown>): ValidateFunction
   let ajv: Ajv;
   if (/2020-12|2019-09/.test(dialect)) ajv = draft2020 ??= addFormats(new Ajv2020(options) as unknown as Ajv);
   else if (draft07Meta && (dialect === '' || DRAFT07.test(dialect))) {
-    ajv = draft07Unchecked ??= addFormats(new Ajv({ ...options, validateSchema: false }));
+    ajv = draft07Unchecked ??= addFormats(new Ajv(Object.assign({}, options, { validateSchema: false })));
     // ajv's own words for an invalid schema, from the precompiled meta-schema.
     if (!draft07Meta(schema)) throw new Error(`schema is invalid: ${ajv.errorsText(draft07Meta.errors)}`);
   } else ajv = draft07 ??= addFormats(new Ajv(options));

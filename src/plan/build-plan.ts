@@ -35,7 +35,9 @@ export async function* planTasks(
 export function requestBody(params: Record<string, unknown>, messages: Task['body']['messages']): Task['body'] {
   const { extra_body: extra, ...rest } = params;
   const merged = extra && typeof extra === 'object' ? { ...rest, ...(extra as Record<string, unknown>) } : rest;
-  return { ...merged, model: String(params['model']), messages };
+  // Not `{ ...merged, model, messages }`: on Node 20 that literal gets a hidden class of its own per task (see
+  // makeRecord in src/run/execute-task.ts).
+  return Object.assign({}, merged, { model: String(params['model']), messages });
 }
 
 /** Each cell's compiled template (by cell index): its prompt variant's, or the `messages` template. */

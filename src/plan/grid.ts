@@ -16,7 +16,7 @@ const core: Array<[key: string, prefix: string]> = [
 export function expandGrid(config: Config): Cell[] {
   let combos: Array<Record<string, unknown>> = [{}];
   for (const axis of config.grid) {
-    combos = combos.flatMap((c) => axis.values.map((v) => ({ ...c, [axis.key]: v })));
+    combos = combos.flatMap((c) => axis.values.map((v) => Object.assign({}, c, { [axis.key]: v })));
   }
   // The prompt variant is the outermost axis: cells are grouped by variant, each over the whole parameter grid.
   const prompts: Array<string | undefined> = config.prompts ? config.prompts.map((p) => p.name) : [undefined];

@@ -40,13 +40,12 @@ export function shardRange(spec: ShardSpec, rows: number, cells: ReadonlyArray<{
   const start = Math.floor(((spec.index - 1) * rows) / spec.count);
   const end = Math.floor((spec.index * rows) / spec.count);
   const perRowChoices = cells.reduce((s, c) => s + c.n, 0);
-  return {
-    ...spec,
-    rows: [start, end],
+  return Object.assign({}, spec, {
+    rows: [start, end] as [number, number],
     first_seq: start * cells.length,
     requests: (end - start) * cells.length,
     choices: (end - start) * perRowChoices,
-  };
+  });
 }
 
 /** The shard's rows from the stream of all rows, stopping once past its range (the rest is not even read). */

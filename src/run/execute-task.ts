@@ -79,8 +79,8 @@ export async function executeTask(task: Task, deps: ExecuteDeps): Promise<Reques
   const x = await exchange(task, task.body, task.body, clock, deps);
   if (!x) return undefined;
   if (!x.ok) return failedRecord(task, x.error, { attempts: x.attempts, latency: x.latency, ...clock });
-  const record = successRecord(task, x.data, { attempts: x.attempts, latency: x.latency, ...clock, status: x.status, requestId: x.requestId }, deps);
-  return x.cached ? { ...record, cached: true } : record;
+  const record = successRecord(task, x.data, { attempts: x.attempts, latency: x.latency, t0: clock.t0, startedAt: clock.startedAt, status: x.status, requestId: x.requestId }, deps);
+  return x.cached ? Object.assign(record, { cached: true }) : record;
 }
 
 /**
@@ -107,8 +107,8 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     delete body['n'];
     if (typeof body['seed'] === 'number') body['seed'] = body['seed'] + k;
     // Without a seed the n bodies are the same: the cache must still keep n different answers.
-    const cacheKey = { ...body, 'evalrun:repeat': k };
-    const x = await exchange({ ...task, body }, body, cacheKey, clock, deps);
+    const cacheKey = Object.assign({}, body, { 'evalrun:repeat': k });
+    const x = await exchange(Object.assign({}, task, { body }), body, cacheKey, clock, deps);
     if (!x) return undefined;
     attempts += x.attempts;
     latency += x.latency;
@@ -129,23 +129,19 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
       error: null,
     });
     model ??= x.data.model ?? null;
-    const keyed = keyChoices({ ...task, cell: { ...task.cell, n: 1 } }, x.data.choices, deps);
+    const keyed = keyChoices(Object.assign({}, task, { cell: Object.assign({}, task.cell, { n: 1 }) }), x.data.choices, deps);
     const c = keyed.choices[0]!;
-    choices.push({ ...c, index: k });
-    for (const a of keyed.anomalies) anomalies.push({ ...a, message: `request ${k + 1} of ${n}: ${a.message}` });
+    choices.push(Object.assign(c, { index: k }));
+    for (const a of keyed.anomalies) anomalies.push(Object.assign(a, { message: `request ${k + 1} of ${n}: ${a.message}` }));
     extra.push(...keyed.extra);
     const u = usageOf(x.data.usage, anomalies, `request ${k + 1} of ${n}: `);
     parts[parts.length - 1]!.usage = u;
     if (u === null) usageKnown = false;
     else usage = usage ? { prompt_tokens: usage.prompt_tokens + u.prompt_tokens, completion_tokens: usage.completion_tokens + u.completion_tokens, total_tokens: usage.total_tokens + u.total_tokens } : u;
   }
-  const head = recordHead(task, { attempts, latency, ...clock });
   const okFirst = parts.find((p) => p.error === null);
-  if (!okFirst) {
-    return { ...failedRecord(task, lastError!, { attempts, latency, ...clock }), parts };
-  }
-  return {
-    ...head,
+  if (!okFirst) return Object.assign(failedRecord(task, lastError!, { attempts, latency, ...clock }), { parts });
+  return makeRecord(task, { attempts, latency, ...clock }, {
     http_status: okFirst.http_status,
     request_id: okFirst.request_id,
     completion_id: okFirst.completion_id,
@@ -158,7 +154,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     ...(anomalies.length ? { anomalies } : {}),
     ...(extra.length ? { extra_choices: extra } : {}),
     parts,
-  };
+  });
 }
 
 /** One HTTP exchange (with its retries), or its cached answer; undefined when the run is stopping. */
@@ -258,8 +254,7 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
 }
 
 function failedRecord(task: Task, error: RequestError, m: { attempts: number; latency: number; t0: number; startedAt: Date }): RequestRecord {
-  return {
-    ...recordHead(task, m),
+  return makeRecord(task, m, {
     http_status: error.status,
     request_id: null,
     completion_id: null,
@@ -268,7 +263,7 @@ function failedRecord(task: Task, error: RequestError, m: { attempts: number; la
     choices: [],
     error,
     input: inputOf(task),
-  };
+  });
 }
 
 const MAX_INPUT_TEXT = 1000;
@@ -295,10 +290,17 @@ function choiceFails(c: ChoiceRecord): boolean {
   return Object.values(c.checks ?? {}).some((v) => v === false);
 }
 
-/** The fields every record starts with, in the order the journal index reads (`v`, then `seq`). */
-export function recordHead(task: Task, m: { attempts: number; latency: number | null; t0: number; startedAt: Date }) {
-  return {
-    v: 1 as const,
+type RecordHead = Pick<RequestRecord, 'v' | 'seq' | 'cell' | 'row_id' | 'attempts' | 'latency_ms' | 'elapsed_ms' | 'started_at'>;
+
+/**
+ * A record: the fields every record starts with, in the order the journal index reads (`v`, then `seq`), then the
+ * outcome's. Object.assign, not a literal starting with `...head`: on Node 20 (V8 11.3) such a literal gets a new
+ * hidden class per object, which costs ~3 KB of allocation per record and survives into the old generation
+ * (test/bench/RESULTS.md "Batch memory"). Every per-record object in src/run avoids the pattern for that reason.
+ */
+export function makeRecord(task: Task, m: { attempts: number; latency: number | null; t0: number; startedAt: Date }, outcome: Omit<RequestRecord, keyof RecordHead>): RequestRecord {
+  const head: RecordHead = {
+    v: 1,
     seq: task.seq,
     cell: task.cell.id,
     row_id: task.row.id,
@@ -307,6 +309,7 @@ export function recordHead(task: Task, m: { attempts: number; latency: number | 
     elapsed_ms: round(performance.now() - m.t0),
     started_at: m.startedAt.toISOString(),
   };
+  return Object.assign(head, outcome);
 }
 
 export interface AttemptMeta {
@@ -323,8 +326,7 @@ export interface AttemptMeta {
 export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: AttemptMeta, deps: Pick<ExecuteDeps, 'check'>): RequestRecord {
   const { choices, extra, anomalies } = keyChoices(task, data.choices, deps);
   const usage = usageOf(data.usage, anomalies, '');
-  return {
-    ...recordHead(task, meta),
+  return makeRecord(task, meta, {
     http_status: meta.status,
     request_id: meta.requestId,
     completion_id: data.id ?? null,
@@ -335,7 +337,7 @@ export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: Att
     ...(anomalies.length ? { anomalies } : {}),
     ...(extra.length ? { extra_choices: extra } : {}),
     ...(choices.some(choiceFails) ? { input: inputOf(task) } : {}),
-  };
+  });
 }
 
 const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;

@@ -1,6 +1,7 @@
 /**
  * The lint config must bite: a planted cross-stage import, an import of the orchestration files from a stage, a
- * floating promise and a package-internal import are each rejected. (`npm run lint` in CI checks the real tree.)
+ * floating promise, a package-internal import and a spread-first literal on the per-request path are each
+ * rejected. (`npm run lint` in CI checks the real tree.)
  */
 import { ESLint } from 'eslint';
 import { readFileSync } from 'node:fs';
@@ -64,5 +65,16 @@ describe('the lint config', () => {
 
   it("rejects a package's internal file", async () => {
     expect(await ruleIds('src/run/http-fetch.ts', "import planted from 'undici/lib/dispatcher/agent.js';\nexport { planted };")).toContain('no-restricted-syntax');
+  });
+
+  it('rejects, on the per-request path only, a literal that starts with a spread and goes on with properties', async () => {
+    const planted = 'export const planted = (o: object, n: number) => ({ ...o, n });';
+    expect(await ruleIds('src/run/execute-task.ts', planted)).toContain('no-restricted-syntax');
+    expect(await ruleIds('src/record/journal.ts', planted)).toContain('no-restricted-syntax');
+    // A spread alone or last is not the pattern, and the package-internal rule still holds there.
+    expect(await ruleIds('src/run/execute-task.ts', 'export const planted = (o: object, n: number) => [{ ...o }, { n, ...o }];')).toEqual([]);
+    expect(await ruleIds('src/run/execute-task.ts', "import planted from 'openai/internal/utils.js';\nexport { planted };")).toContain('no-restricted-syntax');
+    // Elsewhere (config, manifests: once per run) the literal reads better and costs nothing that matters.
+    expect(await ruleIds('src/report/junit.ts', planted)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
 import type OpenAI from 'openai';
 import type { Task } from '../../contracts/plan.js';
 import type { RequestError, RequestRecord } from '../../record/types.js';
-import { recordHead, successRecord, type ExecuteDeps } from '../execute-task.js';
+import { makeRecord, successRecord, type ExecuteDeps } from '../execute-task.js';
 import { shouldRetry } from '../retry.js';
 import { seqOfCustomId } from './build-files.js';
 import type { BatchOutputLine } from './types.js';
@@ -70,12 +70,12 @@ export interface LineMeta {
 
 export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, deps: Pick<ExecuteDeps, 'check' | 'redact'>): LineOutcome {
   const now = meta.now ?? new Date();
-  // recordHead measures elapsed time on performance.now(); a batch spans processes, so anchor it on wall time.
+  // makeRecord measures elapsed time on performance.now(); a batch spans processes, so anchor it on wall time.
   const t0 = performance.now() - Math.max(0, now.getTime() - meta.startedAt.getTime());
   const head = { attempts: meta.attempts, latency: null, t0, startedAt: meta.startedAt };
   const failed = (kind: 'final' | 'retryable', error: RequestError, status: number | null, requestId: string | null): LineOutcome => ({
     kind,
-    record: { ...recordHead(task, head), http_status: status, request_id: requestId, completion_id: null, model: null, usage: null, choices: [], error },
+    record: makeRecord(task, head, { http_status: status, request_id: requestId, completion_id: null, model: null, usage: null, choices: [], error }),
   });
   const r = line.response;
   if (r === null) {
@@ -88,7 +88,7 @@ export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, d
     if (!isObject(data) || !Array.isArray((data as { choices?: unknown }).choices)) {
       return failed('retryable', { kind: 'invalid_response', status: r.status_code, type: null, code: null, message: 'response has no choices array' }, r.status_code, requestId);
     }
-    return { kind: 'answered', record: successRecord(task, data, { ...head, status: r.status_code, requestId }, deps) };
+    return { kind: 'answered', record: successRecord(task, data, { attempts: head.attempts, latency: null, t0: head.t0, startedAt: head.startedAt, status: r.status_code, requestId }, deps) };
   }
   const body = isObject(r.body) && isObject(r.body['error']) ? r.body['error'] : undefined;
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
