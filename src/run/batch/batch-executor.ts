@@ -8,7 +8,6 @@
 import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { basename, join, relative } from 'node:path';
 import { APIError, toStreamingFile, type OpenAI } from 'openai';
 import type { BatchOptions, Config } from '../../contracts/config.js';
@@ -22,6 +21,7 @@ import { buildBatchFiles, diskSink, seqOfCustomId } from './build-files.js';
 import { lineOutcome, parseOutputLine } from './parse-line.js';
 import { BATCH_URL, type BatchOutputLine } from './types.js';
 import { anyOf, runSet, toRuns } from './seq-runs.js';
+import { copyLines } from './copy-lines.js';
 import { streamingFetch } from './stream-fetch.js';
 
 export interface BatchProgress {
@@ -327,7 +327,7 @@ class BatchSession {
       if (p.state === 'submitted') pending += p.requests;
     }
     const p: BatchProgress = { byStatus, done: this.done, failed: this.failed, pending, waitingS: Math.round(this.waitingMs / 1000) };
-    const text = JSON.stringify({ ...p, waitingS: 0 });
+    const text = JSON.stringify(Object.assign({}, p, { waitingS: 0 }));
     if (text === this.lastProgress) return;
     this.lastProgress = text;
     this.o.onProgress?.(p);
@@ -367,7 +367,7 @@ class BatchSession {
     const retryable = errors.length > 0 && errors.every((e) => e.line === null || e.line === undefined) && !errors.some((e) => e.code === 'invalid_file' || e.code === 'empty_file');
     part.state = 'done';
     if (retryable && part.attempt < this.maxAttempts) {
-      const again: BatchPart = { ...part, part: this.nextPart(), attempt: part.attempt + 1, state: 'intent', intent_at: new Date().toISOString() };
+      const again: BatchPart = Object.assign({}, part, { part: this.nextPart(), attempt: part.attempt + 1, state: 'intent' as const, intent_at: new Date().toISOString() });
       for (const k of ['input_file_id', 'batch_id', 'status', 'created_at', 'ended_at', 'request_counts', 'errors', 'ingest_s'] as const) delete again[k];
       this.state.parts.push(again);
       await this.o.save();
@@ -380,7 +380,6 @@ class BatchSession {
     for await (const task of this.o.replan(runSet(part.seqs))) this.record(part, b, task, line(task.seq), undefined);
   }
 
-  /** Streams the output and error files into a map by seq, then walks the part's tasks and records each. */
   /**
    * Result files come in no order, the plan's tasks only in seq order: each file is copied to DIR/batches as it is
    * read, keeping only each line's place (seq → offset, length), then the part's tasks are walked and each line is
@@ -394,45 +393,32 @@ class BatchSession {
     let odd = 0;
     let at = 0;
     const out = createWriteStream(path);
+    // The bytes go to disk as they come, pulled (readline would buffer lines while the disk is busy); only each
+    // line's place is kept.
+    const line = (bytes: Buffer, offset: number) => {
+      let len = bytes.length;
+      if (len > 0 && bytes[len - 1] === 0x0d) len--;
+      if (len === 0) return;
+      // The full check comes when the line is recorded; here only where it goes (custom_id comes first).
+      const head = bytes.toString('utf8', 0, Math.min(len, 256));
+      const seq = seqOfCustomId((CUSTOM_ID_FIELD.exec(head) ?? CUSTOM_ID_FIELD.exec(bytes.toString('utf8', 0, len)))?.[1]);
+      // Not ours, or a second line for a request: reported, never recorded.
+      if (seq === undefined || !inPart(seq) || offsets.has(seq)) {
+        odd++;
+        return;
+      }
+      offsets.set(seq, offset);
+      lengths.set(seq, len);
+    };
+    const write = async (bytes: Buffer | string) => {
+      if (!out.write(bytes)) await once(out, 'drain');
+    };
     try {
       for (const fileId of [b.output_file_id, b.error_file_id]) {
         if (!fileId) continue;
         const res = await this.call(() => this.client.files.content(fileId));
         if (!res.body) continue;
-        // The bytes go to disk as they come, pulled (readline would buffer lines while the disk is busy); only each
-        // line's place is kept.
-        let rest: Buffer | undefined;
-        const line = (bytes: Buffer) => {
-          let len = bytes.length;
-          if (len > 0 && bytes[len - 1] === 0x0d) len--;
-          if (len === 0) return;
-          // The full check comes when the line is recorded; here only where it goes (custom_id comes first).
-          const head = bytes.toString('utf8', 0, Math.min(len, 256));
-          const seq = seqOfCustomId((CUSTOM_ID_FIELD.exec(head) ?? CUSTOM_ID_FIELD.exec(bytes.toString('utf8', 0, len)))?.[1]);
-          // Not ours, or a second line for a request: reported, never recorded.
-          if (seq === undefined || !inPart(seq) || offsets.has(seq)) {
-            odd++;
-            return;
-          }
-          offsets.set(seq, at);
-          lengths.set(seq, len);
-        };
-        for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)) {
-          const data: Buffer = rest ? Buffer.concat([rest, chunk as Uint8Array]) : Buffer.from(chunk as Uint8Array);
-          let from = 0;
-          for (let nl = data.indexOf(0x0a, from); nl >= 0; nl = data.indexOf(0x0a, from)) {
-            line(data.subarray(from, nl));
-            at += nl - from + 1;
-            from = nl + 1;
-          }
-          rest = from < data.length ? data.subarray(from) : undefined;
-          if (!out.write(data.subarray(0, from))) await once(out, 'drain');
-        }
-        if (rest) {
-          line(rest);
-          at += rest.length + 1;
-          if (!out.write(Buffer.concat([rest, Buffer.from('\n')]))) await once(out, 'drain');
-        }
+        at = await copyLines(res.body as unknown as AsyncIterable<Uint8Array>, at, line, write);
       }
     } finally {
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));

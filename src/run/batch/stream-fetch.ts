@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { ReadableStream as WebReadableStream, type ReadableStream as NodeReadableStream } from 'node:stream/web';
 
 /** Statuses whose response has no body by definition: `Response` refuses one. */
 const NO_BODY = new Set([101, 204, 205, 304]);
@@ -30,7 +30,9 @@ export async function streamingFetch(input: string | URL | Request, init: Reques
       }
       const status = res.statusCode ?? 0;
       if (NO_BODY.has(status) || init.method === 'HEAD') res.resume();
-      const stream = NO_BODY.has(status) || init.method === 'HEAD' ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+      // ReadableStream.from, not Readable.toWeb: toWeb copies every chunk (a 40 MB result file is copied whole, chunk
+      // by chunk, before evalrun reads it); from hands on the socket's chunks as they are.
+      const stream = NO_BODY.has(status) || init.method === 'HEAD' ? null : (WebReadableStream.from(res) as unknown as ReadableStream<Uint8Array>);
       resolve(new Response(stream, { status, statusText: res.statusMessage ?? '', headers: out }));
     });
     if (body === undefined || body === null) req.end();
