@@ -20,7 +20,7 @@ import { LiveReport } from './report/live-report.js';
 import { writeReports } from './report/write-reports.js';
 import { endSession, exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from './run/executor.js';
-import { openProvider, type Provider } from './run/provider.js';
+import { describeServer, openProvider, type Provider, type ServerInfo } from './run/provider.js';
 import { StopController } from './util/stop-controller.js';
 import type { Summary } from './contracts/summary.js';
 
@@ -84,15 +84,18 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     if (claim.previous) checkShardResume(claim.explicit!, claim.previous.shard, shard);
     // The provider is opened before the directory exists: a missing key must leave nothing behind.
     server = await openEndpoint(config, { env: options.env });
-    provider = openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
+    // Batch mode: asked for now, or the run has batches already (they are polled whatever the flags say). It sends
+    // nothing over the synchronous HTTP pool, so that is not opened.
+    const batchMode = Boolean(claim.previous?.batch || (config.batch && !options.cancelBatches));
+    if (!batchMode) provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
+    const serverInfo = provider ?? describeServer(server.endpoint);
     // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
     if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
     const opened = await openRunDir(claim, { name: config.name, requests: plan.requests, retryErrors: Boolean(options.retryErrors), onNotice });
     const { dir, index, retry } = opened;
     lock = opened.lock;
-    let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider, shard });
-    // Batch mode: asked for now, or the run has batches already (they are polled whatever the flags say).
-    if (!manifest.batch && config.batch && !options.cancelBatches) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
+    let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
+    if (!manifest.batch && batchMode && config.batch) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
     if (options.cancelBatches && !manifest.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted')) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
@@ -120,7 +123,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, endpoint: server.endpoint, manifest: () => manifest, rowsOf, skip: opened.skip });
+    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint: server.endpoint, manifest: () => manifest, rowsOf, skip: opened.skip });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
@@ -159,7 +162,9 @@ function chooseExecutor(p: {
   config: Config;
   cells: readonly Cell[];
   dir: string;
-  provider: Provider;
+  /** The synchronous HTTP provider: opened unless the run is in batch mode. */
+  provider: Provider | undefined;
+  serverInfo: ServerInfo;
   endpoint: OpenEndpoint['endpoint'];
   manifest: () => RunManifest;
   rowsOf: () => AsyncIterable<Row>;
@@ -168,13 +173,13 @@ function chooseExecutor(p: {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
   const state = p.manifest().batch;
-  if (!state) return createHttpExecutor({ provider: p.provider, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  if (!state) return createHttpExecutor({ provider: p.provider!, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
     config,
     batch: config.batch ?? { pollS: state.poll_s, maxRequests: state.max_requests },
     check,
-    redact: p.provider.redact,
+    redact: p.serverInfo.redact,
     dir: p.dir,
     state,
     runStartedAt: p.manifest().started_at,

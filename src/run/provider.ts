@@ -1,6 +1,5 @@
 import OpenAI from 'openai';
 import { makeRedactor, redactUrl } from '../util/redact.js';
-import { createHttpFetch } from './http-fetch.js';
 
 /**
  * Where a run sends its requests: all the run knows of its server. Built from the config by `openEndpoint`
@@ -22,14 +21,19 @@ export interface Endpoint {
   secrets: string[];
 }
 
-export interface Provider {
-  client: OpenAI;
+/** What a run knows of its server without connecting to it: what run.json and the logs may show, and what to hide. */
+export interface ServerInfo {
   kind: 'openai' | 'simulator';
   /** The base URL with credentials hidden, safe to write to run.json and logs. */
   shownBaseUrl: string;
   /** What identifies the server in response-cache keys. */
   cacheKeyUrl: string;
   redact: (text: string) => string;
+}
+
+/** A server to send synchronous requests to: its SDK client over evalrun's HTTP pool. */
+export interface Provider extends ServerInfo {
+  client: OpenAI;
   close(): Promise<void>;
   /** Ends every request in flight now (a hard stop); they are not recorded, so a resume sends them again. */
   abortInFlight(): void;
@@ -41,23 +45,23 @@ export interface ProviderOptions {
   timeoutMs: number;
 }
 
+export function describeServer(endpoint: Endpoint): ServerInfo {
+  // The SDK resolves the base URL (its default when the config names none); this client never sends anything.
+  const shownBaseUrl = redactUrl(sdkClient(endpoint, globalThis.fetch, 0).baseURL);
+  return { kind: endpoint.kind, shownBaseUrl, cacheKeyUrl: endpoint.cacheKey ?? shownBaseUrl, redact: makeRedactor(endpoint.secrets) };
+}
+
 /**
  * An SDK client for the endpoint, over evalrun's own `fetch` (the SDK's public `fetch` option). The SDK makes one
  * attempt per call (maxRetries 0): retries are evalrun's, so they are counted.
  */
-export function openProvider(endpoint: Endpoint, options: ProviderOptions): Provider {
+export async function openProvider(endpoint: Endpoint, options: ProviderOptions): Promise<Provider> {
+  // Loaded when a run sends synchronous requests, not with this module: the HTTP pool's undici is ~5 MB of heap that
+  // a Batch API run never uses.
+  const { createHttpFetch } = await import('./http-fetch.js');
   const http = createHttpFetch(options.concurrency);
   const client = sdkClient(endpoint, http.fetch, options.timeoutMs);
-  const shownBaseUrl = redactUrl(client.baseURL);
-  return {
-    client,
-    kind: endpoint.kind,
-    shownBaseUrl,
-    cacheKeyUrl: endpoint.cacheKey ?? shownBaseUrl,
-    redact: makeRedactor(endpoint.secrets),
-    abortInFlight: http.destroy,
-    close: () => http.close(),
-  };
+  return Object.assign(describeServer(endpoint), { client, abortInFlight: http.destroy, close: () => http.close() });
 }
 
 /** The SDK's client for an endpoint over the given `fetch`: one attempt per call, evalrun retries and counts. */

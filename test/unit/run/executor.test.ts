@@ -50,15 +50,15 @@ async function* tasks(count: number): AsyncGenerator<Task> {
   }
 }
 
-function executor(concurrency: number) {
+async function executor(concurrency: number) {
   const config = makeConfig({ concurrency, retry: { maxAttempts: 1, maxWaitS: 0 } });
-  const provider = openProvider({ kind: 'openai', baseUrl: base, apiKey: 'sk-x', secrets: [] }, { concurrency, timeoutMs: 30_000 });
+  const provider = await openProvider({ kind: 'openai', baseUrl: base, apiKey: 'sk-x', secrets: [] }, { concurrency, timeoutMs: 30_000 });
   return { provider, executor: createHttpExecutor({ provider, config, check: () => NOT_CHECKED }) };
 }
 
 describe('createHttpExecutor (the Executor seam: tasks in, records out)', () => {
   it('produces one record per task, with at most `concurrency` requests in flight', async () => {
-    const { provider, executor: ex } = executor(3);
+    const { provider, executor: ex } = await executor(3);
     maxInFlight = 0;
     const records: RequestRecord[] = [];
     const result = await ex.execute(tasks(20), { onRecord: (r) => records.push(r), stop: new AbortController().signal, abort: new AbortController().signal });
@@ -70,7 +70,7 @@ describe('createHttpExecutor (the Executor seam: tasks in, records out)', () => 
   });
 
   it('on abort (the hard stop) ends the requests in flight and records none of them', async () => {
-    const { provider, executor: ex } = executor(2);
+    const { provider, executor: ex } = await executor(2);
     hold = true;
     const before = received;
     const abort = new AbortController();

@@ -58,7 +58,7 @@ describe('the run does not special-case the simulator', () => {
     const { endpoint, close } = await openEndpoint(config('simulator'));
     expect(endpoint).toMatchObject({ kind: 'simulator', cacheKey: 'evalrun-simulator:7' });
     expect(endpoint.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
-    const provider = openProvider(endpoint, { concurrency: 2, timeoutMs: 10_000 });
+    const provider = await openProvider(endpoint, { concurrency: 2, timeoutMs: 10_000 });
     expect(provider.kind).toBe('simulator');
     expect(provider.shownBaseUrl).toBe(endpoint.baseUrl);
     // Its port changes every run; cached answers are keyed by what decides them.
@@ -68,7 +68,7 @@ describe('the run does not special-case the simulator', () => {
     await provider.close();
     await close();
     // Closing the endpoint stops the simulator: nothing listens there any more.
-    const after = openProvider(endpoint, { concurrency: 1, timeoutMs: 10_000 });
+    const after = await openProvider(endpoint, { concurrency: 1, timeoutMs: 10_000 });
     await expect(after.client.chat.completions.create(body)).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
     await after.close();
   });
@@ -91,7 +91,7 @@ describe('openProvider', () => {
   const endpoint = (extra: Partial<Endpoint> = {}): Endpoint => ({ kind: 'openai', baseUrl: `${base}/v1`, apiKey: 'sk-secret-abcdef', secrets: ['sk-secret-abcdef'], ...extra });
 
   it('sends through the SDK to the base URL, hides the secrets it was given, and keys the cache by the shown URL', async () => {
-    const provider = openProvider(endpoint({ baseUrl: `http://user:pw@127.0.0.1:${new URL(base).port}/v1` }), { concurrency: 2, timeoutMs: 10_000 });
+    const provider = await openProvider(endpoint({ baseUrl: `http://user:pw@127.0.0.1:${new URL(base).port}/v1` }), { concurrency: 2, timeoutMs: 10_000 });
     expect(provider.shownBaseUrl).not.toContain('pw');
     expect(provider.cacheKeyUrl).toBe(provider.shownBaseUrl);
     const { data, request_id } = await provider.client.chat.completions.create(body).withResponse();
@@ -103,7 +103,7 @@ describe('openProvider', () => {
   });
 
   it('ends the requests in flight on abortInFlight (the hard stop): the SDK reports them as connection errors', async () => {
-    const provider = openProvider(endpoint({ baseUrl: `${base}/hang/v1` }), { concurrency: 4, timeoutMs: 60_000 });
+    const provider = await openProvider(endpoint({ baseUrl: `${base}/hang/v1` }), { concurrency: 4, timeoutMs: 60_000 });
     const before = held.length;
     const arrived = new Promise<void>((r) => (onHeld = () => held.length >= before + 3 && r()));
     const calls = Array.from({ length: 3 }, () => provider.client.chat.completions.create(body));
