@@ -20,7 +20,7 @@ import type { Executor, ExecutorResult } from '../executor.js';
 import { buildBatchFiles, diskSink, seqOfCustomId } from './build-files.js';
 import { lineOutcome, parseOutputLine } from './parse-line.js';
 import { BATCH_URL, type BatchOutputLine } from './types.js';
-import { anyOf, runSet, toRuns } from './seq-runs.js';
+import { anyOf, runIndex, runSet, runsSize, toRuns } from './seq-runs.js';
 import { copyLines } from './copy-lines.js';
 import { streamingFetch } from './stream-fetch.js';
 
@@ -383,12 +383,15 @@ class BatchSession {
   /**
    * Result files come in no order, the plan's tasks only in seq order: each file is copied to DIR/batches as it is
    * read, keeping only each line's place (seq → offset, length), then the part's tasks are walked and each line is
-   * read back from disk. Memory holds two numbers per line, never the lines (a 50,000-line file may be 200 MB).
+   * read back from disk. Memory holds two numbers per request (12 bytes, in typed arrays), never the lines (a
+   * 50,000-line file may be 200 MB).
    */
   private async ingest(part: BatchPart, b: OpenAI.Batch, retry: number[] | undefined): Promise<void> {
     const inPart = runSet(part.seqs);
-    const offsets = new Map<number, number>();
-    const lengths = new Map<number, number>();
+    // Each request's line in the results file, by the request's place in the part (-1: no line yet).
+    const placeOf = runIndex(part.seqs);
+    const offsets = new Float64Array(runsSize(part.seqs)).fill(-1);
+    const lengths = new Uint32Array(offsets.length);
     const path = join(this.o.dir, 'batches', `part-${part.part}.results.jsonl`);
     let odd = 0;
     let at = 0;
@@ -403,12 +406,13 @@ class BatchSession {
       const head = bytes.toString('utf8', 0, Math.min(len, 256));
       const seq = seqOfCustomId((CUSTOM_ID_FIELD.exec(head) ?? CUSTOM_ID_FIELD.exec(bytes.toString('utf8', 0, len)))?.[1]);
       // Not ours, or a second line for a request: reported, never recorded.
-      if (seq === undefined || !inPart(seq) || offsets.has(seq)) {
+      const place = seq === undefined ? -1 : placeOf(seq);
+      if (place < 0 || offsets[place]! >= 0) {
         odd++;
         return;
       }
-      offsets.set(seq, offset);
-      lengths.set(seq, len);
+      offsets[place] = offset;
+      lengths[place] = len;
     };
     const write = async (bytes: Buffer | string) => {
       if (!out.write(bytes)) await once(out, 'drain');
@@ -435,10 +439,11 @@ class BatchSession {
       let taken = 0;
       for await (const task of this.o.replan(inPart)) {
         if (this.run.abort.aborted) return;
-        const offset = offsets.get(task.seq);
+        const place = placeOf(task.seq);
+        const offset = place < 0 ? -1 : offsets[place]!;
         let line: BatchOutputLine | undefined;
-        if (offset !== undefined) {
-          const len = lengths.get(task.seq)!;
+        if (offset >= 0) {
+          const len = lengths[place]!;
           if (buf.length < len) buf = Buffer.alloc(len);
           readSync(fd, buf, 0, len, offset);
           const parsed = parseOutputLine(buf.toString('utf8', 0, len));

@@ -37,8 +37,17 @@ export function toRuns(seqs: readonly number[]): SeqRun[] {
   return runs;
 }
 
-/** Membership in a list of runs (sorted, not overlapping: one part's), by binary search. */
-export function runSet(runs: readonly SeqRun[]): (seq: number) => boolean {
+/**
+ * A seq's place among the seqs of a list of runs (sorted, not overlapping: one part's), 0 for the first, or -1 when it
+ * is not one of them; by binary search. A part's per-request data can then live in typed arrays of the part's size.
+ */
+export function runIndex(runs: readonly SeqRun[]): (seq: number) => number {
+  const before: number[] = [];
+  let total = 0;
+  for (const r of runs) {
+    before.push(total);
+    total += r[1] * r[3];
+  }
   return (seq) => {
     let lo = 0;
     let hi = runs.length - 1;
@@ -50,12 +59,19 @@ export function runSet(runs: readonly SeqRun[]): (seq: number) => boolean {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (found < 0) return false;
+    if (found < 0) return -1;
     const [first, width, stride, count] = runs[found]!;
     const d = seq - first;
     const k = Math.floor(d / stride);
-    return k < count && d - k * stride < width;
+    const j = d - k * stride;
+    return k < count && j < width ? before[found]! + k * width + j : -1;
   };
+}
+
+/** Membership in a list of runs (sorted, not overlapping: one part's). */
+export function runSet(runs: readonly SeqRun[]): (seq: number) => boolean {
+  const index = runIndex(runs);
+  return (seq) => index(seq) >= 0;
 }
 
 /** Membership in any of several parts' runs. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSet, runsSize, toRuns } from '../../../../src/run/batch/seq-runs.js';
+import { runIndex, runSet, runsSize, toRuns } from '../../../../src/run/batch/seq-runs.js';
 
 /** Every seq up to `max`, in or out, as the runs say. */
 const members = (runs: ReturnType<typeof toRuns>, max: number) => Array.from({ length: max }, (_, s) => s).filter(runSet(runs));
@@ -19,6 +19,18 @@ describe('seq runs (how run.json records a batch part)', () => {
     const runs = toRuns(seqs);
     expect(members(runs, 120)).toEqual(seqs);
     expect(runsSize(runs)).toBe(seqs.length);
+  });
+
+  it("runIndex gives each seq's place among the part's seqs, and -1 for a seq not in it", () => {
+    let x = 3;
+    const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const sets = [[2, 3, 8, 9, 14, 15], [0], [5, 6, 7, 40, 41, 42, 43, 100]];
+    for (let t = 0; t < 30; t++) sets.push(Array.from({ length: 400 }, (_, s) => s).filter(() => rand() < 0.2 + (t % 4) * 0.2));
+    for (const seqs of sets) {
+      const place = runIndex(toRuns(seqs));
+      const expected = Array.from({ length: 410 }, (_, s) => seqs.indexOf(s));
+      expect(Array.from({ length: 410 }, (_, s) => place(s))).toEqual(expected);
+    }
   });
 
   it('random increasing sets round-trip', () => {
