@@ -39,6 +39,13 @@ const csvOptions = {
 } as const;
 
 /**
+ * Rows per choices.csv chunk: few enough that a batch's rows are gone before the next scavenge. At 512 a batch
+ * outlived scavenges and its rows were promoted to the old generation (33 MB of them in the report of a
+ * 200,000-request run, against 5 MB at 64, which is no slower; test/bench/RESULTS.md, third session).
+ */
+const CSV_BATCH_ROWS = 64;
+
+/**
  * Everything the reports need from the records, taken one record at a time in plan order: the per-cell statistics
  * and the comparison's row values (ReportCollector), the anomalies, and choices.csv's text in batches, from any
  * source of records in plan order.
@@ -83,7 +90,7 @@ export class ReportPass {
       this.batch.push(this.columns.map((k) => row[k]));
     }
     // Rows become CSV text in batches with the synchronous stringifier: one chunk per batch, not per row.
-    return this.batch.length >= 512 ? this.csv() : undefined;
+    return this.batch.length >= CSV_BATCH_ROWS ? this.csv() : undefined;
   }
 
   private noteAnomalies(record: RequestRecord, n: number): void {
