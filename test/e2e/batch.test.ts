@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import type { RunManifest } from '../../src/record/manifest.js';
-import { BIN, cleanEnv, runMain } from '../helpers/cli.js';
+import { BIN, cleanEnv, runCli, runMain } from '../helpers/cli.js';
 import { countLines } from '../helpers/run-process.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -138,6 +138,22 @@ describe('evalrun run with batch mode', () => {
     expect((await providerBatches(s)).map((b) => b.id).sort()).toEqual(parts.map((p) => p.batch_id).sort());
     expect(await records(out)).toHaveLength(REQUESTS);
     expectComputedOnce(s);
+  });
+
+  it('a batch run does not load the synchronous HTTP pool (undici); a synchronous run does', async () => {
+    // A module hook in the child process that refuses to resolve undici: a batch run must not need it.
+    const hooks = `export async function resolve(s, c, next) { if (/^undici(\\/|$)/.test(s)) throw new Error('test hook: undici was imported'); return next(s, c); }`;
+    const registrar = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+    const noUndici = { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(registrar)}` };
+    const { cfg, base, env } = await setup({});
+    const batch = await runCli(['run', cfg, '--out', join(base, 'batch'), '--quiet'], { env: { ...env, ...noUndici } });
+    expect(batch.code, batch.stderr).toBe(0);
+    expect(countLines(join(base, 'batch', 'records.jsonl'))).toBe(REQUESTS);
+    // The hook bites: the same config without batch mode opens the pool, and fails to.
+    await writeFile(cfg, config());
+    const sync = await runCli(['run', cfg, '--out', join(base, 'sync'), '--quiet'], { env: { ...env, ...noUndici } });
+    expect(sync.code).not.toBe(0);
+    expect(sync.stderr).toMatch(/undici was imported/);
   });
 
   it('--batch turns it on; plan --batch prices at half', async () => {
