@@ -69,7 +69,7 @@ const PACKAGE_INTERNALS = {
 /**
  * On Node 20 (V8 11.3) an object literal that starts with a spread and goes on with properties of its own gets a new
  * hidden class for every object it builds: per record that cost ~3 KB of allocation that survived into the old
- * generation, a third of a batch run's CPU and ~10 MB of its peak (test/bench/RESULTS.md "Batch memory").
+ * generation, a third of a batch run's CPU and ~10 MB of its peak (test/bench/RESULTS.md, third session).
  */
 const SPREAD_THEN_PROPERTIES = {
   selector: 'ObjectExpression:has(> SpreadElement:first-child):has(> Property)',

@@ -296,7 +296,7 @@ type RecordHead = Pick<RequestRecord, 'v' | 'seq' | 'cell' | 'row_id' | 'attempt
  * A record: the fields every record starts with, in the order the journal index reads (`v`, then `seq`), then the
  * outcome's. Object.assign, not a literal starting with `...head`: on Node 20 (V8 11.3) such a literal gets a new
  * hidden class per object, which costs ~3 KB of allocation per record and survives into the old generation
- * (test/bench/RESULTS.md "Batch memory"). Every per-record object in src/run avoids the pattern for that reason.
+ * (test/bench/RESULTS.md, third session). A lint rule keeps the pattern out of the per-request code (eslint.config.js).
  */
 export function makeRecord(task: Task, m: { attempts: number; latency: number | null; t0: number; startedAt: Date }, outcome: Omit<RequestRecord, keyof RecordHead>): RequestRecord {
   const head: RecordHead = {

@@ -396,8 +396,6 @@ class BatchSession {
     let odd = 0;
     let at = 0;
     const out = createWriteStream(path);
-    // The bytes go to disk as they come, pulled (readline would buffer lines while the disk is busy); only each
-    // line's place is kept.
     const line = (bytes: Buffer, offset: number) => {
       let len = bytes.length;
       if (len > 0 && bytes[len - 1] === 0x0d) len--;
@@ -422,6 +420,8 @@ class BatchSession {
         if (!fileId) continue;
         const res = await this.call(() => this.client.files.content(fileId));
         if (!res.body) continue;
+        // The bytes go to disk as they come, pulled (readline would buffer lines while the disk is busy); only each
+        // line's place is kept.
         at = await copyLines(res.body as unknown as AsyncIterable<Uint8Array>, at, line, write);
       }
     } finally {
