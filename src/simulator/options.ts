@@ -23,6 +23,7 @@ const SHAPE: Shape = {
   fail_auth_after: 'number',
   models: 'any',
   strict_models: 'any',
+  state_dir: 'any',
   batch: {
     duration_ms: 'number',
     faults,
@@ -31,6 +32,14 @@ const SHAPE: Shape = {
     fail_validation: { times: 'number', code: 'any', message: 'any' },
     expire: { times: 'number', after: 'number', skip: 'number' },
     lose_create_answer: { times: 'number' },
+    token_limit: 'number',
+    download: { reset: 'number', stall: 'number', html: 'number', short: 'number', cut: 'number', server_error: 'number' },
+    no_output_file: { times: 'number' },
+    delete_output: { times: 'number' },
+    drop_lines: { times: 'number', count: 'number' },
+    cancel_external: { times: 'number', after: 'number' },
+    unknown_status: { times: 'number', status: 'any' },
+    overdue: { times: 'number' },
   },
 };
 

@@ -3,9 +3,14 @@
  * expiry, rpm/tpm windows, per-body attempt counters for faults, latency timers, sockets and statistics.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
 import { BatchStore, MAX_BATCH_FILE_BYTES, type LineAnswer, type Reply } from './batch.js';
+import { removeQuietly } from './batch-disk.js';
 import { errorReply, invalidRequest, invalidUrl, modelNotFound, unauthorized } from './errors.js';
 import { hasFaults, latencyMs } from './faults.js';
 import { checkSimulatorOptions } from './options.js';
@@ -19,7 +24,19 @@ const MAX_BODY_CHARS = 16 * 1024 * 1024;
 /** Bounds the per-body attempt counters; clearing them only restarts a few bodies' fault sequences. */
 const MAX_TRACKED_BODIES = 100_000;
 const MODEL_CREATED = 1_700_000_000;
-const UPLOAD_SLACK = 1024 * 1024;
+
+/** Where the last whole line ends at or before `limit` bytes into a file (0 when none does). */
+function lastLineEnd(path: string, limit: number): number {
+  if (limit <= 0) return 0;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(limit);
+    const n = readSync(fd, buf, 0, limit, 0);
+    return buf.subarray(0, n).lastIndexOf(0x0a) + 1;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const modelObject = (id: string) => ({ id, object: 'model', created: MODEL_CREATED, owned_by: 'evalrun-simulator' });
 
@@ -155,25 +172,58 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
 
   const batches = new BatchStore({
     options: options.batch ?? {},
+    dir: options.state_dir,
     answer: answerLine,
+    tokens: (body) => {
+      const checked = checkRequest(body, batchOptions);
+      return 'status' in checked ? 0 : requestedTokens(checked.promptTokens, checked.maxTokens, checked.n);
+    },
     newId: (prefix) => `${prefix}${idPrefix}${(objectCounter++).toString(16).padStart(8, '0')}`,
   });
 
   function sendStored(res: http.ServerResponse, started: number, r: Reply): void {
-    if (Buffer.isBuffer(r.body)) {
-      if (res.destroyed || res.writableEnded) return;
-      res.writeHead(r.status, {
-        'content-type': r.contentType ?? 'application/octet-stream',
-        'content-length': String(r.body.length),
+    if (r.file) return sendFile(res, started, r.file);
+    send(res, started, { status: r.status, headers: {}, body: r.body });
+  }
+
+  /** A file's content, streamed from disk; `fault` spoils the download as a flaky network or gateway would. */
+  function sendFile(res: http.ServerResponse, started: number, f: NonNullable<Reply['file']>): void {
+    if (res.destroyed || res.writableEnded) return;
+    const head = (status: number, type: string, length: number) => {
+      res.writeHead(status, {
+        'content-type': type,
+        'content-length': String(length),
         'x-request-id': nextRequestId(),
         'openai-processing-ms': String(Math.round(performance.now() - started)),
         'openai-version': '2020-10-01',
       });
-      res.end(r.body);
-      count(stats.byStatus, String(r.status));
+      count(stats.byStatus, String(status));
+    };
+    if (f.fault === 'html' || f.fault === 'server_error') {
+      const page = `<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n`;
+      head(f.fault === 'html' ? 200 : 502, 'text/html', Buffer.byteLength(page));
+      res.end(page);
       return;
     }
-    send(res, started, { status: r.status, headers: {}, body: r.body });
+    const half = Math.floor(f.bytes / 2);
+    if (f.fault === undefined) {
+      head(200, 'application/octet-stream', f.bytes);
+      createReadStream(f.path).pipe(res);
+      return;
+    }
+    let upTo = half;
+    if (f.fault === 'short') upTo = lastLineEnd(f.path, half);
+    // reset and stall announce the whole file and send half of it; short and cut are whole answers of a cut file.
+    head(200, 'application/octet-stream', f.fault === 'reset' || f.fault === 'stall' ? f.bytes : upTo);
+    const part = upTo > 0 ? createReadStream(f.path, { start: 0, end: upTo - 1 }) : undefined;
+    const after = () => {
+      if (f.fault === 'reset') res.socket?.destroy();
+      else if (f.fault === 'short' || f.fault === 'cut') res.end();
+      // stall: the socket stays open until the client gives up or close()
+    };
+    if (!part) return after();
+    part.on('data', (chunk) => res.write(chunk));
+    part.on('end', after);
   }
 
   /** The Files and Batch routes; false when the path is not one of theirs. */
@@ -221,27 +271,54 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return false;
   }
 
-  /** multipart/form-data through the platform's own parser (undici's Request.formData), not a hand-written one. */
-  async function upload(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, started: number): Promise<void> {
-    let form: FormData;
+  /**
+   * multipart/form-data through busboy, streamed: the file goes to disk as it arrives (a 200 MB upload is never in
+   * memory), then the store takes it.
+   */
+  let uploads = 0;
+  function upload(req: http.IncomingMessage, res: http.ServerResponse, started: number): void {
+    const refuse = (message: string, param: string | null, code: string | null) => sendStored(res, started, { status: 400, body: errorReply(invalidRequest(message, param, code)).body });
+    let form: busboy.Busboy;
     try {
-      const type = req.headers['content-type'] ?? '';
-      form = await new Request('http://simulator.local/v1/files', { method: 'POST', headers: { 'content-type': type }, body }).formData();
+      form = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxUploadBytes + 1 } });
     } catch (e) {
-      return sendStored(res, started, { status: 400, body: errorReply(invalidRequest(`Could not read the multipart upload: ${(e as Error).message}`, null, null)).body });
+      req.resume();
+      return refuse(`Could not read the multipart upload: ${(e as Error).message}`, null, null);
     }
-    const file = form.get('file');
-    const purpose = form.get('purpose');
-    if (file === null || typeof file === 'string') {
-      return sendStored(res, started, { status: 400, body: errorReply(invalidRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter')).body });
-    }
-    if (typeof purpose !== 'string') {
-      return sendStored(res, started, { status: 400, body: errorReply(invalidRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter')).body });
-    }
-    sendStored(res, started, batches.addFile(file.name, purpose, Buffer.from(await file.arrayBuffer())));
+    let purpose: string | undefined;
+    let saved: Promise<{ path: string; filename: string; tooLarge: boolean }> | undefined;
+    form.on('field', (name, value) => {
+      if (name === 'purpose') purpose = value;
+    });
+    form.on('file', (name, stream, info) => {
+      if (name !== 'file' || saved) return void stream.resume();
+      const path = join(batches.uploadDir(), `upload-${process.pid}-${uploads++}`);
+      let tooLarge = false;
+      stream.on('limit', () => (tooLarge = true));
+      saved = pipeline(stream, createWriteStream(path)).then(() => ({ path, filename: info.filename ?? '', tooLarge }));
+    });
+    form.on('error', (e: Error) => refuse(`Could not read the multipart upload: ${e.message}`, null, null));
+    form.on('close', () => {
+      void (async () => {
+        const file = await saved;
+        if (!file) return refuse("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
+        if (purpose === undefined) {
+          removeQuietly(file.path);
+          return refuse("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
+        }
+        if (file.tooLarge) {
+          removeQuietly(file.path);
+          return refuse(`File is too large: more than ${maxUploadBytes} bytes; the Batch API accepts at most ${maxUploadBytes} bytes.`, 'file', 'file_too_large');
+        }
+        sendStored(res, started, batches.addFile(file.filename, purpose, file.path));
+      })().catch((err: unknown) => {
+        send(res, started, errorReply({ status: 500, message: `The simulator failed on this upload: ${(err as Error)?.message}`, type: 'server_error', param: null, code: null }));
+      });
+    });
+    req.pipe(form);
   }
 
-  function route(req: http.IncomingMessage, res: http.ServerResponse, started: number, raw: string, ordinal: number, uploaded?: { body: Buffer; size: number }): void {
+  function route(req: http.IncomingMessage, res: http.ServerResponse, started: number, raw: string, ordinal: number, uploading = false): void {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -258,16 +335,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }
       return chat(req, res, started, raw);
     }
-    if (uploaded !== undefined) {
-      // The form's own framing adds a little to the file: the file itself is checked after parsing.
-      if (uploaded.size > maxUploadBytes + UPLOAD_SLACK) {
-        return send(res, started, errorReply({ status: 413, message: `File too large: the limit is ${maxUploadBytes} bytes.`, type: 'invalid_request_error', param: 'file', code: 'file_too_large' }));
-      }
-      void upload(req, uploaded.body, res, started).catch((err: unknown) => {
-        send(res, started, errorReply({ status: 500, message: `The simulator failed on this upload: ${(err as Error)?.message}`, type: 'server_error', param: null, code: null }));
-      });
-      return;
-    }
+    if (uploading) return upload(req, res, started);
     if (batchRoute(method, path, new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''), raw, res, started)) return;
     if (method === 'GET' && path === '/v1/models') return send(res, started, { status: 200, headers: {}, body: modelsBody });
     if (method === 'GET' && path.startsWith('/v1/models/')) {
@@ -296,20 +364,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       stats.perMinuteMax = Math.max(stats.perMinuteMax, arrivals.used(now));
     }
     if (req.method === 'POST' && (req.url === '/v1/files' || req.url?.startsWith('/v1/files?'))) {
-      // Uploads are binary and up to 200 MB: kept as bytes (past the limit the rest is drained and answered 413).
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= maxUploadBytes + UPLOAD_SLACK) chunks.push(chunk);
-      });
-      req.on('end', () => {
-        try {
-          route(req, res, started, '', 0, { body: size > maxUploadBytes + UPLOAD_SLACK ? Buffer.alloc(0) : Buffer.concat(chunks), size });
-        } catch (err) {
-          send(res, started, errorReply({ status: 500, message: `The simulator failed on this request: ${(err as Error)?.message}`, type: 'server_error', param: null, code: null }));
-        }
-      });
+      // Uploads are binary and up to 200 MB: streamed to disk, never read here.
+      try {
+        route(req, res, started, '', 0, true);
+      } catch (err) {
+        send(res, started, errorReply({ status: 500, message: `The simulator failed on this request: ${(err as Error)?.message}`, type: 'server_error', param: null, code: null }));
+      }
       return;
     }
     let raw = '';

@@ -41,6 +41,11 @@ export interface SimulatorOptions {
   strict_models?: boolean;
   /** The Files and Batch APIs (`/v1/files`, `/v1/batches`): timing, limits and faults. */
   batch?: BatchSimulatorOptions;
+  /**
+   * Where the Files and Batch APIs keep their files and batches, so they outlive the process (the run directory's
+   * `simulator/` folder for `provider: simulator`). Default: a temporary folder removed when the simulator stops.
+   */
+  state_dir?: string;
 }
 
 /** Batch lines are answered like chat requests: `faults` (top level, or `batch.faults`) make some lines fail. */
@@ -62,6 +67,22 @@ export interface BatchSimulatorOptions {
    * closed instead, as when a proxy or the network drops it. The client cannot tell whether the batch exists.
    */
   lose_create_answer?: { times?: number };
+  /** Enqueued tokens per model (prompt estimate + max_tokens × n per line): a batch over it fails validation with token_limit_exceeded, stating the limit. */
+  token_limit?: number;
+  /** The first downloads of result files are spoilt, in this order: `reset` (cut mid-body), `stall` (headers and half the body, then nothing), `html` (a 200 text/html gateway page), `short` (ends early on a line boundary), `cut` (ends mid-line), `server_error` (502). Each value is a count of downloads. */
+  download?: { reset?: number; stall?: number; html?: number; short?: number; cut?: number; server_error?: number };
+  /** The first `times` (default 1) batches complete with `output_file_id: null`, though their lines ran. */
+  no_output_file?: { times?: number };
+  /** The first `times` (default 1) batches' output files are deleted before anyone downloads them (404). */
+  delete_output?: { times?: number };
+  /** The first `times` (default 1) batches' output files leave out `count` (default 1) of their lines. */
+  drop_lines?: { times?: number; count?: number };
+  /** The first `times` (default 1) batches are cancelled by someone else after answering the fraction `after` (default 0.5). */
+  cancel_external?: { times?: number; after?: number };
+  /** The first `times` (default 1) batches show `status` (default `queued`, not one of the API's) while validating. */
+  unknown_status?: { times?: number; status?: string };
+  /** The first `times` (default 1) batches are created an hour past their `expires_at` and never end. */
+  overdue?: { times?: number };
 }
 
 export interface SimulatorStats {
