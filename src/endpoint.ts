@@ -15,12 +15,14 @@ const OPENAI_HOST = /(^|\.)openai\.com$/i;
  * is started here, on a loopback port, and the run is given its URL like any server's: the run itself has no
  * notion of a simulator. A missing key throws before anything is started or written.
  */
-export async function openEndpoint(config: Config, options: { env?: NodeJS.ProcessEnv | undefined } = {}): Promise<OpenEndpoint> {
+export async function openEndpoint(config: Config, options: { env?: NodeJS.ProcessEnv | undefined; simulatorStateDir?: string | undefined } = {}): Promise<OpenEndpoint> {
   const p = config.provider;
   if (p.kind === 'simulator') {
     const { startSimulator } = await import('./simulator/index.js');
     const seed = config.seed ?? 0;
-    const sim = await startSimulator({ ...p.simulator, schema: config.schema, seed } as Parameters<typeof startSimulator>[0]);
+    // Its Batch API state lives in the run directory: batches outlive the process, as a provider's do.
+    const stateDir = options.simulatorStateDir !== undefined ? { state_dir: options.simulatorStateDir } : {};
+    const sim = await startSimulator({ ...p.simulator, ...stateDir, schema: config.schema, seed } as Parameters<typeof startSimulator>[0]);
     return {
       // Its port changes every run; its answers depend on the seed.
       endpoint: { kind: 'simulator', baseUrl: sim.url, apiKey: 'sk-simulator', cacheKey: `evalrun-simulator:${seed}`, secrets: [] },

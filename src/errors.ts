@@ -13,6 +13,11 @@ export const ExitCode = {
   Api: 5,
   /** The output directory cannot be used (exists already, or resume does not match). */
   Output: 6,
+  /**
+   * A batch run stopped by something outside it: a batch cancelled by someone else, or one still not final more than
+   * an hour past its expires_at. What finished is recorded; nothing was resubmitted; resumable.
+   */
+  BatchStopped: 7,
   Internal: 70,
   /**
    * Another evalrun process is working in the run directory (sysexits' EX_TEMPFAIL: try again once it is done).
@@ -77,6 +82,13 @@ export class ApiFatalError extends EvalrunError {
   constructor(message: string, status?: number, options?: ErrorOptions) {
     super('EVALRUN_API_FATAL', ExitCode.Api, message, options);
     this.status = status;
+  }
+}
+
+/** A batch run stopped by something outside it (see ExitCode.BatchStopped). */
+export class BatchStoppedError extends EvalrunError {
+  constructor(message: string) {
+    super('EVALRUN_BATCH_STOPPED', ExitCode.BatchStopped, message);
   }
 }
 

@@ -3,11 +3,12 @@ import { makeChoiceChecker } from './check/choice-checker.js';
 import type { Config } from './contracts/config.js';
 import { readRows } from './dataset/load.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
-import { ApiFatalError, ExitCode, InterruptedError, UsageError, type EvalrunError } from './errors.js';
+import { ApiFatalError, BatchStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from './errors.js';
 import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from './plan/shard.js';
 import { prepareRun, type PrepareOptions } from './prepare-run.js';
-import { createBatchExecutor, type BatchProgress } from './run/batch/batch-executor.js';
+import { createBatchExecutor, envPause, type BatchProgress } from './run/batch/batch-executor.js';
+import { ResponseCache } from './run/cache.js';
 import type { Cell } from './contracts/plan.js';
 import type { Row } from './contracts/dataset.js';
 import type { Executor } from './run/executor.js';
@@ -45,6 +46,8 @@ export interface RunEvalOptions extends PrepareOptions {
   shard?: ShardSpec | undefined;
   /** `evalrun cancel`: resume the run's batch side only to cancel its live batches and record what they finished. */
   cancelBatches?: boolean | undefined;
+  /** `evalrun cancel --abandon`: also forget the live batches the server no longer knows (404). */
+  abandonBatches?: boolean | undefined;
 }
 
 export interface RunReporter {
@@ -82,21 +85,30 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   let live: LiveReport | undefined;
   try {
     if (claim.previous) checkShardResume(claim.explicit!, claim.previous.shard, shard);
-    // The provider is opened before the directory exists: a missing key must leave nothing behind.
-    server = await openEndpoint(config, { env: options.env });
-    // Batch mode: asked for now, or the run has batches already (they are polled whatever the flags say). It sends
-    // nothing over the synchronous HTTP pool, so that is not opened.
-    const batchMode = Boolean(claim.previous?.batch || (config.batch && !options.cancelBatches));
-    if (!batchMode) provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
-    const serverInfo = provider ?? describeServer(server.endpoint);
+    // Batch mode: asked for now, or the run has live batches (they are polled whatever the flags say). A run whose
+    // batches are all finished resumes in the mode the config and flags ask for. Batch mode sends nothing over the
+    // synchronous HTTP pool, so that is not opened.
+    const liveBatches = Boolean(claim.previous?.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted'));
+    const batchMode = liveBatches || options.cancelBatches === true || Boolean(config.batch);
+    const connect = async (stateDir: string | undefined) => {
+      server = await openEndpoint(config, { env: options.env, simulatorStateDir: stateDir });
+      if (!batchMode) provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
+    };
+    // The provider is opened before the directory exists: a missing key must leave nothing behind. The built-in
+    // simulator needs no key and keeps its batches in the run directory, so it is started once that exists.
+    const simulated = config.provider.kind === 'simulator';
+    if (!simulated) await connect(undefined);
     // Ctrl-C while the datasets were being checked: nothing was sent, so nothing is written either.
     if (options.signal?.aborted || options.abortSignal?.aborted) throw new InterruptedError('Interrupted before the first request: nothing was sent and nothing was written.');
     const opened = await openRunDir(claim, { name: config.name, requests: plan.requests, retryErrors: Boolean(options.retryErrors), onNotice });
     const { dir, index, retry } = opened;
     lock = opened.lock;
+    if (simulated) await connect(join(dir, SIMULATOR_DIR));
+    const endpoint = server!.endpoint;
+    const serverInfo = provider ?? describeServer(endpoint);
     let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
     if (!manifest.batch && batchMode && config.batch) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
-    if (options.cancelBatches && !manifest.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted')) {
+    if (options.cancelBatches && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
     await writeManifest(dir, manifest);
@@ -123,7 +135,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint: server.endpoint, manifest: () => manifest, rowsOf, skip: opened.skip });
+    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
@@ -137,13 +149,14 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     stops.dispose();
     await journal.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
     const fatal = result.fatal;
-    if (fatal && !(fatal instanceof ApiFatalError)) throw fatal;
+    const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError ? fatal : undefined;
+    if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
     manifest = endSession(manifest, status, result.recorded);
     const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
-    const exitCode = exitCodeOf(status, summary);
+    const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
     await writeManifest(dir, { ...manifest, exit_code: exitCode });
-    return { dir, status, exitCode, summary, error: fatal instanceof ApiFatalError ? fatal : undefined };
+    return { dir, status, exitCode, summary, error: stoppedBy };
   } finally {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
     await live?.discard();
@@ -152,6 +165,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await lock?.release();
   }
 }
+
+/** The folder of the run directory where the built-in simulator keeps its files and batches. */
+const SIMULATOR_DIR = 'simulator';
 
 /**
  * The executor for this session: the Batch API's when run.json has a batch section (asked for now, or batches from
@@ -166,6 +182,7 @@ function chooseExecutor(p: {
   provider: Provider | undefined;
   serverInfo: ServerInfo;
   endpoint: OpenEndpoint['endpoint'];
+  batchMode: boolean;
   manifest: () => RunManifest;
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
@@ -173,7 +190,7 @@ function chooseExecutor(p: {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
   const state = p.manifest().batch;
-  if (!state) return createHttpExecutor({ provider: p.provider!, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
     config,
@@ -186,6 +203,9 @@ function chooseExecutor(p: {
     save: () => writeManifest(p.dir, p.manifest()),
     replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
     cancel: options.cancelBatches,
+    abandon: options.abandonBatches,
+    cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
+    pause: envPause(options.env ?? process.env),
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
     onNotice: (m) => options.reporter?.onNotice?.(m),
   });

@@ -52,10 +52,15 @@ export function formatLogLine(p: ProgressState): string {
   return `progress: ${p.done}/${p.total} requests (${(pct * 100).toFixed(1)}%)  ${tail(p)}`;
 }
 
-/** `batches: 1 in_progress, 2 completed  requests: 120 done, 3 failed, 400 in batches  waiting 0:42`. */
+/**
+ * `batches: 1 in_progress, 2 completed  requests: 120 done, 3 failed, 400 in batches  waiting 0:42`, then what is
+ * going on: `downloading file-abc 12.5 MB`, `token limit: next try in 2:00`.
+ */
 export function formatBatchLine(p: BatchProgress): string {
   const statuses = Object.entries(p.byStatus).map(([k, v]) => `${v} ${k}`).join(', ') || 'none yet';
-  return `batches: ${statuses}  requests: ${p.done} done, ${p.failed} failed, ${p.pending} in batches  waiting ${formatDuration(p.waitingS)}`;
+  const download = p.downloading ? `  downloading ${p.downloading.file} ${(p.downloading.bytes / 1e6).toFixed(1)} MB` : '';
+  const limit = p.limitWaitS !== undefined ? `  token limit: next try in ${formatDuration(p.limitWaitS)}` : '';
+  return `batches: ${statuses}  requests: ${p.done} done, ${p.failed} failed, ${p.pending} in batches  waiting ${formatDuration(p.waitingS)}${download}${limit}`;
 }
 
 /**

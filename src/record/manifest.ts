@@ -101,6 +101,18 @@ export interface BatchPart {
   ingest_s?: number;
   /** Why the batch failed validation, when it did (`errors.data`). */
   errors?: Array<{ code: string; message: string; line: number | null }>;
+  /** The requests' enqueued tokens as evalrun estimates them (prompt ≈ 4 characters a token, plus max_tokens × n). */
+  tokens?: number;
+  /** How many times this file was refused for the enqueued-token limit (each wait doubles). */
+  limit_waits?: number;
+  /** Set when evalrun cancelled the batch (`evalrun cancel`); a batch cancelled otherwise stops the run. */
+  cancelled_by?: 'evalrun';
+  /** When `evalrun cancel --abandon` forgot the batch (the server no longer knew it): its requests were sent again. */
+  abandoned_at?: string;
+  /** Requests the batch ran whose answer could not be read: recorded as batch_result_lost. */
+  lost?: number;
+  /** Result lines that were unreadable, named no request of the part, or named one twice (summary.json's anomalies). */
+  line_anomalies?: { count: number; examples: string[] };
 }
 
 export interface MergeProvenance {

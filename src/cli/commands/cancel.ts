@@ -9,6 +9,7 @@ interface CancelArgs {
   dir: string;
   config?: string | undefined;
   quiet?: boolean | undefined;
+  abandon?: boolean | undefined;
 }
 
 /**
@@ -24,7 +25,11 @@ export function cancelCommand(ctx: CommandContext): CommandModule<object, Cancel
       y
         .positional('dir', { type: 'string', demandOption: true, describe: 'The run directory' })
         .option('config', { type: 'string', describe: "The run's config file (default: the one run.json names)" })
-        .option('quiet', { type: 'boolean', describe: 'No progress output' }),
+        .option('quiet', { type: 'boolean', describe: 'No progress output' })
+        .option('abandon', {
+          type: 'boolean',
+          describe: 'Also forget live batches the server no longer knows (404): --resume then sends their requests again, which pays twice if the provider did run them',
+        }),
     handler: async (args) => {
       const { io } = ctx;
       const { readManifest } = await import('../../record/manifest.js');
@@ -34,12 +39,16 @@ export function cancelCommand(ctx: CommandContext): CommandModule<object, Cancel
       const progress = progressReporter(io, { quiet: Boolean(args.quiet) });
       const live = manifest.batch.parts.filter((p) => p.state === 'submitted' || p.state === 'intent').length;
       io.err(`Cancelling ${plural(live, 'live batch', 'live batches')} of ${shownPath(args.dir)}…\n`);
+      if (args.abandon) {
+        io.err('--abandon: a batch the server answers 404 for is forgotten. If the provider did run it (a server that lost track, another key), a --resume pays for its requests twice.\n');
+      }
       try {
         const result = await runEval({
           config: args.config ?? manifest.config_file,
           out: args.dir,
           resume: true,
           cancelBatches: true,
+          abandonBatches: args.abandon,
           shard: manifest.shard ? { index: manifest.shard.index, count: manifest.shard.count } : undefined,
           env: io.env,
           reporter: { ...progress, onNotice: (m) => io.err(`${m}\n`) },

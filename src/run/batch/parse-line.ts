@@ -80,7 +80,8 @@ export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, d
   const r = line.response;
   if (r === null) {
     const e = line.error ?? { code: '', message: 'the line has neither response nor error' };
-    return failed('retryable', { kind: 'batch', status: null, type: null, code: e.code || null, message: deps.redact(e.message) }, null, null);
+    // Ran and maybe billed: never sent again automatically.
+    return failed(e.code === 'batch_result_lost' ? 'final' : 'retryable', { kind: 'batch', status: null, type: null, code: e.code || null, message: deps.redact(e.message) }, null, null);
   }
   const requestId = r.request_id || null;
   if (r.status_code >= 200 && r.status_code < 300) {
