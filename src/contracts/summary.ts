@@ -26,8 +26,10 @@ export interface Summary {
   /**
    * failed_requests: requests with at least one failed choice (failed after all attempts, or a choice index missing
    * from the answer); failed_choices: choices.csv rows with finish_reason 'error'. Either above 0 is exit code 1.
+   * batch_results_lost: requests a batch ran (and may have billed) whose answer could not be read (error code
+   * batch_result_lost), among failed_requests; sent again only with --retry-errors.
    */
-  recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number };
+  recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number; batch_results_lost?: number };
   /** What servers sent that did not fit the request (see `anomalies` in records.jsonl); absent when nothing was odd. */
   anomalies?: AnomalySection;
   totals: { prompt_tokens: number; completion_tokens: number; retries: number; cached: number };
@@ -56,6 +58,10 @@ export interface AnomalySection {
   no_index: number;
   /** Requests whose usage was negative, fractional or not a number: counted as absent. */
   bad_usage: number;
+  /** Batch result lines that were unreadable, named no request of their batch, or named one twice (not recorded). */
+  batch_lines?: number;
+  /** The first few of those, as run.json's batch parts keep them. */
+  batch_line_examples?: string[];
   /** The first few messages, as in records.jsonl. */
   examples: Array<{ seq: number; cell: string; row_id: string; message: string }>;
 }

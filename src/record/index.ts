@@ -5,3 +5,4 @@ export { indexJournal, recordsInOrder } from './read-journal.js';
 export { recordedInSummary } from './run-dir.js';
 export { RunLock } from './run-lock.js';
 export type { Anomaly, ChoiceRecord, RequestRecord } from './types.js';
+export { BATCH_RESULT_LOST } from './types.js';

@@ -95,6 +95,12 @@ export interface ChoiceRecord {
   check_details?: Record<string, { expected: unknown; got?: unknown }>;
 }
 
+/**
+ * The error code of a request a batch ran (and may have billed) whose answer could not be read: no output file, a
+ * file gone, a line missing or unreadable after downloading again. Never sent again unless --retry-errors.
+ */
+export const BATCH_RESULT_LOST = 'batch_result_lost';
+
 export interface RequestError {
   /**
    * http: the server answered with an error status; connection / timeout: no answer; invalid: unusable body;

@@ -33,6 +33,9 @@ export function formatAnomalies(summary: Summary): string | undefined {
     count(a.no_index, 'choice without an index', 'choices without an index'),
     count(a.bad_usage, 'request with unusable usage', 'requests with unusable usage').replace(/usage$/, 'usage (counted as absent)'),
   ].filter(Boolean);
+  const lines = a.batch_lines ? `${a.batch_lines} batch result ${a.batch_lines === 1 ? 'line' : 'lines'} unreadable, for no request of their batch or repeated (not recorded; run.json's batch parts)` : '';
+  if (a.requests === 0) return `anomalies: the server sent ${lines}; counted in summary.json${a.batch_line_examples?.[0] ? `\n  e.g. ${a.batch_line_examples[0]}` : ''}`;
+  if (lines) parts.push(lines);
   const example = a.examples[0] ? `
   e.g. ${a.examples[0].cell} row ${a.examples[0].row_id}: ${a.examples[0].message}` : '';
   return `anomalies: the server sent ${parts.join(', ')} in ${a.requests} ${a.requests === 1 ? 'request' : 'requests'}; kept in records.jsonl ('anomalies', 'extra_choices'), counted in summary.json${example}`;

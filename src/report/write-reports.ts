@@ -7,6 +7,7 @@ import { indexJournal, recordsInOrder } from '../record/index.js';
 import { RECORDS, readManifest, type RunManifest } from '../record/index.js';
 import { RunLock } from '../record/index.js';
 import { OutputError } from '../errors.js';
+import { BATCH_RESULT_LOST } from '../record/index.js';
 import { streamToFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { CHOICE_COLUMNS } from './choice-rows.js';
 import { CSV_CAST } from './csv-cell.js';
@@ -50,11 +51,22 @@ const CSV_BATCH_ROWS = 64;
  * and the comparison's row values (ReportCollector), the anomalies, and choices.csv's text in batches, from any
  * source of records in plan order.
  */
+/** Odd batch result lines, from run.json's parts: they belong to no record. */
+function batchLines(m: RunManifest): Pick<AnomalySection, 'batch_lines' | 'batch_line_examples'> | undefined {
+  const parts = (m.batch?.parts ?? []).filter((p) => p.line_anomalies && p.line_anomalies.count > 0);
+  if (parts.length === 0) return undefined;
+  return {
+    batch_lines: parts.reduce((n, p) => n + p.line_anomalies!.count, 0),
+    batch_line_examples: parts.flatMap((p) => p.line_anomalies!.examples.map((e) => `batch ${p.batch_id}: ${e}`)).slice(0, 5),
+  };
+}
+
 export class ReportPass {
   readonly columns: string[];
   requests = 0;
   choices = 0;
   failedChoices = 0;
+  resultsLost = 0;
   private readonly anomalies: AnomalySection = { requests: 0, extra_choice: 0, duplicate_index: 0, no_index: 0, bad_usage: 0, examples: [] };
   private readonly cells: RunManifest['plan']['cells'];
   private readonly collector: ReportCollector;
@@ -82,6 +94,7 @@ export class ReportPass {
     const out = this.collector.add(record);
     this.noteAnomalies(record, this.cells[cellIndex]!.n);
     this.requests++;
+    if (record.error?.code === BATCH_RESULT_LOST) this.resultsLost++;
     const axes = this.axisValues[cellIndex]!;
     for (const row of out) {
       for (const column of this.axisColumns) row[column] = axes[column];
@@ -138,8 +151,9 @@ export class ReportPass {
         choices: this.choices,
         failed_requests: cellStats.reduce((s, c) => s + c.failed_requests, 0),
         failed_choices: this.failedChoices,
+        ...(this.resultsLost ? { batch_results_lost: this.resultsLost } : {}),
       },
-      ...(this.anomalies.requests ? { anomalies: this.anomalies } : {}),
+      ...(this.anomalies.requests || batchLines(m) ? { anomalies: { ...this.anomalies, ...batchLines(m) } } : {}),
       totals: {
         prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),

@@ -96,6 +96,7 @@ interface BatchFaults {
   noOutput?: boolean;
   deleteOutput?: boolean;
   dropLines?: number;
+  oddLines?: boolean;
 }
 
 /** A batch as saved: its object and where its work stands. */
@@ -123,7 +124,9 @@ interface Counters {
   created: number;
   validationFailures: number;
   picked: Record<string, number>;
+  /** Result files downloaded at least once: only a file's first download is spoilt. */
   downloads: number;
+  downloaded: string[];
 }
 
 /** What answering one line produced: an HTTP answer (any status) or a failure with no response. */
@@ -135,6 +138,8 @@ export interface BatchDeps {
   dir?: string | undefined;
   /** Answers one request body exactly as POST /v1/chat/completions would (faults and attempt counters included). */
   answer: (body: Record<string, unknown>, customId: string) => LineAnswer;
+  /** Each line of a batch that passed validation, by custom_id. */
+  onAccepted?: (customId: string) => void;
   /** A line's enqueued tokens, for `token_limit`. */
   tokens: (body: Record<string, unknown>) => number;
   now?: () => number;
@@ -155,7 +160,7 @@ export class BatchStore {
   private readonly files = new Map<string, FileObject>();
   private readonly batches = new Map<string, BatchState>();
   private readonly order: string[] = [];
-  private counters: Counters = { created: 0, validationFailures: 0, picked: {}, downloads: 0 };
+  private counters: Counters = { created: 0, validationFailures: 0, picked: {}, downloads: 0, downloaded: [] };
   private readonly now: () => number;
   private readonly deps: BatchDeps;
   private readonly dir: string;
@@ -207,7 +212,7 @@ export class BatchStore {
       this.order.push(s.obj.id);
     }
     const counters = readJsonDir<Counters & { kind: string }>(this.dir).find((c) => c.kind === 'counters');
-    if (counters) this.counters = { created: counters.created, validationFailures: counters.validationFailures, picked: counters.picked, downloads: counters.downloads };
+    if (counters) this.counters = { created: counters.created, validationFailures: counters.validationFailures, picked: counters.picked, downloads: counters.downloads, downloaded: counters.downloaded };
     if (saved.some((s) => !isFinal(s.obj.status))) this.kick();
   }
 
@@ -294,8 +299,9 @@ export class BatchStore {
     const f = this.liveFile(id);
     if (!f) return notFound('file', id);
     let fault: DownloadFault | undefined;
-    if (f.purpose === 'batch_output') {
-      const d = this.deps.options.download ?? {};
+    if (f.purpose === 'batch_output' && this.deps.options.download && !this.counters.downloaded.includes(id)) {
+      this.counters.downloaded.push(id);
+      const d = this.deps.options.download;
       let k = this.counters.downloads;
       for (const kind of DOWNLOAD_FAULTS) {
         const n = d[kind] ?? 0;
@@ -392,12 +398,15 @@ export class BatchStore {
     return ok(this.shown(state));
   }
 
-  /** Which faults the batch created `ordinal`-th gets: each option's first `times` batches (default 1). */
+  /**
+   * Which fault the batch created `ordinal`-th gets: each option's first `times` batches (default 1), one fault per
+   * batch, so several options spoil successive batches.
+   */
   private pickFaults(ordinal: number): BatchFaults {
     const o = this.deps.options;
     const f: BatchFaults = {};
     const take = (name: string, times: number | undefined, skip = 0): boolean => {
-      if (ordinal <= skip) return false;
+      if (ordinal <= skip || Object.keys(f).length > 0) return false;
       const n = this.counters.picked[name] ?? 0;
       if (n >= (times ?? 1)) return false;
       this.counters.picked[name] = n + 1;
@@ -410,6 +419,7 @@ export class BatchStore {
     if (o.no_output_file && take('no_output_file', o.no_output_file.times)) f.noOutput = true;
     if (o.delete_output && take('delete_output', o.delete_output.times)) f.deleteOutput = true;
     if (o.drop_lines && take('drop_lines', o.drop_lines.times)) f.dropLines = Math.max(1, o.drop_lines.count ?? 1);
+    if (o.odd_lines && take('odd_lines', o.odd_lines.times)) f.oddLines = true;
     return f;
   }
 
@@ -548,6 +558,7 @@ export class BatchStore {
     };
     if (!file) push('invalid_file', `The input file ${o.input_file_id} was deleted before the batch started.`, null);
     const ids = new Set<string>();
+    const accepted: string[] = [];
     let model: string | undefined;
     let count = 0;
     let tokens = 0;
@@ -574,6 +585,7 @@ export class BatchStore {
           push('missing_required_parameter', "Missing required parameter: 'custom_id'.", n, 'custom_id');
           return;
         }
+        accepted.push(id);
         if (ids.has(id)) push('duplicate_custom_id', `The custom_id for this request is a duplicate of another request: '${id}'.`, n, 'custom_id');
         ids.add(id);
         if (l['method'] !== 'POST') push('invalid_request', `Invalid 'method': ${JSON.stringify(l['method'])}. Only 'POST' is supported.`, n, 'method');
@@ -612,6 +624,7 @@ export class BatchStore {
     }
     o.request_counts.total = count;
     s.tokens = tokens;
+    for (const id of accepted) this.deps.onAccepted?.(id);
     return true;
   }
 
@@ -690,6 +703,11 @@ export class BatchStore {
     if (o.request_counts.completed > 0 && !s.faults.noOutput) {
       const f = this.newFile(`batch_${o.id}_output.jsonl`, 'batch_output', 0, s.outputExpiresAfter);
       reorderedCopy(outPath, this.contentPath(f.id), s.faults.dropLines ?? 0);
+      if (s.faults.oddLines) {
+        const [first] = readLinesAt(this.contentPath(f.id), 0, 1).lines;
+        const stranger = JSON.stringify({ id: this.deps.newId('batch_req_'), custom_id: 'someone-else-7', response: { status_code: 200, request_id: '', body: {} }, error: null });
+        appendText(this.contentPath(f.id), `${first}\n${stranger}\n<html>not a line</html>\n`);
+      }
       f.bytes = statSync(this.contentPath(f.id)).size;
       writeJsonAtomic(join(this.filesDir(), `${f.id}.json`), f);
       o.output_file_id = f.id;

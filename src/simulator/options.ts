@@ -40,6 +40,7 @@ const SHAPE: Shape = {
     cancel_external: { times: 'number', after: 'number' },
     unknown_status: { times: 'number', status: 'any' },
     overdue: { times: 'number' },
+    odd_lines: { times: 'number' },
   },
 };
 

@@ -58,6 +58,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     faults: {},
     batchLines: 0,
     batchComputed: Object.create(null) as Record<string, number>,
+    batchSubmitted: Object.create(null) as Record<string, number>,
   };
   const limiter = new RateLimiter(options.rpm, options.tpm, options.window_ms);
   const arrivals = new SlidingWindow(options.window_ms);
@@ -174,6 +175,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     options: options.batch ?? {},
     dir: options.state_dir,
     answer: answerLine,
+    onAccepted: (customId) => count(stats.batchSubmitted, customId),
     tokens: (body) => {
       const checked = checkRequest(body, batchOptions);
       return 'status' in checked ? 0 : requestedTokens(checked.promptTokens, checked.maxTokens, checked.n);

@@ -39,7 +39,7 @@ export interface SimulatorOptions {
   models?: string[];
   /** Unknown model in a chat request → 404 model_not_found. */
   strict_models?: boolean;
-  /** The Files and Batch APIs (`/v1/files`, `/v1/batches`): timing, limits and faults. */
+  /** The Files and Batch APIs (`/v1/files`, `/v1/batches`): timing, limits and faults. Each batch gets at most one of the batch faults below (expire, cancel_external, unknown_status, overdue, no_output_file, delete_output, drop_lines, odd_lines): several of them spoil successive batches. */
   batch?: BatchSimulatorOptions;
   /**
    * Where the Files and Batch APIs keep their files and batches, so they outlive the process (the run directory's
@@ -69,7 +69,7 @@ export interface BatchSimulatorOptions {
   lose_create_answer?: { times?: number };
   /** Enqueued tokens per model (prompt estimate + max_tokens × n per line): a batch over it fails validation with token_limit_exceeded, stating the limit. */
   token_limit?: number;
-  /** The first downloads of result files are spoilt, in this order: `reset` (cut mid-body), `stall` (headers and half the body, then nothing), `html` (a 200 text/html gateway page), `short` (ends early on a line boundary), `cut` (ends mid-line), `server_error` (502). Each value is a count of downloads. */
+  /** The first download of each of the first result files is spoilt, in this order: `reset` (cut mid-body), `stall` (headers and half the body, then nothing), `html` (a 200 text/html gateway page), `short` (ends early on a line boundary), `cut` (ends mid-line), `server_error` (502). Each value is a count of files; a file downloaded again comes whole. */
   download?: { reset?: number; stall?: number; html?: number; short?: number; cut?: number; server_error?: number };
   /** The first `times` (default 1) batches complete with `output_file_id: null`, though their lines ran. */
   no_output_file?: { times?: number };
@@ -83,6 +83,8 @@ export interface BatchSimulatorOptions {
   unknown_status?: { times?: number; status?: string };
   /** The first `times` (default 1) batches are created an hour past their `expires_at` and never end. */
   overdue?: { times?: number };
+  /** The first `times` (default 1) batches' output files also hold a repeated line, a line for an unknown custom_id and a line that is not JSON. */
+  odd_lines?: { times?: number };
 }
 
 export interface SimulatorStats {
@@ -101,6 +103,8 @@ export interface SimulatorStats {
   batchLines: number;
   /** How many times each batch line was answered, by custom_id: a request resubmitted after it was answered counts 2. */
   batchComputed: Record<string, number>;
+  /** How many times each custom_id was submitted in a batch that passed validation (so was to run, and be billed). */
+  batchSubmitted: Record<string, number>;
 }
 
 export interface RunningSimulator {

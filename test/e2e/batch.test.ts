@@ -4,14 +4,13 @@
  * batch, Ctrl-C (detach) and `evalrun cancel`; kill -9 at each step of the never-pay-twice protocol, then --resume:
  * the choices equal an uninterrupted run's and the simulator computed each request once.
  */
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import type { RunManifest } from '../../src/record/manifest.js';
-import { BIN, cleanEnv, runCli, runMain } from '../helpers/cli.js';
+import { cleanEnv, runCli, runMain } from '../helpers/cli.js';
+import { choices, config, latest, manifest, providerBatches, records, rows, spawnRun, waitFor } from '../helpers/batch.js';
 import { countLines } from '../helpers/run-process.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -26,54 +25,16 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const config = (extra = '') => `name: batched
-dataset: rows.jsonl
-id_column: id
-messages:
-  - { role: system, content: "Reply with a json object with a label." }
-  - { role: user, content: "{{text}}" }
-params: { max_tokens: 40, response_format: { type: json_object } }
-grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1] }
-retry: { max_attempts: 3, max_wait_s: 1 }
-${extra}`;
-
 // Batches here take 60 ms, checked every 20 ms: each is still seen running for a few polls before it completes. Only
 // the tests that interrupt a run while its batches run ask for longer ones.
 const BATCH = 'batch: { poll_s: 0.02, max_requests: 10 }\n';
 const DURATION_MS = 60;
-
-function rows(n: number): string {
-  return `${Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}` })).join('\n')}\n`;
-}
 
 async function setup(simOptions: SimulatorOptions, extra = BATCH): Promise<{ cfg: string; base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
   const base = await tempDir('evalrun-batch-');
   await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(extra) });
   sim = await startSimulator({ seed: 5, ...simOptions, batch: { duration_ms: DURATION_MS, ...simOptions.batch } });
   return { cfg: join(base, 'evalrun.yaml'), base, env: cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test' }), sim };
-}
-
-const TIMING = /latency|^started_at$|^ended_at$|^request_id$|^elapsed_ms$|^completion_id$/;
-
-/** choices.csv without timing and id columns. */
-async function choices(dir: string): Promise<string[][]> {
-  const [header, ...body] = parse(await readFile(join(dir, 'choices.csv'), 'utf8'), { bom: true }) as string[][];
-  const keep = header!.map((h, i) => (TIMING.test(h) ? -1 : i)).filter((i) => i >= 0);
-  return [header!, ...body].map((r) => keep.map((i) => r[i]!));
-}
-
-async function records(dir: string): Promise<Array<{ seq: number; latency_ms: number | null; attempts: number; error: { message: string; status: number | null } | null }>> {
-  const text = await readFile(join(dir, 'records.jsonl'), 'utf8');
-  return text.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l));
-}
-
-const manifest = async (dir: string) => JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunManifest;
-
-/** The latest record of each seq. */
-async function latest(dir: string) {
-  const by = new Map<number, Awaited<ReturnType<typeof records>>[number]>();
-  for (const r of await records(dir)) by.set(r.seq, r);
-  return by;
 }
 
 function expectComputedOnce(s: RunningSimulator): void {
@@ -293,42 +254,6 @@ describe('batch mode with shards', () => {
     expectComputedOnce(sim);
   });
 });
-
-/** Starts the CLI in a child process; resolves its exit once it ends. */
-function spawnRun(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdout.resume();
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  /** Resolves once stderr matches `re`; fails if the process ends first. */
-  const until = (re: RegExp) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!re.test(stderr)) return;
-        child.stderr.off('data', check);
-        resolve();
-      };
-      child.stderr.on('data', check);
-      void closed.then(() => (re.test(stderr) ? resolve() : reject(new Error(`the run ended without printing ${re}:\n${stderr}`))));
-      check();
-    });
-  return { child, closed, until, stderr: () => stderr };
-}
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('timed out');
-}
-
-/** The batches the provider holds, as its list endpoint shows them. */
-async function providerBatches(s: RunningSimulator): Promise<Array<{ id: string; status: string; request_counts: { completed: number } }>> {
-  const res = await fetch(`${s.url}/batches?limit=100`);
-  return ((await res.json()) as { data: Array<{ id: string; status: string; request_counts: { completed: number } }> }).data;
-}
 
 /** run.json shows every part's batch id: all six batches exist at the provider and the run is polling them. */
 const allSubmitted = async (out: string) => (await manifest(out).catch(() => undefined))?.batch?.parts.filter((p) => p.batch_id).length === 6;

@@ -242,8 +242,7 @@ class BatchSession {
       if (this.run.stop.aborted) return;
       const buildS = (performance.now() - t0) / 1000;
       const number = Number(/part-(\d+)\.jsonl$/.exec(f.result)![1]);
-      const part: BatchPart = {
-        ...carry,
+      const part: BatchPart = Object.assign({}, carry, {
         part: number,
         attempt,
         model: f.model,
@@ -254,7 +253,7 @@ class BatchSession {
         intent_at: new Date().toISOString(),
         build_s: round3(buildS),
         tokens: Math.round(tokens.get(f.model) ?? 0),
-      };
+      } satisfies BatchPart);
       tokens.set(f.model, 0);
       this.state.parts.push(part);
       this.state.parts.sort((a, b) => a.part - b.part);
@@ -498,7 +497,7 @@ class BatchSession {
       onNotice: (m) => this.o.onNotice?.(m),
       onBytes: (file, bytes) => {
         this.downloading = { file, bytes };
-        if (bytes - this.lastBytesShown >= 1 << 20 || bytes === 0) {
+        if (this.lastBytesShown === 0 || bytes - this.lastBytesShown >= 1 << 20) {
           this.lastBytesShown = bytes;
           this.progress();
         }

@@ -14,6 +14,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Task } from '../../contracts/plan.js';
 import type { BatchPart } from '../../record/manifest.js';
+import { BATCH_RESULT_LOST } from '../../record/types.js';
 import { BatchApiError, type Batch, type BatchApi } from './batch-api.js';
 import { seqOfCustomId } from './build-files.js';
 import { DownloadError, downloadLines } from './download.js';
@@ -27,8 +28,6 @@ const CUSTOM_ID_FIELD = /"custom_id": ?"([^"]*)"/;
 /** Result lines recorded between two turns of the event loop while a part's results are ingested. */
 const INGEST_YIELD_EVERY = 256;
 const MAX_EXAMPLES = 5;
-/** The error code of a request the provider ran (and may have billed) whose answer could not be read. */
-export const RESULT_LOST = 'batch_result_lost';
 
 export interface LineAnomalies {
   /** Result lines that were unreadable, named no request of the part, or named one a second time. */
@@ -163,7 +162,7 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
     id: '',
     custom_id: `seq-${seq}`,
     response: null,
-    error: { code: RESULT_LOST, message: `batch ${b.id} (${b.status}) ran this request (it may be billed) but its answer could not be read: ${what}. Not sent again; --retry-errors sends it.` },
+    error: { code: BATCH_RESULT_LOST, message: `batch ${b.id} (${b.status}) ran this request (it may be billed) but its answer could not be read: ${what}. Not sent again; --retry-errors sends it.` },
   });
   // A cancelled or expired batch leaves out the requests it never ran (one cancelled while validating ran none):
   // they are what its batch_cancelled / batch_expired lines would have said, unpaid, and are handled as those.
@@ -197,7 +196,7 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
         line = lost(task.seq, why || `batch ${b.id} completed but its result files hold no line for it`);
       }
       line ??= missing(task.seq);
-      if (line.error?.code === RESULT_LOST) result.lost++;
+      if (line.error?.code === BATCH_RESULT_LOST) result.lost++;
       if (o.record(task, line) === 'resend') result.retry.push(task.seq);
       if (++taken === 3) await o.pause?.('ingesting');
       // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
@@ -210,7 +209,7 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
   if (anomalies.count > 0) {
     o.onNotice(`Batch ${b.id}: ${anomalies.count} line${anomalies.count === 1 ? '' : 's'} in its result files named no request of this part, named one twice, or were unreadable; they were not recorded (counted in summary.json's anomalies).`);
   }
-  if (result.lost > 0) o.onNotice(`Batch ${b.id}: ${result.lost} request${result.lost === 1 ? '' : 's'} it ran could not be read (${why || 'unreadable lines'}): recorded as ${RESULT_LOST}, not sent again (--retry-errors sends them).`);
+  if (result.lost > 0) o.onNotice(`Batch ${b.id}: ${result.lost} request${result.lost === 1 ? '' : 's'} it ran could not be read (${why || 'unreadable lines'}): recorded as ${BATCH_RESULT_LOST}, not sent again (--retry-errors sends them).`);
   return result;
 }
 

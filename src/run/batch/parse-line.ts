@@ -5,7 +5,7 @@
  */
 import type OpenAI from 'openai';
 import type { Task } from '../../contracts/plan.js';
-import type { RequestError, RequestRecord } from '../../record/types.js';
+import { BATCH_RESULT_LOST, type RequestError, type RequestRecord } from '../../record/types.js';
 import { makeRecord, successRecord, type ExecuteDeps } from '../execute-task.js';
 import { shouldRetry } from '../retry.js';
 import { seqOfCustomId } from './build-files.js';
@@ -81,7 +81,7 @@ export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, d
   if (r === null) {
     const e = line.error ?? { code: '', message: 'the line has neither response nor error' };
     // Ran and maybe billed: never sent again automatically.
-    return failed(e.code === 'batch_result_lost' ? 'final' : 'retryable', { kind: 'batch', status: null, type: null, code: e.code || null, message: deps.redact(e.message) }, null, null);
+    return failed(e.code === BATCH_RESULT_LOST ? 'final' : 'retryable', { kind: 'batch', status: null, type: null, code: e.code || null, message: deps.redact(e.message) }, null, null);
   }
   const requestId = r.request_id || null;
   if (r.status_code >= 200 && r.status_code < 300) {
