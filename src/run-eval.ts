@@ -204,6 +204,7 @@ function chooseExecutor(p: {
     replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
     cancel: options.cancelBatches,
     abandon: options.abandonBatches,
+    maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
     cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
     pause: envPause(options.env ?? process.env),
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),

@@ -101,6 +101,8 @@ export interface BatchPart {
   ingest_s?: number;
   /** Why the batch failed validation, when it did (`errors.data`). */
   errors?: Array<{ code: string; message: string; line: number | null }>;
+  /** Lines in the file when it is not one per request (`n_mode: repeat`: n single-choice lines per request). */
+  lines?: number;
   /** The requests' enqueued tokens as evalrun estimates them (prompt ≈ 4 characters a token, plus max_tokens × n). */
   tokens?: number;
   /** How many times this file was refused for the enqueued-token limit (each wait doubles). */

@@ -103,9 +103,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
   let model: string | null | undefined;
   let lastError: RequestError | undefined;
   for (let k = 0; k < n; k++) {
-    const body: Task['body'] = { ...task.body };
-    delete body['n'];
-    if (typeof body['seed'] === 'number') body['seed'] = body['seed'] + k;
+    const body = repeatBody(task.body, k);
     // Without a seed the n bodies are the same: the cache must still keep n different answers.
     const cacheKey = Object.assign({}, body, { 'evalrun:repeat': k });
     const x = await exchange(Object.assign({}, task, { body }), body, cacheKey, clock, deps);
@@ -115,7 +113,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     if (!x.ok) {
       lastError = x.error;
       parts.push({ attempts: x.attempts, latency_ms: round(x.latency), http_status: x.error.status, request_id: null, completion_id: null, error: x.error });
-      choices.push(missingChoice(k, `request ${k + 1} of the ${n} (n_mode repeat) failed: ${x.error.status ?? x.error.kind}: ${x.error.message}`));
+      choices.push(missingChoice(k, repeatFailure(k, n, x.error)));
       continue;
     }
     parts.push({
@@ -155,6 +153,19 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     ...(extra.length ? { extra_choices: extra } : {}),
     parts,
   });
+}
+
+/** Request k of an `n_mode: repeat` set: one choice, and seed + k when the request has a seed. */
+export function repeatBody(body: Task['body'], k: number): Task['body'] {
+  const out: Task['body'] = { ...body };
+  delete out['n'];
+  if (typeof out['seed'] === 'number') out['seed'] = out['seed'] + k;
+  return out;
+}
+
+/** What a failed choice of an `n_mode: repeat` record says. */
+export function repeatFailure(k: number, n: number, error: Pick<RequestError, 'status' | 'kind' | 'message'>): string {
+  return `request ${k + 1} of the ${n} (n_mode repeat) failed: ${error.status ?? error.kind}: ${error.message}`;
 }
 
 /** One HTTP exchange (with its retries), or its cached answer; undefined when the run is stopping. */

@@ -285,6 +285,27 @@ describe('6. feature combinations', () => {
     expect(JSON.parse(await readFile(join(base, 'two', 'summary.json'), 'utf8')).totals.cached).toBe(REQUESTS);
   }, 30_000);
 
+  it('n_mode repeat: n single-choice lines with seed + k, as many as plan --batch counts; each choice from its own line', async () => {
+    const { cfg, out, env, sim: s } = await setup({}, 'batch: { poll_s: 0.02, max_requests: 36 }\nn_mode: repeat\n');
+    await writeFile(cfg, (await readFile(cfg, 'utf8')).replace('params: { max_tokens: 40,', 'params: { max_tokens: 40, n: 3, seed: 7,'));
+    const planned = JSON.parse((await runMain(['plan', cfg, '--json'], env)).stdout);
+    expect(planned.batch_lines).toBe(REQUESTS * 3);
+    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const ids = Object.keys(s.stats.batchSubmitted);
+    expect(ids).toHaveLength(planned.batch_lines);
+    expect(ids.every((id) => /^seq-\d+\.[012]$/.test(id))).toBe(true);
+    expect(twice(s)).toEqual([]);
+    const recs = await records(out);
+    expect(recs).toHaveLength(REQUESTS);
+    const first = JSON.parse((await readFile(join(out, 'records.jsonl'), 'utf8')).split('\n')[0]!) as { choices: Array<{ index: number; content: string; error?: string }> };
+    expect(first.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(first.choices.every((c) => !c.error)).toBe(true);
+    // seed + k: the three samples of a request at temperature 1 are not one sample three times.
+    const hot = recs.map((x) => x as unknown as { cell: string; choices: Array<{ content: string }> }).find((x) => /temperature-1|t1|1$/.test(x.cell) && new Set(x.choices.map((c) => c.content)).size > 1);
+    expect(hot).toBeDefined();
+  }, 30_000);
+
   it('unreadable, unknown and repeated result lines are counted in summary.json anomalies and shown', async () => {
     const { cfg, out, env, sim: s } = await setup({ batch: { odd_lines: { times: 1 } } });
     const r = await runMain(['run', cfg, '--out', out], env);

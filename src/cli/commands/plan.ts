@@ -106,7 +106,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const { summarizePlan } = await import('../../plan/build-plan.js');
       // A shard's share: its rows over every cell (the whole run's plan is in the header line).
       const plan = shard ? summarizePlan(shard.rows[1] - shard.rows[0], prepared.cells) : prepared.plan;
-      // n_mode repeat sends one HTTP request per choice: what the rate limits and the bill see.
+      // n_mode repeat sends one HTTP request (or batch line) per choice: what the rate limits and the bill see.
       const httpRequests = config.nMode === 'repeat' ? plan.choices : plan.requests;
       const { makeRedactor } = await import('../../util/redact.js');
       // What the run's redactor would scrub: the key, configured header and query values, wherever they appear
@@ -126,7 +126,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
           return { ...c, ...(prompt !== undefined ? { prompt } : {}), params: prepared.cells[i]!.params };
         });
         const shardJson = shard ? { shard: { index: shard.index, count: shard.count, rows: shard.rows, first_seq: shard.first_seq, plan_rows: prepared.plan.rows, plan_requests: prepared.plan.requests } } : {};
-        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
+        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, ...(cost.batch ? { batch_lines: httpRequests } : {}), cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
       }
       const tok = (v: number | null) => (v === null ? 'no limit' : v.toLocaleString('en-US'));
@@ -140,7 +140,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         }),
       );
       const notes = [
-        ...(httpRequests !== plan.requests ? [`n_mode repeat: ${httpRequests} HTTP requests, one per choice (prompt tokens count once per choice)`] : []),
+        ...(httpRequests !== plan.requests ? [`n_mode repeat: ${httpRequests} ${cost.batch ? 'batch lines' : 'HTTP requests'}, one per choice (prompt tokens count once per choice)`] : []),
         ...(cost.unknown_models.length ? [`no price for ${cost.unknown_models.join(', ')}: its cost is unknown; add it under 'pricing:' (USD per 1M tokens)`] : []),
         ...(cost.approximate_models.length ? [`tokenizer of ${cost.approximate_models.join(', ')} unknown: counted with o200k_base, an estimate`] : []),
         ...(cost.max_completion_tokens === null ? ['some cells set no max_tokens: completion tokens and cost have no upper bound'] : []),

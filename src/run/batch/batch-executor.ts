@@ -19,7 +19,8 @@ import { successRecord } from '../execute-task.js';
 import type { ResponseCache } from '../cache.js';
 import type { Executor, ExecutorResult } from '../executor.js';
 import { BatchApiError, openAiBatchApi, transient, type Batch, type BatchApi } from './batch-api.js';
-import { buildBatchFiles, diskSink } from './build-files.js';
+import { buildBatchFiles, diskSink, linesOf } from './build-files.js';
+import type { RequestRecord } from '../../record/types.js';
 import { ingestPart, type IngestResult } from './ingest.js';
 import { lineOutcome } from './parse-line.js';
 import type { BatchOutputLine } from './types.js';
@@ -45,7 +46,9 @@ export type PausePoint = 'after-upload' | 'after-create' | 'ingesting';
 
 export interface BatchExecutorOptions {
   endpoint: Endpoint;
-  config: Pick<Config, 'retry' | 'timeoutS'>;
+  config: Pick<Config, 'retry' | 'timeoutS' | 'nMode'>;
+  /** The largest n of the plan's cells: with `n_mode: repeat` a request is up to that many lines. */
+  maxN: number;
   batch: BatchOptions;
   check: ExecuteDeps['check'];
   redact: (text: string) => string;
@@ -117,6 +120,7 @@ class BatchSession {
   private readonly state: BatchManifest;
   private readonly maxAttempts: number;
   private readonly local: boolean;
+  private readonly repeat: boolean;
   private dispatched = 0;
   private recorded = 0;
   private done = 0;
@@ -140,6 +144,7 @@ class BatchSession {
     this.state = o.state;
     this.maxAttempts = o.config.retry.maxAttempts;
     this.local = isLoopback(o.endpoint.baseUrl);
+    this.repeat = o.config.nMode === 'repeat';
   }
 
   async execute(tasks: AsyncIterable<Task>): Promise<ExecutorResult> {
@@ -215,7 +220,9 @@ class BatchSession {
 
   /** A cached answer is recorded as cached (not sent, not billed); true when there was one. */
   private async fromCache(task: Task): Promise<boolean> {
-    const hit = await this.o.cache?.get(task.body);
+    // A repeat set's n answers are cached by the synchronous path under keys of their own: not looked up here.
+    if (!this.o.cache || linesOf(task, this.repeat) > 1) return false;
+    const hit = await this.o.cache.get(task.body);
     if (!hit) return false;
     const record = successRecord(task, hit.data as Parameters<typeof successRecord>[1], { attempts: 0, latency: hit.latency_ms, t0: performance.now(), startedAt: new Date(), status: hit.status, requestId: hit.request_id }, this.o);
     this.run.onRecord(Object.assign(record, { cached: true }), task);
@@ -229,13 +236,14 @@ class BatchSession {
     await mkdir(dir, { recursive: true });
     let next = this.nextPart();
     const tokens = new Map<string, number>();
+    const repeat = this.repeat;
     const counted = async function* (src: AsyncIterable<Task>) {
       for await (const t of src) {
-        tokens.set(t.body.model, (tokens.get(t.body.model) ?? 0) + taskTokens(t));
+        tokens.set(t.body.model, (tokens.get(t.body.model) ?? 0) + taskTokens(t) * linesOf(t, repeat));
         yield t;
       }
     };
-    const built = buildBatchFiles(counted(tasks), { maxRequests, open: () => diskSink(dir, `part-${next++}`) });
+    const built = buildBatchFiles(counted(tasks), { maxRequests, repeat: this.repeat, open: () => diskSink(dir, `part-${next++}`) });
     let t0 = performance.now();
     for await (const f of built) {
       // Stopped while building: the files cut short are never recorded nor sent; a resume builds them again.
@@ -248,6 +256,7 @@ class BatchSession {
         model: f.model,
         seqs: toRuns(f.seqs),
         requests: f.requests,
+        ...(f.lines !== f.requests ? { lines: f.lines } : {}),
         file: relative(this.o.dir, f.result),
         state: 'intent',
         intent_at: new Date().toISOString(),
@@ -301,7 +310,7 @@ class BatchSession {
     const inPart = runSet(part.seqs);
     const dir = join(this.o.dir, 'batches');
     await mkdir(dir, { recursive: true });
-    for await (const f of buildBatchFiles(this.o.replan(inPart), { open: () => diskSink(dir, `part-${part.part}`) })) void f;
+    for await (const f of buildBatchFiles(this.o.replan(inPart), { repeat: this.repeat, open: () => diskSink(dir, `part-${part.part}`) })) void f;
   }
 
   private adopt(part: BatchPart, batch: Batch): void {
@@ -506,7 +515,9 @@ class BatchSession {
         this.downloading = undefined;
         this.lastBytesShown = 0;
       },
-      record: (task, line) => this.record(part, b, task, line, resend),
+      record: (task, line, patch) => this.record(part, b, task, line, resend, patch),
+      repeat: this.repeat,
+      maxN: this.o.maxN,
       pause: this.o.pause,
     });
   }
@@ -556,7 +567,7 @@ class BatchSession {
   }
 
   /** Records one line; false when the line is to be submitted again (or left for a resume) instead. */
-  private record(part: BatchPart, b: Batch, task: Task, line: BatchOutputLine, resend: boolean): 'recorded' | 'resend' | 'left' {
+  private record(part: BatchPart, b: Batch, task: Task, line: BatchOutputLine, resend: boolean, patch?: (r: RequestRecord) => void): 'recorded' | 'resend' | 'left' {
     const startedAt = new Date((b.created_at ?? Date.now() / 1000) * 1000);
     const out = lineOutcome(task, line, { attempts: part.attempt, startedAt }, { check: this.o.check, redact: this.o.redact });
     // Cancelled before it ran: left unrecorded, so a later --resume submits it (it was not paid for).
@@ -564,8 +575,9 @@ class BatchSession {
     if (out.kind === 'retryable' && resend && part.attempt < this.maxAttempts) return 'resend';
     // Which batch answered: its usage is billed at the batch price, also in a run resumed in the other mode.
     out.record.batch_id = b.id;
+    patch?.(out.record);
     this.run.onRecord(out.record, task);
-    if (out.kind === 'answered' && this.o.cache && line.response) {
+    if (out.kind === 'answered' && this.o.cache && line.response && linesOf(task, this.repeat) === 1) {
       void this.o.cache.put(task.body, { status: line.response.status_code, request_id: line.response.request_id || null, latency_ms: 0, data: line.response.body }).catch(() => {});
     }
     this.recorded++;

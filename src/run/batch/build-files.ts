@@ -8,26 +8,47 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { EvalrunError, ExitCode } from '../../errors.js';
 import type { Task } from '../../contracts/plan.js';
+import { repeatBody } from '../execute-task.js';
 import { BATCH_URL, MAX_BATCH_FILE_BYTES, MAX_BATCH_REQUESTS, type BatchInputLine } from './types.js';
 
-const CUSTOM_ID = /^seq-(0|[1-9][0-9]*)$/;
+const CUSTOM_ID = /^seq-(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]?[0-9]?))?$/;
 
-/** The custom_id of a plan task: its seq, which is unique in the plan and stable across resumes. */
-export function customIdOf(seq: number): string {
-  return `seq-${seq}`;
+/**
+ * The custom_id of a plan task: its seq, which is unique in the plan and stable across resumes; `seq-<n>.<k>` for
+ * request k of an `n_mode: repeat` set.
+ */
+export function customIdOf(seq: number, k?: number): string {
+  return k === undefined ? `seq-${seq}` : `seq-${seq}.${k}`;
 }
 
 /** The plan seq a custom_id names, or undefined for an id evalrun never sent (the server is not trusted). */
 export function seqOfCustomId(id: unknown): number | undefined {
+  return parseCustomId(id)?.seq;
+}
+
+/** The seq and, for an `n_mode: repeat` line, which of the n requests it is. */
+export function parseCustomId(id: unknown): { seq: number; k: number | undefined } | undefined {
   if (typeof id !== 'string') return undefined;
   const m = CUSTOM_ID.exec(id);
   if (!m) return undefined;
   const n = Number(m[1]);
-  return Number.isSafeInteger(n) ? n : undefined;
+  return Number.isSafeInteger(n) ? { seq: n, k: m[2] === undefined ? undefined : Number(m[2]) } : undefined;
 }
 
-export function inputLine(task: Task): string {
-  const line: BatchInputLine = { custom_id: customIdOf(task.seq), method: 'POST', url: BATCH_URL, body: task.body };
+/** How many lines a task is: n with `n_mode: repeat` (one single-choice request each), else 1. */
+export function linesOf(task: Task, repeat: boolean): number {
+  return repeat && task.cell.n > 1 ? task.cell.n : 1;
+}
+
+export function inputLine(task: Task, repeat = false): string {
+  if (linesOf(task, repeat) === 1) return lineText(customIdOf(task.seq), task.body);
+  let out = '';
+  for (let k = 0; k < task.cell.n; k++) out += lineText(customIdOf(task.seq, k), repeatBody(task.body, k));
+  return out;
+}
+
+function lineText(customId: string, body: Task['body']): string {
+  const line: BatchInputLine = { custom_id: customId, method: 'POST', url: BATCH_URL, body };
   return `${JSON.stringify(line)}\n`;
 }
 
@@ -44,6 +65,8 @@ export interface BuiltFile<R> {
   /** The plan seqs in this file, in plan order. */
   seqs: number[];
   requests: number;
+  /** Lines in the file: requests, or more with `n_mode: repeat`. */
+  lines: number;
   bytes: number;
   /** What the sink made of it (a path, a buffer). */
   result: R;
@@ -56,12 +79,15 @@ export interface BuildOptions<R> {
   maxBytes?: number;
   /** Opens the sink for the next file of `model`. */
   open: (model: string) => LineSink<R>;
+  /** `n_mode: repeat`: a task of n choices is n single-choice lines. */
+  repeat?: boolean;
 }
 
 interface OpenFile<R> {
   model: string;
   sink: LineSink<R>;
   seqs: number[];
+  lines: number;
   bytes: number;
 }
 
@@ -73,11 +99,12 @@ export async function* buildBatchFiles<R>(tasks: AsyncIterable<Task> | Iterable<
   let part = 0;
   const finish = async (f: OpenFile<R>): Promise<BuiltFile<R>> => {
     open.delete(f.model);
-    return { part: ++part, model: f.model, seqs: f.seqs, requests: f.seqs.length, bytes: f.bytes, result: await f.sink.end() };
+    return { part: ++part, model: f.model, seqs: f.seqs, requests: f.seqs.length, lines: f.lines, bytes: f.bytes, result: await f.sink.end() };
   };
   for await (const task of tasks) {
     const model = task.body.model;
-    const line = inputLine(task);
+    const line = inputLine(task, options.repeat);
+    const count = linesOf(task, options.repeat ?? false);
     const bytes = Buffer.byteLength(line);
     if (bytes > maxBytes) {
       throw new EvalrunError(
@@ -88,16 +115,17 @@ export async function* buildBatchFiles<R>(tasks: AsyncIterable<Task> | Iterable<
       );
     }
     let f = open.get(model);
-    if (f && (f.seqs.length >= maxRequests || f.bytes + bytes > maxBytes)) {
+    if (f && (f.lines + count > maxRequests || f.bytes + bytes > maxBytes)) {
       yield await finish(f);
       f = undefined;
     }
     if (!f) {
-      f = { model, sink: options.open(model), seqs: [], bytes: 0 };
+      f = { model, sink: options.open(model), seqs: [], lines: 0, bytes: 0 };
       open.set(model, f);
     }
     await f.sink.write(line);
     f.seqs.push(task.seq);
+    f.lines += count;
     f.bytes += bytes;
   }
   for (const f of [...open.values()]) yield await finish(f);

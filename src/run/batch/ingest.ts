@@ -14,9 +14,10 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Task } from '../../contracts/plan.js';
 import type { BatchPart } from '../../record/manifest.js';
-import { BATCH_RESULT_LOST } from '../../record/types.js';
+import { BATCH_RESULT_LOST, type RequestRecord } from '../../record/types.js';
 import { BatchApiError, type Batch, type BatchApi } from './batch-api.js';
-import { seqOfCustomId } from './build-files.js';
+import { customIdOf, linesOf, parseCustomId } from './build-files.js';
+import { repeatFailure } from '../execute-task.js';
 import { DownloadError, downloadLines } from './download.js';
 import { parseOutputLine } from './parse-line.js';
 import { runIndex, runsSize } from './seq-runs.js';
@@ -62,8 +63,11 @@ export interface IngestOptions {
   onNotice: (message: string) => void;
   onBytes: (file: string, bytes: number) => void;
   onDownloaded: () => void;
-  /** Records a request's line; 'resend' when it is to be submitted again. */
-  record: (task: Task, line: BatchOutputLine) => 'recorded' | 'resend' | 'left';
+  /** Records a request's line; 'resend' when it is to be submitted again. `patch` amends the record first. */
+  record: (task: Task, line: BatchOutputLine, patch?: (record: RequestRecord) => void) => 'recorded' | 'resend' | 'left';
+  /** `n_mode: repeat`: a task of n choices came as n single-choice lines (`seq-<n>.<k>`), n ≤ maxN. */
+  repeat: boolean;
+  maxN: number;
   pause?: ((point: PausePoint) => Promise<void>) | undefined;
 }
 
@@ -78,8 +82,16 @@ interface ResultFile {
 /** Undefined when the run stopped before every request of the part was recorded. */
 export async function ingestPart(o: IngestOptions): Promise<IngestResult | undefined> {
   const { part, batch: b } = o;
-  const placeOf = runIndex(part.seqs);
-  const size = runsSize(part.seqs);
+  const placeOfSeq = runIndex(part.seqs);
+  // Each task has `width` slots: one line, or with n_mode repeat one per request of the set.
+  const width = o.repeat ? Math.max(1, o.maxN) : 1;
+  const slot = (seq: number, k: number | undefined): number => {
+    const p = placeOfSeq(seq);
+    if (p < 0) return -1;
+    if (k === undefined) return p * width;
+    return o.repeat && k < width ? p * width + k : -1;
+  };
+  const size = runsSize(part.seqs) * width;
   const offsets = new Float64Array(size).fill(-1);
   const lengths = new Uint32Array(size);
   const source = new Uint8Array(size);
@@ -114,8 +126,8 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
         // The full check comes when the line is recorded; here only where it goes (custom_id comes first).
         const head = bytes.toString('utf8', 0, Math.min(len, 256));
         const id = (CUSTOM_ID_FIELD.exec(head) ?? CUSTOM_ID_FIELD.exec(bytes.toString('utf8', 0, len)))?.[1];
-        const seq = seqOfCustomId(id);
-        const place = seq === undefined ? -1 : placeOf(seq);
+        const parsed = parseCustomId(id);
+        const place = parsed === undefined ? -1 : slot(parsed.seq, parsed.k);
         if (place < 0) {
           tryOdd.push(id === undefined ? `file ${f.id}: an unreadable line at byte ${offset}` : `file ${f.id}: a line for '${id.slice(0, 80)}', which this batch was not sent`);
           return;
@@ -176,28 +188,33 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
   try {
     let buf = Buffer.alloc(64 * 1024);
     let taken = 0;
-    for await (const task of o.tasks) {
-      if (o.abort.aborted) return undefined;
-      const place = placeOf(task.seq);
-      const offset = place < 0 ? -1 : offsets[place]!;
-      let line: BatchOutputLine | undefined;
+    /** The line in slot `place` for request `customId` of `task`, or what stands for it when there is none. */
+    const lineAt = (task: Task, place: number, customId: string): BatchOutputLine => {
+      const offset = offsets[place]!;
       if (offset >= 0) {
         const len = lengths[place]!;
         const fi = source[place]!;
         if (buf.length < len) buf = Buffer.alloc(len);
         readSync(fds[fi]!, buf, 0, len, offset);
         const parsed = parseOutputLine(buf.toString('utf8', 0, len));
-        if (parsed.ok && parsed.seq === task.seq) line = parsed.line;
-        else {
-          odd(`file ${files[fi]!.id}: the line for seq-${task.seq} is unreadable (${parsed.ok ? 'another custom_id' : parsed.problem})`);
-          line = lost(task.seq, `its line in file ${files[fi]!.id} is unreadable`);
-        }
-      } else if (ranAll || problems.length > 0) {
-        line = lost(task.seq, why || `batch ${b.id} completed but its result files hold no line for it`);
+        if (parsed.ok && parsed.line.custom_id === customId) return parsed.line;
+        odd(`file ${files[fi]!.id}: the line for ${customId} is unreadable (${parsed.ok ? 'another custom_id' : parsed.problem})`);
+        return lost(task.seq, `its line in file ${files[fi]!.id} is unreadable`);
       }
-      line ??= missing(task.seq);
+      if (ranAll || problems.length > 0) return lost(task.seq, why || `batch ${b.id} completed but its result files hold no line for it`);
+      return missing(task.seq);
+    };
+    for await (const task of o.tasks) {
+      if (o.abort.aborted) return undefined;
+      const base = placeOfSeq(task.seq) * width;
+      const n = linesOf(task, o.repeat);
+      let line: BatchOutputLine;
+      let patch: ((r: RequestRecord) => void) | undefined;
+      if (base < 0) line = missing(task.seq);
+      else if (n === 1) line = lineAt(task, base, customIdOf(task.seq));
+      else ({ line, patch } = repeatSet(task, Array.from({ length: n }, (_, k) => lineAt(task, base + k, customIdOf(task.seq, k)))));
       if (line.error?.code === BATCH_RESULT_LOST) result.lost++;
-      if (o.record(task, line) === 'resend') result.retry.push(task.seq);
+      if (o.record(task, line, patch) === 'resend') result.retry.push(task.seq);
       if (++taken === 3) await o.pause?.('ingesting');
       // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
       // records outlive a scavenge and V8 grows its young generation later (~15 MB less peak RSS, RESULTS.md).
@@ -212,6 +229,42 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
   if (result.lost > 0) o.onNotice(`Batch ${b.id}: ${result.lost} request${result.lost === 1 ? '' : 's'} it ran could not be read (${why || 'unreadable lines'}): recorded as ${BATCH_RESULT_LOST}, not sent again (--retry-errors sends them).`);
   return result;
 }
+
+/**
+ * The n lines of an `n_mode: repeat` set as one answer: choice k is line k's first choice. A failed line is a failed
+ * choice (its record says why), never a reason to send the set again: the others were answered and billed. A set
+ * with no answered line is decided by its first line alone (lost, retried or recorded as that failure).
+ */
+function repeatSet(task: Task, lines: BatchOutputLine[]): { line: BatchOutputLine; patch?: (r: RequestRecord) => void } {
+  const ok = (l: BatchOutputLine) => l.response !== null && l.response.status_code >= 200 && l.response.status_code < 300 && Array.isArray((l.response.body as { choices?: unknown } | null)?.choices);
+  const answered = lines.map((l, k) => ({ l, k })).filter(({ l }) => ok(l));
+  if (answered.length === 0) return { line: lines[0]! };
+  const bodies = answered.map(({ l, k }) => ({ k, body: l.response!.body as { id?: string; model?: string; created?: number; choices: Array<Record<string, unknown>>; usage?: Record<string, number> | null } }));
+  const usages = bodies.map((x) => x.body.usage);
+  const usage = usages.every((u) => u && typeof u === 'object')
+    ? { prompt_tokens: sum(usages, 'prompt_tokens'), completion_tokens: sum(usages, 'completion_tokens'), total_tokens: sum(usages, 'total_tokens') }
+    : null;
+  const first = bodies[0]!.body;
+  // Every choice of line k is given index k: a line with more than one choice shows as a repeated index (an anomaly).
+  const merged = { id: first.id, object: 'chat.completion', created: first.created, model: first.model, choices: bodies.flatMap(({ k, body }) => body.choices.map((c) => Object.assign({}, c, { index: k }))), usage };
+  const failures = lines.map((l, k) => ({ l, k })).filter(({ l }) => !ok(l));
+  const line: BatchOutputLine = { id: lines[answered[0]!.k]!.id, custom_id: `seq-${task.seq}`, response: { status_code: 200, request_id: answered[0]!.l.response!.request_id, body: merged }, error: null };
+  if (failures.length === 0) return { line };
+  const n = lines.length;
+  const patch = (r: RequestRecord) => {
+    for (const { l, k } of failures) {
+      const c = r.choices.find((x) => x.index === k);
+      const body = (l.response?.body as { error?: { message?: unknown } } | null)?.error;
+      const error = l.error
+        ? { status: null, kind: 'batch' as const, message: `${l.error.code ? `${l.error.code}: ` : ''}${l.error.message}` }
+        : { status: l.response?.status_code ?? null, kind: 'http' as const, message: typeof body?.message === 'string' ? body.message : 'no error message' };
+      if (c) c.error = repeatFailure(k, n, error);
+    }
+  };
+  return { line, patch };
+}
+
+const sum = (xs: Array<Record<string, number> | null | undefined>, k: string) => xs.reduce((s, u) => s + (Number(u?.[k]) || 0), 0);
 
 function tryOpen(path: string): number {
   try {

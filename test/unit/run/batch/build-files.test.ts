@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EvalrunError, ExitCode } from '../../../../src/errors.js';
 import type { Task } from '../../../../src/contracts/plan.js';
-import { buildBatchFiles, customIdOf, diskSink, memorySink, seqOfCustomId, type BuiltFile, type LineSink } from '../../../../src/run/batch/build-files.js';
+import { buildBatchFiles, customIdOf, diskSink, memorySink, parseCustomId, seqOfCustomId, type BuiltFile, type LineSink } from '../../../../src/run/batch/build-files.js';
 import { expectSpecValid, specValidator } from '../../simulator/spec.js';
 import { cell, plan, task } from './tasks.js';
 
@@ -32,7 +32,7 @@ describe('buildBatchFiles', () => {
         expect(l.body.model).toBe(f.model);
         seen.set(l.custom_id, (seen.get(l.custom_id) ?? 0) + 1);
       }
-      expect(lines.map((l) => l.custom_id)).toEqual(f.seqs.map(customIdOf));
+      expect(lines.map((l) => l.custom_id)).toEqual(f.seqs.map((seq) => customIdOf(seq)));
       expect(f.seqs).toEqual([...f.seqs].sort((a, b) => a - b));
     }
     expect([...seen.keys()].sort()).toEqual(Array.from({ length: 21 }, (_, s) => `seq-${s}`).sort());
@@ -114,6 +114,9 @@ describe('custom_id', () => {
     expect(customIdOf(42)).toBe('seq-42');
     expect(seqOfCustomId('seq-42')).toBe(42);
     expect(seqOfCustomId('seq-0')).toBe(0);
-    for (const bad of ['seq-042', 'seq--1', 'seq-1.5', 'request-1', 'seq-', 7, null, 'seq-99999999999999999999']) expect(seqOfCustomId(bad), String(bad)).toBeUndefined();
+    // n_mode repeat: request k of the set of seq n.
+    expect(parseCustomId(customIdOf(42, 2))).toEqual({ seq: 42, k: 2 });
+    expect(parseCustomId('seq-42')).toEqual({ seq: 42, k: undefined });
+    for (const bad of ['seq-042', 'seq--1', 'seq-1.05', 'seq-1.', 'seq-1.1234', 'request-1', 'seq-', 7, null, 'seq-99999999999999999999']) expect(seqOfCustomId(bad), String(bad)).toBeUndefined();
   });
 });
