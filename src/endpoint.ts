@@ -22,7 +22,7 @@ export async function openEndpoint(config: Config, options: { env?: NodeJS.Proce
     const seed = config.seed ?? 0;
     // Its Batch API state lives in the run directory: batches outlive the process, as a provider's do.
     const stateDir = options.simulatorStateDir !== undefined ? { state_dir: options.simulatorStateDir } : {};
-    const sim = await startSimulator({ ...p.simulator, ...stateDir, schema: config.schema, seed } as Parameters<typeof startSimulator>[0]);
+    const sim = await startSimulator({ ...p.simulator, ...stateDir, schema: config.schema, seed } as Parameters<typeof startSimulator>[0], { countLines: false });
     return {
       // Its port changes every run; its answers depend on the seed.
       endpoint: { kind: 'simulator', baseUrl: sim.url, apiKey: 'sk-simulator', cacheKey: `evalrun-simulator:${seed}`, secrets: [] },

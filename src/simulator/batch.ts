@@ -139,7 +139,7 @@ export interface BatchDeps {
   /** Answers one request body exactly as POST /v1/chat/completions would (faults and attempt counters included). */
   answer: (body: Record<string, unknown>, customId: string) => LineAnswer;
   /** Each line of a batch that passed validation, by custom_id. */
-  onAccepted?: (customId: string) => void;
+  onAccepted?: ((customId: string) => void) | undefined;
   /** A line's enqueued tokens, for `token_limit`. */
   tokens: (body: Record<string, unknown>) => number;
   now?: () => number;

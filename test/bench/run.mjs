@@ -353,6 +353,19 @@ const scenarios = {
     record({ scenario: `batch: ${total} requests, ${x.files} batch files`, requests: total, wall_s: m.wall, rps: total / m.wall, cpu_s: m.cpu, rss_mb: m.rssMb, target: '≤150 MB (flat memory)', pass: m.rssMb <= 150 });
     record({ scenario: 'batch: building input files (lines/s)', requests: total, rps: median(m.extra.map((e) => e.buildRate)) });
     record({ scenario: 'batch: ingesting output files (lines/s)', requests: total, rps: median(m.extra.map((e) => e.ingestRate)) });
+    // The same run on `provider: simulator`: the simulator runs inside the CLI process, so the peak RSS is both
+    // together. Its files and batches live on disk in the run directory (DIR/simulator), never in memory.
+    const inProcess = config('batch-sim', { rows, grid: 'temperature: [0, 0.7]', extra: 'batch: { poll_s: 0.5 }\nprovider: { simulator: { batch: { duration_ms: 2000 } } }\nseed: 1' });
+    const p = await repeat(async () => {
+      const out = join(work, `batch-sim-${Math.random().toString(36).slice(2, 6)}`);
+      const r = await timed(process.execPath, [BIN, 'run', inProcess, '--out', out, '--quiet']);
+      if (r.code !== 0 && r.code !== 1) throw new Error(`batch (provider: simulator): evalrun exited ${r.code}: ${r.err.slice(-800)}`);
+      const recorded = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).recorded.requests;
+      if (recorded !== total) throw new Error(`batch (provider: simulator): ${recorded} of ${total} requests recorded`);
+      rmSync(out, { recursive: true, force: true });
+      return r;
+    });
+    record({ scenario: `batch on provider: simulator (in-process), ${total}`, requests: total, wall_s: p.wall, rps: total / p.wall, cpu_s: p.cpu, rss_mb: p.rssMb, target: '≤200 MB (CLI + simulator)', pass: p.rssMb <= 200 });
   },
   async promptfoo() {
     const { runPromptfoo } = await import('./promptfoo.mjs');

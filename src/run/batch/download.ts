@@ -66,28 +66,43 @@ export async function downloadLines(api: BatchApi, id: string, path: string, onL
   }
 }
 
-/** The body's chunks, failing when none comes for `idleMs` or when the run stops, instead of waiting for the socket. */
+/**
+ * The body's chunks, failing when none comes for `idleMs` or when the run stops, instead of waiting for the socket.
+ * Each wait has its own timer and abort listener, removed once a chunk comes: a promise that outlives the download
+ * (raced against every chunk) would keep every chunk reachable until the end.
+ */
 async function* guarded(body: AsyncIterable<Uint8Array>, ac: AbortController, idleMs: number, counted: (n: number) => void): AsyncGenerator<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
-  const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(new DownloadError('the download was aborted', true));
-    if (ac.signal.aborted) fail();
-    else ac.signal.addEventListener('abort', fail, { once: true });
-  });
-  aborted.catch(() => {});
+  const nextChunk = () =>
+    new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        ac.signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(new DownloadError('the download was aborted', true));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new DownloadError(`no byte for ${Math.round(idleMs / 100) / 10} s: the download stalled`, true));
+      }, idleMs);
+      if (ac.signal.aborted) return onAbort();
+      ac.signal.addEventListener('abort', onAbort, { once: true });
+      it.next().then(
+        (r) => {
+          cleanup();
+          resolve(r);
+        },
+        (e: unknown) => {
+          cleanup();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
   try {
     for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DownloadError(`no byte for ${Math.round(idleMs / 100) / 10} s: the download stalled`, true)), idleMs);
-      });
-      idle.catch(() => {});
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = await Promise.race([it.next(), idle, aborted]);
-      } finally {
-        clearTimeout(timer);
-      }
+      const next = await nextChunk();
       if (next.done) return;
       counted(next.value.byteLength);
       yield next.value;

@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI, { APIError, toFile } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../../src/simulator/index.js';
@@ -254,6 +257,39 @@ describe('simulator Batch API through the openai SDK', () => {
     await expect(client.batches.retrieve('batch_nope')).rejects.toBeInstanceOf(APIError);
     const done = await settle(client, (await bad({})).id);
     await expect(client.batches.cancel(done.id)).rejects.toMatchObject({ status: 409 });
+  });
+});
+
+describe('simulator state on disk', () => {
+  it('keeps files and batches in state_dir: a simulator started again finds them, running batches finish', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'evalrun-sim-state-'));
+    try {
+      let client = await start({ state_dir: dir, batch: { duration_ms: 400 } });
+      const done = await settle(client, (await submit(client, [line(1), line(2)])).id);
+      const running = await submit(client, [line(3), line(4), line(5)]);
+      await sim!.close();
+      sim = undefined;
+      // A new process on the same folder: the finished batch and its files, and the running one, which goes on.
+      client = await start({ state_dir: dir, batch: { duration_ms: 400 } });
+      expect((await client.batches.retrieve(done.id)).status).toBe('completed');
+      expect((await readLines(client, done.output_file_id)).map((l) => l['custom_id']).sort()).toEqual(['seq-1', 'seq-2']);
+      const later = await settle(client, running.id);
+      expect(later.request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
+      expect((await readLines(client, later.output_file_id)).map((l) => l['custom_id']).sort()).toEqual(['seq-3', 'seq-4', 'seq-5']);
+      // Nothing of a file is held in memory: the content is on disk in the folder.
+      expect((await readdir(join(dir, 'files'))).filter((n) => n.endsWith('.jsonl')).length).toBeGreaterThanOrEqual(4);
+      // Batch files expire in 30 days; result files honour output_expires_after (3600 s at least).
+      const input = await client.files.retrieve(done.input_file_id);
+      expect(input.expires_at! - input.created_at).toBe(30 * 24 * 3600);
+      const f = await client.files.create({ file: await toFile(Buffer.from(`${JSON.stringify(line(9))}\n`), 'p.jsonl'), purpose: 'batch' });
+      const params = { input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '24h' } as const;
+      await expect(client.batches.create({ ...params, output_expires_after: { anchor: 'created_at', seconds: 60 } })).rejects.toMatchObject({ status: 400 });
+      const short = await settle(client, (await client.batches.create({ ...params, output_expires_after: { anchor: 'created_at', seconds: 3600 } })).id);
+      const out = await client.files.retrieve(short.output_file_id!);
+      expect(out.expires_at! - out.created_at).toBe(3600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
