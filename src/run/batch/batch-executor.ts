@@ -318,6 +318,7 @@ class BatchSession {
     part.batch_id = batch.id;
     part.input_file_id = batch.input_file_id;
     this.observe(part, batch);
+    this.noteOdd(part, batch);
   }
 
   /** Copies what run.json shows of a batch; true when something changed. */
