@@ -22,7 +22,7 @@ export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'repo
 export function cellReports(manifest: RunManifest, collector: ReportCollector): CellStats[] {
   const pricing = manifest.evaluation?.pricing ?? {};
   const cells = collector.cellStats(pricing);
-  applyPick(cells, manifest.evaluation?.pick, collector.checks, pricing);
+  applyPick(cells, manifest.evaluation?.pick, collector.checks);
   return cells;
 }
 
@@ -35,7 +35,7 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
-    pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing),
+    pick: applyPick(cells, evaluation.pick, collector.checks),
   };
 }
 

@@ -1,4 +1,3 @@
-import { costUsd, priceFor, type Price } from '../contracts/prices.js';
 import { findMetric } from '../stats/index.js';
 import { paretoFrontier, type PickCost } from '../stats/index.js';
 import { field, type CellStats, type PickSection } from '../contracts/summary.js';
@@ -12,24 +11,16 @@ export function defaultPickMetric(checks: readonly string[], cells: readonly Cel
   return 'stop_rate';
 }
 
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
-
 /**
- * Adds `cost_per_1k_rows`, `tokens_per_1k_rows` and `frontier` to every cell (stats.csv, summary.json) and returns
- * the section. Costs are per 1,000 dataset rows from all recorded usage (cached answers included: what the
- * setting costs, not what this run paid), so cells with different n or models compare on what a user would pay.
+ * Adds `frontier` to every cell (stats.csv, summary.json) and returns the section. The costs (`cost_per_1k_rows`,
+ * `tokens_per_1k_rows`, from cell-extras.ts) are per 1,000 dataset rows from all recorded usage, each answer priced
+ * by how it was sent, so cells with different n or models compare on what a user would pay.
  */
 export function applyPick(
   cells: CellStats[],
   spec: { metric: string | null; cost: string | null } | undefined,
   checks: readonly string[],
-  prices: Readonly<Record<string, Price>>,
 ): PickSection {
-  for (const c of cells) {
-    const cost = costUsd(priceFor(c.model, prices), c.prompt_tokens, c.completion_tokens);
-    c.cost_per_1k_rows = cost === null || c.requests === 0 ? null : round((cost / c.requests) * 1000, 6);
-    c.tokens_per_1k_rows = c.requests === 0 ? null : Math.round(((c.prompt_tokens + c.completion_tokens) / c.requests) * 1000);
-  }
   const metric = spec?.metric ?? defaultPickMetric(checks, cells);
   const direction = findMetric(metric, checks)?.direction === 'lower' ? 'lower' : 'higher';
   let cost = (spec?.cost ?? 'cost_per_1k_rows') as PickCost;

@@ -4,6 +4,7 @@ import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
 import type { Task } from '../contracts/plan.js';
 import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
+import { addUsage, usageDetails } from '../record/index.js';
 import { redactUrl } from '../util/redact.js';
 import { isUnreachable, systemErrorOf, unreachableMessage, type SystemError } from './connection-error.js';
 import type { ExchangeHooks } from './http-fetch.js';
@@ -137,7 +138,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     const u = usageOf(x.data.usage, anomalies, `request ${k + 1} of ${n}: `);
     parts[parts.length - 1]!.usage = u;
     if (u === null) usageKnown = false;
-    else usage = usage ? { prompt_tokens: usage.prompt_tokens + u.prompt_tokens, completion_tokens: usage.completion_tokens + u.completion_tokens, total_tokens: usage.total_tokens + u.total_tokens } : u;
+    else usage = usage ? addUsage(usage, u) : u;
   }
   const okFirst = parts.find((p) => p.error === null);
   if (!okFirst) return Object.assign(failedRecord(task, lastError!, { attempts, latency, ...clock }), { parts });
@@ -343,8 +344,10 @@ export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: Att
 const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;
 
 /**
- * The request's usage, or null when the server sent none or any count is not a non-negative integer: a negative or
- * fractional count would turn into negative tokens and costs in every report, so it is reported, not summed.
+ * The request's usage as the server sent it (details included), or null when it sent none or any count is not a
+ * non-negative integer: a negative or fractional count would turn into negative tokens and costs in every report, so
+ * it is reported, not summed. A cached or reasoning count that is not an integer within its total is reported too
+ * (the usage is kept; reports count that detail as 0).
  */
 function usageOf(u: unknown, anomalies: Anomaly[], prefix: string): RequestRecord['usage'] {
   if (u === null || u === undefined) return null;
@@ -355,7 +358,11 @@ function usageOf(u: unknown, anomalies: Anomaly[], prefix: string): RequestRecor
     anomalies.push({ kind: 'bad_usage', message: `${prefix}usage ${what}: not a non-negative integer, so this request's usage is treated as absent` });
     return null;
   }
-  return { prompt_tokens: o['prompt_tokens'] as number, completion_tokens: o['completion_tokens'] as number, total_tokens: o['total_tokens'] as number };
+  const usage = { ...o } as NonNullable<RequestRecord['usage']>;
+  const details = usageDetails(usage);
+  if (details.cached === undefined) anomalies.push({ kind: 'bad_usage', message: `${prefix}usage prompt_tokens_details.cached_tokens ${JSON.stringify((o['prompt_tokens_details'] as Record<string, unknown>)['cached_tokens'])} is not an integer within prompt_tokens: priced as uncached` });
+  if (details.reasoning === undefined) anomalies.push({ kind: 'bad_usage', message: `${prefix}usage completion_tokens_details.reasoning_tokens ${JSON.stringify((o['completion_tokens_details'] as Record<string, unknown>)['reasoning_tokens'])} is not an integer within completion_tokens: counted as 0` });
+  return usage;
 }
 
 /**

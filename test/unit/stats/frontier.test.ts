@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { paretoFrontier, type FrontierPoint } from '../../../src/stats/frontier.js';
 import { applyPick } from '../../../src/report/pick.js';
 import type { CellStats } from '../../../src/contracts/summary.js';
+import { extendCellStats } from '../../../src/report/cell-extras.js';
+import { emptyBilled } from '../../../src/contracts/prices.js';
 
 const p = (id: string, quality: number | null, cost: number | null): FrontierPoint => ({ id, quality, cost });
 
@@ -42,12 +44,15 @@ describe('paretoFrontier', () => {
 });
 
 describe('applyPick', () => {
-  const cell = (id: string, model: string, pass: number, promptTokens: number): CellStats =>
-    ({ cell: id, model, requests: 10, prompt_tokens: promptTokens, completion_tokens: 0, schema_checked: 10, json_checked: 10, ok_pass_rate: pass, ok_checked: 10 }) as unknown as CellStats;
+  const cell = (id: string, model: string, pass: number, promptTokens: number): CellStats => {
+    const base = { cell: id, model, requests: 10, prompt_tokens: promptTokens, completion_tokens: 0, schema_checked: 10, json_checked: 10, ok_pass_rate: pass, ok_checked: 10 } as unknown as CellStats;
+    const priced = { ...emptyBilled(), prompt: promptTokens };
+    return extendCellStats(base, {}, { n: 0, mean: 0, variance: 0 }, priced, priced, {});
+  };
 
   it('costs cells per 1,000 rows from their usage and prices, marks the frontier, and defaults to the first check', () => {
     const cells = [cell('a', 'gpt-4o-mini', 0.5, 1000), cell('b', 'gpt-4o', 0.9, 1000), cell('c', 'gpt-4o', 0.4, 1000)];
-    const section = applyPick(cells, undefined, ['ok'], {});
+    const section = applyPick(cells, undefined, ['ok']);
     expect(section).toMatchObject({ metric: 'ok_pass_rate', direction: 'higher', cost: 'cost_per_1k_rows', frontier: ['a', 'b'] });
     // 100 prompt tokens per row at $0.15 per 1M: $0.015 per 1,000 rows.
     expect(cells[0]!.cost_per_1k_rows).toBeCloseTo(0.015, 9);
@@ -57,7 +62,7 @@ describe('applyPick', () => {
 
   it('falls back to tokens per 1k rows, and says so, when a model has no price', () => {
     const cells = [cell('a', 'my-local-model', 0.5, 1000), cell('b', 'gpt-4o', 0.9, 3000)];
-    const section = applyPick(cells, { metric: null, cost: null }, ['ok'], {});
+    const section = applyPick(cells, { metric: null, cost: null }, ['ok']);
     expect(section.cost).toBe('tokens_per_1k_rows');
     expect(section.note).toMatch(/no price for my-local-model/);
     expect(cells[0]!.cost_per_1k_rows).toBeNull();

@@ -1,0 +1,105 @@
+/**
+ * Figures a user acts on, against a scripted loopback server: usage details kept as sent and priced (cached
+ * input), real retries with `n_mode: repeat`.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, runMain } from '../helpers/cli.js';
+import { readRunDir } from '../helpers/run-dir.js';
+import { choice, completion, startShapeServer, type ShapeAnswer, type ShapeRequest, type ShapeServer } from '../helpers/shape-server.js';
+import { useTempDirs, writeTree } from '../helpers/tmp.js';
+
+const tempDir = useTempDirs();
+const env = cleanEnv({ OPENAI_API_KEY: 'sk-test-figures' });
+let server: ShapeServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function setup(answer: (req: ShapeRequest) => ShapeAnswer, rows: string[], extra: string[] = []): Promise<{ config: string; out: string; dir: string }> {
+  server = await startShapeServer(answer);
+  const dir = await tempDir();
+  const files = await writeTree(dir, {
+    'data.jsonl': rows.map((r) => JSON.stringify({ id: r, text: r })).join('\n') + '\n',
+    'evalrun.yaml': [
+      'name: figures',
+      'dataset: data.jsonl',
+      'id_column: id',
+      'messages:',
+      '  - role: user',
+      '    content: "{{text}}"',
+      'concurrency: 1',
+      `provider:\n  base_url: ${server.url}`,
+      ...extra,
+    ].join('\n'),
+  });
+  return { config: files['evalrun.yaml']!, out: join(dir, 'run'), dir };
+}
+
+describe('usage details', () => {
+  it('keeps prompt_tokens_details and completion_tokens_details as sent, counts cached and reasoning tokens, and prices cached input at its price', async () => {
+    const usage = {
+      prompt_tokens: 2000,
+      completion_tokens: 400,
+      total_tokens: 2400,
+      prompt_tokens_details: { cached_tokens: 1536, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 350, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    };
+    const { config, out } = await setup(() => ({ body: completion([choice(0, 'ok')], usage, 'gpt-4o-mini') }), ['a', 'b'], ['params:', '  model: gpt-4o-mini']);
+    const cli = await runMain(['run', config, '--out', out, '--quiet'], env);
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const run = await readRunDir(out);
+    for (const r of run.records as unknown as Array<{ usage: unknown }>) expect(r.usage).toEqual(usage);
+    expect(run.choices.map((r) => [r['cached_tokens'], r['reasoning_tokens']])).toEqual([
+      ['1536', '350'],
+      ['1536', '350'],
+    ]);
+    expect(run.stats[0]).toMatchObject({ prompt_tokens: '4000', cached_tokens: '3072', reasoning_tokens: '700' });
+    const summary = run.summary as unknown as { totals: Record<string, number>; cost: Record<string, any>; cells: Array<Record<string, number>> };
+    expect(summary.totals).toMatchObject({ cached_tokens: 3072, reasoning_tokens: 700 });
+    // gpt-4o-mini: $0.15 input, $0.075 cached input, $0.60 output per 1M tokens.
+    const perRequest = (464 * 0.15 + 1536 * 0.075 + 400 * 0.6) / 1e6;
+    expect(summary.cost['cost_usd']).toBeCloseTo(2 * perRequest, 6);
+    expect(summary.cost['billed_cached_tokens']).toBe(3072);
+    expect(summary.cost['by_model'][0]).toMatchObject({ model: 'gpt-4o-mini', cached_tokens: 3072, cached_input_per_1m: 0.075 });
+    expect(summary.cells[0]!['cost_usd']).toBeCloseTo(2 * perRequest, 6);
+    expect(summary.cells[0]!['cost_per_1k_rows']).toBeCloseTo(1000 * perRequest, 6);
+  });
+
+  it('reports a cached count larger than prompt_tokens as an anomaly and prices those tokens as uncached', async () => {
+    const usage = { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110, prompt_tokens_details: { cached_tokens: 500 } };
+    const { config, out } = await setup(() => ({ body: completion([choice(0, 'ok')], usage, 'gpt-4o-mini') }), ['a'], ['params:', '  model: gpt-4o-mini']);
+    await runMain(['run', config, '--out', out, '--quiet'], env);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { anomalies: { examples: Array<{ message: string }> }; totals: Record<string, number>; cost: { cost_usd: number } };
+    expect(summary.anomalies.examples[0]!.message).toMatch(/cached_tokens 500 is not an integer within prompt_tokens: priced as uncached/);
+    expect(summary.totals['cached_tokens']).toBe(0);
+    expect(summary.cost.cost_usd).toBeCloseTo((100 * 0.15 + 10 * 0.6) / 1e6, 12);
+  });
+});
+
+describe('n_mode: repeat counts real retries', () => {
+  it('with no retry, retries are 0 and each choice shows its own request`s attempts; a retried part counts once', async () => {
+    let calls = 0;
+    const { config, out } = await setup(
+      () => {
+        calls++;
+        // The 4th single-choice request fails once (a 500), then succeeds: one real retry in the whole run.
+        if (calls === 4) return { status: 500, headers: { 'retry-after-ms': '1' }, body: { error: { message: 'try again' } } };
+        return { body: completion([choice(0, 'ok')]) };
+      },
+      ['a', 'b', 'c', 'd'],
+      ['params:', '  model: m', '  n: 3', 'n_mode: repeat', 'retry: { max_attempts: 3 }'],
+    );
+    const cli = await runMain(['run', config, '--out', out, '--quiet'], env);
+    expect(cli.code).toBe(0);
+    const run = await readRunDir(out);
+    expect(run.stats[0]!['retries']).toBe('1');
+    expect((run.summary as unknown as { totals: { retries: number } }).totals.retries).toBe(1);
+    const attempts = run.choices.map((r) => r['attempts']);
+    expect(attempts.filter((a) => a === '1')).toHaveLength(11);
+    expect(attempts.filter((a) => a === '2')).toHaveLength(1);
+  });
+});
