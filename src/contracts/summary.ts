@@ -220,4 +220,24 @@ export interface PickSection {
   best_at_each_price: Array<{ cell: string; metric: number; cost: number }>;
   /** Cells with no value of the metric or the cost (nothing measured): on no frontier. */
   not_placed: string[];
+  /**
+   * The cell to pick: the cheapest whose metric is not significantly worse than the best cell's (paired over rows,
+   * the same test and Holm correction as `compare`, across the cells compared with the best). Absent when nothing
+   * could be tested; `recommended_note` says why.
+   */
+  recommended?: PickRecommendation;
+  recommended_note?: string;
+}
+
+export interface PickRecommendation {
+  cell: string;
+  metric: number;
+  cost: number;
+  /** The cell with the best metric (the cheapest of those tied), which every other cell was tested against. */
+  best: { cell: string; metric: number; cost: number };
+  alpha: number;
+  /** Cells tested against the best (the Holm family). */
+  compared: number;
+  /** The recommended cell against the best (absent when it is the best): the test's figures, as in comparison.csv. */
+  test?: { diff: number | null; diff_low: number | null; diff_high: number | null; p_value: number | null; p_adjusted: number | null; pairs: number; method: string };
 }

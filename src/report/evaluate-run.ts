@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import type { ReportCollector } from './collector.js';
 import { COMPARISON_COLUMNS, compareWithinRun } from './comparison.js';
 import { costSection } from './cost-summary.js';
-import { applyPick } from './pick.js';
+import { applyPick, recommendPick } from './pick.js';
 import { htmlData } from './html/data.js';
 import { reportHtml } from './html/page.js';
 import { junitXml } from './junit.js';
@@ -30,12 +30,13 @@ export function cellReports(manifest: RunManifest, collector: ReportCollector): 
 export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
+  const pick = applyPick(cells, evaluation.pick, collector.checks);
   return {
     checks: collector.checks,
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
-    pick: applyPick(cells, evaluation.pick, collector.checks),
+    pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha) },
   };
 }
 

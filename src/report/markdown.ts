@@ -1,7 +1,7 @@
 import type { ComparisonRow } from '../stats/index.js';
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
-import { formatPickCost, formatPickMetric, pickHeading } from './pick.js';
+import { formatPickCost, formatPickMetric, pickHeading, recommendationText } from './pick.js';
 import { plural } from '../util/plural.js';
 import { shardRowsText } from '../util/shard-rows-text.js';
 
@@ -104,6 +104,8 @@ export function summaryMarkdown(summary: Summary): string {
   }
   if (gates && gates.results.length > 0) lines.push('', '### Gates', '', ...gateLines(gates));
   const pick = summary.pick;
+  const recommendation = pick ? recommendationText(pick) : undefined;
+  if (pick && pick.frontier.length === 0 && pick.note) lines.push('', '### Best at each price', '', `No cell placed. Note: ${mdCell(pick.note)}`);
   if (pick && pick.frontier.length > 0) {
     lines.push(
       '',
@@ -115,6 +117,7 @@ export function summaryMarkdown(summary: Summary): string {
       '|--:|--:|:--|',
       ...pick.best_at_each_price.map((s) => `| ${mdCell(formatPickCost(pick.cost, s.cost))} | ${formatPickMetric(pick.metric, s.metric)} | ${mdCell(s.cell)} |`),
       ...(pick.note ? ['', `Note: ${mdCell(pick.note)}`] : []),
+      ...(recommendation ? ['', `**Recommended:** ${mdCell(recommendation.replace(/^Recommended: /, ''))}`] : []),
     );
   }
   return `${lines.join('\n')}\n`;

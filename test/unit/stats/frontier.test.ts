@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { paretoFrontier, type FrontierPoint } from '../../../src/stats/frontier.js';
-import { applyPick } from '../../../src/report/pick.js';
+import { applyPick, recommendationText, recommendPick } from '../../../src/report/pick.js';
+import { findMetric } from '../../../src/stats/metrics.js';
+import { RowValues } from '../../../src/stats/row-values.js';
 import type { CellStats } from '../../../src/contracts/summary.js';
 import { extendCellStats } from '../../../src/report/cell-extras.js';
 import { emptyBilled } from '../../../src/contracts/prices.js';
@@ -67,5 +69,43 @@ describe('applyPick', () => {
     expect(section.note).toMatch(/no price for my-local-model/);
     expect(cells[0]!.cost_per_1k_rows).toBeNull();
     expect(section.frontier).toEqual(['a', 'b']);
+  });
+});
+
+describe('recommendPick', () => {
+  const metric = 'schema_valid_rate';
+  const schema = findMetric(metric, [])!;
+  const answer = (valid: boolean) => ({ finish_reason: 'stop', json_valid: true, schema_valid: valid });
+  /** Cells by cost; `valid(cell, row)` says whether the row's one choice is schema-valid. */
+  function run(costs: number[], valid: (cell: number, row: number) => boolean, rows = 40) {
+    const values = new RowValues(rows, costs.length, [schema]);
+    const cells = costs.map((cost, c) => {
+      let k = 0;
+      for (let r = 0; r < rows; r++) {
+        values.add(r, c, `r${r}`, [answer(valid(c, r))], null);
+        if (valid(c, r)) k++;
+      }
+      return { cell: `c${c}`, model: 'm', requests: rows, schema_checked: rows, schema_valid_rate: k / rows, cost_per_1k_rows: cost } as unknown as CellStats;
+    });
+    const section = applyPick(cells, { metric, cost: null }, []);
+    return { section, ...recommendPick(section, cells, values, [], 0.05) };
+  }
+
+  it('picks the cheapest cell not significantly worse than the best, not the cheapest frontier cell', () => {
+    // c0: cheapest, fails half the rows (significantly worse); c1: 2 rows worse than the best (not significant); c2: the best.
+    const r = run([1, 2, 3], (c, row) => (c === 0 ? row % 2 === 0 : c === 1 ? row >= 2 : true));
+    expect(r.section.frontier).toEqual(['c0', 'c1', 'c2']);
+    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c2', metric: 1 }, alpha: 0.05, compared: 2 });
+    expect(r.recommended!.test).toMatchObject({ diff: -0.05, pairs: 40, method: 'sign-flip-exact' });
+    expect(r.recommended!.test!.p_adjusted!).toBeGreaterThanOrEqual(0.05);
+    // Its interval is the one the verdict was judged by: it holds 0.
+    expect(r.recommended!.test!.diff_high!).toBeGreaterThanOrEqual(0);
+    expect(recommendationText({ ...r.section, recommended: r.recommended! })).toMatch(/^Recommended: c1 .*not significantly worse than the best, c2 .*Holm-adjusted p [\d.]+ over 2 cells/);
+  });
+
+  it('recommends the best cell when every cheaper one is significantly worse', () => {
+    const r = run([1, 2], (c, row) => c === 1 || row % 4 === 0);
+    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c1' } });
+    expect(r.recommended!.test).toBeUndefined();
   });
 });
