@@ -34,7 +34,11 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
   return {
     checks: collector.checks,
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
-    gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
+    gates: manifest.shard
+      ? gatesNotJudged(evaluation.gates, recorded, manifest.shard.requests, manifest.shard)
+      : recorded === planned
+        ? evaluateGates(evaluation.gates, cells)
+        : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
     pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha) },
   };

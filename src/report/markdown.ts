@@ -76,7 +76,9 @@ export function summaryMarkdown(summary: Summary): string {
   const gates = summary.gates;
   const verdict =
     gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0
-      ? ' — ⚠️ gates not judged (incomplete run)'
+      ? summary.shard
+        ? ' — gates not judged in a shard: gates are judged after `evalrun merge`'
+        : ' — ⚠️ gates not judged (incomplete run)'
       : !gates || gates.results.length === 0
         ? ''
         : gates.failed > 0
@@ -100,7 +102,8 @@ export function summaryMarkdown(summary: Summary): string {
   ];
   if (cmp) lines.push('', `▲ ▼ significantly better / worse than the baseline \`${mdCell(cmp.baseline)}\` (paired over rows, Holm-adjusted, α = ${cmp.alpha}).`);
   if (gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0) {
-    lines.push('', '### Gates', '', `Not judged: the run is incomplete. ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
+    const why = summary.shard ? 'a shard: gates are judged after `evalrun merge`.' : 'the run is incomplete.';
+    lines.push('', '### Gates', '', `Not judged: ${why} ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
   }
   if (gates && gates.results.length > 0) lines.push('', '### Gates', '', ...gateLines(gates));
   const pick = summary.pick;

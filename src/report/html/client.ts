@@ -103,7 +103,7 @@ export const CLIENT_SCRIPT = String.raw`
   document.title = 'evalrun: ' + s.name;
   var gateText = '';
   if (data.gates && data.gates.status === 'not_judged' && data.gates.not_judged && data.gates.not_judged.length) {
-    gateText = plural(data.gates.not_judged.length, 'gate') + ' not judged: the run is incomplete';
+    gateText = plural(data.gates.not_judged.length, 'gate') + (s.shard ? ' not judged in a shard: gates are judged after evalrun merge' : ' not judged: the run is incomplete');
   } else if (data.gates && data.gates.results.length) {
     var nGates = data.gates.results.length;
     gateText = data.gates.failed ? data.gates.failed + ' of ' + plural(nGates, 'gate check') + ' failed' : nGates === 1 ? 'the 1 gate check passed' : 'all ' + nGates + ' gate checks passed';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { paretoFrontier, type FrontierPoint } from '../../../src/stats/frontier.js';
-import { applyPick, recommendationText, recommendPick } from '../../../src/report/pick.js';
+import { applyPick, formatPick, recommendationText, recommendPick } from '../../../src/report/pick.js';
+import { htmlData } from '../../../src/report/html/data.js';
 import { findMetric } from '../../../src/stats/metrics.js';
 import { RowValues } from '../../../src/stats/row-values.js';
-import type { CellStats } from '../../../src/contracts/summary.js';
+import type { CellStats, Summary } from '../../../src/contracts/summary.js';
 import { extendCellStats } from '../../../src/report/cell-extras.js';
 import { emptyBilled } from '../../../src/contracts/prices.js';
 
@@ -107,5 +108,24 @@ describe('recommendPick', () => {
     const r = run([1, 2], (c, row) => c === 1 || row % 4 === 0);
     expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c1' } });
     expect(r.recommended!.test).toBeUndefined();
+  });
+});
+
+describe('a pick or chart that cannot be drawn says why', () => {
+  it('a latency pick in batch mode (no per-request latency) keeps a note, printed instead of vanishing', () => {
+    const cells = ['a', 'b'].map((id) => ({ cell: id, model: 'm', requests: 10, ok_pass_rate: 0.5, ok_checked: 10, latency_p50_ms: null, latency_p95_ms: null, cost_per_1k_rows: 1 }) as unknown as CellStats);
+    const section = applyPick(cells, { metric: null, cost: 'latency_p95_ms' }, ['ok']);
+    expect(section.frontier).toEqual([]);
+    expect(section.note).toMatch(/no cell has a latency_p95_ms: Batch API answers carry no per-request latency/);
+    const text = formatPick({ pick: section });
+    expect(text).toContain('no cell placed');
+    expect(text).toContain('Batch API answers carry no per-request latency');
+  });
+
+  it("report.html's latency chart says there is nothing to draw, and why", () => {
+    const summary = { name: 'x', cells: [], checks: [], cost: { batch: true } } as unknown as Summary;
+    expect(htmlData(summary, [], [], 0).latency_note).toMatch(/Batch API answers carry no per-request latency/);
+    const sync = { ...summary, cost: { batch: undefined } } as unknown as Summary;
+    expect(htmlData(sync, [], [], 0).latency_note).toMatch(/no request was answered/);
   });
 });
