@@ -103,3 +103,27 @@ describe('n_mode: repeat counts real retries', () => {
     expect(attempts.filter((a) => a === '2')).toHaveLength(1);
   });
 });
+
+describe('secrets: one rule for plan --show and the run files', () => {
+  const KEY = 'sk-configured-5a1f9e2c7d3b8a64';
+  const OTHER = 'sk-live-0123456789abcdefABCDEF';
+
+  it('the configured key is in no file of the run even when a dataset row holds it; other key-shaped text is kept as data, in plan --show too', async () => {
+    // The server echoes the prompt as its answer, cut by max_tokens, so the choice fails and the record keeps its input.
+    const { config, out } = await setup((req) => ({ body: completion([choice(0, `you said: ${req.prompt}`, { finish_reason: 'length' })]) }), ['a', `key ${KEY} and ${OTHER}`], ['params:', '  model: m']);
+    const keyEnv = cleanEnv({ OPENAI_API_KEY: KEY });
+    const cli = await runMain(['run', config, '--out', out], keyEnv);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(`${cli.stdout}${cli.stderr}`).not.toContain(KEY);
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const files = readdirSync(out).filter((f) => statSync(join(out, f)).isFile());
+    expect(files).toEqual(expect.arrayContaining(['records.jsonl', 'choices.csv', 'report.html', 'summary.md', 'run.json']));
+    for (const f of files) expect(readFileSync(join(out, f), 'utf8'), f).not.toContain(KEY);
+    const records = readFileSync(join(out, 'records.jsonl'), 'utf8');
+    expect(records).toContain(`key [REDACTED] and ${OTHER}`);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain(OTHER);
+    const plan = await runMain(['plan', config, '--show', '2', '--json'], keyEnv);
+    expect(plan.stdout).not.toContain(KEY);
+    expect(plan.stdout).toContain(`key [REDACTED] and ${OTHER}`);
+  });
+});
