@@ -127,3 +127,101 @@ describe('secrets: one rule for plan --show and the run files', () => {
     expect(plan.stdout).toContain(`key [REDACTED] and ${OTHER}`);
   });
 });
+
+describe('true messages on the synchronous path (misbehaving servers of our own)', () => {
+  /** A raw loopback server: `handle` gets the request number (1-based) and writes what it likes. */
+  async function rawServer(handle: (n: number, res: import('node:http').ServerResponse) => void): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+    const { createServer } = await import('node:http');
+    let n = 0;
+    const s = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => handle(++n, res));
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(s.address() as { port: number }).port}/v1`,
+      count: () => n,
+      close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }),
+    };
+  }
+
+  async function runAgainst(url: string, rows: number, extra: string[] = []): Promise<{ cli: Awaited<ReturnType<typeof runMain>>; out: string }> {
+    const dir = await tempDir();
+    const files = await writeTree(dir, {
+      'data.jsonl': Array.from({ length: rows }, (_, i) => JSON.stringify({ id: `r${i}`, text: `t${i}` })).join('\n') + '\n',
+      'evalrun.yaml': ['name: msgs', 'dataset: data.jsonl', 'id_column: id', 'messages:', '  - role: user', '    content: "{{text}}"', 'params:', '  model: m', 'concurrency: 1', `provider:\n  base_url: ${url}`, ...extra].join('\n'),
+    });
+    const out = join(dir, 'run');
+    return { cli: await runMain(['run', files['evalrun.yaml']!, '--out', out], env), out };
+  }
+
+  it('a 200 text/html login page: the run stops at once, naming the content type and showing the start of the body', async () => {
+    const page = '<!DOCTYPE html><html><head><title>Sign in - Corp SSO</title></head><body>Please log in</body></html>';
+    const s = await rawServer((_, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
+    try {
+      const { cli } = await runAgainst(s.url, 5, ['retry: { max_attempts: 3 }']);
+      expect(cli.code).toBe(5);
+      expect(cli.stderr).toContain('text/html');
+      expect(cli.stderr).toContain('<title>Sign in - Corp SSO</title>');
+      expect(cli.stderr).not.toContain('no choices array');
+      // Stopped at the first such answer: no retries; at most the next request was already on its way (of 5 × 3).
+      expect(s.count()).toBeLessThanOrEqual(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a non-JSON answer after good ones is recorded with its content type and the start of its body', async () => {
+    const s = await rawServer((n, res) => {
+      if (n === 2) res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion([choice(0, 'ok')])));
+    });
+    try {
+      const { cli, out } = await runAgainst(s.url, 3, ['retry: { max_attempts: 1 }']);
+      expect(cli.code).toBe(1);
+      const records = (await readFile(join(out, 'records.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { error: { message: string } | null });
+      const failed = records.find((r) => r.error)!;
+      expect(failed.error!.message).toMatch(/content-type text\/html.*<html>maintenance<\/html>/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a body cut mid-stream after good answers says the answer was cut, not that the server cannot be reached', async () => {
+    const s = await rawServer((n, res) => {
+      const body = JSON.stringify(completion([choice(0, 'ok')]));
+      if (n <= 3) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      res.write(body.slice(0, 20));
+      setTimeout(() => res.socket?.destroy(), 5);
+    });
+    try {
+      const { cli, out } = await runAgainst(s.url, 4, ['retry: { max_attempts: 1 }']);
+      const said = `${cli.stdout}${cli.stderr}`;
+      expect(said).not.toMatch(/cannot reach|check that the server is running/);
+      const records = (await readFile(join(out, 'records.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { error: { message: string } | null });
+      expect(records).toHaveLength(4);
+      expect(records.find((r) => r.error)!.error!.message).toMatch(/the answer was cut off before its end/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a timeout names the limit and the setting to change', async () => {
+    const s = await rawServer((_, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion([choice(0, 'ok')]))), 400);
+    });
+    try {
+      const { out } = await runAgainst(s.url, 1, ['retry: { max_attempts: 1 }', 'timeout_s: 0.2']);
+      const record = JSON.parse((await readFile(join(out, 'records.jsonl'), 'utf8')).trim()) as { error: { kind: string; message: string } };
+      expect(record.error.kind).toBe('timeout');
+      expect(record.error.message).toMatch(/no answer within 0\.2 s \(timeout_s: 0\.2\)/);
+      expect(record.error.message).toMatch(/raise timeout_s/);
+    } finally {
+      await s.close();
+    }
+  });
+});
