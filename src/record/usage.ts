@@ -32,13 +32,14 @@ export function reasoningTokens(u: Usage | null | undefined): number {
   return usageDetails(u).reasoning ?? 0;
 }
 
-/** The sum of two usages (an `n_mode: repeat` record's parts), details included. */
+/** The sum of two usages (an `n_mode: repeat` record's parts); the details when either part has them. */
 export function addUsage(a: Usage, b: Usage): Usage {
-  return {
+  const sum: Usage = {
     prompt_tokens: a.prompt_tokens + b.prompt_tokens,
     completion_tokens: a.completion_tokens + b.completion_tokens,
     total_tokens: a.total_tokens + b.total_tokens,
-    prompt_tokens_details: { cached_tokens: cachedTokens(a) + cachedTokens(b) },
-    completion_tokens_details: { reasoning_tokens: reasoningTokens(a) + reasoningTokens(b) },
   };
+  if (a.prompt_tokens_details || b.prompt_tokens_details) sum.prompt_tokens_details = { cached_tokens: cachedTokens(a) + cachedTokens(b) };
+  if (a.completion_tokens_details || b.completion_tokens_details) sum.completion_tokens_details = { reasoning_tokens: reasoningTokens(a) + reasoningTokens(b) };
+  return sum;
 }
