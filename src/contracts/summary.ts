@@ -236,7 +236,7 @@ export interface PickRecommendation {
   /** The cell with the best metric (the cheapest of those tied), which every other cell was tested against. */
   best: { cell: string; metric: number; cost: number };
   alpha: number;
-  /** Cells tested against the best (the Holm family). */
+  /** Cells tested against the best (the Holm family): the placed cells cheaper than the best. */
   compared: number;
   /** The recommended cell against the best (absent when it is the best): the test's figures, as in comparison.csv. */
   test?: { diff: number | null; diff_low: number | null; diff_high: number | null; p_value: number | null; p_adjusted: number | null; pairs: number; method: string };

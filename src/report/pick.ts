@@ -59,7 +59,7 @@ export function applyPick(
 
 /**
  * The cell to pick: the best cell (highest metric, or lowest for a lower-is-better one; the cheapest of those tied)
- * is compared with every other placed cell, paired over rows with the test and Holm correction `compare` uses; the
+ * is compared with every cheaper placed cell, paired over rows with the test and Holm correction `compare` uses; the
  * cheapest cell not significantly worse than the best is recommended. The frontier alone follows noise: its cheap
  * end is often a cell whose quality is only apparently lower or higher.
  */
@@ -74,7 +74,9 @@ export function recommendPick(section: PickSection, cells: readonly CellStats[],
   }
   const sign = section.direction === 'higher' ? 1 : -1;
   const best = placed.reduce((b, p) => (sign * p.quality > sign * b.quality || (p.quality === b.quality && p.cost < b.cost) ? p : b));
-  const others = placed.filter((p) => p !== best);
+  // Only a cell cheaper than the best can be recommended instead of it: those alone are tested (the Holm family), so
+  // cells that could never be picked do not weaken the test.
+  const others = placed.filter((p) => p !== best && p.cost < best.cost);
   // The metric's direction is the pick's: "worse" is a significant move away from the best.
   const metric = { ...def, direction: section.direction };
   const rows = compareMetric(
@@ -83,7 +85,7 @@ export function recommendPick(section: PickSection, cells: readonly CellStats[],
     alpha,
   );
   const byCell = new Map(rows.map((r) => [r.cell, r]));
-  const candidates = placed.filter((p) => p === best || byCell.get(p.c.cell)?.change !== 'worse');
+  const candidates = [best, ...others.filter((p) => byCell.get(p.c.cell)?.change !== 'worse')];
   const pick = candidates.reduce((b, p) => (p.cost < b.cost || (p.cost === b.cost && sign * p.quality > sign * b.quality) ? p : b));
   const r = byCell.get(pick.c.cell);
   const recommended: PickRecommendation = {
@@ -110,10 +112,13 @@ export function recommendationText(p: PickSection): string | undefined {
   const at = `${formatPickMetric(p.metric, r.metric)} at ${formatPickCost(p.cost, r.cost)}`;
   if (r.cell === r.best.cell) return `Recommended: ${r.cell} (${at}): the best cell is also the cheapest not significantly worse`;
   const t = r.test!;
+  const worst = p.direction === 'higher' ? t.diff_low : t.diff_high;
   return (
     `Recommended: ${r.cell} (${at}): the cheapest cell not significantly worse than the best, ${r.best.cell} ` +
     `(${formatPickMetric(p.metric, r.best.metric)} at ${formatPickCost(p.cost, r.best.cost)}; difference ${signedMetric(p.metric, t.diff)}, ` +
-    `interval ${signedMetric(p.metric, t.diff_low)}..${signedMetric(p.metric, t.diff_high)}, Holm-adjusted p ${t.p_adjusted ?? '–'} over ${r.compared} cells, α = ${r.alpha})`
+    `interval ${signedMetric(p.metric, t.diff_low)}..${signedMetric(p.metric, t.diff_high)}, Holm-adjusted p ${t.p_adjusted ?? '–'} over ${r.compared} cells, α = ${r.alpha})` +
+    // "Not significantly worse" is not "as good": the interval's far end is how much worse the rows allow.
+    (worst !== null && worst !== 0 ? `; the rows allow it to be up to ${formatPickMetric(p.metric, Math.abs(worst)).replace('%', 'pp')} worse, more rows would narrow that` : '')
   );
 }
 
