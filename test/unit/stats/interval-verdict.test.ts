@@ -3,6 +3,7 @@ import { compareMetric, type ComparisonItem } from '../../../src/stats/compare.j
 import { findMetric } from '../../../src/stats/metrics.js';
 import { mulberry32 } from '../../../src/stats/paired-test.js';
 import { holmLevels } from '../../../src/stats/test-interval.js';
+import { rounded } from '../../../src/report/comparison.js';
 
 const rate = findMetric('schema_valid_rate', [])!;
 const latency = findMetric('latency_mean_ms', [])!;
@@ -66,5 +67,13 @@ describe('holmLevels', () => {
   it('gives each comparison the level Holm judged it at: α/(m − r + 1) while rejecting, the level it stopped at after', () => {
     // m = 4: levels 0.0125, 0.0167, 0.025, 0.05; the third (0.03) is kept, so it and the fourth get 0.025.
     expect(holmLevels([0.001, 0.03, 0.01, null, 0.5], 0.05)).toEqual([0.0125, 0.025, 0.05 / 3, null, 0.025]);
+  });
+});
+
+describe('rounded comparison rows', () => {
+  it('never round a significant change’s interval end onto 0', () => {
+    const row = { metric: 'schema_valid_rate', cell: 'b', baseline: 'a', pairs: 40, baseline_value: 1, value: 0.8, diff: -0.2, diff_low: -0.41, diff_high: -0.00003, p_value: 0.01, p_adjusted: 0.02, significant: true, change: 'worse' as const, method: 'sign-flip-exact' as const };
+    expect(rounded(row).diff_high).toBe(-0.0001);
+    expect(rounded({ ...row, significant: false, change: 'same' as const, diff_high: 0.00003 }).diff_high).toBe(0);
   });
 });
