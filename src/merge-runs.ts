@@ -232,5 +232,12 @@ function tempStream(path: string): { stream: WriteStream; done: () => Promise<vo
 
 async function write(stream: WriteStream, text: string): Promise<void> {
   if (stream.errored) throw stream.errored;
-  if (!stream.write(text)) await Promise.race([once(stream, 'drain'), once(stream, 'error').then(([e]) => Promise.reject(e as Error))]);
+  if (stream.write(text)) return;
+  // Both waits are cancelled once one settles: a listener left behind per drain would pile up (and Node warns).
+  const done = new AbortController();
+  try {
+    await Promise.race([once(stream, 'drain', { signal: done.signal }), once(stream, 'error', { signal: done.signal }).then(([e]) => Promise.reject(e as Error))]);
+  } finally {
+    done.abort();
+  }
 }

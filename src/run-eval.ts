@@ -127,7 +127,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       },
     });
     // A record that cannot be written is not worth a request: a full disk stops the run.
-    const journal = await Journal.open(join(dir, RECORDS), index?.validBytes, { onFailure: () => stops.hard() });
+    const journal = await Journal.open(join(dir, RECORDS), index?.validBytes, { onFailure: () => stops.hard(), redact: serverInfo.redact });
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.
@@ -139,8 +139,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
-      onRecord: (record) => {
-        journal.append(record);
+      onRecord: (sent) => {
+        // Every file is derived from the record as written: the configured secrets are scrubbed from it here.
+        const record = journal.append(sent);
         recorded++;
         live?.add(record);
         options.reporter?.onRecord?.(record);

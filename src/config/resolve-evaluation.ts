@@ -13,7 +13,7 @@ export interface ResolvedEvaluation {
   checks: CheckSpec[];
   compare: CompareSpec;
   gates: GateSpec[];
-  pricing: Record<string, { input: number; output: number }>;
+  pricing: Record<string, { input: number; output: number; cached_input?: number }>;
   /** The schema of a `json_schema` check named schema_valid: the run's schema check. */
   runSchema: { value: Record<string, unknown>; file: string | undefined } | undefined;
 }

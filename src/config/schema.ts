@@ -228,7 +228,7 @@ export const configSchema = {
       additionalProperties: {
         type: 'object',
         required: ['input', 'output'],
-        properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 } },
+        properties: { input: { type: 'number', minimum: 0 }, cached_input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 } },
         additionalProperties: false,
       },
     },

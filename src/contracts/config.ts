@@ -36,7 +36,7 @@ export interface ConfigFile {
   compare?: { baseline?: string; metrics?: string[]; alpha?: number };
   gates?: GateFile[];
   /** USD per 1M tokens, overriding the built-in price table. */
-  pricing?: Record<string, { input: number; output: number }>;
+  pricing?: Record<string, { input: number; output: number; cached_input?: number }>;
   /** Send the plan through the Batch API (half price, answers within 24 h): true, or a mapping of options. */
   batch?: boolean | BatchFile;
 }
@@ -149,7 +149,7 @@ export interface Config {
   /** Within-run comparison against a baseline cell; null fields mean the defaults (first cell, default metrics). */
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
-  pricing?: Record<string, { input: number; output: number }> | undefined;
+  pricing?: Record<string, { input: number; output: number; cached_input?: number }> | undefined;
   /** Problems that do not stop the run (a parameter OpenAI will reject, say), located in the config file. */
   warnings?: SourceIssue[] | undefined;
   /** The frontier's axes: null fields mean the defaults (see src/stats/frontier.ts). */

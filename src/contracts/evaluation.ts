@@ -9,7 +9,7 @@ export interface EvaluationSpec {
   compare: CompareSpec;
   gates: GateSpec[];
   /** USD per 1M tokens from the config, over the built-in table. */
-  pricing: Record<string, { input: number; output: number }>;
+  pricing: Record<string, { input: number; output: number; cached_input?: number }>;
   /** `pick:` (null fields: the defaults). Absent in runs made before it existed: the defaults. */
   pick?: { metric: string | null; cost: string | null };
 }
@@ -44,7 +44,7 @@ export function evaluationOf(config: {
   checks?: Array<{ name: string; type: string }> | undefined;
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
-  pricing?: Record<string, { input: number; output: number }> | undefined;
+  pricing?: Record<string, { input: number; output: number; cached_input?: number }> | undefined;
   pick?: { metric: string | null; cost: string | null } | undefined;
 }): EvaluationSpec {
   const base = emptyEvaluation();

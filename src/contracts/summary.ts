@@ -32,7 +32,7 @@ export interface Summary {
   recorded: { requests: number; choices: number; failed_requests: number; failed_choices?: number; batch_results_lost?: number };
   /** What servers sent that did not fit the request (see `anomalies` in records.jsonl); absent when nothing was odd. */
   anomalies?: AnomalySection;
-  totals: { prompt_tokens: number; completion_tokens: number; retries: number; cached: number };
+  totals: { prompt_tokens: number; completion_tokens: number; cached_tokens: number; reasoning_tokens: number; retries: number; cached: number };
   /** The grid's axes (parameters that differ between cells) and the column each cell's value is in. */
   axes?: Array<{ param: string; column: string }>;
   cells: CellStats[];
@@ -109,6 +109,10 @@ export interface CellStats {
   tool_args_valid_rate: number | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Prompt tokens the server reported as cached (`prompt_tokens_details.cached_tokens`), priced at the cached-input price. */
+  cached_tokens: number;
+  /** Completion tokens spent reasoning (`completion_tokens_details.reasoning_tokens`); part of completion_tokens. */
+  reasoning_tokens: number;
   /** Attempts beyond the first, over requests actually sent (a cached answer made no attempt). */
   retries: number;
   /** Requests answered from the response cache (--cache): not sent, not billed, not new samples. */
@@ -178,12 +182,24 @@ export interface CostSection {
   /** Tokens of requests actually sent in this run (cached answers excluded). */
   billed_prompt_tokens: number;
   billed_completion_tokens: number;
+  /** Of billed_prompt_tokens, those the server reported as cached (priced at the cached-input price). */
+  billed_cached_tokens: number;
   /** null when a model's price is unknown: a partial sum would read as the whole bill. */
   cost_usd: number | null;
   /** The sum over models whose price is known. */
   known_cost_usd: number;
   unknown_models: string[];
-  by_model: Array<{ model: string; prompt_tokens: number; completion_tokens: number; input_per_1m: number | null; output_per_1m: number | null; cost_usd: number | null }>;
+  by_model: Array<{
+    model: string;
+    prompt_tokens: number;
+    cached_tokens: number;
+    completion_tokens: number;
+    input_per_1m: number | null;
+    /** The cached-input price (the input price when the model has no cache discount). */
+    cached_input_per_1m: number | null;
+    output_per_1m: number | null;
+    cost_usd: number | null;
+  }>;
   /** The built-in simulator answered: nothing was billed; the figures are what OpenAI would charge. */
   simulated: boolean;
   /**
@@ -210,4 +226,24 @@ export interface PickSection {
   best_at_each_price: Array<{ cell: string; metric: number; cost: number }>;
   /** Cells with no value of the metric or the cost (nothing measured): on no frontier. */
   not_placed: string[];
+  /**
+   * The cell to pick: the cheapest whose metric is not significantly worse than the best cell's (paired over rows,
+   * the same test and Holm correction as `compare`, across the cells compared with the best). Absent when nothing
+   * could be tested; `recommended_note` says why.
+   */
+  recommended?: PickRecommendation;
+  recommended_note?: string;
+}
+
+export interface PickRecommendation {
+  cell: string;
+  metric: number;
+  cost: number;
+  /** The cell with the best metric (the cheapest of those tied), which every other cell was tested against. */
+  best: { cell: string; metric: number; cost: number };
+  alpha: number;
+  /** Cells tested against the best (the Holm family): the placed cells cheaper than the best. */
+  compared: number;
+  /** The recommended cell against the best (absent when it is the best): the test's figures, as in comparison.csv. */
+  test?: { diff: number | null; diff_low: number | null; diff_high: number | null; p_value: number | null; p_adjusted: number | null; pairs: number; method: string };
 }

@@ -44,10 +44,13 @@ export function evaluateGates(gates: readonly GateSpec[], cells: readonly CellSt
 }
 
 /** The gate section of an incomplete run: every gate listed as not judged, none passed or failed. */
-export function gatesNotJudged(gates: readonly GateSpec[], recorded: number, planned: number): GateSection {
+export function gatesNotJudged(gates: readonly GateSpec[], recorded: number, planned: number, shard?: { index: number; count: number }): GateSection {
   return {
     status: 'not_judged',
-    reason: `Gates not judged: the run is incomplete (${recorded} of ${planned} requests recorded). Resume it to judge them.`,
+    // A shard holds part of the rows by design, complete or not: its gates are the merged run's to judge.
+    reason: shard
+      ? `Gates not judged in shard ${shard.index}/${shard.count}: gates are judged after \`evalrun merge\` joins every shard.`
+      : `Gates not judged: the run is incomplete (${recorded} of ${planned} requests recorded). Resume it to judge them.`,
     not_judged: gates.map(describeGate),
     passed: 0,
     failed: 0,

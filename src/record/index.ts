@@ -4,5 +4,6 @@ export { RECORDS, readManifest, type ManifestCell, type RunManifest } from './ma
 export { indexJournal, recordsInOrder } from './read-journal.js';
 export { recordedInSummary } from './run-dir.js';
 export { RunLock } from './run-lock.js';
-export type { Anomaly, ChoiceRecord, RequestRecord } from './types.js';
+export type { Anomaly, ChoiceRecord, RequestRecord, Usage } from './types.js';
+export { addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
 export { BATCH_RESULT_LOST } from './types.js';

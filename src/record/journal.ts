@@ -15,24 +15,27 @@ export class Journal {
   private failure: OutputError | undefined;
   private readonly fh: FileHandle;
   private readonly onFailure: ((error: OutputError) => void) | undefined;
+  private readonly redact: ((text: string) => string) | undefined;
   readonly path: string;
-  private constructor(fh: FileHandle, path: string, onFailure: ((error: OutputError) => void) | undefined) {
+  private constructor(fh: FileHandle, path: string, onFailure: ((error: OutputError) => void) | undefined, redact: ((text: string) => string) | undefined) {
     this.fh = fh;
     this.path = path;
     this.onFailure = onFailure;
+    this.redact = redact;
   }
 
   /**
    * Open for appending; `validBytes` (from a scan) cuts a torn tail left by a crash before appending again.
    * `onFailure` hears at once when a write fails (a full disk): the run should stop sending what it cannot record.
+   * `redact` scrubs the configured secrets from every line (util/redact.ts), wherever in the record they are.
    */
-  static async open(path: string, validBytes?: number, options: { onFailure?: (error: OutputError) => void } = {}): Promise<Journal> {
+  static async open(path: string, validBytes?: number, options: { onFailure?: (error: OutputError) => void; redact?: (text: string) => string } = {}): Promise<Journal> {
     const fh = await open(path, 'a+');
     if (validBytes !== undefined) {
       const { size } = await fh.stat();
       if (size > validBytes) await fh.truncate(validBytes);
     }
-    return new Journal(fh, path, options.onFailure);
+    return new Journal(fh, path, options.onFailure, options.redact);
   }
 
   /** Records handed to the OS so far (a failed write's are not among them). */
@@ -45,12 +48,18 @@ export class Journal {
     return this.failure;
   }
 
-  /** Records after a failed write are dropped (their requests stay unrecorded, so a resume sends them again). */
-  append(record: RequestRecord): void {
-    if (this.failure) return;
-    this.pending.push(`${JSON.stringify(record)}\n`);
+  /**
+   * Records after a failed write are dropped (their requests stay unrecorded, so a resume sends them again). Returns
+   * the record as written: a scrubbed copy when it held a secret, for the reports built as records come in.
+   */
+  append(record: RequestRecord): RequestRecord {
+    if (this.failure) return record;
+    const text = JSON.stringify(record);
+    const line = this.redact ? this.redact(text) : text;
+    this.pending.push(`${line}\n`);
     // Deferred to the end of this turn of the event loop, so requests that finish together share one write.
     this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    return line === text ? record : (JSON.parse(line) as RequestRecord);
   }
 
   /** Resolves when every appended record is handed to the OS (it survives a killed process). */

@@ -21,7 +21,11 @@ export interface RequestRecord {
   completion_id: string | null;
   /** The model the server says answered (may carry a version suffix). */
   model: string | null;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  /**
+   * As the server sent it (its three counts checked), details included: `prompt_tokens_details.cached_tokens` (priced
+   * at the cached-input price) and `completion_tokens_details.reasoning_tokens`. Read the details through usage.ts.
+   */
+  usage: Usage | null;
   choices: ChoiceRecord[];
   /** Set when the request failed after all attempts; then `choices` is empty. */
   error: RequestError | null;
@@ -46,6 +50,15 @@ export interface RequestRecord {
    * shows failing choices with their input, and records are all it reads.
    */
   input?: Record<string, unknown>;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: unknown;
+  completion_tokens_details?: unknown;
+  [key: string]: unknown;
 }
 
 export interface Anomaly {

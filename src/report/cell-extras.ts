@@ -28,6 +28,7 @@ export function extendCellStats(
   checks: Record<string, { checked: number; pass: number }>,
   latency: { n: number; mean: number; variance: number },
   billed: BilledTokens,
+  priced: BilledTokens,
   prices: Readonly<Record<string, Price>>,
 ): CellStats {
   const out: CellStats = { ...base };
@@ -48,8 +49,13 @@ export function extendCellStats(
   // what the mean can be, instead of reporting an impossible negative bound.
   out['latency_mean_ms_low'] = Number.isFinite(half) ? Math.max(0, roundTo(latency.mean - half, 1)) : null;
   out['latency_mean_ms_high'] = Number.isFinite(half) ? roundTo(latency.mean + half, 1) : null;
-  const cost = billedCostUsd(priceFor(base.model, prices), billed);
+  const price = priceFor(base.model, prices);
+  const cost = billedCostUsd(price, billed);
   out.cost_usd = cost === null ? null : roundTo(cost, 6);
+  // Per 1,000 dataset rows from all recorded usage, each answer priced by how it was sent (the frontier ranks by it).
+  const all = billedCostUsd(price, priced);
+  out.cost_per_1k_rows = all === null || base.requests === 0 ? null : roundTo((all / base.requests) * 1000, 6);
+  out.tokens_per_1k_rows = base.requests === 0 ? null : Math.round(((base.prompt_tokens + base.completion_tokens) / base.requests) * 1000);
   return out;
 }
 

@@ -1,5 +1,6 @@
-import type { ManifestCell, RequestRecord } from '../record/index.js';
-import { emptyBilled, type Price } from '../contracts/prices.js';
+import type { ManifestCell, RequestRecord, Usage } from '../record/index.js';
+import { cachedTokens, reasoningTokens } from '../record/index.js';
+import { addBilled, emptyBilled, type Price } from '../contracts/prices.js';
 import { roundOrNull } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
 import { extendCellStats } from './cell-extras.js';
@@ -65,6 +66,8 @@ export class CellAccumulator {
   toolArgsValid = 0;
   promptTokens = 0;
   completionTokens = 0;
+  cachedTokens = 0;
+  reasoningTokens = 0;
   retries = 0;
   refusals = 0;
   logprobSum = 0;
@@ -75,6 +78,11 @@ export class CellAccumulator {
   readonly checks: Record<string, { checked: number; pass: number }>;
   /** Tokens of what was sent: cached answers, and the cached parts of an n_mode repeat record, were not billed. */
   readonly billed = emptyBilled();
+  /**
+   * Every recorded usage, cached answers included, each priced by how it was sent (batch or not, cached prompt
+   * tokens): what the setting costs per row (`cost_per_1k_rows`), not what this run paid.
+   */
+  readonly priced = emptyBilled();
   readonly cell: ManifestCell;
   /** The rows' check columns and the counts they go to, in step: no per-row lookups or allocations. */
   private readonly checkColumns: string[];
@@ -95,22 +103,18 @@ export class CellAccumulator {
     if (record.error === null && record.latency_ms !== null) this.latencies.push(record.latency_ms);
     // A cached answer records attempts 0: it is counted apart, never as a negative retry.
     if (record.cached === true) this.cached++;
+    // n_mode repeat: each part is a request of its own, so its retries are its attempts beyond its first.
+    else if (record.parts) for (const p of record.parts) this.retries += p.cached ? 0 : Math.max(0, p.attempts - 1);
     else this.retries += Math.max(0, record.attempts - 1);
     this.promptTokens += record.usage?.prompt_tokens ?? 0;
     this.completionTokens += record.usage?.completion_tokens ?? 0;
-    const billed = record.parts
-      ? record.parts.filter((p) => !p.cached && p.usage).map((p) => p.usage!)
-      : !record.cached && record.usage
-        ? [record.usage]
-        : [];
-    for (const u of billed) {
-      this.billed.prompt += u.prompt_tokens;
-      this.billed.completion += u.completion_tokens;
-      if (record.batch_id !== undefined) {
-        this.billed.batch.prompt += u.prompt_tokens;
-        this.billed.batch.completion += u.completion_tokens;
-      }
-    }
+    this.cachedTokens += cachedTokens(record.usage);
+    this.reasoningTokens += reasoningTokens(record.usage);
+    const batch = record.batch_id !== undefined;
+    const price = (into: typeof this.billed, u: Usage) => addBilled(into, u.prompt_tokens, cachedTokens(u), u.completion_tokens, batch);
+    if (record.usage) price(this.priced, record.usage);
+    if (record.parts) for (const p of record.parts) p.usage && !p.cached && price(this.billed, p.usage);
+    else if (!record.cached && record.usage) price(this.billed, record.usage);
     for (const row of rows) this.addChoice(row);
   }
 
@@ -147,7 +151,7 @@ export class CellAccumulator {
 
   /** The cell's stats.csv / summary.json figures: counts, rates with their intervals, latency, and billed cost at `prices`. */
   result(prices: Readonly<Record<string, Price>> = {}): CellStats {
-    return extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, prices);
+    return extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices);
   }
 
   private counts(): CellStats {
@@ -192,6 +196,8 @@ export class CellAccumulator {
       tool_args_valid_rate: rate(this.toolArgsValid, this.toolArgsChecked),
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
+      cached_tokens: this.cachedTokens,
+      reasoning_tokens: this.reasoningTokens,
       retries: this.retries,
       cached: this.cached,
     };

@@ -1,5 +1,6 @@
 import type { ManifestCell } from '../record/index.js';
 import type { RequestRecord } from '../record/index.js';
+import { cachedTokens, reasoningTokens } from '../record/index.js';
 
 export const CHOICE_COLUMNS = [
   'cell',
@@ -19,6 +20,8 @@ export const CHOICE_COLUMNS = [
   'schema_errors',
   'prompt_tokens',
   'completion_tokens',
+  'cached_tokens',
+  'reasoning_tokens',
   'latency_ms',
   'attempts',
   'error',
@@ -74,8 +77,11 @@ export function choiceRows(record: RequestRecord, cell: ManifestCell): ChoiceRow
       schema_errors: c && c.schema_errors.length ? c.schema_errors.join('; ') : null,
       prompt_tokens: first ? (record.usage?.prompt_tokens ?? null) : null,
       completion_tokens: first ? (record.usage?.completion_tokens ?? null) : null,
+      cached_tokens: first && record.usage ? cachedTokens(record.usage) : null,
+      reasoning_tokens: first && record.usage ? reasoningTokens(record.usage) : null,
       latency_ms: record.latency_ms,
-      attempts: record.attempts,
+      // n_mode repeat: choice k is its own request (part k), with its own attempts; the record's are their sum.
+      attempts: record.parts?.[i]?.attempts ?? record.attempts,
       error,
       request_id: record.request_id,
       served_model: record.model,

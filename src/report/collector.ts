@@ -47,7 +47,11 @@ export class ReportCollector {
     this.checks = (evaluation?.checks ?? []).map((c) => c.name);
     const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks);
     this.compareMetrics = wanted.map((m) => findMetric(m, this.checks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
-    this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, this.compareMetrics);
+    // The pick metric is compared too (each cell against the best, for the recommendation): its per-row values are
+    // kept even when `compare:` does not list it. Without `pick.metric` it is one of its default candidates.
+    const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : [...this.checks.slice(0, 1).map((c) => `${c}_pass_rate`), 'schema_valid_rate', 'json_valid_rate', 'stop_rate'];
+    const pickMetrics = pickNames.map((m) => findMetric(m, this.checks)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
+    this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, [...this.compareMetrics, ...pickMetrics]);
     this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks));
     this.failingPerCell = this.plan.map(() => 0);
     // Spread over cells: plan order is row-major, so a plain "first 200" would show only the first rows.

@@ -167,6 +167,14 @@ export async function compareRuns(
   options: { metrics?: string[] | undefined; alpha?: number | undefined; map?: string[] | undefined } = {},
 ): Promise<RunComparison> {
   const [manifestA, manifestB] = await Promise.all([readManifest(dirA), readManifest(dirB)]);
+  // A shard holds part of the rows by design: a comparison would read as the whole run's, so it is refused.
+  for (const [dir, m] of [[dirA, manifestA], [dirB, manifestB]] as const) {
+    if (m.shard) {
+      throw new UsageError(
+        `${dir} is shard ${m.shard.index}/${m.shard.count} of a run, not a whole run: compare the merged run instead. Join the shards with evalrun merge SHARD_DIR… --out DIR, then evalrun compare on DIR.`,
+      );
+    }
+  }
   // Pairing is decided before the records are read, so a wrong --map is reported at once.
   const { pairs, differing } = pairCells(manifestA.plan.cells, manifestB.plan.cells, options.map);
   if (pairs.length === 0) throw new UsageError(nothingPairs(manifestA, manifestB));

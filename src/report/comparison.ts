@@ -45,13 +45,19 @@ export function rounded(r: ComparisonRow): ComparisonRow {
   const decimals = r.metric.endsWith('_ms') ? 1 : 4;
   const round = (v: number | null) => roundOrNull(v, decimals);
   const roundP = (v: number | null) => (v === null ? null : Number(v.toPrecision(4)));
+  // An interval end a hair from 0 must not round onto it: a significant change keeps an interval that excludes 0.
+  const step = 1 / 10 ** decimals;
+  let low = round(r.diff_low);
+  let high = round(r.diff_high);
+  if (r.significant && r.diff !== null && r.diff < 0 && high !== null && high >= 0) high = -step;
+  if (r.significant && r.diff !== null && r.diff > 0 && low !== null && low <= 0) low = step;
   return {
     ...r,
     baseline_value: round(r.baseline_value),
     value: round(r.value),
     diff: round(r.diff),
-    diff_low: round(r.diff_low),
-    diff_high: round(r.diff_high),
+    diff_low: low,
+    diff_high: high,
     p_value: roundP(r.p_value),
     p_adjusted: roundP(r.p_adjusted),
   };

@@ -9,7 +9,7 @@ const COMPARE_COLUMNS: TableColumn[] = [
   { header: 'A', align: 'right' },
   { header: 'B', align: 'right' },
   { header: 'change', align: 'right' },
-  { header: '95% CI', align: 'right' },
+  { header: 'interval (Holm level)', align: 'right' },
   { header: 'p (Holm)', align: 'right' },
   { header: 'verdict', align: 'left' },
 ];

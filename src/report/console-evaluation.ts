@@ -43,7 +43,10 @@ export function formatComparison(summary: Summary): string {
 export function formatGates(summary: Summary): string {
   const g = summary.gates;
   if (g?.status === 'not_judged' && (g.not_judged?.length ?? 0) > 0) {
-    return [`Gates: not judged, the run is incomplete (${summary.recorded.requests} of ${summary.plan.requests} requests recorded)`, ...g.not_judged!.map((name) => `  not judged  ${name}`)].join('\n');
+    const head = summary.shard
+      ? `Gates: not judged in shard ${summary.shard.index}/${summary.shard.count}; gates are judged after \`evalrun merge\``
+      : `Gates: not judged, the run is incomplete (${summary.recorded.requests} of ${summary.plan.requests} requests recorded)`;
+    return [head, ...g.not_judged!.map((name) => `  not judged  ${name}`)].join('\n');
   }
   if (!g || g.results.length === 0) return '';
   const head = g.failed

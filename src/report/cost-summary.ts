@@ -1,4 +1,4 @@
-import { PRICES_AS_OF, billedCostUsd, emptyBilled, priceFor, type BilledTokens, type Price } from '../contracts/prices.js';
+import { PRICES_AS_OF, addBilled, billedCostUsd, emptyBilled, priceFor, type BilledTokens, type Price } from '../contracts/prices.js';
 import type { CellStats, CostSection } from '../contracts/summary.js';
 import { roundTo } from '../util/round.js';
 
@@ -11,16 +11,23 @@ export function costSection(cells: readonly CellStats[], billed: readonly Billed
   cells.forEach((c, i) => {
     const m = byModel.get(c.model) ?? emptyBilled();
     const b = billed[i] ?? emptyBilled();
-    m.prompt += b.prompt;
-    m.completion += b.completion;
-    m.batch.prompt += b.batch.prompt;
-    m.batch.completion += b.batch.completion;
+    addBilled(m, b.prompt - b.batch.prompt, b.cached - b.batch.cached, b.completion - b.batch.completion, false);
+    addBilled(m, b.batch.prompt, b.batch.cached, b.batch.completion, true);
     byModel.set(c.model, m);
   });
   const rows = [...byModel].map(([model, t]) => {
     const price = priceFor(model, prices);
     const cost = billedCostUsd(price, t);
-    return { model, prompt_tokens: t.prompt, completion_tokens: t.completion, input_per_1m: price?.input ?? null, output_per_1m: price?.output ?? null, cost_usd: cost === null ? null : roundTo(cost, 6) };
+    return {
+      model,
+      prompt_tokens: t.prompt,
+      cached_tokens: t.cached,
+      completion_tokens: t.completion,
+      input_per_1m: price?.input ?? null,
+      cached_input_per_1m: price ? (price.cached_input ?? price.input) : null,
+      output_per_1m: price?.output ?? null,
+      cost_usd: cost === null ? null : roundTo(cost, 6),
+    };
   });
   const unknown = rows.filter((r) => r.cost_usd === null && r.prompt_tokens + r.completion_tokens > 0).map((r) => r.model);
   const known = roundTo(rows.reduce((s, r) => s + (r.cost_usd ?? 0), 0), 6);
@@ -31,6 +38,7 @@ export function costSection(cells: readonly CellStats[], billed: readonly Billed
     prices_as_of: PRICES_AS_OF,
     billed_prompt_tokens: rows.reduce((s, r) => s + r.prompt_tokens, 0),
     billed_completion_tokens: rows.reduce((s, r) => s + r.completion_tokens, 0),
+    billed_cached_tokens: rows.reduce((s, r) => s + r.cached_tokens, 0),
     cost_usd: unknown.length ? null : known,
     known_cost_usd: known,
     unknown_models: unknown,

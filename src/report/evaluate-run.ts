@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import type { ReportCollector } from './collector.js';
 import { COMPARISON_COLUMNS, compareWithinRun } from './comparison.js';
 import { costSection } from './cost-summary.js';
-import { applyPick } from './pick.js';
+import { applyPick, recommendPick } from './pick.js';
 import { htmlData } from './html/data.js';
 import { reportHtml } from './html/page.js';
 import { junitXml } from './junit.js';
@@ -22,7 +22,7 @@ export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'repo
 export function cellReports(manifest: RunManifest, collector: ReportCollector): CellStats[] {
   const pricing = manifest.evaluation?.pricing ?? {};
   const cells = collector.cellStats(pricing);
-  applyPick(cells, manifest.evaluation?.pick, collector.checks, pricing);
+  applyPick(cells, manifest.evaluation?.pick, collector.checks);
   return cells;
 }
 
@@ -30,12 +30,17 @@ export function cellReports(manifest: RunManifest, collector: ReportCollector): 
 export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
+  const pick = applyPick(cells, evaluation.pick, collector.checks);
   return {
     checks: collector.checks,
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
-    gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
+    gates: manifest.shard
+      ? gatesNotJudged(evaluation.gates, recorded, manifest.shard.requests, manifest.shard)
+      : recorded === planned
+        ? evaluateGates(evaluation.gates, cells)
+        : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
-    pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing),
+    pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha) },
   };
 }
 

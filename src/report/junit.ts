@@ -38,7 +38,7 @@ export function junitXml(summary: Summary, gates: GateSection | undefined): stri
   if (notJudged.length > 0) {
     const why = gates?.reason ?? 'not judged: the run is incomplete';
     const cases = notJudged.map((g) => `    <testcase${attr({ classname: `evalrun.gates.${summary.name}`, name: g })}>\n      <skipped${attr({ message: why })}/>\n    </testcase>`);
-    suites.push(`  <testsuite${attr({ name: 'gates (not judged: incomplete run)', tests: notJudged.length, failures: 0, errors: 0, skipped: notJudged.length })}>\n${cases.join('\n')}\n  </testsuite>`);
+    suites.push(`  <testsuite${attr({ name: summary.shard ? 'gates (not judged in a shard: judged after evalrun merge)' : 'gates (not judged: incomplete run)', tests: notJudged.length, failures: 0, errors: 0, skipped: notJudged.length })}>\n${cases.join('\n')}\n  </testsuite>`);
   }
   const runCases: Array<[string, string | null]> = [
     ['run complete', summary.complete ? null : summary.partial ? partialNote(summary) : summary.incomplete ?? `${summary.recorded.requests} of ${summary.shard?.requests ?? summary.plan.requests} requests recorded (status ${summary.status})`],

@@ -1,7 +1,7 @@
 import type { ComparisonRow } from '../stats/index.js';
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
-import { formatPickCost, formatPickMetric, pickHeading } from './pick.js';
+import { formatPickCost, formatPickMetric, pickHeading, recommendationText } from './pick.js';
 import { plural } from '../util/plural.js';
 import { shardRowsText } from '../util/shard-rows-text.js';
 
@@ -76,7 +76,9 @@ export function summaryMarkdown(summary: Summary): string {
   const gates = summary.gates;
   const verdict =
     gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0
-      ? ' — ⚠️ gates not judged (incomplete run)'
+      ? summary.shard
+        ? ' — gates not judged in a shard: gates are judged after `evalrun merge`'
+        : ' — ⚠️ gates not judged (incomplete run)'
       : !gates || gates.results.length === 0
         ? ''
         : gates.failed > 0
@@ -100,10 +102,13 @@ export function summaryMarkdown(summary: Summary): string {
   ];
   if (cmp) lines.push('', `▲ ▼ significantly better / worse than the baseline \`${mdCell(cmp.baseline)}\` (paired over rows, Holm-adjusted, α = ${cmp.alpha}).`);
   if (gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0) {
-    lines.push('', '### Gates', '', `Not judged: the run is incomplete. ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
+    const why = summary.shard ? 'a shard: gates are judged after `evalrun merge`.' : 'the run is incomplete.';
+    lines.push('', '### Gates', '', `Not judged: ${why} ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);
   }
   if (gates && gates.results.length > 0) lines.push('', '### Gates', '', ...gateLines(gates));
   const pick = summary.pick;
+  const recommendation = pick ? recommendationText(pick) : undefined;
+  if (pick && pick.frontier.length === 0 && pick.note) lines.push('', '### Best at each price', '', `No cell placed. Note: ${mdCell(pick.note)}`);
   if (pick && pick.frontier.length > 0) {
     lines.push(
       '',
@@ -115,6 +120,7 @@ export function summaryMarkdown(summary: Summary): string {
       '|--:|--:|:--|',
       ...pick.best_at_each_price.map((s) => `| ${mdCell(formatPickCost(pick.cost, s.cost))} | ${formatPickMetric(pick.metric, s.metric)} | ${mdCell(s.cell)} |`),
       ...(pick.note ? ['', `Note: ${mdCell(pick.note)}`] : []),
+      ...(recommendation ? ['', `**Recommended:** ${mdCell(recommendation.replace(/^Recommended: /, ''))}`] : []),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -1,7 +1,6 @@
-import { costUsd, priceFor, type Price } from '../contracts/prices.js';
-import { findMetric } from '../stats/index.js';
+import { compareMetric, findMetric, type RowValues } from '../stats/index.js';
 import { paretoFrontier, type PickCost } from '../stats/index.js';
-import { field, type CellStats, type PickSection } from '../contracts/summary.js';
+import { field, type CellStats, type PickRecommendation, type PickSection } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 
 /** What `pick:` resolves to when it says nothing: the first check, else the schema, else valid JSON, else stop_rate. */
@@ -12,24 +11,16 @@ export function defaultPickMetric(checks: readonly string[], cells: readonly Cel
   return 'stop_rate';
 }
 
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
-
 /**
- * Adds `cost_per_1k_rows`, `tokens_per_1k_rows` and `frontier` to every cell (stats.csv, summary.json) and returns
- * the section. Costs are per 1,000 dataset rows from all recorded usage (cached answers included: what the
- * setting costs, not what this run paid), so cells with different n or models compare on what a user would pay.
+ * Adds `frontier` to every cell (stats.csv, summary.json) and returns the section. The costs (`cost_per_1k_rows`,
+ * `tokens_per_1k_rows`, from cell-extras.ts) are per 1,000 dataset rows from all recorded usage, each answer priced
+ * by how it was sent, so cells with different n or models compare on what a user would pay.
  */
 export function applyPick(
   cells: CellStats[],
   spec: { metric: string | null; cost: string | null } | undefined,
   checks: readonly string[],
-  prices: Readonly<Record<string, Price>>,
 ): PickSection {
-  for (const c of cells) {
-    const cost = costUsd(priceFor(c.model, prices), c.prompt_tokens, c.completion_tokens);
-    c.cost_per_1k_rows = cost === null || c.requests === 0 ? null : round((cost / c.requests) * 1000, 6);
-    c.tokens_per_1k_rows = c.requests === 0 ? null : Math.round(((c.prompt_tokens + c.completion_tokens) / c.requests) * 1000);
-  }
   const metric = spec?.metric ?? defaultPickMetric(checks, cells);
   const direction = findMetric(metric, checks)?.direction === 'lower' ? 'lower' : 'higher';
   let cost = (spec?.cost ?? 'cost_per_1k_rows') as PickCost;
@@ -42,6 +33,15 @@ export function applyPick(
     }
   }
   const points = cells.map((c) => ({ id: c.cell, quality: num(field(c, metric)), cost: num(field(c, cost)) }));
+  const measured = cells.some((c) => c.requests > 0);
+  for (const [name, what] of [[cost, 'cost'], [metric, 'metric']] as const) {
+    if (!measured || points.some((p) => (what === 'cost' ? p.cost : p.quality) !== null)) continue;
+    // Batch API answers have no per-request latency: a latency pick cannot be placed, and must say so.
+    const why = name.startsWith('latency_') && cells.some((c) => c.requests > 0 && c.latency_p50_ms === null)
+      ? `no cell has a ${name}: Batch API answers carry no per-request latency, so the frontier cannot be drawn; pick by cost_per_1k_rows or tokens_per_1k_rows in batch mode`
+      : `no cell has a value of ${name}, so the frontier cannot be drawn`;
+    note = note ? `${note}; ${why}` : why;
+  }
   const frontier = paretoFrontier(points, direction);
   const on = new Set(frontier);
   for (const c of cells) c.frontier = on.has(c.cell);
@@ -55,6 +55,76 @@ export function applyPick(
     best_at_each_price: frontier.map((id) => ({ cell: id, metric: byId.get(id)!.quality!, cost: byId.get(id)!.cost! })),
     not_placed: points.filter((p) => p.quality === null || p.cost === null).map((p) => p.id),
   };
+}
+
+/**
+ * The cell to pick: the best cell (highest metric, or lowest for a lower-is-better one; the cheapest of those tied)
+ * is compared with every cheaper placed cell, paired over rows with the test and Holm correction `compare` uses; the
+ * cheapest cell not significantly worse than the best is recommended. The frontier alone follows noise: its cheap
+ * end is often a cell whose quality is only apparently lower or higher.
+ */
+export function recommendPick(section: PickSection, cells: readonly CellStats[], values: RowValues, checks: readonly string[], alpha: number): Pick<PickSection, 'recommended' | 'recommended_note'> {
+  const def = findMetric(section.metric, checks);
+  const placed = cells
+    .map((c, index) => ({ c, index, quality: num(field(c, section.metric)), cost: num(field(c, section.cost)) }))
+    .filter((p): p is { c: CellStats; index: number; quality: number; cost: number } => p.quality !== null && p.cost !== null);
+  if (placed.length === 0) return { recommended_note: section.frontier.length === 0 ? 'no cell has both a value of the metric and a cost, so there is nothing to recommend' : 'nothing to recommend' };
+  if (!def?.comparable || !values.series(0, section.metric)) {
+    return { recommended_note: `${section.metric} has no per-row values to test, so no cell is recommended; the frontier is listed` };
+  }
+  const sign = section.direction === 'higher' ? 1 : -1;
+  const best = placed.reduce((b, p) => (sign * p.quality > sign * b.quality || (p.quality === b.quality && p.cost < b.cost) ? p : b));
+  // Only a cell cheaper than the best can be recommended instead of it: those alone are tested (the Holm family), so
+  // cells that could never be picked do not weaken the test.
+  const others = placed.filter((p) => p !== best && p.cost < best.cost);
+  // The metric's direction is the pick's: "worse" is a significant move away from the best.
+  const metric = { ...def, direction: section.direction };
+  const rows = compareMetric(
+    metric,
+    others.map((p) => ({ cell: p.c.cell, baseline: best.c.cell, a: { values: values.series(best.index, section.metric) }, b: { values: values.series(p.index, section.metric) }, paired: true })),
+    alpha,
+  );
+  const byCell = new Map(rows.map((r) => [r.cell, r]));
+  const candidates = [best, ...others.filter((p) => byCell.get(p.c.cell)?.change !== 'worse')];
+  const pick = candidates.reduce((b, p) => (p.cost < b.cost || (p.cost === b.cost && sign * p.quality > sign * b.quality) ? p : b));
+  const r = byCell.get(pick.c.cell);
+  const recommended: PickRecommendation = {
+    cell: pick.c.cell,
+    metric: pick.quality,
+    cost: pick.cost,
+    best: { cell: best.c.cell, metric: best.quality, cost: best.cost },
+    alpha,
+    compared: others.length,
+    ...(r
+      ? { test: { diff: rounded(r.diff), diff_low: rounded(r.diff_low), diff_high: rounded(r.diff_high), p_value: precise(r.p_value), p_adjusted: precise(r.p_adjusted), pairs: r.pairs, method: r.method } }
+      : {}),
+  };
+  return { recommended };
+}
+
+const rounded = (v: number | null) => (v === null ? null : Math.round(v * 1e4) / 1e4);
+const precise = (v: number | null) => (v === null ? null : Number(v.toPrecision(4)));
+
+/** One line for the console and summary.md: what to pick, and the evidence. */
+export function recommendationText(p: PickSection): string | undefined {
+  const r = p.recommended;
+  if (!r) return p.recommended_note ? `Recommended: none (${p.recommended_note})` : undefined;
+  const at = `${formatPickMetric(p.metric, r.metric)} at ${formatPickCost(p.cost, r.cost)}`;
+  if (r.cell === r.best.cell) return `Recommended: ${r.cell} (${at}): the best cell is also the cheapest not significantly worse`;
+  const t = r.test!;
+  const worst = p.direction === 'higher' ? t.diff_low : t.diff_high;
+  return (
+    `Recommended: ${r.cell} (${at}): the cheapest cell not significantly worse than the best, ${r.best.cell} ` +
+    `(${formatPickMetric(p.metric, r.best.metric)} at ${formatPickCost(p.cost, r.best.cost)}; difference ${signedMetric(p.metric, t.diff)}, ` +
+    `interval ${signedMetric(p.metric, t.diff_low)}..${signedMetric(p.metric, t.diff_high)}, Holm-adjusted p ${t.p_adjusted ?? '–'} over ${r.compared} cells, α = ${r.alpha})` +
+    // "Not significantly worse" is not "as good": the interval's far end is how much worse the rows allow.
+    (worst !== null && worst !== 0 ? `; the rows allow it to be up to ${formatPickMetric(p.metric, Math.abs(worst)).replace('%', 'pp')} worse, more rows would narrow that` : '')
+  );
+}
+
+function signedMetric(metric: string, v: number | null): string {
+  if (v === null) return '–';
+  return metric.endsWith('_ms') ? `${v >= 0 ? '+' : ''}${Math.round(v)} ms` : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}pp`;
 }
 
 function num(v: unknown): number | null {
@@ -89,14 +159,18 @@ export function pickHeading(p: PickSection): string {
 /** Console lines: the heading, then one line per frontier cell, cheapest first. */
 export function formatPick(summary: { pick?: PickSection | undefined }): string {
   const p = summary.pick;
-  if (!p || p.frontier.length === 0) return '';
+  if (!p) return '';
+  // A frontier that cannot be drawn still says why, never disappears.
+  if (p.frontier.length === 0) return [`${pickHeading(p)}: no cell placed`, ...(p.note ? [`  note: ${p.note}`] : []), ...(p.not_placed.length ? [`  not placed (no ${p.metric} or cost measured): ${p.not_placed.join(', ')}`] : [])].join('\n');
   const rows = p.best_at_each_price.map((s) => [formatPickCost(p.cost, s.cost), formatPickMetric(p.metric, s.metric), s.cell]);
   const w0 = Math.max(...rows.map((r) => r[0]!.length));
   const w1 = Math.max(...rows.map((r) => r[1]!.length));
+  const recommendation = recommendationText(p);
   return [
     `${pickHeading(p)}:`,
     ...rows.map((r) => `  ${r[0]!.padStart(w0)}  ${r[1]!.padStart(w1)}  ${r[2]}`),
     ...(p.note ? [`  note: ${p.note}`] : []),
     ...(p.not_placed.length ? [`  not placed (no ${p.metric} or cost measured): ${p.not_placed.join(', ')}`] : []),
+    ...(recommendation ? [recommendation] : []),
   ].join('\n');
 }

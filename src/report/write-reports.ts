@@ -24,7 +24,7 @@ export const STATS_COLUMNS = [
   'stop', 'length', 'content_filter', 'tool_calls', 'error', 'other',
   'stop_rate', 'length_rate', 'content_filter_rate', 'tool_calls_rate', 'error_rate',
   'json_valid', 'json_valid_rate', 'schema_valid', 'schema_valid_rate',
-  'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens',
+  'latency_p50_ms', 'latency_p95_ms', 'latency_mean_ms', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens',
   'failed_requests', 'retries', 'json_checked', 'schema_checked',
   'tool_args_checked', 'tool_args_valid', 'tool_args_valid_rate',
   'other_rate', 'refusal', 'refusal_rate', 'logprob_mean', 'cached',
@@ -157,6 +157,8 @@ export class ReportPass {
       totals: {
         prompt_tokens: cellStats.reduce((s, c) => s + c.prompt_tokens, 0),
         completion_tokens: cellStats.reduce((s, c) => s + c.completion_tokens, 0),
+        cached_tokens: cellStats.reduce((s, c) => s + c.cached_tokens, 0),
+        reasoning_tokens: cellStats.reduce((s, c) => s + c.reasoning_tokens, 0),
         retries: cellStats.reduce((s, c) => s + c.retries, 0),
         cached: cellStats.reduce((s, c) => s + c.cached, 0),
       },

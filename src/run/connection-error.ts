@@ -27,6 +27,30 @@ export function systemErrorOf(e: unknown): SystemError | undefined {
   return found;
 }
 
+/** An answer whose headers arrived and whose body then broke off (set by http-fetch.ts). */
+export interface AnswerCut {
+  status: number;
+  received: number;
+  expected: number | null;
+}
+
+export function answerCutOf(e: unknown): AnswerCut | undefined {
+  const seen = new Set<unknown>();
+  for (let x: unknown = e; x && typeof x === 'object' && !seen.has(x); x = (x as { cause?: unknown }).cause) {
+    seen.add(x);
+    const cut = (x as { answerCut?: AnswerCut }).answerCut;
+    if (cut) return cut;
+  }
+  return undefined;
+}
+
+/** What a cut answer's record says: how much came, and that the connection closed mid-answer. */
+export function answerCutMessage(cut: AnswerCut, sys: SystemError | undefined): string {
+  const of = cut.expected === null ? '' : ` of ${cut.expected}`;
+  const why = sys ? ` (${sys.code}${sys.message !== sys.code ? `: ${sys.message}` : ''})` : '';
+  return `the answer was cut off before its end: the server sent status ${cut.status} and ${cut.received}${of} bytes of its body, then the connection closed${why}`;
+}
+
 const TLS_CODE = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|ERR_TLS_|ERR_SSL_|EPROTO$)/;
 
 /**

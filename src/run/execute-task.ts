@@ -4,8 +4,9 @@ import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
 import type { Task } from '../contracts/plan.js';
 import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
+import { addUsage, usageDetails } from '../record/index.js';
 import { redactUrl } from '../util/redact.js';
-import { isUnreachable, systemErrorOf, unreachableMessage, type SystemError } from './connection-error.js';
+import { answerCutMessage, answerCutOf, isUnreachable, systemErrorOf, unreachableMessage, type SystemError } from './connection-error.js';
 import type { ExchangeHooks } from './http-fetch.js';
 import type { Slots } from './run-plan.js';
 import { retryDelayMs, shouldRetry, sleep as realSleep, type AttemptFailure, type RetryPolicy } from './retry.js';
@@ -45,6 +46,8 @@ export interface ExecuteDeps {
  */
 export interface Reachability {
   answered: boolean;
+  /** Some request of the run has had a usable chat completion: until then a non-JSON answer stops the run. */
+  usable?: boolean;
 }
 
 /** The most of a server's error text a record keeps: a proxy's HTML page must not fill choices.csv. */
@@ -135,7 +138,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     const u = usageOf(x.data.usage, anomalies, `request ${k + 1} of ${n}: `);
     parts[parts.length - 1]!.usage = u;
     if (u === null) usageKnown = false;
-    else usage = usage ? { prompt_tokens: usage.prompt_tokens + u.prompt_tokens, completion_tokens: usage.completion_tokens + u.completion_tokens, total_tokens: usage.total_tokens + u.total_tokens } : u;
+    else usage = usage ? addUsage(usage, u) : u;
   }
   const okFirst = parts.find((p) => p.error === null);
   if (!okFirst) return Object.assign(failedRecord(task, lastError!, { attempts, latency, ...clock }), { parts });
@@ -176,6 +179,7 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
   let lastError: RequestError | undefined;
   const hit = await deps.cache?.get(cacheKey);
   if (hit) {
+    if (deps.reach) deps.reach.usable = true;
     return { ok: true, data: hit.data as OpenAI.ChatCompletion, status: hit.status, requestId: hit.request_id, attempts: 0, latency: hit.latency_ms, cached: true };
   }
   while (attempts < deps.retry.maxAttempts) {
@@ -222,18 +226,43 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
         release();
         if (deps.reach) deps.reach.answered = true;
         if (!Array.isArray(data?.choices)) {
-          lastError = { kind: 'invalid_response', status: response.status, type: null, code: null, message: 'response has no choices array' };
+          const type = response.headers.get('content-type') ?? 'none';
+          const json = /\bjson\b/i.test(type);
+          const body = typeof data === 'string' ? data : (JSON.stringify(data) ?? String(data));
+          const start = bounded(deps.redact(body.trim().replace(/\s+/g, ' ')), BODY_START_CHARS);
+          lastError = {
+            kind: 'invalid_response',
+            status: response.status,
+            type: null,
+            code: null,
+            message: `the server answered ${response.status} with content-type ${type}, not a chat completion${json ? ' (no choices array)' : ''}; its body begins: ${start}`,
+          };
           failure = { status: undefined, headers: response.headers };
+          // Before any usable answer, a page that is not JSON (a login page, a proxy's) will not change on retry,
+          // nor for the next request: the run stops like on an unreachable server; this request stays unrecorded.
+          if (!json && deps.reach && !deps.reach.usable) {
+            deps.onAttempt?.({ status: undefined, headers: undefined, retrying: false });
+            const fatal = new ApiFatalError(
+              `${requestUrl(deps.client.baseURL)} ${lastError.message}\nNo request of this run has had a usable answer: the base URL most likely points at a web page (a login or proxy page) rather than an OpenAI-compatible API. Fix OPENAI_BASE_URL / provider.base_url (it usually ends in /v1).\nNothing more was sent; resume the run with --resume once it is fixed.`,
+              response.status,
+            );
+            deps.slots.halt(fatal);
+            throw fatal;
+          }
         } else {
+          if (deps.reach) deps.reach.usable = true;
           deps.onAttempt?.({ status: response.status, headers: response.headers, retrying: false });
           const requestId = request_id ?? null;
           if (deps.cache) await deps.cache.put(cacheKey, { status: response.status, request_id: requestId, latency_ms: round(latency), data });
           return { ok: true, data, status: response.status, requestId, attempts, latency, cached: false };
         }
       } catch (e) {
+        if (e instanceof ApiFatalError) throw e;
         latency = performance.now() - a0;
         if (e instanceof OpenAI.APIUserAbortError || deps.signal.aborted) return undefined;
-        const classified = classify(e, deps.redact, errorBody);
+        const classified = classify(e, deps.redact, errorBody, deps.timeoutMs);
+        // Headers arrived before the body broke off: the server did answer.
+        if (answerCutOf(e) && deps.reach) deps.reach.answered = true;
         lastError = classified.error;
         failure = classified.failure;
         if (failure.status !== undefined && deps.reach) deps.reach.answered = true;
@@ -354,8 +383,10 @@ export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: Att
 const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;
 
 /**
- * The request's usage, or null when the server sent none or any count is not a non-negative integer: a negative or
- * fractional count would turn into negative tokens and costs in every report, so it is reported, not summed.
+ * The request's usage as the server sent it (details included), or null when it sent none or any count is not a
+ * non-negative integer: a negative or fractional count would turn into negative tokens and costs in every report, so
+ * it is reported, not summed. A cached or reasoning count that is not an integer within its total is reported too
+ * (the usage is kept; reports count that detail as 0).
  */
 function usageOf(u: unknown, anomalies: Anomaly[], prefix: string): RequestRecord['usage'] {
   if (u === null || u === undefined) return null;
@@ -366,7 +397,11 @@ function usageOf(u: unknown, anomalies: Anomaly[], prefix: string): RequestRecor
     anomalies.push({ kind: 'bad_usage', message: `${prefix}usage ${what}: not a non-negative integer, so this request's usage is treated as absent` });
     return null;
   }
-  return { prompt_tokens: o['prompt_tokens'] as number, completion_tokens: o['completion_tokens'] as number, total_tokens: o['total_tokens'] as number };
+  const usage = { ...o } as NonNullable<RequestRecord['usage']>;
+  const details = usageDetails(usage);
+  if (details.cached === undefined) anomalies.push({ kind: 'bad_usage', message: `${prefix}usage prompt_tokens_details.cached_tokens ${JSON.stringify((o['prompt_tokens_details'] as Record<string, unknown>)['cached_tokens'])} is not an integer within prompt_tokens: priced as uncached` });
+  if (details.reasoning === undefined) anomalies.push({ kind: 'bad_usage', message: `${prefix}usage completion_tokens_details.reasoning_tokens ${JSON.stringify((o['completion_tokens_details'] as Record<string, unknown>)['reasoning_tokens'])} is not an integer within completion_tokens: counted as 0` });
+  return usage;
 }
 
 /**
@@ -453,13 +488,21 @@ function classify(
   e: unknown,
   redact: (t: string) => string,
   errorBody: string | undefined,
+  timeoutMs: number,
 ): { error: RequestError; failure: AttemptFailure; system?: SystemError } {
   if (e instanceof OpenAI.APIConnectionTimeoutError) {
-    return { error: { kind: 'timeout', status: null, type: null, code: null, message: 'request timed out' }, failure: { status: undefined, headers: undefined } };
+    const s = timeoutMs / 1000;
+    const message = `no answer within ${s} s (timeout_s: ${s}), so the attempt was given up; if the server is just slow (a long answer, a loaded local model), raise timeout_s in the config`;
+    return { error: { kind: 'timeout', status: null, type: null, code: null, message }, failure: { status: undefined, headers: undefined } };
   }
   if (e instanceof OpenAI.APIConnectionError) {
     // "fetch failed" alone tells the user nothing: the system error under it says refused, not found, certificate.
     const system = systemErrorOf(e);
+    const cut = answerCutOf(e);
+    if (cut) {
+      // Not a system error for the unreachable-server rule: the server answered, then the body broke off.
+      return { error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(answerCutMessage(cut, system))) }, failure: { status: undefined, headers: undefined } };
+    }
     const cause = system ? `${system.code}${system.message !== system.code ? ` (${system.message})` : ''}` : (e.cause as Error | undefined)?.message;
     return {
       error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(`connection error${cause ? `: ${cause}` : ''}`)) },
@@ -490,9 +533,12 @@ function classify(
   };
 }
 
+/** How much of an unexpected 2xx body a message shows: enough to recognise a login page or a proxy's. */
+const BODY_START_CHARS = 300;
+
 /** Redacted after the cut would leave half a secret: callers redact first, then bound. */
-function bounded(text: string): string {
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}… (${text.length - MAX_ERROR_CHARS} more characters)` : text;
+function bounded(text: string, max = MAX_ERROR_CHARS): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
 }
 
 /** The chat completions URL the SDK posts to, credentials hidden. */

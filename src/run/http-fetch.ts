@@ -176,6 +176,13 @@ function dispatch(
       },
       onResponseError(_c, error) {
         done();
+        // Headers came, then the body broke off: the server answered, so the error says the answer was cut
+        // (connection-error.ts reads this), never that the server could not be reached.
+        if (status > 0) {
+          const received = chunks.reduce((n, c) => n + c.length, 0);
+          const length = Number(responseHeaders['content-length']);
+          Object.assign(error, { answerCut: { status, received, expected: Number.isFinite(length) ? length : null } });
+        }
         reject(error);
       },
     });

@@ -1,6 +1,7 @@
 import { holm } from './holm.js';
 import type { MetricDef } from './metrics.js';
 import { pairedSignFlip, type PairedMethod } from './paired-test.js';
+import { holmLevels, invertTest, scoreShiftP, signFlipShiftP } from './test-interval.js';
 import { twoProportions, welch, type Moments, type UnpairedResult } from './two-sample.js';
 
 export type Change = 'better' | 'worse' | 'changed' | 'same';
@@ -45,14 +46,22 @@ export interface ComparisonItem {
   paired: boolean;
 }
 
+type Tested = Omit<ComparisonRow, 'p_adjusted' | 'significant' | 'change'> & {
+  /** The interval at a two-sided level, from the same test as `p_value` (see test-interval.ts). */
+  intervalAt?: ((level: number) => { low: number | null; high: number | null }) | undefined;
+};
+
 /**
- * Compares every item on one metric and adjusts the p-values of the family (these items) with Holm. Intervals are
- * unadjusted 95% intervals of the difference; "significant" is the Holm-adjusted p-value below alpha.
+ * Compares every item on one metric and adjusts the p-values of the family (these items) with Holm; "significant"
+ * is the Holm-adjusted p-value below alpha. Each interval is the one the verdict was judged by: the same test,
+ * inverted at the level Holm used for that comparison, so it excludes 0 exactly when the change is significant.
  */
 export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[], alpha: number): ComparisonRow[] {
   const rows = items.map((item) => compareOne(metric, item));
   const adjusted = holm(rows.map((r) => r.p_value));
-  return rows.map((r, i) => {
+  const levels = holmLevels(rows.map((r) => r.p_value), alpha);
+  const clip = (v: number | null, side: -1 | 1) => (metric.kind === 'rate' ? Math.max(-1, Math.min(1, v ?? side)) : v);
+  return rows.map(({ intervalAt, ...r }, i) => {
     const p = adjusted[i] ?? null;
     const significant = p !== null && p < alpha && r.diff !== null && r.diff !== 0;
     let change: Change = 'same';
@@ -60,13 +69,26 @@ export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[
       const up = r.diff! > 0;
       change = metric.direction === 'none' ? 'changed' : up === (metric.direction === 'higher') ? 'better' : 'worse';
     }
-    return { ...r, p_adjusted: p, significant, change };
+    const level = levels[i];
+    const ci = intervalAt && level !== null && level !== undefined ? intervalAt(level) : undefined;
+    return { ...r, ...(ci ? { diff_low: clip(ci.low, -1), diff_high: clip(ci.high, 1) } : { diff_low: null, diff_high: null }), p_adjusted: p, significant, change };
   });
 }
 
-function compareOne(metric: MetricDef, item: ComparisonItem): Omit<ComparisonRow, 'p_adjusted' | 'significant' | 'change'> {
+/** Far enough beyond the differences that the test rejects there if it rejects anywhere. */
+function beyond(diffs: readonly number[]): { low: number; high: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const d of diffs) {
+    lo = Math.min(lo, d);
+    hi = Math.max(hi, d);
+  }
+  const pad = hi - lo + 1;
+  return { low: lo - pad, high: hi + pad };
+}
+
+function compareOne(metric: MetricDef, item: ComparisonItem): Tested {
   const base = { metric: metric.name, cell: item.cell, baseline: item.baseline };
-  const clip = (v: number) => (metric.kind === 'rate' ? Math.max(-1, Math.min(1, v)) : v);
   if (item.paired && item.a.values && item.b.values) {
     const r = pairedSignFlip(item.a.values, item.b.values);
     if (r.pairs > 0) {
@@ -76,10 +98,11 @@ function compareOne(metric: MetricDef, item: ComparisonItem): Omit<ComparisonRow
         baseline_value: r.meanA,
         value: r.meanB,
         diff: r.diff,
-        diff_low: r.interval ? clip(r.interval.low) : null,
-        diff_high: r.interval ? clip(r.interval.high) : null,
+        diff_low: null,
+        diff_high: null,
         p_value: r.p,
         method: r.method,
+        intervalAt: r.p === null ? undefined : (level) => invertTest(signFlipShiftP(r.diffs), r.p!, r.diff, level, beyond(r.diffs)),
       };
     }
   }
@@ -95,16 +118,23 @@ function compareOne(metric: MetricDef, item: ComparisonItem): Omit<ComparisonRow
   if (!r || r.p === null || !values || !values.every(Number.isFinite)) {
     return { ...base, pairs: 0, baseline_value: finite(values?.[0]), value: finite(values?.[1]), diff: null, diff_low: null, diff_high: null, p_value: null, method: 'none' };
   }
+  const { a, b } = item;
+  const unpaired = r;
+  const intervalAt =
+    unpaired.method === 'two-proportion-z'
+      ? (level: number) => invertTest(scoreShiftP(a.count!.k, a.count!.n, b.count!.k, b.count!.n), unpaired.p!, unpaired.diff, level, { low: -1, high: 1 })
+      : unpaired.intervalAt;
   return {
     ...base,
     pairs: 0,
     baseline_value: values[0],
     value: values[1],
     diff: r.diff,
-    diff_low: r.interval ? clip(r.interval.low) : null,
-    diff_high: r.interval ? clip(r.interval.high) : null,
+    diff_low: null,
+    diff_high: null,
     p_value: r.p,
     method: r.method,
+    intervalAt,
   };
 }
 
@@ -114,4 +144,4 @@ function finite(v: number | undefined): number | null {
 
 /** A human description of the method, for summary.json and the reports. */
 export const METHOD_NOTE =
-  'Paired over dataset rows: each row contributes the mean of its choices per cell; two-sided sign-flip permutation test of the mean row difference (exact for rates, counted on their lattice; other values exact up to 20 differing rows, 10,000 seeded resamples up to 400, normal approximation above); Holm correction across cells per metric; 95% t-interval of the mean difference. Unpaired fallback: pooled two-proportion z-test with Newcombe interval (rates), Welch t-test (latency).';
+  'Paired over dataset rows: each row contributes the mean of its choices per cell; two-sided sign-flip permutation test of the mean row difference (exact for rates, counted on their lattice; other values exact up to 20 differing rows, 10,000 seeded resamples up to 400, normal approximation above); Holm correction across cells per metric. Each interval inverts the same test at the level Holm judged that comparison at (alpha/(m - r + 1) for the r-th smallest p-value while Holm rejects, alpha/(comparisons left) after), so it excludes 0 exactly when the change is significant. Unpaired fallback: pooled two-proportion z-test with the inverted score-test interval (rates), Welch t-test and interval (latency).';

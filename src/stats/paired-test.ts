@@ -15,6 +15,8 @@ export interface PairedResult {
   /** Two-sided p-value of "no difference"; 1 when every difference is 0, null with no pairs. */
   p: number | null;
   method: PairedMethod;
+  /** The per-row differences b − a over the pairs (the interval inverts the test on them). */
+  diffs: number[];
 }
 
 /** Up to this many non-zero differences off a lattice, the 2^m sign patterns are all enumerated. */
@@ -47,11 +49,11 @@ export function pairedSignFlip(a: ArrayLike<number>, b: ArrayLike<number>, seed 
   }
   const n = diffs.length;
   const method: PairedMethod = 'sign-flip-exact';
-  if (n === 0) return { pairs: 0, meanA: NaN, meanB: NaN, diff: NaN, interval: null, p: null, method };
+  if (n === 0) return { pairs: 0, meanA: NaN, meanB: NaN, diff: NaN, interval: null, p: null, method, diffs };
   const diff = (sumB - sumA) / n;
   const nonZero = diffs.filter((d) => Math.abs(d) > 1e-12);
   const { p, method: used } = signFlipP(nonZero, seed);
-  return { pairs: n, meanA: sumA / n, meanB: sumB / n, diff, interval: tInterval(diffs), p, method: used };
+  return { pairs: n, meanA: sumA / n, meanB: sumB / n, diff, interval: tInterval(diffs), p, method: used, diffs };
 }
 
 /**

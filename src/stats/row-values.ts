@@ -21,21 +21,22 @@ export function outcomeOf(metric: MetricDef): (row: ChoiceOutcome) => boolean | 
 /**
  * Per (cell, metric), each dataset row's mean over its choices: the unit the paired tests work on. A row's n
  * choices share a prompt and are not independent samples, so they are averaged into one number per row instead of
- * being counted n times. NaN marks "no value" (failed request, nothing checked). Float32: cells × rows × metrics
- * numbers must fit in memory for big runs, and 7 digits are plenty for a mean of at most 128 choices.
+ * being counted n times. NaN marks "no value" (failed request, nothing checked). Float64, not float32: a row rate
+ * like 2/3 stored in float32 is off its lattice by ~1e-8, and the exact lattice test would miss it and fall back to
+ * Monte Carlo (whose p-value floor Holm then multiplies).
  */
 export class RowValues {
   readonly rows: number;
   readonly metrics: readonly MetricDef[];
   readonly rowIds: Array<string | undefined>;
-  private readonly data: Float32Array[];
+  private readonly data: Float64Array[];
   private readonly outcomes: Array<((row: ChoiceOutcome) => boolean | null) | undefined>;
 
   constructor(rows: number, cells: number, metrics: readonly MetricDef[]) {
     this.rows = rows;
     this.metrics = metrics;
     this.rowIds = new Array<string | undefined>(rows);
-    this.data = Array.from({ length: cells * metrics.length }, () => new Float32Array(rows).fill(NaN));
+    this.data = Array.from({ length: cells * metrics.length }, () => new Float64Array(rows).fill(NaN));
     this.outcomes = metrics.map((m) => (m.kind === 'rate' ? outcomeOf(m) : undefined));
   }
 
@@ -61,7 +62,7 @@ export class RowValues {
     });
   }
 
-  series(cell: number, metric: string): Float32Array | undefined {
+  series(cell: number, metric: string): Float64Array | undefined {
     const m = this.metrics.findIndex((x) => x.name === metric);
     return m === -1 ? undefined : this.data[cell * this.metrics.length + m];
   }

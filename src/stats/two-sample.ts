@@ -6,6 +6,8 @@ export interface UnpairedResult {
   interval: Interval | null;
   p: number | null;
   method: 'two-proportion-z' | 'welch-t';
+  /** Welch: the interval at a two-sided level (1 − level confidence), from the same t statistic and df as `p`. */
+  intervalAt?: (level: number) => Interval;
 }
 
 /**
@@ -54,9 +56,12 @@ export function welch(a: Moments, b: Moments): UnpairedResult {
   const vb = b.variance / b.n;
   const se = Math.sqrt(va + vb);
   const diff = b.mean - a.mean;
-  if (se === 0) return { diff, interval: { low: diff, high: diff }, p: diff === 0 ? 1 : 0, method };
+  if (se === 0) return { diff, interval: { low: diff, high: diff }, p: diff === 0 ? 1 : 0, method, intervalAt: () => ({ low: diff, high: diff }) };
   const df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1));
   const t = diff / se;
-  const half = studentTQuantile(0.975, df) * se;
-  return { diff, interval: { low: diff - half, high: diff + half }, p: 2 * (1 - studentTCdf(Math.abs(t), df)), method };
+  const intervalAt = (level: number): Interval => {
+    const half = studentTQuantile(1 - level / 2, df) * se;
+    return { low: diff - half, high: diff + half };
+  };
+  return { diff, interval: intervalAt(0.05), p: 2 * (1 - studentTCdf(Math.abs(t), df)), method, intervalAt };
 }

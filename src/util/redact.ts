@@ -16,11 +16,15 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * Replaces every secret (API keys, header values) in text. Applied to everything evalrun writes or prints that
- * could contain a server's words, since a server may echo the key it was sent.
+ * The one rule for secrets in what evalrun writes or prints: the configured ones (the API key, configured header and
+ * query values) become `[REDACTED]` wherever they appear (a server's words, a dataset row, a request preview, the
+ * records and every file derived from them). Other key-shaped text (`sk-…` that is not the configured key) is data
+ * and is kept as it is: evalrun cannot tell a leaked key from a ticket quoting one. A secret is also found in its
+ * JSON-escaped form, so serialized records are scrubbed too.
  */
 export function makeRedactor(secrets: Array<string | undefined>): (text: string) => string {
-  const list = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 6))].sort(
+  const given = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  const list = [...new Set([...given, ...given.map((s) => JSON.stringify(s).slice(1, -1))])].sort(
     (a, b) => b.length - a.length,
   );
   if (list.length === 0) return (text) => text;

@@ -230,6 +230,7 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
         frontier: data.summary.pick.frontier,
         marked: data.cells.filter((c) => c.pick.frontier).map((c) => c.id),
         table: [...document.querySelectorAll('#pick-table tbody tr')].map((tr) => tr.cells[2].textContent),
+        recommended: document.getElementById('pick-recommended')?.textContent ?? null,
         inked,
       };
     })()`)) as {
@@ -239,9 +240,11 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
       frontier: string[];
       marked: string[];
       table: string[];
+      recommended: string | null;
       inked: number;
     };
     expect(drawn.type).toBe('scatter');
+    expect(drawn.recommended).toMatch(/^Recommended: \S+ \(/);
     const [front, others] = drawn.datasets;
     // One point per cell: the demo's 24 cells (2 prompts × 12 settings), each drawn once.
     expect(drawn.cells).toHaveLength(24);

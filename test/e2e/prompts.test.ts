@@ -127,6 +127,21 @@ describe('two prompt variants × a temperature grid', () => {
     for (const id of summary.pick.frontier) expect(run.stdout).toContain(id);
   });
 
+  it('recommends a cell, with the test it rests on, in summary.json, the console, summary.md and report.html', async () => {
+    const rec = (summary.pick as unknown as { recommended: { cell: string; cost: number; best: { cell: string; cost: number }; alpha: number; compared: number; test?: { p_adjusted: number } } }).recommended;
+    expect(ids).toContain(rec.cell);
+    // Tested against the best: every cell cheaper than it (only those could be picked instead).
+    const cheaper = stats.filter((s) => Number(s.cost_per_1k_rows) < rec.best.cost).length;
+    expect(rec).toMatchObject({ alpha: 0.05, compared: cheaper });
+    expect(rec.cost).toBeLessThanOrEqual(rec.best.cost);
+    if (rec.cell !== rec.best.cell) expect(rec.test!.p_adjusted).toBeGreaterThanOrEqual(0.05);
+    expect(run.stdout).toContain(`Recommended: ${rec.cell}`);
+    expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain(`**Recommended:** ${rec.cell}`);
+    const html = await readFile(join(dir, 'report.html'), 'utf8');
+    expect(html).toContain(`"recommendation":"Recommended: ${rec.cell}`);
+    expect(html).toContain('pick-recommended');
+  });
+
   it('rebuilds the same prompt and frontier columns from run.json and records.jsonl (evalrun report)', async () => {
     const again = await runMain(['report', dir], cleanEnv());
     expect(again.code, again.stderr).toBe(0);

@@ -220,6 +220,50 @@ describe('evalrun run --shard and evalrun merge', () => {
     expect(compare.code, compare.stderr).toBe(0);
   }, 60_000);
 
+  it('a shard says its gates are judged after evalrun merge, in every output; compare on a shard refuses and names merge', async () => {
+    const out = join(await tempDir('evalrun-shard-gates-'), 'run');
+    const r = await runMain(['run', cfg, '--shard', '1/2', '--out', out], env);
+    const said = `${r.stdout}\n${r.stderr}`;
+    expect(said).toContain('gates are judged after `evalrun merge`');
+    expect(said).not.toMatch(/incomplete|Resume it/);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { status: string; complete: boolean; gates: { status: string; reason: string } };
+    expect(summary).toMatchObject({ status: 'complete', complete: true, gates: { status: 'not_judged' } });
+    expect(summary.gates.reason).toBe('Gates not judged in shard 1/2: gates are judged after `evalrun merge` joins every shard.');
+    const md = await readFile(join(out, 'summary.md'), 'utf8');
+    expect(md).toContain('gates are judged after `evalrun merge`');
+    expect(md).not.toContain('incomplete');
+    const junit = await readFile(join(out, 'junit.xml'), 'utf8');
+    expect(junit).toContain('gates (not judged in a shard: judged after evalrun merge)');
+    expect(junit).not.toContain('incomplete');
+    for (const args of [[out, baseline], [baseline, out]]) {
+      const compare = await runMain(['compare', ...args], env);
+      expect(compare.code).toBe(2);
+      expect(compare.stderr).toContain(`${out} is shard 1/2 of a run, not a whole run`);
+      expect(compare.stderr).toContain('evalrun merge');
+      expect(compare.stderr).not.toMatch(/resume/i);
+    }
+  }, 60_000);
+
+  it('merge prints no warning (no listener is left behind per drain)', async () => {
+    // Enough records that the merged journal's stream fills and drains many times over.
+    const dir = await tempDir('evalrun-merge-warning-');
+    await writeTree(dir, { 'rows.jsonl': rows(150), 'schema.json': JSON.stringify(schema), 'evalrun.yaml': config('rows.jsonl') });
+    const dirs = [join(dir, 's1'), join(dir, 's2')];
+    for (const [i, d] of dirs.entries()) expect([0, 1]).toContain((await runMain(['run', join(dir, 'evalrun.yaml'), '--shard', `${i + 1}/2`, '--out', d, '--quiet'], env)).code);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const r = await runMain(['merge', ...dirs, '--out', join(dir, 'merged')], env);
+      expect(r.stderr).not.toMatch(/Warning/);
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  }, 60_000);
+
   it('plan --shard shows each share; the shares add up to the plan', async () => {
     let requests = 0;
     for (let i = 1; i <= 3; i++) {

@@ -103,7 +103,7 @@ export const CLIENT_SCRIPT = String.raw`
   document.title = 'evalrun: ' + s.name;
   var gateText = '';
   if (data.gates && data.gates.status === 'not_judged' && data.gates.not_judged && data.gates.not_judged.length) {
-    gateText = plural(data.gates.not_judged.length, 'gate') + ' not judged: the run is incomplete';
+    gateText = plural(data.gates.not_judged.length, 'gate') + (s.shard ? ' not judged in a shard: gates are judged after evalrun merge' : ' not judged: the run is incomplete');
   } else if (data.gates && data.gates.results.length) {
     var nGates = data.gates.results.length;
     gateText = data.gates.failed ? data.gates.failed + ' of ' + plural(nGates, 'gate check') + ' failed' : nGates === 1 ? 'the 1 gate check passed' : 'all ' + nGates + ' gate checks passed';
@@ -264,9 +264,9 @@ export const CLIENT_SCRIPT = String.raw`
   drawHeatmaps();
 
   // Latency distribution per cell: 5–95% and 25–75% ranges with the median
-  var latSection = section('latency', 'Latency per cell (ms)', 'Per request: thin bar 5th–95th percentile, thick bar 25th–75th, tick the median. Failed requests are left out.');
+  var latSection = section('latency', 'Latency per cell (ms)', data.latency_note || 'Per request: thin bar 5th–95th percentile, thick bar 25th–75th, tick the median. Failed requests are left out.');
   var q = function (c, i) { return c.latency[i]; };
-  charts.push(new Chart(chartBox(latSection, barHeight()), {
+  if (!data.latency_note) charts.push(new Chart(chartBox(latSection, barHeight()), {
     type: 'bar',
     data: {
       labels: labels,
@@ -289,6 +289,7 @@ export const CLIENT_SCRIPT = String.raw`
     var pkNote = 'Each point is a cell: ' + pk.metric + (pk.direction === 'lower' ? ' (lower is better)' : '') + ' against ' + costLabel + '. The line joins the frontier: the best at each price, cheapest first.' +
       (pk.note ? ' Note: ' + pk.note + '.' : '') + (pk.not_placed.length ? ' Not placed (nothing measured): ' + pk.not_placed.join(', ') + '.' : '');
     var pkSection = section('pick', 'Which to pick: quality against cost', pkNote);
+    if (data.recommendation) { var rec = pkSection.appendChild(el('p', { className: 'recommended', text: data.recommendation })); rec.id = 'pick-recommended'; }
     var placed = data.cells.filter(function (c) { return c.pick.metric != null && c.pick.cost != null; });
     var point = function (c) { return { x: c.pick.cost, y: c.pick.metric, id: c.id }; };
     var byId = {};
@@ -326,7 +327,7 @@ export const CLIENT_SCRIPT = String.raw`
     var nSig = data.comparison.rows.filter(function (r) { return r.significant; }).length;
     cmpSection.appendChild(el('label', null, [significantOnly, ' hide rows with no significant difference (' + plural(nSig, 'significant row') + ' of ' + data.comparison.rows.length + ')']));
     var cmpTable = cmpSection.appendChild(table(
-      ['metric', 'cell', 'baseline', 'value', 'diff [95% CI]', 'rows', 'p', 'p (Holm)', 'verdict'],
+      ['metric', 'cell', 'baseline', 'value', 'diff [interval at the Holm level]', 'rows', 'p', 'p (Holm)', 'verdict'],
       data.comparison.rows.map(function (r) {
         var d = r.metric.slice(-3) === '_ms' ? function (v) { return num(v, 1); } : pct;
         return el('tr', { className: r.significant ? 'sig-' + r.change : '' }, [

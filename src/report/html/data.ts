@@ -4,6 +4,7 @@ import { FINISH_REASONS } from '../cell-stats.js';
 import { field, type CellStats, type Summary } from '../../contracts/summary.js';
 import { rateMetrics, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
+import { recommendationText } from '../pick.js';
 
 export interface HtmlCell {
   id: string;
@@ -41,6 +42,10 @@ export interface HtmlData {
   comparison: Summary['comparison'] | null;
   gates: Summary['gates'] | null;
   failing: { total: number; shown: FailingChoice[] };
+  /** The pick's recommendation as the console says it; null without one. */
+  recommendation: string | null;
+  /** Why the latency chart is empty (no answer has a latency); null when it has something to draw. */
+  latency_note: string | null;
   generated_at: string;
 }
 
@@ -57,6 +62,12 @@ export function htmlData(summary: Summary, latencies: readonly LatencySamples[],
     comparison: comparison ?? null,
     gates: gates ?? null,
     failing: { total: failingTotal, shown: failing },
+    recommendation: summary.pick ? (recommendationText(summary.pick) ?? null) : null,
+    latency_note: htmlCells.some((c) => c.latency[2] !== null)
+      ? null
+      : summary.cost?.batch
+        ? 'Nothing to draw: Batch API answers carry no per-request latency (batch mode).'
+        : 'Nothing to draw: no request was answered, so there is no latency.',
     generated_at: new Date().toISOString(),
   };
 }

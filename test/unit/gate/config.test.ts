@@ -135,6 +135,6 @@ pricing: { my-model: { input: 1, output: 2 } }
       throw new Error('expected an error');
     })();
     expect(e.message).toContain("unknown key 'maxx' (did you mean 'max'?); allowed here: name, metric, min, max, cell, bound");
-    expect(e.message).toContain("unknown key 'cached'; allowed here: input, output");
+    expect(e.message).toContain("unknown key 'cached'; allowed here: input, cached_input, output");
   });
 });

@@ -104,5 +104,5 @@ describe('actual cost after a run', () => {
 });
 
 function billed(prompt: number, completion: number, batchPrompt = 0, batchCompletion = 0): BilledTokens {
-  return { prompt, completion, batch: { prompt: batchPrompt, completion: batchCompletion } };
+  return { prompt, cached: 0, completion, batch: { prompt: batchPrompt, cached: 0, completion: batchCompletion } };
 }

@@ -5,7 +5,7 @@ import { emptyBilled } from '../../../src/contracts/prices.js';
 
 describe('extendCellStats: the mean latency interval', () => {
   const base = { model: 'gpt-4o-mini' } as unknown as CellStats;
-  const extend = (latency: { n: number; mean: number; variance: number }) => extendCellStats(base, {}, latency, emptyBilled(), {});
+  const extend = (latency: { n: number; mean: number; variance: number }) => extendCellStats(base, {}, latency, emptyBilled(), emptyBilled(), {});
 
   it('is mean ± t·sd/√n', () => {
     const out = extend({ n: 4, mean: 100, variance: 16 });
@@ -27,9 +27,9 @@ describe('extendCellStats: the cell cost', () => {
 
   it('prices synchronous tokens at the list price and Batch API tokens at half (a run resumed in the other mode)', () => {
     // gpt-4o-mini: $0.15 input, $0.60 output per 1M.
-    expect(extendCellStats(base, {}, latency, { prompt: 1e6, completion: 1e6, batch: { prompt: 0, completion: 0 } }, {}).cost_usd).toBeCloseTo(0.75, 9);
-    expect(extendCellStats(base, {}, latency, { prompt: 1e6, completion: 1e6, batch: { prompt: 1e6, completion: 1e6 } }, {}).cost_usd).toBeCloseTo(0.375, 9);
+    expect(extendCellStats(base, {}, latency, { prompt: 1e6, cached: 0, completion: 1e6, batch: { prompt: 0, cached: 0, completion: 0 } }, emptyBilled(), {}).cost_usd).toBeCloseTo(0.75, 9);
+    expect(extendCellStats(base, {}, latency, { prompt: 1e6, cached: 0, completion: 1e6, batch: { prompt: 1e6, cached: 0, completion: 1e6 } }, emptyBilled(), {}).cost_usd).toBeCloseTo(0.375, 9);
     // Half of each through the Batch API: 0.375 at list + 0.1875 at half.
-    expect(extendCellStats(base, {}, latency, { prompt: 2e6, completion: 2e6, batch: { prompt: 1e6, completion: 1e6 } }, {}).cost_usd).toBeCloseTo(1.125, 9);
+    expect(extendCellStats(base, {}, latency, { prompt: 2e6, cached: 0, completion: 2e6, batch: { prompt: 1e6, cached: 0, completion: 1e6 } }, emptyBilled(), {}).cost_usd).toBeCloseTo(1.125, 9);
   });
 });

@@ -119,7 +119,7 @@ describe('CellAccumulator', () => {
     const part = (u: ReturnType<typeof usage>, cached: boolean) => ({ attempts: 1, latency_ms: 5, http_status: 200, request_id: null, completion_id: null, cached, usage: u, error: null });
     take(acc, makeRecord(0, { usage: usage(1000, 1000), cached: true, attempts: 0, choices: [makeChoice(0), makeChoice(1)] }));
     take(acc, makeRecord(1, { usage: usage(30, 9), parts: [part(usage(20, 6), false), part(usage(10, 3), true)], choices: [makeChoice(0), makeChoice(1)] }));
-    expect(acc.billed).toEqual({ prompt: 20, completion: 6, batch: { prompt: 0, completion: 0 } });
+    expect(acc.billed).toEqual({ prompt: 20, cached: 0, completion: 6, batch: { prompt: 0, cached: 0, completion: 0 } });
     const s = acc.result({ m: { input: 1, output: 2 } });
     // Recorded usage counts everything; cost only what was billed (USD per 1M tokens).
     expect(s).toMatchObject({ prompt_tokens: 1030, completion_tokens: 1009, cached: 1, retries: 0, cost_usd: (20 * 1 + 6 * 2) / 1e6 });
@@ -129,9 +129,23 @@ describe('CellAccumulator', () => {
     const acc = new CellAccumulator(cell);
     take(acc, makeRecord(0, { usage: usage(100, 10), choices: [makeChoice(0), makeChoice(1)] }));
     take(acc, makeRecord(1, { usage: usage(200, 20), batch_id: 'batch_1', latency_ms: null, choices: [makeChoice(0), makeChoice(1)] }));
-    expect(acc.billed).toEqual({ prompt: 300, completion: 30, batch: { prompt: 200, completion: 20 } });
+    expect(acc.billed).toEqual({ prompt: 300, cached: 0, completion: 30, batch: { prompt: 200, cached: 0, completion: 20 } });
     // USD per 1M tokens: input 1, output 2; the batch answer at half.
     expect(acc.result({ m: { input: 1, output: 2 } }).cost_usd).toBeCloseTo((100 + 2 * 10 + (200 + 2 * 20) / 2) / 1e6, 12);
+  });
+
+  it('prices every answer by how it was sent in cost_per_1k_rows too: a batch answer at half, cached input at its price', () => {
+    const detailed = (prompt: number, cached: number, completion: number) => ({ ...usage(prompt, completion), prompt_tokens_details: { cached_tokens: cached } });
+    const sync = new CellAccumulator(cell);
+    const batch = new CellAccumulator(cell);
+    take(sync, makeRecord(0, { usage: detailed(1000, 400, 100), choices: [makeChoice(0), makeChoice(1)] }));
+    take(batch, makeRecord(0, { usage: detailed(1000, 400, 100), batch_id: 'batch_1', latency_ms: null, choices: [makeChoice(0), makeChoice(1)] }));
+    const price = { m: { input: 1, cached_input: 0.25, output: 2 } };
+    // USD per 1M tokens: 600 uncached at 1, 400 cached at 0.25, 100 completion at 2, per row; × 1,000 rows.
+    const listPrice = ((600 * 1 + 400 * 0.25 + 100 * 2) / 1e6) * 1000;
+    expect(sync.result(price).cost_per_1k_rows).toBeCloseTo(listPrice, 6);
+    expect(batch.result(price).cost_per_1k_rows).toBeCloseTo(listPrice / 2, 6);
+    expect(batch.result(price).cost_usd).toBeCloseTo(listPrice / 2 / 1000, 9);
   });
 
   it('gives null rates for a cell with nothing recorded', () => {

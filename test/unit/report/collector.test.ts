@@ -40,8 +40,8 @@ describe('ReportCollector', () => {
     c.add(makeRecord(2, { cell: cells[0]!.id, choices: [good(0, true), good(1, true)], usage: usage(1000, 1000), cached: true }));
     const part = (u: ReturnType<typeof usage>, cached: boolean) => ({ attempts: 1, latency_ms: 5, http_status: 200, request_id: null, completion_id: null, cached, usage: u, error: null });
     c.add(makeRecord(1, { cell: cells[1]!.id, choices: [good(0, true), good(1, true)], usage: usage(30, 9), parts: [part(usage(20, 6), false), part(usage(10, 3), true)] }));
-    const none = { prompt: 0, completion: 0 };
-    expect(c.cells.map((x) => x.billed)).toEqual([{ prompt: 10, completion: 4, batch: none }, { prompt: 20, completion: 6, batch: none }]);
+    const none = { prompt: 0, cached: 0, completion: 0 };
+    expect(c.cells.map((x) => x.billed)).toEqual([{ prompt: 10, cached: 0, completion: 4, batch: none }, { prompt: 20, cached: 0, completion: 6, batch: none }]);
   });
 
   it('lists failing choices with every reason, the content and the most useful detail', () => {

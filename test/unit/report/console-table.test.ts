@@ -18,7 +18,7 @@ function summaryOf(cells: CellStats[]): Summary {
     provider: { kind: 'simulator', base_url: '' },
     plan: { rows: 1, requests: cells.length, choices: cells.length, cells: cells.length },
     recorded: { requests: cells.length, choices: cells.length, failed_requests: 0 },
-    totals: { prompt_tokens: 0, completion_tokens: 0, retries: 0, cached: 0 },
+    totals: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, reasoning_tokens: 0, retries: 0, cached: 0 },
     cells,
   };
 }

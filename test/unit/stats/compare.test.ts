@@ -36,7 +36,9 @@ describe('compareMetric', () => {
     const [r] = compareMetric(metric('json_valid_rate'), [{ cell: 'b', baseline: 'a', a: { count: { k: 56, n: 70 } }, b: { count: { k: 48, n: 80 } }, paired: false }], 0.05);
     expect(r!.method).toBe('two-proportion-z');
     expect(r!.diff).toBeCloseTo(-0.2, 10);
-    expect(r!.diff_low).toBeCloseTo(-0.3339, 3);
+    // The inverted score test (Farrington–Manning), which at 0 is the pooled z-test the verdict uses.
+    expect(r!.diff_low).toBeCloseTo(-0.3377, 3);
+    expect(r!.diff_high!).toBeLessThan(0);
     expect(r!.significant).toBe(true);
     expect(r!.pairs).toBe(0);
   });

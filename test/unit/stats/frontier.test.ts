@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { paretoFrontier, type FrontierPoint } from '../../../src/stats/frontier.js';
-import { applyPick } from '../../../src/report/pick.js';
-import type { CellStats } from '../../../src/contracts/summary.js';
+import { applyPick, formatPick, recommendationText, recommendPick } from '../../../src/report/pick.js';
+import { htmlData } from '../../../src/report/html/data.js';
+import { findMetric } from '../../../src/stats/metrics.js';
+import { RowValues } from '../../../src/stats/row-values.js';
+import type { CellStats, Summary } from '../../../src/contracts/summary.js';
+import { extendCellStats } from '../../../src/report/cell-extras.js';
+import { emptyBilled } from '../../../src/contracts/prices.js';
 
 const p = (id: string, quality: number | null, cost: number | null): FrontierPoint => ({ id, quality, cost });
 
@@ -42,12 +47,15 @@ describe('paretoFrontier', () => {
 });
 
 describe('applyPick', () => {
-  const cell = (id: string, model: string, pass: number, promptTokens: number): CellStats =>
-    ({ cell: id, model, requests: 10, prompt_tokens: promptTokens, completion_tokens: 0, schema_checked: 10, json_checked: 10, ok_pass_rate: pass, ok_checked: 10 }) as unknown as CellStats;
+  const cell = (id: string, model: string, pass: number, promptTokens: number): CellStats => {
+    const base = { cell: id, model, requests: 10, prompt_tokens: promptTokens, completion_tokens: 0, schema_checked: 10, json_checked: 10, ok_pass_rate: pass, ok_checked: 10 } as unknown as CellStats;
+    const priced = { ...emptyBilled(), prompt: promptTokens };
+    return extendCellStats(base, {}, { n: 0, mean: 0, variance: 0 }, priced, priced, {});
+  };
 
   it('costs cells per 1,000 rows from their usage and prices, marks the frontier, and defaults to the first check', () => {
     const cells = [cell('a', 'gpt-4o-mini', 0.5, 1000), cell('b', 'gpt-4o', 0.9, 1000), cell('c', 'gpt-4o', 0.4, 1000)];
-    const section = applyPick(cells, undefined, ['ok'], {});
+    const section = applyPick(cells, undefined, ['ok']);
     expect(section).toMatchObject({ metric: 'ok_pass_rate', direction: 'higher', cost: 'cost_per_1k_rows', frontier: ['a', 'b'] });
     // 100 prompt tokens per row at $0.15 per 1M: $0.015 per 1,000 rows.
     expect(cells[0]!.cost_per_1k_rows).toBeCloseTo(0.015, 9);
@@ -57,10 +65,67 @@ describe('applyPick', () => {
 
   it('falls back to tokens per 1k rows, and says so, when a model has no price', () => {
     const cells = [cell('a', 'my-local-model', 0.5, 1000), cell('b', 'gpt-4o', 0.9, 3000)];
-    const section = applyPick(cells, { metric: null, cost: null }, ['ok'], {});
+    const section = applyPick(cells, { metric: null, cost: null }, ['ok']);
     expect(section.cost).toBe('tokens_per_1k_rows');
     expect(section.note).toMatch(/no price for my-local-model/);
     expect(cells[0]!.cost_per_1k_rows).toBeNull();
     expect(section.frontier).toEqual(['a', 'b']);
+  });
+});
+
+describe('recommendPick', () => {
+  const metric = 'schema_valid_rate';
+  const schema = findMetric(metric, [])!;
+  const answer = (valid: boolean) => ({ finish_reason: 'stop', json_valid: true, schema_valid: valid });
+  /** Cells by cost; `valid(cell, row)` says whether the row's one choice is schema-valid. */
+  function run(costs: number[], valid: (cell: number, row: number) => boolean, rows = 40) {
+    const values = new RowValues(rows, costs.length, [schema]);
+    const cells = costs.map((cost, c) => {
+      let k = 0;
+      for (let r = 0; r < rows; r++) {
+        values.add(r, c, `r${r}`, [answer(valid(c, r))], null);
+        if (valid(c, r)) k++;
+      }
+      return { cell: `c${c}`, model: 'm', requests: rows, schema_checked: rows, schema_valid_rate: k / rows, cost_per_1k_rows: cost } as unknown as CellStats;
+    });
+    const section = applyPick(cells, { metric, cost: null }, []);
+    return { section, ...recommendPick(section, cells, values, [], 0.05) };
+  }
+
+  it('picks the cheapest cell not significantly worse than the best, not the cheapest frontier cell', () => {
+    // c0: cheapest, fails half the rows (significantly worse); c1: 2 rows worse than the best (not significant); c2: the best.
+    const r = run([1, 2, 3], (c, row) => (c === 0 ? row % 2 === 0 : c === 1 ? row >= 2 : true));
+    expect(r.section.frontier).toEqual(['c0', 'c1', 'c2']);
+    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c2', metric: 1 }, alpha: 0.05, compared: 2 });
+    expect(r.recommended!.test).toMatchObject({ diff: -0.05, pairs: 40, method: 'sign-flip-exact' });
+    expect(r.recommended!.test!.p_adjusted!).toBeGreaterThanOrEqual(0.05);
+    // Its interval is the one the verdict was judged by: it holds 0.
+    expect(r.recommended!.test!.diff_high!).toBeGreaterThanOrEqual(0);
+    expect(recommendationText({ ...r.section, recommended: r.recommended! })).toMatch(/^Recommended: c1 .*not significantly worse than the best, c2 .*Holm-adjusted p [\d.]+ over 2 cells/);
+  });
+
+  it('recommends the best cell when every cheaper one is significantly worse', () => {
+    const r = run([1, 2], (c, row) => c === 1 || row % 4 === 0);
+    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c1' } });
+    expect(r.recommended!.test).toBeUndefined();
+  });
+});
+
+describe('a pick or chart that cannot be drawn says why', () => {
+  it('a latency pick in batch mode (no per-request latency) keeps a note, printed instead of vanishing', () => {
+    const cells = ['a', 'b'].map((id) => ({ cell: id, model: 'm', requests: 10, ok_pass_rate: 0.5, ok_checked: 10, latency_p50_ms: null, latency_p95_ms: null, cost_per_1k_rows: 1 }) as unknown as CellStats);
+    const section = applyPick(cells, { metric: null, cost: 'latency_p95_ms' }, ['ok']);
+    expect(section.frontier).toEqual([]);
+    expect(section.note).toMatch(/no cell has a latency_p95_ms: Batch API answers carry no per-request latency/);
+    const text = formatPick({ pick: section });
+    expect(text).toContain('no cell placed');
+    expect(text).toContain('Batch API answers carry no per-request latency');
+  });
+
+  it("report.html's latency chart says there is nothing to draw, and why", () => {
+    const summary = { name: 'x', cells: [], checks: [], cost: { batch: true } } as unknown as Summary;
+    expect(htmlData(summary, [], [], 0).latency_note).toMatch(/Batch API answers carry no per-request latency/);
+    const sync = { ...summary, cost: { batch: undefined } } as unknown as Summary;
+    expect(htmlData(sync, [], [], 0).latency_note).toMatch(/no request was answered/);
   });
 });

@@ -21,6 +21,16 @@ describe('makeRedactor', () => {
     expect(redact('key sk-canary-abcdef-longer and sk-canary-abcdef')).toBe('key [REDACTED] and [REDACTED]');
   });
 
+  it('finds a secret in its JSON-escaped form too (a header value with a quote, inside a serialized record)', () => {
+    const secret = 'tok"en\\with-quote';
+    const redact = makeRedactor([secret]);
+    expect(redact(JSON.stringify({ input: `x ${secret} y` }))).toBe('{"input":"x [REDACTED] y"}');
+  });
+
+  it('keeps key-shaped text that is not a configured secret: it is data', () => {
+    expect(makeRedactor(['sk-configured-123456'])('sk-live-abcdef0123456789')).toBe('sk-live-abcdef0123456789');
+  });
+
   it('ignores values too short to be secrets, so ordinary words survive', () => {
     const redact = makeRedactor(['abc', '']);
     expect(redact('abc def')).toBe('abc def');
