@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import type { Cell, Task } from '../contracts/plan.js';
-import { makeCheckRunner } from './checks.js';
-import type { CheckSpec } from '../contracts/checks.js';
+import { makeCheckRunner, type ScoreSink } from './checks.js';
+import { SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
 import { compileSchema, compileTools, type ToolValidators } from './validators.js';
 
@@ -21,6 +21,7 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
   // Each cell's tools, compiled once per cell (and once per schema object: cells sharing `tools` share them).
   const tools: ToolValidators[] = cells.map((c) => compileTools(c.params['tools']));
   const grade = makeCheckRunner(spec.checks ?? []);
+  const scored = (spec.checks ?? []).some((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type));
   return (task, content, toolCalls, gradeContent = true) => {
     let parsed: ParsedJson | undefined;
     const parse = () => (parsed ??= parseJson(content));
@@ -33,8 +34,11 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
     if (!grade) return check;
     const details: NonNullable<ChoiceCheck['check_details']> = {};
-    const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details);
+    const sink: ScoreSink | undefined = scored ? { scores: {}, reasons: {} } : undefined;
+    const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details, sink);
     // Object.assign, not a literal starting with `...check`: see makeRecord in src/run/execute-task.ts.
-    return Object.assign({}, check, Object.keys(details).length ? { checks, check_details: details } : { checks });
+    const out = Object.assign({}, check, Object.keys(details).length ? { checks, check_details: details } : { checks });
+    if (sink) Object.assign(out, Object.keys(sink.reasons).length ? { check_scores: sink.scores, check_reasons: sink.reasons } : { check_scores: sink.scores });
+    return out;
   };
 }

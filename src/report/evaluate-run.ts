@@ -22,20 +22,21 @@ export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'repo
 export function cellReports(manifest: RunManifest, collector: ReportCollector): CellStats[] {
   const pricing = manifest.evaluation?.pricing ?? {};
   const cells = collector.cellStats(pricing);
-  applyPick(cells, manifest.evaluation?.pick, collector.checks, pricing);
+  applyPick(cells, manifest.evaluation?.pick, collector.checks, pricing, collector.scored);
   return cells;
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
   return {
     checks: collector.checks,
+    ...(collector.scored.length ? { scored_checks: collector.scored } : {}),
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: recorded === planned ? evaluateGates(evaluation.gates, cells) : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
-    pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing),
+    pick: applyPick(cells, evaluation.pick, collector.checks, evaluation.pricing, collector.scored),
   };
 }
 

@@ -24,6 +24,7 @@ export function applyPick(
   spec: { metric: string | null; cost: string | null } | undefined,
   checks: readonly string[],
   prices: Readonly<Record<string, Price>>,
+  scored: readonly string[] = [],
 ): PickSection {
   for (const c of cells) {
     const cost = costUsd(priceFor(c.model, prices), c.prompt_tokens, c.completion_tokens);
@@ -31,7 +32,7 @@ export function applyPick(
     c.tokens_per_1k_rows = c.requests === 0 ? null : Math.round(((c.prompt_tokens + c.completion_tokens) / c.requests) * 1000);
   }
   const metric = spec?.metric ?? defaultPickMetric(checks, cells);
-  const direction = findMetric(metric, checks)?.direction === 'lower' ? 'lower' : 'higher';
+  const direction = findMetric(metric, checks, scored)?.direction === 'lower' ? 'lower' : 'higher';
   let cost = (spec?.cost ?? 'cost_per_1k_rows') as PickCost;
   let note: string | undefined;
   if (cost === 'cost_per_1k_rows') {

@@ -32,7 +32,7 @@ export interface Side {
   values?: ArrayLike<number> | undefined;
   /** For rates: successes and denominator over the whole cell. */
   count?: { k: number; n: number } | undefined;
-  /** For latency: per-request moments over the whole cell. */
+  /** For latency: per-request moments over the whole cell; for a score, per-choice moments of the scores. */
   moments?: Moments | undefined;
 }
 
@@ -66,7 +66,7 @@ export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[
 
 function compareOne(metric: MetricDef, item: ComparisonItem): Omit<ComparisonRow, 'p_adjusted' | 'significant' | 'change'> {
   const base = { metric: metric.name, cell: item.cell, baseline: item.baseline };
-  const clip = (v: number) => (metric.kind === 'rate' ? Math.max(-1, Math.min(1, v)) : v);
+  const clip = (v: number) => (metric.kind !== 'latency' ? Math.max(-1, Math.min(1, v)) : v);
   if (item.paired && item.a.values && item.b.values) {
     const r = pairedSignFlip(item.a.values, item.b.values);
     if (r.pairs > 0) {
@@ -88,7 +88,7 @@ function compareOne(metric: MetricDef, item: ComparisonItem): Omit<ComparisonRow
   if (metric.kind === 'rate' && item.a.count && item.b.count) {
     r = twoProportions(item.a.count.k, item.a.count.n, item.b.count.k, item.b.count.n);
     values = [item.a.count.k / item.a.count.n, item.b.count.k / item.b.count.n];
-  } else if (metric.kind === 'latency' && item.a.moments && item.b.moments) {
+  } else if (metric.kind !== 'rate' && item.a.moments && item.b.moments) {
     r = welch(item.a.moments, item.b.moments);
     values = [item.a.moments.mean, item.b.moments.mean];
   }

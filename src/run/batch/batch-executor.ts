@@ -23,6 +23,8 @@ import { BATCH_URL, type BatchOutputLine } from './types.js';
 import { anyOf, runIndex, runSet, runsSize, toRuns } from './seq-runs.js';
 import { copyLines } from './copy-lines.js';
 import { streamingFetch } from './stream-fetch.js';
+import { gradeScripts } from '../grade-scripts.js';
+import type { ScriptChecks } from '../../check/index.js';
 
 export interface BatchProgress {
   /** Live and finished batches of this run, by the provider's status. */
@@ -41,6 +43,8 @@ export interface BatchExecutorOptions {
   config: Pick<Config, 'retry' | 'timeoutS'>;
   batch: BatchOptions;
   check: ExecuteDeps['check'];
+  /** The run's script checks, graded on each record before it is handed on. */
+  scripts?: ScriptChecks | undefined;
   redact: (text: string) => string;
   /** The run directory: input files are built under DIR/batches. */
   dir: string;
@@ -377,7 +381,7 @@ class BatchSession {
     }
     await this.o.save();
     const line = (seq: number): BatchOutputLine => ({ id: '', custom_id: `seq-${seq}`, response: { status_code: 400, request_id: '', body: { error: { message: `the batch failed validation: ${message}`, type: 'invalid_request_error', code: errors[0]?.code ?? null } } }, error: null });
-    for await (const task of this.o.replan(runSet(part.seqs))) this.record(part, b, task, line(task.seq), undefined);
+    for await (const task of this.o.replan(runSet(part.seqs))) await this.record(part, b, task, line(task.seq), undefined);
   }
 
   /**
@@ -450,7 +454,7 @@ class BatchSession {
           if (parsed.ok && parsed.seq === task.seq) line = parsed.line;
           else odd++;
         }
-        this.record(part, b, task, line ?? missing(task.seq), retry);
+        await this.record(part, b, task, line ?? missing(task.seq), retry);
         if (this.recorded === 3) await testPause('ingesting');
         // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
         // records outlive a scavenge and V8 grows its young generation later (~15 MB less peak RSS, RESULTS.md).
@@ -462,7 +466,7 @@ class BatchSession {
     if (odd > 0) this.o.onNotice?.(`Batch ${b.id}: ${odd} line${odd === 1 ? '' : 's'} in its result files named no request of this part, named one twice, or were unreadable; they were not recorded.`);
   }
 
-  private record(part: BatchPart, b: OpenAI.Batch, task: Task, line: BatchOutputLine, retry: number[] | undefined): void {
+  private async record(part: BatchPart, b: OpenAI.Batch, task: Task, line: BatchOutputLine, retry: number[] | undefined): Promise<void> {
     const startedAt = new Date((b.created_at ?? Date.now() / 1000) * 1000);
     const out = lineOutcome(task, line, { attempts: part.attempt, startedAt }, { check: this.o.check, redact: this.o.redact });
     if (out.kind === 'retryable' && this.o.cancel) {
@@ -475,6 +479,7 @@ class BatchSession {
     }
     // Which batch answered: its usage is billed at the batch price, also in a run resumed in the other mode.
     out.record.batch_id = b.id;
+    if (this.o.scripts) await gradeScripts(this.o.scripts, out.record, task, this.run.abort);
     this.run.onRecord(out.record, task);
     this.recorded++;
     if (out.record.error) this.failed++;
