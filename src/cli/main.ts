@@ -6,6 +6,7 @@ import { runCommand } from './commands/run.js';
 import { planCommand } from './commands/plan.js';
 import { simulateCommand } from './commands/simulate.js';
 import { reportCommand } from './commands/report.js';
+import { regradeCommand } from './commands/regrade.js';
 import { compareCommand } from './commands/compare.js';
 import { mergeCommand } from './commands/merge.js';
 import { cancelCommand } from './commands/cancel.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .command(runCommand(ctx))
       .command(planCommand(ctx))
       .command(reportCommand(ctx))
+      .command(regradeCommand(ctx))
       .command(compareCommand(ctx))
       .command(mergeCommand(ctx))
       .command(cancelCommand(ctx))
