@@ -135,7 +135,7 @@ function regradeBuiltIn(record: RequestRecord, task: Task, check: ReturnType<typ
     if (c.error !== undefined) continue;
     const calls: ToolCall[] | null = c.tool_calls?.length ? c.tool_calls.map((t) => ({ id: t.id ?? null, name: t.name, arguments: t.arguments, ...(t.type !== undefined ? { type: t.type } : {}) })) : null;
     const parts = gradedParts({ content: c.content, refusal: c.refusal, finish_reason: c.finish_reason, hasToolCalls: calls !== null });
-    const graded: ChoiceCheck = parts.nothing ? { json_valid: null, schema_valid: null, schema_errors: [] } : check(task, c.content, calls, parts.content);
+    const graded: ChoiceCheck = check(task, c.content, calls, parts.content, parts.nothing);
     const choice = c as ChoiceRecord & Record<string, unknown>;
     for (const f of GRADED_FIELDS) delete choice[f];
     Object.assign(choice, graded);

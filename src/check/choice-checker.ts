@@ -1,12 +1,12 @@
 import type { ValidateFunction } from 'ajv';
 import type { Cell, Task } from '../contracts/plan.js';
-import { makeCheckRunner, type ScoreSink } from './checks.js';
+import { makeCheckRunner, NO_CONTENT, type ScoreSink } from './checks.js';
 import { SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
 import { compileSchema, compileTools, type ToolValidators } from './validators.js';
 
 /** Grades one choice of a task: JSON + schema in JSON-mode cells, tool-call arguments, and the configured checks. */
-export type ChoiceChecker = (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean) => ChoiceCheck;
+export type ChoiceChecker = (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean, nothing?: boolean) => ChoiceCheck;
 
 /**
  * Compiles every cell's schema and tools once, and the checks once, into the grader the executors call as answers
@@ -22,7 +22,14 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
   const tools: ToolValidators[] = cells.map((c) => compileTools(c.params['tools']));
   const grade = makeCheckRunner(spec.checks ?? []);
   const scored = (spec.checks ?? []).some((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type));
-  return (task, content, toolCalls, gradeContent = true) => {
+  const scoredNames = (spec.checks ?? []).filter((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type)).map((c) => c.name);
+  return (task, content, toolCalls, gradeContent = true, nothing = false) => {
+    // Nothing to judge (a filtered answer, a refusal): nothing is checked; the scored checks say why they are unscored.
+    if (nothing) {
+      if (!scored) return { json_valid: null, schema_valid: null, schema_errors: [] };
+      const none = Object.fromEntries(scoredNames.map((n) => [n, null]));
+      return { json_valid: null, schema_valid: null, schema_errors: [], checks: none, check_scores: { ...none }, check_reasons: Object.fromEntries(scoredNames.map((n) => [n, NO_CONTENT])) };
+    }
     let parsed: ParsedJson | undefined;
     const parse = () => (parsed ??= parseJson(content));
     let check: ChoiceCheck = gradeContent && task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;

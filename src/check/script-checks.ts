@@ -108,7 +108,8 @@ export class ScriptChecks {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    const limit = Math.max(...batch.map((p) => p.timeoutMs));
+    // The tightest limit of the batch: a batch holding a stuck check must not wait out a laxer one before it is split.
+    const limit = Math.min(...batch.map((p) => p.timeoutMs));
     const outcomes = await this.run(batch.map((p) => p.item), limit);
     if (outcomes) return batch.forEach((p, i) => p.done(outcomes[i]!));
     if (batch.length === 1) return batch[0]!.done(unscored(`timed out after ${batch[0]!.timeoutMs} ms`));

@@ -21,7 +21,7 @@ export interface ExecuteDeps {
    * Check one choice for its cell: its content (JSON + schema; NOT_CHECKED outside JSON mode) unless `gradeContent`
    * is false, its tool calls' arguments, and the configured checks.
    */
-  check: (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean) => ChoiceCheck;
+  check: (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean, nothing?: boolean) => ChoiceCheck;
   redact: (text: string) => string;
   /** Aborted on a hard stop (a second Ctrl-C, or the grace period after the first ran out): nothing more is recorded. */
   signal: AbortSignal;
@@ -425,7 +425,7 @@ function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, index: number, de
   // A filtered answer or a refusal has nothing to judge (they count as content_filter and refusal). Tool calls answer
   // in arguments: those are validated against the tools, and the JSON check applies to content answers only.
   const graded = gradedParts({ content, refusal, finish_reason: c.finish_reason ?? null, hasToolCalls: calls.length > 0 });
-  const check = graded.nothing ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content, calls.length ? calls : null, graded.content);
+  const check = deps.check(task, content, calls.length ? calls : null, graded.content, graded.nothing);
   return {
     index,
     finish_reason: c.finish_reason ?? null,
