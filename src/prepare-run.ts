@@ -23,7 +23,6 @@ export async function prepareRun(options: PrepareOptions) {
       ? await loadConfigFile(options.config)
       : { ...parseConfigText(JSON.stringify(options.config), join(resolvePath(options.baseDir ?? '.'), 'evalrun.yaml')) };
   const config = resolveConfig(loaded, options);
-  await (await openScriptChecks(config))?.close();
   const scan = await scanDatasets(config);
   const cells = expandGrid(config);
   const plan = summarizePlan(scan.rows, cells);

@@ -16,7 +16,7 @@ import { openScriptChecks, prepareRun } from './prepare-run.js';
 import { indexJournal, recordsInOrder, RECORDS, readManifest, RunLock, type RunManifest } from './record/index.js';
 import { MANIFEST, writeManifest } from './record/manifest.js';
 import type { ChoiceRecord, RequestRecord } from './record/types.js';
-import { writeReports } from './report/write-reports.js';
+import { ReportPass } from './report/write-reports.js';
 import { choiceFails, inputOf } from './run/execute-task.js';
 import { gradeScripts } from './run/grade-scripts.js';
 import { requestShape } from './run-manifest.js';
@@ -62,7 +62,6 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
     for (const name of await readdir(dir)) if (STAGING.test(name)) await rm(join(dir, name), { recursive: true, force: true });
     scripts = await openScriptChecks(config);
     await mkdir(staging);
-    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts);
     const next: RunManifest = {
       ...manifest,
       config_file: config.file,
@@ -74,8 +73,11 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
       evaluation: evaluationOf(config),
       regrades: [...(manifest.regrades ?? []), { at: new Date().toISOString(), config_file: config.file, config_hash: config.hash, previous_config_hash: manifest.config_hash }],
     };
+    // The reports are built from the regraded records as they are written, as a live run builds its own: one pass.
+    const pass = new ReportPass(next);
+    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, pass);
     await writeManifest(staging, next);
-    const summary = await writeReports(staging, next);
+    const summary = await pass.finish(staging, next);
     // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
     // rebuild the old reports from the old records, never a mix).
     const files = (await readdir(staging)).filter((f) => f !== RECORDS);
@@ -89,14 +91,28 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
 }
 
 /** Walks the plan and the records together, both in plan order, and writes each record graded again. */
-async function regradeRecords(dir: string, staging: string, manifest: RunManifest, config: Config, cells: readonly Cell[], scripts: ScriptChecks | undefined): Promise<number> {
+async function regradeRecords(
+  dir: string,
+  staging: string,
+  manifest: RunManifest,
+  config: Config,
+  cells: readonly Cell[],
+  scripts: ScriptChecks | undefined,
+  pass: ReportPass,
+): Promise<number> {
   const file = join(dir, RECORDS);
   const index = await indexJournal(file, manifest.plan.requests);
   if (index.count === 0) throw new OutputError(`${file} holds no records: there is nothing to grade. Nothing was rewritten.`, 'EVALRUN_NO_RECORDS');
   const check = makeChoiceChecker(config, cells);
   const out = createWriteStream(join(staging, RECORDS));
+  const csv = createWriteStream(join(staging, 'choices.csv'));
+  const put = async (stream: typeof out, text: string) => {
+    if (!stream.write(text)) await once(stream, 'drain');
+  };
   const write = async (r: RequestRecord) => {
-    if (!out.write(`${JSON.stringify(r)}\n`)) await once(out, 'drain');
+    await put(out, `${JSON.stringify(r)}\n`);
+    const rows = pass.add(r);
+    if (rows) await put(csv, rows);
   };
   const records = recordsInOrder(file, index)[Symbol.asyncIterator]();
   const queue: Array<Promise<RequestRecord>> = [];
@@ -119,8 +135,10 @@ async function regradeRecords(dir: string, staging: string, manifest: RunManifes
       count++;
     }
     while (queue.length) await write(await queue.shift()!);
+    const rest = pass.flush();
+    if (rest) await put(csv, rest);
   } finally {
-    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    await Promise.all([out, csv].map((s) => new Promise<void>((resolve, reject) => s.end((e?: Error | null) => (e ? reject(e) : resolve())))));
     await records.return?.(undefined);
   }
   return count;

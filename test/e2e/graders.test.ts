@@ -253,6 +253,9 @@ describe('script checks that misbehave', () => {
     expect(missingExport.stderr).toMatch(new RegExp(`evalrun\\.yaml:${lineOf(yaml, 'nosuch')}:\\d+ checks\\.0\\.export: script`));
     expect(missingExport.stderr).toMatch(/checks\.0\.export: script check 'a': the module has no function export 'nosuch' \(it exports 'default', 'garbage', 'later', 'loops', 'throws'\)/);
     expect(missingExport.stderr).not.toMatch(STACK_LINE);
+    const plan = await runMain(['plan', join(dir, 'evalrun.yaml')], env);
+    expect(plan.code).toBe(3);
+    expect(plan.stderr).toContain("the module has no function export 'nosuch'");
     expect(server.requests.length).toBe(sent);
     expect(existsSync(join(dir, 'run'))).toBe(false);
   });
