@@ -38,8 +38,10 @@ export interface RegradeResult {
   regraded: number;
 }
 
-/** Records graded ahead of the one being written: keeps the script-check pool busy, memory bounded. */
+/** Records graded ahead of the one being written: several batches queued for the script-check pool, memory bounded. */
 const WINDOW = 256;
+/** records.jsonl is written in chunks of about this many characters, not a write per record. */
+const CHUNK = 1 << 20;
 const STAGING = /^regrade\.staging-\d+$/;
 
 /**
@@ -109,10 +111,22 @@ async function regradeRecords(
   const put = async (stream: typeof out, text: string) => {
     if (!stream.write(text)) await once(stream, 'drain');
   };
+  let lines: string[] = [];
+  let size = 0;
   const write = async (r: RequestRecord) => {
-    await put(out, `${JSON.stringify(r)}\n`);
+    const line = JSON.stringify(r);
+    lines.push(line);
+    size += line.length + 1;
+    if (size >= CHUNK) await flushLines();
     const rows = pass.add(r);
     if (rows) await put(csv, rows);
+  };
+  const flushLines = async () => {
+    if (lines.length === 0) return;
+    const text = `${lines.join('\n')}\n`;
+    lines = [];
+    size = 0;
+    await put(out, text);
   };
   const records = recordsInOrder(file, index)[Symbol.asyncIterator]();
   const queue: Array<Promise<RequestRecord>> = [];
@@ -135,6 +149,7 @@ async function regradeRecords(
       count++;
     }
     while (queue.length) await write(await queue.shift()!);
+    await flushLines();
     const rest = pass.flush();
     if (rest) await put(csv, rest);
   } finally {

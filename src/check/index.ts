@@ -5,5 +5,4 @@ export { gradedParts } from './json-output.js';
 export { ScriptChecks, type ScriptInput, type ScriptProblem } from './script-checks.js';
 export { makeChoiceChecker, type ChoiceChecker } from './choice-checker.js';
 export { NO_CONTENT } from './checks.js';
-export { parseJson } from './json-output.js';
 export { unscored } from './script-result.js';

@@ -4,16 +4,24 @@ import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
 import { unscored } from './script-result.js';
 import type { ScriptItem, WorkerTask } from './script-worker.js';
 
-/** What a script check function is given for one choice (README "Your own checks"). */
+/**
+ * What a script check function is given for one choice (README "Your own checks"), less `json`: the worker parses
+ * the content itself.
+ */
 export interface ScriptInput {
   /** The answer's text (null for a tool-call-only answer). */
   content: string | null;
-  /** The content parsed as JSON; undefined when it is not JSON. */
-  json: unknown;
   /** The dataset row's values. */
   row: Record<string, unknown>;
   cell: { id: string; params: Record<string, unknown> };
   choice: { index: number; finish_reason: string | null; refusal: string | null; tool_calls: unknown };
+}
+
+interface Pending {
+  ref: { module: string; export: string; min: number };
+  input: ScriptInput;
+  timeoutMs: number;
+  done: (o: CheckOutcome) => void;
 }
 
 /** A script check passes at this score unless it says otherwise (`min`, or its own `pass`). */
@@ -29,12 +37,6 @@ export interface ScriptProblem {
   check: string;
   key: 'module' | 'export';
   message: string;
-}
-
-interface Pending {
-  item: ScriptItem;
-  timeoutMs: number;
-  done: (o: CheckOutcome) => void;
 }
 
 /**
@@ -74,7 +76,7 @@ export class ScriptChecks {
           this.specs.map(
             (s) =>
               new Promise<CheckOutcome>((done) => {
-                this.pending.push({ item: { module: s.module!, export: s.export ?? 'default', min: s.min ?? DEFAULT_SCRIPT_MIN, input }, timeoutMs: s.timeoutMs ?? 5000, done });
+                this.pending.push({ ref: { module: s.module!, export: s.export ?? 'default', min: s.min ?? DEFAULT_SCRIPT_MIN }, input, timeoutMs: s.timeoutMs ?? 5000, done });
                 this.schedule();
               }),
           ),
@@ -110,25 +112,36 @@ export class ScriptChecks {
   private async runBatch(batch: Pending[]): Promise<void> {
     // The tightest limit of the batch: a batch holding a stuck check must not wait out a laxer one before it is split.
     const limit = Math.min(...batch.map((p) => p.timeoutMs));
-    const outcomes = await this.run(batch.map((p) => p.item), limit);
+    const outcomes = await this.run(batch, limit);
     if (outcomes) return batch.forEach((p, i) => p.done(outcomes[i]!));
     if (batch.length === 1) return batch[0]!.done(unscored(`timed out after ${batch[0]!.timeoutMs} ms`));
     // Too slow as a batch: each alone, with its own limit (the stuck thread was ended and replaced).
     for (const p of batch) {
-      const one = await this.run([p.item], p.timeoutMs);
+      const one = await this.run([p], p.timeoutMs);
       p.done(one ? one[0]! : unscored(`timed out after ${p.timeoutMs} ms`));
     }
   }
 
   /** The outcomes, or undefined when the limit ran out (piscina then terminates the thread). */
-  private async run(items: ScriptItem[], limitMs: number): Promise<CheckOutcome[] | undefined> {
+  private async run(batch: readonly Pending[], limitMs: number): Promise<CheckOutcome[] | undefined> {
+    // Each distinct cell once per message: a batch holds many choices of few cells.
+    const cells: ScriptInput['cell'][] = [];
+    const cellIndex = new Map<string, number>();
+    const items: ScriptItem[] = batch.map((p) => {
+      let cell = cellIndex.get(p.input.cell.id);
+      if (cell === undefined) {
+        cell = cells.push(p.input.cell) - 1;
+        cellIndex.set(p.input.cell.id, cell);
+      }
+      return { module: p.ref.module, export: p.ref.export, min: p.ref.min, input: { content: p.input.content, row: p.input.row, cell, choice: p.input.choice } };
+    });
     try {
-      return (await this.pool.run({ items } satisfies WorkerTask, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
+      return (await this.pool.run({ items, cells } satisfies WorkerTask, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
     } catch (e) {
       if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return undefined;
       // The thread died (a check called process.exit, or ran out of memory): every item of the batch says so.
       const reason = `the check's worker thread failed: ${(e as Error)?.message ?? String(e)}`;
-      return items.map(() => unscored(reason));
+      return batch.map(() => unscored(reason));
     }
   }
 }

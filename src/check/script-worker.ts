@@ -10,12 +10,13 @@ export interface ScriptRef {
   export: string;
 }
 
+/** One choice for one check. The cell is an index into the batch's `cells`: sent once per batch, not per choice. */
 export interface ScriptItem extends ScriptRef {
   min: number;
-  input: unknown;
+  input: { content: string | null; row: unknown; cell: number; choice: unknown };
 }
 
-export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItem[] };
+export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItem[]; cells: unknown[] };
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -46,7 +47,17 @@ async function probe(ref: ScriptRef): Promise<string | null> {
   return `the module has no function export '${ref.export}' (${has})`;
 }
 
-async function grade(item: ScriptItem): Promise<CheckOutcome> {
+/** The content parsed as JSON (here, off the thread that sends requests); undefined when it is not JSON. */
+function parsed(content: string | null): unknown {
+  if (content === null) return undefined;
+  try {
+    return JSON.parse(content) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+async function grade(item: ScriptItem, cells: unknown[]): Promise<CheckOutcome> {
   let fn: unknown;
   try {
     fn = (await load(item.module))[item.export];
@@ -55,7 +66,9 @@ async function grade(item: ScriptItem): Promise<CheckOutcome> {
   }
   if (typeof fn !== 'function') return unscored(`the module has no function export '${item.export}'`);
   try {
-    return outcomeOfReturn(await (fn as (input: unknown) => unknown)(item.input), item.min);
+    const { content, row, cell, choice } = item.input;
+    const input = { content, json: parsed(content), row, cell: cells[cell], choice };
+    return outcomeOfReturn(await (fn as (input: unknown) => unknown)(input), item.min);
   } catch (e) {
     return unscored(thrownReason(e));
   }
@@ -64,6 +77,6 @@ async function grade(item: ScriptItem): Promise<CheckOutcome> {
 export default async function run(task: WorkerTask): Promise<Array<string | null> | CheckOutcome[]> {
   if ('probe' in task) return Promise.all(task.probe.map(probe));
   const out: CheckOutcome[] = [];
-  for (const item of task.items) out.push(await grade(item));
+  for (const item of task.items) out.push(await grade(item, task.cells));
   return out;
 }

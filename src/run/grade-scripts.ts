@@ -1,4 +1,4 @@
-import { gradedParts, NO_CONTENT, parseJson, unscored, type ScriptChecks, type ScriptInput } from '../check/index.js';
+import { gradedParts, NO_CONTENT, unscored, type ScriptChecks, type ScriptInput } from '../check/index.js';
 import type { CheckOutcome } from '../contracts/checks.js';
 import type { Task } from '../contracts/plan.js';
 import type { ChoiceRecord, RequestRecord } from '../record/types.js';
@@ -21,11 +21,9 @@ export async function gradeScripts(scripts: ScriptChecks, record: RequestRecord,
       setOutcomes(c, scripts, scripts.specs.map(() => ({ pass: null, score: null, reason: NO_CONTENT })));
       continue;
     }
-    const parsed = c.content === null ? undefined : parseJson(c.content);
     graded.push(c);
     inputs.push({
       content: c.content,
-      json: parsed?.ok ? parsed.value : undefined,
       row: task.row.vars,
       cell: { id: task.cell.id, params: task.cell.params },
       choice: { index: c.index, finish_reason: c.finish_reason, refusal: c.refusal, tool_calls: c.tool_calls },
