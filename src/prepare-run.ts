@@ -6,6 +6,9 @@ import { scanDatasets } from './dataset/load.js';
 import { expandGrid } from './plan/grid.js';
 import { summarizePlan } from './plan/build-plan.js';
 import { sha256 } from './util/canonical-json.js';
+import { ScriptChecks } from './check/index.js';
+import type { Config } from './contracts/config.js';
+import { ConfigError } from './errors.js';
 
 export interface PrepareOptions extends ResolveOptions {
   /** A path to a YAML config, or the config itself (paths in it relative to `baseDir`). */
@@ -27,3 +30,26 @@ export async function prepareRun(options: PrepareOptions) {
   return { config, cells, plan, datasetHash: scan.hash, runHash };
 }
 
+
+/**
+ * The config's script checks in their worker pool, each module loaded and its export found, or undefined without
+ * script checks. A module that does not load or lacks its export is a config error at its line (exit 3), before
+ * anything is sent.
+ */
+export async function openScriptChecks(config: Config): Promise<ScriptChecks | undefined> {
+  const specs = (config.checks ?? []).filter((c) => c.type === 'script');
+  if (specs.length === 0) return undefined;
+  const scripts = new ScriptChecks(specs);
+  const problems = await scripts.probe().catch(async (e: unknown) => {
+    await scripts.close();
+    throw e;
+  });
+  if (problems.length === 0) return scripts;
+  await scripts.close();
+  throw new ConfigError(
+    problems.map((p) => {
+      const at = config.scriptSources?.[p.check]?.[p.key];
+      return { file: at?.file ?? config.file, line: at?.line ?? 0, col: at?.col ?? 0, path: at?.path ?? `checks.${p.check}`, message: `script check '${p.check}': ${p.message}` };
+    }),
+  );
+}

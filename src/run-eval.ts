@@ -6,9 +6,10 @@ import { openEndpoint, type OpenEndpoint } from './endpoint.js';
 import { ApiFatalError, BatchStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from './errors.js';
 import { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from './plan/shard.js';
-import { prepareRun, type PrepareOptions } from './prepare-run.js';
+import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare-run.js';
 import { createBatchExecutor, envPause, type BatchProgress } from './run/batch/batch-executor.js';
 import { ResponseCache } from './run/cache.js';
+import type { ScriptChecks } from './check/index.js';
 import type { Cell } from './contracts/plan.js';
 import type { Row } from './contracts/dataset.js';
 import type { Executor } from './run/executor.js';
@@ -83,7 +84,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   let provider: Provider | undefined;
   let lock = claim.lock;
   let live: LiveReport | undefined;
+  let scripts: ScriptChecks | undefined;
   try {
+    scripts = await openScriptChecks(config);
     if (claim.previous) checkShardResume(claim.explicit!, claim.previous.shard, shard);
     // Batch mode: asked for now, or the run has live batches (they are polled whatever the flags say). A run whose
     // batches are all finished resumes in the mode the config and flags ask for. Batch mode sends nothing over the
@@ -135,7 +138,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip });
+    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
@@ -161,6 +164,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   } finally {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
     await live?.discard();
+    await scripts?.close();
     await provider?.close();
     await server?.close();
     await lock?.release();
@@ -187,16 +191,18 @@ function chooseExecutor(p: {
   manifest: () => RunManifest;
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
+  scripts: ScriptChecks | undefined;
 }): Executor {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
   const state = p.manifest().batch;
-  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
     config,
     batch: config.batch ?? { pollS: state.poll_s, maxRequests: state.max_requests },
     check,
+    scripts: p.scripts,
     redact: p.serverInfo.redact,
     dir: p.dir,
     state,

@@ -43,6 +43,7 @@ export function startManifest(p: {
         provider,
         plan: { rows: plan.rows, requests: plan.requests, choices: plan.choices, cells: cells.map((c) => ({ id: c.id, params: c.params, ...(c.prompt !== undefined ? { prompt: c.prompt } : {}), n: c.n, json_mode: c.jsonMode })) },
         ...(config.prompts ? { prompts: Object.fromEntries(config.prompts.map((v) => [v.name, v.messages])) } : {}),
+        request: requestShape(config),
         sessions: [],
         schema_file: config.schemaFile ?? null,
         plan_fingerprint: planFingerprint(config, cells, p.datasetHash, plan.rows),
@@ -67,4 +68,9 @@ export function exitCodeOf(status: RunStatus, summary: Summary): ExitCode {
   if (status === 'interrupted') return ExitCode.Interrupted;
   const failed = !summary.complete || summary.recorded.failed_requests > 0 || (summary.gates?.failed ?? 0) > 0;
   return failed ? ExitCode.CheckFailures : ExitCode.Ok;
+}
+
+/** run.json's `request`: what `evalrun regrade` compares beside the cells and the prompt variants. */
+export function requestShape(config: Config): NonNullable<RunManifest['request']> {
+  return { messages: config.messages ?? null, id_column: config.idColumn ?? null, n_mode: config.nMode === 'repeat' ? 'repeat' : 'native' };
 }

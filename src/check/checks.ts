@@ -2,8 +2,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../contracts/template.js';
-import { expectedColumn, type CheckResults, type CheckSpec } from '../contracts/checks.js';
+import { expectedColumn, SCORED_CHECK_TYPES, type CheckOutcome, type CheckResults, type CheckSpec } from '../contracts/checks.js';
 import { compileSchema } from './validators.js';
+import { numberCheck, setEqualsCheck, similarityCheck } from './tolerant.js';
 import { pointerTokens } from '../util/json-pointer.js';
 
 /**
@@ -19,9 +20,20 @@ export interface CompiledCheck {
   name: string;
   /** The pointer starts with /tool_calls: it reads the choice's tool calls, not its content. */
   readsToolCalls: boolean;
-  /** `note` receives what a failed `equals` compared. */
-  run(content: string | null, parsed: ParsedContent, vars: Record<string, unknown>, note?: (detail: CheckDetail) => void): boolean;
+  /** Yields a score and a reason beside pass/fail, and may leave a choice unscored (SCORED_CHECK_TYPES). */
+  scored: boolean;
+  /** `note` receives what a failed `equals` compared. A scored check answers with its outcome. */
+  run(content: string | null, parsed: ParsedContent, vars: Record<string, unknown>, note?: (detail: CheckDetail) => void): boolean | CheckOutcome;
 }
+
+/** Where a graded choice's scores and reasons go, for the checks that yield them. */
+export interface ScoreSink {
+  scores: Record<string, number | null>;
+  reasons: Record<string, string>;
+}
+
+/** The reason a scored check gives a choice it has nothing to judge (a tool call, a filtered answer, a refusal). */
+export const NO_CONTENT = 'no content to grade';
 
 /** The content parsed at most once per choice, shared by every check that has a pointer. */
 export interface ParsedContent {
@@ -75,11 +87,14 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
   const fold = (s: string) => (spec.ignoreCase ? s.toLowerCase() : s);
   const regex = spec.type === 'regex' ? new RegExp(spec.pattern ?? '', (spec.flags ?? '').replace(/[gy]/g, '')) : undefined;
   const validate: ValidateFunction | undefined = spec.type === 'json_schema' && spec.schema ? compileSchema(spec.schema) : undefined;
+  const scored = SCORED_CHECK_TYPES.includes(spec.type);
   return {
     name: spec.name,
     readsToolCalls: spec.pointer !== undefined && TOOL_CALLS_POINTER.test(spec.pointer),
+    scored,
     run(content, parsed, vars, note) {
-      const missing = () => {
+      const missing = (why: string): boolean | CheckOutcome => {
+        if (scored) return { pass: false, score: 0, reason: why };
         if (spec.type === 'equals') note?.({ expected: expectedOf(vars) });
         return false;
       };
@@ -87,12 +102,12 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
       let value: unknown = content;
       if (spec.pointer !== undefined || spec.type === 'json_schema') {
         const doc = parsed.get();
-        if (!doc.ok) return missing();
+        if (!doc.ok) return missing('the answer is not JSON');
         const at = resolvePointer(doc.value, spec.pointer ?? '');
-        if (!at.found) return missing();
+        if (!at.found) return missing(`no value at ${spec.pointer}`);
         value = at.value;
       } else if (content === null) {
-        return missing();
+        return missing('no content');
       }
       switch (spec.type) {
         case 'equals': {
@@ -108,6 +123,15 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
           return regex!.test(text(value));
         case 'json_schema':
           return validate ? Boolean(validate(value)) : true;
+        case 'number':
+          return numberCheck(spec, value, expectedOf(vars));
+        case 'set_equals':
+          return setEqualsCheck(spec, value, expectedOf(vars));
+        case 'similarity':
+          return similarityCheck(spec, value, expectedOf(vars));
+        case 'script':
+          // Graded apart, in worker threads (src/check/script-checks.ts): never compiled here.
+          return false;
       }
     },
   };
@@ -120,10 +144,10 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
  */
 export function makeCheckRunner(
   specs: readonly CheckSpec[],
-): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson, answer?: ChoiceAnswer, details?: Record<string, CheckDetail>) => CheckResults) | undefined {
-  if (specs.length === 0) return undefined;
-  const compiled = specs.map(compileCheck);
-  return (content, vars, parse, answer, details) => {
+): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson, answer?: ChoiceAnswer, details?: Record<string, CheckDetail>, sink?: ScoreSink) => CheckResults) | undefined {
+  const compiled = specs.filter((s) => s.type !== 'script').map(compileCheck);
+  if (compiled.length === 0) return undefined;
+  return (content, vars, parse, answer, details, sink) => {
     let cache: ParsedJson | undefined;
     // The caller may share the parse it made for the JSON check; otherwise parse at most once, and only if needed.
     const parsed: ParsedContent = { get: parse ?? (() => (cache ??= parseJson(content))) };
@@ -133,8 +157,16 @@ export function makeCheckRunner(
     const out: CheckResults = {};
     for (const c of compiled) {
       const note = details && ((d: CheckDetail) => (details[c.name] = d));
-      if (c.readsToolCalls) out[c.name] = c.run(null, calls, vars, note);
-      else out[c.name] = gradeContent ? c.run(content, parsed, vars, note) : null;
+      const result = c.readsToolCalls ? c.run(null, calls, vars, note) : gradeContent ? c.run(content, parsed, vars, note) : null;
+      if (!c.scored) out[c.name] = result as boolean | null;
+      else {
+        const outcome: CheckOutcome = result === null ? { pass: null, score: null, reason: NO_CONTENT } : (result as CheckOutcome);
+        out[c.name] = outcome.pass;
+        if (sink) {
+          sink.scores[c.name] = outcome.score;
+          if (outcome.reason !== undefined) sink.reasons[c.name] = outcome.reason;
+        }
+      }
     }
     return out;
   };

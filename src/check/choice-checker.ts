@@ -1,12 +1,12 @@
 import type { ValidateFunction } from 'ajv';
 import type { Cell, Task } from '../contracts/plan.js';
-import { makeCheckRunner } from './checks.js';
-import type { CheckSpec } from '../contracts/checks.js';
+import { makeCheckRunner, NO_CONTENT, type ScoreSink } from './checks.js';
+import { SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
 import { compileSchema, compileTools, type ToolValidators } from './validators.js';
 
 /** Grades one choice of a task: JSON + schema in JSON-mode cells, tool-call arguments, and the configured checks. */
-export type ChoiceChecker = (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean) => ChoiceCheck;
+export type ChoiceChecker = (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean, nothing?: boolean) => ChoiceCheck;
 
 /**
  * Compiles every cell's schema and tools once, and the checks once, into the grader the executors call as answers
@@ -21,7 +21,15 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
   // Each cell's tools, compiled once per cell (and once per schema object: cells sharing `tools` share them).
   const tools: ToolValidators[] = cells.map((c) => compileTools(c.params['tools']));
   const grade = makeCheckRunner(spec.checks ?? []);
-  return (task, content, toolCalls, gradeContent = true) => {
+  const scored = (spec.checks ?? []).some((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type));
+  const scoredNames = (spec.checks ?? []).filter((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type)).map((c) => c.name);
+  return (task, content, toolCalls, gradeContent = true, nothing = false) => {
+    // Nothing to judge (a filtered answer, a refusal): nothing is checked; the scored checks say why they are unscored.
+    if (nothing) {
+      if (!scored) return { json_valid: null, schema_valid: null, schema_errors: [] };
+      const none = Object.fromEntries(scoredNames.map((n) => [n, null]));
+      return { json_valid: null, schema_valid: null, schema_errors: [], checks: none, check_scores: { ...none }, check_reasons: Object.fromEntries(scoredNames.map((n) => [n, NO_CONTENT])) };
+    }
     let parsed: ParsedJson | undefined;
     const parse = () => (parsed ??= parseJson(content));
     let check: ChoiceCheck = gradeContent && task.cell.jsonMode ? checkJsonOutput(content, validators[task.cell.index], parse()) : NOT_CHECKED;
@@ -33,8 +41,11 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
     // Checks compare with the dataset row, which records do not carry: they are graded here, once, per choice.
     if (!grade) return check;
     const details: NonNullable<ChoiceCheck['check_details']> = {};
-    const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details);
+    const sink: ScoreSink | undefined = scored ? { scores: {}, reasons: {} } : undefined;
+    const checks = grade(content, task.row.vars, parse, { toolCalls: toolCalls ?? null, parsedArgs, gradeContent }, details, sink);
     // Object.assign, not a literal starting with `...check`: see makeRecord in src/run/execute-task.ts.
-    return Object.assign({}, check, Object.keys(details).length ? { checks, check_details: details } : { checks });
+    const out = Object.assign({}, check, Object.keys(details).length ? { checks, check_details: details } : { checks });
+    if (sink) Object.assign(out, Object.keys(sink.reasons).length ? { check_scores: sink.scores, check_reasons: sink.reasons } : { check_scores: sink.scores });
+    return out;
   };
 }

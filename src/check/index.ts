@@ -1,3 +1,8 @@
 // The check stage's public entry: what other stages import from it (the stage table in eslint.config.js
 // makes them come through here).
 export { SCHEMA_KEYWORDS, compileSchema, schemaProblems, unknownFormat, type SchemaProblem } from './validators.js';
+export { gradedParts } from './json-output.js';
+export { ScriptChecks, type ScriptInput, type ScriptProblem } from './script-checks.js';
+export { makeChoiceChecker, type ChoiceChecker } from './choice-checker.js';
+export { NO_CONTENT } from './checks.js';
+export { unscored } from './script-result.js';

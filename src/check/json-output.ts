@@ -14,6 +14,21 @@ export interface ChoiceCheck {
   tool_args_valid?: boolean | null;
   /** What each failed `equals` check compared (expected, and the value found, if any). */
   check_details?: Record<string, { expected: unknown; got?: unknown }>;
+  /** Scored checks (SCORED_CHECK_TYPES): each one's score in [0, 1], null when unscored. */
+  check_scores?: Record<string, number | null>;
+  /** Scored checks: why a choice failed or was left unscored (short). */
+  check_reasons?: Record<string, string>;
+}
+
+/**
+ * What of an answer is graded: nothing for a filtered answer or a refusal without content (they count as
+ * content_filter and refusal), the tool calls only when there is no content. The executors and `regrade` decide by
+ * this one rule, so a regraded run grades the same choices its run did.
+ */
+export function gradedParts(c: { content: string | null; refusal: string | null; finish_reason: string | null; hasToolCalls: boolean }): { nothing: boolean; content: boolean } {
+  const unanswered = (c.refusal !== null && !c.content) || (c.finish_reason === 'content_filter' && !c.content);
+  const toolOnly = c.hasToolCalls && c.content === null;
+  return { nothing: unanswered && !c.hasToolCalls, content: !toolOnly && !unanswered };
 }
 
 const MAX_ERRORS = 3;

@@ -6,6 +6,7 @@ import { runCommand } from './commands/run.js';
 import { planCommand } from './commands/plan.js';
 import { simulateCommand } from './commands/simulate.js';
 import { reportCommand } from './commands/report.js';
+import { regradeCommand } from './commands/regrade.js';
 import { compareCommand } from './commands/compare.js';
 import { mergeCommand } from './commands/merge.js';
 import { cancelCommand } from './commands/cancel.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .command(runCommand(ctx))
       .command(planCommand(ctx))
       .command(reportCommand(ctx))
+      .command(regradeCommand(ctx))
       .command(compareCommand(ctx))
       .command(mergeCommand(ctx))
       .command(cancelCommand(ctx))
@@ -68,7 +70,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
 const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression', 'shard', 'partial', 'batch', 'config'];
 
-const COMMANDS = ['run', 'plan', 'report', 'compare', 'merge', 'cancel', 'simulate'];
+const COMMANDS = ['run', 'plan', 'report', 'regrade', 'compare', 'merge', 'cancel', 'simulate'];
 
 /** Options whose value is a number: yargs would turn 'abc' into NaN and the message could only say "got NaN". */
 const NUMERIC = ['concurrency', 'grace-s', 'show', 'alpha', 'port', 'seed'];

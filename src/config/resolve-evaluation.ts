@@ -1,4 +1,7 @@
-import { CHECK_TYPES, expectedColumn, type CheckSpec } from '../contracts/checks.js';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
+import type { ConfigLocation } from '../contracts/config.js';
 import { globToRegExp } from '../util/glob.js';
 import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
 import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
@@ -11,6 +14,7 @@ type SchemaLoader = (spec: string | Record<string, unknown>, path: DocPath) => {
 
 export interface ResolvedEvaluation {
   checks: CheckSpec[];
+  scriptSources: Record<string, { module: ConfigLocation; export: ConfigLocation }>;
   compare: CompareSpec;
   gates: GateSpec[];
   pricing: Record<string, { input: number; output: number; cached_input?: number }>;
@@ -22,8 +26,23 @@ export interface ResolvedEvaluation {
  * `checks`, `compare`, `gates` and `pricing`: what the JSON Schema cannot say (which keys each check type needs,
  * metric names, regexes that compile), each problem reported at its line.
  */
-export function resolveEvaluation(data: ConfigFile, issue: Issue, loadSchema: SchemaLoader): ResolvedEvaluation {
+/** The keys each newer check type takes besides name, type (and, but for script, pointer and expected). */
+const OWN_KEYS: Record<string, readonly string[]> = {
+  number: ['tolerance'],
+  set_equals: ['key', 'ignore_case'],
+  similarity: ['method', 'min', 'ignore_case'],
+  script: ['module', 'export', 'timeout_ms', 'min'],
+};
+const NEWER_KEYS = ['tolerance', 'key', 'method', 'min', 'module', 'export', 'timeout_ms'] as const;
+
+export function resolveEvaluation(
+  data: ConfigFile,
+  issue: Issue,
+  loadSchema: SchemaLoader,
+  context: { dir: string; locate: (path: DocPath, opts?: { atKey?: boolean }) => ConfigLocation } = { dir: process.cwd(), locate: (path) => ({ file: '', line: 0, col: 0, path: path.join('.') }) },
+): ResolvedEvaluation {
   const checks: CheckSpec[] = [];
+  const scriptSources: ResolvedEvaluation['scriptSources'] = {};
   let runSchema: ResolvedEvaluation['runSchema'];
   const names = new Set<string>();
   (data.checks ?? []).forEach((c, i) => {
@@ -37,7 +56,31 @@ export function resolveEvaluation(data: ConfigFile, issue: Issue, loadSchema: Sc
     }
     const misplaced = (key: keyof typeof c, why: string) => c[key] !== undefined && issue(at(key), `'${key}' does not apply to a '${c.type}' check: ${why}`, { atKey: true });
     const spec: CheckSpec = { name, type: c.type, pointer: c.pointer, expected: c.expected, ignoreCase: c.ignore_case };
-    if (c.type === 'equals' || c.type === 'contains') {
+    const own = OWN_KEYS[c.type] ?? [];
+    for (const key of NEWER_KEYS) if (!own.includes(key)) misplaced(key, `it is a key of ${Object.keys(OWN_KEYS).filter((t) => OWN_KEYS[t]!.includes(key)).join(', ')} checks`);
+    if (c.type === 'number' || c.type === 'set_equals' || c.type === 'similarity') {
+      if (!('expected' in c)) issue(at(), `a '${c.type}' check needs 'expected': a value, or { column: <dataset column> }`);
+      misplaced('pattern', "use a 'regex' check");
+      misplaced('flags', "use a 'regex' check");
+      misplaced('schema', "use a 'json_schema' check");
+      if (c.type === 'number') {
+        const t = c.tolerance;
+        spec.tolerance = typeof t === 'number' ? { absolute: t } : t ? { absolute: t.absolute, relative: t.relative } : undefined;
+      }
+      if (c.type === 'set_equals') spec.key = c.key;
+      if (c.type === 'similarity') Object.assign(spec, { method: c.method ?? 'levenshtein', min: c.min });
+    } else if (c.type === 'script') {
+      for (const key of ['pointer', 'expected', 'pattern', 'flags', 'schema', 'ignore_case'] as const) {
+        misplaced(key, 'the function is given the whole answer, the row and the cell');
+      }
+      if (c.module === undefined) issue(at(), "a 'script' check needs 'module': a JavaScript file (relative to the config) exporting the check function");
+      else {
+        const file = isAbsolute(c.module) ? c.module : resolvePath(context.dir, c.module);
+        if (!existsSync(file) || !statSync(file).isFile()) issue(at('module'), `module not found: ${file}`);
+        Object.assign(spec, { module: file, export: c.export ?? 'default', timeoutMs: c.timeout_ms ?? DEFAULT_SCRIPT_TIMEOUT_MS, min: c.min });
+        scriptSources[name] = { module: context.locate(at('module')), export: context.locate(c.export !== undefined ? at('export') : at('module')) };
+      }
+    } else if (c.type === 'equals' || c.type === 'contains') {
       if (!('expected' in c)) issue(at(), `a '${c.type}' check needs 'expected': a value, or { column: <dataset column> }`);
       if (c.type === 'contains' && c.expected !== null && typeof c.expected === 'object' && expectedColumn(c.expected) === undefined) {
         issue(at('expected'), "'expected' of a contains check must be text, a number, or { column: <dataset column> }");
@@ -80,7 +123,8 @@ export function resolveEvaluation(data: ConfigFile, issue: Issue, loadSchema: Sc
   });
 
   const checkNames = checks.map((c) => c.name);
-  const known = metricsFor(checkNames).map((m) => m.name);
+  const scored = scoredCheckNames(checks);
+  const known = metricsFor(checkNames, scored).map((m) => m.name);
   const unknownMetric = (path: DocPath, metric: string) => {
     const hint = suggestMetric(metric, known, suggest);
     issue(path, `unknown metric '${metric}'${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}`);
@@ -88,13 +132,13 @@ export function resolveEvaluation(data: ConfigFile, issue: Issue, loadSchema: Sc
 
   const compare: CompareSpec = { baseline: data.compare?.baseline ?? null, metrics: data.compare?.metrics ?? null, alpha: data.compare?.alpha ?? DEFAULT_ALPHA };
   (compare.metrics ?? []).forEach((m, i) => {
-    const def = findMetric(m, checkNames);
+    const def = findMetric(m, checkNames, scored);
     if (!def) unknownMetric(['compare', 'metrics', i], m);
     else if (!def.comparable) issue(['compare', 'metrics', i], `'${m}' cannot be compared row by row; use latency_mean_ms`);
   });
 
   const gates: GateSpec[] = (data.gates ?? []).map((g, i) => {
-    const def = findMetric(g.metric, checkNames);
+    const def = findMetric(g.metric, checkNames, scored);
     if (!def) unknownMetric(['gates', i, 'metric'], g.metric);
     if (g.min === undefined && g.max === undefined) issue(['gates', i], "a gate needs 'min' or 'max' (or both)");
     if (g.min !== undefined && g.max !== undefined && g.min > g.max) issue(['gates', i, 'min'], `min ${g.min} is above max ${g.max}: no value can pass`);
@@ -109,7 +153,7 @@ export function resolveEvaluation(data: ConfigFile, issue: Issue, loadSchema: Sc
     return { name: g.name, metric: g.metric, min: g.min, max: g.max, cell: g.cell, bound: g.bound ?? 'point' };
   });
 
-  return { checks, compare, gates, pricing: data.pricing ?? {}, runSchema };
+  return { checks, scriptSources, compare, gates, pricing: data.pricing ?? {}, runSchema };
 }
 
 /**

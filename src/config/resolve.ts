@@ -19,6 +19,7 @@ import { expandGrid } from '../plan/index.js';
 import { simulatorOptionIssues } from '../simulator/options.js';
 import { resolvePrompts } from './prompts.js';
 import { resolvePick } from './pick.js';
+import { scoredCheckNames } from '../contracts/checks.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -76,11 +77,14 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     fileIssue: (i) => schemaFileIssues.push(i),
   };
   for (const rule of rules) rule(ctx);
-  const evaluation = resolveEvaluation(data, ctx.issue, (spec, path) => loadSchema(ctx, spec, path));
+  const evaluation = resolveEvaluation(data, ctx.issue, (spec, path) => loadSchema(ctx, spec, path), {
+    dir,
+    locate: (path, opts) => ({ file, ...loaded.at(path, opts), path: path.join('.') }),
+  });
   const schema = loadSchema(ctx) ?? evaluation.runSchema;
   issues.push(...schemaFileIssues);
   const prompts = resolvePrompts(loaded, dir, ctx.issue, issues);
-  const pick = resolvePick(data, evaluation.checks.map((c) => c.name), ctx.issue);
+  const pick = resolvePick(data, evaluation.checks.map((c) => c.name), ctx.issue, scoredCheckNames(evaluation.checks));
   if (issues.length > 0) throw new ConfigError(issues);
 
   const params: Record<string, unknown> = { ...(data.params ?? {}) };
@@ -117,6 +121,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     cacheDir: resolveCacheDir(options.cache ?? data.cache, dir, env),
     timeoutS: data.timeout_s ?? (typeof data.provider === 'object' ? data.provider.timeout_s : undefined) ?? 300,
     checks: evaluation.checks,
+    scriptSources: evaluation.scriptSources,
     compare: evaluation.compare,
     gates: evaluation.gates,
     pricing: evaluation.pricing,

@@ -116,13 +116,25 @@ const checkSchema = {
   required: ['type'],
   properties: {
     name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-    type: { enum: ['equals', 'contains', 'regex', 'json_schema'] },
+    type: { enum: ['equals', 'contains', 'regex', 'json_schema', 'number', 'set_equals', 'similarity', 'script'] },
     pointer: { type: 'string', pattern: '^(/.*)?$' },
     expected: { type: ['string', 'number', 'boolean', 'null', 'object', 'array'] },
     pattern: { type: 'string' },
     flags: { type: 'string', pattern: '^[dimsuv]*$' },
     ignore_case: { type: 'boolean' },
     schema: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object' }] },
+    tolerance: {
+      anyOf: [
+        { type: 'number', minimum: 0 },
+        { type: 'object', properties: { absolute: { type: 'number', minimum: 0 }, relative: { type: 'number', minimum: 0 } }, additionalProperties: false },
+      ],
+    },
+    key: { type: 'string', minLength: 1 },
+    method: { enum: ['levenshtein', 'token_f1'] },
+    min: { type: 'number', minimum: 0, maximum: 1 },
+    module: { type: 'string', minLength: 1 },
+    export: { type: 'string', minLength: 1 },
+    timeout_ms: { type: 'integer', minimum: 1 },
   },
   additionalProperties: false,
 };

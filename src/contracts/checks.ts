@@ -1,8 +1,23 @@
 // The checks as the config declares them: what config resolves, check grades, dataset reads columns for, and
 // record/report name columns after. Pure data, so every stage may import it.
 
-export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema'] as const;
+export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema', 'number', 'set_equals', 'similarity', 'script'] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
+
+/**
+ * Check types that yield a score in [0, 1] and a reason beside pass/fail, and may leave a choice unscored: they get
+ * the `<name>_score` / `<name>_reason` columns and the `<name>_score_mean` / `<name>_unscored_rate` metrics.
+ */
+export const SCORED_CHECK_TYPES: readonly CheckType[] = ['number', 'set_equals', 'similarity', 'script'];
+
+/** The names of the checks that yield scores, in config order. */
+export function scoredCheckNames(checks: ReadonlyArray<{ name: string; type: string }> | undefined): string[] {
+  return (checks ?? []).filter((c) => (SCORED_CHECK_TYPES as readonly string[]).includes(c.type)).map((c) => c.name);
+}
+
+export const SIMILARITY_METHODS = ['levenshtein', 'token_f1'] as const;
+/** A script check's time limit per choice unless `timeout_ms` says otherwise. */
+export const DEFAULT_SCRIPT_TIMEOUT_MS = 5000;
 
 /** A check as resolved from the config (schema already loaded). */
 export interface CheckSpec {
@@ -16,10 +31,32 @@ export interface CheckSpec {
   flags?: string | undefined;
   ignoreCase?: boolean | undefined;
   schema?: Record<string, unknown> | undefined;
+  /** number: how far from `expected` still passes (either bound suffices); both absent: exactly equal. */
+  tolerance?: { absolute?: number | undefined; relative?: number | undefined } | undefined;
+  /** set_equals: compare objects by this field instead of by their whole value. */
+  key?: string | undefined;
+  /** similarity: how the score is computed. */
+  method?: (typeof SIMILARITY_METHODS)[number] | undefined;
+  /** similarity and script: the score that passes when the check gives no pass/fail of its own. */
+  min?: number | undefined;
+  /** script: the module's absolute path, the function's export name, and its time limit per choice. */
+  module?: string | undefined;
+  export?: string | undefined;
+  timeoutMs?: number | undefined;
 }
 
-/** The outcome of every check for one choice; null: not graded (no content to grade). */
+/** The outcome of every check for one choice; null: not graded or unscored (nothing to judge, or undecided). */
 export type CheckResults = Record<string, boolean | null>;
+
+/**
+ * One scored check's outcome for one choice: pass/fail with a score in [0, 1], or unscored (`pass` null) with the
+ * reason. Unscored is never counted as a pass or a fail.
+ */
+export interface CheckOutcome {
+  pass: boolean | null;
+  score: number | null;
+  reason?: string | undefined;
+}
 
 /** The dataset column an `expected: { column: name }` reads, if that is what `expected` is. */
 export function expectedColumn(expected: unknown): string | undefined {

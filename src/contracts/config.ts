@@ -1,5 +1,13 @@
 import type { SourceIssue } from '../errors.js';
 import type { CheckSpec } from './checks.js';
+
+/** A place in the config file (as errors.ts's SourceIssue locates a problem). */
+export interface ConfigLocation {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+}
 import type { CompareSpec, GateSpec } from './evaluation.js';
 
 /** What the user wrote in the YAML file (snake_case, like the API). */
@@ -58,13 +66,20 @@ export type DatasetFile = string | { path: string; encoding?: string };
 
 export interface CheckFile {
   name?: string;
-  type: 'equals' | 'contains' | 'regex' | 'json_schema';
+  type: 'equals' | 'contains' | 'regex' | 'json_schema' | 'number' | 'set_equals' | 'similarity' | 'script';
   pointer?: string;
   expected?: unknown;
   pattern?: string;
   flags?: string;
   ignore_case?: boolean;
   schema?: string | Record<string, unknown>;
+  tolerance?: number | { absolute?: number; relative?: number };
+  key?: string;
+  method?: 'levenshtein' | 'token_f1';
+  min?: number;
+  module?: string;
+  export?: string;
+  timeout_ms?: number;
 }
 
 export interface GateFile {
@@ -146,6 +161,11 @@ export interface Config {
   nMode?: 'native' | 'repeat' | undefined;
   /** Checks graded on every choice (the schema check is `schema`, not one of these). Optional for configs built in code. */
   checks?: CheckSpec[] | undefined;
+  /**
+   * Where each script check's `module` and `export` are written (by check name), so a module that does not load or
+   * lacks its export is reported at its line. Not part of the config hash: moving a line changes no result.
+   */
+  scriptSources?: Record<string, { module: ConfigLocation; export: ConfigLocation }> | undefined;
   /** Within-run comparison against a baseline cell; null fields mean the defaults (first cell, default metrics). */
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;

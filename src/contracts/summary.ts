@@ -38,6 +38,8 @@ export interface Summary {
   cells: CellStats[];
   /** Names of the configured checks (columns check_<name>, metrics <name>_pass_rate). */
   checks?: string[];
+  /** The checks among them that yield scores (columns <name>_score, <name>_reason; metrics <name>_score_mean, <name>_unscored_rate). */
+  scored_checks?: string[];
   /** Every cell against the baseline cell, paired over rows (absent with a single cell). */
   comparison?: ComparisonSection | undefined;
   gates?: GateSection;
@@ -129,6 +131,12 @@ export interface CellStats {
   /** Per check: choices graded, choices passed, and the pass rate. */
   [checkCount: `${string}_checked` | `${string}_pass`]: number | undefined;
   [checkRate: `${string}_pass_rate`]: number | null | undefined;
+  /**
+   * Per scored check: choices answered, unscored, scored; the unscored rate (of the answered) and the mean score of
+   * the scored, each with its interval.
+   */
+  [scoreCount: `${string}_answered` | `${string}_unscored` | `${string}_scored`]: number | undefined;
+  [scoreValue: `${string}_unscored_rate` | `${string}_score_mean`]: number | null | undefined;
 }
 
 /** A stats field by name (metric names come from the config, so they are strings, not keys of CellStats). */

@@ -48,6 +48,13 @@ export interface RunManifest {
   sessions: Array<{ started_at: string; ended_at: string | null; status: RunStatus; recorded: number; shard?: string }>;
   /** The prompt variants' message templates, by name (absent without `prompts:`): what each cell's `prompt` sent. */
   prompts?: Record<string, Array<{ role: string; content: string; name?: string }>>;
+  /**
+   * What shapes the requests besides the cells and the variants: the message template, the id column and n_mode.
+   * `evalrun regrade` refuses a config that changes them. Absent in runs made before it was kept.
+   */
+  request?: { messages: unknown; id_column: string | null; n_mode: 'native' | 'repeat' };
+  /** Each `evalrun regrade` of this run: when, with which config, and the config hash it replaced. */
+  regrades?: Array<{ at: string; config_file: string; config_hash: string; previous_config_hash: string }>;
   /** The run's JSON Schema, if any, so a report can be rebuilt without the config. */
   schema_file: string | null;
   /** Checks, comparison, gates and prices: how reports judge the run. Absent in runs made before they existed. */

@@ -106,6 +106,13 @@ export interface ChoiceRecord {
   tool_args_valid?: boolean | null;
   /** For each failed `equals` check: the expected value and the one found (`got` absent: no value there). */
   check_details?: Record<string, { expected: unknown; got?: unknown }>;
+  /**
+   * Checks that yield scores (number, set_equals, similarity, script): each one's score in [0, 1]; null when the
+   * choice is unscored (its `checks` entry is null too: never a pass or a fail).
+   */
+  check_scores?: Record<string, number | null>;
+  /** Those checks' short reasons: why a choice failed or was left unscored (a script that threw, timed out, …). */
+  check_reasons?: Record<string, string>;
 }
 
 /**

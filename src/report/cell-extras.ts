@@ -3,13 +3,15 @@ import { studentTQuantile } from '../stats/index.js';
 import { rateMetrics } from '../stats/index.js';
 import { wilson } from '../stats/index.js';
 import { type CellStats, field } from '../contracts/summary.js';
+import { scoreMoments, type ScoreCounts } from './cell-stats.js';
 import { roundOrNull, roundTo } from '../util/round.js';
 
 /** stats.csv columns after the base ones: per check its counts and rate, then every interval, then cost. */
-export function extraStatsColumns(checks: readonly string[]): string[] {
+export function extraStatsColumns(checks: readonly string[], scored: readonly string[] = []): string[] {
   return [
     ...checks.flatMap((c) => [`${c}_checked`, `${c}_pass`, `${c}_pass_rate`]),
-    ...rateMetrics(checks).flatMap((m) => [`${m.name}_low`, `${m.name}_high`]),
+    ...scored.flatMap((c) => [`${c}_answered`, `${c}_unscored`, `${c}_unscored_rate`, `${c}_scored`, `${c}_score_mean`, `${c}_score_mean_low`, `${c}_score_mean_high`]),
+    ...rateMetrics(checks, scored).flatMap((m) => [`${m.name}_low`, `${m.name}_high`]),
     'latency_mean_ms_low',
     'latency_mean_ms_high',
     'cost_usd',
@@ -30,6 +32,7 @@ export function extendCellStats(
   billed: BilledTokens,
   priced: BilledTokens,
   prices: Readonly<Record<string, Price>>,
+  scores: Readonly<Record<string, ScoreCounts>> = {},
 ): CellStats {
   const out: CellStats = { ...base };
   for (const [name, c] of Object.entries(checks)) {
@@ -37,7 +40,20 @@ export function extendCellStats(
     out[`${name}_pass`] = c.pass;
     out[`${name}_pass_rate`] = c.checked > 0 ? c.pass / c.checked : null;
   }
-  for (const m of rateMetrics(Object.keys(checks))) {
+  for (const [name, c] of Object.entries(scores)) {
+    out[`${name}_answered`] = c.answered;
+    out[`${name}_unscored`] = c.unscored;
+    out[`${name}_unscored_rate`] = c.answered > 0 ? c.unscored / c.answered : null;
+    out[`${name}_scored`] = c.scored;
+    // The mean score with a 95% t-interval over the scored choices, kept within [0, 1] where scores live. Like the
+    // rates' intervals, it treats a row's n choices as independent.
+    const m = scoreMoments(c);
+    out[`${name}_score_mean`] = m.n > 0 ? roundTo(m.mean, 4) : null;
+    const half = m.n > 1 ? studentTQuantile(0.975, m.n - 1) * Math.sqrt(m.variance / m.n) : NaN;
+    out[`${name}_score_mean_low`] = Number.isFinite(half) ? roundTo(Math.max(0, m.mean - half), 4) : null;
+    out[`${name}_score_mean_high`] = Number.isFinite(half) ? roundTo(Math.min(1, m.mean + half), 4) : null;
+  }
+  for (const m of rateMetrics(Object.keys(checks), Object.keys(scores))) {
     const k = field(out, m.count!) as number | undefined;
     const n = field(out, m.of!) as number | undefined;
     const ci = k !== undefined && n !== undefined ? wilson(k, n) : null;

@@ -48,6 +48,22 @@ export class LatencySamples {
   }
 }
 
+export interface ScoreCounts {
+  answered: number;
+  unscored: number;
+  scored: number;
+  sum: number;
+  sumSq: number;
+}
+
+export function scoreMoments(c: ScoreCounts | undefined): { n: number; mean: number; variance: number } {
+  if (!c || c.scored === 0) return { n: 0, mean: NaN, variance: NaN };
+  const mean = c.sum / c.scored;
+  // Sum of squares about the mean, never below 0 (float rounding on identical scores).
+  const ss = Math.max(0, c.sumSq - c.scored * mean * mean);
+  return { n: c.scored, mean, variance: c.scored > 1 ? ss / (c.scored - 1) : NaN };
+}
+
 /**
  * Everything one cell's statistics need, taken one record at a time: counts, latencies, check counts and billed
  * tokens. The report pass (hence the live report and `merge`) and `compare` feed it the same way, through
@@ -76,6 +92,8 @@ export class CellAccumulator {
   latencies = new LatencySamples();
   /** Per configured check: choices graded and passed (from the rows' `check_<name>` columns). */
   readonly checks: Record<string, { checked: number; pass: number }>;
+  /** Per scored check: choices answered, left unscored, scored, and the sum and sum of squares of the scores. */
+  readonly scores: Record<string, ScoreCounts>;
   /** Tokens of what was sent: cached answers, and the cached parts of an n_mode repeat record, were not billed. */
   readonly billed = emptyBilled();
   /**
@@ -87,11 +105,19 @@ export class CellAccumulator {
   /** The rows' check columns and the counts they go to, in step: no per-row lookups or allocations. */
   private readonly checkColumns: string[];
   private readonly checkCounts: Array<{ checked: number; pass: number }>;
-  constructor(cell: ManifestCell, checks: readonly string[] = []) {
+  private readonly scoreColumns: Array<{ check: string; score: string; counts: ScoreCounts }>;
+  constructor(cell: ManifestCell, checks: readonly string[] = [], scored: readonly string[] = []) {
     this.cell = cell;
     this.checkColumns = checks.map((c) => `check_${c}`);
     this.checkCounts = checks.map(() => ({ checked: 0, pass: 0 }));
     this.checks = Object.fromEntries(checks.map((c, i) => [c, this.checkCounts[i]!]));
+    this.scoreColumns = scored.map((c) => ({ check: `check_${c}`, score: `${c}_score`, counts: { answered: 0, unscored: 0, scored: 0, sum: 0, sumSq: 0 } }));
+    this.scores = Object.fromEntries(scored.map((c, i) => [c, this.scoreColumns[i]!.counts]));
+  }
+
+  /** Count, mean and sample variance of a scored check's scores (the unpaired comparison between runs needs them). */
+  scoreMoments(check: string): { n: number; mean: number; variance: number } {
+    return scoreMoments(this.scores[check]);
   }
 
   /** One request: its record and its choices.csv rows (`choiceRows`, with the check columns filled in). */
@@ -147,11 +173,23 @@ export class CellAccumulator {
       this.checkCounts[i]!.checked++;
       if (v) this.checkCounts[i]!.pass++;
     }
+    // Unscored is counted among the choices that got an answer: a failed request is error_rate's, not the check's.
+    if (key === 'error') return;
+    for (const s of this.scoreColumns) {
+      s.counts.answered++;
+      if (row[s.check] === null) s.counts.unscored++;
+      const v = row[s.score];
+      if (typeof v === 'number') {
+        s.counts.scored++;
+        s.counts.sum += v;
+        s.counts.sumSq += v * v;
+      }
+    }
   }
 
   /** The cell's stats.csv / summary.json figures: counts, rates with their intervals, latency, and billed cost at `prices`. */
   result(prices: Readonly<Record<string, Price>> = {}): CellStats {
-    return extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices);
+    return extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices, this.scores);
   }
 
   private counts(): CellStats {

@@ -5,6 +5,7 @@ import type { ChoiceRecord, RequestRecord } from '../record/index.js';
 import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/index.js';
 import { RowValues } from '../stats/index.js';
 import { CellAccumulator } from './cell-stats.js';
+import { scoredCheckNames } from '../contracts/checks.js';
 import { choiceRows, type ChoiceRow } from './choice-rows.js';
 
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */
@@ -32,6 +33,8 @@ const MAX_CONTENT = 2000;
  */
 export class ReportCollector {
   readonly checks: string[];
+  /** The checks that yield scores (SCORED_CHECK_TYPES). */
+  readonly scored: string[];
   readonly compareMetrics: MetricDef[];
   readonly rowValues: RowValues;
   /** One accumulator per cell, in plan order. */
@@ -45,22 +48,23 @@ export class ReportCollector {
     this.plan = manifest.plan.cells;
     const evaluation = manifest.evaluation;
     this.checks = (evaluation?.checks ?? []).map((c) => c.name);
-    const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks);
-    this.compareMetrics = wanted.map((m) => findMetric(m, this.checks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
+    this.scored = scoredCheckNames(evaluation?.checks);
+    const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks, this.scored);
+    this.compareMetrics = wanted.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
     // The pick metric is compared too (each cell against the best, for the recommendation): its per-row values are
     // kept even when `compare:` does not list it. Without `pick.metric` it is one of its default candidates.
     const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : [...this.checks.slice(0, 1).map((c) => `${c}_pass_rate`), 'schema_valid_rate', 'json_valid_rate', 'stop_rate'];
-    const pickMetrics = pickNames.map((m) => findMetric(m, this.checks)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
+    const pickMetrics = pickNames.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
     this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, [...this.compareMetrics, ...pickMetrics]);
-    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks));
+    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored));
     this.failingPerCell = this.plan.map(() => 0);
     // Spread over cells: plan order is row-major, so a plain "first 200" would show only the first rows.
     this.perCellCap = Math.max(5, Math.ceil(MAX_FAILING / Math.max(1, this.plan.length)));
   }
 
-  /** Columns choices.csv gets for the checks. */
+  /** Columns choices.csv gets for the checks: `check_<name>`, and for a scored check `<name>_score`, `<name>_reason`. */
   checkColumns(): string[] {
-    return this.checks.map((c) => `check_${c}`);
+    return this.checks.flatMap((c) => (this.scored.includes(c) ? [`check_${c}`, `${c}_score`, `${c}_reason`] : [`check_${c}`]));
   }
 
   /** Which cell of the plan a record belongs to (plan order is row-major). */
@@ -79,6 +83,11 @@ export class ReportCollector {
       for (const name of this.checks) {
         const v = results?.[name];
         row[`check_${name}`] = typeof v === 'boolean' ? v : null;
+      }
+      for (const name of this.scored) {
+        const score = choice?.check_scores?.[name];
+        row[`${name}_score`] = typeof score === 'number' ? score : null;
+        row[`${name}_reason`] = choice?.check_reasons?.[name] ?? null;
       }
       this.noteFailing(row, cellIndex, record, choice);
     }

@@ -8,6 +8,8 @@ import { suggest } from '../util/suggest.js';
 import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/index.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
 import { ReportCollector } from './collector.js';
+import type { CellAccumulator } from './cell-stats.js';
+import { scoredCheckNames } from '../contracts/checks.js';
 import { rounded } from './comparison.js';
 import { field, type ComparisonSection } from '../contracts/summary.js';
 
@@ -157,6 +159,12 @@ function commonChecks(a: RunManifest, b: RunManifest): string[] {
   return (a.evaluation?.checks ?? []).map((c) => c.name).filter((c) => inB.has(c));
 }
 
+/** Of those, the ones both runs scored. */
+function commonScored(a: RunManifest, b: RunManifest): string[] {
+  const inB = new Set(scoredCheckNames(b.evaluation?.checks));
+  return scoredCheckNames(a.evaluation?.checks).filter((c) => inB.has(c));
+}
+
 /**
  * Run B against run A, cell by cell (matched by id), paired over the dataset rows both have (matched by row_id);
  * when they share no rows, the unpaired fallback. Holm across the matched cells, per metric.
@@ -179,14 +187,15 @@ export async function compareRuns(
   const { pairs, differing } = pairCells(manifestA.plan.cells, manifestB.plan.cells, options.map);
   if (pairs.length === 0) throw new UsageError(nothingPairs(manifestA, manifestB));
   const checks = commonChecks(manifestA, manifestB);
-  const known = metricsFor(checks).filter((m) => m.comparable).map((m) => m.name);
+  const scored = commonScored(manifestA, manifestB);
+  const known = metricsFor(checks, scored).filter((m) => m.comparable).map((m) => m.name);
   for (const m of options.metrics ?? []) {
     if (!known.includes(m)) {
       const hint = suggestMetric(m, known, suggest);
       throw new UsageError(`--metric ${m}: not a metric both runs have${hint ? ` (did you mean '${hint}'?)` : ''}; choose from ${known.join(', ')}`);
     }
   }
-  const wanted = options.metrics?.length ? options.metrics : defaultCompareMetrics(checks);
+  const wanted = options.metrics?.length ? options.metrics : defaultCompareMetrics(checks, scored);
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   const [a, b] = await Promise.all([scanRun(dirA, wanted), scanRun(dirB, wanted)]);
   const idsA = a.manifest.plan.cells.map((c) => c.id);
@@ -197,7 +206,7 @@ export async function compareRuns(
   const rowsB = b.collector.rowValues.rowIds;
   const common = rowsB.filter((id) => id !== undefined && rowOfA.has(id)).length;
   const [statsA, statsB] = [a.collector.cellStats(), b.collector.cellStats()];
-  const metrics = wanted.map((m) => findMetric(m, checks)).filter((m): m is MetricDef => m !== undefined);
+  const metrics = wanted.map((m) => findMetric(m, checks, scored)).filter((m): m is MetricDef => m !== undefined);
   const rows: ComparisonSection['rows'] = [];
   const used: string[] = [];
   for (const metric of metrics) {
@@ -210,12 +219,15 @@ export async function compareRuns(
       const aligned = seriesA ? Float64Array.from(rowsB, (rid) => (rid !== undefined && rowOfA.has(rid) ? seriesA[rowOfA.get(rid)!]! : NaN)) : undefined;
       const sa = statsA[ia]!;
       const sb = statsB[ib]!;
+      // A score's unpaired fallback works on the scores' moments, latency on the requests'.
+      const scoreOf = metric.kind === 'score' ? metric.name.slice(0, -'_score_mean'.length) : undefined;
+      const moments = (c: CellAccumulator) => (scoreOf !== undefined ? c.scoreMoments(scoreOf) : c.latencies.moments());
       const count = (s: typeof sa) => (metric.kind === 'rate' ? { k: Number(field(s, metric.count!) ?? 0), n: Number(field(s, metric.of!) ?? 0) } : undefined);
       return {
         cell: label(pair),
         baseline: pair.a,
-        a: { values: aligned, count: count(sa), moments: a.collector.cells[ia]!.latencies.moments() },
-        b: { values: seriesB, count: count(sb), moments: b.collector.cells[ib]!.latencies.moments() },
+        a: { values: aligned, count: count(sa), moments: moments(a.collector.cells[ia]!) },
+        b: { values: seriesB, count: count(sb), moments: moments(b.collector.cells[ib]!) },
         paired: common > 0,
       };
     });

@@ -22,17 +22,18 @@ export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'repo
 export function cellReports(manifest: RunManifest, collector: ReportCollector): CellStats[] {
   const pricing = manifest.evaluation?.pricing ?? {};
   const cells = collector.cellStats(pricing);
-  applyPick(cells, manifest.evaluation?.pick, collector.checks);
+  applyPick(cells, manifest.evaluation?.pick, collector.checks, collector.scored);
   return cells;
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
-  const pick = applyPick(cells, evaluation.pick, collector.checks);
+  const pick = applyPick(cells, evaluation.pick, collector.checks, collector.scored);
   return {
     checks: collector.checks,
+    ...(collector.scored.length ? { scored_checks: collector.scored } : {}),
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: manifest.shard
       ? gatesNotJudged(evaluation.gates, recorded, manifest.shard.requests, manifest.shard)
@@ -40,7 +41,7 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
         ? evaluateGates(evaluation.gates, cells)
         : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
-    pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha) },
+    pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha, collector.scored) },
   };
 }
 

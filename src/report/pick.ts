@@ -20,9 +20,10 @@ export function applyPick(
   cells: CellStats[],
   spec: { metric: string | null; cost: string | null } | undefined,
   checks: readonly string[],
+  scored: readonly string[] = [],
 ): PickSection {
   const metric = spec?.metric ?? defaultPickMetric(checks, cells);
-  const direction = findMetric(metric, checks)?.direction === 'lower' ? 'lower' : 'higher';
+  const direction = findMetric(metric, checks, scored)?.direction === 'lower' ? 'lower' : 'higher';
   let cost = (spec?.cost ?? 'cost_per_1k_rows') as PickCost;
   let note: string | undefined;
   if (cost === 'cost_per_1k_rows') {
@@ -63,8 +64,8 @@ export function applyPick(
  * cheapest cell not significantly worse than the best is recommended. The frontier alone follows noise: its cheap
  * end is often a cell whose quality is only apparently lower or higher.
  */
-export function recommendPick(section: PickSection, cells: readonly CellStats[], values: RowValues, checks: readonly string[], alpha: number): Pick<PickSection, 'recommended' | 'recommended_note'> {
-  const def = findMetric(section.metric, checks);
+export function recommendPick(section: PickSection, cells: readonly CellStats[], values: RowValues, checks: readonly string[], alpha: number, scored: readonly string[] = []): Pick<PickSection, 'recommended' | 'recommended_note'> {
+  const def = findMetric(section.metric, checks, scored);
   const placed = cells
     .map((c, index) => ({ c, index, quality: num(field(c, section.metric)), cost: num(field(c, section.cost)) }))
     .filter((p): p is { c: CellStats; index: number; quality: number; cost: number } => p.quality !== null && p.cost !== null);

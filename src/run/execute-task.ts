@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { ApiFatalError } from '../errors.js';
 import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
+import { gradedParts } from '../check/index.js';
 import type { Task } from '../contracts/plan.js';
 import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
 import type { ResponseCache } from './cache.js';
@@ -21,7 +22,7 @@ export interface ExecuteDeps {
    * Check one choice for its cell: its content (JSON + schema; NOT_CHECKED outside JSON mode) unless `gradeContent`
    * is false, its tool calls' arguments, and the configured checks.
    */
-  check: (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean) => ChoiceCheck;
+  check: (task: Task, content: string | null, toolCalls?: readonly ToolCall[] | null, gradeContent?: boolean, nothing?: boolean) => ChoiceCheck;
   redact: (text: string) => string;
   /** Aborted on a hard stop (a second Ctrl-C, or the grace period after the first ran out): nothing more is recorded. */
   signal: AbortSignal;
@@ -309,7 +310,7 @@ function failedRecord(task: Task, error: RequestError, m: { attempts: number; la
 const MAX_INPUT_TEXT = 1000;
 
 /** The row's values for the report's failing choices; a long text is cut, as the report would not show it whole. */
-function inputOf(task: Task): Record<string, unknown> {
+export function inputOf(task: Task): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(task.row.vars)) {
     const text = typeof v === 'string' ? v : undefined;
@@ -323,7 +324,7 @@ function inputOf(task: Task): Record<string, unknown> {
 }
 
 /** The same "failing" the report's failing-choices list uses (collector.ts): anything a reader would look into. */
-function choiceFails(c: ChoiceRecord): boolean {
+export function choiceFails(c: ChoiceRecord): boolean {
   if (c.error !== undefined || c.tool_args_valid === false) return true;
   if (c.finish_reason !== 'stop' && c.finish_reason !== 'tool_calls') return true;
   if (c.json_valid === false || c.schema_valid === false) return true;
@@ -469,10 +470,8 @@ function toChoice(task: Task, c: OpenAI.ChatCompletion.Choice, index: number, de
   const refusal = typeof message.refusal === 'string' ? message.refusal : null;
   // A filtered answer or a refusal has nothing to judge (they count as content_filter and refusal). Tool calls answer
   // in arguments: those are validated against the tools, and the JSON check applies to content answers only.
-  const unanswered = (refusal !== null && !content) || (c.finish_reason === 'content_filter' && !content);
-  const toolOnly = calls.length > 0 && content === null;
-  const check =
-    unanswered && !calls.length ? { json_valid: null, schema_valid: null, schema_errors: [] } : deps.check(task, content, calls.length ? calls : null, !toolOnly && !unanswered);
+  const graded = gradedParts({ content, refusal, finish_reason: c.finish_reason ?? null, hasToolCalls: calls.length > 0 });
+  const check = deps.check(task, content, calls.length ? calls : null, graded.content, graded.nothing);
   return {
     index,
     finish_reason: c.finish_reason ?? null,

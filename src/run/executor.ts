@@ -7,6 +7,8 @@ import { Pacer } from './pacer.js';
 import type { Provider } from './provider.js';
 import { serverAskedDelayMs } from './retry.js';
 import { runPlan } from './run-plan.js';
+import { gradeScripts } from './grade-scripts.js';
+import type { ScriptChecks } from '../check/index.js';
 
 /**
  * The stage between the plan and the journal: takes the planned tasks and produces one record per finished request.
@@ -46,6 +48,8 @@ export interface HttpExecutorOptions {
   config: Pick<Config, 'concurrency' | 'retry' | 'timeoutS' | 'rateLimit' | 'cacheDir' | 'nMode'>;
   /** Checks one choice for its cell (JSON + schema, tool-call arguments, graded checks). */
   check: ExecuteDeps['check'];
+  /** The run's script checks, graded on each record once its answer is in (outside the HTTP slot). */
+  scripts?: ScriptChecks | undefined;
   /** After every HTTP attempt: progress. */
   onAttempt?: ((outcome: { status: number | undefined; retrying: boolean }) => void) | undefined;
 }
@@ -70,8 +74,8 @@ export function createHttpExecutor(options: HttpExecutorOptions): Executor {
         return await runPlan(tasks, {
           concurrency: config.concurrency,
           stop: run.stop,
-          execute: (task, slots) =>
-            executeTask(task, {
+          execute: async (task, slots) => {
+            const record = await executeTask(task, {
               client: provider.client,
               slots,
               retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
@@ -87,7 +91,9 @@ export function createHttpExecutor(options: HttpExecutorOptions): Executor {
                 pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));
                 options.onAttempt?.(o);
               },
-            }),
+            });
+            return record && options.scripts ? gradeScripts(options.scripts, record, task, run.abort) : record;
+          },
           onRecord: run.onRecord,
         });
       } finally {

@@ -33,7 +33,7 @@ export interface Side {
   values?: ArrayLike<number> | undefined;
   /** For rates: successes and denominator over the whole cell. */
   count?: { k: number; n: number } | undefined;
-  /** For latency: per-request moments over the whole cell. */
+  /** For latency: per-request moments over the whole cell; for a score, per-choice moments of the scores. */
   moments?: Moments | undefined;
 }
 
@@ -60,7 +60,7 @@ export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[
   const rows = items.map((item) => compareOne(metric, item));
   const adjusted = holm(rows.map((r) => r.p_value));
   const levels = holmLevels(rows.map((r) => r.p_value), alpha);
-  const clip = (v: number | null, side: -1 | 1) => (metric.kind === 'rate' ? Math.max(-1, Math.min(1, v ?? side)) : v);
+  const clip = (v: number | null, side: -1 | 1) => (metric.kind !== 'latency' ? Math.max(-1, Math.min(1, v ?? side)) : v);
   return rows.map(({ intervalAt, ...r }, i) => {
     const p = adjusted[i] ?? null;
     const significant = p !== null && p < alpha && r.diff !== null && r.diff !== 0;
@@ -111,7 +111,7 @@ function compareOne(metric: MetricDef, item: ComparisonItem): Tested {
   if (metric.kind === 'rate' && item.a.count && item.b.count) {
     r = twoProportions(item.a.count.k, item.a.count.n, item.b.count.k, item.b.count.n);
     values = [item.a.count.k / item.a.count.n, item.b.count.k / item.b.count.n];
-  } else if (metric.kind === 'latency' && item.a.moments && item.b.moments) {
+  } else if (metric.kind !== 'rate' && item.a.moments && item.b.moments) {
     r = welch(item.a.moments, item.b.moments);
     values = [item.a.moments.mean, item.b.moments.mean];
   }

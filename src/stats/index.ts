@@ -3,6 +3,6 @@
 export { METHOD_NOTE, compareMetric, type ComparisonItem, type ComparisonRow } from './compare.js';
 export { studentTQuantile } from './distributions.js';
 export { PICK_COSTS, paretoFrontier, type PickCost } from './frontier.js';
-export { defaultCompareMetrics, findMetric, metricsFor, rateMetrics, suggestMetric, type MetricDef } from './metrics.js';
+export { defaultCompareMetrics, findMetric, metricsFor, rateMetrics, scoreMetric, suggestMetric, unscoredMetric, type MetricDef } from './metrics.js';
 export { RowValues } from './row-values.js';
 export { wilson } from './wilson.js';

@@ -9,11 +9,14 @@ export type Direction = 'higher' | 'lower' | 'none';
 
 export interface MetricDef {
   name: string;
-  kind: 'rate' | 'latency';
+  /** score: a mean of per-choice scores in [0, 1] (`column` of choices.csv), with a t-interval. */
+  kind: 'rate' | 'latency' | 'score';
   direction: Direction;
   /** For rates: the stats columns of the numerator and the denominator. */
   count?: string;
   of?: string;
+  /** For scores: the choices.csv column holding each choice's score. */
+  column?: string;
   /** Has a per-row value, so it can be compared between cells. */
   comparable: boolean;
   /** Has a 95% interval (`<name>_low`/`_high`), so a gate may use `bound`. */
@@ -52,26 +55,41 @@ export function checkMetric(check: string): MetricDef {
   return rate(`${check}_pass_rate`, `${check}_pass`, `${check}_checked`, 'higher');
 }
 
-/** Every metric of a run with these checks, in the order tables show them. */
-export function metricsFor(checks: readonly string[]): MetricDef[] {
-  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
+/** A scored check's mean score over the choices it scored (higher is better). */
+export function scoreMetric(check: string): MetricDef {
+  return { name: `${check}_score_mean`, kind: 'score', direction: 'higher', count: `${check}_score_sum`, of: `${check}_scored`, column: `${check}_score`, comparable: true, interval: true };
 }
 
-export function rateMetrics(checks: readonly string[]): MetricDef[] {
-  return metricsFor(checks).filter((m) => m.kind === 'rate');
+/** The share of a scored check's answered choices it could not score (no content, undecided, its code failed). */
+export function unscoredMetric(check: string): MetricDef {
+  return rate(`${check}_unscored_rate`, `${check}_unscored`, `${check}_answered`, 'lower');
+}
+
+/** The metrics of the scored checks (`scored`: their names, SCORED_CHECK_TYPES), after each one's pass rate. */
+function scoredMetrics(scored: readonly string[]): MetricDef[] {
+  return scored.flatMap((c) => [scoreMetric(c), unscoredMetric(c)]);
+}
+
+/** Every metric of a run with these checks (`scored`: those that yield scores), in the order tables show them. */
+export function metricsFor(checks: readonly string[], scored: readonly string[] = []): MetricDef[] {
+  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...scoredMetrics(scored), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
+}
+
+export function rateMetrics(checks: readonly string[], scored: readonly string[] = []): MetricDef[] {
+  return metricsFor(checks, scored).filter((m) => m.kind === 'rate');
 }
 
 /** What a comparison looks at unless told otherwise: output quality first, then truncation and failures. */
-export function defaultCompareMetrics(checks: readonly string[]): string[] {
-  return ['schema_valid_rate', 'json_valid_rate', ...checks.map((c) => `${c}_pass_rate`), 'length_rate', 'error_rate'];
+export function defaultCompareMetrics(checks: readonly string[], scored: readonly string[] = []): string[] {
+  return ['schema_valid_rate', 'json_valid_rate', ...checks.map((c) => `${c}_pass_rate`), ...scored.map((c) => `${c}_score_mean`), 'length_rate', 'error_rate'];
 }
 
-export function findMetric(name: string, checks: readonly string[]): MetricDef | undefined {
-  return metricsFor(checks).find((m) => m.name === name);
+export function findMetric(name: string, checks: readonly string[], scored: readonly string[] = []): MetricDef | undefined {
+  return metricsFor(checks, scored).find((m) => m.name === name);
 }
 
 /** "did you mean" for a metric name: `schema_valid` → `schema_valid_rate`, `category` → `category_pass_rate`. */
 export function suggestMetric(name: string, known: readonly string[], fuzzy: (word: string, candidates: readonly string[]) => string | undefined): string | undefined {
-  for (const form of [`${name}_rate`, `${name}_pass_rate`, name.replace(/_pass$/, '_pass_rate')]) if (known.includes(form)) return form;
+  for (const form of [`${name}_rate`, `${name}_pass_rate`, name.replace(/_pass$/, '_pass_rate'), `${name}_score_mean`, name.replace(/_score$/, '_score_mean')]) if (known.includes(form)) return form;
   return fuzzy(name, known);
 }

@@ -14,6 +14,11 @@ export function outcomeOf(metric: MetricDef): (row: ChoiceOutcome) => boolean | 
   // Over all choices, like stats.csv's refusal_rate: refusals overlap the finish reasons.
   if (count === 'refusal') return (row) => typeof row['refusal'] === 'string' && row['refusal'] !== '';
   if (metric.of === 'choices') return (row) => row.finish_reason === count;
+  // A scored check's unscored share, over the choices that got an answer (a failed request is error_rate's).
+  if (count.endsWith('_unscored')) {
+    const check = `check_${count.slice(0, -'_unscored'.length)}`;
+    return (row) => (row.finish_reason === 'error' ? null : row[check] === null);
+  }
   const column = count.endsWith('_pass') ? `check_${count.slice(0, -'_pass'.length)}` : count;
   return (row) => (typeof row[column] === 'boolean' ? (row[column] as boolean) : null);
 }
@@ -31,6 +36,7 @@ export class RowValues {
   readonly rowIds: Array<string | undefined>;
   private readonly data: Float64Array[];
   private readonly outcomes: Array<((row: ChoiceOutcome) => boolean | null) | undefined>;
+  private readonly scoreColumns: Array<string | undefined>;
 
   constructor(rows: number, cells: number, metrics: readonly MetricDef[]) {
     this.rows = rows;
@@ -38,6 +44,7 @@ export class RowValues {
     this.rowIds = new Array<string | undefined>(rows);
     this.data = Array.from({ length: cells * metrics.length }, () => new Float64Array(rows).fill(NaN));
     this.outcomes = metrics.map((m) => (m.kind === 'rate' ? outcomeOf(m) : undefined));
+    this.scoreColumns = metrics.map((m) => (m.kind === 'score' ? m.column : undefined));
   }
 
   add(row: number, cell: number, rowId: string, choices: readonly ChoiceOutcome[], latencyMs: number | null): void {
@@ -46,7 +53,19 @@ export class RowValues {
     this.metrics.forEach((metric, m) => {
       const outcome = this.outcomes[m];
       let value = NaN;
-      if (!outcome) value = latencyMs ?? NaN;
+      const column = this.scoreColumns[m];
+      if (column !== undefined) {
+        // A score: the mean of the row's scored choices (unscored ones have no score and are left out).
+        let sum = 0;
+        let n = 0;
+        for (const c of choices) {
+          const v = c[column];
+          if (typeof v !== 'number') continue;
+          sum += v;
+          n++;
+        }
+        if (n > 0) value = sum / n;
+      } else if (!outcome) value = latencyMs ?? NaN;
       else {
         let k = 0;
         let n = 0;

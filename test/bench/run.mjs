@@ -367,6 +367,42 @@ const scenarios = {
     });
     record({ scenario: `batch on provider: simulator (in-process), ${total}`, requests: total, wall_s: p.wall, rps: total / p.wall, cpu_s: p.cpu, rss_mb: p.rssMb, target: '≤200 MB (CLI + simulator)', pass: p.rssMb <= 200 });
   },
+  // A script check on every choice of the throughput job (≤ 25% of its wall time), and `regrade` of that run (≤ 20% of
+  // the run's wall time, flat memory). Runs with and without the check alternate, so both see the same noise.
+  async graders() {
+    const rows = quick ? 1000 : 5000;
+    const requests = rows * 12;
+    const module = join(work, 'bench-check.mjs');
+    writeFileSync(module, "export default ({ json }) => (json && typeof json.summary === 'string' ? Math.min(1, json.summary.length / 40) : { pass: null, reason: 'no summary' });\n");
+    const plain = config('graders-plain', { rows });
+    const scripted = config('graders-script', { rows, extra: `checks:\n  - { name: summary_len, type: script, module: ${module} }` });
+    await withSim({}, async (sim) => {
+      const env = { OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-bench' };
+      const without = [];
+      const withScript = [];
+      const regrades = [];
+      for (let i = 0; i < repeats; i++) {
+        without.push(await evalrun('graders-plain', plain, sim));
+        const out = join(work, `graders-script-${i}`);
+        const run = await timed(process.execPath, [BIN, 'run', scripted, '--out', out, '--quiet'], env);
+        if (run.code !== 0) throw new Error(`graders: evalrun exited ${run.code}: ${run.err.slice(-800)}`);
+        withScript.push(run);
+        const rg = await timed(process.execPath, [BIN, 'regrade', out], {});
+        if (rg.code !== 0) throw new Error(`graders: regrade exited ${rg.code}: ${rg.err.slice(-800)}`);
+        regrades.push({ ...rg, ratio: rg.wall / run.wall });
+        rmSync(out, { recursive: true, force: true });
+      }
+      const base = median(without.map((r) => r.wall));
+      const scriptWall = median(withScript.map((r) => r.wall));
+      const overhead = scriptWall / base - 1;
+      record({ scenario: 'graders: throughput without checks', requests, wall_s: base, rps: requests / base, cpu_s: median(without.map((r) => r.cpu)), rss_mb: median(without.map((r) => r.rssMb)) });
+      record({ scenario: 'graders: same, a script check on every choice', requests, wall_s: scriptWall, rps: requests / scriptWall, cpu_s: median(withScript.map((r) => r.cpu)), rss_mb: median(withScript.map((r) => r.rssMb)), target: `≤25% more wall time (${(overhead * 100).toFixed(0)}%)`, pass: overhead <= 0.25 });
+      const ratio = median(regrades.map((r) => r.ratio));
+      const rgWall = median(regrades.map((r) => r.wall));
+      const rgRss = median(regrades.map((r) => r.rssMb));
+      record({ scenario: 'graders: regrade of the scripted run', requests, wall_s: rgWall, rps: requests / rgWall, cpu_s: median(regrades.map((r) => r.cpu)), rss_mb: rgRss, target: `≤20% of the run's wall time (${(ratio * 100).toFixed(0)}%), ≤150 MB`, pass: ratio <= 0.2 && rgRss <= 150 });
+    });
+  },
   async promptfoo() {
     const { runPromptfoo } = await import('./promptfoo.mjs');
     await runPromptfoo({ work, schema, quick, record, results, timed, withSim, evalrun, config, repeat });
@@ -375,7 +411,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

@@ -86,7 +86,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
       const { startTokenCounter } = await import('../../plan/token-counter.js');
       const counter = startTokenCounter();
-      const { prepareRun } = await import('../../prepare-run.js');
+      const { openScriptChecks, prepareRun } = await import('../../prepare-run.js');
       const { estimateCost } = await import('../../plan/cost.js');
       const { readRows } = await import('../../dataset/load.js');
       const { formatUsd } = await import('../../report/cost-summary.js');
@@ -95,6 +95,8 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       let shard: ReturnType<typeof shardRange> | undefined;
       try {
         prepared = await prepareRun({ config: args.config, env: ctx.io.env, batch: args.batch });
+        // A script check's module must load and have its export, as `run` requires before sending anything.
+        await (await openScriptChecks(prepared.config))?.close();
         const range = spec ? shardRange(spec, prepared.plan.rows, prepared.cells) : undefined;
         shard = range;
         const rows = range ? shardRows(readRows(prepared.config), range) : readRows(prepared.config);

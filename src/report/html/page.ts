@@ -42,7 +42,7 @@ section { background: #fff; border: 1px solid #dde2e8; border-radius: 6px; paddi
 h2 { font-size: 16px; margin: 0 0 6px; } h3 { font-size: 14px; margin: 10px 0 4px; }
 .note { color: #5b6675; margin: 0 0 8px; font-size: 12.5px; }
 table { border-collapse: collapse; font-size: 12.5px; }
-th, td { border-bottom: 1px solid #e6e9ee; padding: 4px 8px; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #e6e9ee; padding: 4px 7px; text-align: left; vertical-align: top; }
 th { background: #f0f2f5; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.id { font-family: ui-monospace, Menlo, Consolas, monospace; white-space: nowrap; }

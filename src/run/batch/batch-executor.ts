@@ -25,6 +25,8 @@ import { ingestPart, type IngestResult } from './ingest.js';
 import { lineOutcome } from './parse-line.js';
 import type { BatchOutputLine } from './types.js';
 import { anyOf, runSet, toRuns } from './seq-runs.js';
+import { gradeScripts } from '../grade-scripts.js';
+import type { ScriptChecks } from '../../check/index.js';
 
 export interface BatchProgress {
   /** Live and finished batches of this run, by the provider's status. */
@@ -51,6 +53,8 @@ export interface BatchExecutorOptions {
   maxN: number;
   batch: BatchOptions;
   check: ExecuteDeps['check'];
+  /** The run's script checks, graded on each record before it is handed on. */
+  scripts?: ScriptChecks | undefined;
   redact: (text: string) => string;
   /** The run directory: input files are built under DIR/batches. */
   dir: string;
@@ -564,11 +568,11 @@ class BatchSession {
     await this.o.save();
     // Nothing of this batch ran: an error record per request, sent again only with --retry-errors.
     const line = (seq: number): BatchOutputLine => ({ id: '', custom_id: `seq-${seq}`, response: { status_code: 400, request_id: '', body: { error: { message: `the batch failed validation: ${message}`, type: 'invalid_request_error', code: errors[0]?.code ?? null } } }, error: null });
-    for await (const task of this.o.replan(runSet(part.seqs))) this.record(part, b, task, line(task.seq), false);
+    for await (const task of this.o.replan(runSet(part.seqs))) await this.record(part, b, task, line(task.seq), false);
   }
 
   /** Records one line; false when the line is to be submitted again (or left for a resume) instead. */
-  private record(part: BatchPart, b: Batch, task: Task, line: BatchOutputLine, resend: boolean, patch?: (r: RequestRecord) => void): 'recorded' | 'resend' | 'left' {
+  private async record(part: BatchPart, b: Batch, task: Task, line: BatchOutputLine, resend: boolean, patch?: (r: RequestRecord) => void): Promise<'recorded' | 'resend' | 'left'> {
     const startedAt = new Date((b.created_at ?? Date.now() / 1000) * 1000);
     const out = lineOutcome(task, line, { attempts: part.attempt, startedAt }, { check: this.o.check, redact: this.o.redact });
     // Cancelled before it ran: left unrecorded, so a later --resume submits it (it was not paid for).
@@ -577,6 +581,7 @@ class BatchSession {
     // Which batch answered: its usage is billed at the batch price, also in a run resumed in the other mode.
     out.record.batch_id = b.id;
     patch?.(out.record);
+    if (this.o.scripts) await gradeScripts(this.o.scripts, out.record, task, this.run.abort);
     this.run.onRecord(out.record, task);
     if (out.kind === 'answered' && this.o.cache && line.response && linesOf(task, this.repeat) === 1) {
       void this.o.cache.put(task.body, { status: line.response.status_code, request_id: line.response.request_id || null, latency_ms: 0, data: line.response.body }).catch(() => {});

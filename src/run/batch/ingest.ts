@@ -64,7 +64,7 @@ export interface IngestOptions {
   onBytes: (file: string, bytes: number) => void;
   onDownloaded: () => void;
   /** Records a request's line; 'resend' when it is to be submitted again. `patch` amends the record first. */
-  record: (task: Task, line: BatchOutputLine, patch?: (record: RequestRecord) => void) => 'recorded' | 'resend' | 'left';
+  record: (task: Task, line: BatchOutputLine, patch?: (record: RequestRecord) => void) => Promise<'recorded' | 'resend' | 'left'>;
   /** `n_mode: repeat`: a task of n choices came as n single-choice lines (`seq-<n>.<k>`), n ≤ maxN. */
   repeat: boolean;
   maxN: number;
@@ -214,7 +214,7 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
       else if (n === 1) line = lineAt(task, base, customIdOf(task.seq));
       else ({ line, patch } = repeatSet(task, Array.from({ length: n }, (_, k) => lineAt(task, base + k, customIdOf(task.seq, k)))));
       if (line.error?.code === BATCH_RESULT_LOST) result.lost++;
-      if (o.record(task, line, patch) === 'resend') result.retry.push(task.seq);
+      if ((await o.record(task, line, patch)) === 'resend') result.retry.push(task.seq);
       if (++taken === 3) await o.pause?.('ingesting');
       // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
       // records outlive a scavenge and V8 grows its young generation later (~15 MB less peak RSS, RESULTS.md).

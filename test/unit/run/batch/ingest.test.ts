@@ -75,7 +75,7 @@ async function ingest(api: BatchApi, batch: Partial<Batch>) {
     onNotice: () => {},
     onBytes: () => {},
     onDownloaded: () => {},
-    record: (t, line) => {
+    record: async (t, line) => {
       recorded.push({ seq: t.seq, line });
       return line.error?.code === 'batch_cancelled' ? 'left' : 'recorded';
     },

@@ -1,0 +1,152 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
+import { unscored } from './script-result.js';
+import type { ScriptItem, WorkerTask } from './script-worker.js';
+
+/**
+ * What a script check function is given for one choice (README "Your own checks"), less `json`: the worker parses
+ * the content itself.
+ */
+export interface ScriptInput {
+  /** The answer's text (null for a tool-call-only answer). */
+  content: string | null;
+  /** The dataset row's values. */
+  row: Record<string, unknown>;
+  cell: { id: string; params: Record<string, unknown> };
+  choice: { index: number; finish_reason: string | null; refusal: string | null; tool_calls: unknown };
+}
+
+interface Pending {
+  ref: { module: string; export: string; min: number };
+  input: ScriptInput;
+  timeoutMs: number;
+  done: (o: CheckOutcome) => void;
+}
+
+/** A script check passes at this score unless it says otherwise (`min`, or its own `pass`). */
+export const DEFAULT_SCRIPT_MIN = 0.5;
+/** Items sent to a worker in one message: one round trip per choice would cost more than most checks. */
+const MAX_BATCH = 256;
+
+// Tests run the TypeScript sources, which a worker thread cannot load: they use the built worker (npm test builds).
+const WORKER = import.meta.url.endsWith('.ts') ? new URL('../../dist/check/script-worker.js', import.meta.url) : new URL('./script-worker.js', import.meta.url);
+
+/** One script check's module or export that cannot be used, found before anything is sent. */
+export interface ScriptProblem {
+  check: string;
+  key: 'module' | 'export';
+  message: string;
+}
+
+/**
+ * The script checks of a run, graded in a pool of worker threads (piscina), so a check that loops forever can be
+ * stopped (its thread is terminated) and never blocks the event loop that sends requests. Each thread loads a module
+ * once. Choices are batched into one message per thread; a batch that runs past the time limit is graded again one
+ * choice at a time, so only the choice whose check ran too long is left unscored.
+ */
+export class ScriptChecks {
+  readonly specs: readonly CheckSpec[];
+  private readonly pool: Piscina;
+  private readonly threads: number;
+  private pending: Pending[] = [];
+  private busy = 0;
+  private scheduled = false;
+
+  constructor(specs: readonly CheckSpec[], threads = defaultThreads()) {
+    this.specs = specs;
+    this.threads = threads;
+    // 'disabled': a thread never sleeps on Atomics between tasks, so an async check's timers and promises run
+    // normally; one in-flight task per thread, so a batch's clock starts when it starts running.
+    this.pool = new Piscina({ filename: WORKER.href, minThreads: 1, maxThreads: threads, idleTimeout: 30_000, atomics: 'disabled', concurrentTasksPerWorker: 1 });
+  }
+
+  /** Loads every check's module in a worker: what cannot be loaded, or lacks its export, is a config problem. */
+  async probe(): Promise<ScriptProblem[]> {
+    const task: WorkerTask = { probe: this.specs.map((s) => ({ module: s.module!, export: s.export ?? 'default' })) };
+    const found = (await this.pool.run(task, { signal: AbortSignal.timeout(30_000) }).catch((e: unknown) => this.specs.map(() => `cannot load the module: ${(e as Error).message}`))) as Array<string | null>;
+    return found.flatMap((message, i) => (message === null ? [] : [{ check: this.specs[i]!.name, key: message.startsWith('cannot load') ? ('module' as const) : ('export' as const), message }]));
+  }
+
+  /** Every script check on each input: outcomes[i][k] is check k's on input i. */
+  grade(inputs: readonly ScriptInput[]): Promise<CheckOutcome[][]> {
+    return Promise.all(
+      inputs.map((input) =>
+        Promise.all(
+          this.specs.map(
+            (s) =>
+              new Promise<CheckOutcome>((done) => {
+                this.pending.push({ ref: { module: s.module!, export: s.export ?? 'default', min: s.min ?? DEFAULT_SCRIPT_MIN }, input, timeoutMs: s.timeoutMs ?? 5000, done });
+                this.schedule();
+              }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.busy < this.threads && this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_BATCH);
+      this.busy++;
+      void this.runBatch(batch).finally(() => {
+        this.busy--;
+        this.pump();
+      });
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    // The tightest limit of the batch: a batch holding a stuck check must not wait out a laxer one before it is split.
+    const limit = Math.min(...batch.map((p) => p.timeoutMs));
+    const outcomes = await this.run(batch, limit);
+    if (outcomes) return batch.forEach((p, i) => p.done(outcomes[i]!));
+    if (batch.length === 1) return batch[0]!.done(unscored(`timed out after ${batch[0]!.timeoutMs} ms`));
+    // Too slow as a batch: each alone, with its own limit (the stuck thread was ended and replaced).
+    for (const p of batch) {
+      const one = await this.run([p], p.timeoutMs);
+      p.done(one ? one[0]! : unscored(`timed out after ${p.timeoutMs} ms`));
+    }
+  }
+
+  /** The outcomes, or undefined when the limit ran out (piscina then terminates the thread). */
+  private async run(batch: readonly Pending[], limitMs: number): Promise<CheckOutcome[] | undefined> {
+    // Each distinct cell once per message: a batch holds many choices of few cells.
+    const cells: ScriptInput['cell'][] = [];
+    const cellIndex = new Map<string, number>();
+    const items: ScriptItem[] = batch.map((p) => {
+      let cell = cellIndex.get(p.input.cell.id);
+      if (cell === undefined) {
+        cell = cells.push(p.input.cell) - 1;
+        cellIndex.set(p.input.cell.id, cell);
+      }
+      return { module: p.ref.module, export: p.ref.export, min: p.ref.min, input: { content: p.input.content, row: p.input.row, cell, choice: p.input.choice } };
+    });
+    try {
+      return (await this.pool.run({ items, cells } satisfies WorkerTask, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return undefined;
+      // The thread died (a check called process.exit, or ran out of memory): every item of the batch says so.
+      const reason = `the check's worker thread failed: ${(e as Error)?.message ?? String(e)}`;
+      return batch.map(() => unscored(reason));
+    }
+  }
+}
+
+/** Threads for script checks: the cores but one (the main thread sends and records), at least one, at most four. */
+function defaultThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}

@@ -1,0 +1,82 @@
+// A worker thread of the script-check pool (src/check/script-checks.ts): loads each user module once, and calls its
+// check function on a batch of choices. Whatever the function does (throws, returns garbage) becomes that choice's
+// unscored outcome here; a function that never returns is the pool's to stop (it ends this thread).
+import { pathToFileURL } from 'node:url';
+import type { CheckOutcome } from '../contracts/checks.js';
+import { outcomeOfReturn, shortReason, thrownReason, unscored } from './script-result.js';
+
+export interface ScriptRef {
+  module: string;
+  export: string;
+}
+
+/** One choice for one check. The cell is an index into the batch's `cells`: sent once per batch, not per choice. */
+export interface ScriptItem extends ScriptRef {
+  min: number;
+  input: { content: string | null; row: unknown; cell: number; choice: unknown };
+}
+
+export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItem[]; cells: unknown[] };
+
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+function load(module: string): Promise<Record<string, unknown>> {
+  let m = modules.get(module);
+  if (!m) {
+    m = import(pathToFileURL(module).href) as Promise<Record<string, unknown>>;
+    modules.set(module, m);
+  }
+  return m;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** Why a check's module or export cannot be used, or null when it can. */
+async function probe(ref: ScriptRef): Promise<string | null> {
+  let m: Record<string, unknown>;
+  try {
+    m = await load(ref.module);
+  } catch (e) {
+    return shortReason(`cannot load the module: ${errorText(e)}`);
+  }
+  if (typeof m[ref.export] === 'function') return null;
+  const functions = Object.keys(m).filter((k) => typeof m[k] === 'function');
+  const has = functions.length ? `it exports ${functions.map((f) => `'${f}'`).join(', ')}` : 'it exports no function';
+  return `the module has no function export '${ref.export}' (${has})`;
+}
+
+/** The content parsed as JSON (here, off the thread that sends requests); undefined when it is not JSON. */
+function parsed(content: string | null): unknown {
+  if (content === null) return undefined;
+  try {
+    return JSON.parse(content) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+async function grade(item: ScriptItem, cells: unknown[]): Promise<CheckOutcome> {
+  let fn: unknown;
+  try {
+    fn = (await load(item.module))[item.export];
+  } catch (e) {
+    return unscored(`cannot load the module: ${errorText(e)}`);
+  }
+  if (typeof fn !== 'function') return unscored(`the module has no function export '${item.export}'`);
+  try {
+    const { content, row, cell, choice } = item.input;
+    const input = { content, json: parsed(content), row, cell: cells[cell], choice };
+    return outcomeOfReturn(await (fn as (input: unknown) => unknown)(input), item.min);
+  } catch (e) {
+    return unscored(thrownReason(e));
+  }
+}
+
+export default async function run(task: WorkerTask): Promise<Array<string | null> | CheckOutcome[]> {
+  if ('probe' in task) return Promise.all(task.probe.map(probe));
+  const out: CheckOutcome[] = [];
+  for (const item of task.items) out.push(await grade(item, task.cells));
+  return out;
+}

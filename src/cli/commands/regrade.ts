@@ -1,0 +1,38 @@
+import type { CommandModule } from 'yargs';
+import { formatAnomalies, formatSummaryTable } from '../../report/console-table.js';
+import type { CommandContext } from '../main.js';
+import { ExitCode } from '../../errors.js';
+
+interface RegradeArgs {
+  dir: string;
+  config?: string | undefined;
+}
+
+export function regradeCommand(ctx: CommandContext): CommandModule<object, RegradeArgs> {
+  return {
+    command: 'regrade <dir>',
+    describe: "Grade a run's recorded answers again with the config's checks and rewrite every output; sends nothing",
+    builder: (y) =>
+      y
+        .positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' })
+        .option('config', { type: 'string', describe: "The config to grade with (default: the run's own, as it reads now); its requests must be the run's" }),
+    handler: async (args) => {
+      const { regradeRun } = await import('../../regrade-run.js');
+      const result = await regradeRun({ dir: args.dir, config: args.config, env: ctx.io.env, onNotice: (m) => ctx.io.err(`${m}\n`) });
+      const { summary } = result;
+      const { formatEvaluation } = await import('../../report/console-evaluation.js');
+      const { EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
+      const evaluation = formatEvaluation(summary);
+      ctx.io.out(
+        `${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}` +
+          `Regraded ${result.regraded} recorded requests of ${args.dir} with ${result.configFile}; nothing was sent.\n` +
+          `Rewrote records.jsonl, run.json, choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`,
+      );
+      const anomalies = formatAnomalies(summary);
+      if (anomalies) ctx.io.err(`${anomalies}\n`);
+      // As `evalrun report`: a failing gate, or an incomplete run, exits 1.
+      if (!summary.complete) ctx.io.err(`The run is incomplete (${summary.recorded.requests} of ${summary.plan.requests} requests recorded, status ${summary.status}); exit code 1.\n`);
+      if (summary.gates?.failed || !summary.complete) ctx.setExitCode(ExitCode.CheckFailures);
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { gradedParts, makeChoiceChecker, type ScriptChecks } from './check/index.js';
+import type { ChoiceCheck, ToolCall } from './check/json-output.js';
+import type { Config } from './contracts/config.js';
+import type { Cell, Task } from './contracts/plan.js';
+import { evaluationOf } from './contracts/evaluation.js';
+import type { Summary } from './contracts/summary.js';
+import { readRows } from './dataset/load.js';
+import { OutputError, UsageError } from './errors.js';
+import { planTasks } from './plan/build-plan.js';
+import { planFingerprint } from './plan/fingerprint.js';
+import { openScriptChecks, prepareRun } from './prepare-run.js';
+import { indexJournal, recordsInOrder, RECORDS, readManifest, RunLock, type RunManifest } from './record/index.js';
+import { MANIFEST, writeManifest } from './record/manifest.js';
+import type { ChoiceRecord, RequestRecord } from './record/types.js';
+import { ReportPass } from './report/write-reports.js';
+import { choiceFails, inputOf } from './run/execute-task.js';
+import { gradeScripts } from './run/grade-scripts.js';
+import { requestShape } from './run-manifest.js';
+import { canonicalJson } from './util/canonical-json.js';
+
+export interface RegradeOptions {
+  dir: string;
+  /** The config to grade with; default: the run's own (run.json's config_file), as it reads now. */
+  config?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  onNotice?: ((message: string) => void) | undefined;
+}
+
+export interface RegradeResult {
+  dir: string;
+  summary: Summary;
+  configFile: string;
+  /** Requests whose records were graded again. */
+  regraded: number;
+}
+
+/** Records graded ahead of the one being written: several batches queued for the script-check pool, memory bounded. */
+const WINDOW = 256;
+/** records.jsonl is written in chunks of about this many characters, not a write per record. */
+const CHUNK = 1 << 20;
+const STAGING = /^regrade\.staging-\d+$/;
+
+/**
+ * `evalrun regrade DIR`: the run's recorded answers graded again with the config's checks (the run's own config, or
+ * another whose requests are the same), and every output rewritten. Nothing is sent. The new records.jsonl, run.json
+ * and reports are written to a staging folder in DIR first and moved over the old ones only once all are complete.
+ */
+export async function regradeRun(options: RegradeOptions): Promise<RegradeResult> {
+  const dir = resolvePath(options.dir);
+  const manifest = await readManifest(dir);
+  const configFile = options.config ? resolvePath(options.config) : manifest.config_file;
+  if (!configFile) throw new UsageError(`${join(dir, MANIFEST)} names no config file: give the config with --config FILE`);
+  const { config, cells, plan, datasetHash, runHash } = await prepareRun({ config: configFile, env: options.env });
+  const difference = requestDifference(manifest, config, cells, plan.rows, datasetHash);
+  if (difference) throw refused(dir, configFile, difference);
+  const lock = await RunLock.acquire(dir, { onTakeover: options.onNotice });
+  let scripts: ScriptChecks | undefined;
+  const staging = join(dir, `regrade.staging-${process.pid}`);
+  try {
+    for (const name of await readdir(dir)) if (STAGING.test(name)) await rm(join(dir, name), { recursive: true, force: true });
+    scripts = await openScriptChecks(config);
+    await mkdir(staging);
+    const next: RunManifest = {
+      ...manifest,
+      config_file: config.file,
+      config_hash: config.hash,
+      run_hash: runHash,
+      plan_fingerprint: planFingerprint(config, cells, datasetHash, plan.rows),
+      request: requestShape(config),
+      schema_file: config.schemaFile ?? null,
+      evaluation: evaluationOf(config),
+      regrades: [...(manifest.regrades ?? []), { at: new Date().toISOString(), config_file: config.file, config_hash: config.hash, previous_config_hash: manifest.config_hash }],
+    };
+    // The reports are built from the regraded records as they are written, as a live run builds its own: one pass.
+    const pass = new ReportPass(next);
+    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, pass);
+    await writeManifest(staging, next);
+    const summary = await pass.finish(staging, next);
+    // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
+    // rebuild the old reports from the old records, never a mix).
+    const files = (await readdir(staging)).filter((f) => f !== RECORDS);
+    for (const f of [...files, RECORDS]) await rename(join(staging, f), join(dir, f));
+    return { dir, summary, configFile: config.file, regraded };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    await scripts?.close();
+    await lock.release();
+  }
+}
+
+/** Walks the plan and the records together, both in plan order, and writes each record graded again. */
+async function regradeRecords(
+  dir: string,
+  staging: string,
+  manifest: RunManifest,
+  config: Config,
+  cells: readonly Cell[],
+  scripts: ScriptChecks | undefined,
+  pass: ReportPass,
+): Promise<number> {
+  const file = join(dir, RECORDS);
+  const index = await indexJournal(file, manifest.plan.requests);
+  if (index.count === 0) throw new OutputError(`${file} holds no records: there is nothing to grade. Nothing was rewritten.`, 'EVALRUN_NO_RECORDS');
+  const check = makeChoiceChecker(config, cells);
+  const out = createWriteStream(join(staging, RECORDS));
+  const csv = createWriteStream(join(staging, 'choices.csv'));
+  const put = async (stream: typeof out, text: string) => {
+    if (!stream.write(text)) await once(stream, 'drain');
+  };
+  let lines: string[] = [];
+  let size = 0;
+  const write = async (r: RequestRecord) => {
+    const line = JSON.stringify(r);
+    lines.push(line);
+    size += line.length + 1;
+    if (size >= CHUNK) await flushLines();
+    const rows = pass.add(r);
+    if (rows) await put(csv, rows);
+  };
+  const flushLines = async () => {
+    if (lines.length === 0) return;
+    const text = `${lines.join('\n')}\n`;
+    lines = [];
+    size = 0;
+    await put(out, text);
+  };
+  const records = recordsInOrder(file, index)[Symbol.asyncIterator]();
+  const queue: Array<Promise<RequestRecord>> = [];
+  let count = 0;
+  try {
+    for await (const task of planTasks(config, cells, readRows(config), (seq) => index.offsets[seq]! < 0)) {
+      const next = await records.next();
+      if (next.done) break;
+      const record = next.value;
+      if (record.seq !== task.seq || record.cell !== task.cell.id || record.row_id !== task.row.id) {
+        throw new OutputError(
+          `${file}: request ${record.seq} was recorded for row '${record.row_id}' in cell ${record.cell}, but the config plans row '${task.row.id}' in cell ${task.cell.id} there: ` +
+            `the config's rows or cells differ from the run's (an id_column or dataset change?). Nothing was rewritten.`,
+          'EVALRUN_REGRADE_REQUESTS_DIFFER',
+        );
+      }
+      regradeBuiltIn(record, task, check);
+      queue.push(scripts ? gradeScripts(scripts, record, task) : Promise.resolve(record));
+      if (queue.length >= WINDOW) await write(await queue.shift()!);
+      count++;
+    }
+    while (queue.length) await write(await queue.shift()!);
+    await flushLines();
+    const rest = pass.flush();
+    if (rest) await put(csv, rest);
+  } finally {
+    await Promise.all([out, csv].map((s) => new Promise<void>((resolve, reject) => s.end((e?: Error | null) => (e ? reject(e) : resolve())))));
+    await records.return?.(undefined);
+  }
+  return count;
+}
+
+/** The fields a grading wrote on a choice: replaced whole, so a check removed from the config leaves nothing behind. */
+const GRADED_FIELDS = ['json_valid', 'schema_valid', 'schema_errors', 'checks', 'tool_args_valid', 'check_details', 'check_scores', 'check_reasons'] as const;
+
+function regradeBuiltIn(record: RequestRecord, task: Task, check: ReturnType<typeof makeChoiceChecker>): void {
+  if (record.error !== null) return;
+  for (const c of record.choices) {
+    if (c.error !== undefined) continue;
+    const calls: ToolCall[] | null = c.tool_calls?.length ? c.tool_calls.map((t) => ({ id: t.id ?? null, name: t.name, arguments: t.arguments, ...(t.type !== undefined ? { type: t.type } : {}) })) : null;
+    const parts = gradedParts({ content: c.content, refusal: c.refusal, finish_reason: c.finish_reason, hasToolCalls: calls !== null });
+    const graded: ChoiceCheck = check(task, c.content, calls, parts.content, parts.nothing);
+    const choice = c as ChoiceRecord & Record<string, unknown>;
+    for (const f of GRADED_FIELDS) delete choice[f];
+    Object.assign(choice, graded);
+  }
+  if (record.choices.some(choiceFails)) record.input = inputOf(task);
+  else delete record.input;
+}
+
+/** What a config would send differently from what the run sent, in words; undefined when the requests are the same. */
+export function requestDifference(m: RunManifest, config: Config, cells: readonly Cell[], rows: number, datasetHash: string): string | undefined {
+  if (m.dataset_hash !== datasetHash) return 'the dataset differs from the one the run sent (its bytes have changed)';
+  if (m.plan.rows !== rows) return `the dataset has ${rows} rows; the run sent ${m.plan.rows}`;
+  const had = m.plan.cells;
+  for (let i = 0; i < Math.max(had.length, cells.length); i++) {
+    const a = had[i];
+    const b = cells[i];
+    if (!a) return `the config adds cell ${b!.id}, which the run did not send`;
+    if (!b) return `the config drops cell ${a.id}, which the run sent`;
+    if (a.id !== b.id) return `cell ${i + 1} is ${b.id} in the config but ${a.id} in the run`;
+    if (a.n !== b.n) return `cell ${a.id}: n ${b.n} in the config, ${a.n} in the run`;
+    const keys = [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])];
+    for (const k of keys) {
+      if (canonicalJson(a.params[k] ?? null) !== canonicalJson(b.params[k] ?? null)) {
+        return `cell ${a.id}: '${k}' is ${show(b.params[k])} in the config but the run sent ${show(a.params[k])}`;
+      }
+    }
+    if ((a.prompt ?? null) !== (b.prompt ?? null)) return `cell ${a.id}: prompt '${b.prompt}' in the config, '${a.prompt}' in the run`;
+  }
+  const variants = Object.fromEntries((config.prompts ?? []).map((v) => [v.name, v.messages]));
+  for (const name of new Set([...Object.keys(m.prompts ?? {}), ...Object.keys(variants)])) {
+    if (canonicalJson(m.prompts?.[name] ?? null) !== canonicalJson(variants[name] ?? null)) return `prompt variant '${name}' sends other messages than the run did`;
+  }
+  if (m.request) {
+    const now = requestShape(config);
+    if (canonicalJson(m.request.messages) !== canonicalJson(now.messages)) return "the message template ('messages') differs from the run's";
+    if (m.request.id_column !== now.id_column) return `id_column is ${show(now.id_column)} in the config, ${show(m.request.id_column)} in the run`;
+    if (m.request.n_mode !== now.n_mode) return `n_mode is ${now.n_mode} in the config, ${m.request.n_mode} in the run`;
+  }
+  return undefined;
+}
+
+function show(v: unknown): string {
+  return v === undefined ? '(unset)' : (JSON.stringify(v) ?? String(v));
+}
+
+function refused(dir: string, configFile: string, difference: string): OutputError {
+  return new OutputError(
+    `Cannot regrade ${dir} with ${configFile}: its requests differ from the run's: ${difference}. Regrading re-checks recorded answers ` +
+      `and sends nothing, so the requests must be the same; to send the new ones, start a new run. Nothing was rewritten.`,
+    'EVALRUN_REGRADE_REQUESTS_DIFFER',
+  );
+}
