@@ -114,11 +114,21 @@ export interface CellStats {
   tokens_per_1k_rows?: number | null;
   /** On the quality-cost frontier of `pick:` (no other cell is both better and cheaper). */
   frontier?: boolean;
+  /**
+   * What the server said answered the cell's answered requests, in order of first appearance: each distinct response
+   * `model` and `system_fingerprint` (null: the server sent none) with how many requests carried it.
+   */
+  served?: ServedSection;
   /** 95% interval of every rate (Wilson) and of latency_mean_ms (t): `<metric>_low`, `<metric>_high`. */
   [interval: `${string}_low` | `${string}_high`]: number | null | undefined;
   /** Per check: choices graded, choices passed, and the pass rate. */
   [checkCount: `${string}_checked` | `${string}_pass`]: number | undefined;
   [checkRate: `${string}_pass_rate`]: number | null | undefined;
+}
+
+export interface ServedSection {
+  models: Array<{ model: string | null; requests: number }>;
+  system_fingerprints: Array<{ system_fingerprint: string | null; requests: number }>;
 }
 
 /** A stats field by name (metric names come from the config, so they are strings, not keys of CellStats). */

@@ -21,6 +21,12 @@ export interface RequestRecord {
   completion_id: string | null;
   /** The model the server says answered (may carry a version suffix). */
   model: string | null;
+  /**
+   * The response's `system_fingerprint`: the backend configuration that answered (it changes when the provider
+   * changes the model behind the name). null when the server sent none or sent something that is not a string;
+   * absent in records written before it was kept.
+   */
+  system_fingerprint?: string | null;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
   choices: ChoiceRecord[];
   /** Set when the request failed after all attempts; then `choices` is empty. */

@@ -23,6 +23,7 @@ const SHAPE: Shape = {
   fail_auth_after: 'number',
   models: 'any',
   strict_models: 'any',
+  served: 'any',
   batch: {
     duration_ms: 'number',
     faults,
