@@ -8,7 +8,7 @@ import type { HtmlData } from './data.js';
 let chartJs: Promise<string> | undefined;
 
 /** Chart.js's UMD build from node_modules, read once per process: report.html carries it inline to work offline. */
-function chartJsSource(): Promise<string> {
+export function chartJsSource(): Promise<string> {
   chartJs ??= (async () => {
     const main = createRequire(import.meta.url).resolve('chart.js');
     return readFile(join(dirname(main), 'chart.umd.min.js'), 'utf8');
@@ -25,13 +25,13 @@ export function jsonForScript(value: unknown): string {
 }
 
 /** Inline code cannot contain `</script`; the libraries we inline do not, but make sure. */
-function inlineScript(code: string): string {
+export function inlineScript(code: string): string {
   return code.replace(/<\/(script)/gi, '<\\/$1');
 }
 
-const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
+export const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
-const STYLE = `
+export const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1c2430; background: #f6f7f9; }
 header { background: #1c2430; color: #fff; padding: 16px 24px; }
 header h1 { margin: 0 0 6px; font-size: 20px; }
