@@ -253,8 +253,8 @@ export function transition(a: HistoryRun, b: HistoryRun, from: number, to: numbe
 
 /**
  * The noise floor per metric: the differences between consecutive judged runs with identical requests (same config
- * and dataset) where nothing else changed either (evalrun version, served model and fingerprint). Whatever moved
- * there is the run-to-run noise of the provider's sampling.
+ * and dataset) where nothing else changed either (evalrun version, served model and fingerprint), drifts left out.
+ * Whatever moved there is the run-to-run noise of the provider's sampling.
  */
 export class NoiseFloorCounter {
   private readonly by = new Map<string, { transitions: number; diffs: number[]; halfWidths: number[] }>();
@@ -262,7 +262,8 @@ export class NoiseFloorCounter {
     if (t.against !== 'previous' || t.test !== 'paired' || t.changes.length > 0) return;
     const seen = new Set<string>();
     for (const r of t.rows) {
-      if (r.diff === null) continue;
+      // A drift is what the floor is there to tell from noise: a silent change of the provider is not noise.
+      if (r.diff === null || r.significant) continue;
       const e = this.by.get(r.metric) ?? { transitions: 0, diffs: [], halfWidths: [] };
       this.by.set(r.metric, e);
       if (!seen.has(r.metric)) e.transitions++;

@@ -94,7 +94,9 @@ const CLIENT = String.raw`(() => {
     const t = el('table', { id });
     const tr = el('tr');
     for (const h of head) tr.append(el('th', {}, h));
-    t.append(el('thead')).append(tr);
+    const thead = el('thead');
+    thead.append(tr);
+    t.append(thead);
     const body = el('tbody');
     for (const r of rows) {
       const row = el('tr', r.cls ? { class: r.cls } : {});
@@ -123,6 +125,7 @@ const CLIENT = String.raw`(() => {
   runsSection.append(el('h2', {}, 'Runs'));
   runsSection.append(table('runs-table', ['run', 'status', 'judged', 'requests', 'cost', 'evalrun', 'directory'], runs.map((r) => ({ cls: r.judged ? '' : 'fail', cells: [when(r.index), r.status, r.judged ? 'yes' : 'no: ' + r.not_judged, r.recorded_requests + ' / ' + r.planned_requests, r.cost_usd === null ? '–' : '$' + r.cost_usd.toFixed(4), r.evalrun_version, r.dir] }))));
   main.append(runsSection);
+  document.body.dataset.ready = '1';
 })();
 `;
 
