@@ -84,8 +84,14 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const noise = new NoiseFloorCounter();
   let previous: { run: HistoryRun; index: number } | undefined;
   let csv = '';
+  let pending: Promise<HistoryRun> | undefined = read(entries[0]!, wanted);
   for (const [index, e] of entries.entries()) {
-    const run = await read(e, wanted);
+    const run = await pending!;
+    // The next run is read while this one is judged and written: its file reads overlap this run's computing. Two
+    // runs' row values at most are held besides the previous and the baseline.
+    pending = index + 1 < entries.length ? read(entries[index + 1]!, wanted) : undefined;
+    // Its failure is thrown where it is awaited; this only keeps it from being reported as unhandled meanwhile.
+    pending?.catch(() => undefined);
     const entry = runEntry(index, run, metrics, e.label);
     runs.push(entry);
     const mine: Transition[] = [];

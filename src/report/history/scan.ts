@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { indexJournal, recordsInOrder } from '../../record/index.js';
+import { indexJournal, recordsInOrder, scanJournal } from '../../record/index.js';
 import { RECORDS, type RunManifest } from '../../record/index.js';
 import { emptyEvaluation } from '../../contracts/evaluation.js';
 import { findMetric, RowValues, type MetricDef } from '../../stats/index.js';
@@ -28,43 +28,49 @@ export interface HistoryRun {
 
 /**
  * Reads what history needs of a run: run.json, the cells' figures from summary.json, and the per-row values of the
- * history's metrics from records.jsonl (each record's choices graded as every report grades them). The records are
- * read once and nothing of them is kept but one number per row, cell and metric. A summary.json that does not
+ * history's metrics from records.jsonl (each record's choices graded as every report grades them), in one pass in
+ * file order that keeps nothing of a record but one number per row, cell and metric. A summary.json that does not
  * describe the journal as it stands (a run killed before writing it, or resumed since) is not trusted: the cells'
- * figures are then computed from the records in the same pass, as `evalrun report` would.
+ * figures are then computed from the records in plan order, as `evalrun report` would.
  */
 export async function scanRun(dir: string, manifest: RunManifest, metricNames: readonly string[]): Promise<HistoryRun> {
   const checks = (manifest.evaluation?.checks ?? []).map((c) => c.name);
   const metrics = metricNames.map((m) => findMetric(m, checks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
   const journal = join(dir, RECORDS);
-  const index = await indexJournal(journal, manifest.plan.requests);
   const summary = await readSummary(dir);
-  const fresh = summary !== undefined && summary.recorded.requests === index.count && summary.status === manifest.status && summary.cells.length === manifest.plan.cells.length;
   const plan = manifest.plan.cells;
-  let rowValues: RowValues;
-  let cells: CellStats[];
+  let recorded = -1;
+  let rowValues: RowValues | undefined;
+  let cells: CellStats[] | undefined;
   let moments: RunSide['moments'];
-  if (fresh) {
-    rowValues = new RowValues(manifest.plan.rows, plan.length, metrics);
-    for await (const record of recordsInOrder(journal, index)) {
+  if (summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length) {
+    const values = new RowValues(manifest.plan.rows, plan.length, metrics);
+    recorded = await scanJournal(journal, manifest.plan.requests, (record) => {
       const cell = record.seq % plan.length;
       const rows = gradedRows(record, plan[cell]!, checks);
-      rowValues.add(Math.floor(record.seq / plan.length), cell, record.row_id, rows, record.error ? null : record.latency_ms);
+      values.add(Math.floor(record.seq / plan.length), cell, record.row_id, rows, record.error ? null : record.latency_ms);
+    });
+    // summary.json describes the journal as it stands only if it counted as many requests.
+    if (recorded === summary.recorded.requests) {
+      rowValues = values;
+      cells = summary.cells;
     }
-    cells = summary.cells;
-  } else {
+  }
+  if (!rowValues || !cells) {
     const evaluation = manifest.evaluation ?? emptyEvaluation();
     const collector = new ReportCollector({ ...manifest, evaluation: { ...evaluation, compare: { ...evaluation.compare, metrics: metrics.map((m) => m.name) } } });
+    const index = await indexJournal(journal, manifest.plan.requests);
     for await (const record of recordsInOrder(journal, index)) collector.add(record);
+    recorded = index.count;
     rowValues = collector.rowValues;
     cells = cellReports(manifest, collector);
     moments = (i) => collector.cells[i]!.latencies.moments();
   }
-  const notJudged = whyNotJudged(manifest, index.count);
+  const notJudged = whyNotJudged(manifest, recorded);
   return {
     dir,
     manifest,
-    recorded: index.count,
+    recorded,
     judged: notJudged === undefined,
     ...(notJudged ? { not_judged: notJudged } : {}),
     cells,
