@@ -9,6 +9,7 @@ import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, METHOD_NO
 import { suggest } from './util/suggest.js';
 import { globToRegExp } from './util/glob.js';
 import { scanRun, type HistoryRun } from './report/history/scan.js';
+import { loadRun, runKey, saveRun } from './report/history/cache.js';
 import { NoiseFloorCounter, runEntry, transition, type Drift, type HistoryRunEntry, type NoiseFloor, type Transition } from './report/history/history.js';
 import { historyCsv, HISTORY_FILES, writeHistoryFiles, type HistoryJson } from './report/history/write.js';
 
@@ -68,13 +69,14 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const metrics = wanted.map((m) => findMetric(m, latestChecks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   const out = resolvePath(options.out ?? join('results', `${names[0]}-history`));
+  const cache = join(out, 'runs');
 
   let baseline: { run: HistoryRun; entry: HistoryRunEntry } | undefined;
   if (options.baseline !== undefined) {
     const [b] = await collect([options.baseline], warnings, true);
     if (!b) throw new UsageError(`--baseline ${options.baseline}: not a run directory`);
     if (b.manifest.name !== names[0]) throw new UsageError(`--baseline ${options.baseline} is a run of '${b.manifest.name}', not of '${names[0]}'`);
-    const run = await read(b, wanted);
+    const run = await read(b, wanted, cache);
     if (!run.judged) throw new UsageError(`--baseline ${options.baseline} cannot be a baseline: ${run.not_judged}. Pin a complete run.`);
     baseline = { run, entry: runEntry(-1, run, metrics, b.label) };
   }
@@ -84,12 +86,12 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const noise = new NoiseFloorCounter();
   let previous: { run: HistoryRun; index: number } | undefined;
   let csv = '';
-  let pending: Promise<HistoryRun> | undefined = read(entries[0]!, wanted);
+  let pending: Promise<HistoryRun> | undefined = read(entries[0]!, wanted, cache);
   for (const [index, e] of entries.entries()) {
     const run = await pending!;
     // The next run is read while this one is judged and written: its file reads overlap this run's computing. Two
     // runs' row values at most are held besides the previous and the baseline.
-    pending = index + 1 < entries.length ? read(entries[index + 1]!, wanted) : undefined;
+    pending = index + 1 < entries.length ? read(entries[index + 1]!, wanted, cache) : undefined;
     // Its failure is thrown where it is awaited; this only keeps it from being reported as unhandled meanwhile.
     pending?.catch(() => undefined);
     const entry = runEntry(index, run, metrics, e.label);
@@ -128,8 +130,21 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   return { out, files: HISTORY_FILES, history, markdown, worse, warnings };
 }
 
-/** A run directory as history reads it; a shard group is merged (what is there, marked partial) into a temporary directory first. */
-async function read(e: Entry, metrics: readonly string[]): Promise<HistoryRun> {
+/**
+ * A run as history reads it: from what an earlier history kept of it in `<out>/runs/` when the run is unchanged
+ * since, else from its directory (a shard group merged first, what is there, into a temporary directory), and kept.
+ * An unfinished run is not kept: it may yet be resumed.
+ */
+async function read(e: Entry, metrics: readonly string[], cache: string): Promise<HistoryRun> {
+  const key = await runKey(e.dirs);
+  const kept = await loadRun(cache, key, e.label, metrics);
+  if (kept) return kept;
+  const run = await readDirs(e, metrics);
+  if (run.judged) await saveRun(cache, key, metrics, run);
+  return run;
+}
+
+async function readDirs(e: Entry, metrics: readonly string[]): Promise<HistoryRun> {
   if (e.dirs.length === 1 && !e.manifest.shard) return scanRun(e.dirs[0]!, e.manifest, metrics);
   const tmp = await mkdtemp(join(tmpdir(), 'evalrun-history-'));
   try {

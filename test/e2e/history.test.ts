@@ -5,7 +5,7 @@
  * config) to the provider; an incomplete run is shown but never judged; --fail-on-drift exits 1 only on a worse drift
  * of the newest run.
  */
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runMain } from '../helpers/cli.js';
@@ -205,6 +205,54 @@ describe('evalrun history', () => {
     expect(h.json.latest).toMatchObject({ judged: false });
     expect(h.stdout).toContain('Newest run not judged');
     expect(h.stderr).toContain('--fail-on-drift judges complete runs only');
+  });
+
+  it('reads again only what changed: a second history over the same runs uses what the first kept, with the same result', async () => {
+    const out = await tempDir('evalrun-history-kept-');
+    const copy = join(base, 'kept-copy');
+    await cp(dirs['n3']!, copy, { recursive: true, preserveTimestamps: true });
+    const runs = [dirs['n1']!, copy, dirs['n4']!, dirs['inc']!];
+    const strip = (text: string) => JSON.stringify({ ...(JSON.parse(text) as HistoryJson), generated_at: '' });
+    expect((await runMain(['history', ...runs, '--out', out])).code).toBe(0);
+    const before = strip(await readFile(join(out, 'history.json'), 'utf8'));
+    const csv = await readFile(join(out, 'history.csv'), 'utf8');
+    // The three complete runs are kept; the interrupted one is not (it may be resumed).
+    expect(await readdir(join(out, 'runs'))).toHaveLength(3);
+    // The kept copy is what is read: the copy's journal overwritten with garbage of the same size and time changes nothing.
+    const journal = join(copy, 'records.jsonl');
+    const { size, mtime } = await stat(journal);
+    await writeFile(journal, `${'x'.repeat(size - 1)}\n`);
+    await utimes(journal, mtime, mtime);
+    expect((await runMain(['history', ...runs, '--out', out])).code).toBe(0);
+    expect(strip(await readFile(join(out, 'history.json'), 'utf8'))).toBe(before);
+    expect(await readFile(join(out, 'history.csv'), 'utf8')).toBe(csv);
+    // A run changed since (resumed, reported again: its run.json differs) is read afresh.
+    const manifest = JSON.parse(await readFile(join(copy, 'run.json'), 'utf8')) as { sessions: unknown[] };
+    manifest.sessions.push(manifest.sessions[0]);
+    await writeFile(join(copy, 'run.json'), JSON.stringify(manifest));
+    const afresh = await runMain(['history', ...runs, '--out', out]);
+    expect(afresh.code).not.toBe(0);
+    expect(afresh.stderr).toContain(`${journal}:1`);
+  });
+
+  it('merges the shards of a night before reading it', async () => {
+    const nightly = join(base, 'shard-config.yaml');
+    await writeFile(nightly, config());
+    for (const i of [1, 2]) {
+      const r = await runMain(['run', nightly, '--shard', `${i}/2`, '--out', join(base, 'sharded', `shard-${i}`), '--quiet']);
+      expect(r.code).toBe(0);
+    }
+    const h = await history([dirs['n3']!, join(base, 'sharded', 'shard-*')]);
+    expect(h.code).toBe(0);
+    expect(h.json.runs).toHaveLength(2);
+    const merged = h.json.runs[1]!;
+    expect(merged.dir).toBe(`${join(base, 'sharded')} (shards 1, 2 of 2)`);
+    expect(merged).toMatchObject({ judged: true, recorded_requests: 72, planned_requests: 72 });
+    expect(h.json.transitions[0]!.drifts).toEqual([]);
+    // One shard alone is a partial night: shown, not judged.
+    const alone = await history([dirs['n3']!, join(base, 'sharded', 'shard-1')]);
+    expect(alone.json.runs[1]).toMatchObject({ judged: false });
+    expect(alone.json.runs[1]!.not_judged).toMatch(/partial merge.*2\/2/);
   });
 
   it('refuses runs of different evaluations, and names what it was given', async () => {
