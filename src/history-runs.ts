@@ -9,7 +9,7 @@ import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, METHOD_NO
 import { suggest } from './util/suggest.js';
 import { globToRegExp } from './util/glob.js';
 import { scanRun, type HistoryRun } from './report/history/scan.js';
-import { loadRun, runKey, saveRun } from './report/history/cache.js';
+import { loadRun, pruneRuns, runKey, saveRun } from './report/history/cache.js';
 import { NoiseFloorCounter, runEntry, transition, type Drift, type HistoryRunEntry, type NoiseFloor, type Transition } from './report/history/history.js';
 import { historyCsv, HISTORY_FILES, writeHistoryFiles, type HistoryJson } from './report/history/write.js';
 
@@ -70,13 +70,14 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   const out = resolvePath(options.out ?? join('results', `${names[0]}-history`));
   const cache = join(out, 'runs');
+  const used = new Set<string>();
 
   let baseline: { run: HistoryRun; entry: HistoryRunEntry } | undefined;
   if (options.baseline !== undefined) {
     const [b] = await collect([options.baseline], warnings, true);
     if (!b) throw new UsageError(`--baseline ${options.baseline}: not a run directory`);
     if (b.manifest.name !== names[0]) throw new UsageError(`--baseline ${options.baseline} is a run of '${b.manifest.name}', not of '${names[0]}'`);
-    const run = await read(b, wanted, cache);
+    const run = await read(b, wanted, cache, used);
     if (!run.judged) throw new UsageError(`--baseline ${options.baseline} cannot be a baseline: ${run.not_judged}. Pin a complete run.`);
     baseline = { run, entry: runEntry(-1, run, metrics, b.label) };
   }
@@ -86,12 +87,12 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const noise = new NoiseFloorCounter();
   let previous: { run: HistoryRun; index: number } | undefined;
   let csv = '';
-  let pending: Promise<HistoryRun> | undefined = read(entries[0]!, wanted, cache);
+  let pending: Promise<HistoryRun> | undefined = read(entries[0]!, wanted, cache, used);
   for (const [index, e] of entries.entries()) {
     const run = await pending!;
     // The next run is read while this one is judged and written: its file reads overlap this run's computing. Two
     // runs' row values at most are held besides the previous and the baseline.
-    pending = index + 1 < entries.length ? read(entries[index + 1]!, wanted, cache) : undefined;
+    pending = index + 1 < entries.length ? read(entries[index + 1]!, wanted, cache, used) : undefined;
     // Its failure is thrown where it is awaited; this only keeps it from being reported as unhandled meanwhile.
     pending?.catch(() => undefined);
     const entry = runEntry(index, run, metrics, e.label);
@@ -127,6 +128,7 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
     warnings,
   };
   const markdown = await writeHistoryFiles(out, history, csv);
+  await pruneRuns(cache, used);
   return { out, files: HISTORY_FILES, history, markdown, worse, warnings };
 }
 
@@ -135,8 +137,9 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
  * since, else from its directory (a shard group merged first, what is there, into a temporary directory), and kept.
  * An unfinished run is not kept: it may yet be resumed.
  */
-async function read(e: Entry, metrics: readonly string[], cache: string): Promise<HistoryRun> {
+async function read(e: Entry, metrics: readonly string[], cache: string, used: Set<string>): Promise<HistoryRun> {
   const key = await runKey(e.dirs);
+  used.add(key);
   const kept = await loadRun(cache, key, e.label, metrics);
   if (kept) return kept;
   const run = await readDirs(e, metrics);

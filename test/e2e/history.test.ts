@@ -233,6 +233,9 @@ describe('evalrun history', () => {
     const afresh = await runMain(['history', ...runs, '--out', out]);
     expect(afresh.code).not.toBe(0);
     expect(afresh.stderr).toContain(`${journal}:1`);
+    // Copies of runs no longer given (nights pruned) are removed.
+    expect((await runMain(['history', dirs['n1']!, dirs['n4']!, '--out', out])).code).toBe(0);
+    expect(await readdir(join(out, 'runs'))).toHaveLength(2);
   });
 
   it('merges the shards of a night before reading it', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST, RECORDS, type RunManifest } from '../../record/index.js';
 import { findMetric, RowValues, type MetricDef } from '../../stats/index.js';
@@ -109,4 +109,10 @@ export async function loadRun(dir: string, key: string, runDir: string, wanted: 
     metrics,
     side: { rowValues, cells: cached.cells },
   };
+}
+
+/** Removes the copies of runs this history did not read (pruned nights): the folder holds what the history shows. */
+export async function pruneRuns(dir: string, used: ReadonlySet<string>): Promise<void> {
+  const files = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(files.filter((f) => /^[0-9a-f]{32}\.json$/.test(f) && !used.has(f.slice(0, -'.json'.length))).map((f) => rm(join(dir, f), { force: true })));
 }
