@@ -1,4 +1,4 @@
-import { chartJsSource, inlineScript, jsonForScript, sha256, STYLE } from '../html/page.js';
+import { selfContainedPage } from '../html/page.js';
 import type { HistoryJson } from './write.js';
 
 /**
@@ -130,26 +130,12 @@ const CLIENT = String.raw`(() => {
 `;
 
 /** history.html: one file, no network, the same Content-Security-Policy as report.html. */
-export async function historyHtml(data: HistoryJson): Promise<string> {
-  const lib = inlineScript(await chartJsSource());
-  const app = inlineScript(CLIENT);
-  const csp = `default-src 'none'; script-src ${sha256(lib)} ${sha256(app)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>evalrun history</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<header><h1 id="title">evalrun history</h1><ul id="facts"></ul></header>
-<main id="main"><noscript>This page draws its charts with JavaScript; the same numbers are in history.json and history.csv.</noscript></main>
-<script type="application/json" id="history-data">${jsonForScript(data)}</script>
-<script>${lib}</script>
-<script>${app}</script>
-</body>
-</html>
-`;
+export function historyHtml(data: HistoryJson): Promise<string> {
+  return selfContainedPage({
+    title: 'evalrun history',
+    dataId: 'history-data',
+    data,
+    script: CLIENT,
+    noscript: 'This page draws its charts with JavaScript; the same numbers are in history.json and history.csv.',
+  });
 }

@@ -8,7 +8,7 @@ import type { HtmlData } from './data.js';
 let chartJs: Promise<string> | undefined;
 
 /** Chart.js's UMD build from node_modules, read once per process: report.html carries it inline to work offline. */
-export function chartJsSource(): Promise<string> {
+function chartJsSource(): Promise<string> {
   chartJs ??= (async () => {
     const main = createRequire(import.meta.url).resolve('chart.js');
     return readFile(join(dirname(main), 'chart.umd.min.js'), 'utf8');
@@ -25,13 +25,13 @@ export function jsonForScript(value: unknown): string {
 }
 
 /** Inline code cannot contain `</script`; the libraries we inline do not, but make sure. */
-export function inlineScript(code: string): string {
+function inlineScript(code: string): string {
   return code.replace(/<\/(script)/gi, '<\\/$1');
 }
 
-export const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
+const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
-export const STYLE = `
+const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1c2430; background: #f6f7f9; }
 header { background: #1c2430; color: #fff; padding: 16px 24px; }
 header h1 { margin: 0 0 6px; font-size: 20px; }
@@ -69,8 +69,22 @@ label { font-size: 13px; display: inline-block; margin: 4px 0 8px; }
  * nothing else, so even a rendering bug could not run a script smuggled in through model output.
  */
 export async function reportHtml(data: HtmlData): Promise<string> {
+  return selfContainedPage({
+    title: 'evalrun report',
+    dataId: 'evalrun-data',
+    data,
+    script: CLIENT_SCRIPT,
+    noscript: 'This report draws its tables and charts with JavaScript; the same numbers are in summary.json and stats.csv.',
+  });
+}
+
+/**
+ * A page of evalrun's (report.html, history.html): the data as a JSON block, Chart.js and the page's script inline,
+ * and a Content-Security-Policy that allows those two scripts by hash and nothing else.
+ */
+export async function selfContainedPage(p: { title: string; dataId: string; data: unknown; script: string; noscript: string }): Promise<string> {
   const lib = inlineScript(await chartJsSource());
-  const app = inlineScript(CLIENT_SCRIPT);
+  const app = inlineScript(p.script);
   const csp = `default-src 'none'; script-src ${sha256(lib)} ${sha256(app)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -78,13 +92,13 @@ export async function reportHtml(data: HtmlData): Promise<string> {
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>evalrun report</title>
+<title>${p.title}</title>
 <style>${STYLE}</style>
 </head>
 <body>
 <header><h1 id="title">evalrun</h1><ul id="facts"></ul></header>
-<main id="main"><noscript>This report draws its tables and charts with JavaScript; the same numbers are in summary.json and stats.csv.</noscript></main>
-<script type="application/json" id="evalrun-data">${jsonForScript(data)}</script>
+<main id="main"><noscript>${p.noscript}</noscript></main>
+<script type="application/json" id="${p.dataId}">${jsonForScript(p.data)}</script>
 <script>${lib}</script>
 <script>${app}</script>
 </body>
