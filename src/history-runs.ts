@@ -72,7 +72,7 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const cache = join(out, 'runs');
   const used = new Set<string>();
 
-  let baseline: { run: HistoryRun; entry: HistoryRunEntry } | undefined;
+  let baseline: { run: KeyedRun; entry: HistoryRunEntry } | undefined;
   if (options.baseline !== undefined) {
     const [b] = await collect([options.baseline], warnings, true);
     if (!b) throw new UsageError(`--baseline ${options.baseline}: not a run directory`);
@@ -87,7 +87,7 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   const noise = new NoiseFloorCounter();
   let previous: { run: HistoryRun; index: number } | undefined;
   let csv = '';
-  let pending: Promise<HistoryRun> | undefined = read(entries[0]!, wanted, cache, used);
+  let pending: Promise<KeyedRun> | undefined = read(entries[0]!, wanted, cache, used);
   for (const [index, e] of entries.entries()) {
     const run = await pending!;
     // The next run is read while this one is judged and written: its file reads overlap this run's computing. Two
@@ -100,7 +100,8 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
     const mine: Transition[] = [];
     if (run.judged) {
       if (previous) mine.push(transition(previous.run, run, previous.index, index, 'previous', metrics, alpha));
-      if (baseline) mine.push(transition(baseline.run, run, -1, index, 'baseline', metrics, alpha));
+      // The baseline among the runs is not compared with itself.
+      if (baseline && baseline.run.key !== run.key) mine.push(transition(baseline.run, run, -1, index, 'baseline', metrics, alpha));
       previous = { run, index };
     }
     for (const t of mine) noise.add(t);
@@ -137,15 +138,18 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
  * since, else from its directory (a shard group merged first, what is there, into a temporary directory), and kept.
  * An unfinished run is not kept: it may yet be resumed.
  */
-async function read(e: Entry, metrics: readonly string[], cache: string, used: Set<string>): Promise<HistoryRun> {
+async function read(e: Entry, metrics: readonly string[], cache: string, used: Set<string>): Promise<KeyedRun> {
   const key = await runKey(e.dirs);
   used.add(key);
   const kept = await loadRun(cache, key, e.label, metrics);
-  if (kept) return kept;
+  if (kept) return Object.assign(kept, { key });
   const run = await readDirs(e, metrics);
   if (run.judged) await saveRun(cache, key, metrics, run);
-  return run;
+  return Object.assign(run, { key });
 }
+
+/** A run and the key of its files as they stand (the same run given twice has one key). */
+type KeyedRun = HistoryRun & { key: string };
 
 async function readDirs(e: Entry, metrics: readonly string[]): Promise<HistoryRun> {
   if (e.dirs.length === 1 && !e.manifest.shard) return scanRun(e.dirs[0]!, e.manifest, metrics);

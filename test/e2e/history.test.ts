@@ -166,6 +166,12 @@ describe('evalrun history', () => {
     const vsBaseline = driftsTo(h.json, dirs['n5']!, 'baseline');
     expect(new Set(vsBaseline.map((d) => d.cell))).toEqual(new Set([BIG]));
     expect(h.json.baseline?.dir).toBe(dirs['n1']);
+    // The baseline given among the runs too is not compared with itself.
+    const among = await history([dirs['n1']!, dirs['n4']!, '--baseline', dirs['n1']!]);
+    expect(among.json.transitions.map((t) => [t.from, t.to, t.against])).toEqual([
+      [0, 1, 'previous'],
+      [-1, 1, 'baseline'],
+    ]);
   });
 
   it('attributes a drift under a new served model, with the same config, to the provider', async () => {

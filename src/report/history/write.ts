@@ -100,7 +100,8 @@ export function historyMarkdown(h: HistoryJson): string {
   out.push(`${plural(runs.length, 'run')} from ${label(0)} to ${label(last.index)} UTC (${judged} judged${h.baseline ? `; baseline ${h.baseline.started_at.slice(0, 19).replace('T', ' ')}` : ''}); α = ${h.alpha}, Holm across cells per metric.`, '');
   const worse = h.latest.worse;
   if (!last.judged) out.push(`**Newest run not judged:** ${mdCell(last.not_judged ?? '')}. It is shown, but drift is judged on complete runs only.`);
-  else if (worse.length) out.push(`**❌ The newest run drifted worse** on ${plural(worse.length, 'metric × cell')}.`);
+  else if (!h.transitions.some((t) => t.to === last.index)) out.push('**The newest run is the first judged run:** nothing to compare it with yet.');
+  else if (worse.length) out.push(`**❌ The newest run drifted worse** on ${plural(new Set(worse.map((d) => `${d.metric} ${d.cell}`)).size, 'metric × cell')}.`);
   else out.push('**✅ No worse drift in the newest run.**');
   out.push('');
   const lastTransitions = h.transitions.filter((t) => t.to === last.index);
