@@ -183,7 +183,8 @@ export function changesBetween(a: HistoryRun, b: HistoryRun): HistoryChange[] {
     const after = new Set<string>();
     for (const cb of b.cells) {
       const ca = a.cells.find((c) => c.cell === cb.cell);
-      if (!ca) continue;
+      // A run made before evalrun kept what served it says nothing either way.
+      if (!ca?.served || !cb.served) continue;
       const [x, y] = [of(ca), of(cb)];
       if (canonicalJson([...x].sort()) === canonicalJson([...y].sort())) continue;
       cells.push(cb.cell);
