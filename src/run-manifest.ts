@@ -8,6 +8,7 @@ import { evaluationOf } from './contracts/evaluation.js';
 import type { RunManifest, RunStatus } from './record/manifest.js';
 import type { Summary } from './contracts/summary.js';
 import { versions } from './util/version.js';
+import { canonicalJson, sha256 } from './util/canonical-json.js';
 
 /**
  * run.json for this session: a fresh run's whole manifest, or the resumed run's with a new session. Gates,
@@ -35,6 +36,7 @@ export function startManifest(p: {
         run_hash: p.runHash,
         config_hash: config.hash,
         dataset_hash: p.datasetHash,
+        prompt_hash: promptHash(config),
         status: 'running',
         started_at: now,
         ended_at: null,
@@ -52,6 +54,12 @@ export function startManifest(p: {
   manifest.sessions = [...manifest.sessions, { started_at: now, ended_at: null, status: 'running', recorded: 0 }];
   manifest.evaluation = evaluationOf(config);
   return manifest;
+}
+
+/** The prompt text sent (the template, or every variant's): `evalrun history` tells a prompt edit from other config edits. */
+function promptHash(config: Config): string {
+  const prompts = config.prompts ? config.prompts.map((v) => [v.name, v.messages]) : (config.messages ?? null);
+  return sha256(canonicalJson(prompts)).slice(0, 16);
 }
 
 /** Closes the session in run.json's terms: how it ended and how many requests it recorded. */

@@ -126,6 +126,11 @@ export interface CellStats {
   tokens_per_1k_rows?: number | null;
   /** On the quality-cost frontier of `pick:` (no other cell is both better and cheaper). */
   frontier?: boolean;
+  /**
+   * What the server said answered the cell's answered requests, in order of first appearance: each distinct response
+   * `model` and `system_fingerprint` (null: the server sent none) with how many requests carried it.
+   */
+  served?: ServedSection;
   /** 95% interval of every rate (Wilson) and of latency_mean_ms (t): `<metric>_low`, `<metric>_high`. */
   [interval: `${string}_low` | `${string}_high`]: number | null | undefined;
   /** Per check: choices graded, choices passed, and the pass rate. */
@@ -137,6 +142,11 @@ export interface CellStats {
    */
   [scoreCount: `${string}_answered` | `${string}_unscored` | `${string}_scored`]: number | undefined;
   [scoreValue: `${string}_unscored_rate` | `${string}_score_mean`]: number | null | undefined;
+}
+
+export interface ServedSection {
+  models: Array<{ model: string | null; requests: number }>;
+  system_fingerprints: Array<{ system_fingerprint: string | null; requests: number }>;
 }
 
 /** A stats field by name (metric names come from the config, so they are strings, not keys of CellStats). */

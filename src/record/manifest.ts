@@ -37,6 +37,8 @@ export interface RunManifest {
   run_hash: string;
   config_hash: string;
   dataset_hash: string;
+  /** Hash of the prompt text (the template, or every variant's templates); absent in runs made before it was kept. */
+  prompt_hash?: string;
   status: RunStatus;
   started_at: string;
   ended_at: string | null;

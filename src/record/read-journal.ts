@@ -24,8 +24,53 @@ export async function indexJournal(path: string, totalRequests: number, first = 
   const offsets = new Float64Array(totalRequests).fill(-1);
   const lengths = new Uint32Array(totalRequests);
   let count = 0;
+  const { validBytes, tornBytes } = await forEachLine(path, (buf, start, end, at, lineNo) => {
+    const m = SEQ.exec(buf.toString('latin1', start, Math.min(end, start + 40)));
+    const seq = m ? Number(m[1]) - first : NaN;
+    if (!(seq >= 0 && seq < totalRequests)) {
+      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq + first}); the file may be corrupt or from another config`);
+    }
+    if (offsets[seq] === -1) count++;
+    offsets[seq] = at;
+    lengths[seq] = end - start;
+  });
+  return { offsets, lengths, count, validBytes, tornBytes };
+}
+
+/**
+ * Every record of records.jsonl in file order, parsed one 1 MiB read at a time, for a reader that keeps what it
+ * needs by seq and needs no plan order: a request recorded twice reaches it twice, the last one last (the one every
+ * other reader keeps). One pass, no index: `evalrun history` reads per-row values this way. Returns the distinct
+ * seqs seen; a line that is not a record of this run (0 … totalRequests − 1) is refused as indexJournal refuses it.
+ */
+export async function scanJournal(path: string, totalRequests: number, each: (record: RequestRecord) => void): Promise<number> {
+  const seen = new Uint8Array(totalRequests);
+  let count = 0;
+  await forEachLine(path, (buf, start, end, at, lineNo) => {
+    let record: RequestRecord;
+    try {
+      record = JSON.parse(buf.toString('utf8', start, end)) as RequestRecord;
+    } catch {
+      throw new OutputError(`${path}:${lineNo}: the record at byte ${at} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+    }
+    const seq = record.seq;
+    if (!(Number.isInteger(seq) && seq >= 0 && seq < totalRequests)) {
+      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${String(seq)}); the file may be corrupt or from another config`);
+    }
+    if (seen[seq] === 0) count++;
+    seen[seq] = 1;
+    each(record);
+  });
+  return count;
+}
+
+/**
+ * Each complete line of the file (a blank one skipped), in file order: `fn(buffer, start, end, fileOffset, lineNo)`,
+ * the line being buffer[start, end). Bytes after the last newline are a torn write: counted, never handed on.
+ */
+async function forEachLine(path: string, fn: (buf: Buffer, start: number, end: number, at: number, lineNo: number) => void): Promise<{ validBytes: number; tornBytes: number }> {
   const fh = await open(path, 'r').catch(() => undefined);
-  if (!fh) return { offsets, lengths, count, validBytes: 0, tornBytes: 0 };
+  if (!fh) return { validBytes: 0, tornBytes: 0 };
   // One buffer, reused: a fresh 1 MiB chunk per read would be garbage V8 frees late, inflating RSS.
   let buf = Buffer.allocUnsafe(1 << 20);
   let filled = 0; // bytes in buf, starting at file position `base`
@@ -48,14 +93,7 @@ export async function indexJournal(path: string, totalRequests: number, first = 
           start = nl + 1; // a blank line (a hand-edited file): nothing to index
           continue;
         }
-        const m = SEQ.exec(buf.toString('latin1', start, Math.min(nl, start + 40)));
-        const seq = m ? Number(m[1]) - first : NaN;
-        if (!(seq >= 0 && seq < totalRequests)) {
-          throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq + first}); the file may be corrupt or from another config`);
-        }
-        if (offsets[seq] === -1) count++;
-        offsets[seq] = base + start;
-        lengths[seq] = nl - start;
+        fn(buf, start, nl, base + start, lineNo);
         start = nl + 1;
       }
       buf.copyWithin(0, start, filled);
@@ -65,7 +103,7 @@ export async function indexJournal(path: string, totalRequests: number, first = 
   } finally {
     await fh.close();
   }
-  return { offsets, lengths, count, validBytes: base, tornBytes: filled };
+  return { validBytes: base, tornBytes: filled };
 }
 
 /**

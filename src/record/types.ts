@@ -22,6 +22,12 @@ export interface RequestRecord {
   /** The model the server says answered (may carry a version suffix). */
   model: string | null;
   /**
+   * The response's `system_fingerprint`: the backend configuration that answered (it changes when the provider
+   * changes the model behind the name). null when the server sent none or sent something that is not a string;
+   * absent in records written before it was kept.
+   */
+  system_fingerprint?: string | null;
+  /**
    * As the server sent it (its three counts checked), details included: `prompt_tokens_details.cached_tokens` (priced
    * at the cached-input price) and `completion_tokens_details.reasoning_tokens`. Read the details through usage.ts.
    */

@@ -90,6 +90,9 @@ export class CellAccumulator {
   logprobCount = 0;
   cached = 0;
   latencies = new LatencySamples();
+  /** Answered requests by the model and system_fingerprint the server said answered them (null: none said). */
+  private readonly servedModels = new Map<string | null, number>();
+  private readonly fingerprints = new Map<string | null, number>();
   /** Per configured check: choices graded and passed (from the rows' `check_<name>` columns). */
   readonly checks: Record<string, { checked: number; pass: number }>;
   /** Per scored check: choices answered, left unscored, scored, and the sum and sum of squares of the scores. */
@@ -127,6 +130,11 @@ export class CellAccumulator {
     if (rows.some((r) => r.error !== null)) this.failedRequests++;
     // Only an answer has a latency: a failed request's is the time to give up, and a batch answer has none.
     if (record.error === null && record.latency_ms !== null) this.latencies.push(record.latency_ms);
+    if (record.error === null) {
+      this.servedModels.set(record.model, (this.servedModels.get(record.model) ?? 0) + 1);
+      const fp = record.system_fingerprint ?? null;
+      this.fingerprints.set(fp, (this.fingerprints.get(fp) ?? 0) + 1);
+    }
     // A cached answer records attempts 0: it is counted apart, never as a negative retry.
     if (record.cached === true) this.cached++;
     // n_mode repeat: each part is a request of its own, so its retries are its attempts beyond its first.
@@ -189,7 +197,12 @@ export class CellAccumulator {
 
   /** The cell's stats.csv / summary.json figures: counts, rates with their intervals, latency, and billed cost at `prices`. */
   result(prices: Readonly<Record<string, Price>> = {}): CellStats {
-    return extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices, this.scores);
+    const stats = extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices, this.scores);
+    stats.served = {
+      models: [...this.servedModels].map(([model, requests]) => ({ model, requests })),
+      system_fingerprints: [...this.fingerprints].map(([system_fingerprint, requests]) => ({ system_fingerprint, requests })),
+    };
+    return stats;
   }
 
   private counts(): CellStats {

@@ -23,6 +23,29 @@ export interface FailingChoice {
   expected: Array<{ check: string; expected: unknown; got?: unknown }>;
 }
 
+/**
+ * A record's choices.csv rows with a `check_<name>` column per check (null: not graded), and `<name>_score` and
+ * `<name>_reason` per scored check: what every count reads.
+ */
+export function gradedRows(record: RequestRecord, cell: ManifestCell, checks: readonly string[], scored: readonly string[] = []): Array<ChoiceRow & Record<string, unknown>> {
+  const rows = choiceRows(record, cell) as Array<ChoiceRow & Record<string, unknown>>;
+  const byIndex = new Map(record.choices.map((c) => [c.index, c]));
+  for (const row of rows) {
+    const choice = byIndex.get(Number(row.choice_index));
+    const results = choice?.checks;
+    for (const name of checks) {
+      const v = results?.[name];
+      row[`check_${name}`] = typeof v === 'boolean' ? v : null;
+    }
+    for (const name of scored) {
+      const score = choice?.check_scores?.[name];
+      row[`${name}_score`] = typeof score === 'number' ? score : null;
+      row[`${name}_reason`] = choice?.check_reasons?.[name] ?? null;
+    }
+  }
+  return rows;
+}
+
 export const MAX_FAILING = 200;
 const MAX_CONTENT = 2000;
 
@@ -75,22 +98,8 @@ export class ReportCollector {
   /** Takes the next record; returns its choices.csv rows, check columns included. */
   add(record: RequestRecord): Array<ChoiceRow & Record<string, unknown>> {
     const cellIndex = this.cellIndex(record);
-    const rows = choiceRows(record, this.plan[cellIndex]!) as Array<ChoiceRow & Record<string, unknown>>;
-    const byIndex = new Map(record.choices.map((c) => [c.index, c]));
-    for (const row of rows) {
-      const choice = byIndex.get(Number(row.choice_index));
-      const results = choice?.checks;
-      for (const name of this.checks) {
-        const v = results?.[name];
-        row[`check_${name}`] = typeof v === 'boolean' ? v : null;
-      }
-      for (const name of this.scored) {
-        const score = choice?.check_scores?.[name];
-        row[`${name}_score`] = typeof score === 'number' ? score : null;
-        row[`${name}_reason`] = choice?.check_reasons?.[name] ?? null;
-      }
-      this.noteFailing(row, cellIndex, record, choice);
-    }
+    const rows = gradedRows(record, this.plan[cellIndex]!, this.checks, this.scored);
+    for (const row of rows) this.noteFailing(row, cellIndex, record);
     this.cells[cellIndex]!.add(record, rows);
     const row = Math.floor(record.seq / this.plan.length);
     this.rowValues.add(row, cellIndex, record.row_id, rows, record.error ? null : record.latency_ms);
@@ -102,7 +111,7 @@ export class ReportCollector {
     return this.cells.map((c) => c.result(prices));
   }
 
-  private noteFailing(row: ChoiceRow & Record<string, unknown>, cellIndex: number, record: RequestRecord, choice: ChoiceRecord | undefined): void {
+  private noteFailing(row: ChoiceRow & Record<string, unknown>, cellIndex: number, record: RequestRecord): void {
     const failed: string[] = [];
     const reason = String(row.finish_reason);
     if (reason !== 'stop' && reason !== 'tool_calls') failed.push(`finish_reason ${reason}`);
@@ -114,6 +123,7 @@ export class ReportCollector {
     this.failingPerCell[cellIndex]!++;
     if (this.failingPerCell[cellIndex]! > this.perCellCap || this.failing.length >= MAX_FAILING) return;
     const content = typeof row.content === 'string' ? row.content : null;
+    const choice: ChoiceRecord | undefined = record.choices.find((c) => c.index === Number(row.choice_index));
     this.failing.push({
       cell: String(row.cell),
       row_id: String(row.row_id),

@@ -5,13 +5,14 @@ import { RECORDS, readManifest, type ManifestCell, type RunManifest } from '../r
 import { canonicalJson } from '../util/canonical-json.js';
 import { DEFAULT_ALPHA, emptyEvaluation } from '../contracts/evaluation.js';
 import { suggest } from '../util/suggest.js';
-import { compareMetric, METHOD_NOTE, type ComparisonItem } from '../stats/index.js';
+import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow, type RowValues } from '../stats/index.js';
+import type { LatencySamples } from './cell-stats.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
 import { ReportCollector } from './collector.js';
 import type { CellAccumulator } from './cell-stats.js';
 import { scoredCheckNames } from '../contracts/checks.js';
 import { rounded } from './comparison.js';
-import { field, type ComparisonSection } from '../contracts/summary.js';
+import { field, type CellStats, type ComparisonSection } from '../contracts/summary.js';
 
 /** A compared run, and whether every planned request of it is recorded. */
 export interface ComparedRun {
@@ -140,6 +141,65 @@ async function scanRun(dir: string, metrics: string[]): Promise<ScannedRun> {
   return { manifest, recorded: index.count, collector };
 }
 
+/** What a comparison between runs needs of one run: its per-row values, its cells' figures, its latency moments. */
+export interface RunSide {
+  rowValues: RowValues;
+  /** In plan order (the manifest's cells). */
+  cells: readonly CellStats[];
+  /**
+   * The moments of the cell at this plan index for the unpaired test: per-request latency, or a score's per-choice
+   * scores.
+   */
+  moments?: ((cell: number, metric: MetricDef) => ReturnType<LatencySamples['moments']> | undefined) | undefined;
+}
+
+/**
+ * Run B against run A on each metric, cell pair by cell pair, paired over the dataset rows both have (matched by
+ * row_id) unless `paired` is false; Holm across the pairs, per metric. `compare` and `history` both judge here.
+ */
+export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[], metrics: readonly MetricDef[], alpha: number, paired = true): { rows: ComparisonRow[]; metrics: string[]; commonRows: number } {
+  const idsA = a.cells.map((c) => c.cell);
+  const idsB = b.cells.map((c) => c.cell);
+  const label = (p: CellPair) => (p.a === p.b ? p.a : `${p.a} → ${p.b}`);
+  const rowOfA = new Map<string, number>();
+  a.rowValues.rowIds.forEach((id, i) => id !== undefined && rowOfA.set(id, i));
+  const rowsB = b.rowValues.rowIds;
+  const common = paired ? rowsB.filter((id) => id !== undefined && rowOfA.has(id)).length : 0;
+  const rows: ComparisonRow[] = [];
+  const used: string[] = [];
+  for (const metric of metrics) {
+    const items: ComparisonItem[] = pairs.map((pair) => {
+      const ia = idsA.indexOf(pair.a);
+      const ib = idsB.indexOf(pair.b);
+      const seriesA = a.rowValues.series(ia, metric.name);
+      const seriesB = b.rowValues.series(ib, metric.name);
+      // A's values in B's row order, so index i of both is the same dataset row.
+      const aligned = seriesA && common > 0 ? Float64Array.from(rowsB, (rid) => (rid !== undefined && rowOfA.has(rid) ? seriesA[rowOfA.get(rid)!]! : NaN)) : undefined;
+      const sa = a.cells[ia]!;
+      const sb = b.cells[ib]!;
+      const count = (s: CellStats) => (metric.kind === 'rate' ? { k: Number(field(s, metric.count!) ?? 0), n: Number(field(s, metric.of!) ?? 0) } : undefined);
+      return {
+        cell: label(pair),
+        baseline: pair.a,
+        a: { values: aligned, count: count(sa), moments: a.moments?.(ia, metric) },
+        b: { values: seriesB, count: count(sb), moments: b.moments?.(ib, metric) },
+        paired: common > 0,
+      };
+    });
+    const result = compareMetric(metric, items, alpha);
+    if (result.every((r) => r.baseline_value === null && r.value === null)) continue;
+    used.push(metric.name);
+    rows.push(...result.map(rounded));
+  }
+  return { rows, metrics: used, commonRows: common };
+}
+
+/** A score's unpaired fallback works on the scores' moments, latency on the requests'. */
+function momentsOf(collector: ReportCollector, cell: number, metric: MetricDef): ReturnType<LatencySamples['moments']> | undefined {
+  const c = collector.cells[cell]!;
+  return metric.kind === 'score' ? c.scoreMoments(metric.name.slice(0, -'_score_mean'.length)) : c.latencies.moments();
+}
+
 /** Why no cell of A pairs with one of B, what each run has, and how to pair them by hand. */
 function nothingPairs(a: RunManifest, b: RunManifest): string {
   const ids = (m: RunManifest) => m.plan.cells.map((c) => c.id);
@@ -200,42 +260,9 @@ export async function compareRuns(
   const [a, b] = await Promise.all([scanRun(dirA, wanted), scanRun(dirB, wanted)]);
   const idsA = a.manifest.plan.cells.map((c) => c.id);
   const idsB = b.manifest.plan.cells.map((c) => c.id);
-  const label = (p: CellPair) => (p.a === p.b ? p.a : `${p.a} → ${p.b}`);
-  const rowOfA = new Map<string, number>();
-  a.collector.rowValues.rowIds.forEach((id, i) => id !== undefined && rowOfA.set(id, i));
-  const rowsB = b.collector.rowValues.rowIds;
-  const common = rowsB.filter((id) => id !== undefined && rowOfA.has(id)).length;
-  const [statsA, statsB] = [a.collector.cellStats(), b.collector.cellStats()];
   const metrics = wanted.map((m) => findMetric(m, checks, scored)).filter((m): m is MetricDef => m !== undefined);
-  const rows: ComparisonSection['rows'] = [];
-  const used: string[] = [];
-  for (const metric of metrics) {
-    const items: ComparisonItem[] = pairs.map((pair) => {
-      const ia = idsA.indexOf(pair.a);
-      const ib = idsB.indexOf(pair.b);
-      const seriesA = a.collector.rowValues.series(ia, metric.name);
-      const seriesB = b.collector.rowValues.series(ib, metric.name);
-      // A's values in B's row order, so index i of both is the same dataset row.
-      const aligned = seriesA ? Float64Array.from(rowsB, (rid) => (rid !== undefined && rowOfA.has(rid) ? seriesA[rowOfA.get(rid)!]! : NaN)) : undefined;
-      const sa = statsA[ia]!;
-      const sb = statsB[ib]!;
-      // A score's unpaired fallback works on the scores' moments, latency on the requests'.
-      const scoreOf = metric.kind === 'score' ? metric.name.slice(0, -'_score_mean'.length) : undefined;
-      const moments = (c: CellAccumulator) => (scoreOf !== undefined ? c.scoreMoments(scoreOf) : c.latencies.moments());
-      const count = (s: typeof sa) => (metric.kind === 'rate' ? { k: Number(field(s, metric.count!) ?? 0), n: Number(field(s, metric.of!) ?? 0) } : undefined);
-      return {
-        cell: label(pair),
-        baseline: pair.a,
-        a: { values: aligned, count: count(sa), moments: moments(a.collector.cells[ia]!) },
-        b: { values: seriesB, count: count(sb), moments: moments(b.collector.cells[ib]!) },
-        paired: common > 0,
-      };
-    });
-    const result = compareMetric(metric, items, alpha);
-    if (result.every((r) => r.baseline_value === null && r.value === null)) continue;
-    used.push(metric.name);
-    rows.push(...result.map(rounded));
-  }
+  const side = (run: ScannedRun): RunSide => ({ rowValues: run.collector.rowValues, cells: run.collector.cellStats(), moments: (i, metric) => momentsOf(run.collector, i, metric) });
+  const { rows, metrics: used, commonRows: common } = compareSides(side(a), side(b), pairs, metrics, alpha);
   const described = (dir: string, run: ScannedRun): ComparedRun => ({
     dir,
     name: run.manifest.name,
@@ -244,6 +271,7 @@ export async function compareRuns(
     recorded_requests: run.recorded,
     planned_requests: run.manifest.plan.requests,
   });
+  const label = (p: CellPair) => (p.a === p.b ? p.a : `${p.a} → ${p.b}`);
   const runA = described(dirA, a);
   const runB = described(dirB, b);
   const warnings = (

@@ -105,6 +105,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
   let usage: RequestRecord['usage'] | undefined;
   let usageKnown = true;
   let model: string | null | undefined;
+  let fingerprint: string | null | undefined;
   let lastError: RequestError | undefined;
   for (let k = 0; k < n; k++) {
     const body = repeatBody(task.body, k);
@@ -131,6 +132,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
       error: null,
     });
     model ??= x.data.model ?? null;
+    fingerprint ??= fingerprintOf(x.data);
     const keyed = keyChoices(Object.assign({}, task, { cell: Object.assign({}, task.cell, { n: 1 }) }), x.data.choices, deps);
     const c = keyed.choices[0]!;
     choices.push(Object.assign(c, { index: k }));
@@ -148,6 +150,7 @@ async function repeatTask(task: Task, deps: ExecuteDeps): Promise<RequestRecord 
     request_id: okFirst.request_id,
     completion_id: okFirst.completion_id,
     model: model ?? null,
+    system_fingerprint: fingerprint ?? null,
     // A part without usage leaves the sum unknown: a partial sum would undercount.
     usage: usageKnown ? (usage ?? null) : null,
     choices,
@@ -300,6 +303,7 @@ function failedRecord(task: Task, error: RequestError, m: { attempts: number; la
     request_id: null,
     completion_id: null,
     model: null,
+    system_fingerprint: null,
     usage: null,
     choices: [],
     error,
@@ -372,6 +376,7 @@ export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: Att
     request_id: meta.requestId,
     completion_id: data.id ?? null,
     model: data.model ?? null,
+    system_fingerprint: fingerprintOf(data),
     usage,
     choices,
     error: null,
@@ -379,6 +384,12 @@ export function successRecord(task: Task, data: OpenAI.ChatCompletion, meta: Att
     ...(extra.length ? { extra_choices: extra } : {}),
     ...(choices.some(choiceFails) ? { input: inputOf(task) } : {}),
   });
+}
+
+/** The answer's `system_fingerprint` when it is a string; anything else is no fingerprint. */
+function fingerprintOf(data: OpenAI.ChatCompletion): string | null {
+  const f: unknown = data.system_fingerprint;
+  return typeof f === 'string' ? f : null;
 }
 
 const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;

@@ -1,4 +1,5 @@
 /** The built-in OpenAI-compatible Chat Completions simulator: deterministic for a seed, with injectable faults. */
+export type { ServedModel } from './model.js';
 export type { BatchSimulatorOptions, FaultKind, FaultOptions, LatencyOption, RunningSimulator, SimulatedReply, SimulatorOptions, SimulatorStats } from './types.js';
 export { startSimulator } from './server.js';
 export { simulateCompletion, DEFAULT_MODELS } from './simulate.js';

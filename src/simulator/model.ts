@@ -28,6 +28,22 @@ export const TEXT_MODE_JSON_WRAP = 0.25;
 export interface ModelSettings {
   seed: number;
   schema: object | undefined;
+  /** What the server says it is, and how much worse it answers, by requested model (`served` option). */
+  served?: Readonly<Record<string, ServedModel>> | undefined;
+}
+
+/** A requested model as served: another snapshot behind the same name, as providers do (`served` option). */
+export interface ServedModel {
+  /** The response's `model` (default: the requested name). */
+  model?: string;
+  /** The response's `system_fingerprint` (default fp_evalrun_sim). */
+  system_fingerprint?: string;
+  /** Added to every JSON answer's probability of not being a JSON object, 0..1: a worse snapshot. */
+  invalid_json?: number;
+}
+
+function servedAs(req: ChatRequest, m: ModelSettings): ServedModel | undefined {
+  return m.served?.[req.model] ?? m.served?.['*'];
 }
 
 type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
@@ -68,7 +84,7 @@ function jsonContent(req: ChatRequest, m: ModelSettings, contentSeed: number, ch
   const valid = pool ? (pool.texts[index] as string) : defaultJsonAnswer(contentSeed);
   if (req.format === 'json_schema' && req.strictSchema) return valid;
   const p = spread ** 1.5;
-  const pInvalid = INVALID_JSON_FACTOR * p + (req.format === 'text' ? TEXT_MODE_JSON_WRAP : 0);
+  const pInvalid = INVALID_JSON_FACTOR * p + (req.format === 'text' ? TEXT_MODE_JSON_WRAP : 0) + (servedAs(req, m)?.invalid_json ?? 0);
   const u = unit(mix(choiceSeed, 17));
   if (u < pInvalid) return brokenJson(valid, mix(choiceSeed, 23));
   if (pool && u < pInvalid + SCHEMA_VIOLATION_FACTOR * p) return violationFor(pool, index) ?? valid;
@@ -191,11 +207,12 @@ export function completion(body: Record<string, unknown>, req: ChatRequest, m: M
     completionTokens += tokens;
     reasoningTokens += reasoning;
   }
+  const served = servedAs(req, m);
   return {
     id: `chatcmpl-${hexOf(mix(rs, 41), 24)}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
-    model: req.model,
+    model: served?.model ?? req.model,
     choices,
     usage: {
       prompt_tokens: req.promptTokens,
@@ -205,6 +222,6 @@ export function completion(body: Record<string, unknown>, req: ChatRequest, m: M
       completion_tokens_details: { reasoning_tokens: reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
     },
     service_tier: 'default',
-    system_fingerprint: 'fp_evalrun_sim',
+    system_fingerprint: served?.system_fingerprint ?? 'fp_evalrun_sim',
   };
 }

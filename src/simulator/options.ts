@@ -24,6 +24,7 @@ const SHAPE: Shape = {
   models: 'any',
   strict_models: 'any',
   state_dir: 'any',
+  served: 'any',
   batch: {
     duration_ms: 'number',
     faults,

@@ -32,7 +32,7 @@ export function faultSeed(bodyHash: number, attempt: number, seed: number | unde
 export function answerRequest(body: Record<string, unknown>, req: ChatRequest, options: SimulatorOptions, fseed: number): SimulatedReply {
   const fault = hasFaults(options.faults) ? pickFault(options.faults, fseed) : undefined;
   if (fault !== undefined && fault !== 'malformed') return faultReply(fault, req.model, fseed);
-  const reply: SimulatedReply = { status: 200, headers: {}, body: completion(body, req, { seed: options.seed ?? 0, schema: options.schema }) };
+  const reply: SimulatedReply = { status: 200, headers: {}, body: completion(body, req, { seed: options.seed ?? 0, schema: options.schema, served: options.served }) };
   return fault === 'malformed' ? malformed(reply, fseed) : reply;
 }
 

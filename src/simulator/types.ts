@@ -1,3 +1,4 @@
+import type { ServedModel } from './model.js';
 /** Public option and result types of the built-in OpenAI-compatible simulator. */
 
 export type LatencyOption = number | { min_ms: number; max_ms: number } | { mean_ms: number; jitter_ms?: number };
@@ -39,6 +40,12 @@ export interface SimulatorOptions {
   models?: string[];
   /** Unknown model in a chat request → 404 model_not_found. */
   strict_models?: boolean;
+  /**
+   * What the server says answered, by requested model (`*`: any other): the response's `model` and
+   * `system_fingerprint`, and `invalid_json`, a probability added to every JSON answer's chance of not being JSON.
+   * Changed between runs, it plays a provider that swaps the snapshot behind a model name.
+   */
+  served?: Record<string, ServedModel>;
   /** The Files and Batch APIs (`/v1/files`, `/v1/batches`): timing, limits and faults. Each batch gets at most one of the batch faults below (expire, cancel_external, unknown_status, overdue, no_output_file, delete_output, drop_lines, odd_lines): several of them spoil successive batches. */
   batch?: BatchSimulatorOptions;
   /**

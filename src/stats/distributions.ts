@@ -92,9 +92,27 @@ export function studentTCdf(t: number, df: number): number {
   return t >= 0 ? 1 - tail : tail;
 }
 
+/**
+ * Quantiles already computed, by p and df: a pure function of them, and 100 CDF evaluations each. Every paired
+ * interval asks for t(0.975, rows − 1), so `evalrun history` over a year of nights asks for the same few thousands
+ * of times (test/bench/RESULTS.md, "History").
+ */
+const quantiles = new Map<string, number>();
+const MAX_QUANTILES = 4096;
+
 /** Inverse of Student's t CDF, by bisection on the CDF (60 halvings: exact to double precision for our uses). */
 export function studentTQuantile(p: number, df: number): number {
   if (!Number.isFinite(df) || df > 1e7) return normalQuantile(p);
+  const key = `${p} ${df}`;
+  const known = quantiles.get(key);
+  if (known !== undefined) return known;
+  const q = bisectTQuantile(p, df);
+  if (quantiles.size >= MAX_QUANTILES) quantiles.clear();
+  quantiles.set(key, q);
+  return q;
+}
+
+function bisectTQuantile(p: number, df: number): number {
   let lo = -1e3;
   let hi = 1e3;
   for (let i = 0; i < 100; i++) {

@@ -6,6 +6,7 @@
 //   npm run bench -- --only throughput,startup
 //   npm run bench -- --only merge          evalrun merge of 10 shards × 60k requests
 //   npm run bench -- --only batch          batch mode: 200k requests in 4 batch files through the simulator
+//   npm run bench -- --only history        evalrun history over 30 runs × 60k requests, and 365 runs of the demo
 //   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -403,6 +404,66 @@ const scenarios = {
       record({ scenario: 'graders: regrade of the scripted run', requests, wall_s: rgWall, rps: requests / rgWall, cpu_s: median(regrades.map((r) => r.cpu)), rss_mb: rgRss, target: `≤20% of the run's wall time (${(ratio * 100).toFixed(0)}%), ≤150 MB`, pass: ratio <= 0.2 && rgRss <= 150 });
     });
   },
+  async history() {
+    // evalrun history over 30 nightly runs of the 60,000-request job, and over 365 runs of the demo. One real run of
+    // each is made through the simulator; the other nights are that run directory again (records.jsonl, summary.json
+    // and the reports hard-linked) with its run.json moved one day on: directories evalrun writes, read as it reads them.
+    const { linkSync, readdirSync } = await import('node:fs');
+    const nights = async (name, source, count) => {
+      const manifest = JSON.parse(readFileSync(join(source, 'run.json'), 'utf8'));
+      const root = join(work, `${name}-nights`);
+      mkdirSync(root, { recursive: true });
+      for (let i = 0; i < count; i++) {
+        const dir = join(root, `night-${String(i).padStart(3, '0')}`);
+        mkdirSync(dir);
+        for (const f of readdirSync(source)) if (f !== 'run.json') linkSync(join(source, f), join(dir, f));
+        const day = (iso) => new Date(Date.parse(iso) + i * 86_400_000).toISOString();
+        writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...manifest, started_at: day(manifest.started_at), ended_at: day(manifest.ended_at) }));
+      }
+      return root;
+    };
+    const runOnce = async (name, cfg, sim) => {
+      const out = join(work, `${name}-source`);
+      const r = await timed(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet'], sim ? { OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-bench' } : {});
+      if (r.code !== 0 && r.code !== 1) throw new Error(`${name}: evalrun exited ${r.code}: ${r.err.slice(-800)}`);
+      return out;
+    };
+    const rows = quick ? 1000 : 5000;
+    const bigCount = quick ? 10 : 30;
+    const big = await withSim({}, (sim) => runOnce('history-big', config('history', { rows }), sim));
+    const bigRoot = await nights('history-big', big, bigCount);
+    const demo = await runOnce('history-demo', join(ROOT, 'datasets/demo/evalrun.yaml'));
+    const demoCount = quick ? 60 : 365;
+    const demoRoot = await nights('history-demo', demo, demoCount);
+    for (const [label, root, count, requests, target] of [
+      [`history: ${bigCount} runs × ${rows * 12} requests`, bigRoot, bigCount, rows * 12, 30],
+      [`history: ${demoCount} runs of the demo`, demoRoot, demoCount, 864, 10],
+    ]) {
+      // Cold: a new --out, every journal read. Warm: the same --out again (as the nightly recipe keeps it), every run
+      // taken from what the first history kept of it.
+      const check = (out) => {
+        const h = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'));
+        if (h.runs.length !== count || h.transitions.length !== count - 1) throw new Error('history: not every run read');
+      };
+      const warm = [];
+      const m = await repeat(async () => {
+        const out = join(work, `history-out-${Math.random().toString(36).slice(2, 6)}`);
+        const r = await timed(process.execPath, [BIN, 'history', join(root, 'night-*'), '--out', out]);
+        if (r.code !== 0) throw new Error(`history exited ${r.code}: ${r.err.slice(-800)}`);
+        check(out);
+        const w = await timed(process.execPath, [BIN, 'history', join(root, 'night-*'), '--out', out]);
+        if (w.code !== 0) throw new Error(`history exited ${w.code}: ${w.err.slice(-800)}`);
+        check(out);
+        warm.push(w);
+        rmSync(out, { recursive: true, force: true });
+        return r;
+      });
+      record({ scenario: label, requests: count * requests, wall_s: m.wall, rps: (count * requests) / m.wall, cpu_s: m.cpu, rss_mb: m.rssMb, target: `≤${target} s, flat memory`, pass: m.wall <= target });
+      const w = { wall: median(warm.map((x) => x.wall)), cpu: median(warm.map((x) => x.cpu)), rss: median(warm.map((x) => x.rssMb)) };
+      record({ scenario: `${label}, runs kept in --out`, requests: count * requests, wall_s: w.wall, rps: (count * requests) / w.wall, cpu_s: w.cpu, rss_mb: w.rss, target: `≤${target} s`, pass: w.wall <= target });
+    }
+    for (const dir of [big, bigRoot, demo, demoRoot]) rmSync(dir, { recursive: true, force: true });
+  },
   async promptfoo() {
     const { runPromptfoo } = await import('./promptfoo.mjs');
     await runPromptfoo({ work, schema, quick, record, results, timed, withSim, evalrun, config, repeat });
@@ -411,7 +472,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', 'history', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

@@ -69,8 +69,22 @@ label { font-size: 13px; display: inline-block; margin: 4px 0 8px; }
  * nothing else, so even a rendering bug could not run a script smuggled in through model output.
  */
 export async function reportHtml(data: HtmlData): Promise<string> {
+  return selfContainedPage({
+    title: 'evalrun report',
+    dataId: 'evalrun-data',
+    data,
+    script: CLIENT_SCRIPT,
+    noscript: 'This report draws its tables and charts with JavaScript; the same numbers are in summary.json and stats.csv.',
+  });
+}
+
+/**
+ * A page of evalrun's (report.html, history.html): the data as a JSON block, Chart.js and the page's script inline,
+ * and a Content-Security-Policy that allows those two scripts by hash and nothing else.
+ */
+export async function selfContainedPage(p: { title: string; dataId: string; data: unknown; script: string; noscript: string }): Promise<string> {
   const lib = inlineScript(await chartJsSource());
-  const app = inlineScript(CLIENT_SCRIPT);
+  const app = inlineScript(p.script);
   const csp = `default-src 'none'; script-src ${sha256(lib)} ${sha256(app)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -78,13 +92,13 @@ export async function reportHtml(data: HtmlData): Promise<string> {
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>evalrun report</title>
+<title>${p.title}</title>
 <style>${STYLE}</style>
 </head>
 <body>
 <header><h1 id="title">evalrun</h1><ul id="facts"></ul></header>
-<main id="main"><noscript>This report draws its tables and charts with JavaScript; the same numbers are in summary.json and stats.csv.</noscript></main>
-<script type="application/json" id="evalrun-data">${jsonForScript(data)}</script>
+<main id="main"><noscript>${p.noscript}</noscript></main>
+<script type="application/json" id="${p.dataId}">${jsonForScript(p.data)}</script>
 <script>${lib}</script>
 <script>${app}</script>
 </body>

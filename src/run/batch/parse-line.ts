@@ -75,7 +75,7 @@ export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, d
   const head = { attempts: meta.attempts, latency: null, t0, startedAt: meta.startedAt };
   const failed = (kind: 'final' | 'retryable', error: RequestError, status: number | null, requestId: string | null): LineOutcome => ({
     kind,
-    record: makeRecord(task, head, { http_status: status, request_id: requestId, completion_id: null, model: null, usage: null, choices: [], error }),
+    record: makeRecord(task, head, { http_status: status, request_id: requestId, completion_id: null, model: null, system_fingerprint: null, usage: null, choices: [], error }),
   });
   const r = line.response;
   if (r === null) {

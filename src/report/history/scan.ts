@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { indexJournal, recordsInOrder, scanJournal } from '../../record/index.js';
+import { RECORDS, type RunManifest } from '../../record/index.js';
+import { emptyEvaluation } from '../../contracts/evaluation.js';
+import { findMetric, RowValues, type MetricDef } from '../../stats/index.js';
+import type { CellStats, Summary } from '../../contracts/summary.js';
+import { gradedRows, ReportCollector } from '../collector.js';
+import { cellReports } from '../evaluate-run.js';
+import type { RunSide } from '../compare-runs.js';
+
+/** One run as history sees it: what it is, whether it may be judged, its cells' figures and its per-row values. */
+export interface HistoryRun {
+  dir: string;
+  manifest: RunManifest;
+  /** Requests recorded in records.jsonl. */
+  recorded: number;
+  /** Every planned request recorded, status complete, not a partial merge: only such a run is judged. */
+  judged: boolean;
+  /** Why the run is shown but not judged. */
+  not_judged?: string;
+  /** In plan order, with intervals and the served models. */
+  cells: CellStats[];
+  /** The metrics of the history this run has (its checks decide which check rates it has). */
+  metrics: MetricDef[];
+  side: RunSide;
+}
+
+/**
+ * Reads what history needs of a run: run.json, the cells' figures from summary.json, and the per-row values of the
+ * history's metrics from records.jsonl (each record's choices graded as every report grades them), in one pass in
+ * file order that keeps nothing of a record but one number per row, cell and metric. A summary.json that does not
+ * describe the journal as it stands (a run killed before writing it, or resumed since) is not trusted: the cells'
+ * figures are then computed from the records in plan order, as `evalrun report` would.
+ */
+export async function scanRun(dir: string, manifest: RunManifest, metricNames: readonly string[]): Promise<HistoryRun> {
+  const checks = (manifest.evaluation?.checks ?? []).map((c) => c.name);
+  const metrics = metricNames.map((m) => findMetric(m, checks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
+  const journal = join(dir, RECORDS);
+  const summary = await readSummary(dir);
+  const plan = manifest.plan.cells;
+  let recorded = -1;
+  let rowValues: RowValues | undefined;
+  let cells: CellStats[] | undefined;
+  let moments: RunSide['moments'];
+  if (summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length) {
+    const values = new RowValues(manifest.plan.rows, plan.length, metrics);
+    recorded = await scanJournal(journal, manifest.plan.requests, (record) => {
+      const cell = record.seq % plan.length;
+      const rows = gradedRows(record, plan[cell]!, checks);
+      values.add(Math.floor(record.seq / plan.length), cell, record.row_id, rows, record.error ? null : record.latency_ms);
+    });
+    // summary.json describes the journal as it stands only if it counted as many requests.
+    if (recorded === summary.recorded.requests) {
+      rowValues = values;
+      cells = summary.cells;
+    }
+  }
+  if (!rowValues || !cells) {
+    const evaluation = manifest.evaluation ?? emptyEvaluation();
+    const collector = new ReportCollector({ ...manifest, evaluation: { ...evaluation, compare: { ...evaluation.compare, metrics: metrics.map((m) => m.name) } } });
+    const index = await indexJournal(journal, manifest.plan.requests);
+    for await (const record of recordsInOrder(journal, index)) collector.add(record);
+    recorded = index.count;
+    rowValues = collector.rowValues;
+    cells = cellReports(manifest, collector);
+    moments = (i) => collector.cells[i]!.latencies.moments();
+  }
+  const notJudged = whyNotJudged(manifest, recorded);
+  return {
+    dir,
+    manifest,
+    recorded,
+    judged: notJudged === undefined,
+    ...(notJudged ? { not_judged: notJudged } : {}),
+    cells,
+    metrics,
+    side: { rowValues, cells, moments },
+  };
+}
+
+async function readSummary(dir: string): Promise<Summary | undefined> {
+  try {
+    const s = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Summary;
+    return Array.isArray(s.cells) && typeof s.recorded?.requests === 'number' ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run judged on part of its rows would report drift that is only a change of rows: it is shown, never judged. */
+function whyNotJudged(m: RunManifest, recorded: number): string | undefined {
+  if (m.shard) return `shard ${m.shard.index}/${m.shard.count} alone: its other shards were not given`;
+  if (m.merged?.partial) return `a partial merge of shards (missing: ${[...m.merged.missing, ...m.merged.unfinished].join(', ') || 'some requests'})`;
+  if (m.status !== 'complete') return `status ${m.status}: ${recorded} of ${m.plan.requests} requests recorded`;
+  if (recorded !== m.plan.requests) return `${recorded} of ${m.plan.requests} requests recorded`;
+  return undefined;
+}
