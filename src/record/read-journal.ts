@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { OutputError } from '../errors.js';
 import type { RequestRecord } from './types.js';
 
@@ -69,61 +69,99 @@ export async function indexJournal(path: string, totalRequests: number, first = 
 }
 
 /**
- * Records in plan order. Reads go through a small cache of 1 MiB blocks: a file written in roughly plan order
- * (concurrency only shuffles neighbours; a resume appends the holes) is read almost sequentially, and memory stays
- * at a few blocks whatever the run's size.
+ * Records in plan order. Reads go through a JournalReader's small block cache: a file written in roughly plan order
+ * (concurrency only shuffles neighbours; a resume appends the holes) is read almost sequentially.
  */
 export async function* recordsInOrder(path: string, index: JournalIndex): AsyncGenerator<RequestRecord> {
   if (index.count === 0) return;
-  const fh = await open(path, 'r');
-  const BLOCK = 1 << 20;
-  // Four block buffers, reused as blocks are evicted: allocating one per read would leave V8 a trail of garbage.
-  const cache = new Map<number, Buffer>();
-  const block = async (n: number): Promise<Buffer> => {
-    const hit = cache.get(n);
-    if (hit) {
-      cache.delete(n);
-      cache.set(n, hit);
-      return hit;
-    }
-    let memory: Buffer;
-    if (cache.size < 4) memory = Buffer.allocUnsafe(BLOCK);
-    else {
-      const [oldest, view] = cache.entries().next().value!;
-      cache.delete(oldest);
-      memory = Buffer.from(view.buffer, view.byteOffset, BLOCK);
-    }
-    const { bytesRead } = await fh.read(memory, 0, BLOCK, n * BLOCK);
-    const view = memory.subarray(0, bytesRead);
-    cache.set(n, view);
-    return view;
-  };
+  const reader = await JournalReader.open(path, index);
   try {
     for (let seq = 0; seq < index.offsets.length; seq++) {
-      const offset = index.offsets[seq]!;
-      if (offset < 0) continue;
-      const length = index.lengths[seq]!;
-      const first = Math.floor(offset / BLOCK);
-      const last = Math.floor((offset + length - 1) / BLOCK);
-      let text: string;
-      if (first === last) {
-        const b = await block(first);
-        text = b.toString('utf8', offset - first * BLOCK, offset - first * BLOCK + length);
-      } else {
-        const b = Buffer.allocUnsafe(length);
-        await fh.read(b, 0, length, offset);
-        text = b.toString('utf8');
-      }
-      let record: RequestRecord;
-      try {
-        record = JSON.parse(text) as RequestRecord;
-      } catch {
-        throw new OutputError(`${path}: the record of request ${seq} (at byte ${offset}) is not valid JSON; the file is corrupt. Nothing was rewritten.`);
-      }
-      yield record;
+      const record = await reader.read(seq);
+      if (record) yield record;
     }
   } finally {
-    await fh.close();
+    await reader.close();
+  }
+}
+
+/**
+ * Random access to the records of an indexed journal, by seq, through a cache of four 1 MiB blocks: memory stays at a
+ * few blocks whatever the run's size, and neighbouring seqs (one row's cells, the next page) cost one read. Reads are
+ * taken one at a time, so callers may ask concurrently.
+ */
+export class JournalReader {
+  private static readonly BLOCK = 1 << 20;
+  private readonly cache = new Map<number, Buffer>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private readonly path: string;
+  private readonly index: JournalIndex;
+  private readonly fh: FileHandle;
+
+  private constructor(path: string, index: JournalIndex, fh: FileHandle) {
+    this.path = path;
+    this.index = index;
+    this.fh = fh;
+  }
+
+  static async open(path: string, index: JournalIndex): Promise<JournalReader> {
+    return new JournalReader(path, index, await open(path, 'r'));
+  }
+
+  /** The latest record of `seq` (index coordinates: seq − first), or undefined if none is recorded. */
+  read(seq: number): Promise<RequestRecord | undefined> {
+    const next = this.queue.then(() => this.readNow(seq));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+
+  private async readNow(seq: number): Promise<RequestRecord | undefined> {
+    const offset = this.index.offsets[seq];
+    if (offset === undefined || offset < 0) return undefined;
+    const BLOCK = JournalReader.BLOCK;
+    const length = this.index.lengths[seq]!;
+    const first = Math.floor(offset / BLOCK);
+    const last = Math.floor((offset + length - 1) / BLOCK);
+    let text: string;
+    if (first === last) {
+      const b = await this.block(first);
+      text = b.toString('utf8', offset - first * BLOCK, offset - first * BLOCK + length);
+    } else {
+      const b = Buffer.allocUnsafe(length);
+      await this.fh.read(b, 0, length, offset);
+      text = b.toString('utf8');
+    }
+    try {
+      return JSON.parse(text) as RequestRecord;
+    } catch {
+      throw new OutputError(`${this.path}: the record of request ${seq} (at byte ${offset}) is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+    }
+  }
+
+  private async block(n: number): Promise<Buffer> {
+    const hit = this.cache.get(n);
+    if (hit) {
+      this.cache.delete(n);
+      this.cache.set(n, hit);
+      return hit;
+    }
+    // Four block buffers, reused as blocks are evicted: allocating one per read would leave V8 a trail of garbage.
+    let memory: Buffer;
+    if (this.cache.size < 4) memory = Buffer.allocUnsafe(JournalReader.BLOCK);
+    else {
+      const [oldest, view] = this.cache.entries().next().value!;
+      this.cache.delete(oldest);
+      memory = Buffer.from(view.buffer, view.byteOffset, JournalReader.BLOCK);
+    }
+    const { bytesRead } = await this.fh.read(memory, 0, JournalReader.BLOCK, n * JournalReader.BLOCK);
+    const view = memory.subarray(0, bytesRead);
+    this.cache.set(n, view);
+    return view;
   }
 }
 
