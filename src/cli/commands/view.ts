@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../main.js';
 import type { RunManifest } from '../../record/index.js';
-import type { InputSource } from '../../view/index.js';
+import type { InputSource, Viewer } from '../../view/index.js';
 import { VIEW_DEFAULT_PORT } from '../../contracts/view.js';
 import { shownPath } from '../../util/shown-path.js';
 
@@ -21,11 +21,7 @@ export function viewCommand(ctx: CommandContext): CommandModule<object, ViewArgs
         .positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' })
         .option('port', { type: 'number', default: VIEW_DEFAULT_PORT, describe: `Port on 127.0.0.1 (0: any free port); report.html links to ${VIEW_DEFAULT_PORT}` }),
     handler: async (args) => {
-      const { readManifest } = await import('../../record/index.js');
-      const { startViewer } = await import('../../view/index.js');
-      const manifest = await readManifest(args.dir);
-      const inputs = await datasetInputs(manifest, ctx.io.env);
-      const viewer = await startViewer({ dir: args.dir, port: args.port ?? VIEW_DEFAULT_PORT, inputs });
+      const { viewer, inputs } = await openViewer(args.dir, args.port ?? VIEW_DEFAULT_PORT, ctx.io.env);
       const report = existsSync(join(args.dir, 'report.html')) ? `; its report: ${viewer.url}report.html` : '';
       ctx.io.out(`evalrun view: ${shownPath(args.dir)} at ${viewer.url}${report}\nCtrl-C stops it.\n`);
       if (inputs.notice) ctx.io.err(`Inputs: ${inputs.notice}\n`);
@@ -36,6 +32,15 @@ export function viewCommand(ctx: CommandContext): CommandModule<object, ViewArgs
       });
     },
   };
+}
+
+/** The viewer over a run directory, with its rows' inputs from the run's dataset when it can be found. */
+export async function openViewer(dir: string, port: number, env: NodeJS.ProcessEnv): Promise<{ viewer: Viewer; inputs: InputSource }> {
+  const { readManifest } = await import('../../record/index.js');
+  const { startViewer } = await import('../../view/index.js');
+  const manifest = await readManifest(dir);
+  const inputs = await datasetInputs(manifest, env);
+  return { viewer: await startViewer({ dir, port, inputs }), inputs };
 }
 
 /**

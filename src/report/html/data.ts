@@ -4,6 +4,7 @@ import { FINISH_REASONS } from '../cell-stats.js';
 import { field, type CellStats, type Summary } from '../../contracts/summary.js';
 import { rateMetrics, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
+import { VIEW_DEFAULT_PORT, VIEW_QUERY } from '../../contracts/view.js';
 
 export interface HtmlCell {
   id: string;
@@ -41,6 +42,8 @@ export interface HtmlData {
   comparison: Summary['comparison'] | null;
   gates: Summary['gates'] | null;
   failing: { total: number; shown: FailingChoice[] };
+  /** Where `evalrun view` listens by default and the query its page reads: cells and failing choices link there. */
+  view: { port: number; query: typeof VIEW_QUERY };
   generated_at: string;
 }
 
@@ -57,6 +60,7 @@ export function htmlData(summary: Summary, latencies: readonly LatencySamples[],
     comparison: comparison ?? null,
     gates: gates ?? null,
     failing: { total: failingTotal, shown: failing },
+    view: { port: VIEW_DEFAULT_PORT, query: VIEW_QUERY },
     generated_at: new Date().toISOString(),
   };
 }
