@@ -45,6 +45,12 @@ describe('the lint config', () => {
     expect(await ruleIds('src/dataset/load.ts', "import { resolvePrompts } from '../config/prompts.js';\nexport const planted = resolvePrompts;")).toContain('boundaries/dependencies');
   });
 
+  it('rejects the view stage reading the dataset or the config itself, or a record file past its index', async () => {
+    expect(await ruleIds('src/view/inputs.ts', "import { readRows } from '../dataset/load.js';\nexport const planted = readRows;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/view/inputs.ts', "import { loadConfigFile } from '../config/load.js';\nexport const planted = loadConfigFile;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/view/inputs.ts', "import { indexJournal } from '../record/read-journal.js';\nexport const planted = indexJournal;")).toContain('boundaries/dependencies');
+  });
+
   it('rejects contracts importing a stage (every stage imports contracts)', async () => {
     expect(await ruleIds('src/contracts/checks.ts', "import type { CompiledCheck } from '../check/checks.js';\nexport type Planted = CompiledCheck;")).toContain('boundaries/dependencies');
   });
