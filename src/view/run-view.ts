@@ -69,11 +69,12 @@ export class RunView {
     this.checks = (p.manifest.evaluation?.checks ?? []).map((c) => c.name);
   }
 
-  static async open(dir: string, inputs: InputSource | undefined): Promise<RunView> {
+  /** `inputs` may still be on its way (the config being loaded): the journal is indexed meanwhile. */
+  static async open(dir: string, pending: InputSource | Promise<InputSource> | undefined): Promise<RunView> {
     const manifest = await readManifest(dir);
     const file = join(dir, RECORDS);
     // Global seqs, as the report reads them: a shard's records sit at their place in the whole plan.
-    const index = await indexJournal(file, manifest.plan.requests);
+    const [index, inputs] = await Promise.all([indexJournal(file, manifest.plan.requests), pending]);
     const reader = index.count > 0 ? await JournalReader.open(file, index) : undefined;
     const rowStart = manifest.shard?.rows[0] ?? 0;
     const rowEnd = manifest.shard?.rows[1] ?? manifest.plan.rows;

@@ -11,7 +11,8 @@ export interface ViewerOptions {
   dir: string;
   /** 0: any free port. */
   port: number;
-  inputs?: InputSource | undefined;
+  /** The rows' input values; a promise to index the journal while they are being found. */
+  inputs?: InputSource | Promise<InputSource> | undefined;
 }
 
 export interface Viewer {

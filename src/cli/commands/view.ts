@@ -39,8 +39,8 @@ export async function openViewer(dir: string, port: number, env: NodeJS.ProcessE
   const { readManifest } = await import('../../record/index.js');
   const { startViewer } = await import('../../view/index.js');
   const manifest = await readManifest(dir);
-  const inputs = await datasetInputs(manifest, env);
-  return { viewer: await startViewer({ dir, port, inputs }), inputs };
+  const inputs = datasetInputs(manifest, env);
+  return { viewer: await startViewer({ dir, port, inputs }), inputs: await inputs };
 }
 
 /**
