@@ -70,6 +70,7 @@ const firstMatches = (pred: (i: number) => boolean, n = 10) => {
   for (let i = 0; i < ROWS && out.length < n; i++) if (pred(i)) out.push(gen.id(i));
   return out;
 };
+const verdict = (v: boolean | null | undefined) => (v === true ? 'pass' : v === false ? 'fail' : 'none');
 async function recordsOf(dir: string): Promise<RequestRecord[]> {
   return (await readFile(join(dir, 'records.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RequestRecord);
 }
@@ -97,10 +98,12 @@ describe.skipIf(!available && !required)('evalrun view in Chromium', () => {
           content: n.querySelector('pre.content:not(.tool)')!.textContent,
           finish: n.querySelector('[data-finish]')!.getAttribute('data-finish'),
           sorry: n.querySelector('[data-check="says_sorry"]')!.getAttribute('data-verdict'),
+          json: n.querySelector('[data-check="json_valid"]')!.getAttribute('data-verdict'),
+          schema: n.querySelector('[data-check="schema_valid"]')!.getAttribute('data-verdict'),
         })),
       );
       expect(shown).toEqual(
-        record.choices.map((ch) => ({ content: ch.content, finish: ch.finish_reason, sorry: ch.checks!['says_sorry'] === true ? 'pass' : ch.checks!['says_sorry'] === false ? 'fail' : 'none' })),
+        record.choices.map((ch) => ({ content: ch.content, finish: ch.finish_reason, sorry: verdict(ch.checks!['says_sorry']), json: verdict(ch.json_valid), schema: verdict(ch.schema_valid) })),
       );
       const meta = await td.locator('.meta').innerText();
       expect(meta).toContain(`latency ${record.latency_ms!.toLocaleString('en-US')} ms`);
