@@ -151,7 +151,7 @@ export const PAGE_SCRIPT = String.raw`
     [
       'status ' + info.status,
       fmt(info.cells.length) + ' cells × ' + fmt(info.rows) + ' rows',
-      fmt(info.recorded) + ' of ' + fmt(info.requests) + ' requests recorded',
+      info.recorded == null ? fmt(info.requests) + ' requests planned' : fmt(info.recorded) + ' of ' + fmt(info.requests) + ' requests recorded',
     ].forEach(function (f) { $('facts').appendChild(el('li', { text: f })); });
     if (info.inputs_problem) { $('notice').textContent = 'Inputs: ' + info.inputs_problem; $('notice').hidden = false; }
     info.cells.forEach(function (c, i) {
@@ -296,7 +296,21 @@ export const PAGE_SCRIPT = String.raw`
       if (wanted !== query(state, true)) return;
       render(page);
       if (!page.complete) setTimeout(load, 0);
-      else busy(false);
+      else {
+        busy(false);
+        if (page.provisional) setTimeout(function () { recheck(wanted); }, 500);
+      }
+    }, showError);
+  }
+  // A page served while records.jsonl was still being indexed is asked for again once; drawn again only if a
+  // request recorded later in the file changed it.
+  function recheck(wanted) {
+    if (wanted !== query(state, true)) return;
+    getJson('/api/rows?' + wanted).then(function (page) {
+      if (wanted !== query(state, true)) return;
+      if (page.provisional) { setTimeout(function () { recheck(wanted); }, 500); return; }
+      var a = JSON.stringify(last.rows), b = JSON.stringify(page.rows);
+      if (a !== b) render(page);
     }, showError);
   }
   function go(s) {

@@ -51,14 +51,24 @@ export class RunView {
   readonly cells: readonly ManifestCell[];
   readonly rowStart: number;
   readonly rowEnd: number;
-  readonly index: JournalIndex;
+  /** The journal's index, complete once `indexed` resolves (until then, filled on as the pass goes). */
+  index: JournalIndex;
+  readonly indexed: Promise<JournalIndex>;
+  indexDone = false;
   readonly checks: string[];
   readonly inputsNotice: string | undefined;
   private readonly reader: JournalReader | undefined;
   private readonly inputs: InputStore | undefined;
 
-  private constructor(p: { manifest: RunManifest; index: JournalIndex; reader: JournalReader | undefined; inputs: InputStore | undefined; inputsNotice: string | undefined }) {
+  private constructor(p: { manifest: RunManifest; index: JournalIndex; pass: Promise<JournalIndex>; reader: JournalReader | undefined; inputs: InputStore | undefined; inputsNotice: string | undefined }) {
     this.manifest = p.manifest;
+    this.indexed = p.pass.then((index) => {
+      this.index = index;
+      this.indexDone = true;
+      return index;
+    });
+    // A corrupt line found later fails the requests that need the index, with the pass's message; never unhandled.
+    this.indexed.catch(() => undefined);
     this.cells = p.manifest.plan.cells;
     this.rowStart = p.manifest.shard?.rows[0] ?? 0;
     this.rowEnd = p.manifest.shard?.rows[1] ?? p.manifest.plan.rows;
@@ -69,17 +79,24 @@ export class RunView {
     this.checks = (p.manifest.evaluation?.checks ?? []).map((c) => c.name);
   }
 
-  /** `inputs` may still be on its way (the config being loaded): the journal is indexed meanwhile. */
+  /**
+   * `inputs` may still be on its way (the config being loaded): the journal is indexed meanwhile. The view opens as
+   * soon as the index has its first chunk; the pass goes on behind it (`indexed`), and a row it has not reached yet
+   * waits for it.
+   */
   static async open(dir: string, pending: InputSource | Promise<InputSource> | undefined): Promise<RunView> {
     const manifest = await readManifest(dir);
     const file = join(dir, RECORDS);
+    let early: (partial: JournalIndex) => void = () => {};
+    const firstChunk = new Promise<JournalIndex>((resolve) => (early = resolve));
     // Global seqs, as the report reads them: a shard's records sit at their place in the whole plan.
-    const [index, inputs] = await Promise.all([indexJournal(file, manifest.plan.requests), pending]);
-    const reader = index.count > 0 ? await JournalReader.open(file, index) : undefined;
+    const pass = indexJournal(file, manifest.plan.requests, 0, (partial) => early(partial));
+    const [index, inputs] = await Promise.all([Promise.race([firstChunk, pass]), pending]);
+    const reader = await JournalReader.open(file, index).catch(() => undefined);
     const rowStart = manifest.shard?.rows[0] ?? 0;
     const rowEnd = manifest.shard?.rows[1] ?? manifest.plan.rows;
     const store = inputs?.rows ? await InputStore.start(inputs.rows, rowStart, rowEnd - rowStart) : undefined;
-    return new RunView({ manifest, index, reader, inputs: store, inputsNotice: inputs?.notice });
+    return new RunView({ manifest, index, pass, reader, inputs: store, inputsNotice: inputs?.notice });
   }
 
   get rows(): number {
@@ -98,6 +115,7 @@ export class RunView {
     const reader = this.reader;
     if (!reader) return this.cells.map(() => undefined);
     const base = row * this.cells.length;
+    if (!this.indexDone && this.cells.some((_, c) => !(this.index.offsets[base + c]! >= 0))) await this.indexed;
     return Promise.all(this.cells.map((_, c) => reader.read(base + c)));
   }
 
@@ -121,6 +139,7 @@ export class RunView {
   }
 
   async close(): Promise<void> {
+    await this.indexed.catch(() => undefined);
     await Promise.all([this.reader?.close(), this.inputs?.close()]);
   }
 }

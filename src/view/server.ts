@@ -126,7 +126,8 @@ function runInfo(view: RunView) {
     rows: view.rows,
     row_start: view.rowStart,
     requests: m.shard?.requests ?? m.plan.requests,
-    recorded: view.index.count,
+    /** null while the journal is still being indexed. */
+    recorded: view.indexDone ? view.index.count : null,
     cells: view.cells.map((c) => ({ id: c.id, n: c.n, ...(c.prompt !== undefined ? { prompt: c.prompt } : {}) })),
     checks: view.checks,
     verdicts: [...VERDICTS, ...view.checks],
@@ -178,14 +179,17 @@ async function rows(view: RunView, q: URLSearchParams, scanFor: (spec: FilterSpe
   } else {
     found = await scanFor(spec).page(offset, limit, SCAN_BUDGET_MS);
   }
+  const shown = await Promise.all(found.rows.map((row) => view.view(row, spec.cells)));
   return {
     offset,
     limit,
+    // Read before the index pass ended: a request recorded again later in the file (--retry-errors) may differ.
+    provisional: !view.indexDone,
     total: found.total,
     scanned: found.scanned,
     complete: found.complete,
     cells: spec.cells.map((c) => view.cells[c]!.id),
-    rows: await Promise.all(found.rows.map((row) => view.view(row, spec.cells))),
+    rows: shown,
   };
 }
 

@@ -84,6 +84,29 @@ describe('evalrun view', () => {
     }
   });
 
+  it('shows the latest record of a request recorded twice, even when the page is asked for before the index pass ends', async () => {
+    const dir = await makeGeneratedRun(await tempDir('evalrun-view-twice-'), 4000);
+    const file = join(dir, 'records.jsonl');
+    const first = JSON.parse((await readFile(file, 'utf8')).slice(0, 4000).split('\n')[0]!) as { choices: Array<{ content: string }> };
+    first.choices[0]!.content = 'the answer recorded again, last in the file';
+    await writeFile(file, `${JSON.stringify(first)}\n`, { flag: 'a' });
+    const { viewer } = await openViewer(dir, 0, cleanEnv());
+    try {
+      const contents: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const page = (await (await fetch(`${viewer.url}api/rows?row=0`)).json()) as { provisional: boolean; rows: Array<{ answers: Array<{ choices: Array<{ content: string }> }> }> };
+        contents.push(page.rows[0]!.answers[0]!.choices[0]!.content);
+        if (!page.provisional) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(contents.at(-1)).toBe('the answer recorded again, last in the file');
+      const found = (await (await fetch(`${viewer.url}api/rows?q=recorded%20again`)).json()) as { total: number; rows: Array<{ id: string }> };
+      expect(found.rows.map((r) => r.id)).toEqual([gen.id(0)]);
+    } finally {
+      await viewer.close();
+    }
+  });
+
   it('says which port is busy and how to choose another (exit code 2)', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
