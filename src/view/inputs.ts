@@ -43,6 +43,11 @@ export class InputStore {
     return new InputStore(dir, fh, rowStart, rows, source);
   }
 
+  /** Whether every row is copied (or the copy stopped): pages no longer wait for it. */
+  get copied(): boolean {
+    return this.done;
+  }
+
   /** Why the dataset could not be read to the end (a row past it then has no input), if it could not. */
   get problem(): string | undefined {
     return this.failure;

@@ -99,6 +99,11 @@ export class RunView {
     return new RunView({ manifest, index, pass, reader, inputs: store, inputsNotice: inputs?.notice });
   }
 
+  /** Start-up work still going on behind the first pages: the index pass, the copy of the inputs. */
+  get busy(): { indexing: boolean; copying_inputs: boolean } {
+    return { indexing: !this.indexDone, copying_inputs: this.inputs !== undefined && !this.inputs.copied };
+  }
+
   get rows(): number {
     return this.rowEnd - this.rowStart;
   }

@@ -133,6 +133,7 @@ function runInfo(view: RunView) {
     verdicts: [...VERDICTS, ...view.checks],
     finish_reasons: FINISH_REASONS,
     inputs_problem: view.inputsProblem ?? null,
+    busy: view.busy,
   };
 }
 

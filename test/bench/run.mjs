@@ -410,6 +410,10 @@ const scenarios = {
         await get('api/run');
         const first = await get('api/rows?offset=0&limit=10');
         const firstS = (performance.now() - t0) / 1000;
+        // CPU the viewer used up to its first page: on a machine shared with other work (the wall time above then
+        // waits for a core), the figure that says what an idle machine's wall time would be.
+        const stat = readFileSync(`/proc/${viewer.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        const firstCpuS = (Number(stat[11]) + Number(stat[12])) / 100;
         if (first.rows.length !== 10 || first.rows[9].answers.length !== cells) throw new Error('view: the first page is not 10 rows × 12 cells');
         const later = [];
         for (const offset of [...Array.from({ length: 20 }, (_, k) => Math.floor(((k * 7919) % 997) / 997 * (rows - 10))), rows - 10]) {
@@ -417,6 +421,19 @@ const scenarios = {
           const page = await get(`api/rows?offset=${offset}&limit=10`);
           later.push(performance.now() - t);
           if (page.rows[0].id !== `t${offset}`) throw new Error(`view: page at ${offset} starts at ${page.rows[0].id}`);
+        }
+        // The same pages once the start-up work behind the first page (index pass, inputs copy) is done.
+        for (;;) {
+          const { busy } = await get('api/run');
+          if (!busy.indexing && !busy.copying_inputs) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const readyS = (performance.now() - t0) / 1000;
+        const settled = [];
+        for (const offset of [...Array.from({ length: 20 }, (_, k) => Math.floor(((k * 104729) % 991) / 991 * (rows - 10))), rows - 10]) {
+          const t = performance.now();
+          await get(`api/rows?offset=${offset}&limit=10`);
+          settled.push(performance.now() - t);
         }
         const t = performance.now();
         let filtered = await get('api/rows?check=schema_valid&verdict=fail&offset=0&limit=10');
@@ -428,7 +445,7 @@ const scenarios = {
         }
         const scanS = (performance.now() - ts) / 1000;
         const rss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${viewer.pid}/status`, 'utf8'))[1]) / 1024;
-        runs.push({ firstS, laterMax: Math.max(...later), laterMedian: median(later), filteredMs, scanS, rss });
+        runs.push({ firstS, firstCpuS, laterMax: Math.max(...later), laterMedian: median(later), readyS, settledMax: Math.max(...settled), settledMedian: median(settled), filteredMs, scanS, rss });
       } finally {
         viewer.kill('SIGINT');
         await new Promise((r) => (viewer.exitCode === null ? viewer.on('close', r) : r()));
@@ -436,8 +453,10 @@ const scenarios = {
     }
     const m = (k) => median(runs.map((r) => r[k]));
     const choicesLabel = `${(total / 1000).toFixed(0)}k choices, ${mb.toFixed(0)} MB journal`;
-    record({ scenario: `view: first page (${choicesLabel})`, requests: total, wall_s: m('firstS'), rss_mb: m('rss'), target: `≤1 s, peak RSS ≤200 MB`, pass: m('firstS') <= 1 && m('rss') <= 200 });
-    record({ scenario: 'view: later pages (ms, max of 21)', requests: 21, wall_s: m('laterMax') / 1000, target: `≤200 ms (median ${m('laterMedian').toFixed(1)} ms)`, pass: m('laterMax') <= 200 });
+    record({ scenario: `view: first page (${choicesLabel})`, requests: total, wall_s: m('firstS'), cpu_s: m('firstCpuS'), rss_mb: m('rss'), target: `≤1 s, peak RSS ≤200 MB`, pass: m('firstS') <= 1 && m('rss') <= 200 });
+    record({ scenario: 'view: later pages at once (max of 21)', requests: 21, wall_s: m('laterMax') / 1000, target: `≤200 ms (median ${m('laterMedian').toFixed(1)} ms)`, pass: m('laterMax') <= 200 });
+    record({ scenario: 'view: start-up work done (index, inputs)', wall_s: m('readyS') });
+    record({ scenario: 'view: later pages after that (max of 21)', requests: 21, wall_s: m('settledMax') / 1000, target: `≤200 ms (median ${m('settledMedian').toFixed(1)} ms)`, pass: m('settledMax') <= 200 });
     record({ scenario: 'reference: view, first page of a filter', wall_s: m('filteredMs') / 1000 });
     record({ scenario: 'reference: view, a search that reads it all', requests: total, wall_s: m('scanS'), rps: total / m('scanS') });
     rmSync(dir, { recursive: true, force: true });

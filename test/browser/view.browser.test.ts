@@ -3,10 +3,10 @@
  * with its verdicts, each filter, the diff, hostile output kept as text, paging through a large generated run, and
  * report.html's links into the viewer. Timing targets live in the bench (test/bench/run.mjs), not here.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { available, launchChromium, noteIfSkipped, required } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
@@ -16,11 +16,8 @@ import { openViewer } from '../../src/cli/commands/view.js';
 import type { Viewer } from '../../src/view/index.js';
 import type { RequestRecord } from '../../src/record/index.js';
 
-const CHROMIUM = process.env['EVALRUN_CHROMIUM'] ?? '/usr/bin/chromium';
 const tempDir = useTempDirs();
-const available = existsSync(CHROMIUM);
-const required = Boolean(process.env['CI']) || process.env['EVALRUN_REQUIRE_BROWSER'] === '1';
-if (!available && !required) process.stderr.write(`\nNOTE: the browser test of evalrun view is skipped: ${CHROMIUM} not found.\n`);
+noteIfSkipped('evalrun view');
 
 const ROWS = 20_000;
 let browser: Browser;
@@ -31,15 +28,11 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   if (!available && !required) return;
-  if (!available) throw new Error(`${CHROMIUM} not found: install Debian's chromium, or point EVALRUN_CHROMIUM at a Chromium binary`);
   const [x, bigDir] = await Promise.all([makeXssRun(await tempDir('evalrun-view-xss-')), makeGeneratedRun(await tempDir('evalrun-view-big-'), ROWS)]);
   xssDir = x;
   xss = (await openViewer(xssDir, 0, cleanEnv())).viewer;
   big = (await openViewer(bigDir, 0, cleanEnv())).viewer;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
