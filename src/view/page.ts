@@ -239,6 +239,7 @@ export const PAGE_SCRIPT = String.raw`
         out.appendChild(el('div', { className: 'muted', text: d.a + ' → ' + d.b + ', choice ' + d.choice + ' (by ' + d.by + '; deleted, inserted)' + (d.missing.length ? '; no such choice in ' + d.missing.join(', ') : '') }));
         if (!d.parts) out.appendChild(el('div', { text: 'the answers differ too much to diff in time' }));
         else {
+          if (d.parts.every(function (p) { return !p.added && !p.removed; })) out.appendChild(el('div', { className: 'same', text: 'the two answers are identical' }));
           var pre = el('pre');
           d.parts.forEach(function (p) { pre.appendChild(el(p.added ? 'ins' : p.removed ? 'del' : 'span', { text: p.value })); });
           out.appendChild(pre);
