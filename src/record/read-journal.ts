@@ -37,9 +37,9 @@ function seqAt(buf: Buffer, start: number, end: number): number {
  * request recorded twice (it cannot happen through resume, but a hand-merged file might) counts once: the last.
  * `first`: index only seqs first … first + totalRequests − 1 (a shard's range); any other seq is refused.
  * `onChunk`: told after each chunk, with the index so far (the same arrays, filled on as the pass goes on), so a
- * reader can start on what is indexed before the pass ends; a promise it returns holds the pass until it settles.
+ * reader can start on what is indexed before the pass ends.
  */
-export async function indexJournal(path: string, totalRequests: number, first = 0, onChunk?: (partial: JournalIndex) => Promise<void> | void): Promise<JournalIndex> {
+export async function indexJournal(path: string, totalRequests: number, first = 0, onChunk?: (partial: JournalIndex) => void): Promise<JournalIndex> {
   const offsets = new Float64Array(totalRequests).fill(-1);
   const lengths = new Uint32Array(totalRequests);
   let count = 0;
@@ -79,8 +79,7 @@ export async function indexJournal(path: string, totalRequests: number, first = 
       buf.copyWithin(0, start, filled);
       filled -= start;
       base += start;
-      const hold = onChunk?.({ offsets, lengths, count, validBytes: base, tornBytes: filled });
-      if (hold) await hold;
+      onChunk?.({ offsets, lengths, count, validBytes: base, tornBytes: filled });
     }
   } finally {
     await fh.close();

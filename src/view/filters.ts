@@ -111,7 +111,6 @@ export class FilterScan {
   page(offset: number, limit: number, budgetMs: number): Promise<{ rows: number[]; total: number | null; scanned: number; complete: boolean }> {
     const result = this.queue.then(async () => {
       // Matches are kept: they must come from the final index, never from a record a later line replaces.
-      this.view.goOn();
       await this.view.indexed;
       const deadline = Date.now() + budgetMs;
       while (!this.done && this.matches.length < offset + limit + 1 && Date.now() < deadline) {

@@ -2,15 +2,6 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Opened once, for good: what waits on it goes on. */
-export class Gate {
-  private release: () => void = () => {};
-  readonly opened = new Promise<void>((resolve) => (this.release = resolve));
-  open(): void {
-    this.release();
-  }
-}
-
 /** A dataset row as the viewer shows it. */
 export interface InputRow {
   id: string;
@@ -35,26 +26,21 @@ export class InputStore {
   private readonly finished: Promise<void>;
   private readonly dir: string;
   private readonly fh: FileHandle;
-  private readonly gate: Gate;
 
-  private constructor(dir: string, fh: FileHandle, rowStart: number, rows: number, source: AsyncIterable<InputRow>, gate: Gate) {
+  private constructor(dir: string, fh: FileHandle, rowStart: number, rows: number, source: AsyncIterable<InputRow>) {
     this.dir = dir;
     this.fh = fh;
-    this.gate = gate;
     this.rowStart = rowStart;
     this.offsets = new Float64Array(rows).fill(-1);
     this.lengths = new Uint32Array(rows);
     this.finished = this.copy(source);
   }
 
-  /**
-   * Starts copying rows `rowStart` … `rowStart + rows − 1` of `source` (a shard's rows are a range of the dataset):
-   * the first page's worth at once, the rest once `gate` opens (a row asked for beyond the copy opens it).
-   */
-  static async start(source: AsyncIterable<InputRow>, rowStart: number, rows: number, gate = new Gate()): Promise<InputStore> {
+  /** Starts copying rows `rowStart` … `rowStart + rows − 1` of `source` (a shard's rows are a range of the dataset). */
+  static async start(source: AsyncIterable<InputRow>, rowStart: number, rows: number): Promise<InputStore> {
     const dir = await mkdtemp(join(tmpdir(), 'evalrun-view-'));
     const fh = await open(join(dir, 'inputs.jsonl'), 'w+');
-    return new InputStore(dir, fh, rowStart, rows, source, gate);
+    return new InputStore(dir, fh, rowStart, rows, source);
   }
 
   /** Whether every row is copied (or the copy stopped): pages no longer wait for it. */
@@ -71,7 +57,6 @@ export class InputStore {
   async get(row: number): Promise<InputRow | undefined> {
     const i = row - this.rowStart;
     if (i < 0 || i >= this.offsets.length) return undefined;
-    if (i >= this.written && !this.done) this.gate.open();
     while (i >= this.written && !this.done) await new Promise<void>((resolve) => this.waiters.push(resolve));
     if (i >= this.written || this.closed) return undefined;
     const offset = this.offsets[i]!;
@@ -82,7 +67,6 @@ export class InputStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.gate.open();
     await this.finished;
     await this.fh.close();
     await rm(this.dir, { recursive: true, force: true });
@@ -123,7 +107,6 @@ export class InputStore {
           pending++;
           // Small writes at first, so the first page's rows are readable at once; larger ones after.
           if (chunkBytes >= (this.written < 100 ? 1 : 1 << 16)) await flush();
-          if (i === 100) await this.gate.opened;
         }
         row++;
         if (row >= rowEnd) break;

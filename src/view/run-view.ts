@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { indexJournal, JournalReader, readManifest, RECORDS, type ChoiceRecord, type JournalIndex, type ManifestCell, type RequestRecord, type RunManifest } from '../record/index.js';
-import { Gate, InputStore, type InputRow } from './inputs.js';
+import { InputStore, type InputRow } from './inputs.js';
 
 /** Where the viewer gets the rows' input values: the run's dataset, as the CLI found it through run.json. */
 export interface InputSource {
@@ -59,12 +59,9 @@ export class RunView {
   readonly inputsNotice: string | undefined;
   private readonly reader: JournalReader | undefined;
   private readonly inputs: InputStore | undefined;
-  private readonly gate: Gate;
 
-  private constructor(p: { manifest: RunManifest; index: JournalIndex; pass: Promise<JournalIndex>; gate: Gate; reader: JournalReader | undefined; inputs: InputStore | undefined; inputsNotice: string | undefined }) {
+  private constructor(p: { manifest: RunManifest; index: JournalIndex; pass: Promise<JournalIndex>; reader: JournalReader | undefined; inputs: InputStore | undefined; inputsNotice: string | undefined }) {
     this.manifest = p.manifest;
-    this.gate = p.gate;
-    setTimeout(() => this.gate.open(), 500).unref();
     this.indexed = p.pass.then((index) => {
       this.index = index;
       this.indexDone = true;
@@ -90,30 +87,16 @@ export class RunView {
   static async open(dir: string, pending: InputSource | Promise<InputSource> | undefined): Promise<RunView> {
     const manifest = await readManifest(dir);
     const file = join(dir, RECORDS);
-    const gate = new Gate();
     let early: (partial: JournalIndex) => void = () => {};
     const firstChunk = new Promise<JournalIndex>((resolve) => (early = resolve));
-    let chunks = 0;
     // Global seqs, as the report reads them: a shard's records sit at their place in the whole plan.
-    const pass = indexJournal(file, manifest.plan.requests, 0, (partial) => {
-      if (chunks++ > 0) return undefined;
-      early(partial);
-      return gate.opened;
-    });
+    const pass = indexJournal(file, manifest.plan.requests, 0, (partial) => early(partial));
     const [index, inputs] = await Promise.all([Promise.race([firstChunk, pass]), pending]);
     const reader = await JournalReader.open(file, index).catch(() => undefined);
     const rowStart = manifest.shard?.rows[0] ?? 0;
     const rowEnd = manifest.shard?.rows[1] ?? manifest.plan.rows;
-    const store = inputs?.rows ? await InputStore.start(inputs.rows, rowStart, rowEnd - rowStart, gate) : undefined;
-    return new RunView({ manifest, index, pass, gate, reader, inputs: store, inputsNotice: inputs?.notice });
-  }
-
-  /**
-   * Lets the start-up work go on past what the first page needs: the rest of the index pass and of the inputs copy
-   * wait until the first page is served (or something needs them, or half a second has passed), so it gets the CPU.
-   */
-  goOn(): void {
-    this.gate.open();
+    const store = inputs?.rows ? await InputStore.start(inputs.rows, rowStart, rowEnd - rowStart) : undefined;
+    return new RunView({ manifest, index, pass, reader, inputs: store, inputsNotice: inputs?.notice });
   }
 
   /** Start-up work still going on behind the first pages: the index pass, the copy of the inputs. */
@@ -137,10 +120,7 @@ export class RunView {
     const reader = this.reader;
     if (!reader) return this.cells.map(() => undefined);
     const base = row * this.cells.length;
-    if (!this.indexDone && this.cells.some((_, c) => !(this.index.offsets[base + c]! >= 0))) {
-      this.gate.open();
-      await this.indexed;
-    }
+    if (!this.indexDone && this.cells.some((_, c) => !(this.index.offsets[base + c]! >= 0))) await this.indexed;
     return Promise.all(this.cells.map((_, c) => reader.read(base + c)));
   }
 
@@ -164,7 +144,6 @@ export class RunView {
   }
 
   async close(): Promise<void> {
-    this.gate.open();
     await this.indexed.catch(() => undefined);
     await Promise.all([this.reader?.close(), this.inputs?.close()]);
   }

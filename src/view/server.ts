@@ -79,7 +79,6 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
     if (!route) return send(res, 404, 'text/plain', 'not found\n');
     try {
       send(res, 200, 'application/json', JSON.stringify(await route(url.searchParams)));
-      if (url.pathname === '/api/rows') view.goOn();
     } catch (e) {
       if (e instanceof BadRequest) send(res, 400, 'application/json', JSON.stringify({ error: e.message }));
       else throw e;
