@@ -37,8 +37,10 @@ export const STAGES = {
   report: ['contracts', 'util', 'stats', 'record', 'gate'],
   // run grades each answer as it arrives (check) and journals it (record); it reads the plan's Cell and Task.
   run: ['contracts', 'util', 'check', 'record', 'plan'],
+  // `evalrun view DIR` reads a run directory's journal (record) and serves it; the dataset rows come from the CLI.
+  view: ['contracts', 'util', 'record'],
   // The CLI sits above the orchestration (it calls runEval) and formats what any stage returns.
-  cli: ['contracts', 'util', 'report', 'plan', 'config', 'dataset', 'simulator', 'record', 'run'],
+  cli: ['contracts', 'util', 'report', 'plan', 'config', 'dataset', 'simulator', 'record', 'run', 'view'],
 };
 
 /**

@@ -11,6 +11,7 @@ import { compareCommand } from './commands/compare.js';
 import { mergeCommand } from './commands/merge.js';
 import { historyCommand } from './commands/history.js';
 import { cancelCommand } from './commands/cancel.js';
+import { viewCommand } from './commands/view.js';
 import { versions } from '../util/version.js';
 import { suggest } from '../util/suggest.js';
 
@@ -44,9 +45,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .command(mergeCommand(ctx))
       .command(historyCommand(ctx))
       .command(cancelCommand(ctx))
+      .command(viewCommand(ctx))
       .command(simulateCommand(ctx))
       .option('verbose', { type: 'boolean', description: 'Show the underlying cause of errors' })
-      .demandCommand(1, 'Name a command: run, plan, report, compare, merge, history, cancel or simulate.')
+      .demandCommand(1, 'Name a command: run, plan, report, regrade, compare, merge, history, cancel, view or simulate.')
       .strict()
       .version(versions.evalrun)
       .help()
@@ -72,7 +74,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
 const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression', 'shard', 'partial', 'batch', 'config', 'baseline', 'fail-on-drift'];
 
-const COMMANDS = ['run', 'plan', 'report', 'regrade', 'compare', 'merge', 'history', 'cancel', 'simulate'];
+const COMMANDS = ['run', 'plan', 'report', 'regrade', 'compare', 'merge', 'history', 'cancel', 'view', 'simulate'];
 
 /** Options whose value is a number: yargs would turn 'abc' into NaN and the message could only say "got NaN". */
 const NUMERIC = ['concurrency', 'grace-s', 'show', 'alpha', 'port', 'seed'];

@@ -220,7 +220,8 @@ function typeName(v: unknown): string {
   return Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-async function hashFiles(files: string[]): Promise<string> {
+/** run.json's `dataset_hash`: `evalrun view` compares it to tell whether the dataset it shows is the one that was run. */
+export async function hashFiles(files: string[]): Promise<string> {
   const h = createHash('sha256');
   for (const file of files) {
     for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);

@@ -1,7 +1,7 @@
 // The record stage's public entry: what other stages import from it (the stage table in eslint.config.js
 // makes them come through here).
 export { MANIFEST, RECORDS, readManifest, type ManifestCell, type RunManifest } from './manifest.js';
-export { indexJournal, recordsInOrder, scanJournal } from './read-journal.js';
+export { indexJournal, JournalReader, recordsInOrder, scanJournal, type JournalIndex } from './read-journal.js';
 export { recordedInSummary } from './run-dir.js';
 export { RunLock } from './run-lock.js';
 export type { Anomaly, ChoiceRecord, RequestRecord, Usage } from './types.js';

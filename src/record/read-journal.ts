@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { OutputError } from '../errors.js';
 import type { RequestRecord } from './types.js';
 
@@ -13,27 +13,45 @@ export interface JournalIndex {
   tornBytes: number;
 }
 
-const SEQ = /^\{"v":1,"seq":(\d+),/;
+const PREFIX = Buffer.from('{"v":1,"seq":', 'latin1');
+
+/**
+ * The seq at the start of the line buf[start, end): `{"v":1,"seq":123,` as every writer writes it; NaN for anything
+ * else. Read from the bytes: a string and a regex per line were most of the index pass over a large journal.
+ */
+function seqAt(buf: Buffer, start: number, end: number): number {
+  const digits = start + PREFIX.length;
+  if (end - start < PREFIX.length + 2 || buf.compare(PREFIX, 0, PREFIX.length, start, digits) !== 0) return NaN;
+  let n = 0;
+  let i = digits;
+  for (; i < end && i < digits + 16; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  return i > digits && buf[i] === 44 ? n : NaN;
+}
 
 /**
  * One streaming pass over records.jsonl that keeps only where each request's record is, never the records. A
  * request recorded twice (it cannot happen through resume, but a hand-merged file might) counts once: the last.
  * `first`: index only seqs first … first + totalRequests − 1 (a shard's range); any other seq is refused.
+ * `onChunk`: told after each chunk, with the index so far (the same arrays, filled on as the pass goes on), so a
+ * reader can start on what is indexed before the pass ends.
  */
-export async function indexJournal(path: string, totalRequests: number, first = 0): Promise<JournalIndex> {
+export async function indexJournal(path: string, totalRequests: number, first = 0, onChunk?: (partial: JournalIndex) => void): Promise<JournalIndex> {
   const offsets = new Float64Array(totalRequests).fill(-1);
   const lengths = new Uint32Array(totalRequests);
   let count = 0;
   const { validBytes, tornBytes } = await forEachLine(path, (buf, start, end, at, lineNo) => {
-    const m = SEQ.exec(buf.toString('latin1', start, Math.min(end, start + 40)));
-    const seq = m ? Number(m[1]) - first : NaN;
+    const seq = seqAt(buf, start, end) - first;
     if (!(seq >= 0 && seq < totalRequests)) {
       throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq + first}); the file may be corrupt or from another config`);
     }
     if (offsets[seq] === -1) count++;
     offsets[seq] = at;
     lengths[seq] = end - start;
-  });
+  }, onChunk && ((validBytes, tornBytes) => onChunk({ offsets, lengths, count, validBytes, tornBytes })));
   return { offsets, lengths, count, validBytes, tornBytes };
 }
 
@@ -67,8 +85,13 @@ export async function scanJournal(path: string, totalRequests: number, each: (re
 /**
  * Each complete line of the file (a blank one skipped), in file order: `fn(buffer, start, end, fileOffset, lineNo)`,
  * the line being buffer[start, end). Bytes after the last newline are a torn write: counted, never handed on.
+ * `onChunk`: told after each chunk how far the complete lines go.
  */
-async function forEachLine(path: string, fn: (buf: Buffer, start: number, end: number, at: number, lineNo: number) => void): Promise<{ validBytes: number; tornBytes: number }> {
+async function forEachLine(
+  path: string,
+  fn: (buf: Buffer, start: number, end: number, at: number, lineNo: number) => void,
+  onChunk?: (validBytes: number, tornBytes: number) => void,
+): Promise<{ validBytes: number; tornBytes: number }> {
   const fh = await open(path, 'r').catch(() => undefined);
   if (!fh) return { validBytes: 0, tornBytes: 0 };
   // One buffer, reused: a fresh 1 MiB chunk per read would be garbage V8 frees late, inflating RSS.
@@ -99,6 +122,7 @@ async function forEachLine(path: string, fn: (buf: Buffer, start: number, end: n
       buf.copyWithin(0, start, filled);
       filled -= start;
       base += start;
+      onChunk?.(base, filled);
     }
   } finally {
     await fh.close();
@@ -107,61 +131,99 @@ async function forEachLine(path: string, fn: (buf: Buffer, start: number, end: n
 }
 
 /**
- * Records in plan order. Reads go through a small cache of 1 MiB blocks: a file written in roughly plan order
- * (concurrency only shuffles neighbours; a resume appends the holes) is read almost sequentially, and memory stays
- * at a few blocks whatever the run's size.
+ * Records in plan order. Reads go through a JournalReader's small block cache: a file written in roughly plan order
+ * (concurrency only shuffles neighbours; a resume appends the holes) is read almost sequentially.
  */
 export async function* recordsInOrder(path: string, index: JournalIndex): AsyncGenerator<RequestRecord> {
   if (index.count === 0) return;
-  const fh = await open(path, 'r');
-  const BLOCK = 1 << 20;
-  // Four block buffers, reused as blocks are evicted: allocating one per read would leave V8 a trail of garbage.
-  const cache = new Map<number, Buffer>();
-  const block = async (n: number): Promise<Buffer> => {
-    const hit = cache.get(n);
-    if (hit) {
-      cache.delete(n);
-      cache.set(n, hit);
-      return hit;
-    }
-    let memory: Buffer;
-    if (cache.size < 4) memory = Buffer.allocUnsafe(BLOCK);
-    else {
-      const [oldest, view] = cache.entries().next().value!;
-      cache.delete(oldest);
-      memory = Buffer.from(view.buffer, view.byteOffset, BLOCK);
-    }
-    const { bytesRead } = await fh.read(memory, 0, BLOCK, n * BLOCK);
-    const view = memory.subarray(0, bytesRead);
-    cache.set(n, view);
-    return view;
-  };
+  const reader = await JournalReader.open(path, index);
   try {
     for (let seq = 0; seq < index.offsets.length; seq++) {
-      const offset = index.offsets[seq]!;
-      if (offset < 0) continue;
-      const length = index.lengths[seq]!;
-      const first = Math.floor(offset / BLOCK);
-      const last = Math.floor((offset + length - 1) / BLOCK);
-      let text: string;
-      if (first === last) {
-        const b = await block(first);
-        text = b.toString('utf8', offset - first * BLOCK, offset - first * BLOCK + length);
-      } else {
-        const b = Buffer.allocUnsafe(length);
-        await fh.read(b, 0, length, offset);
-        text = b.toString('utf8');
-      }
-      let record: RequestRecord;
-      try {
-        record = JSON.parse(text) as RequestRecord;
-      } catch {
-        throw new OutputError(`${path}: the record of request ${seq} (at byte ${offset}) is not valid JSON; the file is corrupt. Nothing was rewritten.`);
-      }
-      yield record;
+      const record = await reader.read(seq);
+      if (record) yield record;
     }
   } finally {
-    await fh.close();
+    await reader.close();
+  }
+}
+
+/**
+ * Random access to the records of an indexed journal, by seq, through a cache of four 1 MiB blocks: memory stays at a
+ * few blocks whatever the run's size, and neighbouring seqs (one row's cells, the next page) cost one read. Reads are
+ * taken one at a time, so callers may ask concurrently.
+ */
+export class JournalReader {
+  private static readonly BLOCK = 1 << 20;
+  private readonly cache = new Map<number, Buffer>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private readonly path: string;
+  private readonly index: JournalIndex;
+  private readonly fh: FileHandle;
+
+  private constructor(path: string, index: JournalIndex, fh: FileHandle) {
+    this.path = path;
+    this.index = index;
+    this.fh = fh;
+  }
+
+  static async open(path: string, index: JournalIndex): Promise<JournalReader> {
+    return new JournalReader(path, index, await open(path, 'r'));
+  }
+
+  /** The latest record of `seq` (index coordinates: seq − first), or undefined if none is recorded. */
+  read(seq: number): Promise<RequestRecord | undefined> {
+    const next = this.queue.then(() => this.readNow(seq));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+
+  private async readNow(seq: number): Promise<RequestRecord | undefined> {
+    const offset = this.index.offsets[seq];
+    if (offset === undefined || offset < 0) return undefined;
+    const BLOCK = JournalReader.BLOCK;
+    const length = this.index.lengths[seq]!;
+    const first = Math.floor(offset / BLOCK);
+    const last = Math.floor((offset + length - 1) / BLOCK);
+    let text: string;
+    if (first === last) {
+      const b = await this.block(first);
+      text = b.toString('utf8', offset - first * BLOCK, offset - first * BLOCK + length);
+    } else {
+      const b = Buffer.allocUnsafe(length);
+      await this.fh.read(b, 0, length, offset);
+      text = b.toString('utf8');
+    }
+    try {
+      return JSON.parse(text) as RequestRecord;
+    } catch {
+      throw new OutputError(`${this.path}: the record of request ${seq} (at byte ${offset}) is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+    }
+  }
+
+  private async block(n: number): Promise<Buffer> {
+    const hit = this.cache.get(n);
+    if (hit) {
+      this.cache.delete(n);
+      this.cache.set(n, hit);
+      return hit;
+    }
+    // Four block buffers, reused as blocks are evicted: allocating one per read would leave V8 a trail of garbage.
+    let memory: Buffer;
+    if (this.cache.size < 4) memory = Buffer.allocUnsafe(JournalReader.BLOCK);
+    else {
+      const [oldest, view] = this.cache.entries().next().value!;
+      this.cache.delete(oldest);
+      memory = Buffer.from(view.buffer, view.byteOffset, JournalReader.BLOCK);
+    }
+    const { bytesRead } = await this.fh.read(memory, 0, JournalReader.BLOCK, n * JournalReader.BLOCK);
+    const view = memory.subarray(0, bytesRead);
+    this.cache.set(n, view);
+    return view;
   }
 }
 

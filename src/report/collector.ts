@@ -11,6 +11,8 @@ import { choiceRows, type ChoiceRow } from './choice-rows.js';
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */
 export interface FailingChoice {
   cell: string;
+  /** The request's plan position: report.html links it into `evalrun view` (`?seq=`). */
+  seq: number;
   row_id: string;
   choice_index: number;
   finish_reason: string;
@@ -126,6 +128,7 @@ export class ReportCollector {
     const choice: ChoiceRecord | undefined = record.choices.find((c) => c.index === Number(row.choice_index));
     this.failing.push({
       cell: String(row.cell),
+      seq: record.seq,
       row_id: String(row.row_id),
       choice_index: Number(row.choice_index),
       finish_reason: reason,

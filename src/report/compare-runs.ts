@@ -9,7 +9,6 @@ import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow, ty
 import type { LatencySamples } from './cell-stats.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
 import { ReportCollector } from './collector.js';
-import type { CellAccumulator } from './cell-stats.js';
 import { scoredCheckNames } from '../contracts/checks.js';
 import { rounded } from './comparison.js';
 import { field, type CellStats, type ComparisonSection } from '../contracts/summary.js';

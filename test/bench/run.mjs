@@ -7,6 +7,7 @@
 //   npm run bench -- --only merge          evalrun merge of 10 shards × 60k requests
 //   npm run bench -- --only batch          batch mode: 200k requests in 4 batch files through the simulator
 //   npm run bench -- --only history        evalrun history over 30 runs × 60k requests, and 365 runs of the demo
+//   npm run bench -- --only view           evalrun view of a 600,000-choice run: first page, later pages, peak RSS
 //   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -464,6 +465,112 @@ const scenarios = {
     }
     for (const dir of [big, bigRoot, demo, demoRoot]) rmSync(dir, { recursive: true, force: true });
   },
+  async view() {
+    // `evalrun view` over 600,000 choices (50,000 rows × 12 cells, n = 1): a real start, killed at once, gives a
+    // genuine run.json (its config and dataset hash); the journal is then written as a finished run would leave it,
+    // neighbours swapped. Timed from the spawn: the first page's answer (the viewer must have indexed the journal),
+    // then later pages at random offsets and the last one; peak RSS is the viewer process's VmHWM.
+    const cells = 12;
+    const rows = quick ? 5000 : 50_000;
+    const total = rows * cells;
+    const cfg = config('view', { rows });
+    const dir = join(work, 'view-run');
+    await withSim({ latency: 50 }, async (sim) => {
+      const child = spawn(process.execPath, [BIN, 'run', cfg, '--out', dir, '--quiet'], { env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'x' }, stdio: 'ignore' });
+      while (!existsSync(join(dir, 'records.jsonl'))) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+    });
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    const file = join(dir, 'records.jsonl');
+    writeFileSync(file, '');
+    let batch = '';
+    const categories = ['billing', 'bug', 'account', 'feature'];
+    for (let k = 0; k < total; k++) {
+      const seq = k % 2 === 0 ? Math.min(k + 1, total - 1) : k - 1;
+      const row = Math.floor(seq / cells);
+      const content = JSON.stringify({ category: categories[(row + seq) % 4], priority: 'high', summary: `Ticket ${row}: charged twice for one invoice, refund requested`, needs_human: seq % 5 === 0 });
+      const choice = { index: 0, finish_reason: seq % 17 === 0 ? 'length' : 'stop', content, refusal: null, tool_calls: null, json_valid: true, schema_valid: seq % 23 !== 0, schema_errors: [] };
+      batch += `${JSON.stringify({ v: 1, seq, cell: manifest.plan.cells[seq % cells].id, row_id: `t${row}`, attempts: 1, latency_ms: 20 + (seq % 50), elapsed_ms: 20, started_at: manifest.started_at, http_status: 200, request_id: 'req', completion_id: 'c', model: 'm', usage: { prompt_tokens: 30, completion_tokens: 40, total_tokens: 70 }, choices: [choice], error: null })}\n`;
+      if (batch.length > 1 << 22) {
+        appendFileSync(file, batch);
+        batch = '';
+      }
+    }
+    appendFileSync(file, batch);
+    const mb = statSync(file).size / 2 ** 20;
+    const runs = [];
+    for (let i = 0; i < repeats; i++) {
+      const t0 = performance.now();
+      const viewer = spawn(process.execPath, [BIN, 'view', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let out = '';
+        viewer.stdout.setEncoding('utf8');
+        while (!/Ctrl-C/.test(out)) {
+          const chunk = await new Promise((resolve) => { viewer.stdout.once('data', resolve); viewer.once('close', () => resolve('')); });
+          if (!chunk) throw new Error(`view exited early: ${out}`);
+          out += chunk;
+        }
+        const url = /at (http:\/\/\S+\/)/.exec(out)[1];
+        const get = async (path) => {
+          const res = await fetch(url + path);
+          if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+          return res.json();
+        };
+        await get('api/run');
+        const first = await get('api/rows?offset=0&limit=10');
+        const firstS = (performance.now() - t0) / 1000;
+        // CPU the viewer used up to its first page: on a machine shared with other work (the wall time above then
+        // waits for a core), the figure that says what an idle machine's wall time would be.
+        const stat = readFileSync(`/proc/${viewer.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        const firstCpuS = (Number(stat[11]) + Number(stat[12])) / 100;
+        if (first.rows.length !== 10 || first.rows[9].answers.length !== cells) throw new Error('view: the first page is not 10 rows × 12 cells');
+        const later = [];
+        for (const offset of [...Array.from({ length: 20 }, (_, k) => Math.floor(((k * 7919) % 997) / 997 * (rows - 10))), rows - 10]) {
+          const t = performance.now();
+          const page = await get(`api/rows?offset=${offset}&limit=10`);
+          later.push(performance.now() - t);
+          if (page.rows[0].id !== `t${offset}`) throw new Error(`view: page at ${offset} starts at ${page.rows[0].id}`);
+        }
+        // The same pages once the start-up work behind the first page (index pass, inputs copy) is done.
+        for (;;) {
+          const { busy } = await get('api/run');
+          if (!busy.indexing && !busy.copying_inputs) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const readyS = (performance.now() - t0) / 1000;
+        const settled = [];
+        for (const offset of [...Array.from({ length: 20 }, (_, k) => Math.floor(((k * 104729) % 991) / 991 * (rows - 10))), rows - 10]) {
+          const t = performance.now();
+          await get(`api/rows?offset=${offset}&limit=10`);
+          settled.push(performance.now() - t);
+        }
+        const t = performance.now();
+        let filtered = await get('api/rows?check=schema_valid&verdict=fail&offset=0&limit=10');
+        const filteredMs = performance.now() - t;
+        const ts = performance.now();
+        for (;;) {
+          filtered = await get('api/rows?q=no-such-text-anywhere&offset=0&limit=10');
+          if (filtered.complete) break;
+        }
+        const scanS = (performance.now() - ts) / 1000;
+        const rss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${viewer.pid}/status`, 'utf8'))[1]) / 1024;
+        runs.push({ firstS, firstCpuS, laterMax: Math.max(...later), laterMedian: median(later), readyS, settledMax: Math.max(...settled), settledMedian: median(settled), filteredMs, scanS, rss });
+      } finally {
+        viewer.kill('SIGINT');
+        await new Promise((r) => (viewer.exitCode === null ? viewer.on('close', r) : r()));
+      }
+    }
+    const m = (k) => median(runs.map((r) => r[k]));
+    const choicesLabel = `${(total / 1000).toFixed(0)}k choices, ${mb.toFixed(0)} MB journal`;
+    record({ scenario: `view: first page (${choicesLabel})`, requests: total, wall_s: m('firstS'), cpu_s: m('firstCpuS'), rss_mb: m('rss'), target: `≤1 s, peak RSS ≤200 MB`, pass: m('firstS') <= 1 && m('rss') <= 200 });
+    record({ scenario: 'view: later pages at once (max of 21)', requests: 21, wall_s: m('laterMax') / 1000, target: `≤200 ms (median ${m('laterMedian').toFixed(1)} ms)`, pass: m('laterMax') <= 200 });
+    record({ scenario: 'view: start-up work done (index, inputs)', wall_s: m('readyS') });
+    record({ scenario: 'view: later pages after that (max of 21)', requests: 21, wall_s: m('settledMax') / 1000, target: `≤200 ms (median ${m('settledMedian').toFixed(1)} ms)`, pass: m('settledMax') <= 200 });
+    record({ scenario: 'reference: view, first page of a filter', wall_s: m('filteredMs') / 1000 });
+    record({ scenario: 'reference: view, a search that reads it all', requests: total, wall_s: m('scanS'), rps: total / m('scanS') });
+    rmSync(dir, { recursive: true, force: true });
+  },
   async promptfoo() {
     const { runPromptfoo } = await import('./promptfoo.mjs');
     await runPromptfoo({ work, schema, quick, record, results, timed, withSim, evalrun, config, repeat });
@@ -472,7 +579,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', 'history', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', 'history', 'view', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

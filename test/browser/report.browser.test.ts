@@ -3,27 +3,20 @@
  * page must load without console errors, draw its charts, show the XSS canaries as literal text, and never run
  * them. A screenshot is kept in test/artifacts/ for a person to look at.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { available, launchChromium, noteIfSkipped, required } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
 import { CANARY_IMG, CANARY_SCRIPT, makeXssRun } from './xss-fixture.js';
 import { runEval } from '../../src/run-eval.js';
 
-const CHROMIUM = process.env['EVALRUN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const tempDir = useTempDirs();
-
-// CI (.ci/run installs Chromium) must run this test; a developer's machine without Chromium is told and skips it.
-const available = existsSync(CHROMIUM);
-const required = Boolean(process.env['CI']) || process.env['EVALRUN_REQUIRE_BROWSER'] === '1';
-if (!available && !required) {
-  process.stderr.write(`\nNOTE: the browser test of report.html is skipped: ${CHROMIUM} not found (apt-get install -y chromium, or set EVALRUN_CHROMIUM).\n`);
-}
+noteIfSkipped('report.html');
 
 let browser: Browser;
 let reportUrl = '';
@@ -31,9 +24,6 @@ let demoUrl = '';
 
 beforeAll(async () => {
   if (!available && !required) return;
-  if (!available) {
-    throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), or point EVALRUN_CHROMIUM at a Chromium binary`);
-  }
   const demoOut = join(await tempDir('evalrun-browser-demo-'), 'run');
   const [dir] = await Promise.all([
     makeXssRun(await tempDir('evalrun-browser-')),
@@ -42,10 +32,7 @@ beforeAll(async () => {
   ]);
   reportUrl = pathToFileURL(join(dir, 'report.html')).href;
   demoUrl = pathToFileURL(join(demoOut, 'report.html')).href;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 30_000);
 
 afterAll(async () => {

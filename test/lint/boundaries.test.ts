@@ -45,6 +45,17 @@ describe('the lint config', () => {
     expect(await ruleIds('src/dataset/load.ts', "import { resolvePrompts } from '../config/prompts.js';\nexport const planted = resolvePrompts;")).toContain('boundaries/dependencies');
   });
 
+  it('rejects the view stage reading the dataset or the config itself, or a record file past its index', async () => {
+    const planted = [
+      "import { readRows } from '../dataset/load.js';",
+      "import { loadConfigFile } from '../config/load.js';",
+      "import { indexJournal } from '../record/read-journal.js';",
+      'export const planted = [readRows, loadConfigFile, indexJournal];',
+    ].join('\n');
+    const ids = await ruleIds('src/view/inputs.ts', planted);
+    expect(ids.filter((id) => id === 'boundaries/dependencies')).toHaveLength(3);
+  });
+
   it('rejects contracts importing a stage (every stage imports contracts)', async () => {
     expect(await ruleIds('src/contracts/checks.ts', "import type { CompiledCheck } from '../check/checks.js';\nexport type Planted = CompiledCheck;")).toContain('boundaries/dependencies');
   });

@@ -92,6 +92,14 @@ export const CLIENT_SCRIPT = String.raw`
     }
     return null;
   }
+  // Into evalrun view: the same origin when the viewer serves this report (/report.html), whatever its port; from
+  // disk, the viewer's default port, where it listens unless told otherwise.
+  var viewBase = /^https?:$/.test(location.protocol) ? '/' : 'http://127.0.0.1:' + data.view.port + '/';
+  function viewLink(text, key, value, title) {
+    var a = el('a', { className: 'view-link', text: text, title: title });
+    a.setAttribute('href', viewBase + '?' + data.view.query[key] + '=' + encodeURIComponent(value));
+    return a;
+  }
   function mark(r) {
     if (!r || !r.significant) return '';
     return r.change === 'better' ? ' ▲' : r.change === 'worse' ? ' ▼' : ' ◆';
@@ -136,7 +144,9 @@ export const CLIENT_SCRIPT = String.raw`
     data.cells.map(function (c) {
       var isBase = data.comparison && data.comparison.baseline === c.id;
       var onFrontier = c.pick && c.pick.frontier;
-      var idCell = td(c.id + (isBase ? ' (baseline)' : '') + (onFrontier ? ' ◆' : ''), 'id', onFrontier ? 'on the frontier: best at its price (see Which to pick)' : undefined);
+      var idCell = td('', 'id', onFrontier ? 'on the frontier: best at its price (see Which to pick)' : undefined);
+      idCell.appendChild(viewLink(c.id, 'cell', c.id, "this cell's answers, row by row, in evalrun view (evalrun view DIR)"));
+      idCell.appendChild(document.createTextNode((isBase ? ' (baseline)' : '') + (onFrontier ? ' ◆' : '')));
       return el('tr', { className: (isBase ? 'baseline' : '') + (onFrontier ? ' frontier' : '') }, [sortKey(idCell, c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
         metricNames.map(function (m) {
           var r = c.rates[m];
@@ -371,7 +381,7 @@ export const CLIENT_SCRIPT = String.raw`
         detail.appendChild(el('div', { className: 'expected-got', text: e.check + ': expected ' + JSON.stringify(e.expected) + ', ' + got }));
       });
       fBody.appendChild(el('tr', null, [
-        td(x.cell, 'id'), td(x.row_id, 'id'),
+        td(x.cell, 'id'), el('td', { className: 'id' }, [viewLink(x.row_id, 'seq', String(x.seq), 'this row, every cell side by side, in evalrun view (evalrun view DIR)')]),
         el('td', null, [el('pre', { className: 'input', text: input })]),
         td(String(x.choice_index), 'num'), td(x.finish_reason), td(x.failed.join(', ')),
         el('td', null, [el('pre', { className: 'content', text: x.content == null ? '(no content)' : x.content })]),

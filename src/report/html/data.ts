@@ -5,6 +5,7 @@ import { field, type CellStats, type Summary } from '../../contracts/summary.js'
 import { rateMetrics, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
 import { recommendationText } from '../pick.js';
+import { VIEW_DEFAULT_PORT, VIEW_QUERY } from '../../contracts/view.js';
 
 export interface HtmlCell {
   id: string;
@@ -46,6 +47,8 @@ export interface HtmlData {
   recommendation: string | null;
   /** Why the latency chart is empty (no answer has a latency); null when it has something to draw. */
   latency_note: string | null;
+  /** Where `evalrun view` listens by default and the query its page reads: cells and failing choices link there. */
+  view: { port: number; query: typeof VIEW_QUERY };
   generated_at: string;
 }
 
@@ -68,6 +71,7 @@ export function htmlData(summary: Summary, latencies: readonly LatencySamples[],
       : summary.cost?.batch
         ? 'Nothing to draw: Batch API answers carry no per-request latency (batch mode).'
         : 'Nothing to draw: no request was answered, so there is no latency.',
+    view: { port: VIEW_DEFAULT_PORT, query: VIEW_QUERY },
     generated_at: new Date().toISOString(),
   };
 }

@@ -57,9 +57,9 @@ describe('ReportCollector', () => {
     c.add(failedRecord(1, { cell: cells[1]!.id, row_id: 'A' }));
     c.add(makeRecord(2, { cell: cells[0]!.id, row_id: 'B', choices: [makeChoice(0, { content: null, refusal: 'I cannot help with that.', json_valid: null, schema_valid: null }), good(1, true)] }));
     expect(c.failing).toEqual([
-      { cell: 'mini/t0/n2', row_id: 'A', choice_index: 0, finish_reason: 'length', failed: ['finish_reason length', 'json_valid', 'schema_valid', 'label'], content: '{"label":', detail: '(not valid JSON)', input: null, expected: [] },
-      { cell: 'mini/t1/n2', row_id: 'A', choice_index: 0, finish_reason: 'error', failed: ['finish_reason error'], content: null, detail: '500: The server had an error', input: null, expected: [] },
-      { cell: 'mini/t1/n2', row_id: 'A', choice_index: 1, finish_reason: 'error', failed: ['finish_reason error'], content: null, detail: '500: The server had an error', input: null, expected: [] },
+      { cell: 'mini/t0/n2', seq: 0, row_id: 'A', choice_index: 0, finish_reason: 'length', failed: ['finish_reason length', 'json_valid', 'schema_valid', 'label'], content: '{"label":', detail: '(not valid JSON)', input: null, expected: [] },
+      { cell: 'mini/t1/n2', seq: 1, row_id: 'A', choice_index: 0, finish_reason: 'error', failed: ['finish_reason error'], content: null, detail: '500: The server had an error', input: null, expected: [] },
+      { cell: 'mini/t1/n2', seq: 1, row_id: 'A', choice_index: 1, finish_reason: 'error', failed: ['finish_reason error'], content: null, detail: '500: The server had an error', input: null, expected: [] },
     ]);
     // A refusal that stopped normally is not a failure here (it has its own rate).
     expect(c.failing.some((f) => f.row_id === 'B')).toBe(false);
