@@ -14,6 +14,6 @@ setFlagsFromString('--heap-growing-percent=60');
 const args = process.argv.slice(2);
 // `plan` estimates cost with a real BPE tokenizer, ~200 ms to load: its worker starts before the CLI's own modules
 // load, so the two overlap (test/bench/RESULTS.md).
-if (args.find((a) => !a.startsWith('-')) === 'plan') (await import('./plan/token-counter.js')).preloadTokenCounter();
-const { main } = await import('./cli/main.js');
+if (args.find((a) => !a.startsWith('-')) === 'plan') (await import('./plan/index.js')).preloadTokenCounter();
+const { main } = await import('./cli/index.js');
 process.exitCode = await main(args);

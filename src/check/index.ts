@@ -6,3 +6,6 @@ export { ScriptChecks, type ScriptInput, type ScriptProblem } from './script-che
 export { makeChoiceChecker, type ChoiceChecker } from './choice-checker.js';
 export { NO_CONTENT } from './checks.js';
 export { unscored } from './script-result.js';
+export type { ChoiceCheck, ToolCall } from './json-output.js';
+export { makeCheckRunner, compileCheck, resolvePointer } from './checks.js';
+export { checkJsonOutput } from './json-output.js';

@@ -1,5 +1,5 @@
-import type { RunReporter } from '../run-eval.js';
-import type { BatchProgress } from '../run/batch/batch-executor.js';
+import type { RunReporter } from '../app/run.js';
+import type { BatchProgress } from '../run/index.js';
 import type { Io } from './io.js';
 import { plural } from '../util/plural.js';
 

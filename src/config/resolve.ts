@@ -16,7 +16,7 @@ import type { BatchOptions, Config, ConfigFile, ProviderConfig } from '../contra
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
 import { expandGrid } from '../plan/index.js';
 // The options module alone: the simulator's entry would load its server (and json-schema-faker) on every config load.
-import { simulatorOptionIssues } from '../simulator/options.js';
+import { simulatorOptionIssues } from '../contracts/simulator-options.js';
 import { resolvePrompts } from './prompts.js';
 import { resolvePick } from './pick.js';
 import { scoredCheckNames } from '../contracts/checks.js';

@@ -7,3 +7,8 @@ export { RunLock } from './run-lock.js';
 export type { Anomaly, ChoiceRecord, RequestRecord, Usage } from './types.js';
 export { addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
 export { BATCH_RESULT_LOST } from './types.js';
+export { Journal } from './journal.js';
+export { writeManifest, writeManifestSync } from './manifest.js';
+export type { MergeProvenance, RunStatus, BatchManifest, BatchPart, SeqRun } from './manifest.js';
+export { claimRunDir, openRunDir } from './run-dir.js';
+export type { RequestError, RequestPart } from './types.js';

@@ -1,9 +1,9 @@
 import OpenAI from 'openai';
 import { ApiFatalError } from '../errors.js';
-import type { ChoiceCheck, ToolCall } from '../check/json-output.js';
+import type { ChoiceCheck, ToolCall } from '../check/index.js';
 import { gradedParts } from '../check/index.js';
 import type { Task } from '../contracts/plan.js';
-import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/types.js';
+import type { Anomaly, ChoiceRecord, RequestError, RequestPart, RequestRecord } from '../record/index.js';
 import type { ResponseCache } from './cache.js';
 import { addUsage, usageDetails } from '../record/index.js';
 import { redactUrl } from '../util/redact.js';

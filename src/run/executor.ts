@@ -1,6 +1,6 @@
 import type { Config } from '../contracts/config.js';
 import type { Task } from '../contracts/plan.js';
-import type { RequestRecord } from '../record/types.js';
+import type { RequestRecord } from '../record/index.js';
 import { ResponseCache } from './cache.js';
 import { executeTask, type ExecuteDeps } from './execute-task.js';
 import { Pacer } from './pacer.js';

@@ -1,7 +1,7 @@
 import { gradedParts, NO_CONTENT, unscored, type ScriptChecks, type ScriptInput } from '../check/index.js';
 import type { CheckOutcome } from '../contracts/checks.js';
 import type { Task } from '../contracts/plan.js';
-import type { ChoiceRecord, RequestRecord } from '../record/types.js';
+import type { ChoiceRecord, RequestRecord } from '../record/index.js';
 import { choiceFails, inputOf } from './execute-task.js';
 
 /**

@@ -3,7 +3,7 @@ import { makeRedactor, redactUrl } from '../util/redact.js';
 
 /**
  * Where a run sends its requests: all the run knows of its server. Built from the config by `openEndpoint`
- * (src/endpoint.ts), which also starts the built-in simulator when the config asks for it; the run treats the
+ * (src/app/endpoint.ts), which also starts the built-in simulator when the config asks for it; the run treats the
  * simulator as any other OpenAI-compatible server at a base URL.
  */
 export interface Endpoint {

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { Task } from '../contracts/plan.js';
-import type { RequestRecord } from '../record/types.js';
+import type { RequestRecord } from '../record/index.js';
 
 /** Gives a task the right to send one HTTP request; `concurrency` of them exist. */
 export interface Slots {

@@ -3,11 +3,11 @@
  * body was admitted, because the server cannot see the client's attempt number; a retried request therefore walks a
  * fixed sequence of outcomes and eventually succeeds, identically on every run.
  */
+import { FAULT_KINDS } from '../contracts/simulator-options.js';
 import { errorBody } from './errors.js';
 import { mix, unit } from './hash.js';
 import type { FaultKind, FaultOptions, LatencyOption, SimulatedReply } from './types.js';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['rate_limit', 'server_error', 'unavailable', 'reset', 'stall', 'malformed'];
 
 export function hasFaults(faults: FaultOptions | undefined): faults is FaultOptions {
   return faults !== undefined && FAULT_KINDS.some((k) => (faults[k] ?? 0) > 0);

@@ -5,4 +5,4 @@ export { startSimulator } from './server.js';
 export { simulateCompletion, DEFAULT_MODELS } from './simulate.js';
 export { CONTENT_FILTER_TRIGGER, JSON_WORD_MESSAGE } from './validate-request.js';
 export { INVALID_JSON_FACTOR, SCHEMA_VIOLATION_FACTOR, TEXT_MODE_JSON_WRAP, spreadOf } from './model.js';
-export { simulatorOptionIssues } from './options.js';
+export { simulatorOptionIssues } from '../contracts/simulator-options.js';

@@ -13,7 +13,7 @@ import { BatchStore, MAX_BATCH_FILE_BYTES, type LineAnswer, type Reply } from '.
 import { removeQuietly } from './batch-disk.js';
 import { errorReply, invalidRequest, invalidUrl, modelNotFound, unauthorized } from './errors.js';
 import { hasFaults, latencyMs } from './faults.js';
-import { checkSimulatorOptions } from './options.js';
+import { checkSimulatorOptions } from '../contracts/simulator-options.js';
 import { hashString } from './hash.js';
 import { RateLimiter, SlidingWindow } from './rate-limit.js';
 import { answerRequest, checkRequest, DEFAULT_MODELS, faultSeed } from './simulate.js';

@@ -3,7 +3,8 @@ import type { ServedModel } from './model.js';
 
 export type LatencyOption = number | { min_ms: number; max_ms: number } | { mean_ms: number; jitter_ms?: number };
 
-export type FaultKind = 'rate_limit' | 'server_error' | 'unavailable' | 'reset' | 'stall' | 'malformed';
+export type { FaultKind } from '../contracts/simulator-options.js';
+import type { FaultKind } from '../contracts/simulator-options.js';
 
 /**
  * Probability 0..1 of each fault per admitted request. Kinds fire independently; when several fire, the first of

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
 import { CANARY_IMG, CANARY_SCRIPT, makeXssRun } from './xss-fixture.js';
-import { runEval } from '../../src/run-eval.js';
+import { runEval } from '../../src/app/run.js';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const tempDir = useTempDirs();

@@ -12,7 +12,7 @@ import { cleanEnv } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
 import { GEN_CELLS, HOSTILE_REASON, NEEDLE, NEEDLE_ROW, gen, makeGeneratedRun } from '../helpers/view-run.js';
 import { CANARY_IMG, CANARY_SCRIPT, makeXssRun } from './xss-fixture.js';
-import { openViewer } from '../../src/cli/commands/view.js';
+import { openViewer } from '../../src/app/view.js';
 import type { Viewer } from '../../src/view/index.js';
 import type { RequestRecord } from '../../src/record/index.js';
 

@@ -3,7 +3,7 @@
  * markup that would run script if a report ever treated text as HTML. Every canary sets window.__xss.
  */
 import { join } from 'node:path';
-import { runEval } from '../../src/run-eval.js';
+import { runEval } from '../../src/app/run.js';
 import { writeTree } from '../helpers/tmp.js';
 
 export const CANARY_IMG = '<img src=x onerror=window.__xss=1>';

@@ -13,7 +13,7 @@ import { BIN, cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
 import { useTempDirs } from '../helpers/tmp.js';
 import { makeXssRun } from '../browser/xss-fixture.js';
 import { gen, makeGeneratedRun } from '../helpers/view-run.js';
-import { openViewer } from '../../src/cli/commands/view.js';
+import { openViewer } from '../../src/app/view.js';
 import { ExitCode } from '../../src/errors.js';
 
 const tempDir = useTempDirs();

@@ -1,5 +1,5 @@
 /**
- * The lint config must bite: a planted cross-stage import, an import of the orchestration files from a stage, a
+ * The lint config must bite: a planted cross-stage import, an import of a use case or the entry from a stage, a
  * floating promise, a package-internal import and a spread-first literal on the per-request path are each
  * rejected. (`npm run lint` in CI checks the real tree.)
  */
@@ -65,9 +65,28 @@ describe('the lint config', () => {
     expect(await ruleIds('src/config/pick.ts', "import { paretoFrontier } from '../stats/index.js';\nexport const planted = paretoFrontier;")).toEqual([]);
   });
 
-  it('rejects a stage importing runEval or the public index back', async () => {
-    expect(await ruleIds('src/report/junit.ts', "import { runEval } from '../run-eval.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
-    expect(await ruleIds('src/report/html/data.ts', "import { runEval } from '../../index.js';\nexport const planted = runEval;")).toContain('no-restricted-imports');
+  it('rejects a stage importing a use case, the CLI or the public entry back', async () => {
+    expect(await ruleIds('src/report/junit.ts', "import { runEval } from '../app/run.js';\nexport const planted = runEval;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/report/html/data.ts', "import { runEval } from '../../index.js';\nexport const planted = runEval;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/run/executor.ts', "import { main } from '../cli/index.js';\nexport const planted = main;")).toContain('boundaries/dependencies');
+    // errors.ts, the exit-code contract, is the one top-level file every layer may import.
+    expect(await ruleIds('src/report/junit.ts', "import { ExitCode } from '../errors.js';\nexport const planted = ExitCode;")).toEqual([]);
+  });
+
+  it('rejects config importing the simulator (its option names are a contract, not a waiver)', async () => {
+    expect(await ruleIds('src/config/pick.ts', "import { startSimulator } from '../simulator/index.js';\nexport const planted = startSimulator;")).toContain('boundaries/dependencies');
+  });
+
+  it("rejects the use cases, the CLI and the public entry reaching past a stage's index.ts (no waivers)", async () => {
+    expect(await ruleIds('src/app/run.ts', "import { createHttpExecutor } from '../run/executor.js';\nexport const planted = createHttpExecutor;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/app/run.ts', "import { createHttpExecutor } from '../run/index.js';\nexport const planted = createHttpExecutor;")).toEqual([]);
+    expect(await ruleIds('src/cli/commands/report.ts', "import { ReportPass } from '../../report/write-reports.js';\nexport const planted = ReportPass;")).toContain('boundaries/dependencies');
+    expect(await ruleIds('src/index.ts', "import { Journal } from './record/journal.js';\nexport const planted = Journal;")).toContain('boundaries/dependencies');
+  });
+
+  it('accepts the CLI and the entry calling a use case file by file, and rejects the CLI past them', async () => {
+    expect(await ruleIds('src/cli/commands/report.ts', "import { mergeRuns } from '../../app/merge.js';\nexport const planted = mergeRuns;")).toEqual([]);
+    expect(await ruleIds('src/app/merge.ts', "import { main } from '../cli/index.js';\nexport const planted = main;")).toContain('boundaries/dependencies');
   });
 
   it('rejects a floating promise', async () => {

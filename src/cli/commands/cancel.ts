@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode } from '../../errors.js';
 import { shownPath } from '../../util/shown-path.js';
 import { plural } from '../../util/plural.js';
 import { progressReporter } from '../progress.js';
@@ -32,10 +32,8 @@ export function cancelCommand(ctx: CommandContext): CommandModule<object, Cancel
         }),
     handler: async (args) => {
       const { io } = ctx;
-      const { readManifest } = await import('../../record/manifest.js');
-      const manifest = await readManifest(args.dir);
-      if (!manifest.batch) throw new UsageError(`${args.dir} is not a Batch API run (run.json has no batches): there is nothing to cancel.`);
-      const { runEval } = await import('../../run-eval.js');
+      const { readBatchRun, cancelBatches } = await import('../../app/cancel.js');
+      const manifest = await readBatchRun(args.dir);
       const progress = progressReporter(io, { quiet: Boolean(args.quiet) });
       const live = manifest.batch.parts.filter((p) => p.state === 'submitted' || p.state === 'intent').length;
       io.err(`Cancelling ${plural(live, 'live batch', 'live batches')} of ${shownPath(args.dir)}…\n`);
@@ -43,13 +41,9 @@ export function cancelCommand(ctx: CommandContext): CommandModule<object, Cancel
         io.err('--abandon: a batch the server answers 404 for is forgotten. If the provider did run it (a server that lost track, another key), a --resume pays for its requests twice.\n');
       }
       try {
-        const result = await runEval({
-          config: args.config ?? manifest.config_file,
-          out: args.dir,
-          resume: true,
-          cancelBatches: true,
-          abandonBatches: args.abandon,
-          shard: manifest.shard ? { index: manifest.shard.index, count: manifest.shard.count } : undefined,
+        const result = await cancelBatches(args.dir, manifest, {
+          config: args.config,
+          abandon: args.abandon,
           env: io.env,
           reporter: { ...progress, onNotice: (m) => io.err(`${m}\n`) },
         });

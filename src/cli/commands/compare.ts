@@ -29,9 +29,9 @@ export function compareCommand(ctx: CommandContext): CommandModule<object, Compa
         .option('map', { type: 'string', describe: "Compare run A's cell A_CELL with run B's B_CELL (A_CELL=B_CELL, repeatable)" }),
     handler: async (args) => {
       if (args.alpha !== undefined && !(args.alpha > 0 && args.alpha < 0.5)) throw new UsageError(`--alpha must be between 0 and 0.5 (got ${args.alpha})`);
-      const { compareRuns } = await import('../../report/compare-runs.js');
-      const { formatRunComparison, runComparisonMarkdown } = await import('../../report/console-compare.js');
-      const { appendStepSummary } = await import('../../report/evaluate-run.js');
+      const { compareRuns } = await import('../../report/index.js');
+      const { formatRunComparison, runComparisonMarkdown } = await import('../../report/index.js');
+      const { appendStepSummary } = await import('../../report/index.js');
       // Nothing pairing is a usage error (exit 2): both runs are fine, the command needs a --map.
       const result = await compareRuns(args.runA, args.runB, { metrics: args.metric, alpha: args.alpha, map: args.map === undefined ? undefined : ([] as string[]).concat(args.map).map(String) });
       for (const w of result.warnings) ctx.io.err(`${w}\n`);

@@ -27,8 +27,8 @@ export function historyCommand(ctx: CommandContext): CommandModule<object, Histo
         .option('fail-on-drift', { type: 'boolean', describe: 'Exit 1 when the newest run drifted worse than the run before it (or the baseline)' }),
     handler: async (args) => {
       if (args.alpha !== undefined && !(args.alpha > 0 && args.alpha < 0.5)) throw new UsageError(`--alpha must be between 0 and 0.5 (got ${args.alpha})`);
-      const { historyRuns } = await import('../../history-runs.js');
-      const { appendStepSummary } = await import('../../report/evaluate-run.js');
+      const { historyRuns } = await import('../../app/history.js');
+      const { appendStepSummary } = await import('../../report/index.js');
       const result = await historyRuns({ inputs: args.runs, out: args.out, baseline: args.baseline, metrics: args.metric, alpha: args.alpha });
       for (const w of result.warnings) ctx.io.err(`warning: ${w}\n`);
       ctx.io.out(result.markdown);

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { relative } from 'node:path';
-import { formatAnomalies, formatSummaryTable } from '../../report/console-table.js';
+import { formatAnomalies, formatSummaryTable } from '../../report/index.js';
 import type { CommandContext } from '../main.js';
 
 interface MergeArgs {
@@ -20,14 +20,14 @@ export function mergeCommand(ctx: CommandContext): CommandModule<object, MergeAr
         .option('partial', { type: 'boolean', describe: 'Merge what is there when shards are missing or unfinished; every output says it is partial' }),
     handler: async (args) => {
       const { io } = ctx;
-      const { mergeRuns } = await import('../../merge-runs.js');
+      const { mergeRuns } = await import('../../app/merge.js');
       const result = await mergeRuns({ dirs: args.dirs, out: args.out, partial: args.partial });
       const s = result.summary;
       const merged = result.manifest.merged!;
       io.out(`${formatSummaryTable(s)}\n\n`);
-      const { formatEvaluation } = await import('../../report/console-evaluation.js');
-      const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
-      const { summaryMarkdown, partialNote } = await import('../../report/markdown.js');
+      const { formatEvaluation } = await import('../../report/index.js');
+      const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/index.js');
+      const { summaryMarkdown, partialNote } = await import('../../report/index.js');
       const evaluation = formatEvaluation(s);
       if (evaluation) io.out(`${evaluation}\n\n`);
       const anomalies = formatAnomalies(s);

@@ -29,8 +29,8 @@ interface ShownRequest {
  * is what would be sent; only the first rows are read. Secrets are redacted by the caller.
  */
 async function firstRequests(config: Config, cells: readonly Cell[], count: number, env: NodeJS.ProcessEnv): Promise<ShownRequest[]> {
-  const { planTasks } = await import('../../plan/build-plan.js');
-  const { readRows } = await import('../../dataset/load.js');
+  const { planTasks } = await import('../../plan/index.js');
+  const { readRows } = await import('../../dataset/index.js');
   const { redactUrl } = await import('../../util/redact.js');
   const p = config.provider;
   const rawBase = p.baseUrl || env['OPENAI_BASE_URL'] || undefined;
@@ -81,15 +81,15 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
     handler: async (args) => {
       const show = args.show ?? 0;
       if (!(Number.isInteger(show) && show >= 0)) throw new UsageError(`--show must be a whole number of requests, 0 or more (got ${String(args.show)})`);
-      const { parseShard, shardRange, shardRows, shardRowsText } = await import('../../plan/shard.js');
+      const { parseShard, shardRange, shardRows, shardRowsText } = await import('../../plan/index.js');
       const spec = args.shard === undefined ? undefined : parseShard(args.shard);
       // The tokenizer starts loading in a worker first, while this thread reads the config and the datasets.
-      const { startTokenCounter } = await import('../../plan/token-counter.js');
+      const { startTokenCounter } = await import('../../plan/index.js');
       const counter = startTokenCounter();
-      const { openScriptChecks, prepareRun } = await import('../../prepare-run.js');
-      const { estimateCost } = await import('../../plan/cost.js');
-      const { readRows } = await import('../../dataset/load.js');
-      const { formatUsd } = await import('../../report/cost-summary.js');
+      const { openScriptChecks, prepareRun } = await import('../../app/prepare.js');
+      const { estimateCost } = await import('../../plan/index.js');
+      const { readRows } = await import('../../dataset/index.js');
+      const { formatUsd } = await import('../../report/index.js');
       let cost: Awaited<ReturnType<typeof estimateCost>>;
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
       let shard: ReturnType<typeof shardRange> | undefined;
@@ -105,7 +105,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         await counter.close();
       }
       const { config } = prepared;
-      const { summarizePlan } = await import('../../plan/build-plan.js');
+      const { summarizePlan } = await import('../../plan/index.js');
       // A shard's share: its rows over every cell (the whole run's plan is in the header line).
       const plan = shard ? summarizePlan(shard.rows[1] - shard.rows[0], prepared.cells) : prepared.plan;
       // n_mode repeat sends one HTTP request (or batch line) per choice: what the rate limits and the bill see.

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { formatAnomalies, formatSummaryTable } from '../../report/console-table.js';
+import { formatAnomalies, formatSummaryTable } from '../../report/index.js';
 import type { CommandContext } from '../main.js';
 import { ExitCode } from '../../errors.js';
 
@@ -17,11 +17,11 @@ export function regradeCommand(ctx: CommandContext): CommandModule<object, Regra
         .positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' })
         .option('config', { type: 'string', describe: "The config to grade with (default: the run's own, as it reads now); its requests must be the run's" }),
     handler: async (args) => {
-      const { regradeRun } = await import('../../regrade-run.js');
+      const { regradeRun } = await import('../../app/regrade.js');
       const result = await regradeRun({ dir: args.dir, config: args.config, env: ctx.io.env, onNotice: (m) => ctx.io.err(`${m}\n`) });
       const { summary } = result;
-      const { formatEvaluation } = await import('../../report/console-evaluation.js');
-      const { EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
+      const { formatEvaluation } = await import('../../report/index.js');
+      const { EXTRA_REPORTS } = await import('../../report/index.js');
       const evaluation = formatEvaluation(summary);
       ctx.io.out(
         `${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}` +

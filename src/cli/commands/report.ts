@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { formatAnomalies, formatSummaryTable } from '../../report/console-table.js';
+import { formatAnomalies, formatSummaryTable } from '../../report/index.js';
 import type { CommandContext } from '../main.js';
 import { ExitCode } from '../../errors.js';
 
@@ -13,10 +13,10 @@ export function reportCommand(ctx: CommandContext): CommandModule<object, Report
     describe: 'Rebuild every report of a run directory (CSVs, summary.json, comparison, junit.xml, summary.md, report.html) from its records',
     builder: (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' }),
     handler: async (args) => {
-      const { writeReports } = await import('../../report/write-reports.js');
+      const { writeReports } = await import('../../report/index.js');
       const summary = await writeReports(args.dir, undefined, { onNotice: (m) => ctx.io.err(`${m}\n`) });
-      const { formatEvaluation } = await import('../../report/console-evaluation.js');
-      const { EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
+      const { formatEvaluation } = await import('../../report/index.js');
+      const { EXTRA_REPORTS } = await import('../../report/index.js');
       const evaluation = formatEvaluation(summary);
       ctx.io.out(`${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}Rebuilt ${args.dir}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`);
       const anomalies = formatAnomalies(summary);

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ExitCode, UsageError, formatIssue } from '../../errors.js';
 import { shownPath as shortPath } from '../../util/shown-path.js';
-import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/console-table.js';
+import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/index.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
 import { plural } from '../../util/plural.js';
@@ -50,10 +50,10 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
       }
-      const { parseShard } = await import('../../plan/shard.js');
+      const { parseShard } = await import('../../plan/index.js');
       const shard = args.shard === undefined ? undefined : parseShard(args.shard);
       // Loaded here, not at start-up: `evalrun --help` and `plan` must not pay for the SDK and HTTP client.
-      const { runEval } = await import('../../run-eval.js');
+      const { runEval } = await import('../../app/run.js');
       const stop = new AbortController();
       const abort = new AbortController();
       let resumeHint = '';
@@ -105,9 +105,9 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         });
         progress.done();
         io.out(`${formatSummaryTable(result.summary, (args.sort as SortKey | undefined) ?? 'cell')}\n\n`);
-        const { formatEvaluation } = await import('../../report/console-evaluation.js');
-        const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/evaluate-run.js');
-        const { summaryMarkdown } = await import('../../report/markdown.js');
+        const { formatEvaluation } = await import('../../report/index.js');
+        const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/index.js');
+        const { summaryMarkdown } = await import('../../report/index.js');
         const evaluation = formatEvaluation(result.summary);
         if (evaluation) io.out(`${evaluation}\n\n`);
         const anomalies = formatAnomalies(result.summary);

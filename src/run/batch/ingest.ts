@@ -13,8 +13,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Task } from '../../contracts/plan.js';
-import type { BatchPart } from '../../record/manifest.js';
-import { BATCH_RESULT_LOST, type RequestRecord } from '../../record/types.js';
+import type { BatchPart } from '../../record/index.js';
+import { BATCH_RESULT_LOST, type RequestRecord } from '../../record/index.js';
 import { BatchApiError, type Batch, type BatchApi } from './batch-api.js';
 import { customIdOf, linesOf, parseCustomId } from './build-files.js';
 import { repeatFailure } from '../execute-task.js';

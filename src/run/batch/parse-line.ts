@@ -5,7 +5,7 @@
  */
 import type OpenAI from 'openai';
 import type { Task } from '../../contracts/plan.js';
-import { BATCH_RESULT_LOST, type RequestError, type RequestRecord } from '../../record/types.js';
+import { BATCH_RESULT_LOST, type RequestError, type RequestRecord } from '../../record/index.js';
 import { makeRecord, successRecord, type ExecuteDeps } from '../execute-task.js';
 import { shouldRetry } from '../retry.js';
 import { seqOfCustomId } from './build-files.js';

@@ -4,7 +4,7 @@
  * cells of one model sit at the same places in every row, so a 50,000-line part is one or two runs, not 25,000
  * ranges (run.json is rewritten on every status change).
  */
-import type { SeqRun } from '../../record/manifest.js';
+import type { SeqRun } from '../../record/index.js';
 
 export type { SeqRun };
 

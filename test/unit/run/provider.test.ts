@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/config/resolve.js';
 import { parseConfigText } from '../../../src/config/load.js';
-import { openEndpoint } from '../../../src/endpoint.js';
+import { openEndpoint } from '../../../src/app/endpoint.js';
 import { ApiFatalError } from '../../../src/errors.js';
 import { openProvider, type Endpoint } from '../../../src/run/provider.js';
 

@@ -3,14 +3,14 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { ExitCode, MergeError, OutputError, UsageError } from './errors.js';
-import { shardName } from './plan/shard.js';
-import { ReportPass } from './report/write-reports.js';
-import { canonicalJson } from './util/canonical-json.js';
-import { versions } from './util/version.js';
-import { MANIFEST, RECORDS, readManifest, writeManifest, type MergeProvenance, type RunManifest } from './record/manifest.js';
-import { indexJournal, recordsInOrder } from './record/read-journal.js';
-import type { Summary } from './contracts/summary.js';
+import { ExitCode, MergeError, OutputError, UsageError } from '../errors.js';
+import { shardName } from '../plan/index.js';
+import { ReportPass } from '../report/index.js';
+import { canonicalJson } from '../util/canonical-json.js';
+import { versions } from '../util/version.js';
+import { MANIFEST, RECORDS, readManifest, writeManifest, type MergeProvenance, type RunManifest } from '../record/index.js';
+import { indexJournal, recordsInOrder } from '../record/index.js';
+import type { Summary } from '../contracts/summary.js';
 
 export interface MergeOptions {
   /** The shards' run directories, in any order. */

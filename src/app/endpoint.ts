@@ -1,6 +1,6 @@
-import type { Config } from './contracts/config.js';
-import { ApiFatalError } from './errors.js';
-import type { Endpoint } from './run/provider.js';
+import type { Config } from '../contracts/config.js';
+import { ApiFatalError } from '../errors.js';
+import type { Endpoint } from '../run/index.js';
 
 export interface OpenEndpoint {
   endpoint: Endpoint;
@@ -18,7 +18,7 @@ const OPENAI_HOST = /(^|\.)openai\.com$/i;
 export async function openEndpoint(config: Config, options: { env?: NodeJS.ProcessEnv | undefined; simulatorStateDir?: string | undefined } = {}): Promise<OpenEndpoint> {
   const p = config.provider;
   if (p.kind === 'simulator') {
-    const { startSimulator } = await import('./simulator/index.js');
+    const { startSimulator } = await import('../simulator/index.js');
     const seed = config.seed ?? 0;
     // Its Batch API state lives in the run directory: batches outlive the process, as a provider's do.
     const stateDir = options.simulatorStateDir !== undefined ? { state_dir: options.simulatorStateDir } : {};

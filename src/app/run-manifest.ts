@@ -1,14 +1,14 @@
-import type { Config } from './contracts/config.js';
-import { ExitCode } from './errors.js';
-import type { Cell } from './contracts/plan.js';
-import type { PlanSummary } from './plan/build-plan.js';
-import { planFingerprint } from './plan/fingerprint.js';
-import type { ShardRange } from './plan/shard.js';
-import { evaluationOf } from './contracts/evaluation.js';
-import type { RunManifest, RunStatus } from './record/manifest.js';
-import type { Summary } from './contracts/summary.js';
-import { versions } from './util/version.js';
-import { canonicalJson, sha256 } from './util/canonical-json.js';
+import type { Config } from '../contracts/config.js';
+import { ExitCode } from '../errors.js';
+import type { Cell } from '../contracts/plan.js';
+import type { PlanSummary } from '../plan/index.js';
+import { planFingerprint } from '../plan/index.js';
+import type { ShardRange } from '../plan/index.js';
+import { evaluationOf } from '../contracts/evaluation.js';
+import type { RunManifest, RunStatus } from '../record/index.js';
+import type { Summary } from '../contracts/summary.js';
+import { versions } from '../util/version.js';
+import { canonicalJson, sha256 } from '../util/canonical-json.js';
 
 /**
  * run.json for this session: a fresh run's whole manifest, or the resumed run's with a new session. Gates,

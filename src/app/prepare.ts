@@ -1,14 +1,14 @@
 import { join, resolve as resolvePath } from 'node:path';
-import { loadConfigFile, parseConfigText } from './config/load.js';
-import { resolveConfig, type ResolveOptions } from './config/resolve.js';
-import type { ConfigFile } from './contracts/config.js';
-import { scanDatasets } from './dataset/load.js';
-import { expandGrid } from './plan/grid.js';
-import { summarizePlan } from './plan/build-plan.js';
-import { sha256 } from './util/canonical-json.js';
-import { ScriptChecks } from './check/index.js';
-import type { Config } from './contracts/config.js';
-import { ConfigError } from './errors.js';
+import { loadConfigFile, parseConfigText } from '../config/index.js';
+import { resolveConfig, type ResolveOptions } from '../config/index.js';
+import type { ConfigFile } from '../contracts/config.js';
+import { scanDatasets } from '../dataset/index.js';
+import { expandGrid } from '../plan/index.js';
+import { summarizePlan } from '../plan/index.js';
+import { sha256 } from '../util/canonical-json.js';
+import { ScriptChecks } from '../check/index.js';
+import type { Config } from '../contracts/config.js';
+import { ConfigError } from '../errors.js';
 
 export interface PrepareOptions extends ResolveOptions {
   /** A path to a YAML config, or the config itself (paths in it relative to `baseDir`). */

@@ -4,7 +4,10 @@
  */
 import { ConfigError, type SourceIssue } from '../errors.js';
 import { suggest } from '../util/suggest.js';
-import { FAULT_KINDS } from './faults.js';
+
+/** The simulator's fault kinds, in the order it tries them; config checks a `faults:` mapping against them. */
+export const FAULT_KINDS = ['rate_limit', 'server_error', 'unavailable', 'reset', 'stall', 'malformed'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
 
 type Shape = { [key: string]: Shape | 'number' | 'any' };
 

@@ -1,17 +1,17 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { UsageError } from './errors.js';
-import { mergeRuns } from './merge-runs.js';
-import { readManifest, type RunManifest } from './record/manifest.js';
-import { DEFAULT_ALPHA } from './contracts/evaluation.js';
-import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, METHOD_NOTE, type MetricDef } from './stats/index.js';
-import { suggest } from './util/suggest.js';
-import { globToRegExp } from './util/glob.js';
-import { scanRun, type HistoryRun } from './report/history/scan.js';
-import { loadRun, pruneRuns, runKey, saveRun } from './report/history/cache.js';
-import { NoiseFloorCounter, runEntry, transition, type Drift, type HistoryRunEntry, type NoiseFloor, type Transition } from './report/history/history.js';
-import { historyCsv, HISTORY_FILES, writeHistoryFiles, type HistoryJson } from './report/history/write.js';
+import { UsageError } from '../errors.js';
+import { mergeRuns } from './merge.js';
+import { readManifest, type RunManifest } from '../record/index.js';
+import { DEFAULT_ALPHA } from '../contracts/evaluation.js';
+import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, METHOD_NOTE, type MetricDef } from '../stats/index.js';
+import { suggest } from '../util/suggest.js';
+import { globToRegExp } from '../util/glob.js';
+import { scanRun, type HistoryRun } from '../report/index.js';
+import { loadRun, pruneRuns, runKey, saveRun } from '../report/index.js';
+import { NoiseFloorCounter, runEntry, transition, type Drift, type HistoryRunEntry, type NoiseFloor, type Transition } from '../report/index.js';
+import { historyCsv, HISTORY_FILES, writeHistoryFiles, type HistoryJson } from '../report/index.js';
 
 export interface HistoryOptions {
   /** Run directories or globs of them (a shard's directories are merged first). */

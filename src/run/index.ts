@@ -1,0 +1,10 @@
+/** The run stage's public entry: what other stages and the use cases import from it. */
+export { createBatchExecutor, envPause } from './batch/batch-executor.js';
+export type { BatchProgress } from './batch/batch-executor.js';
+export { ResponseCache } from './cache.js';
+export { choiceFails, inputOf } from './execute-task.js';
+export { createHttpExecutor } from './executor.js';
+export type { Executor } from './executor.js';
+export { gradeScripts } from './grade-scripts.js';
+export { describeServer, openProvider } from './provider.js';
+export type { Endpoint, Provider, ServerInfo } from './provider.js';
