@@ -135,7 +135,9 @@ describe("3. someone else's decisions", () => {
   }, 30_000);
 
   it('token_limit_exceeded: a part over the stated limit is split, the others wait with growing backoff (shown in progress)', async () => {
-    const { cfg, out, env, sim: s } = await setup({ batch: { token_limit: 500 } });
+    // Every part (~700 tokens) is over the limit: it is split. Then the first two pieces are refused all the same
+    // (fail_validation: the limit is other batches'): they wait, a longer wait each time.
+    const { cfg, out, env, sim: s } = await setup({ batch: { token_limit: 500, fail_validation: { times: 2 } } });
     const r = await runMain(['run', cfg, '--out', out], env);
     expectNoCrash(r);
     expect(r.code, r.stderr).toBe(0);
