@@ -218,7 +218,7 @@ describe('the CLI with bad usage', () => {
   it('an unknown command or a stray argument is named as such (exit 2), not as an unknown option', async () => {
     const typo = await runMain(['rnu', 'x.yaml']);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toMatch(/^Unknown command 'rnu' \(did you mean 'run'\?\); the commands are run, plan, report, compare, merge, cancel, simulate$/m);
+    expect(typo.stderr).toMatch(/^Unknown command 'rnu' \(did you mean 'run'\?\); the commands are run, plan, report, regrade, compare, merge, cancel, simulate$/m);
     const extra = await runMain(['run', 'a.yaml', 'b.yaml']);
     expect(extra.code).toBe(2);
     expect(extra.stderr).toMatch(/^Unexpected extra argument 'b\.yaml'$/m);
