@@ -10,11 +10,12 @@ export { planTasks, summarizePlan, type PlanSummary } from './plan/build-plan.js
 export type { Cell, Task } from './contracts/plan.js';
 export { checkJsonOutput, type ChoiceCheck } from './check/json-output.js';
 export { writeReports } from './report/write-reports.js';
+export { regradeRun, type RegradeOptions, type RegradeResult } from './regrade-run.js';
 export type { Summary, CellStats, GateResult, GateSection, ComparisonSection, CostSection, PickSection } from './contracts/summary.js';
 export type { RequestRecord, ChoiceRecord } from './record/types.js';
 export type { RunManifest } from './record/manifest.js';
 export { makeCheckRunner, compileCheck, resolvePointer } from './check/checks.js';
-export type { CheckSpec, CheckResults } from './contracts/checks.js';
+export type { CheckSpec, CheckResults, CheckOutcome } from './contracts/checks.js';
 export { wilson, type Interval } from './stats/wilson.js';
 export { pairedSignFlip, signFlipP, type PairedResult } from './stats/paired-test.js';
 export { holm } from './stats/holm.js';
