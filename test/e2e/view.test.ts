@@ -121,6 +121,12 @@ describe('evalrun view', () => {
     }
   });
 
+  it('asks for the run directory when none is given', async () => {
+    const r = await runMain(['view']);
+    expect(r.code).toBe(ExitCode.Usage);
+    expect(r.stderr).toContain('Missing an argument: the run directory, e.g. evalrun view results/<run directory>');
+  });
+
   it('refuses a directory that is not a run', async () => {
     const r = await runMain(['view', await tempDir('evalrun-view-empty-')]);
     expect(r.code).toBe(ExitCode.Output);
