@@ -44,6 +44,7 @@ export default function quality({ json }) {
 export function throws() { throw new Error('boom'); }
 export function garbage() { return 'yes please'; }
 export function loops() { for (;;) {} }
+export function undecided() { return { pass: null, reason: 'cannot tell' }; }
 export async function later({ json }) { await new Promise((r) => setTimeout(r, 5)); return { pass: true, score: 0.25, reason: 'slow but sure' }; }
 `;
 
@@ -135,7 +136,7 @@ describe('tolerant checks', () => {
 });
 
 describe('script checks and score statistics', () => {
-  it('a number the function returns is the score, passing at 0.5; { pass: null } is unscored with its reason', () => {
+  it('a number the function returns is the score, passing at 0.5; a choice with nothing to judge is unscored with the reason', () => {
     expect(row('0', 'r1', 0)).toMatchObject({ check_quality: 'true', quality_score: '0.5' });
     expect(row('0', 'r2', 0)).toMatchObject({ check_quality: 'false', quality_score: '0.2' });
     expect(row('1', 'r4', 1)).toMatchObject({ check_quality: '', quality_score: '', quality_reason: 'no content to grade' });
@@ -205,7 +206,8 @@ describe('script checks that misbehave', () => {
     const checks = `  - { name: boom, type: script, module: checks.mjs, export: throws }
   - { name: junk, type: script, module: checks.mjs, export: garbage }
   - { name: stuck, type: script, module: checks.mjs, export: loops, timeout_ms: 1500 }
-  - { name: slow, type: script, module: checks.mjs, export: later }`;
+  - { name: slow, type: script, module: checks.mjs, export: later }
+  - { name: unsure, type: script, module: checks.mjs, export: undecided }`;
     // One row (two choices): every choice of the stuck check costs its 1.5 s and a new worker thread.
     await writeTree(dir, { 'rows.csv': DATASET.split('\n').slice(0, 2).join('\n'), 'checks.mjs': CHECKS_MJS, 'evalrun.yaml': config(server, { checks, grid: '[0]' }) });
     let last = performance.now();
@@ -231,6 +233,7 @@ describe('script checks that misbehave', () => {
       expect(r['junk_reason']).toBe('returned "yes please": not a boolean, a number in [0, 1], or { pass, score, reason }');
       expect(r).toMatchObject({ check_stuck: '', stuck_score: '', stuck_reason: 'timed out after 1500 ms' });
       expect(r).toMatchObject({ check_slow: 'true', slow_score: '0.25', slow_reason: 'slow but sure' });
+      expect(r).toMatchObject({ check_unsure: '', unsure_score: '', unsure_reason: 'cannot tell' });
     }
     // The stuck check ran 1.5 s at a time in a worker thread: this thread's timers kept firing all along (on the
     // main thread, even a check cut off at its limit would have stopped them for 1.5 s at a time).
@@ -255,7 +258,7 @@ describe('script checks that misbehave', () => {
     const missingExport = await runMain(['run', join(dir, 'evalrun.yaml'), '--out', join(dir, 'run')], env);
     expect(missingExport.code).toBe(3);
     expect(missingExport.stderr).toMatch(new RegExp(`evalrun\\.yaml:${lineOf(yaml, 'nosuch')}:\\d+ checks\\.0\\.export: script`));
-    expect(missingExport.stderr).toMatch(/checks\.0\.export: script check 'a': the module has no function export 'nosuch' \(it exports 'default', 'garbage', 'later', 'loops', 'throws'\)/);
+    expect(missingExport.stderr).toMatch(/checks\.0\.export: script check 'a': the module has no function export 'nosuch' \(it exports 'default', 'garbage', 'later', 'loops', 'throws', 'undecided'\)/);
     expect(missingExport.stderr).not.toMatch(STACK_LINE);
     const plan = await runMain(['plan', join(dir, 'evalrun.yaml')], env);
     expect(plan.code).toBe(3);
