@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { mergeRuns } from './merge.js';
 import { readManifest, type RunManifest } from '../record/index.js';
 import { DEFAULT_ALPHA } from '../contracts/evaluation.js';
+import { scoredCheckNames } from '../contracts/checks.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, METHOD_NOTE, type MetricDef } from '../stats/index.js';
 import { suggest } from '../util/suggest.js';
 import { globToRegExp } from '../util/glob.js';
@@ -58,15 +59,16 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
   entries.sort((a, b) => a.manifest.started_at.localeCompare(b.manifest.started_at) || a.label.localeCompare(b.label));
   const latest = entries.at(-1)!.manifest;
   const latestChecks = (latest.evaluation?.checks ?? []).map((c) => c.name);
-  const known = metricsFor(latestChecks).filter((m) => m.comparable).map((m) => m.name);
+  const latestScored = scoredCheckNames(latest.evaluation?.checks);
+  const known = metricsFor(latestChecks, latestScored).filter((m) => m.comparable).map((m) => m.name);
   for (const m of options.metrics ?? []) {
     if (!known.includes(m)) {
       const hint = suggestMetric(m, known, suggest);
       throw new UsageError(`--metric ${m}: not a metric of these runs${hint ? ` (did you mean '${hint}'?)` : ''}; choose from ${known.join(', ')}`);
     }
   }
-  const wanted = options.metrics?.length ? options.metrics : (latest.evaluation?.compare.metrics ?? defaultCompareMetrics(latestChecks));
-  const metrics = wanted.map((m) => findMetric(m, latestChecks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
+  const wanted = options.metrics?.length ? options.metrics : (latest.evaluation?.compare.metrics ?? defaultCompareMetrics(latestChecks, latestScored));
+  const metrics = wanted.map((m) => findMetric(m, latestChecks, latestScored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   const out = resolvePath(options.out ?? join('results', `${names[0]}-history`));
   const cache = join(out, 'runs');

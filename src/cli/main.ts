@@ -92,7 +92,12 @@ function checkNumbers(argv: readonly string[]): void {
 
 /** yargs' own wording, made specific: which argument is missing, which flag or command was meant. */
 function usageMessage(msg: string, argv: readonly string[]): string {
-  if (/Not enough non-option arguments/.test(msg)) return 'Missing an argument: e.g. evalrun run path/to/evalrun.yaml';
+  if (/Not enough non-option arguments/.test(msg)) {
+    const command = argv.find((a) => !a.startsWith('-'));
+    // The commands that read a run directory: an example of a config would send the user the wrong way.
+    if (command === 'view' || command === 'report' || command === 'cancel') return `Missing an argument: the run directory, e.g. evalrun ${command} results/<run directory>`;
+    return 'Missing an argument: e.g. evalrun run path/to/evalrun.yaml';
+  }
   const unknown = /Unknown arguments?: (.+)/.exec(msg);
   if (unknown) {
     const names = unknown[1]!.split(', ').map((name) => name.replace(/^-+/, ''));

@@ -194,7 +194,7 @@ export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[],
 }
 
 /** A score's unpaired fallback works on the scores' moments, latency on the requests'. */
-function momentsOf(collector: ReportCollector, cell: number, metric: MetricDef): ReturnType<LatencySamples['moments']> | undefined {
+export function momentsOf(collector: ReportCollector, cell: number, metric: MetricDef): ReturnType<LatencySamples['moments']> | undefined {
   const c = collector.cells[cell]!;
   return metric.kind === 'score' ? c.scoreMoments(metric.name.slice(0, -'_score_mean'.length)) : c.latencies.moments();
 }

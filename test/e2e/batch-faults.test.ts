@@ -134,8 +134,10 @@ describe("3. someone else's decisions", () => {
     expect(twice(s)).toHaveLength(5);
   }, 30_000);
 
-  it('token_limit_exceeded: a part over the stated limit is split, the others wait with growing backoff (shown in progress)', async () => {
-    const { cfg, out, env, sim: s } = await setup({ batch: { token_limit: 500 } });
+  it('token_limit_exceeded: a part over the stated limit is split, a refused piece waits (shown in progress)', async () => {
+    // Every part (~700 tokens) is over the limit: it is split. Then the first two pieces are refused all the same
+    // (fail_validation: the limit is other batches'): they wait, a longer wait each time.
+    const { cfg, out, env, sim: s } = await setup({ batch: { token_limit: 500, fail_validation: { times: 2 } } });
     const r = await runMain(['run', cfg, '--out', out], env);
     expectNoCrash(r);
     expect(r.code, r.stderr).toBe(0);
@@ -144,6 +146,17 @@ describe("3. someone else's decisions", () => {
     expect(r.stderr).toMatch(/token limit: next try in/);
     expectEachOnce(s);
     expect((await latest(out)).size).toBe(REQUESTS);
+  }, 30_000);
+
+  it('token_limit_exceeded again: the wait doubles (wait 2 of 8 is twice wait 1), within the bound', async () => {
+    // Two parts (one per model) and three refusals: the third is a part refused a second time.
+    const { cfg, out, env, sim: s } = await setup({ batch: { fail_validation: { times: 3 } } }, 'batch: { poll_s: 1, max_requests: 50 }\n');
+    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
+    expect(r.code, r.stderr).toBe(0);
+    // On loopback the waits start at poll_s (a minute against a remote server) and double.
+    expect(r.stderr.match(/submitted again in 1 s \(wait 1 of 8\)/g)).toHaveLength(2);
+    expect(r.stderr).toMatch(/submitted again in 2 s \(wait 2 of 8\)/);
+    expectEachOnce(s);
   }, 30_000);
 });
 
@@ -161,7 +174,7 @@ describe('4. servers that are not OpenAI', () => {
     const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
     expectNoCrash(r);
     expect(r.code, r.stderr).toBe(7);
-    expect(r.stderr).toMatch(/is still 'in_progress' more than an hour past its expires_at .*Nothing was resubmitted/);
+    expect(r.stderr).toMatch(/is still '(?:validating|in_progress)' more than an hour past its expires_at .*Nothing was resubmitted/);
     expect(twice(s)).toEqual([]);
   }, 30_000);
 

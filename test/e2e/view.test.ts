@@ -121,6 +121,20 @@ describe('evalrun view', () => {
     }
   });
 
+  it('asks for the run directory when none is given', async () => {
+    const r = await runMain(['view']);
+    expect(r.code).toBe(ExitCode.Usage);
+    expect(r.stderr).toContain('Missing an argument: the run directory, e.g. evalrun view results/<run directory>');
+  });
+
+  it('refuses a journal that is not this run\'s, saying where (exit code 6), and serves nothing', async () => {
+    const dir = await makeGeneratedRun(await tempDir('evalrun-view-corrupt-'), 5);
+    await writeFile(join(dir, 'records.jsonl'), '{"v":1,"seq":999,"cell":"x"}\n', { flag: 'a' });
+    const r = await runMain(['view', dir, '--port', '0']);
+    expect(r.code).toBe(ExitCode.Output);
+    expect(r.stderr).toMatch(/records\.jsonl:16: not a record of this run \(seq 999\)/);
+  });
+
   it('refuses a directory that is not a run', async () => {
     const r = await runMain(['view', await tempDir('evalrun-view-empty-')]);
     expect(r.code).toBe(ExitCode.Output);

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST, RECORDS, type RunManifest } from '../../record/index.js';
 import { findMetric, RowValues, type MetricDef } from '../../stats/index.js';
+import { scoredCheckNames } from '../../contracts/checks.js';
 import type { CellStats } from '../../contracts/summary.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import type { HistoryRun } from './scan.js';
@@ -14,7 +15,7 @@ import type { HistoryRun } from './scan.js';
  * nights are read. A run is found again by what it is now: its run.json's bytes, and the size and time of its
  * records.jsonl and summary.json, so a run resumed or reported since is read afresh.
  */
-const FORMAT = 'evalrun-history-run/1';
+const FORMAT = 'evalrun-history-run/2';
 
 interface Cached {
   format: typeof FORMAT;
@@ -29,7 +30,7 @@ interface Cached {
   not_judged?: string;
   cells: CellStats[];
   row_ids: Array<string | null>;
-  /** Per cell, per metric (in `metrics` order): the rows' values as little-endian Float32, base64. */
+  /** Per cell, per metric (in `metrics` order): the rows' values as little-endian Float64, base64. */
   values: string[][];
 }
 
@@ -88,7 +89,7 @@ export async function loadRun(dir: string, key: string, runDir: string, wanted: 
   const m = cached.manifest;
   const checks = (m.evaluation?.checks ?? []).map((c) => c.name);
   const names = cached.metrics;
-  const metrics = names.map((n) => findMetric(n, checks)).filter((x): x is MetricDef => x !== undefined);
+  const metrics = names.map((n) => findMetric(n, checks, scoredCheckNames(m.evaluation?.checks))).filter((x): x is MetricDef => x !== undefined);
   if (metrics.length !== names.length) return undefined;
   const rowValues = new RowValues(m.plan.rows, m.plan.cells.length, metrics);
   cached.row_ids.forEach((id, i) => (rowValues.rowIds[i] = id ?? undefined));
@@ -96,7 +97,7 @@ export async function loadRun(dir: string, key: string, runDir: string, wanted: 
     perMetric.forEach((b64, k) => {
       // Copied out of Buffer's shared pool, whose offsets need not be multiples of 4.
       const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
-      rowValues.series(cell, names[k]!)!.set(new Float32Array(bytes.buffer));
+      rowValues.series(cell, names[k]!)!.set(new Float64Array(bytes.buffer));
     }),
   );
   return {

@@ -4,10 +4,11 @@ import { indexJournal, recordsInOrder, scanJournal } from '../../record/index.js
 import { RECORDS, type RunManifest } from '../../record/index.js';
 import { emptyEvaluation } from '../../contracts/evaluation.js';
 import { findMetric, RowValues, type MetricDef } from '../../stats/index.js';
+import { scoredCheckNames } from '../../contracts/checks.js';
 import type { CellStats, Summary } from '../../contracts/summary.js';
 import { gradedRows, ReportCollector } from '../collector.js';
 import { cellReports } from '../evaluate-run.js';
-import type { RunSide } from '../compare-runs.js';
+import { momentsOf, type RunSide } from '../compare-runs.js';
 
 /** One run as history sees it: what it is, whether it may be judged, its cells' figures and its per-row values. */
 export interface HistoryRun {
@@ -35,7 +36,8 @@ export interface HistoryRun {
  */
 export async function scanRun(dir: string, manifest: RunManifest, metricNames: readonly string[]): Promise<HistoryRun> {
   const checks = (manifest.evaluation?.checks ?? []).map((c) => c.name);
-  const metrics = metricNames.map((m) => findMetric(m, checks)).filter((m): m is MetricDef => m !== undefined && m.comparable);
+  const scored = scoredCheckNames(manifest.evaluation?.checks);
+  const metrics = metricNames.map((m) => findMetric(m, checks, scored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
   const journal = join(dir, RECORDS);
   const summary = await readSummary(dir);
   const plan = manifest.plan.cells;
@@ -47,7 +49,7 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
     const values = new RowValues(manifest.plan.rows, plan.length, metrics);
     recorded = await scanJournal(journal, manifest.plan.requests, (record) => {
       const cell = record.seq % plan.length;
-      const rows = gradedRows(record, plan[cell]!, checks);
+      const rows = gradedRows(record, plan[cell]!, checks, scored);
       values.add(Math.floor(record.seq / plan.length), cell, record.row_id, rows, record.error ? null : record.latency_ms);
     });
     // summary.json describes the journal as it stands only if it counted as many requests.
@@ -64,7 +66,7 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
     recorded = index.count;
     rowValues = collector.rowValues;
     cells = cellReports(manifest, collector);
-    moments = (i) => collector.cells[i]!.latencies.moments();
+    moments = (i, metric) => momentsOf(collector, i, metric);
   }
   const notJudged = whyNotJudged(manifest, recorded);
   return {

@@ -322,7 +322,7 @@ class BatchSession {
     part.batch_id = batch.id;
     part.input_file_id = batch.input_file_id;
     this.observe(part, batch);
-    this.noteOdd(part, batch);
+    this.noteStatus(part, batch);
   }
 
   /** Copies what run.json shows of a batch; true when something changed. */
@@ -382,7 +382,8 @@ class BatchSession {
       for (const part of live) {
         const b = await this.retrieve(part);
         changed = this.observe(part, b) || changed;
-        this.noteOdd(part, b);
+        this.noteStatus(part, b);
+        this.noteOverdue(part, b);
         if (FINAL.has(b.status)) {
           await this.o.save();
           await this.finish(part, b);
@@ -426,12 +427,16 @@ class BatchSession {
     }
   }
 
-  /** A status outside the API's list, reported once; a batch long past its window, which stops the run. */
-  private noteOdd(part: BatchPart, b: Batch): void {
+  /** A status outside the API's list, reported once. */
+  private noteStatus(part: BatchPart, b: Batch): void {
     if (!KNOWN.has(b.status) && !this.reportedStatus.has(`${b.id}/${b.status}`)) {
       this.reportedStatus.add(`${b.id}/${b.status}`);
       this.o.onNotice?.(`Batch ${b.id} (part ${part.part}) reports status '${this.o.redact(String(b.status))}', which is not one of the Batch API's; evalrun keeps polling it.`);
     }
+  }
+
+  /** A batch polled while more than an hour past its window: the run stops rather than poll it for ever. */
+  private noteOverdue(part: BatchPart, b: Batch): void {
     const expires = typeof b.expires_at === 'number' ? b.expires_at : undefined;
     if (!FINAL.has(b.status) && b.status !== 'cancelling' && expires !== undefined && Date.now() / 1000 > expires + OVERDUE_S) {
       this.stopped = new BatchStoppedError(

@@ -84,7 +84,8 @@ describe('simulator Files API through the openai SDK', () => {
 
 describe('simulator Batch API through the openai SDK', () => {
   it('runs a batch validating → in_progress → finalizing → completed; lines match the spec and sync answers', async () => {
-    const client = await start({ seed: 5 });
+    // Long enough that a poll every 20 ms sees each phase on a loaded machine.
+    const client = await start({ seed: 5, batch: { duration_ms: 1500 } });
     const lines = Array.from({ length: 6 }, (_, i) => line(i));
     const created = await submit(client, lines);
     expect(created.status).toBe('validating');
