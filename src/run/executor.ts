@@ -2,13 +2,13 @@ import type { Config } from '../contracts/config.js';
 import type { Task } from '../contracts/plan.js';
 import type { RequestRecord } from '../record/index.js';
 import { ResponseCache } from './cache.js';
-import { executeTask, type ExecuteDeps } from './execute-task.js';
+import { executeTask } from './execute-task.js';
 import { Pacer } from './pacer.js';
 import type { Provider } from './provider.js';
 import { serverAskedDelayMs } from './retry.js';
 import { runPlan } from './run-plan.js';
 import { gradeScripts } from './grade-scripts.js';
-import type { ScriptChecks } from '../check/index.js';
+import type { ChoiceChecker, ScriptChecks } from '../check/index.js';
 
 /**
  * The stage between the plan and the journal: takes the planned tasks and produces one record per finished request.
@@ -47,7 +47,7 @@ export interface HttpExecutorOptions {
   provider: Provider;
   config: Pick<Config, 'concurrency' | 'retry' | 'timeoutS' | 'rateLimit' | 'cacheDir' | 'nMode'>;
   /** Checks one choice for its cell (JSON + schema, tool-call arguments, graded checks). */
-  check: ExecuteDeps['check'];
+  check: ChoiceChecker;
   /** The run's script checks, graded on each record once its answer is in (outside the HTTP slot). */
   scripts?: ScriptChecks | undefined;
   /** After every HTTP attempt: progress. */

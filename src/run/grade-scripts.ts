@@ -2,7 +2,7 @@ import { gradedParts, NO_CONTENT, unscored, type ScriptChecks, type ScriptInput 
 import type { CheckOutcome } from '../contracts/checks.js';
 import type { Task } from '../contracts/plan.js';
 import type { ChoiceRecord, RequestRecord } from '../record/index.js';
-import { choiceFails, inputOf } from './execute-task.js';
+import { choiceFails, inputOf } from './answer-record.js';
 
 /**
  * Grades a finished record's answered choices with the script checks (in worker threads), writing each outcome into

@@ -2,7 +2,7 @@
 export { createBatchExecutor, envPause } from './batch/batch-executor.js';
 export type { BatchProgress } from './batch/batch-executor.js';
 export { ResponseCache } from './cache.js';
-export { choiceFails, inputOf } from './execute-task.js';
+export { choiceFails, inputOf } from './answer-record.js';
 export { createHttpExecutor } from './executor.js';
 export type { Executor } from './executor.js';
 export { gradeScripts } from './grade-scripts.js';

@@ -67,3 +67,28 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+export interface WithRetryOptions {
+  policy: RetryPolicy;
+  /** Aborted: the failure is thrown instead of waited on. */
+  signal?: AbortSignal | undefined;
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<unknown>) | undefined;
+  random?: (() => number) | undefined;
+}
+
+/**
+ * `fn` tried until it succeeds, under the one policy every call of a run follows (the Batch API's as the chat
+ * completions'): a failure `failureOf` does not know (undefined) or `shouldRetry` refuses is thrown at once, the last
+ * attempt's failure when attempts run out; between attempts the server's Retry-After, else backoff with jitter.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, failureOf: (e: unknown) => AttemptFailure | undefined, o: WithRetryOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      const f = failureOf(e);
+      if (f === undefined || !shouldRetry(f) || attempt >= o.policy.maxAttempts || o.signal?.aborted) throw e;
+      await (o.sleep ?? sleep)(retryDelayMs(f, attempt, o.policy, o.random), o.signal);
+    }
+  }
+}

@@ -11,6 +11,7 @@ import { redactUrl } from '../../util/redact.js';
 import { sdkClient, type Endpoint } from '../provider.js';
 import { streamingFetch } from './stream-fetch.js';
 import { BATCH_URL } from './types.js';
+import type { AttemptFailure } from '../retry.js';
 
 export type Batch = OpenAI.Batch;
 
@@ -33,20 +34,21 @@ export class BatchApiError extends Error {
   readonly url: string;
   /** The server's body as it sent it (any JSON or text), cut and redacted. */
   readonly body: string | undefined;
-  constructor(p: { status: number | undefined; method: string; url: string; body: string | undefined; message: string; cause?: unknown }) {
+  /** The answer's headers (Retry-After, x-should-retry), when there was an answer. */
+  readonly headers: Headers | undefined;
+  constructor(p: { status: number | undefined; method: string; url: string; body: string | undefined; message: string; cause?: unknown; headers?: Headers | undefined }) {
     super(p.message, { cause: p.cause });
     this.status = p.status;
+    this.headers = p.headers;
     this.method = p.method;
     this.url = p.url;
     this.body = p.body;
   }
 }
 
-/** Worth trying again: no answer, 408, 409, 429, 5xx. */
-export function transient(e: unknown): boolean {
-  if (!(e instanceof BatchApiError)) return false;
-  const s = e.status;
-  return s === undefined || s === 408 || s === 409 || s === 429 || s >= 500;
+/** A Batch API call's failure as the retry policy judges it (retry.ts: no answer, 408, 409, 429, 5xx, x-should-retry); anything else is not the API's. */
+export function batchFailure(e: unknown): AttemptFailure | undefined {
+  return e instanceof BatchApiError ? { status: e.status, headers: e.headers } : undefined;
 }
 
 /**
@@ -117,7 +119,7 @@ function toBatchApiError(e: unknown, method: string, url: string, last: Answer |
   if (e instanceof APIError) {
     const body = last?.body !== undefined ? cut(redact(last.body.trim().replace(/\s+/g, ' '))) : undefined;
     const said = e.status === undefined ? `no answer (${redact(e.message)})` : `${e.status}${body ? `: ${body}` : ' with no body'}`;
-    return new BatchApiError({ status: e.status, method, url: shownUrl, body, message: `${method} ${shownUrl}: ${said}`, cause: e });
+    return new BatchApiError({ status: e.status, method, url: shownUrl, body, message: `${method} ${shownUrl}: ${said}`, cause: e, headers: e.headers });
   }
   if (e instanceof BatchApiError) return e;
   const message = e instanceof Error ? e.message : String(e);

@@ -14,11 +14,12 @@ import { ApiFatalError, BatchStoppedError } from '../../errors.js';
 import type { Task } from '../../contracts/plan.js';
 import type { BatchManifest, BatchPart } from '../../record/index.js';
 import type { Endpoint } from '../provider.js';
-import type { ExecuteDeps } from '../execute-task.js';
-import { successRecord } from '../execute-task.js';
+import type { ChoiceChecker } from '../../check/index.js';
+import { successRecord } from '../answer-record.js';
 import type { ResponseCache } from '../cache.js';
 import type { Executor, ExecutorResult } from '../executor.js';
-import { BatchApiError, openAiBatchApi, transient, type Batch, type BatchApi } from './batch-api.js';
+import { BatchApiError, batchFailure, openAiBatchApi, type Batch, type BatchApi } from './batch-api.js';
+import { retryDelayMs, withRetry, type RetryPolicy } from '../retry.js';
 import { buildBatchFiles, diskSink, linesOf } from './build-files.js';
 import type { RequestRecord } from '../../record/index.js';
 import { ingestPart, type IngestResult } from './ingest.js';
@@ -52,7 +53,7 @@ export interface BatchExecutorOptions {
   /** The largest n of the plan's cells: with `n_mode: repeat` a request is up to that many lines. */
   maxN: number;
   batch: BatchOptions;
-  check: ExecuteDeps['check'];
+  check: ChoiceChecker;
   /** The run's script checks, graded on each record before it is handed on. */
   scripts?: ScriptChecks | undefined;
   redact: (text: string) => string;
@@ -291,18 +292,20 @@ class BatchSession {
     part.input_file_id = file.id;
     await this.o.pause?.('after-upload');
     const metadata = { evalrun_run: this.state.run_id, evalrun_part: String(part.part), evalrun_attempt: String(part.attempt) };
-    let batch: Batch | undefined;
-    for (let tries = 1; !batch; tries++) {
-      try {
-        batch = await this.api.createBatch(file.id, metadata);
-      } catch (e) {
-        // No answer: the batch may exist all the same. Creating another would pay twice.
-        if (e instanceof BatchApiError && e.status === undefined) batch = (await this.findByMetadata([part])).get(key(part));
-        if (batch) break;
-        if (!transient(e) || tries >= this.maxAttempts) throw e;
-        await this.sleep(this.backoffMs(tries));
-      }
-    }
+    // No answer: the batch may exist all the same. Creating another would pay twice, so it is looked up first.
+    const batch = await withRetry(
+      async () => {
+        try {
+          return await this.api.createBatch(file.id, metadata);
+        } catch (e) {
+          const found = e instanceof BatchApiError && e.status === undefined ? (await this.findByMetadata([part])).get(key(part)) : undefined;
+          if (found) return found;
+          throw e;
+        }
+      },
+      batchFailure,
+      { policy: this.retryPolicy(), sleep: (ms) => this.sleep(ms) },
+    );
     await this.o.pause?.('after-create');
     this.adopt(part, batch);
     // Step 4: before polling or anything else.
@@ -508,7 +511,7 @@ class BatchSession {
       tasks: this.o.replan(runSet(part.seqs)),
       idleMs: this.o.config.timeoutS * 1000,
       tries: Math.max(3, this.maxAttempts),
-      backoffMs: (k) => this.backoffMs(k),
+      backoffMs: (k) => retryDelayMs({ status: undefined, headers: undefined }, k, this.retryPolicy()),
       sleep: (ms) => this.sleep(ms),
       stop: this.run.stop,
       abort: this.run.abort,
@@ -599,20 +602,13 @@ class BatchSession {
 
   // ---- calls ----
 
-  /** One API call, tried again on 429/5xx/connection errors within retry.max_attempts. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    for (let tries = 1; ; tries++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!transient(e) || tries >= this.maxAttempts || this.run.stop.aborted) throw e;
-        await this.sleep(this.backoffMs(tries));
-      }
-    }
+  /** One API call, tried again under the run's retry policy (retry.ts) until a stop. */
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, batchFailure, { policy: this.retryPolicy(), signal: this.run.stop, sleep: (ms) => this.sleep(ms) });
   }
 
-  private backoffMs(tries: number): number {
-    return Math.min(1000 * 2 ** tries, this.o.config.retry.maxWaitS * 1000);
+  private retryPolicy(): RetryPolicy {
+    return { maxAttempts: this.maxAttempts, maxWaitMs: this.o.config.retry.maxWaitS * 1000 };
   }
 
   private sleep(ms: number): Promise<void> {

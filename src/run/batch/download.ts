@@ -5,7 +5,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { BatchApiError, transient, type BatchApi } from './batch-api.js';
+import { BatchApiError, batchFailure, type BatchApi } from './batch-api.js';
+import { shouldRetry } from '../retry.js';
 import { copyLines } from './copy-lines.js';
 
 /** A download that did not give a usable body; `retry` when another try may (a 404 will not). */
@@ -57,7 +58,8 @@ export async function downloadLines(api: BatchApi, id: string, path: string, onL
     if (o.stop.aborted) throw new DownloadError('the run is stopping', false, { cause: e });
     if (e instanceof DownloadError) throw e;
     // A refusal that another try cannot change (404: the file is gone) is not tried again.
-    const retry = e instanceof BatchApiError ? transient(e) : true;
+    const failure = batchFailure(e);
+    const retry = failure ? shouldRetry(failure) : true;
     throw new DownloadError(e instanceof BatchApiError ? e.message : `file ${id}: ${e instanceof Error ? e.message : String(e)}`, retry, { cause: e });
   } finally {
     o.stop.removeEventListener('abort', stopped);

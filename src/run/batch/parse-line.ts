@@ -6,7 +6,8 @@
 import type OpenAI from 'openai';
 import type { Task } from '../../contracts/plan.js';
 import { BATCH_RESULT_LOST, type RequestError, type RequestRecord } from '../../record/index.js';
-import { makeRecord, successRecord, type ExecuteDeps } from '../execute-task.js';
+import type { ChoiceChecker } from '../../check/index.js';
+import { makeRecord, successRecord } from '../answer-record.js';
 import { shouldRetry } from '../retry.js';
 import { seqOfCustomId } from './build-files.js';
 import type { BatchOutputLine } from './types.js';
@@ -68,7 +69,7 @@ export interface LineMeta {
   now?: Date;
 }
 
-export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, deps: Pick<ExecuteDeps, 'check' | 'redact'>): LineOutcome {
+export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, deps: { check: ChoiceChecker; redact: (text: string) => string }): LineOutcome {
   const now = meta.now ?? new Date();
   // makeRecord measures elapsed time on performance.now(); a batch spans processes, so anchor it on wall time.
   const t0 = performance.now() - Math.max(0, now.getTime() - meta.startedAt.getTime());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs, serverAskedDelayMs, shouldRetry } from '../../../src/run/retry.js';
+import { retryDelayMs, serverAskedDelayMs, shouldRetry, withRetry } from '../../../src/run/retry.js';
 
 const policy = { maxAttempts: 5, maxWaitMs: 60_000 };
 const h = (init: Record<string, string>) => new Headers(init);
@@ -38,5 +38,51 @@ describe('retryDelayMs', () => {
     expect(retryDelayMs({ status: 500, headers: h({}) }, 3, policy, none)).toBe(2000);
     expect(retryDelayMs({ status: 500, headers: h({}) }, 3, policy, full)).toBe(1500);
     expect(retryDelayMs({ status: 500, headers: h({}) }, 10, policy, none)).toBe(8000);
+  });
+});
+
+describe('withRetry (the one policy of chat completions and Batch API calls)', () => {
+  const policy = { maxAttempts: 4, maxWaitMs: 60_000 };
+  const failure = (e: unknown) => (e instanceof Failure ? { status: e.status, headers: e.headers } : undefined);
+  class Failure extends Error {
+    readonly status: number | undefined;
+    readonly headers: Headers | undefined;
+    constructor(status: number | undefined, headers?: Headers) {
+      super(`status ${status}`);
+      this.status = status;
+      this.headers = headers;
+    }
+  }
+  function fails(...errors: unknown[]) {
+    let calls = 0;
+    return { fn: async () => (calls < errors.length ? Promise.reject(errors[calls++]) : (calls++, 'ok')), calls: () => calls };
+  }
+
+  it('tries a transient failure again, waiting what the server asks (Retry-After) else backoff with jitter', async () => {
+    const waits: number[] = [];
+    const f = fails(new Failure(429, new Headers({ 'retry-after': '7' })), new Failure(503), new Failure(undefined));
+    const r = await withRetry(f.fn, failure, { policy, sleep: async (ms) => void waits.push(ms), random: () => 1 });
+    expect(r).toBe('ok');
+    expect(f.calls()).toBe(4);
+    expect(waits).toEqual([7000, 750, 1500]);
+  });
+
+  it('throws at once what the policy refuses: a 400, x-should-retry: false, a failure it does not know', async () => {
+    for (const e of [new Failure(400), new Failure(500, new Headers({ 'x-should-retry': 'false' })), new Error('a bug')]) {
+      const f = fails(e);
+      await expect(withRetry(f.fn, failure, { policy, sleep: async () => undefined })).rejects.toBe(e);
+      expect(f.calls()).toBe(1);
+    }
+  });
+
+  it('gives up after max_attempts, and at once when the run is stopping', async () => {
+    const f = fails(...Array.from({ length: 10 }, () => new Failure(500)));
+    await expect(withRetry(f.fn, failure, { policy, sleep: async () => undefined })).rejects.toBeInstanceOf(Failure);
+    expect(f.calls()).toBe(4);
+    const stopped = new AbortController();
+    stopped.abort();
+    const g = fails(new Failure(500));
+    await expect(withRetry(g.fn, failure, { policy, signal: stopped.signal, sleep: async () => undefined })).rejects.toBeInstanceOf(Failure);
+    expect(g.calls()).toBe(1);
   });
 });

@@ -5,7 +5,7 @@ import type { Task } from '../../../../src/contracts/plan.js';
 import { inputLine } from '../../../../src/run/batch/build-files.js';
 import { lineOutcome, parseOutputLine } from '../../../../src/run/batch/parse-line.js';
 import type { BatchOutputLine } from '../../../../src/run/batch/types.js';
-import { successRecord } from '../../../../src/run/execute-task.js';
+import { successRecord } from '../../../../src/run/answer-record.js';
 import { startSimulator, type RunningSimulator } from '../../../../src/simulator/index.js';
 import { cell, task } from './tasks.js';
 

@@ -1,0 +1,109 @@
+/**
+ * What a failed API call was, for both executors: its RequestError (kind, status, the server's own words, bounded and
+ * redacted), the failure the retry policy judges, and the message that stops a run on a fatal status.
+ */
+import OpenAI from 'openai';
+import type { Task } from '../contracts/plan.js';
+import type { RequestError } from '../record/index.js';
+import { redactUrl } from '../util/redact.js';
+import { answerCutMessage, answerCutOf, systemErrorOf, type SystemError } from './connection-error.js';
+import type { AttemptFailure } from './retry.js';
+
+/** The most of a server's error text a record keeps: a proxy's HTML page must not fill choices.csv. */
+export const MAX_ERROR_CHARS = 2000;
+
+/** 401, 403, 404: the key, the access or the model is wrong: no later request can succeed either. */
+export const FATAL = new Set([401, 403, 404]);
+
+export function classifyApiError(
+  e: unknown,
+  redact: (t: string) => string,
+  errorBody: string | undefined,
+  timeoutMs: number,
+): { error: RequestError; failure: AttemptFailure; system?: SystemError } {
+  if (e instanceof OpenAI.APIConnectionTimeoutError) {
+    const s = timeoutMs / 1000;
+    const message = `no answer within ${s} s (timeout_s: ${s}), so the attempt was given up; if the server is just slow (a long answer, a loaded local model), raise timeout_s in the config`;
+    return { error: { kind: 'timeout', status: null, type: null, code: null, message }, failure: { status: undefined, headers: undefined } };
+  }
+  if (e instanceof OpenAI.APIConnectionError) {
+    // "fetch failed" alone tells the user nothing: the system error under it says refused, not found, certificate.
+    const system = systemErrorOf(e);
+    const cut = answerCutOf(e);
+    if (cut) {
+      // Not a system error for the unreachable-server rule: the server answered, then the body broke off.
+      return { error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(answerCutMessage(cut, system))) }, failure: { status: undefined, headers: undefined } };
+    }
+    const cause = system ? `${system.code}${system.message !== system.code ? ` (${system.message})` : ''}` : (e.cause as Error | undefined)?.message;
+    return {
+      error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(`connection error${cause ? `: ${cause}` : ''}`)) },
+      failure: { status: undefined, headers: undefined },
+      ...(system ? { system } : {}),
+    };
+  }
+  if (e instanceof OpenAI.APIError) {
+    const envelope: unknown = e.error;
+    const said = envelope && typeof envelope === 'object' ? (envelope as { message?: unknown }).message : undefined;
+    let message: string;
+    if (typeof said === 'string') message = said;
+    // `{"error": "text"}`, as several OpenAI-compatible servers answer.
+    else if (typeof envelope === 'string') message = envelope;
+    // Not OpenAI's envelope (a gateway's problem+json, a proxy's HTML page): the SDK would say "(no body)"; the
+    // server's own explanation is kept instead.
+    else if (errorBody !== undefined && errorBody.trim() !== '') message = `${e.status ?? 'error'} (not an OpenAI error body): ${errorBody.trim().replace(/\s+/g, ' ')}`;
+    else message = e.message;
+    return {
+      error: { kind: 'http', status: e.status ?? null, type: e.type ?? null, code: e.code ?? null, message: bounded(redact(message)) },
+      failure: { status: e.status, headers: e.headers },
+    };
+  }
+  // A 200 whose body is not JSON surfaces as a SyntaxError from the SDK's parser: a server fault, worth a retry.
+  return {
+    error: { kind: 'invalid_response', status: null, type: null, code: null, message: bounded(redact(`unreadable response: ${(e as Error)?.message ?? String(e)}`)) },
+    failure: { status: undefined, headers: undefined },
+  };
+}
+
+/** How much of an unexpected 2xx body a message shows: enough to recognise a login page or a proxy's. */
+export const BODY_START_CHARS = 300;
+
+/** Redacted after the cut would leave half a secret: callers redact first, then bound. */
+export function bounded(text: string, max = MAX_ERROR_CHARS): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}
+
+/** The chat completions URL the SDK posts to, credentials hidden. */
+export function requestUrl(baseUrl: string): string {
+  return redactUrl(`${baseUrl.replace(/\/+$/, '')}/chat/completions`);
+}
+
+export function fatalMessage(err: RequestError, task: Task, url: string): string {
+  const what =
+    err.status === 401
+      ? 'the API key was rejected'
+      : err.status === 403
+        ? 'the key has no access to this model or endpoint'
+        : notFound(String(task.body.model), url);
+  return `The API answered ${err.status}: ${what}. Server said: ${err.message}\nNothing more was sent; every finished request is kept.`;
+}
+
+/** A 404 is either the model or the URL: the message names the URL tried and says which /v1 it probably lacks. */
+function notFound(model: string, url: string): string {
+  let v1 = '';
+  try {
+    const base = new URL(url);
+    const path = base.pathname.replace(/\/chat\/completions$/, '');
+    if (!/(^|\/)v1(\/|$)/.test(path)) {
+      base.pathname = `${path.replace(/\/+$/, '')}/v1`;
+      base.search = '';
+      v1 = ` Its base URL has no /v1: OpenAI-compatible servers usually serve ${base.toString()}, so set OPENAI_BASE_URL or provider.base_url to that.`;
+    }
+  } catch {
+    // an unparsable URL: the plain hints below still apply
+  }
+  return (
+    `nothing found at POST ${url}. Either the model name '${model}' is wrong or not available to this key, ` +
+    `or the base URL is wrong (a base URL without /v1 is the usual cause).${v1}`
+  );
+}
+
