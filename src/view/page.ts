@@ -168,13 +168,14 @@ export const PAGE_SCRIPT = String.raw`
     var text = name + ' ' + mark + (typeof score === 'number' ? ' ' + score : '');
     return el('span', { className: 'badge verdict ' + (v === true ? 'pass' : v === false ? 'fail' : 'none'), 'data-check': name, 'data-verdict': v === true ? 'pass' : v === false ? 'fail' : 'none', text: text, title: v == null ? name + ': not graded' : name + (v ? ': passed' : ': failed') });
   }
-  // Tokens and their details, whatever the server reported (prompt_tokens_details.cached_tokens, …).
+  // Tokens and their details, whatever the server reported (prompt_tokens_details.cached_tokens, …); a detail is
+  // shown only when it is not 0, or every answer would carry eight lines of zeros.
   function usageText(u, prefix) {
     if (!u || typeof u !== 'object') return [];
     var out = [];
     Object.keys(u).forEach(function (k) {
       var v = u[k];
-      if (typeof v === 'number') out.push((prefix || '') + k + ' ' + fmt(v));
+      if (typeof v === 'number') { if (!prefix || v !== 0) out.push((prefix || '') + k + ' ' + fmt(v)); }
       else if (v && typeof v === 'object') out = out.concat(usageText(v, (prefix || '') + k + '.'));
     });
     return out;

@@ -121,6 +121,8 @@ describe.skipIf(!available && !required)('evalrun view in Chromium', { timeout: 
     expect(await td.locator('[data-check="judge"]').innerText()).toBe('judge ✗ 0.25');
     expect(await td.locator('[data-reason="judge"]').innerText()).toBe(`judge: ${HOSTILE_REASON}`);
     expect(await td.locator('.meta').innerText()).toContain('prompt_tokens_details.cached_tokens 16');
+    // A detail of 0 is left out: the meta line stays readable.
+    expect(await td.locator('.meta').innerText()).not.toContain('audio_tokens');
     expect(await page.locator(`td.answer[data-cell="${GEN_CELLS[0]}"] [data-check="judge"]`).getAttribute('data-verdict')).toBe('none');
     await page.close();
   });

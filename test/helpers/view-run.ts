@@ -86,7 +86,7 @@ checks:
     const record = {
       v: 1, seq, cell: cells[c]!.id, row_id: gen.id(i), attempts: 1, latency_ms: 100 + c, elapsed_ms: 100 + c, started_at: manifest.started_at,
       http_status: 200, request_id: `req-${seq}`, completion_id: `c-${seq}`, model: 'gpt-4o-mini',
-      usage: { prompt_tokens: 20, completion_tokens: 8 + c, total_tokens: 28 + c, prompt_tokens_details: { cached_tokens: 16 } },
+      usage: { prompt_tokens: 20, completion_tokens: 8 + c, total_tokens: 28 + c, prompt_tokens_details: { cached_tokens: 16, audio_tokens: 0 } },
       choices: [choice], error: null,
     };
     if (!out.write(`${JSON.stringify(record)}\n`)) await once(out, 'drain');
