@@ -116,6 +116,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     }
     await writeManifest(dir, manifest);
     let recorded = 0;
+    // Set once records.jsonl is open: a second Ctrl-C may come before that.
+    let openJournal: Journal | undefined;
     const stops = new StopController({
       signal: options.signal,
       abortSignal: options.abortSignal,
@@ -123,7 +125,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       // A second Ctrl-C may be followed by process.exit at once: hand finished records to the OS first, and leave
       // run.json saying how the run ended, not 'running'.
       onHard: () => {
-        journal.flushSync();
+        openJournal?.flushSync();
         live?.discardSync();
         writeManifestSync(dir, endSession(manifest, 'interrupted', recorded, ExitCode.Interrupted));
         lock?.releaseSync();
@@ -131,6 +133,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     });
     // A record that cannot be written is not worth a request: a full disk stops the run.
     const journal = await Journal.open(join(dir, RECORDS), index?.validBytes, { onFailure: () => stops.hard(), redact: serverInfo.redact });
+    openJournal = journal;
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.

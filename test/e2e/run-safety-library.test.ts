@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { ExitCode, RunLockedError, runEval, writeReports, type ConfigFile, type RequestRecord } from '../../src/index.js';
 import { failedRecord } from '../helpers/records.js';
@@ -68,5 +68,34 @@ describe('two runEval calls on one directory', () => {
     expect(second).toBeInstanceOf(RunLockedError);
     expect((second as RunLockedError).exitCode).toBe(75);
     expect(first.status).toBe('interrupted');
+  });
+});
+
+describe('a second Ctrl-C before the journal is open', () => {
+  it('leaves run.json interrupted (not running) and throws nothing inside the abort listener', async () => {
+    const { Journal } = await import('../../src/record/journal.js');
+    const out = join(await tempDir(), 'run');
+    const soft = new AbortController();
+    const hard = new AbortController();
+    const open = Journal.open.bind(Journal);
+    // The two Ctrl-Cs land in the window after run.json is written and before records.jsonl is open.
+    const spy = vi.spyOn(Journal, 'open').mockImplementation(async (...args: Parameters<typeof Journal.open>) => {
+      soft.abort();
+      hard.abort();
+      return open(...args);
+    });
+    const thrown: unknown[] = [];
+    const onUncaught = (e: unknown) => thrown.push(e);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const result = await runEval({ config: CONFIG, out, env: {}, signal: soft.signal, abortSignal: hard.signal });
+      expect(result.exitCode).toBe(ExitCode.Interrupted);
+    } finally {
+      spy.mockRestore();
+      process.removeListener('uncaughtException', onUncaught);
+    }
+    expect(thrown).toEqual([]);
+    const manifest = JSON.parse(await readFile(join(out, 'run.json'), 'utf8')) as { status: string };
+    expect(manifest.status).toBe('interrupted');
   });
 });
