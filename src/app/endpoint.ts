@@ -1,4 +1,5 @@
 import type { Config } from '../contracts/config.js';
+import { resolveEndpoint } from '../contracts/endpoint.js';
 import { ApiFatalError } from '../errors.js';
 import type { Endpoint } from '../run/index.js';
 
@@ -7,8 +8,6 @@ export interface OpenEndpoint {
   /** Stops what was started for the run (the built-in simulator); nothing for a real API. */
   close(): Promise<void>;
 }
-
-const OPENAI_HOST = /(^|\.)openai\.com$/i;
 
 /**
  * Resolves the config's provider to an endpoint. For `provider: simulator` (or --simulate) the built-in simulator
@@ -29,17 +28,12 @@ export async function openEndpoint(config: Config, options: { env?: NodeJS.Proce
       close: () => sim.close(),
     };
   }
-  const env = options.env ?? process.env;
-  const baseUrl = p.baseUrl ?? env['OPENAI_BASE_URL'] ?? undefined;
-  let apiKey = env[p.apiKeyEnv];
-  if (!apiKey) {
-    if (!baseUrl || isOpenAiHost(baseUrl)) {
-      throw new ApiFatalError(
-        `${p.apiKeyEnv} is not set. Export your API key (export ${p.apiKeyEnv}=sk-...), point OPENAI_BASE_URL or provider.base_url at a local server, or try the config offline with --simulate.`,
-      );
-    }
-    // Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) usually need no key, but the SDK wants one.
-    apiKey = 'sk-no-key-required';
+  const resolved = resolveEndpoint(p, options.env ?? process.env);
+  const { baseUrl, apiKey } = resolved;
+  if (apiKey === undefined) {
+    throw new ApiFatalError(
+      `${p.apiKeyEnv} is not set. Export your API key (export ${p.apiKeyEnv}=sk-...), point OPENAI_BASE_URL or provider.base_url at a local server, or try the config offline with --simulate.`,
+    );
   }
   return {
     endpoint: {
@@ -49,16 +43,9 @@ export async function openEndpoint(config: Config, options: { env?: NodeJS.Proce
       organization: p.organization,
       headers: p.headers,
       query: p.query,
-      secrets: [apiKey, ...Object.values(p.headers), ...Object.values(p.query)],
+      // The placeholder too: a server echoing it is no different from one echoing a key.
+      secrets: resolved.placeholder ? [apiKey, ...resolved.secrets] : resolved.secrets,
     },
     close: async () => {},
   };
-}
-
-function isOpenAiHost(url: string): boolean {
-  try {
-    return OPENAI_HOST.test(new URL(url).hostname);
-  } catch {
-    return false;
-  }
 }

@@ -8,7 +8,8 @@ import leven from 'leven';
 import { locate, pathToString } from './locate.js';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 import { requestParamSchemas, reservedParams } from './schema.js';
-import { serverExtraParams, targetsOpenAi } from './server-params.js';
+import { serverExtraParams } from './server-params.js';
+import { baseUrlOf, isOpenAi } from '../contracts/endpoint.js';
 import { isEncodingLabel } from '../util/encoding-label.js';
 import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
@@ -64,15 +65,15 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const p = data.provider;
   const simulator = Boolean(options.simulate) || p === 'simulator' || (typeof p === 'object' && Boolean(p.simulator));
   // The server the config is written for, even under --simulate: a vLLM config tried offline keeps vLLM's leniency.
-  // As run/provider.ts picks it: the config's base_url, else OPENAI_BASE_URL (the SDK's convention).
-  const baseUrl = (typeof p === 'object' ? p.base_url : undefined) ?? (p === 'simulator' ? undefined : env['OPENAI_BASE_URL']);
+  // As the run picks it (contracts/endpoint.ts): the config's base_url, else OPENAI_BASE_URL.
+  const baseUrl = baseUrlOf(typeof p === 'object' ? p.base_url : undefined, p === 'simulator' ? {} : env);
   const ctx: RuleContext = {
     data,
     dir,
     issue: (path, message, opts) => issues.push({ file, ...loaded.at(path, opts), path: path.join('.'), message }),
     warn: (path, message, opts) => warnings.push({ file, ...loaded.at(path, opts), path: path.join('.'), message }),
     at: loaded.at,
-    openAi: targetsOpenAi(baseUrl),
+    openAi: isOpenAi(baseUrl),
     simulator,
     fileIssue: (i) => schemaFileIssues.push(i),
   };

@@ -27,18 +27,3 @@ const ollama = [
 const openRouter = ['top_a', 'transforms', 'models', 'route', 'provider', 'reasoning', 'usage', 'plugins'];
 
 export const serverExtraParams: ReadonlySet<string> = new Set([...vllm, ...llamaCpp, ...ollama, ...openRouter]);
-
-const OPENAI_HOST = /(^|\.)openai\.com$/i;
-
-/**
- * Whether the config is written for OpenAI itself (no base URL, or OpenAI's): there an unknown parameter is a 400 on
- * every request, so a near-miss of a known name is surely a typo. Elsewhere it may be the server's own.
- */
-export function targetsOpenAi(baseUrl: string | undefined): boolean {
-  if (!baseUrl) return true;
-  try {
-    return OPENAI_HOST.test(new URL(baseUrl).hostname);
-  } catch {
-    return false;
-  }
-}

@@ -1,3 +1,4 @@
+import { failedParts, type GradedChoice } from '../contracts/failing.js';
 import type { Price } from '../contracts/prices.js';
 import type { CellStats } from '../contracts/summary.js';
 import type { ManifestCell, RunManifest } from '../record/index.js';
@@ -114,13 +115,7 @@ export class ReportCollector {
   }
 
   private noteFailing(row: ChoiceRow & Record<string, unknown>, cellIndex: number, record: RequestRecord): void {
-    const failed: string[] = [];
-    const reason = String(row.finish_reason);
-    if (reason !== 'stop' && reason !== 'tool_calls') failed.push(`finish_reason ${reason}`);
-    if (row.json_valid === false) failed.push('json_valid');
-    if (row.schema_valid === false) failed.push('schema_valid');
-    if (row.tool_args_valid === false) failed.push('tool_args_valid');
-    for (const name of this.checks) if (row[`check_${name}`] === false) failed.push(name);
+    const failed = failedParts(row as GradedChoice, this.checks, (name) => row[`check_${name}`]);
     if (failed.length === 0) return;
     this.failingPerCell[cellIndex]!++;
     if (this.failingPerCell[cellIndex]! > this.perCellCap || this.failing.length >= MAX_FAILING) return;
@@ -131,7 +126,7 @@ export class ReportCollector {
       seq: record.seq,
       row_id: String(row.row_id),
       choice_index: Number(row.choice_index),
-      finish_reason: reason,
+      finish_reason: String(row.finish_reason),
       failed,
       content: content && content.length > MAX_CONTENT ? `${content.slice(0, MAX_CONTENT)}…` : content,
       detail: (row.error as string | null) ?? (row.schema_errors as string | null) ?? (row.refusal as string | null) ?? null,

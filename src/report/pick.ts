@@ -1,3 +1,4 @@
+import { roundTo } from '../util/round.js';
 import { compareMetric, findMetric, type RowValues } from '../stats/index.js';
 import { paretoFrontier, type PickCost } from '../stats/index.js';
 import { field, type CellStats, type PickRecommendation, type PickSection } from '../contracts/summary.js';
@@ -103,7 +104,7 @@ export function recommendPick(section: PickSection, cells: readonly CellStats[],
   return { recommended };
 }
 
-const rounded = (v: number | null) => (v === null ? null : Math.round(v * 1e4) / 1e4);
+const rounded = (v: number | null) => (v === null ? null : roundTo(v, 4));
 const precise = (v: number | null) => (v === null ? null : Number(v.toPrecision(4)));
 
 /** One line for the console and summary.md: what to pick, and the evidence. */

@@ -6,6 +6,7 @@ import type OpenAI from 'openai';
 import type { ChoiceChecker, ToolCall } from '../check/index.js';
 import { gradedParts } from '../check/index.js';
 import type { Task } from '../contracts/plan.js';
+import { failedParts } from '../contracts/failing.js';
 import type { Anomaly, ChoiceRecord, RequestError, RequestRecord } from '../record/index.js';
 import { usageDetails } from '../record/index.js';
 import { roundTo } from '../util/round.js';
@@ -40,12 +41,11 @@ export function inputOf(task: Task): Record<string, unknown> {
   return out;
 }
 
-/** The same "failing" the report's failing-choices list uses (collector.ts): anything a reader would look into. */
+/** A choice with an error, or failing by the one rule (contracts/failing.ts): its record keeps the row's input. */
 export function choiceFails(c: ChoiceRecord): boolean {
-  if (c.error !== undefined || c.tool_args_valid === false) return true;
-  if (c.finish_reason !== 'stop' && c.finish_reason !== 'tool_calls') return true;
-  if (c.json_valid === false || c.schema_valid === false) return true;
-  return Object.values(c.checks ?? {}).some((v) => v === false);
+  if (c.error !== undefined) return true;
+  const checks = c.checks ?? {};
+  return failedParts(c, Object.keys(checks), (name) => checks[name]).length > 0;
 }
 
 type RecordHead = Pick<RequestRecord, 'v' | 'seq' | 'cell' | 'row_id' | 'attempts' | 'latency_ms' | 'elapsed_ms' | 'started_at'>;

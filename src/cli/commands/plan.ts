@@ -5,6 +5,7 @@ import type { Config } from '../../contracts/config.js';
 import type { Cell } from '../../contracts/plan.js';
 import { plural } from '../../util/plural.js';
 import { textTable } from '../../util/text-table.js';
+import { OPENAI_BASE_URL, resolveEndpoint } from '../../contracts/endpoint.js';
 
 interface PlanArgs {
   config: string;
@@ -33,19 +34,19 @@ async function firstRequests(config: Config, cells: readonly Cell[], count: numb
   const { readRows } = await import('../../dataset/index.js');
   const { redactUrl } = await import('../../util/redact.js');
   const p = config.provider;
-  const rawBase = p.baseUrl || env['OPENAI_BASE_URL'] || undefined;
-  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(rawBase ?? 'https://api.openai.com/v1');
+  const resolved = resolveEndpoint(p, env);
+  const base = p.kind === 'simulator' ? '(the built-in simulator)' : redactUrl(resolved.baseUrl ?? OPENAI_BASE_URL);
   const query = new URLSearchParams(p.query).toString();
   const url = `${base.replace(/\/+$/, '')}/chat/completions${query ? `?${query}` : ''}`;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (p.kind !== 'simulator') {
-    const onOpenAi = rawBase === undefined || isOpenAiHost(rawBase);
-    // As provider.ts does: a local server without a key gets a placeholder; OpenAI without one is refused (exit 5).
-    headers['Authorization'] = env[p.apiKeyEnv]
-      ? `Bearer ${env[p.apiKeyEnv]}`
-      : onOpenAi
+    // As the run does: a local server without a key gets a placeholder; OpenAI without one is refused (exit 5).
+    headers['Authorization'] =
+      resolved.apiKey === undefined
         ? `(none: ${p.apiKeyEnv} is not set; run would stop before sending, exit 5)`
-        : `Bearer sk-no-key-required (a placeholder: ${p.apiKeyEnv} is not set)`;
+        : resolved.placeholder
+          ? `Bearer ${resolved.apiKey} (a placeholder: ${p.apiKeyEnv} is not set)`
+          : `Bearer ${resolved.apiKey}`;
   }
   if (p.organization) headers['OpenAI-Organization'] = p.organization;
   Object.assign(headers, p.headers);
@@ -57,14 +58,6 @@ async function firstRequests(config: Config, cells: readonly Cell[], count: numb
     if (shown.length >= count) break;
   }
   return shown;
-}
-
-function isOpenAiHost(url: string): boolean {
-  try {
-    return /(^|\.)openai\.com$/i.test(new URL(url).hostname);
-  } catch {
-    return false;
-  }
 }
 
 export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs> {
@@ -114,7 +107,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       // What the run's redactor would scrub: the key, configured header and query values, wherever they appear
       // (a key pasted into a param or a dataset row included).
       const p = config.provider;
-      const redact = p.kind === 'simulator' ? (t: string) => t : makeRedactor([ctx.io.env[p.apiKeyEnv], ...Object.values(p.headers), ...Object.values(p.query)]);
+      const redact = p.kind === 'simulator' ? (t: string) => t : makeRedactor(resolveEndpoint(p, ctx.io.env).secrets);
       const shown = await firstRequests(config, prepared.cells, show, ctx.io.env);
       const { formatIssue } = await import('../../errors.js');
       for (const w of config.warnings ?? []) ctx.io.err(`warning: ${formatIssue(w)}\n`);

@@ -1,3 +1,4 @@
+import { roundTo } from '../../util/round.js';
 import { canonicalJson } from '../../util/canonical-json.js';
 import { field, type CellStats } from '../../contracts/summary.js';
 import type { ComparisonRow, MetricDef } from '../../stats/index.js';
@@ -282,12 +283,11 @@ export class NoiseFloorCounter {
         metric: m.name,
         transitions: e.transitions,
         comparisons: e.diffs.length,
-        mean_abs_diff: round(e.diffs.reduce((s, x) => s + x, 0) / e.diffs.length),
-        max_abs_diff: round(Math.max(...e.diffs)),
-        median_half_width: sorted.length ? round(sorted[Math.floor((sorted.length - 1) / 2)]!) : null,
+        mean_abs_diff: roundTo(e.diffs.reduce((s, x) => s + x, 0) / e.diffs.length, 6),
+        max_abs_diff: roundTo(Math.max(...e.diffs), 6),
+        median_half_width: sorted.length ? roundTo(sorted[Math.floor((sorted.length - 1) / 2)]!, 6) : null,
       };
     });
   }
 }
 
-const round = (x: number) => Math.round(x * 1e6) / 1e6;

@@ -27,6 +27,7 @@ import { lineOutcome } from './parse-line.js';
 import type { BatchOutputLine } from './types.js';
 import { anyOf, runSet, toRuns } from './seq-runs.js';
 import { gradeScripts } from '../grade-scripts.js';
+import { roundTo } from '../../util/round.js';
 import type { ScriptChecks } from '../../check/index.js';
 
 export interface BatchProgress {
@@ -265,7 +266,7 @@ class BatchSession {
         file: relative(this.o.dir, f.result),
         state: 'intent',
         intent_at: new Date().toISOString(),
-        build_s: round3(buildS),
+        build_s: roundTo(buildS, 3),
         tokens: Math.round(tokens.get(f.model) ?? 0),
       } satisfies BatchPart);
       tokens.set(f.model, 0);
@@ -478,7 +479,7 @@ class BatchSession {
     const t0 = performance.now();
     const result = await this.ingest(part, b, resend);
     if (!result) return;
-    part.ingest_s = round3((performance.now() - t0) / 1000);
+    part.ingest_s = roundTo((performance.now() - t0) / 1000, 3);
     if (result.anomalies.count > 0) part.line_anomalies = result.anomalies;
     if (result.lost > 0) part.lost = result.lost;
     part.state = 'done';
@@ -685,6 +686,5 @@ function isLoopback(baseUrl: string | undefined): boolean {
   }
 }
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 const key = (p: { part: number; attempt: number }) => `${p.part}/${p.attempt}`;
