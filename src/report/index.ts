@@ -15,5 +15,6 @@ export { historyCsv, HISTORY_FILES, writeHistoryFiles } from './history/write.js
 export type { HistoryJson } from './history/write.js';
 export { LiveReport } from './live-report.js';
 export { summaryMarkdown, partialNote } from './markdown.js';
-export { ReportPass, writeReports } from './write-reports.js';
+export { ReportPass } from './report-pass.js';
+export { writeReports } from './write-reports.js';
 export type { RunComparison } from './compare-runs.js';

@@ -4,7 +4,7 @@ import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { RunManifest } from '../record/index.js';
 import type { RequestRecord } from '../record/index.js';
-import { ReportPass } from './write-reports.js';
+import { ReportPass } from './report-pass.js';
 import type { Summary } from '../contracts/summary.js';
 
 /**

@@ -1,7 +1,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STATS_COLUMNS, writeReports } from '../../../src/report/write-reports.js';
+import { STATS_COLUMNS } from '../../../src/report/report-pass.js';
+import { writeReports } from '../../../src/report/write-reports.js';
 import { CHOICE_COLUMNS } from '../../../src/report/choice-rows.js';
 import type { RequestRecord } from '../../../src/record/types.js';
 import { readCsvFile, type CsvRow } from '../../helpers/csv.js';
