@@ -13,24 +13,26 @@ import { htmlData } from './html/data.js';
 import { reportHtml } from './html/page.js';
 import { junitXml } from './junit.js';
 import { summaryMarkdown } from './markdown.js';
-import type { CellStats, Summary } from '../contracts/summary.js';
+import type { CellStats, PickSection, Summary } from '../contracts/summary.js';
 
 /** Reports written into the run directory beside choices.csv, stats.csv and summary.json. */
 export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'report.html'] as const;
 
-/** The cells' stats with check rates, intervals and cost. */
-export function cellReports(manifest: RunManifest, collector: ReportCollector): CellStats[] {
+/**
+ * The cells' stats with check rates, intervals and cost, each marked on or off the frontier, and the pick section
+ * that marking came from (the pick is applied once, here).
+ */
+export function cellReports(manifest: RunManifest, collector: ReportCollector): { cells: CellStats[]; pick: PickSection } {
   const pricing = manifest.evaluation?.pricing ?? {};
   const cells = collector.cellStats(pricing);
-  applyPick(cells, manifest.evaluation?.pick, collector.checks, collector.scored);
-  return cells;
+  const pick = applyPick(cells, manifest.evaluation?.pick, collector.checks, collector.scored);
+  return { cells, pick };
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], pick: PickSection, recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
-  const pick = applyPick(cells, evaluation.pick, collector.checks, collector.scored);
   return {
     checks: collector.checks,
     ...(collector.scored.length ? { scored_checks: collector.scored } : {}),

@@ -121,7 +121,8 @@ export class ReportPass {
 
   /** Writes stats.csv, summary.json and the other reports; choices.csv is the caller's. */
   async finish(dir: string, m: RunManifest): Promise<Summary> {
-    const cellStats = cellReports(m, this.collector).map((c, i) => {
+    const { cells: reported, pick } = cellReports(m, this.collector);
+    const cellStats = reported.map((c, i) => {
       const axes = this.axisValues[i]!;
       for (const column of this.axisColumns) (c as unknown as Record<string, unknown>)[column] = axes[column];
       return c;
@@ -158,7 +159,7 @@ export class ReportPass {
       },
       axes: this.axes.map((a) => ({ param: a.param, column: a.column })),
       cells: cellStats,
-      ...evaluateRun(m, this.collector, cellStats, this.requests),
+      ...evaluateRun(m, this.collector, cellStats, pick, this.requests),
     };
     // Written side by side (see writeExtraReports).
     await Promise.all([stats, writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`), writeExtraReports(dir, summary, this.collector)]);

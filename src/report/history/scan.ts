@@ -65,7 +65,7 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
     for await (const record of recordsInOrder(journal, index)) collector.add(record);
     recorded = index.count;
     rowValues = collector.rowValues;
-    cells = cellReports(manifest, collector);
+    cells = cellReports(manifest, collector).cells;
     moments = (i, metric) => momentsOf(collector, i, metric);
   }
   const notJudged = whyNotJudged(manifest, recorded);
