@@ -8,6 +8,7 @@ import { RowValues } from '../stats/index.js';
 import { CellAccumulator } from './cell-stats.js';
 import { scoredCheckNames } from '../contracts/checks.js';
 import { choiceRows, type ChoiceRow } from './choice-rows.js';
+import { defaultPickCandidates } from './pick.js';
 
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */
 export interface FailingChoice {
@@ -79,7 +80,7 @@ export class ReportCollector {
     this.compareMetrics = wanted.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
     // The pick metric is compared too (each cell against the best, for the recommendation): its per-row values are
     // kept even when `compare:` does not list it. Without `pick.metric` it is one of its default candidates.
-    const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : [...this.checks.slice(0, 1).map((c) => `${c}_pass_rate`), 'schema_valid_rate', 'json_valid_rate', 'stop_rate'];
+    const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : defaultPickCandidates(this.checks);
     const pickMetrics = pickNames.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
     this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, [...this.compareMetrics, ...pickMetrics]);
     this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored));

@@ -4,12 +4,19 @@ import { paretoFrontier, type PickCost } from '../stats/index.js';
 import { field, type CellStats, type PickRecommendation, type PickSection } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 
-/** What `pick:` resolves to when it says nothing: the first check, else the schema, else valid JSON, else stop_rate. */
+/**
+ * What `pick:` may resolve to when it says nothing, in order: the first check, the schema, valid JSON, stop_rate.
+ * The report keeps per-row values for each of them, since which one applies is known only once cells are counted.
+ */
+export function defaultPickCandidates(checks: readonly string[]): string[] {
+  return [...checks.slice(0, 1).map((c) => `${c}_pass_rate`), 'schema_valid_rate', 'json_valid_rate', 'stop_rate'];
+}
+
+/** The first of the default candidates that the run measured. */
 export function defaultPickMetric(checks: readonly string[], cells: readonly CellStats[]): string {
-  if (checks.length) return `${checks[0]}_pass_rate`;
-  if (cells.some((c) => c.schema_checked > 0)) return 'schema_valid_rate';
-  if (cells.some((c) => c.json_checked > 0)) return 'json_valid_rate';
-  return 'stop_rate';
+  const measured = (m: string) =>
+    m === 'schema_valid_rate' ? cells.some((c) => c.schema_checked > 0) : m === 'json_valid_rate' ? cells.some((c) => c.json_checked > 0) : true;
+  return defaultPickCandidates(checks).find(measured)!;
 }
 
 /**

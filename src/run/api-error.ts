@@ -31,8 +31,10 @@ export function classifyApiError(
     const system = systemErrorOf(e);
     const cut = answerCutOf(e);
     if (cut) {
-      // Not a system error for the unreachable-server rule: the server answered, then the body broke off.
-      return { error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(answerCutMessage(cut, system))) }, failure: { status: undefined, headers: undefined } };
+      // Not a system error for the unreachable-server rule: the server answered, then the body broke off. The
+      // failure carries the status the server sent, so the one retry rule decides: an answer cut after a 2xx may
+      // have been billed and is not sent again automatically (--retry-errors does), one cut after a 5xx is retried.
+      return { error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(answerCutMessage(cut, system))) }, failure: { status: cut.status, headers: undefined } };
     }
     const cause = system ? `${system.code}${system.message !== system.code ? ` (${system.message})` : ''}` : (e.cause as Error | undefined)?.message;
     return {

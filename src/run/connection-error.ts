@@ -48,7 +48,8 @@ export function answerCutOf(e: unknown): AnswerCut | undefined {
 export function answerCutMessage(cut: AnswerCut, sys: SystemError | undefined): string {
   const of = cut.expected === null ? '' : ` of ${cut.expected}`;
   const why = sys ? ` (${sys.code}${sys.message !== sys.code ? `: ${sys.message}` : ''})` : '';
-  return `the answer was cut off before its end: the server sent status ${cut.status} and ${cut.received}${of} bytes of its body, then the connection closed${why}`;
+  const billed = cut.status >= 200 && cut.status < 300 ? '; it may have been billed, so it is not sent again automatically (--retry-errors sends it)' : '';
+  return `the answer was cut off before its end: the server sent status ${cut.status} and ${cut.received}${of} bytes of its body, then the connection closed${why}${billed}`;
 }
 
 const TLS_CODE = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|ERR_TLS_|ERR_SSL_|EPROTO$)/;

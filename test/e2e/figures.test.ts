@@ -210,6 +210,31 @@ describe('true messages on the synchronous path (misbehaving servers of our own)
     }
   });
 
+  it('an answer cut after a 200 may have been billed: it is not sent again unless --retry-errors asks', async () => {
+    let cuts = 0;
+    const s = await rawServer((n, res) => {
+      const body = JSON.stringify(completion([choice(0, 'ok')]));
+      if (n <= 3) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+        return;
+      }
+      cuts++;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      res.write(body.slice(0, 20));
+      setTimeout(() => res.socket?.destroy(), 5);
+    });
+    try {
+      const { out } = await runAgainst(s.url, 4, ['retry: { max_attempts: 3 }']);
+      const records = (await readFile(join(out, 'records.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { attempts: number; error: { message: string } | null });
+      const cut = records.find((r) => r.error)!;
+      expect(cuts).toBe(1);
+      expect(cut.attempts).toBe(1);
+      expect(cut.error!.message).toMatch(/it may have been billed, so it is not sent again automatically \(--retry-errors sends it\)/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a timeout names the limit and the setting to change', async () => {
     const s = await rawServer((_, res) => {
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion([choice(0, 'ok')]))), 400);

@@ -88,7 +88,8 @@ export function lineOutcome(task: Task, line: BatchOutputLine, meta: LineMeta, d
   if (r.status_code >= 200 && r.status_code < 300) {
     const data = r.body as OpenAI.ChatCompletion | null;
     if (!isObject(data) || !Array.isArray((data as { choices?: unknown }).choices)) {
-      return failed('retryable', { kind: 'invalid_response', status: r.status_code, type: null, code: null, message: 'response has no choices array' }, r.status_code, requestId);
+      // The provider ran it (2xx) and may have billed it: never sent again automatically.
+      return failed('final', { kind: 'invalid_response', status: r.status_code, type: null, code: null, message: 'response has no choices array' }, r.status_code, requestId);
     }
     return { kind: 'answered', record: successRecord(task, data, { attempts: head.attempts, latency: null, t0: head.t0, startedAt: head.startedAt, status: r.status_code, requestId }, deps) };
   }

@@ -90,9 +90,9 @@ describe('lineOutcome: failures', () => {
     }
   });
 
-  it('a 200 without choices is a retryable invalid response, not a success', () => {
+  it('a 200 without choices is an invalid response, not a success, and final: the provider ran it and may have billed it', () => {
     const out = lineOutcome(t, parsed({ id: 'b', custom_id: 'seq-4', response: { status_code: 200, request_id: 'r', body: { object: 'chat.completion' } }, error: null }), meta, deps);
-    expect(out.kind).toBe('retryable');
+    expect(out.kind).toBe('final');
     expect(out.record.error?.kind).toBe('invalid_response');
   });
 });
