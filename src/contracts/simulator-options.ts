@@ -35,7 +35,7 @@ const SHAPE: Shape = {
     max_file_bytes: 'number',
     fail_validation: { times: 'number', code: 'any', message: 'any' },
     expire: { times: 'number', after: 'number', skip: 'number' },
-    lose_create_answer: { times: 'number' },
+    lose_create_answer: { times: 'number', status: 'number' },
     token_limit: 'number',
     download: { reset: 'number', stall: 'number', html: 'number', short: 'number', cut: 'number', server_error: 'number' },
     no_output_file: { times: 'number' },

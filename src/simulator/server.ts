@@ -266,8 +266,11 @@ export async function startSimulator(options: SimulatorOptions = {}, internal: {
         return reply({ status: 400, body: errorReply(invalidRequest('We could not parse the JSON body of your request.', null, null)).body });
       }
       const created = batches.createBatch(params);
-      if (created.status === 200 && lostCreateAnswers < (options.batch?.lose_create_answer?.times ?? (options.batch?.lose_create_answer ? 1 : 0))) {
+      const lose = options.batch?.lose_create_answer;
+      if (created.status === 200 && lostCreateAnswers < (lose?.times ?? (lose ? 1 : 0))) {
         lostCreateAnswers++;
+        // A gateway's error after the upstream created the batch, or no answer at all.
+        if (lose?.status !== undefined) return reply({ status: lose.status, body: { error: { message: 'upstream error', type: 'server_error', param: null, code: null } } });
         res.socket?.destroy();
         return true;
       }

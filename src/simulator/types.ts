@@ -74,7 +74,8 @@ export interface BatchSimulatorOptions {
    * The first `times` (default 1) batch creations are carried out, but their answer never arrives: the connection is
    * closed instead, as when a proxy or the network drops it. The client cannot tell whether the batch exists.
    */
-  lose_create_answer?: { times?: number };
+  /** Creations carried out whose answer is lost: the connection closed, or `status` (a gateway's 502) answered. */
+  lose_create_answer?: { times?: number; status?: number };
   /** Enqueued tokens per model (prompt estimate + max_tokens × n per line): a batch over it fails validation with token_limit_exceeded, stating the limit. */
   token_limit?: number;
   /** The first download of each of the first result files is spoilt, in this order: `reset` (cut mid-body), `stall` (headers and half the body, then nothing), `html` (a 200 text/html gateway page), `short` (ends early on a line boundary), `cut` (ends mid-line), `server_error` (502). Each value is a count of files; a file downloaded again comes whole. */

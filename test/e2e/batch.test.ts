@@ -101,6 +101,17 @@ describe('evalrun run with batch mode', () => {
     expectComputedOnce(s);
   });
 
+  it('adopts a batch whose creation was answered by a gateway 502 after it was created, instead of creating another', async () => {
+    const { cfg, base, env, sim: s } = await setup({ batch: { lose_create_answer: { times: 1, status: 502 } } });
+    const out = join(base, 'out');
+    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const parts = (await manifest(out)).batch!.parts;
+    expect((await providerBatches(s)).map((b) => b.id).sort()).toEqual(parts.map((p) => p.batch_id).sort());
+    expect(await records(out)).toHaveLength(REQUESTS);
+    expectComputedOnce(s);
+  });
+
   it('a batch run does not load the synchronous HTTP pool (undici); a synchronous run does', async () => {
     // A module hook in the child process that refuses to resolve undici: a batch run must not need it.
     const hooks = `export async function resolve(s, c, next) { if (/^undici(\\/|$)/.test(s)) throw new Error('test hook: undici was imported'); return next(s, c); }`;

@@ -293,14 +293,20 @@ class BatchSession {
     part.input_file_id = file.id;
     await this.o.pause?.('after-upload');
     const metadata = { evalrun_run: this.state.run_id, evalrun_part: String(part.part), evalrun_attempt: String(part.attempt) };
-    // No answer: the batch may exist all the same. Creating another would pay twice, so it is looked up first.
+    // A create that failed may have created the batch all the same (no answer, a gateway's 5xx after the upstream
+    // created it). Creating another would pay twice, so every attempt after a failed one looks it up first, and
+    // creates only once the lookup has answered that it is not there.
+    let mayExist = false;
     const batch = await withRetry(
       async () => {
+        if (mayExist) {
+          const found = (await this.findByMetadata([part])).get(key(part));
+          if (found) return found;
+        }
         try {
           return await this.api.createBatch(file.id, metadata);
         } catch (e) {
-          const found = e instanceof BatchApiError && e.status === undefined ? (await this.findByMetadata([part])).get(key(part)) : undefined;
-          if (found) return found;
+          mayExist = true;
           throw e;
         }
       },
