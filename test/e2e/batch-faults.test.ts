@@ -197,6 +197,35 @@ describe('4. servers that are not OpenAI', () => {
     expect(r.stderr).not.toMatch(/batches are recorded/);
   }, 30_000);
 
+  it('a create answered 5xx, whose lookup fails too, is never sent again unchecked, and the message says the batch may exist', async () => {
+    const creates: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url === '/v1/files') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'file-1', object: 'file', bytes: 1, created_at: 1, filename: 'in.jsonl', purpose: 'batch', status: 'processed' }));
+          return;
+        }
+        if (req.method === 'POST' && req.url === '/v1/batches') creates.push(String((JSON.parse(body) as { metadata?: { evalrun_part?: string } }).metadata?.evalrun_part));
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom","type":"server_error"}}');
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = await tempDir('evalrun-batch-faults-');
+    await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(BATCH) });
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+    const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'out'), '--quiet'], cleanEnv({ OPENAI_BASE_URL: url, OPENAI_API_KEY: 'sk-test' }));
+    expectNoCrash(r);
+    expect(r.code).toBe(5);
+    // Each part's creation was sent once: after its 500 only lookups were tried, and they failed.
+    expect(creates.length).toBeGreaterThan(0);
+    expect(new Set(creates).size).toBe(creates.length);
+    expect(r.stderr).toMatch(/A batch may have been created without an answer saying so: resume with --resume/);
+    expect(r.stderr).not.toMatch(/No batch was created/);
+  }, 30_000);
+
   it("downloads send an Accept a spec-driven server accepts (it refuses the SDK's application/binary with 406)", async () => {
     const s = await sim();
     const target = new URL(s.url);

@@ -637,9 +637,13 @@ class BatchSession {
     if (e instanceof ApiFatalError) return e;
     if (!(e instanceof BatchApiError)) return e;
     const created = this.state.parts.some((p) => p.batch_id);
+    // A create that got no clear answer may have made the batch all the same: only a resume's lookup can tell.
+    const unsure = this.state.parts.some((p) => !p.batch_id && p.input_file_id);
     const after = created
       ? " The run's batches are recorded in run.json; resume with --resume once this is fixed."
-      : ' No batch was created: nothing was submitted.';
+      : unsure
+        ? ' A batch may have been created without an answer saying so: resume with --resume once this is fixed, and it is looked up before anything is created again.'
+        : ' No batch was created: nothing was submitted.';
     return new ApiFatalError(this.o.redact(`Batch API: ${e.message}.${hintOf(e)}${after}`), e.status, { cause: e });
   }
 }
