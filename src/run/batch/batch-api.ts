@@ -12,6 +12,7 @@ import { sdkClient, type Endpoint } from '../provider.js';
 import { streamingFetch } from './stream-fetch.js';
 import { BATCH_URL } from './types.js';
 import type { AttemptFailure } from '../retry.js';
+import { bounded } from '../api-error.js';
 
 export type Batch = OpenAI.Batch;
 
@@ -117,15 +118,11 @@ async function* emptyBody(): AsyncIterable<Uint8Array> {}
 function toBatchApiError(e: unknown, method: string, url: string, last: Answer | undefined, redact: (s: string) => string): BatchApiError {
   const shownUrl = redactUrl(url);
   if (e instanceof APIError) {
-    const body = last?.body !== undefined ? cut(redact(last.body.trim().replace(/\s+/g, ' '))) : undefined;
+    const body = last?.body !== undefined ? bounded(redact(last.body.trim().replace(/\s+/g, ' ')), MAX_BODY_CHARS) : undefined;
     const said = e.status === undefined ? `no answer (${redact(e.message)})` : `${e.status}${body ? `: ${body}` : ' with no body'}`;
     return new BatchApiError({ status: e.status, method, url: shownUrl, body, message: `${method} ${shownUrl}: ${said}`, cause: e, headers: e.headers });
   }
   if (e instanceof BatchApiError) return e;
   const message = e instanceof Error ? e.message : String(e);
   return new BatchApiError({ status: undefined, method, url: shownUrl, body: undefined, message: `${method} ${shownUrl}: ${redact(message)}`, cause: e });
-}
-
-function cut(text: string): string {
-  return text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}… (${text.length - MAX_BODY_CHARS} more characters)` : text;
 }

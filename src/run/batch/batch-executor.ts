@@ -19,7 +19,7 @@ import { successRecord } from '../answer-record.js';
 import type { ResponseCache } from '../cache.js';
 import type { Executor, ExecutorResult } from '../executor.js';
 import { BatchApiError, batchFailure, openAiBatchApi, type Batch, type BatchApi } from './batch-api.js';
-import { retryDelayMs, withRetry, type RetryPolicy } from '../retry.js';
+import { retryDelayMs, sleep, withRetry, type RetryPolicy } from '../retry.js';
 import { buildBatchFiles, diskSink, linesOf } from './build-files.js';
 import type { RequestRecord } from '../../record/index.js';
 import { ingestPart, type IngestResult } from './ingest.js';
@@ -618,18 +618,8 @@ class BatchSession {
     return { maxAttempts: this.maxAttempts, maxWaitMs: this.o.config.retry.maxWaitS * 1000 };
   }
 
-  private sleep(ms: number): Promise<void> {
-    const signal = this.run.stop;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  private async sleep(ms: number): Promise<void> {
+    await sleep(ms, this.run.stop);
   }
 
   /** A failed call becomes the run's stop reason (exit 5) with the URL, the server's words and a hint. */
