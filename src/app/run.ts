@@ -24,6 +24,7 @@ import { endSession, exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
+import { judgeChecks, Judging } from './judging.js';
 import type { Summary } from '../contracts/summary.js';
 
 export interface RunEvalOptions extends PrepareOptions {
@@ -74,6 +75,10 @@ export interface RunResult {
 /** The library entry point: what `evalrun run` does. */
 export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
+  const judges = judgeChecks(config);
+  if (judges.length > 0 && config.batch) {
+    throw new UsageError(`judge checks (${judges.map((j) => j.name).join(', ')}) are not sent through the Batch API yet: run without 'batch:', or leave the judge checks out and add them later with 'evalrun regrade'`);
+  }
   const resume = Boolean(options.resume || options.retryErrors);
   if (resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
   const onNotice = (m: string) => options.reporter?.onNotice?.(m);
@@ -118,6 +123,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     let recorded = 0;
     // Set once records.jsonl is open: a second Ctrl-C may come before that.
     let openJournal: Journal | undefined;
+    let judging: Judging | undefined;
     const stops = new StopController({
       signal: options.signal,
       abortSignal: options.abortSignal,
@@ -126,6 +132,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       // run.json saying how the run ended, not 'running'.
       onHard: () => {
         openJournal?.flushSync();
+        judging?.flushSync();
         live?.discardSync();
         writeManifestSync(dir, endSession(manifest, 'interrupted', recorded, ExitCode.Interrupted));
         lock?.releaseSync();
@@ -137,15 +144,41 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.
-    live = index || manifest.batch ? undefined : new LiveReport(dir, manifest);
+    // Nor with judge checks: an answer's verdicts come in a later line of its seq.
+    live = index || manifest.batch || judges.length > 0 ? undefined : new LiveReport(dir, manifest);
+    if (judges.length > 0) {
+      for (const j of judges) {
+        if (cells.some((c) => c.params['model'] === j.judge!.model)) {
+          onNotice(`warning: judge check '${j.name}' is graded by ${j.judge!.model}, one of the models evaluated: a model tends to prefer its own answers (self-preference); a judge of another model family is more trustworthy`);
+        }
+      }
+      judging = await Judging.open(config, cells, {
+        dir,
+        requests: plan.requests,
+        resume: index !== undefined,
+        redact: serverInfo.redact,
+        onFailure: () => stops.hard(),
+        stop: stops.stop,
+        answer: (sent, first) => {
+          const record = journal.append(sent);
+          if (!first) return;
+          recorded++;
+          options.reporter?.onRecord?.(record);
+        },
+      });
+    }
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
-    const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
+    const allRows = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
+    const rowsOf = () => (judging ? judging.rows(allRows()) : allRows());
     const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts });
-    const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
+    const planned = planTasks(config, cells, rowsOf(), opened.skip);
+    const result = await executor.execute(judging ? judging.tasks(planned) : planned, {
       stop: stops.stop,
       abort: stops.abort,
-      onRecord: (sent) => {
+      ...(judging ? { onSettled: () => judging!.onSettled() } : {}),
+      onRecord: (sent, task) => {
+        if (judging) return judging.onRecord(sent, task);
         // Every file is derived from the record as written: the configured secrets are scrubbed from it here.
         const record = journal.append(sent);
         recorded++;
@@ -154,12 +187,13 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       },
     });
     stops.dispose();
+    await judging?.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
     await journal.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
     const fatal = result.fatal;
     const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
-    manifest = endSession(manifest, status, result.recorded);
+    manifest = endSession(manifest, status, judging ? recorded : result.recorded);
     const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
     const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
     await writeManifest(dir, { ...manifest, exit_code: exitCode });

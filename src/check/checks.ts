@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseJson, type ParsedJson, type ToolCall } from './json-output.js';
 import type { ValidateFunction } from 'ajv';
 import { lookup } from '../contracts/template.js';
-import { expectedColumn, SCORED_CHECK_TYPES, type CheckOutcome, type CheckResults, type CheckSpec } from '../contracts/checks.js';
+import { expectedColumn, gradedApart, SCORED_CHECK_TYPES, type CheckOutcome, type CheckResults, type CheckSpec } from '../contracts/checks.js';
 import { compileSchema } from './validators.js';
 import { numberCheck, setEqualsCheck, similarityCheck } from './tolerant.js';
 import { pointerTokens } from '../util/json-pointer.js';
@@ -130,7 +130,8 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
         case 'similarity':
           return similarityCheck(spec, value, expectedOf(vars));
         case 'script':
-          // Graded apart, in worker threads (src/check/script-checks.ts): never compiled here.
+        case 'judge':
+          // Graded apart, in worker threads (src/check/script-checks.ts) or by a judge's call: never compiled here.
           return false;
       }
     },
@@ -145,7 +146,7 @@ export function compileCheck(spec: CheckSpec): CompiledCheck {
 export function makeCheckRunner(
   specs: readonly CheckSpec[],
 ): ((content: string | null, vars: Record<string, unknown>, parse?: () => ParsedJson, answer?: ChoiceAnswer, details?: Record<string, CheckDetail>, sink?: ScoreSink) => CheckResults) | undefined {
-  const compiled = specs.filter((s) => s.type !== 'script').map(compileCheck);
+  const compiled = specs.filter((s) => !gradedApart(s.type)).map(compileCheck);
   if (compiled.length === 0) return undefined;
   return (content, vars, parse, answer, details, sink) => {
     let cache: ParsedJson | undefined;

@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import type { Cell, Task } from '../contracts/plan.js';
 import { makeCheckRunner, NO_CONTENT, type ScoreSink } from './checks.js';
-import { SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
+import { gradedApart, SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
 import { compileSchema, compileTools, type ToolValidators } from './validators.js';
 
@@ -21,9 +21,11 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
   // Each cell's tools, compiled once per cell (and once per schema object: cells sharing `tools` share them).
   const tools: ToolValidators[] = cells.map((c) => compileTools(c.params['tools']));
   const grade = makeCheckRunner(spec.checks ?? []);
-  const scored = (spec.checks ?? []).some((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type));
-  const scoredNames = (spec.checks ?? []).filter((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type)).map((c) => c.name);
+  const scored = (spec.checks ?? []).some((c) => !gradedApart(c.type) && SCORED_CHECK_TYPES.includes(c.type));
+  const scoredNames = (spec.checks ?? []).filter((c) => !gradedApart(c.type) && SCORED_CHECK_TYPES.includes(c.type)).map((c) => c.name);
   return (task, content, toolCalls, gradeContent = true, nothing = false) => {
+    // A judge's call is read by its own check (judge-verdict.ts), not graded as an answer.
+    if (task.graded === false) return NOT_CHECKED;
     // Nothing to judge (a filtered answer, a refusal): nothing is checked; the scored checks say why they are unscored.
     if (nothing) {
       if (!scored) return { json_valid: null, schema_valid: null, schema_errors: [] };

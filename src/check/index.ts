@@ -9,3 +9,5 @@ export { unscored } from './script-result.js';
 export type { ChoiceCheck, ToolCall } from './json-output.js';
 export { makeCheckRunner, compileCheck, resolvePointer } from './checks.js';
 export { checkJsonOutput } from './json-output.js';
+export { combinePairwise, combineVotes, readVote, type JudgeAnswer, type Vote } from './judge-verdict.js';
+export { judgedText, referenceText, type JudgedChoice } from './judge-material.js';

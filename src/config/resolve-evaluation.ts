@@ -7,7 +7,9 @@ import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/eva
 import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
 import type { DocPath } from './locate.js';
 import { suggest } from './locate.js';
-import type { ConfigFile } from '../contracts/config.js';
+import type { CheckFile, ConfigFile } from '../contracts/config.js';
+import { DEFAULT_JUDGE_MIN, DEFAULT_JUDGE_SEED, rubricText, type JudgeSpec } from '../contracts/judge.js';
+import { sha256 } from '../util/canonical-json.js';
 
 type Issue = (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
 type SchemaLoader = (spec: string | Record<string, unknown>, path: DocPath) => { value: Record<string, unknown>; file: string | undefined } | undefined;
@@ -32,8 +34,43 @@ const OWN_KEYS: Record<string, readonly string[]> = {
   set_equals: ['key', 'ignore_case'],
   similarity: ['method', 'min', 'ignore_case'],
   script: ['module', 'export', 'timeout_ms', 'min'],
+  judge: ['model', 'rubric', 'preset', 'scale', 'votes', 'params', 'provider', 'response_format', 'min'],
 };
-const NEWER_KEYS = ['tolerance', 'key', 'method', 'min', 'module', 'export', 'timeout_ms'] as const;
+const NEWER_KEYS = ['tolerance', 'key', 'method', 'min', 'module', 'export', 'timeout_ms', 'model', 'rubric', 'preset', 'scale', 'votes', 'params', 'provider', 'response_format'] as const;
+
+/** A judge check's keys: the rules the JSON Schema cannot say, each problem at its key. */
+function resolveJudge(c: CheckFile, problem: (key: string | undefined, message: string) => void): JudgeSpec | undefined {
+  const preset = c.preset ?? 'rubric';
+  if (c.model === undefined) problem(undefined, "a 'judge' check needs 'model': the model that grades (preferably of another family than the ones evaluated)");
+  if (preset === 'rubric' && c.rubric === undefined) problem(undefined, "a 'judge' check needs 'rubric' (what a good answer is), or a 'preset': closed_qa, factuality or pairwise");
+  if ((preset === 'closed_qa' || preset === 'factuality') && expectedColumn(c.expected) === undefined && (c.expected === undefined || typeof c.expected === 'object')) {
+    problem(c.expected === undefined ? undefined : 'expected', `the '${preset}' preset grades against a reference answer: give 'expected: { column: <dataset column> }' (or a text)`);
+  }
+  if (preset === 'pairwise' && c.expected !== undefined && expectedColumn(c.expected) === undefined && typeof c.expected === 'object') problem('expected', "'expected' must be text or { column: <dataset column> }");
+  if ((preset === 'factuality' || preset === 'pairwise') && c.scale !== undefined) problem('scale', `the '${preset}' preset has verdicts of its own (${preset === 'pairwise' ? 'A, B or tie' : 'consistent, superset, subset, contradicts'}); drop 'scale'`);
+  if (preset === 'pairwise' && (c.votes ?? 1) !== 1) problem('votes', "a 'pairwise' judge already asks twice (both orders); 'votes' is not supported with it");
+  const votes = c.votes ?? 1;
+  if (votes % 2 === 0) problem('votes', `votes must be odd (a majority must exist): ${votes}`);
+  if (c.provider !== undefined && c.provider !== 'run') problem('provider', "judges are sent through the run's provider (and its HTTP pool): 'provider' may only be 'run' for now");
+  if (c.params !== undefined) {
+    for (const key of ['model', 'messages', 'n', 'stream', 'response_format']) {
+      if (key in c.params) problem('params', `'params.${key}' is set by the judge itself${key === 'model' ? " (use the check's 'model')" : key === 'response_format' ? " (use the check's 'response_format')" : ''}`);
+    }
+  }
+  if (c.model === undefined) return undefined;
+  const rubric = rubricText(preset, c.rubric);
+  return {
+    preset,
+    rubric,
+    model: c.model,
+    scale: c.scale ?? 'pass_fail',
+    votes,
+    params: { temperature: 0, seed: DEFAULT_JUDGE_SEED, ...(c.params ?? {}) },
+    responseFormat: c.response_format ?? 'json_schema',
+    min: c.min ?? DEFAULT_JUDGE_MIN,
+    rubricHash: sha256(rubric).slice(0, 16),
+  };
+}
 
 export function resolveEvaluation(
   data: ConfigFile,
@@ -80,6 +117,10 @@ export function resolveEvaluation(
         Object.assign(spec, { module: file, export: c.export ?? 'default', timeoutMs: c.timeout_ms ?? DEFAULT_SCRIPT_TIMEOUT_MS, min: c.min });
         scriptSources[name] = { module: context.locate(at('module')), export: context.locate(c.export !== undefined ? at('export') : at('module')) };
       }
+    } else if (c.type === 'judge') {
+      for (const key of ['pattern', 'flags', 'schema', 'ignore_case'] as const) misplaced(key, 'a judge is given the rubric, the answer and the reference');
+      const judge = resolveJudge(c, (key, message) => issue(key ? at(key) : at(), message));
+      if (judge) spec.judge = judge;
     } else if (c.type === 'equals' || c.type === 'contains') {
       if (!('expected' in c)) issue(at(), `a '${c.type}' check needs 'expected': a value, or { column: <dataset column> }`);
       if (c.type === 'contains' && c.expected !== null && typeof c.expected === 'object' && expectedColumn(c.expected) === undefined) {

@@ -116,7 +116,7 @@ const checkSchema = {
   required: ['type'],
   properties: {
     name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-    type: { enum: ['equals', 'contains', 'regex', 'json_schema', 'number', 'set_equals', 'similarity', 'script'] },
+    type: { enum: ['equals', 'contains', 'regex', 'json_schema', 'number', 'set_equals', 'similarity', 'script', 'judge'] },
     pointer: { type: 'string', pattern: '^(/.*)?$' },
     expected: { type: ['string', 'number', 'boolean', 'null', 'object', 'array'] },
     pattern: { type: 'string' },
@@ -135,6 +135,14 @@ const checkSchema = {
     module: { type: 'string', minLength: 1 },
     export: { type: 'string', minLength: 1 },
     timeout_ms: { type: 'integer', minimum: 1 },
+    model: { type: 'string', minLength: 1 },
+    rubric: { type: 'string', minLength: 1 },
+    preset: { enum: ['rubric', 'closed_qa', 'factuality', 'pairwise'] },
+    scale: { enum: ['pass_fail', '1-5', '1-10'] },
+    votes: { type: 'integer', minimum: 1 },
+    params: { type: 'object' },
+    provider: { type: 'string', minLength: 1 },
+    response_format: { enum: ['json_schema', 'json_object'] },
   },
   additionalProperties: false,
 };

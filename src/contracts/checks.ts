@@ -1,14 +1,15 @@
+import type { JudgeSpec } from './judge.js';
 // The checks as the config declares them: what config resolves, check grades, dataset reads columns for, and
 // record/report name columns after. Pure data, so every stage may import it.
 
-export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema', 'number', 'set_equals', 'similarity', 'script'] as const;
+export const CHECK_TYPES = ['equals', 'contains', 'regex', 'json_schema', 'number', 'set_equals', 'similarity', 'script', 'judge'] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
 /**
  * Check types that yield a score in [0, 1] and a reason beside pass/fail, and may leave a choice unscored: they get
  * the `<name>_score` / `<name>_reason` columns and the `<name>_score_mean` / `<name>_unscored_rate` metrics.
  */
-export const SCORED_CHECK_TYPES: readonly CheckType[] = ['number', 'set_equals', 'similarity', 'script'];
+export const SCORED_CHECK_TYPES: readonly CheckType[] = ['number', 'set_equals', 'similarity', 'script', 'judge'];
 
 /** The names of the checks that yield scores, in config order. */
 export function scoredCheckNames(checks: ReadonlyArray<{ name: string; type: string }> | undefined): string[] {
@@ -43,6 +44,13 @@ export interface CheckSpec {
   module?: string | undefined;
   export?: string | undefined;
   timeoutMs?: number | undefined;
+  /** judge: the model, rubric, scale, votes and parameters (src/contracts/judge.ts). */
+  judge?: JudgeSpec | undefined;
+}
+
+/** Checks graded apart from the answer's own grading: scripts in worker threads, judges by a model's call. */
+export function gradedApart(type: CheckType): boolean {
+  return type === 'script' || type === 'judge';
 }
 
 /** The outcome of every check for one choice; null: not graded or unscored (nothing to judge, or undecided). */

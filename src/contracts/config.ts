@@ -66,7 +66,7 @@ export type DatasetFile = string | { path: string; encoding?: string };
 
 export interface CheckFile {
   name?: string;
-  type: 'equals' | 'contains' | 'regex' | 'json_schema' | 'number' | 'set_equals' | 'similarity' | 'script';
+  type: 'equals' | 'contains' | 'regex' | 'json_schema' | 'number' | 'set_equals' | 'similarity' | 'script' | 'judge';
   pointer?: string;
   expected?: unknown;
   pattern?: string;
@@ -80,6 +80,15 @@ export interface CheckFile {
   module?: string;
   export?: string;
   timeout_ms?: number;
+  /** judge checks (src/contracts/judge.ts). */
+  model?: string;
+  rubric?: string;
+  preset?: 'rubric' | 'closed_qa' | 'factuality' | 'pairwise';
+  scale?: 'pass_fail' | '1-5' | '1-10';
+  votes?: number;
+  params?: Record<string, unknown>;
+  provider?: string;
+  response_format?: 'json_schema' | 'json_object';
 }
 
 export interface GateFile {

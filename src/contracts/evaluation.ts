@@ -1,3 +1,4 @@
+import type { JudgeSpec } from './judge.js';
 /**
  * How a run is judged, kept in run.json beside the plan so `evalrun report DIR` rebuilds comparison, gates and
  * costs from the run directory alone. Unlike the checks (graded at run time, stored in records.jsonl), these are
@@ -12,6 +13,20 @@ export interface EvaluationSpec {
   pricing: Record<string, { input: number; output: number; cached_input?: number }>;
   /** `pick:` (null fields: the defaults). Absent in runs made before it existed: the defaults. */
   pick?: { metric: string | null; cost: string | null };
+  /** The judge checks' judges, pinned: model, parameters, rubric hash. Absent without judge checks. */
+  judges?: JudgeRecordSpec[];
+}
+
+/** A judge as run.json and summary.json pin it. */
+export interface JudgeRecordSpec {
+  check: string;
+  preset: string;
+  model: string;
+  scale: string;
+  votes: number;
+  params: Record<string, unknown>;
+  response_format: string;
+  rubric_hash: string;
 }
 
 export interface CompareSpec {
@@ -41,18 +56,22 @@ export function emptyEvaluation(): EvaluationSpec {
 
 /** What run.json keeps of a resolved config's evaluation settings. */
 export function evaluationOf(config: {
-  checks?: Array<{ name: string; type: string }> | undefined;
+  checks?: Array<{ name: string; type: string; judge?: JudgeSpec | undefined }> | undefined;
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
   pricing?: Record<string, { input: number; output: number; cached_input?: number }> | undefined;
   pick?: { metric: string | null; cost: string | null } | undefined;
 }): EvaluationSpec {
   const base = emptyEvaluation();
+  const judges: JudgeRecordSpec[] = (config.checks ?? []).flatMap((c) =>
+    c.judge ? [{ check: c.name, preset: c.judge.preset, model: c.judge.model, scale: c.judge.scale, votes: c.judge.votes, params: c.judge.params, response_format: c.judge.responseFormat, rubric_hash: c.judge.rubricHash }] : [],
+  );
   return {
     checks: (config.checks ?? []).map((c) => ({ name: c.name, type: c.type })),
     compare: config.compare ?? base.compare,
     gates: config.gates ?? [],
     pricing: config.pricing ?? {},
     ...(config.pick && (config.pick.metric !== null || config.pick.cost !== null) ? { pick: config.pick } : {}),
+    ...(judges.length ? { judges } : {}),
   };
 }

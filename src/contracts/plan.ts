@@ -1,4 +1,5 @@
 import type { ChatMessage, Row } from '../contracts/dataset.js';
+import type { JudgeCallKey } from './judge.js';
 
 /** One combination of grid values: every row is sent once per cell. */
 export interface Cell {
@@ -22,4 +23,11 @@ export interface Task {
   row: Row;
   cell: Cell;
   body: { model: string; messages: ChatMessage[]; [key: string]: unknown };
+  /**
+   * false: a request about a recorded answer (a model judge's call), not an answer of the plan: its choices are not
+   * graded by the run's checks. Executors send any task's body and build its record the same way.
+   */
+  graded?: false | undefined;
+  /** A judge's call: which graded choice, check, vote and order it is about. Executors only carry it to onRecord. */
+  judge?: JudgeCallKey | undefined;
 }

@@ -28,6 +28,7 @@ const SHAPE: Shape = {
   strict_models: 'any',
   state_dir: 'any',
   served: 'any',
+  judge: { noise: 'number', unparseable: 'number', refusal: 'number', length: 'number', position_bias: 'number' },
   batch: {
     duration_ms: 'number',
     faults,

@@ -4,7 +4,7 @@
  */
 import type { ComparisonRow } from '../stats/index.js';
 import type { PickCost } from '../stats/index.js';
-import type { GateSpec } from './evaluation.js';
+import type { GateSpec, JudgeRecordSpec } from './evaluation.js';
 
 /** How a run ended (run.json's `status`); 'partial': a merge of shards (`evalrun merge --partial`) that lacks some. */
 export type RunStatus = 'running' | 'complete' | 'interrupted' | 'stopped' | 'failed' | 'partial';
@@ -40,6 +40,8 @@ export interface Summary {
   checks?: string[];
   /** The checks among them that yield scores (columns <name>_score, <name>_reason; metrics <name>_score_mean, <name>_unscored_rate). */
   scored_checks?: string[];
+  /** The judge checks' judges as run.json pins them (model, parameters, rubric hash); absent without judges. */
+  judges?: JudgeRecordSpec[];
   /** Every cell against the baseline cell, paired over rows (absent with a single cell). */
   comparison?: ComparisonSection | undefined;
   gates?: GateSection;

@@ -10,3 +10,4 @@ export type { ShardRange, ShardSpec } from './shard.js';
 export { preloadTokenCounter, startTokenCounter } from './token-counter.js';
 export type { CostEstimate } from './cost.js';
 export { PLAN_FORMAT } from './fingerprint.js';
+export { conversationRenderer, judgeTask } from './judge-tasks.js';

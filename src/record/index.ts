@@ -4,7 +4,7 @@ export { MANIFEST, RECORDS, readManifest, type ManifestCell, type RunManifest } 
 export { indexJournal, JournalReader, recordsInOrder, scanJournal, type JournalIndex } from './read-journal.js';
 export { recordedInSummary } from './run-dir.js';
 export { RunLock } from './run-lock.js';
-export type { Anomaly, ChoiceRecord, RequestRecord, Usage } from './types.js';
+export type { Anomaly, ChoiceRecord, JudgeUsage, RequestRecord, Usage } from './types.js';
 export { addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
 export { BATCH_RESULT_LOST } from './types.js';
 export { Journal } from './journal.js';

@@ -1,3 +1,4 @@
+import type { JudgeCallKey } from '../contracts/judge.js';
 /**
  * The contract between running and reporting: one line of `records.jsonl` per finished request. Any executor
  * (this one, a future Batch API mode, a shard) writes these; every report is derived from them alone.
@@ -56,6 +57,25 @@ export interface RequestRecord {
    * shows failing choices with their input, and records are all it reads.
    */
   input?: Record<string, unknown>;
+  /**
+   * 'pending': the answer is recorded and its judge calls are not all answered yet (a later line of this seq holds
+   * the verdicts; a resume sends the missing calls). Absent: nothing left to judge.
+   */
+  judging?: 'pending';
+  /** What the judge calls about this request's choices used, per judge model (judgments.jsonl holds each call). */
+  judge_usage?: JudgeUsage[];
+  /** judgments.jsonl only: the judge's call this record answers (the graded seq, choice, check, vote and order). */
+  judge?: JudgeCallKey;
+}
+
+export interface JudgeUsage {
+  model: string;
+  /** Calls whose answers were used, and how many of them came from the response cache. */
+  calls: number;
+  cached: number;
+  /** Every call's usage summed (the cost of judging, per row); `billed`: without the cached calls (what was paid). */
+  usage: Usage;
+  billed: Usage;
 }
 
 export interface Usage {

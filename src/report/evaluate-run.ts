@@ -30,12 +30,13 @@ export function cellReports(manifest: RunManifest, collector: ReportCollector): 
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], pick: PickSection, recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], pick: PickSection, recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'judges' | 'comparison' | 'gates' | 'cost' | 'pick'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
   return {
     checks: collector.checks,
     ...(collector.scored.length ? { scored_checks: collector.scored } : {}),
+    ...(evaluation.judges?.length ? { judges: evaluation.judges } : {}),
     comparison: compareWithinRun(collector.rowValues, collector.compareMetrics, cells, evaluation.compare),
     gates: manifest.shard
       ? gatesNotJudged(evaluation.gates, recorded, manifest.shard.requests, manifest.shard)

@@ -28,6 +28,11 @@ export interface Executor {
 
 export interface ExecutionControl {
   onRecord(record: RequestRecord, task: Task): void;
+  /**
+   * Told when a task taken from the stream is finished, recorded or dropped. A stream that adds tasks as records
+   * come in (a judge's calls about the answers) ends once nothing taken is unfinished and nothing more will come.
+   */
+  onSettled?(task: Task): void;
   /** Aborted: take no more tasks and send nothing more; what is in flight may finish (the first Ctrl-C). */
   stop: AbortSignal;
   /** Aborted: end what is in flight too and record nothing more (a second Ctrl-C, or the grace period ran out). */
@@ -92,9 +97,10 @@ export function createHttpExecutor(options: HttpExecutorOptions): Executor {
                 options.onAttempt?.(o);
               },
             });
-            return record && options.scripts ? gradeScripts(options.scripts, record, task, run.abort) : record;
+            return record && options.scripts && task.graded !== false ? gradeScripts(options.scripts, record, task, run.abort) : record;
           },
           onRecord: run.onRecord,
+          onSettled: run.onSettled,
         });
       } finally {
         run.abort.removeEventListener('abort', onAbort);

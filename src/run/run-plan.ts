@@ -14,6 +14,8 @@ export interface RunPlanDeps {
   concurrency: number;
   execute: (task: Task, slots: Slots) => Promise<RequestRecord | undefined>;
   onRecord: (record: RequestRecord, task: Task) => void;
+  /** After each dispatched task is finished: recorded, dropped, or failed fatally. */
+  onSettled?: ((task: Task) => void) | undefined;
   /** Aborted: dispatch nothing more (in-flight requests are ended through their own signal). */
   stop: AbortSignal;
 }
@@ -96,6 +98,7 @@ export async function runPlan(tasks: AsyncIterable<Task>, deps: RunPlanDeps): Pr
           fatal ??= e;
         } finally {
           active--;
+          deps.onSettled?.(task);
           notify();
         }
       })();

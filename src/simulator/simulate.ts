@@ -6,6 +6,7 @@ import { errorReply, modelNotFound, PARSE_ERROR_MESSAGE, invalidRequest, type Ap
 import { faultReply, hasFaults, malformed, pickFault } from './faults.js';
 import { foldNumber, hashString, mix } from './hash.js';
 import { completion } from './model.js';
+import { isJudgeRequest, judgeCompletion } from './judge.js';
 import type { SimulatedReply, SimulatorOptions } from './types.js';
 import { validateChatRequest, type ChatRequest } from './validate-request.js';
 
@@ -32,7 +33,8 @@ export function faultSeed(bodyHash: number, attempt: number, seed: number | unde
 export function answerRequest(body: Record<string, unknown>, req: ChatRequest, options: SimulatorOptions, fseed: number): SimulatedReply {
   const fault = hasFaults(options.faults) ? pickFault(options.faults, fseed) : undefined;
   if (fault !== undefined && fault !== 'malformed') return faultReply(fault, req.model, fseed);
-  const reply: SimulatedReply = { status: 200, headers: {}, body: completion(body, req, { seed: options.seed ?? 0, schema: options.schema, served: options.served }) };
+  const answer = isJudgeRequest(body, req) ? judgeCompletion(body, req, { seed: options.seed ?? 0, judge: options.judge }) : completion(body, req, { seed: options.seed ?? 0, schema: options.schema, served: options.served });
+  const reply: SimulatedReply = { status: 200, headers: {}, body: answer };
   return fault === 'malformed' ? malformed(reply, fseed) : reply;
 }
 

@@ -1,3 +1,4 @@
+import type { JudgeSimulatorOptions } from './judge.js';
 import type { ServedModel } from './model.js';
 /** Public option and result types of the built-in OpenAI-compatible simulator. */
 
@@ -54,6 +55,8 @@ export interface SimulatorOptions {
    * `simulator/` folder for `provider: simulator`). Default: a temporary folder removed when the simulator stops.
    */
   state_dir?: string;
+  /** How judge requests are answered (src/simulator/judge.ts): noise, unparseable verdicts, refusals, position bias. */
+  judge?: JudgeSimulatorOptions;
 }
 
 /** Batch lines are answered like chat requests: `faults` (top level, or `batch.faults`) make some lines fail. */

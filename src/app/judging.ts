@@ -1,0 +1,279 @@
+import { join } from 'node:path';
+import { combinePairwise, combineVotes, judgedText, readVote, referenceText, type Vote } from '../check/index.js';
+import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
+import type { Config } from '../contracts/config.js';
+import type { Row } from '../contracts/dataset.js';
+import { judgeKeyString } from '../contracts/judge.js';
+import type { Cell, Task } from '../contracts/plan.js';
+import { conversationRenderer, judgeTask } from '../plan/index.js';
+import { addUsage, indexJournal, Journal, scanJournal, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
+import { choiceFails, inputOf } from '../run/index.js';
+
+/** The judge calls' own journal, beside records.jsonl (docs/decisions.md, "Judge calls"). */
+export const JUDGMENTS = 'judgments.jsonl';
+
+/** The reason a judge check gives while its calls are not all answered (the run stopped first: a resume sends them). */
+export const NOT_JUDGED = 'not judged yet: the run stopped before its judge calls were answered (--resume sends them)';
+
+type AnswerTask = Pick<Task, 'seq' | 'row' | 'cell'>;
+
+interface Waiting {
+  record: RequestRecord;
+  task: AnswerTask;
+  /** Judge calls not answered yet. */
+  remaining: number;
+  /** `${choice}/${check}` → the votes (pairwise: the two orders), by vote (or order) number. */
+  votes: Map<string, Vote[]>;
+  usage: Map<string, JudgeUsage>;
+}
+
+export function judgeChecks(config: Pick<Config, 'checks'>): CheckSpec[] {
+  return (config.checks ?? []).filter((c) => c.type === 'judge' && c.judge !== undefined);
+}
+
+/**
+ * Judge checks as a second request kind. An answer's record is written at once (paid for, so never lost), marked
+ * `judging: 'pending'` while its judge calls are out; the calls are fed into the same task stream the executor takes
+ * answers from, ahead of the plan's next answers, so both share the HTTP pool, pacing, retries and cache. Each
+ * answered call is written to judgments.jsonl as it comes; once a record's calls are all answered, the record is
+ * written again with the verdicts in its choices' `checks` / `check_scores` / `check_reasons` (the last line of a
+ * seq is the one every reader uses). A resumed run finds the pending records and sends only the calls judgments.jsonl
+ * does not hold.
+ */
+export class Judging {
+  private readonly specs: CheckSpec[];
+  private readonly conversation: (row: Row, cell: Cell) => Array<{ role: string; content: string }>;
+  private readonly queue: Task[] = [];
+  private readonly waiting = new Map<number, Waiting>();
+  private outstanding = 0;
+  private wake: (() => void) | undefined;
+
+  private readonly cells: readonly Cell[];
+  private readonly out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal };
+  /** Calls recorded by an earlier session, by key. */
+  private readonly done: Map<string, RequestRecord>;
+  /** Answer records still pending when the session started, by seq. */
+  private readonly pending: Map<number, RequestRecord>;
+
+  private constructor(
+    config: Config,
+    cells: readonly Cell[],
+    out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal },
+    done: Map<string, RequestRecord>,
+    pending: Map<number, RequestRecord>,
+  ) {
+    this.cells = cells;
+    this.out = out;
+    this.done = done;
+    this.pending = pending;
+    this.specs = judgeChecks(config);
+    this.conversation = conversationRenderer(config, cells);
+    out.stop.addEventListener('abort', () => this.notify(), { once: true });
+  }
+
+  /**
+   * Opens judgments.jsonl (a torn last line cut) and, when resuming, finds the answers still pending and the calls
+   * already answered for them.
+   */
+  static async open(
+    config: Config,
+    cells: readonly Cell[],
+    p: { dir: string; requests: number; resume: boolean; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
+  ): Promise<Judging> {
+    const path = join(p.dir, JUDGMENTS);
+    const pending = new Map<number, RequestRecord>();
+    const done = new Map<string, RequestRecord>();
+    let validBytes: number | undefined;
+    if (p.resume) {
+      await scanJournal(join(p.dir, 'records.jsonl'), p.requests, (r) => {
+        if (r.judging === 'pending') pending.set(r.seq, r);
+        else pending.delete(r.seq);
+      });
+      validBytes = (await indexJournal(path, p.requests)).validBytes;
+      if (pending.size > 0) {
+        await scanJournal(path, p.requests, (r) => {
+          if (r.judge && pending.has(r.judge.seq)) done.set(judgeKeyString(r.judge), r);
+        });
+      }
+    }
+    const judgment = await Journal.open(path, validBytes, p.redact ? { onFailure: p.onFailure, redact: p.redact } : { onFailure: p.onFailure });
+    return new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending);
+  }
+
+  async close(): Promise<void> {
+    await this.out.judgment.close();
+  }
+
+  flushSync(): void {
+    this.out.judgment.flushSync();
+  }
+
+  /** Answers still waiting for judge calls (the run stopped): each stays `judging: 'pending'` in records.jsonl. */
+  get unfinished(): number {
+    return this.waiting.size;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /**
+   * The executor's stream: judge calls first, then the plan's next answer. Ends when the plan is done and nothing
+   * taken is unfinished (so no answer can add a call), or when the run is stopping.
+   */
+  async *tasks(plan: AsyncIterable<Task>): AsyncGenerator<Task> {
+    const it = plan[Symbol.asyncIterator]();
+    let planDone = false;
+    try {
+      for (;;) {
+        if (this.out.stop.aborted) return;
+        const call = this.queue.shift();
+        if (call) {
+          this.outstanding++;
+          yield call;
+          continue;
+        }
+        if (!planDone) {
+          const r = await it.next();
+          if (r.done) planDone = true;
+          else {
+            this.outstanding++;
+            yield r.value;
+          }
+          continue;
+        }
+        if (this.outstanding === 0) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+
+  /** Rows on their way to the plan: an answer left pending by an earlier session gets its missing calls queued. */
+  async *rows(rows: AsyncIterable<Row>): AsyncGenerator<Row> {
+    for await (const row of rows) {
+      if (this.pending.size > 0) {
+        for (const cell of this.cells) {
+          const seq = row.index * this.cells.length + cell.index;
+          const record = this.pending.get(seq);
+          if (!record) continue;
+          this.pending.delete(seq);
+          this.answered(record, { seq, row, cell }, false);
+        }
+      }
+      yield row;
+    }
+  }
+
+  onSettled(): void {
+    this.outstanding--;
+    this.notify();
+  }
+
+  onRecord(record: RequestRecord, task: Task): void {
+    if (!task.judge) return this.answered(record, task, true);
+    const key = task.judge;
+    this.out.judgment.append(Object.assign(record, { judge: key }));
+    const w = this.waiting.get(key.seq);
+    if (!w) return;
+    this.take(w, key, record);
+    if (--w.remaining === 0) this.finish(w);
+  }
+
+  private take(w: Waiting, key: NonNullable<Task['judge']>, record: RequestRecord): void {
+    const spec = this.specs.find((s) => s.name === key.check)!;
+    const votes = w.votes.get(`${key.choice}/${key.check}`)!;
+    votes[spec.judge!.preset === 'pairwise' ? key.order : key.vote] = readVote(spec.judge!, record);
+    if (record.usage) {
+      const model = String(record.model ?? spec.judge!.model);
+      const u = w.usage.get(model) ?? { model, calls: 0, cached: 0, usage: zero(), billed: zero() };
+      u.calls++;
+      u.usage = addUsage(u.usage, record.usage);
+      if (record.cached) u.cached++;
+      else u.billed = addUsage(u.billed, record.usage);
+      w.usage.set(model, u);
+    }
+  }
+
+  /** An answer is in: its judge calls are queued (those recorded before are read back instead of sent). */
+  private answered(record: RequestRecord, task: AnswerTask, fresh: boolean): void {
+    if (record.error !== null || this.specs.length === 0) {
+      if (fresh) this.out.answer(record, true);
+      return;
+    }
+    const w: Waiting = { record, task, remaining: 0, votes: new Map(), usage: new Map() };
+    const calls: Task[] = [];
+    const decided: Array<[choice: number, check: string, outcome: CheckOutcome]> = [];
+    let conversation: Array<{ role: string; content: string }> | undefined;
+    for (const c of record.choices) {
+      for (const spec of this.specs) {
+        const judge = spec.judge!;
+        const graded = judgedText(spec, c);
+        if ('outcome' in graded) {
+          decided.push([c.index, spec.name, graded.outcome]);
+          continue;
+        }
+        if (judge.preset === 'pairwise') {
+          decided.push([c.index, spec.name, { pass: null, score: null, reason: 'pairwise judging is not available in this build' }]);
+          continue;
+        }
+        conversation ??= this.conversation(task.row, task.cell);
+        const reference = referenceText(spec, task.row.vars);
+        w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(judge.votes));
+        for (let vote = 0; vote < judge.votes; vote++) {
+          const t = judgeTask(spec, task, { choice: c.index, vote, order: 0 }, { conversation, answer: graded.text, ...(reference !== undefined ? { reference } : {}) });
+          const prior = this.done.get(judgeKeyString(t.judge!));
+          if (prior) this.take(w, t.judge!, prior);
+          else calls.push(t);
+        }
+      }
+    }
+    for (const [choice, check, outcome] of decided) setOutcome(record.choices.find((c) => c.index === choice)!, check, outcome);
+    w.remaining = calls.length;
+    if (calls.length === 0) {
+      this.finish(w, fresh);
+      return;
+    }
+    if (fresh) {
+      // Written at once, paid for: the verdicts follow in a later line of the same seq.
+      for (const at of w.votes.keys()) {
+        const slash = at.indexOf('/');
+        setOutcome(record.choices.find((c) => c.index === Number(at.slice(0, slash)))!, at.slice(slash + 1), { pass: null, score: null, reason: NOT_JUDGED });
+      }
+      record.judging = 'pending';
+      this.out.answer(record, true);
+    }
+    this.waiting.set(record.seq, w);
+    this.queue.push(...calls);
+    this.notify();
+  }
+
+  private finish(w: Waiting, first = false): void {
+    const { record } = w;
+    for (const [at, votes] of w.votes) {
+      const [choice, check] = [Number(at.slice(0, at.indexOf('/'))), at.slice(at.indexOf('/') + 1)];
+      const spec = this.specs.find((s) => s.name === check)!;
+      const outcome = spec.judge!.preset === 'pairwise' ? combinePairwise([votes[0] ?? {}, votes[1] ?? {}]) : combineVotes(spec.judge!, Array.from(votes, (v) => v ?? { reason: 'no verdict' }));
+      setOutcome(record.choices.find((c) => c.index === choice)!, check, outcome);
+    }
+    delete record.judging;
+    if (w.usage.size > 0) record.judge_usage = [...w.usage.values()];
+    if (record.input === undefined && record.choices.some(choiceFails)) record.input = inputOf(Object.assign({ body: { model: '', messages: [] } }, w.task));
+    this.waiting.delete(record.seq);
+    this.out.answer(record, first);
+  }
+}
+
+function zero(): Usage {
+  return { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+}
+
+function setOutcome(c: RequestRecord['choices'][number], check: string, o: CheckOutcome): void {
+  (c.checks ??= {})[check] = o.pass;
+  (c.check_scores ??= {})[check] = o.score;
+  if (o.reason !== undefined) (c.check_reasons ??= {})[check] = o.reason;
+  else if (c.check_reasons) delete c.check_reasons[check];
+}
