@@ -2,6 +2,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
 
+let writes = 0;
+
 export interface CachedResponse {
   status: number;
   request_id: string | null;
@@ -43,7 +45,8 @@ export class ResponseCache {
     const key = this.key(body);
     const folder = join(this.dir, key.slice(0, 2));
     await mkdir(folder, { recursive: true });
-    const tmp = join(folder, `${key}.json.tmp-${process.pid}`);
+    // One name per write: two requests with the same body (two choices judged alike) may be answered at once.
+    const tmp = join(folder, `${key}.json.tmp-${process.pid}-${++writes}`);
     await writeFile(tmp, JSON.stringify(entry));
     await rename(tmp, join(folder, `${key}.json`));
   }
