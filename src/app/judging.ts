@@ -78,21 +78,23 @@ export class Judging {
   static async open(
     config: Config,
     cells: readonly Cell[],
-    p: { dir: string; requests: number; resume: boolean; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
+    p: { dir: string; requests: number; resume: boolean; reuseAll?: boolean; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
   ): Promise<Judging> {
     const path = join(p.dir, JUDGMENTS);
     const pending = new Map<number, RequestRecord>();
     const done = new Map<string, RequestRecord>();
     let validBytes: number | undefined;
-    if (p.resume) {
-      await scanJournal(join(p.dir, 'records.jsonl'), p.requests, (r) => {
-        if (r.judging === 'pending') pending.set(r.seq, r);
-        else pending.delete(r.seq);
-      });
+    if (p.resume || p.reuseAll) {
+      if (p.resume) {
+        await scanJournal(join(p.dir, 'records.jsonl'), p.requests, (r) => {
+          if (r.judging === 'pending') pending.set(r.seq, r);
+          else pending.delete(r.seq);
+        });
+      }
       validBytes = (await indexJournal(path, p.requests)).validBytes;
-      if (pending.size > 0) {
+      if (pending.size > 0 || p.reuseAll) {
         await scanJournal(path, p.requests, (r) => {
-          if (r.judge && pending.has(r.judge.seq)) done.set(judgeKeyString(r.judge), r);
+          if (r.judge && (p.reuseAll || pending.has(r.judge.seq))) done.set(judgeKeyString(r.judge), r);
         });
       }
     }
@@ -126,6 +128,7 @@ export class Judging {
   async *tasks(plan: AsyncIterable<Task>): AsyncGenerator<Task> {
     const it = plan[Symbol.asyncIterator]();
     let planDone = false;
+    let next: Promise<IteratorResult<Task>> | undefined;
     try {
       for (;;) {
         if (this.out.stop.aborted) return;
@@ -136,7 +139,12 @@ export class Judging {
           continue;
         }
         if (!planDone) {
-          const r = await it.next();
+          // A call queued while the plan is slow to give its next answer (or, for regrade, gives none) goes first.
+          next ??= it.next();
+          const woken = new Promise<undefined>((resolve) => (this.wake = () => resolve(undefined)));
+          const r = await Promise.race([next, woken]);
+          if (r === undefined) continue;
+          next = undefined;
           if (r.done) planDone = true;
           else {
             this.outstanding++;
@@ -166,6 +174,16 @@ export class Judging {
       }
       yield row;
     }
+  }
+
+  /**
+   * `regrade`: judges a recorded answer again. Calls judgments.jsonl holds under the same key (same body) are read
+   * back, the others queued; the record reaches `answer` once every verdict is in.
+   */
+  regrade(record: RequestRecord, task: AnswerTask): void {
+    delete record.judging;
+    delete record.judge_usage;
+    this.answered(record, task, false);
   }
 
   onSettled(): void {
@@ -201,7 +219,7 @@ export class Judging {
   /** An answer is in: its judge calls are queued (those recorded before are read back instead of sent). */
   private answered(record: RequestRecord, task: AnswerTask, fresh: boolean): void {
     if (record.error !== null || this.specs.length === 0) {
-      if (fresh) this.out.answer(record, true);
+      this.out.answer(record, fresh);
       return;
     }
     const w: Waiting = { record, task, remaining: 0, votes: new Map(), usage: new Map() };

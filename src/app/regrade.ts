@@ -21,6 +21,9 @@ import { choiceFails, inputOf } from '../run/index.js';
 import { gradeScripts } from '../run/index.js';
 import { requestShape } from './run-manifest.js';
 import { canonicalJson } from '../util/canonical-json.js';
+import { createHttpExecutor, openProvider } from '../run/index.js';
+import { openEndpoint } from './endpoint.js';
+import { judgeChecks, Judging } from './judging.js';
 
 export interface RegradeOptions {
   dir: string;
@@ -59,10 +62,12 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   if (difference) throw refused(dir, configFile, difference);
   const lock = await RunLock.acquire(dir, { onTakeover: options.onNotice });
   let scripts: ScriptChecks | undefined;
+  let judges: RegradeJudges | undefined;
   const staging = join(dir, `regrade.staging-${process.pid}`);
   try {
     for (const name of await readdir(dir)) if (STAGING.test(name)) await rm(join(dir, name), { recursive: true, force: true });
     scripts = await openScriptChecks(config);
+    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, manifest.plan.requests, options.env);
     await mkdir(staging);
     const next: RunManifest = {
       ...manifest,
@@ -77,7 +82,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
     };
     // The reports are built from the regraded records as they are written, as a live run builds its own: one pass.
     const pass = new ReportPass(next);
-    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, pass);
+    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, pass, judges);
     await writeManifest(staging, next);
     const summary = await pass.finish(staging, next);
     // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
@@ -88,6 +93,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   } finally {
     await rm(staging, { recursive: true, force: true });
     await scripts?.close();
+    await judges?.close();
     await lock.release();
   }
 }
@@ -101,6 +107,7 @@ async function regradeRecords(
   cells: readonly Cell[],
   scripts: ScriptChecks | undefined,
   pass: ReportPass,
+  judges?: RegradeJudges,
 ): Promise<number> {
   const file = join(dir, RECORDS);
   const index = await indexJournal(file, manifest.plan.requests);
@@ -144,11 +151,13 @@ async function regradeRecords(
         );
       }
       regradeBuiltIn(record, task, check);
-      queue.push(scripts ? gradeScripts(scripts, record, task) : Promise.resolve(record));
+      const graded = scripts ? gradeScripts(scripts, record, task) : Promise.resolve(record);
+      queue.push(judges ? graded.then((r) => judges.judge(r, task)) : graded);
       if (queue.length >= WINDOW) await write(await queue.shift()!);
       count++;
     }
     while (queue.length) await write(await queue.shift()!);
+    await judges?.finish();
     await flushLines();
     const rest = pass.flush();
     if (rest) await put(csv, rest);
@@ -157,6 +166,81 @@ async function regradeRecords(
     await records.return?.(undefined);
   }
   return count;
+}
+
+/** The judge checks of a regrade: their calls sent over the run's provider, the recorded ones read back. */
+interface RegradeJudges {
+  judge(record: RequestRecord, task: Task): Promise<RequestRecord>;
+  /** Waits for the executor to end; throws what stopped it (an API refusal). */
+  finish(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Judge checks make `regrade` send requests: the judge calls only (never an answer), through the synchronous
+ * executor as a run sends them, each appended to judgments.jsonl as it comes. A call judgments.jsonl already holds
+ * with the same body is read back, not sent: regrading with an unchanged judge sends nothing.
+ */
+async function openJudges(dir: string, config: Config, cells: readonly Cell[], requests: number, env: NodeJS.ProcessEnv | undefined): Promise<RegradeJudges> {
+  const server = await openEndpoint(config, { env, simulatorStateDir: join(dir, 'simulator') });
+  const provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 }).catch(async (e: unknown) => {
+    await server.close();
+    throw e;
+  });
+  const stop = new AbortController();
+  const waiting = new Map<number, (r: RequestRecord) => void>();
+  const judging = await Judging.open(config, cells, {
+    dir,
+    requests,
+    resume: false,
+    reuseAll: true,
+    redact: provider.redact,
+    onFailure: () => stop.abort(),
+    stop: stop.signal,
+    answer: (record) => {
+      waiting.get(record.seq)?.(record);
+      waiting.delete(record.seq);
+    },
+  });
+  let walked: () => void = () => {};
+  const walk = new Promise<void>((resolve) => (walked = resolve));
+  const noAnswers = (async function* (): AsyncGenerator<Task> {
+    await walk;
+  })();
+  const executor = createHttpExecutor({ provider, config, check: makeChoiceChecker(config, cells) });
+  const execution = executor.execute(judging.tasks(noAnswers), {
+    stop: stop.signal,
+    abort: stop.signal,
+    onRecord: (r, t) => judging.onRecord(r, t),
+    onSettled: () => judging.onSettled(),
+  });
+  // A fatal answer (a refused key) ends the executor: every record still waiting is then released unjudged.
+  void execution.then((result) => {
+    if (result.fatal === undefined) return;
+    stop.abort();
+    for (const [, release] of waiting) release(undefined as unknown as RequestRecord);
+  });
+  return {
+    judge: (record, task) =>
+      new Promise<RequestRecord>((resolve, reject) => {
+        if (stop.signal.aborted) return reject(new OutputError('the judge calls were stopped: nothing was rewritten', 'EVALRUN_REGRADE_JUDGES'));
+        waiting.set(record.seq, (r) => (r ? resolve(r) : reject(new OutputError('the judge calls were stopped: nothing was rewritten', 'EVALRUN_REGRADE_JUDGES'))));
+        judging.regrade(record, task);
+      }),
+    async finish() {
+      walked();
+      const result = await execution;
+      if (result.fatal !== undefined) throw result.fatal;
+    },
+    async close() {
+      walked();
+      stop.abort();
+      await execution.catch(() => undefined);
+      await judging.close();
+      await provider.close();
+      await server.close();
+    },
+  };
 }
 
 /** The fields a grading wrote on a choice: replaced whole, so a check removed from the config leaves nothing behind. */

@@ -363,3 +363,39 @@ describe('judge calls are requests like any other', () => {
     }
   }, 60_000);
 });
+
+describe('regrade with judges', () => {
+  it('re-judges recorded answers sending judge calls only; an unchanged judge sends nothing', async () => {
+    const server = await startMixed({ answer: answerFor });
+    try {
+      const base = await tempDir('evalrun-judges-regrade-');
+      const checks = (rubric: string) => `  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /category, expected: { column: label }${rubric} }`;
+      await writeTree(base, { 'rows.csv': DATASET, 'evalrun.yaml': config(server.url, checks('')) });
+      const out = join(base, 'run');
+      const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env);
+      expect(run.code, run.stderr).toBe(0);
+      const before = { answers: server.answers.length, judges: server.judges.length };
+      expect(before).toEqual({ answers: 4, judges: 4 });
+
+      const same = await runMain(['regrade', out], env);
+      expect(same.code, same.stderr).toBe(0);
+      expect({ answers: server.answers.length, judges: server.judges.length }).toEqual(before);
+
+      await writeTree(base, { 'evalrun.yaml': config(server.url, checks(', rubric: "Also accept a synonym of the category."')) });
+      const changed = await runMain(['regrade', out], env);
+      expect(changed.code, changed.stderr).toBe(0);
+      // The new rubric is a new judge call for each judged choice (r1 and r2, 2 choices each); no answer is sent.
+      expect(server.answers.length).toBe(before.answers);
+      expect(server.judges.length).toBe(before.judges + 4);
+      for (const b of server.judges.slice(before.judges)) expect(b.messages[1]!.content).toContain('Also accept a synonym');
+      const choices = await readCsvFile(join(out, 'choices.csv'));
+      expect(choices.map((c) => c['check_qa'])).toEqual(['true', 'true', 'false', 'false', '', '', 'false', 'false']);
+      const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+      const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+      expect(summary.judges[0].rubric_hash).toBe(manifest.evaluation.judges[0].rubric_hash);
+      expect(readFileSync(join(out, 'judgments.jsonl'), 'utf8').trim().split('\n')).toHaveLength(8);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
