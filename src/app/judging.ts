@@ -47,6 +47,10 @@ export class Judging {
   private readonly waiting = new Map<number, Waiting>();
   private outstanding = 0;
   private wake: (() => void) | undefined;
+  /** pairwise: the cell its answers are compared with (compare.baseline, else the first). */
+  private readonly baselineCell: number;
+  /** pairwise: by row index, the baseline cell's record once in, and the answers of the row waiting for it. */
+  private readonly baselines = new Map<number, { record?: RequestRecord; waiters: Array<() => void>; seen: number }>();
 
   private readonly cells: readonly Cell[];
   private readonly out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal };
@@ -67,6 +71,7 @@ export class Judging {
     this.done = done;
     this.pending = pending;
     this.specs = judgeChecks(config);
+    this.baselineCell = Math.max(0, cells.findIndex((c) => c.id === config.compare?.baseline));
     this.conversation = conversationRenderer(config, cells);
     out.stop.addEventListener('abort', () => this.notify(), { once: true });
   }
@@ -98,8 +103,19 @@ export class Judging {
         });
       }
     }
+    const baselines = new Map<number, RequestRecord>();
+    if (pending.size > 0 && judgeChecks(config).some((c) => c.judge!.preset === 'pairwise')) {
+      // A pending answer of a pairwise check needs its row's baseline answer, recorded in an earlier session.
+      const base = Math.max(0, cells.findIndex((c) => c.id === config.compare?.baseline));
+      const rows = new Set([...pending.keys()].map((seq) => Math.floor(seq / cells.length)));
+      await scanJournal(join(p.dir, 'records.jsonl'), p.requests, (r) => {
+        if (r.seq % cells.length === base && rows.has(Math.floor(r.seq / cells.length))) baselines.set(Math.floor(r.seq / cells.length), r);
+      });
+    }
     const judgment = await Journal.open(path, validBytes, p.redact ? { onFailure: p.onFailure, redact: p.redact } : { onFailure: p.onFailure });
-    return new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending);
+    const judging = new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending);
+    for (const [row, record] of baselines) judging.baselines.set(row, { record, waiters: [], seen: 0 });
+    return judging;
   }
 
   async close(): Promise<void> {
@@ -218,6 +234,35 @@ export class Judging {
 
   /** An answer is in: its judge calls are queued (those recorded before are read back instead of sent). */
   private answered(record: RequestRecord, task: AnswerTask, fresh: boolean): void {
+    const pairwise = this.specs.some((s) => s.judge!.preset === 'pairwise');
+    let base: { record?: RequestRecord; waiters: Array<() => void>; seen: number } | undefined;
+    if (pairwise) {
+      base = this.baselines.get(task.row.index);
+      if (!base) this.baselines.set(task.row.index, (base = { waiters: [], seen: 0 }));
+      if (++base.seen >= this.cells.length && base.waiters.length === 0) this.baselines.delete(task.row.index);
+      if (task.cell.index === this.baselineCell) {
+        base.record = record;
+        const waiters = base.waiters.splice(0);
+        if (base.seen >= this.cells.length) this.baselines.delete(task.row.index);
+        for (const w of waiters) w();
+      } else if (!base.record && record.error === null) {
+        // Compared with the row's baseline answer, not in yet: recorded now (paid for), judged once it comes.
+        if (fresh) {
+          record.judging = 'pending';
+          this.out.answer(record, true);
+        }
+        const b = base;
+        b.waiters.push(() => {
+          if (b.seen >= this.cells.length && b.waiters.length === 0) this.baselines.delete(task.row.index);
+          this.judgeAnswer(record, task, false, b.record);
+        });
+        return;
+      }
+    }
+    this.judgeAnswer(record, task, fresh, base?.record);
+  }
+
+  private judgeAnswer(record: RequestRecord, task: AnswerTask, fresh: boolean, baseline: RequestRecord | undefined): void {
     if (record.error !== null || this.specs.length === 0) {
       this.out.answer(record, fresh);
       return;
@@ -234,11 +279,24 @@ export class Judging {
           decided.push([c.index, spec.name, graded.outcome]);
           continue;
         }
+        conversation ??= this.conversation(task.row, task.cell);
         if (judge.preset === 'pairwise') {
-          decided.push([c.index, spec.name, { pass: null, score: null, reason: 'pairwise judging is not available in this build' }]);
+          const other = this.baselineText(spec, task, baseline, c.index);
+          if (typeof other !== 'string') {
+            decided.push([c.index, spec.name, other]);
+            continue;
+          }
+          const reference = referenceText(spec, task.row.vars);
+          w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(2));
+          for (const order of [0, 1]) {
+            const [a, b] = order === 0 ? [graded.text, other] : [other, graded.text];
+            const t = judgeTask(spec, task, { choice: c.index, vote: 0, order }, { conversation, answer_a: a, answer_b: b, ...(reference !== undefined ? { reference } : {}) });
+            const prior = this.done.get(judgeKeyString(t.judge!));
+            if (prior) this.take(w, t.judge!, prior);
+            else calls.push(t);
+          }
           continue;
         }
-        conversation ??= this.conversation(task.row, task.cell);
         const reference = referenceText(spec, task.row.vars);
         w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(judge.votes));
         for (let vote = 0; vote < judge.votes; vote++) {
@@ -267,6 +325,16 @@ export class Judging {
     this.waiting.set(record.seq, w);
     this.queue.push(...calls);
     this.notify();
+  }
+
+  /** pairwise: the baseline cell's answer to compare choice `index` with, or the outcome when there is none. */
+  private baselineText(spec: CheckSpec, task: AnswerTask, baseline: RequestRecord | undefined, index: number): string | CheckOutcome {
+    if (task.cell.index === this.baselineCell) return { pass: null, score: null, reason: 'this is the baseline cell the others are compared with' };
+    if (!baseline || baseline.error !== null) return { pass: null, score: null, reason: 'the baseline cell has no answer for this row' };
+    const bc = baseline.choices.find((c) => c.index === index);
+    const text = bc ? judgedText(spec, bc) : undefined;
+    if (!text || 'outcome' in text) return { pass: null, score: null, reason: `the baseline cell's choice ${index} has nothing to compare` };
+    return text.text;
   }
 
   private finish(w: Waiting, first = false): void {

@@ -110,5 +110,5 @@ export function combinePairwise(orders: readonly [Vote, Vote]): CheckOutcome {
   const b = thisWins(second.value, 1);
   if (a === 1 && b === 1) return { pass: true, score: 1 };
   if (a === -1 && b === -1) return { pass: false, score: 0, reason: 'the baseline answer won in both orders' };
-  return { pass: false, score: 0.5, reason: a === b ? 'judged a tie' : `a tie: the orders disagree (${first.value} shown first, then ${second.value})` };
+  return { pass: false, score: 0.5, reason: a === b ? 'judged a tie' : `a tie: the orders disagree (${first.value} with this answer shown as A, ${second.value} with it shown as B)` };
 }

@@ -48,6 +48,8 @@ async function startMixed(opts: {
   answer: (b: Body) => unknown;
   judge?: (b: Body) => { status?: number; body: unknown } | undefined;
   judgeDelayMs?: number;
+  /** The simulated judge's options (noise, faults, position bias). */
+  simulated?: Parameters<typeof simulateCompletion>[1];
 }): Promise<Mixed> {
   const answers: Body[] = [];
   const judges: Body[] = [];
@@ -61,7 +63,7 @@ async function startMixed(opts: {
       if (judging) {
         const scripted = opts.judge?.(body);
         if (scripted) ({ status = 200, body: payload } = scripted);
-        else payload = simulateCompletion(body, {}).body;
+        else payload = simulateCompletion(body, opts.simulated ?? {}).body;
         if (opts.judgeDelayMs) await new Promise((r) => setTimeout(r, opts.judgeDelayMs));
       } else payload = opts.answer(body);
       if (res.destroyed) return;
@@ -397,5 +399,47 @@ describe('regrade with judges', () => {
     } finally {
       await server.close();
     }
+  }, 60_000);
+});
+
+describe('pairwise', () => {
+  // The baseline (t0) and the other cell (t1) answer each row's category: t1 better on r1, both right on r2, worse on r3.
+  const CATEGORY: Record<string, [string, string]> = { r1: ['bug', 'billing'], r2: ['billing', 'billing'], r3: ['billing', 'bug'] };
+  const answer = (b: Body) => completion(Array.from({ length: b.n ?? 1 }, (_, i) => choice(i, J({ category: CATEGORY[rowOf(b)]![Number(b['temperature'])] }))));
+  const pairwise = async (simulated: Parameters<typeof simulateCompletion>[1]) => {
+    const server = await startMixed({ answer, simulated });
+    try {
+      const base = await tempDir('evalrun-judges-pairwise-');
+      await writeTree(base, {
+        'rows.csv': 'id,text,label\nr1,a,billing\nr2,b,billing\nr3,c,billing\n',
+        'evalrun.yaml': config(server.url, '  - { name: better, type: judge, model: gpt-4.1, preset: pairwise, pointer: /category, expected: { column: label } }', 'compare: { baseline: gpt-4o-mini/t0/n2 }\n').replace('  n: [2]', '  temperature: [0, 1]\n  n: [2]'),
+      });
+      const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
+      expect(run.code, run.stderr).toBe(0);
+      const choices = await readCsvFile(join(base, 'run', 'choices.csv'));
+      return { choices: choices.filter((c) => c['cell'] === 'gpt-4o-mini/t1/n2'), baseline: choices.filter((c) => c['cell'] === 'gpt-4o-mini/t0/n2'), judges: server.judges };
+    } finally {
+      await server.close();
+    }
+  };
+
+  it('judged in both orders against the baseline cell: a win, a tie, a loss', async () => {
+    const { choices, baseline, judges } = await pairwise({});
+    expect(choices.map((c) => [c['row_id'], c['check_better'], c['better_score']])).toEqual([
+      ['r1', 'true', '1'], ['r1', 'true', '1'],
+      ['r2', 'false', '0.5'], ['r2', 'false', '0.5'],
+      ['r3', 'false', '0'], ['r3', 'false', '0'],
+    ]);
+    expect(baseline.every((c) => c['check_better'] === '' && c['better_reason'] === 'this is the baseline cell the others are compared with')).toBe(true);
+    // Two calls per choice of the other cell, the answers swapped between them.
+    expect(judges).toHaveLength(2 * 6);
+    const shown = judges.map((b) => materialOf(b.messages[1]!.content)!).filter((m) => m.answer_a !== m.answer_b);
+    expect(shown.filter((m) => m.answer_a === '"billing"' || m.answer_a === 'billing').length).toBe(shown.length / 2);
+  }, 60_000);
+
+  it('a position-biased judge (always the answer shown first) is turned into ties, never a win', async () => {
+    const { choices } = await pairwise({ judge: { position_bias: 1 } });
+    for (const c of choices) expect(c).toMatchObject({ check_better: 'false', better_score: '0.5' });
+    expect(choices[0]!['better_reason']).toBe('a tie: the orders disagree (A with this answer shown as A, A with it shown as B)');
   }, 60_000);
 });
