@@ -230,6 +230,18 @@ export interface CostSection {
   batch?: boolean;
   batch_prompt_tokens?: number;
   batch_completion_tokens?: number;
+  /**
+   * The judge calls, apart from the answers (whose tokens and cost the fields above hold): calls used (cached ones
+   * among them), tokens billed and their cost, by judge model. Absent without judge checks.
+   */
+  judges?: {
+    calls: number;
+    cached_calls: number;
+    billed_prompt_tokens: number;
+    billed_completion_tokens: number;
+    cost_usd: number | null;
+    by_model: Array<{ model: string; calls: number; cached_calls: number; prompt_tokens: number; completion_tokens: number; cost_usd: number | null }>;
+  };
 }
 
 /** summary.json's `pick`: the metric, the cost, and the frontier ("best at each price"), cheapest first. */

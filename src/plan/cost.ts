@@ -6,6 +6,7 @@ import type { Cell } from '../contracts/plan.js';
 import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
 import { inThreadCounter, type TokenCounter } from './token-counter.js';
 import { contextWindow } from './context-windows.js';
+import { judgeMessages, judgeResponseFormat } from '../contracts/judge.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -39,7 +40,29 @@ export interface CostEstimate {
   approximate_models: string[];
   /** Cells some of whose prompts are longer than the model's context window: the API refuses those requests. */
   context_overflows: ContextOverflow[];
+  /** The judge checks' calls, estimated apart from the answers (absent without judge checks). */
+  judges?: JudgeEstimate[];
+  /** Their cost summed; null when a judge model has no price. */
+  judge_cost_usd?: number | null;
 }
+
+/**
+ * One judge check's calls: one per choice and vote (pairwise: two per choice of each cell but the baseline). Each
+ * call's prompt is the judge's fixed text, the answered request's prompt and the answer, counted at the cell's
+ * max_tokens (the whole answer); its completion is assumed to be JUDGE_COMPLETION_TOKENS unless the judge's params
+ * bound it.
+ */
+export interface JudgeEstimate {
+  check: string;
+  model: string;
+  calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number | null;
+}
+
+/** The reasoning and verdict a judge writes, assumed when its params set no max_tokens. */
+export const JUDGE_COMPLETION_TOKENS = 150;
 
 export interface ContextOverflow {
   cell: string;
@@ -212,9 +235,11 @@ export async function estimateCost(
       max_cost_usd: total(mine.map((e) => e.max_cost_usd)),
     };
   });
+  const judges = await estimateJudges(config, cells, estimates, rowCount, counter, factor);
   return {
     prices_as_of: PRICES_AS_OF,
     ...(config.batch ? { batch: true } : {}),
+    ...(judges.length ? { judges, judge_cost_usd: total(judges.map((j) => j.cost_usd)) } : {}),
     cells: estimates,
     ...(byPrompt ? { by_prompt: byPrompt } : {}),
     prompt_tokens: estimates.reduce((s, e) => s + e.prompt_tokens, 0),
@@ -225,4 +250,32 @@ export async function estimateCost(
     approximate_models: models.filter((m) => !encodingFor(m).known),
     context_overflows: [...overflows.values()],
   };
+}
+
+async function estimateJudges(config: Config, cells: readonly Cell[], estimates: readonly CellEstimate[], rows: number, counter: TokenCounter, factor: number): Promise<JudgeEstimate[]> {
+  const out: JudgeEstimate[] = [];
+  const baseline = Math.max(0, cells.findIndex((c) => c.id === config.compare?.baseline));
+  for (const spec of config.checks ?? []) {
+    const judge = spec.judge;
+    if (spec.type !== 'judge' || !judge) continue;
+    const { encoding } = encodingFor(judge.model);
+    const pairwise = judge.preset === 'pairwise';
+    const fixed = chatTokens(judgeMessages(judge, { conversation: [] }), () => 0) + sum(await counter.count(encoding, [...judgeMessages(judge, { conversation: [] }).map((m) => m.content), JSON.stringify(judgeResponseFormat(judge))]));
+    const limit = judge.params['max_completion_tokens'] ?? judge.params['max_tokens'];
+    const perCall = typeof limit === 'number' ? limit : JUDGE_COMPLETION_TOKENS;
+    let calls = 0;
+    let prompt = 0;
+    for (const cell of cells) {
+      if (pairwise && cell.index === baseline) continue;
+      const perChoice = pairwise ? 2 : judge.votes;
+      const n = rows * cell.n * perChoice;
+      const answerLimit = cell.params['max_completion_tokens'] ?? cell.params['max_tokens'];
+      const answer = typeof answerLimit === 'number' ? answerLimit * (pairwise ? 2 : 1) : 0;
+      calls += n;
+      prompt += n * (fixed + answer) + (estimates[cell.index]!.prompt_tokens / Math.max(1, config.nMode === 'repeat' ? cell.n : 1)) * cell.n * perChoice;
+    }
+    const completion = calls * perCall;
+    out.push({ check: spec.name, model: judge.model, calls, prompt_tokens: Math.round(prompt), completion_tokens: completion, cost_usd: costUsd(priceFor(judge.model, config.pricing ?? {}), Math.round(prompt), completion, factor) });
+  }
+  return out;
 }

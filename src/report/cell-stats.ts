@@ -1,7 +1,7 @@
 import type { ManifestCell, RequestRecord, Usage } from '../record/index.js';
 import { cachedTokens, reasoningTokens } from '../record/index.js';
-import { addBilled, emptyBilled, type Price } from '../contracts/prices.js';
-import { roundOrNull } from '../util/round.js';
+import { addBilled, billedCostUsd, emptyBilled, priceFor, type BilledTokens, type Price } from '../contracts/prices.js';
+import { roundOrNull, roundTo } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
 import { extendCellStats } from './cell-extras.js';
 import type { ChoiceRow } from './choice-rows.js';
@@ -104,13 +104,18 @@ export class CellAccumulator {
    * tokens): what the setting costs per row (`cost_per_1k_rows`), not what this run paid.
    */
   readonly priced = emptyBilled();
+  /** The judge calls about this cell's choices, by judge model: kept apart from the answers' tokens and cost. */
+  readonly judges = new Map<string, JudgeTokens>();
   readonly cell: ManifestCell;
   /** The rows' check columns and the counts they go to, in step: no per-row lookups or allocations. */
   private readonly checkColumns: string[];
   private readonly checkCounts: Array<{ checked: number; pass: number }>;
   private readonly scoreColumns: Array<{ check: string; score: string; counts: ScoreCounts }>;
-  constructor(cell: ManifestCell, checks: readonly string[] = [], scored: readonly string[] = []) {
+  /** The run has judge checks: stats get the judge_* columns. */
+  private readonly judged: boolean;
+  constructor(cell: ManifestCell, checks: readonly string[] = [], scored: readonly string[] = [], judged = false) {
     this.cell = cell;
+    this.judged = judged;
     this.checkColumns = checks.map((c) => `check_${c}`);
     this.checkCounts = checks.map(() => ({ checked: 0, pass: 0 }));
     this.checks = Object.fromEntries(checks.map((c, i) => [c, this.checkCounts[i]!]));
@@ -149,6 +154,16 @@ export class CellAccumulator {
     if (record.usage) price(this.priced, record.usage);
     if (record.parts) for (const p of record.parts) p.usage && !p.cached && price(this.billed, p.usage);
     else if (!record.cached && record.usage) price(this.billed, record.usage);
+    if (record.judge_usage) {
+      for (const j of record.judge_usage) {
+        let t = this.judges.get(j.model);
+        if (!t) this.judges.set(j.model, (t = { calls: 0, cached: 0, billed: emptyBilled(), priced: emptyBilled() }));
+        t.calls += j.calls;
+        t.cached += j.cached;
+        addBilled(t.billed, j.billed.prompt_tokens, cachedTokens(j.billed), j.billed.completion_tokens, batch);
+        addBilled(t.priced, j.usage.prompt_tokens, cachedTokens(j.usage), j.usage.completion_tokens, batch);
+      }
+    }
     for (const row of rows) this.addChoice(row);
   }
 
@@ -198,6 +213,7 @@ export class CellAccumulator {
   /** The cell's stats.csv / summary.json figures: counts, rates with their intervals, latency, and billed cost at `prices`. */
   result(prices: Readonly<Record<string, Price>> = {}): CellStats {
     const stats = extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices, this.scores);
+    if (this.judged) Object.assign(stats, judgeStats(this.judges, prices, this.requests));
     stats.served = {
       models: [...this.servedModels].map(([model, requests]) => ({ model, requests })),
       system_fingerprints: [...this.fingerprints].map(([system_fingerprint, requests]) => ({ system_fingerprint, requests })),
@@ -253,4 +269,35 @@ export class CellAccumulator {
       cached: this.cached,
     };
   }
+}
+
+/** One judge model's calls about a cell: counted, and their tokens billed (not cached) and priced (all). */
+export interface JudgeTokens {
+  calls: number;
+  cached: number;
+  billed: BilledTokens;
+  priced: BilledTokens;
+}
+
+/** The columns judge checks add to stats.csv, after the others. */
+export const JUDGE_STATS_COLUMNS = ['judge_calls', 'judge_prompt_tokens', 'judge_completion_tokens', 'judge_cost_usd', 'judge_cost_per_1k_rows'] as const;
+
+/** A cell's judge figures: calls and tokens of every judge model, the billed cost and the cost per 1,000 rows. */
+function judgeStats(judges: ReadonlyMap<string, JudgeTokens>, prices: Readonly<Record<string, Price>>, requests: number): Record<string, number | null> {
+  let calls = 0;
+  let prompt = 0;
+  let completion = 0;
+  let cost: number | null = 0;
+  let all: number | null = 0;
+  for (const [model, t] of judges) {
+    calls += t.calls;
+    prompt += t.priced.prompt;
+    completion += t.priced.completion;
+    const price = priceFor(model, prices);
+    const billed = billedCostUsd(price, t.billed);
+    const priced = billedCostUsd(price, t.priced);
+    cost = cost === null || billed === null ? null : cost + billed;
+    all = all === null || priced === null ? null : all + priced;
+  }
+  return { judge_calls: calls, judge_prompt_tokens: prompt, judge_completion_tokens: completion, judge_cost_usd: cost === null ? null : roundTo(cost, 6), judge_cost_per_1k_rows: all === null || requests === 0 ? null : roundTo((all / requests) * 1000, 6) };
 }

@@ -62,6 +62,8 @@ export class ReportCollector {
   readonly checks: string[];
   /** The checks that yield scores (SCORED_CHECK_TYPES). */
   readonly scored: string[];
+  /** The run has judge checks: stats.csv gets the judge_* columns and the cost section its judges. */
+  readonly judged: boolean;
   readonly compareMetrics: MetricDef[];
   readonly rowValues: RowValues;
   /** One accumulator per cell, in plan order. */
@@ -76,6 +78,7 @@ export class ReportCollector {
     const evaluation = manifest.evaluation;
     this.checks = (evaluation?.checks ?? []).map((c) => c.name);
     this.scored = scoredCheckNames(evaluation?.checks);
+    this.judged = (evaluation?.judges?.length ?? 0) > 0;
     const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks, this.scored);
     this.compareMetrics = wanted.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
     // The pick metric is compared too (each cell against the best, for the recommendation): its per-row values are
@@ -83,7 +86,7 @@ export class ReportCollector {
     const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : defaultPickCandidates(this.checks);
     const pickMetrics = pickNames.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
     this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, [...this.compareMetrics, ...pickMetrics]);
-    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored));
+    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored, this.judged));
     this.failingPerCell = this.plan.map(() => 0);
     // Spread over cells: plan order is row-major, so a plain "first 200" would show only the first rows.
     this.perCellCap = Math.max(5, Math.ceil(MAX_FAILING / Math.max(1, this.plan.length)));

@@ -71,7 +71,12 @@ export function formatCost(summary: Summary): string {
   const n = (v: number) => v.toLocaleString('en-US');
   const unknown = c.unknown_models.length ? ` (no price for ${c.unknown_models.join(', ')}: add it under 'pricing:'; known part ${formatUsd(c.known_cost_usd)})` : '';
   const note = batchNote(c) + (c.simulated ? '; simulator: nothing was billed' : '');
-  return `Tokens: ${n(c.billed_prompt_tokens)} prompt + ${n(c.billed_completion_tokens)} completion · cost ${formatUsd(c.cost_usd)}${unknown} at prices as of ${c.prices_as_of}${note}`;
+  const line = `Tokens: ${n(c.billed_prompt_tokens)} prompt + ${n(c.billed_completion_tokens)} completion · cost ${formatUsd(c.cost_usd)}${unknown} at prices as of ${c.prices_as_of}${note}`;
+  const j = c.judges;
+  if (!j) return line;
+  // The judges' bill on a line of its own: a judge may cost more than the answers it grades.
+  const cached = j.cached_calls ? ` (${n(j.cached_calls)} from the cache)` : '';
+  return `${line}\nJudges: ${n(j.calls)} calls${cached}, ${n(j.billed_prompt_tokens)} prompt + ${n(j.billed_completion_tokens)} completion · cost ${formatUsd(j.cost_usd)}${j.cost_usd === null ? ` (no price for ${j.by_model.filter((m) => m.cost_usd === null).map((m) => m.model).join(', ')}: add it under 'pricing:')` : ''}`;
 }
 
 /** What was billed at the Batch API's half price: all of it, or (a run resumed in the other mode) a part. */

@@ -9,6 +9,7 @@ import { CSV_CAST } from './csv-cell.js';
 import type { Anomaly, RequestRecord } from '../record/index.js';
 import { ReportCollector } from './collector.js';
 import { extraStatsColumns } from './cell-extras.js';
+import { JUDGE_STATS_COLUMNS } from './cell-stats.js';
 import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
 import type { AnomalySection, Summary } from '../contracts/summary.js';
@@ -75,7 +76,7 @@ export class ReportPass {
     this.cells = manifest.plan.cells;
     this.collector = new ReportCollector(manifest);
     const checkColumns = this.collector.checkColumns();
-    const reserved = new Set<string>([...CHOICE_COLUMNS, ...checkColumns, ...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored)]);
+    const reserved = new Set<string>([...CHOICE_COLUMNS, ...checkColumns, ...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored), ...(this.collector.judged ? JUDGE_STATS_COLUMNS : [])]);
     this.axes = gridAxes(this.cells, reserved);
     this.axisColumns = this.axes.filter((a) => !a.builtIn).map((a) => a.column);
     this.axisValues = axisValues(this.cells, this.axes);
@@ -129,7 +130,7 @@ export class ReportPass {
     });
     // A shard is complete when its own share is recorded; a merge with shards missing never is.
     const complete = this.requests === (m.shard?.requests ?? m.plan.requests) && m.status !== 'partial';
-    const stats = writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored), ...this.axisColumns]));
+    const stats = writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored), ...(this.collector.judged ? JUDGE_STATS_COLUMNS : []), ...this.axisColumns]));
     const summary: Summary = {
       name: m.name,
       status: m.status,

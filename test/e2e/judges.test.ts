@@ -130,6 +130,7 @@ describe('judge presets and scales', () => {
   let stats: Array<Record<string, string>>;
   let summary: Record<string, any>;
   let code: number | null;
+  let stdout = '';
 
   beforeAll(async () => {
     server = await startMixed({ answer: answerFor });
@@ -146,8 +147,9 @@ describe('judge presets and scales', () => {
         'gates:\n  - { metric: qa_unscored_rate, max: 0.5 }\n',
       ),
     });
-    const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
+    const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run')], env);
     code = run.code;
+    stdout = run.stdout;
     expect(run.stderr).not.toMatch(/Error/);
     choices = await readCsvFile(join(base, 'run', 'choices.csv'));
     stats = await readCsvFile(join(base, 'run', 'stats.csv'));
@@ -206,6 +208,25 @@ describe('judge presets and scales', () => {
     expect(s).toMatchObject({ qa_answered: '8', qa_unscored: '2', qa_unscored_rate: '0.25', qa_pass: '2', qa_checked: '6' });
     expect(summary['scored_checks']).toEqual(['qa', 'fact', 'five', 'ten', 'voted']);
     expect(code).toBe(0);
+  });
+
+  it('judge tokens and cost apart: per cell in stats.csv, in summary.json, in the cost line, and in plan before sending', async () => {
+    const s = stats[0]!;
+    expect(Number(s['judge_calls'])).toBe(server.judges.length);
+    expect(Number(s['judge_prompt_tokens'])).toBeGreaterThan(0);
+    const judges = summary['cost'].judges;
+    expect(judges).toMatchObject({ calls: server.judges.length, cached_calls: 0, by_model: [{ model: 'gpt-4.1', calls: server.judges.length }] });
+    // gpt-4.1 at $2 / $8 per 1M tokens.
+    expect(judges.cost_usd).toBeCloseTo((judges.billed_prompt_tokens * 2 + judges.billed_completion_tokens * 8) / 1e6, 6);
+    expect(Number(s['judge_cost_usd'])).toBeCloseTo(judges.cost_usd, 6);
+    // The answers' tokens are not mixed with the judges'.
+    expect(summary['cost'].by_model.map((m: { model: string }) => m.model)).toEqual(['gpt-4o-mini']);
+    expect(stdout).toContain(`Judges: ${server.judges.length} calls, ${judges.billed_prompt_tokens.toLocaleString('en-US')} prompt`);
+    const plan = await runMain(['plan', join(base, 'evalrun.yaml')], env);
+    expect(plan.code, plan.stderr).toBe(0);
+    // Every choice of the 4 rows × 2 choices, once per check and vote: (4 + 3) × 8 calls at most.
+    expect(plan.stdout).toContain('judges: 56 calls, about $');
+    expect(plan.stdout).toMatch(/ {2}voted \(gpt-4\.1\): 24 calls/);
   });
 
   it('every answer record ends judged: a pending line first, then the verdicts in a later line of the seq', () => {

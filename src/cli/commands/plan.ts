@@ -157,6 +157,12 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         `total: ${plan.requests} requests, ${plan.choices} choices (nothing was sent)`,
         `tokens: ${tok(cost.prompt_tokens)} prompt (counted with the model's tokenizer) + ${completion}`,
         `cost: ${formatUsd(cost.prompt_cost_usd)} prompt, ${total} (${cost.batch ? 'Batch API: half the ' : ''}list prices as of ${cost.prices_as_of}; 'pricing:' overrides)`,
+        ...(cost.judges
+          ? [
+              `judges: ${cost.judges.reduce((s, j) => s + j.calls, 0).toLocaleString('en-US')} calls, about ${formatUsd(cost.judge_cost_usd ?? null)} besides the answers`,
+              ...cost.judges.map((j) => `  ${j.check} (${j.model}): ${j.calls.toLocaleString('en-US')} calls, ~${tok(j.prompt_tokens)} prompt + ~${tok(j.completion_tokens)} completion tokens, ~${formatUsd(j.cost_usd)}`),
+            ]
+          : []),
         ...notes.map((n) => `note: ${n}`),
       ];
       for (const r of shown) {
