@@ -56,6 +56,7 @@ export function resolveEvaluation(
     }
     const misplaced = (key: keyof typeof c, why: string) => c[key] !== undefined && issue(at(key), `'${key}' does not apply to a '${c.type}' check: ${why}`, { atKey: true });
     const spec: CheckSpec = { name, type: c.type, pointer: c.pointer, expected: c.expected, ignoreCase: c.ignore_case };
+    if (c.human !== undefined) spec.human = { column: c.human.column };
     const own = OWN_KEYS[c.type] ?? [];
     for (const key of NEWER_KEYS) if (!own.includes(key)) misplaced(key, `it is a key of ${Object.keys(OWN_KEYS).filter((t) => OWN_KEYS[t]!.includes(key)).join(', ')} checks`);
     if (c.type === 'number' || c.type === 'set_equals' || c.type === 'similarity') {
@@ -111,6 +112,7 @@ export function resolveEvaluation(
         if (c.schema === undefined && data.schema === undefined) issue(at(), "the 'schema_valid' check needs a schema: give 'schema' here or at the top level");
         if (c.schema !== undefined && data.schema !== undefined) issue(at('schema'), "the run's schema is given twice (here and at the top-level 'schema'); keep one");
         if (c.pointer !== undefined) issue(at('pointer'), "the 'schema_valid' check validates the whole output; name the check otherwise to validate a part", { atKey: true });
+        if (c.human !== undefined) issue(at('human'), "the run's schema check takes no human labels; give the check a 'name' of its own to compare it with people", { atKey: true });
         runSchema = loaded;
         return;
       }
