@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
+import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, humanCheckNames, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
 import type { ConfigLocation } from '../contracts/config.js';
 import { globToRegExp } from '../util/glob.js';
 import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
@@ -126,7 +126,8 @@ export function resolveEvaluation(
 
   const checkNames = checks.map((c) => c.name);
   const scored = scoredCheckNames(checks);
-  const known = metricsFor(checkNames, scored).map((m) => m.name);
+  const human = humanCheckNames(checks);
+  const known = metricsFor(checkNames, scored, human).map((m) => m.name);
   const unknownMetric = (path: DocPath, metric: string) => {
     const hint = suggestMetric(metric, known, suggest);
     issue(path, `unknown metric '${metric}'${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}`);
@@ -134,13 +135,13 @@ export function resolveEvaluation(
 
   const compare: CompareSpec = { baseline: data.compare?.baseline ?? null, metrics: data.compare?.metrics ?? null, alpha: data.compare?.alpha ?? DEFAULT_ALPHA };
   (compare.metrics ?? []).forEach((m, i) => {
-    const def = findMetric(m, checkNames, scored);
+    const def = findMetric(m, checkNames, scored, human);
     if (!def) unknownMetric(['compare', 'metrics', i], m);
-    else if (!def.comparable) issue(['compare', 'metrics', i], `'${m}' cannot be compared row by row; use latency_mean_ms`);
+    else if (!def.comparable) issue(['compare', 'metrics', i], def.kind === 'agreement' ? `'${m}' is agreement over all labelled choices and has no per-row value to compare; gate on it instead` : `'${m}' cannot be compared row by row; use latency_mean_ms`);
   });
 
   const gates: GateSpec[] = (data.gates ?? []).map((g, i) => {
-    const def = findMetric(g.metric, checkNames, scored);
+    const def = findMetric(g.metric, checkNames, scored, human);
     if (!def) unknownMetric(['gates', i, 'metric'], g.metric);
     if (g.min === undefined && g.max === undefined) issue(['gates', i], "a gate needs 'min' or 'max' (or both)");
     if (g.min !== undefined && g.max !== undefined && g.min > g.max) issue(['gates', i, 'min'], `min ${g.min} is above max ${g.max}: no value can pass`);

@@ -5,9 +5,11 @@ import type { ManifestCell, RunManifest } from '../record/index.js';
 import type { ChoiceRecord, RequestRecord } from '../record/index.js';
 import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/index.js';
 import { RowValues } from '../stats/index.js';
-import { CellAccumulator } from './cell-stats.js';
-import { humanChecks, scoredCheckNames, type HumanCheck } from '../contracts/checks.js';
+import { CellAccumulator, type AgreementCounts } from './cell-stats.js';
+import { humanChecks, SCALE_POINTS, scoredCheckNames, type HumanCheck } from '../contracts/checks.js';
 import { choiceRows, type ChoiceRow } from './choice-rows.js';
+import { agreementFields } from './cell-extras.js';
+import type { AgreementSection } from '../contracts/summary.js';
 import { defaultPickCandidates } from './pick.js';
 
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */
@@ -76,7 +78,7 @@ export class ReportCollector {
   readonly failing: FailingChoice[] = [];
   readonly failingPerCell: number[];
   private readonly perCellCap: number;
-  private readonly humanNames: string[];
+
   private readonly plan: readonly ManifestCell[];
 
   constructor(manifest: RunManifest) {
@@ -85,7 +87,6 @@ export class ReportCollector {
     this.checks = (evaluation?.checks ?? []).map((c) => c.name);
     this.scored = scoredCheckNames(evaluation?.checks);
     this.human = humanChecks(evaluation?.checks);
-    this.humanNames = this.human.map((h) => h.name);
     const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks, this.scored);
     this.compareMetrics = wanted.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
     // The pick metric is compared too (each cell against the best, for the recommendation): its per-row values are
@@ -93,7 +94,7 @@ export class ReportCollector {
     const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : defaultPickCandidates(this.checks);
     const pickMetrics = pickNames.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
     this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, [...this.compareMetrics, ...pickMetrics]);
-    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored));
+    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored, this.human));
     this.failingPerCell = this.plan.map(() => 0);
     // Spread over cells: plan order is row-major, so a plain "first 200" would show only the first rows.
     this.perCellCap = Math.max(5, Math.ceil(MAX_FAILING / Math.max(1, this.plan.length)));
@@ -103,6 +104,27 @@ export class ReportCollector {
   checkColumns(): string[] {
     const human = new Set(this.human.map((h) => h.name));
     return this.checks.flatMap((c) => [`check_${c}`, ...(this.scored.includes(c) ? [`${c}_score`, `${c}_reason`] : []), ...(human.has(c) ? [`${c}_human`] : [])]);
+  }
+
+  /** Names of the checks compared with human labels. */
+  get humanNames(): string[] {
+    return this.human.map((h) => h.name);
+  }
+
+  /** Each human-labelled check's agreement over all cells: their tables of counts added up, then one κ. */
+  agreement(): AgreementSection {
+    const out: AgreementSection = {};
+    for (const h of this.human) {
+      const k = SCALE_POINTS[h.scale];
+      const pooled: AgreementCounts = { scale: h.scale, k, counts: new Array<number>(k * k).fill(0), unscored: 0 };
+      for (const c of this.cells) {
+        const a = c.agreement[h.name]!;
+        a.counts.forEach((v, i) => (pooled.counts[i]! += v));
+        pooled.unscored += a.unscored;
+      }
+      out[h.name] = { scale: h.scale, weights: h.scale === 'pass_fail' ? 'none' : 'quadratic', ...agreementFields(pooled) };
+    }
+    return out;
   }
 
   /** Which cell of the plan a record belongs to (plan order is row-major). */

@@ -29,9 +29,10 @@ export function applyPick(
   spec: { metric: string | null; cost: string | null } | undefined,
   checks: readonly string[],
   scored: readonly string[] = [],
+  human: readonly string[] = [],
 ): PickSection {
   const metric = spec?.metric ?? defaultPickMetric(checks, cells);
-  const direction = findMetric(metric, checks, scored)?.direction === 'lower' ? 'lower' : 'higher';
+  const direction = findMetric(metric, checks, scored, human)?.direction === 'lower' ? 'lower' : 'higher';
   let cost = (spec?.cost ?? 'cost_per_1k_rows') as PickCost;
   let note: string | undefined;
   if (cost === 'cost_per_1k_rows') {
