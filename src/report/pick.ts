@@ -157,7 +157,8 @@ export function formatPickCost(cost: PickCost, v: number): string {
 }
 
 export function formatPickMetric(metric: string, v: number): string {
-  return metric.endsWith('_ms') ? `${Math.round(v)} ms` : `${(v * 100).toFixed(1)}%`;
+  // κ is not a share of anything: it reads as itself (-1..1), not as a percentage.
+  return metric.endsWith('_ms') ? `${Math.round(v)} ms` : metric.endsWith('_kappa') ? `κ ${v.toFixed(3)}` : `${(v * 100).toFixed(1)}%`;
 }
 
 /** The heading every report uses for the frontier. */

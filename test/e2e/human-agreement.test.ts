@@ -102,14 +102,20 @@ describe('agreement with human labels', () => {
     const md = await readFile(join(out, 'summary.md'), 'utf8');
     expect(md).toContain('judge_kappa');
     expect(md).toContain('0.534');
+    // report.html renders its data (an "Agreement with people" section) from the same rows the other reports print.
     const html = await readFile(join(out, 'report.html'), 'utf8');
-    expect(html).toContain('judge_kappa');
+    expect(html).toContain("section('agreement', 'Agreement with people'");
+    expect(html).toContain('"text":"0.534 [0.146, 0.923]"');
     expect(cli.stdout + cli.stderr).toMatch(/judge.*κ.*0\.534/);
   });
 
-  it('a gate on <check>_kappa: met → exit 0; missed in one cell → exit 1 naming it', async () => {
-    const met = await run({ 'evalrun.yaml': config('gates:\n  - { metric: judge_kappa, min: 0.5 }\n') });
+  it('a gate on <check>_kappa: met → exit 0; missed in one cell → exit 1 naming it; pick: accepts it', async () => {
+    const met = await run({ 'evalrun.yaml': config('gates:\n  - { metric: judge_kappa, min: 0.5 }\npick: { metric: judge_kappa }\n') });
     expect(met.cli.code, met.cli.stderr).toBe(0);
+    const picked = JSON.parse(await readFile(join(met.out, 'summary.json'), 'utf8')) as Summary;
+    // t1 agrees with people less (κ 0.529) at no lower cost per row: the frontier keeps t0 alone.
+    expect(picked.pick).toMatchObject({ metric: 'judge_kappa', direction: 'higher', frontier: [expect.stringContaining('t0')] });
+    expect(met.cli.stdout).toMatch(/κ 0\.550\s+gpt-4o-mini\/t0/);
     const missed = await run({ 'evalrun.yaml': config('gates:\n  - { metric: judge_kappa, min: 0.54 }\n') });
     expect(missed.cli.code).toBe(1);
     const summary = JSON.parse(await readFile(join(missed.out, 'summary.json'), 'utf8')) as Summary;
