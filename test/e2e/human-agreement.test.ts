@@ -107,6 +107,13 @@ describe('agreement with human labels', () => {
     expect(html).toContain("section('agreement', 'Agreement with people'");
     expect(html).toContain('"text":"0.534 [0.146, 0.923]"');
     expect(cli.stdout + cli.stderr).toMatch(/judge.*κ.*0\.534/);
+
+    // `evalrun report DIR` rebuilds the same figures from the run directory alone (run.json keeps `human`).
+    const again = await runMain(['report', out], env);
+    expect(again.code, again.stderr).toBe(0);
+    const rebuilt = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;
+    expect(rebuilt.agreement).toEqual(summary.agreement);
+    expect(rebuilt.cells.map((c) => c['judge_kappa'])).toEqual(summary.cells.map((c) => c['judge_kappa']));
   });
 
   it('a gate on <check>_kappa: met → exit 0; missed in one cell → exit 1 naming it; pick: accepts it', async () => {
@@ -150,6 +157,18 @@ describe('agreement with human labels', () => {
     const r = await run({ 'evalrun.yaml': config('', 'humn') });
     expect(r.cli.code).toBe(4);
     expect(r.cli.stderr).toMatch(/row r1: check 'judge' reads human labels from column 'humn' \(an empty cell is an unlabelled row\) but this row has no 'humn' \(did you mean 'human'\?\)/);
+  });
+
+  it("a misspelt key under human, or labels on the run's schema check, is a config error at its line", async () => {
+    const dir = await tempDir('evalrun-agreement-');
+    await writeTree(dir, { 'rows.csv': ROWS, 'judge.mjs': JUDGE_MJS, 'evalrun.yaml': config().replace('human: { column: human }', 'human: { colum: human }') });
+    const typo = await runMain(['plan', join(dir, 'evalrun.yaml')], env);
+    expect(typo.code).toBe(3);
+    expect(typo.stderr).toMatch(/evalrun\.yaml:\d+(:\d+)? checks\.0\.human/);
+    await writeTree(dir, { 'evalrun.yaml': `${config()}  - { type: json_schema, schema: { type: object }, human: { column: human } }\n` });
+    const schema = await runMain(['plan', join(dir, 'evalrun.yaml')], env);
+    expect(schema.code).toBe(3);
+    expect(schema.stderr).toMatch(/checks\.1\.human: the run's schema check takes no human labels/);
   });
 
   it('`<check>_kappa` is a metric only for checks with human labels', async () => {
