@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
+import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, humanCheckNames, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
 import type { ConfigLocation } from '../contracts/config.js';
 import { globToRegExp } from '../util/glob.js';
 import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
@@ -93,6 +93,7 @@ export function resolveEvaluation(
     }
     const misplaced = (key: keyof typeof c, why: string) => c[key] !== undefined && issue(at(key), `'${key}' does not apply to a '${c.type}' check: ${why}`, { atKey: true });
     const spec: CheckSpec = { name, type: c.type, pointer: c.pointer, expected: c.expected, ignoreCase: c.ignore_case };
+    if (c.human !== undefined) spec.human = { column: c.human.column };
     const own = OWN_KEYS[c.type] ?? [];
     for (const key of NEWER_KEYS) if (!own.includes(key)) misplaced(key, `it is a key of ${Object.keys(OWN_KEYS).filter((t) => OWN_KEYS[t]!.includes(key)).join(', ')} checks`);
     if (c.type === 'number' || c.type === 'set_equals' || c.type === 'similarity') {
@@ -120,7 +121,7 @@ export function resolveEvaluation(
     } else if (c.type === 'judge') {
       for (const key of ['pattern', 'flags', 'schema', 'ignore_case'] as const) misplaced(key, 'a judge is given the rubric, the answer and the reference');
       const judge = resolveJudge(c, (key, message) => issue(key ? at(key) : at(), message));
-      if (judge) spec.judge = judge;
+      if (judge) Object.assign(spec, { judge, scale: judge.scale });
     } else if (c.type === 'equals' || c.type === 'contains') {
       if (!('expected' in c)) issue(at(), `a '${c.type}' check needs 'expected': a value, or { column: <dataset column> }`);
       if (c.type === 'contains' && c.expected !== null && typeof c.expected === 'object' && expectedColumn(c.expected) === undefined) {
@@ -152,6 +153,7 @@ export function resolveEvaluation(
         if (c.schema === undefined && data.schema === undefined) issue(at(), "the 'schema_valid' check needs a schema: give 'schema' here or at the top level");
         if (c.schema !== undefined && data.schema !== undefined) issue(at('schema'), "the run's schema is given twice (here and at the top-level 'schema'); keep one");
         if (c.pointer !== undefined) issue(at('pointer'), "the 'schema_valid' check validates the whole output; name the check otherwise to validate a part", { atKey: true });
+        if (c.human !== undefined) issue(at('human'), "the run's schema check takes no human labels; give the check a 'name' of its own to compare it with people", { atKey: true });
         runSchema = loaded;
         return;
       }
@@ -165,7 +167,8 @@ export function resolveEvaluation(
 
   const checkNames = checks.map((c) => c.name);
   const scored = scoredCheckNames(checks);
-  const known = metricsFor(checkNames, scored).map((m) => m.name);
+  const human = humanCheckNames(checks);
+  const known = metricsFor(checkNames, scored, human).map((m) => m.name);
   const unknownMetric = (path: DocPath, metric: string) => {
     const hint = suggestMetric(metric, known, suggest);
     issue(path, `unknown metric '${metric}'${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}`);
@@ -173,13 +176,13 @@ export function resolveEvaluation(
 
   const compare: CompareSpec = { baseline: data.compare?.baseline ?? null, metrics: data.compare?.metrics ?? null, alpha: data.compare?.alpha ?? DEFAULT_ALPHA };
   (compare.metrics ?? []).forEach((m, i) => {
-    const def = findMetric(m, checkNames, scored);
+    const def = findMetric(m, checkNames, scored, human);
     if (!def) unknownMetric(['compare', 'metrics', i], m);
-    else if (!def.comparable) issue(['compare', 'metrics', i], `'${m}' cannot be compared row by row; use latency_mean_ms`);
+    else if (!def.comparable) issue(['compare', 'metrics', i], def.kind === 'agreement' ? `'${m}' is agreement over all labelled choices and has no per-row value to compare; gate on it instead` : `'${m}' cannot be compared row by row; use latency_mean_ms`);
   });
 
   const gates: GateSpec[] = (data.gates ?? []).map((g, i) => {
-    const def = findMetric(g.metric, checkNames, scored);
+    const def = findMetric(g.metric, checkNames, scored, human);
     if (!def) unknownMetric(['gates', i, 'metric'], g.metric);
     if (g.min === undefined && g.max === undefined) issue(['gates', i], "a gate needs 'min' or 'max' (or both)");
     if (g.min !== undefined && g.max !== undefined && g.min > g.max) issue(['gates', i, 'min'], `min ${g.min} is above max ${g.max}: no value can pass`);

@@ -143,6 +143,8 @@ const checkSchema = {
     params: { type: 'object' },
     provider: { type: 'string', minLength: 1 },
     response_format: { enum: ['json_schema', 'json_object'] },
+    // People's labels for this check, from a dataset column: agreement (κ) with them is reported and can be gated.
+    human: { type: 'object', required: ['column'], properties: { column: { type: 'string', minLength: 1 } }, additionalProperties: false },
   },
   additionalProperties: false,
 };

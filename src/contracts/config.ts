@@ -89,6 +89,7 @@ export interface CheckFile {
   params?: Record<string, unknown>;
   provider?: string;
   response_format?: 'json_schema' | 'json_object';
+  human?: { column: string };
 }
 
 export interface GateFile {

@@ -3,8 +3,8 @@
 
 export const JUDGE_PRESETS = ['rubric', 'closed_qa', 'factuality', 'pairwise'] as const;
 export type JudgePreset = (typeof JUDGE_PRESETS)[number];
-export const JUDGE_SCALES = ['pass_fail', '1-5', '1-10'] as const;
-export type JudgeScale = (typeof JUDGE_SCALES)[number];
+import type { JudgeScale } from './checks.js';
+export { JUDGE_SCALES, type JudgeScale } from './checks.js';
 
 /**
  * The name of the structured-output schema every judge request asks for. The simulator recognises a judge request
