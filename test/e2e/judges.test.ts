@@ -464,3 +464,24 @@ describe('pairwise', () => {
     expect(choices[0]!['better_reason']).toBe('a tie: the orders disagree (A with this answer shown as A, A with it shown as B)');
   }, 60_000);
 });
+
+describe('a judge measured against people', () => {
+  it('human labels on a judge check: κ from the judge verdicts, and a gate on it', async () => {
+    const server = await startMixed({ answer: answerFor });
+    try {
+      const base = await tempDir('evalrun-judges-human-');
+      await writeTree(base, {
+        // The judge passes r1 and fails r2 and r4 (not JSON); r3 has nothing to judge. People agree but on r4.
+        'rows.csv': DATASET.replace('label,ref', 'label,ref,human').replace(/\n(r\d),(.*)/g, (_, id: string, rest: string) => `\n${id},${rest},${id === 'r2' ? 'fail' : 'pass'}`),
+        'evalrun.yaml': config(server.url, '  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /category, expected: { column: label }, human: { column: human } }', 'gates:\n  - { metric: qa_kappa, min: 0.5 }\n'),
+      });
+      const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
+      // 6 pairs: (pass, pass) ×2, (fail, fail) ×2, (fail, pass) ×2: po = 4/6, pe = 2/6·4/6 + 4/6·2/6 = 16/36, κ = 0.4.
+      const stats = await readCsvFile(join(base, 'run', 'stats.csv'));
+      expect(Number(stats[0]!['qa_kappa'])).toBeCloseTo(0.4, 4);
+      expect(run.code).toBe(1);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
