@@ -405,6 +405,33 @@ const scenarios = {
       record({ scenario: 'graders: regrade of the scripted run', requests, wall_s: rgWall, rps: requests / rgWall, cpu_s: median(regrades.map((r) => r.cpu)), rss_mb: rgRss, target: `≤20% of the run's wall time (${(ratio * 100).toFixed(0)}%), ≤150 MB`, pass: ratio <= 0.2 && rgRss <= 150 });
     });
   },
+  // A judged run of the throughput job (one judge call per choice) sends answers and judge calls at the same HTTP
+  // rate as the unjudged run, within 20% (issue #25). Runs with and without the judge alternate, so both see the same
+  // noise; the rate counts every HTTP request the simulator answered.
+  async judges() {
+    const rows = quick ? 1000 : 5000;
+    const plain = config('judges-plain', { rows });
+    const judged = config('judges-judged', { rows, extra: 'checks:\n  - { name: sensible, type: judge, model: gpt-4.1, rubric: "Is the triage sensible?" }' });
+    await withSim({}, async (sim) => {
+      const without = [];
+      const withJudge = [];
+      for (let i = 0; i < repeats; i++) {
+        const a0 = sim.stats.requests;
+        const a = await evalrun('judges-plain', plain, sim);
+        without.push({ ...a, http: sim.stats.requests - a0 });
+        const b0 = sim.stats.requests;
+        const b = await evalrun('judges-judged', judged, sim);
+        withJudge.push({ ...b, http: sim.stats.requests - b0 });
+      }
+      // Wall time, start-up and reports included: a judged record's send phase would stop at its answer, not its calls.
+      const rate = (r) => r.http / r.wall;
+      const base = median(without.map(rate));
+      const judgedRate = median(withJudge.map(rate));
+      const ratio = judgedRate / base;
+      record({ scenario: 'judges: throughput without a judge', requests: without[0].http, wall_s: median(without.map((r) => r.wall)), rps: base, cpu_s: median(without.map((r) => r.cpu)), rss_mb: median(without.map((r) => r.rssMb)) });
+      record({ scenario: 'judges: same, one judge call per choice', requests: withJudge[0].http, wall_s: median(withJudge.map((r) => r.wall)), rps: judgedRate, cpu_s: median(withJudge.map((r) => r.cpu)), rss_mb: median(withJudge.map((r) => r.rssMb)), target: `HTTP rate within 20% of the unjudged run's (${(ratio * 100).toFixed(0)}%)`, pass: ratio >= 0.8 });
+    });
+  },
   async history() {
     // evalrun history over 30 nightly runs of the 60,000-request job, and over 365 runs of the demo. One real run of
     // each is made through the simulator; the other nights are that run directory again (records.jsonl, summary.json
@@ -579,7 +606,7 @@ const scenarios = {
 
 console.log(`evalrun bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, median of ${repeats}`);
 console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padStart(8)} ${'req/s'.padStart(8)} ${'cpu s'.padStart(7)} ${'rss MB'.padStart(7)}  target`);
-const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', 'history', 'view', ...(vsPromptfoo ? ['promptfoo'] : [])];
+const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', 'judges', 'history', 'view', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
   if (only && !only.includes(name)) continue;

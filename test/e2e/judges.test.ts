@@ -485,3 +485,51 @@ describe('a judge measured against people', () => {
     }
   }, 60_000);
 });
+
+describe('judge configs', () => {
+  it('bad judge keys are config errors at their line (exit 3), before anything is sent', async () => {
+    const server = await startMixed({ answer: answerFor });
+    try {
+      const base = await tempDir('evalrun-judges-config-');
+      await writeTree(base, {
+        'rows.csv': DATASET,
+        'evalrun.yaml': config(server.url, `  - { name: a, type: judge, rubric: "r" }
+  - { name: b, type: judge, model: gpt-4.1, rubric: "r", votes: 2 }
+  - { name: c, type: judge, model: gpt-4.1, preset: closed_qa }
+  - { name: d, type: judge, model: gpt-4.1, preset: pairwise, scale: "1-5" }
+  - { name: e, type: equals, expected: x, rubric: "r" }`),
+      });
+      const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
+      expect(run.code).toBe(3);
+      expect(run.stderr).toMatch(/evalrun\.yaml:13:\d+ .*a 'judge' check needs 'model'/);
+      expect(run.stderr).toMatch(/evalrun\.yaml:14:\d+ .*votes must be odd/);
+      expect(run.stderr).toMatch(/evalrun\.yaml:15:\d+ .*the 'closed_qa' preset grades against a reference answer/);
+      expect(run.stderr).toMatch(/evalrun\.yaml:16:\d+ .*the 'pairwise' preset has verdicts of its own/);
+      expect(run.stderr).toMatch(/evalrun\.yaml:17:\d+ .*'rubric' does not apply to a 'equals' check/);
+      expect(server.answers.length + server.judges.length).toBe(0);
+      expect(existsSync(join(base, 'run'))).toBe(false);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it('a judge that is one of the evaluated models is warned about; batch mode with a judge is refused before anything is sent', async () => {
+    const server = await startMixed({ answer: answerFor });
+    try {
+      const base = await tempDir('evalrun-judges-self-');
+      const check = '  - { name: qa, type: judge, model: gpt-4o-mini, preset: closed_qa, pointer: /category, expected: { column: label } }';
+      await writeTree(base, { 'rows.csv': DATASET, 'evalrun.yaml': config(server.url, check), 'batch.yaml': config(server.url, check, 'batch: {}\n') });
+      const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain("judge check 'qa' is graded by gpt-4o-mini, one of the models evaluated");
+      const before = server.answers.length + server.judges.length;
+      const batch = await runMain(['run', join(base, 'batch.yaml'), '--out', join(base, 'batch'), '--quiet'], env);
+      expect(batch.code).toBe(2);
+      expect(batch.stderr).toContain('are not sent through the Batch API yet');
+      expect(server.answers.length + server.judges.length).toBe(before);
+      expect(existsSync(join(base, 'batch'))).toBe(false);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
