@@ -6,7 +6,7 @@ import type { Row } from '../contracts/dataset.js';
 import { judgeKeyString } from '../contracts/judge.js';
 import type { Cell, Task } from '../contracts/plan.js';
 import { conversationRenderer, judgeTask } from '../plan/index.js';
-import { addUsage, indexJournal, Journal, scanJournal, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
+import { addUsage, indexJournal, Journal, RECORDS, scanJournal, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
 import { choiceFails, inputOf } from '../run/index.js';
 
 /** The judge calls' own journal, beside records.jsonl (docs/decisions.md, "Judge calls"). */
@@ -91,7 +91,7 @@ export class Judging {
     let validBytes: number | undefined;
     if (p.resume || p.reuseAll) {
       if (p.resume) {
-        await scanJournal(join(p.dir, 'records.jsonl'), p.requests, (r) => {
+        await scanJournal(join(p.dir, RECORDS), p.requests, (r) => {
           if (r.judging === 'pending') pending.set(r.seq, r);
           else pending.delete(r.seq);
         });
@@ -108,7 +108,7 @@ export class Judging {
       // A pending answer of a pairwise check needs its row's baseline answer, recorded in an earlier session.
       const base = Math.max(0, cells.findIndex((c) => c.id === config.compare?.baseline));
       const rows = new Set([...pending.keys()].map((seq) => Math.floor(seq / cells.length)));
-      await scanJournal(join(p.dir, 'records.jsonl'), p.requests, (r) => {
+      await scanJournal(join(p.dir, RECORDS), p.requests, (r) => {
         if (r.seq % cells.length === base && rows.has(Math.floor(r.seq / cells.length))) baselines.set(Math.floor(r.seq / cells.length), r);
       });
     }

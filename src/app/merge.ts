@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
@@ -11,6 +11,7 @@ import { versions } from '../util/version.js';
 import { MANIFEST, RECORDS, readManifest, writeManifest, type MergeProvenance, type RunManifest } from '../record/index.js';
 import { indexJournal, recordsInOrder } from '../record/index.js';
 import type { Summary } from '../contracts/summary.js';
+import { JUDGMENTS } from './judging.js';
 
 export interface MergeOptions {
   /** The shards' run directories, in any order. */
@@ -180,6 +181,8 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
     if (rest) await write(choices.stream, rest);
     await records.done();
     await choices.done();
+    // The shards' judge calls, so a regrade of the merged run reads them back instead of paying for them again.
+    await mergeJudgments(out, ordered.map((s) => ({ dir: s.dir, requests: s.m.shard.requests, first: s.m.shard.first_seq })));
 
     merged.unfinished = ordered.filter((s) => unfinished.has(s)).map((s) => shardName(s.m.shard));
     merged.partial = missing.length > 0 || merged.unfinished.length > 0;
@@ -194,6 +197,27 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
     await records.discard();
     await choices.discard();
     if (created) await rm(out, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function mergeJudgments(out: string, shards: ReadonlyArray<{ dir: string; requests: number; first: number }>): Promise<void> {
+  const present = (await Promise.all(shards.map(async (s) => ((await stat(join(s.dir, JUDGMENTS)).catch(() => undefined)) ? s : undefined)))).filter((s) => s !== undefined);
+  if (present.length === 0) return;
+  const target = tempStream(join(out, JUDGMENTS));
+  try {
+    for (const s of present) {
+      const path = join(s.dir, JUDGMENTS);
+      // Whole lines only: a shard killed mid-write leaves a torn last line, which its own resume would cut.
+      const { validBytes } = await indexJournal(path, s.requests, s.first).catch((e: Error) => {
+        throw new MergeError(`cannot merge ${path}: ${e.message}`, 'EVALRUN_MERGE_CORRUPT');
+      });
+      if (validBytes === 0) continue;
+      for await (const chunk of createReadStream(path, { encoding: 'utf8', end: validBytes - 1, highWaterMark: 1 << 16 })) await write(target.stream, chunk as string);
+    }
+    await target.done();
+  } catch (e) {
+    await target.discard();
     throw e;
   }
 }
