@@ -533,3 +533,30 @@ describe('judge configs', () => {
     }
   }, 60_000);
 });
+
+describe('shards with judges', () => {
+  it('merge keeps the verdicts and the judge calls: a regrade of the merged run sends nothing', async () => {
+    const server = await startMixed({ answer: answerFor });
+    try {
+      const base = await tempDir('evalrun-judges-shards-');
+      await writeTree(base, { 'rows.csv': DATASET, 'evalrun.yaml': config(server.url, '  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /category, expected: { column: label } }') });
+      const dirs = [join(base, 's1'), join(base, 's2')];
+      for (const [i, out] of dirs.entries()) {
+        const r = await runMain(['run', join(base, 'evalrun.yaml'), '--shard', `${i + 1}/2`, '--out', out, '--quiet'], env);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const merged = join(base, 'merged');
+      const m = await runMain(['merge', ...dirs, '--out', merged], env);
+      expect(m.code, m.stderr).toBe(0);
+      const choices = await readCsvFile(join(merged, 'choices.csv'));
+      expect(choices.map((c) => c['check_qa'])).toEqual(['true', 'true', 'false', 'false', '', '', 'false', 'false']);
+      expect(readFileSync(join(merged, 'judgments.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+      const sent = server.answers.length + server.judges.length;
+      const rg = await runMain(['regrade', merged], env);
+      expect(rg.code, rg.stderr).toBe(0);
+      expect(server.answers.length + server.judges.length).toBe(sent);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
