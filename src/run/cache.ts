@@ -1,8 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, sha256 } from '../util/canonical-json.js';
-
-let writes = 0;
+import { randomBytes } from 'node:crypto';
 
 export interface CachedResponse {
   status: number;
@@ -46,7 +45,7 @@ export class ResponseCache {
     const folder = join(this.dir, key.slice(0, 2));
     await mkdir(folder, { recursive: true });
     // One name per write: two requests with the same body (two choices judged alike) may be answered at once.
-    const tmp = join(folder, `${key}.json.tmp-${process.pid}-${++writes}`);
+    const tmp = join(folder, `${key}.json.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     await writeFile(tmp, JSON.stringify(entry));
     await rename(tmp, join(folder, `${key}.json`));
   }

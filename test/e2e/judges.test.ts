@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { materialOf, VERDICT_SCHEMA_NAME } from '../../src/contracts/judge.js';
 import { simulateCompletion } from '../../src/simulator/simulate.js';
 import { canonicalJson, sha256 } from '../../src/util/canonical-json.js';
-import { cleanEnv, runMain } from '../helpers/cli.js';
+import { cleanEnv, ROOT, runMain } from '../helpers/cli.js';
 import { readCsvFile } from '../helpers/csv.js';
 import { startRun, waitForRecords } from '../helpers/run-process.js';
 import { choice, completion } from '../helpers/shape-server.js';
@@ -558,5 +558,21 @@ describe('shards with judges', () => {
     } finally {
       await server.close();
     }
+  }, 60_000);
+});
+
+describe('the judged demo', () => {
+  it('datasets/demo/judged.yaml runs offline: a judge on every choice, κ against the 8 labelled tickets', async () => {
+    const out = join(await tempDir('evalrun-judges-demo-'), 'run');
+    const run = await runMain(['run', join(ROOT, 'datasets/demo/judged.yaml'), '--out', out, '--quiet'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const stats = await readCsvFile(join(out, 'stats.csv'));
+    expect(stats).toHaveLength(4);
+    for (const s of stats) {
+      expect(s['judged_unscored_rate']).toBe('0');
+      expect(s['judged_kappa']).not.toBe('');
+      expect(Number(s['judge_calls'])).toBeGreaterThan(0);
+    }
+    expect(existsSync(join(out, 'judgments.jsonl'))).toBe(true);
   }, 60_000);
 });
