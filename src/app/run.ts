@@ -7,7 +7,7 @@ import { ApiFatalError, BatchStoppedError, ExitCode, InterruptedError, UsageErro
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
-import { createBatchExecutor, envPause, type BatchProgress } from '../run/index.js';
+import { createBatchExecutor, type BatchProgress, type PausePoint } from '../run/index.js';
 import { ResponseCache } from '../run/index.js';
 import type { ScriptChecks } from '../check/index.js';
 import type { Cell } from '../contracts/plan.js';
@@ -15,7 +15,7 @@ import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
 import { Journal } from '../record/index.js';
-import { RECORDS, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from '../record/index.js';
+import { RECORDS, writeManifest, writeManifestSync, type BatchManifest, type RunManifest, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
 import type { RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
@@ -110,7 +110,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const endpoint = server!.endpoint;
     const serverInfo = provider ?? describeServer(endpoint);
     let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
-    if (!manifest.batch && batchMode && config.batch) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
+    if (!manifest.batch && batchMode && config.batch) manifest = Object.assign({}, manifest, { batch: { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] } });
     if (options.cancelBatches && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
@@ -141,7 +141,12 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts });
+    // The batch executor's port onto run.json: each save hands over a fresh batch section, never one changed later.
+    const saveBatch = async (batch: BatchManifest) => {
+      manifest = Object.assign({}, manifest, { batch });
+      await writeManifest(dir, manifest);
+    };
+    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest, saveBatch, rowsOf, skip: opened.skip, scripts });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
@@ -191,14 +196,15 @@ function chooseExecutor(p: {
   serverInfo: ServerInfo;
   endpoint: OpenEndpoint['endpoint'];
   batchMode: boolean;
-  manifest: () => RunManifest;
+  manifest: RunManifest;
+  saveBatch: (batch: BatchManifest) => Promise<void>;
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
   scripts: ScriptChecks | undefined;
 }): Executor {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
-  const state = p.manifest().batch;
+  const state = p.manifest.batch;
   if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
@@ -208,10 +214,12 @@ function chooseExecutor(p: {
     scripts: p.scripts,
     redact: p.serverInfo.redact,
     dir: p.dir,
-    state,
-    runStartedAt: p.manifest().started_at,
-    save: () => writeManifest(p.dir, p.manifest()),
-    replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+    state: {
+      batch: state,
+      startedAt: p.manifest.started_at,
+      save: p.saveBatch,
+      tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+    },
     cancel: options.cancelBatches,
     abandon: options.abandonBatches,
     maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
@@ -220,6 +228,20 @@ function chooseExecutor(p: {
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
     onNotice: (m) => options.reporter?.onNotice?.(m),
   });
+}
+
+/**
+ * The test hook of the kill -9 tests (test/e2e/batch.test.ts): inert unless EVALRUN_TEST_PAUSE_AT names a point of
+ * the batch protocol; there it says so on stderr and waits to be killed. Read here, at the edge, never in run/.
+ */
+function envPause(env: NodeJS.ProcessEnv): ((point: PausePoint) => Promise<void>) | undefined {
+  const at = env['EVALRUN_TEST_PAUSE_AT'];
+  if (!at) return undefined;
+  return async (point) => {
+    if (point !== at) return;
+    process.stderr.write(`evalrun test pause: ${point}\n`);
+    await new Promise<never>(() => setInterval(() => {}, 60_000));
+  };
 }
 
 /**

@@ -22,7 +22,7 @@ import { DownloadError, downloadLines } from './download.js';
 import { parseOutputLine } from './parse-line.js';
 import { runIndex, runsSize } from './seq-runs.js';
 import type { BatchOutputLine } from './types.js';
-import type { PausePoint } from './batch-executor.js';
+import type { PausePoint } from './protocol.js';
 
 /** Where a line's custom_id is, without parsing the line (the serializer writes no space after the colon). */
 const CUSTOM_ID_FIELD = /"custom_id": ?"([^"]*)"/;
