@@ -19,7 +19,7 @@ import { roundTo } from '../../util/round.js';
 import { retryDelayMs, sleep, withRetry, type RetryPolicy } from '../retry.js';
 import { BatchApiError, batchFailure, type Batch, type BatchApi } from './batch-api.js';
 import { buildBatchFiles, diskSink, linesOf } from './build-files.js';
-import { ingestPart, type IngestResult } from './ingest.js';
+import { openResults, type PartResults, type ResultsOptions } from './ingest.js';
 import { batchApiFatal, formatWait, statedLimit, taskTokens } from './protocol-rules.js';
 import type { LineMeta, LineOutcome } from './parse-line.js';
 import { anyOf, runSet, toRuns } from './seq-runs.js';
@@ -402,17 +402,20 @@ export class BatchProtocol {
       const live = this.state.parts.filter((p) => p.state === 'submitted');
       if (live.length === 0 && this.waiting.length === 0) return;
       let changed = false;
+      const ended: Array<{ part: BatchPart; b: Batch }> = [];
       for (const part of live) {
         const b = await this.retrieve(part);
         changed = this.observe(part, b) || changed;
         this.noteStatus(part, b);
         this.noteOverdue(part, b);
-        if (FINAL.has(b.status)) {
-          await this.save();
-          await this.finish(part, b);
-          changed = true;
-        }
+        if (FINAL.has(b.status)) ended.push({ part, b });
         if (this.stop.aborted || this.stopped) break;
+      }
+      if (ended.length > 0) {
+        // The final statuses are on disk before any result is read.
+        await this.save();
+        await this.finish(ended);
+        changed = true;
       }
       if (changed) await this.save();
       this.progress();
@@ -486,49 +489,73 @@ export class BatchProtocol {
     this.o.onProgress?.(p);
   }
 
-  /** A batch reached a final status: its lines are recorded (or submitted again), then the part is closed. */
-  private async finish(part: BatchPart, b: Batch): Promise<void> {
-    if (b.status === 'failed') {
-      await this.failedValidation(part, b);
-      return;
-    }
-    // Cancelled by anyone but this run: what it finished is recorded, nothing is resubmitted, and the run stops.
-    const foreign = b.status === 'cancelled' && part.cancelled_by !== 'evalrun' && !this.o.cancel;
-    const resend = !this.o.cancel && !foreign;
-    const t0 = performance.now();
-    const result = await this.ingest(part, b, resend);
-    if (!result) return;
-    part.ingest_s = roundTo((performance.now() - t0) / 1000, 3);
-    if (result.anomalies.count > 0) part.line_anomalies = result.anomalies;
-    if (result.lost > 0) part.lost = result.lost;
-    part.state = 'done';
-    await this.save();
-    this.progress();
-    if (foreign) {
-      this.stopped = new BatchStoppedError(
-        `Batch ${b.id} (part ${part.part}) was cancelled outside this run (who cancelled it is unknown: the dashboard, a colleague, a script). ` +
-          `Its ${b.request_counts?.completed ?? 0} finished requests are recorded; nothing was resubmitted. Resume with --resume to send the requests it did not run.`,
-      );
-      return;
-    }
-    const retry = result.retry;
-    if (retry.length > 0) {
-      retry.sort((a, c) => a - c);
-      const again = runSet(toRuns(retry));
-      this.o.onNotice?.(`Batch part ${part.part} (${b.status}): ${retry.length} request${retry.length === 1 ? '' : 's'} to submit again (attempt ${part.attempt + 1} of ${this.maxAttempts}).`);
-      this.dispatched -= retry.length;
-      await this.submitParts(this.o.state.tasks(again), part.attempt + 1);
+  /**
+   * Batches that reached a final status in the same poll: their result files are downloaded, then their lines are
+   * recorded in one pass over the plan (not one per part), then each part is closed and what is to be sent again is
+   * submitted in new parts.
+   */
+  private async finish(ended: Array<{ part: BatchPart; b: Batch }>): Promise<void> {
+    const open: Array<{ part: BatchPart; b: Batch; foreign: boolean; results: PartResults; holds: (seq: number) => boolean; downloadS: number }> = [];
+    try {
+      for (const { part, b } of ended) {
+        if (b.status === 'failed') {
+          await this.failedValidation(part, b);
+          continue;
+        }
+        // Cancelled by anyone but this run: what it finished is recorded, nothing is resubmitted, and the run stops.
+        const foreign = b.status === 'cancelled' && part.cancelled_by !== 'evalrun' && !this.o.cancel;
+        const t0 = performance.now();
+        const results = await openResults(this.resultsOptions(part, b, !this.o.cancel && !foreign));
+        if (!results) return;
+        open.push({ part, b, foreign, results, holds: runSet(part.seqs), downloadS: (performance.now() - t0) / 1000 });
+      }
+      if (open.length === 0) return;
+      const t0 = performance.now();
+      for await (const task of this.o.state.tasks(anyOf(open.map((x) => x.holds)))) {
+        if (this.abort.aborted) return;
+        await open.find((x) => x.holds(task.seq))!.results.take(task);
+      }
+      const walkS = (performance.now() - t0) / 1000;
+      const requests = open.reduce((n, x) => n + x.part.requests, 0);
+      const again = new Map<number, number[]>();
+      for (const { part, b, foreign, results, downloadS } of open) {
+        const result = results.result();
+        // The pass is shared: each part is charged its share, so that the parts' ingest_s add up to the time taken.
+        part.ingest_s = roundTo(downloadS + (walkS * part.requests) / requests, 3);
+        if (result.anomalies.count > 0) part.line_anomalies = result.anomalies;
+        if (result.lost > 0) part.lost = result.lost;
+        part.state = 'done';
+        if (foreign) {
+          this.stopped ??= new BatchStoppedError(
+            `Batch ${b.id} (part ${part.part}) was cancelled outside this run (who cancelled it is unknown: the dashboard, a colleague, a script). ` +
+              `Its ${b.request_counts?.completed ?? 0} finished requests are recorded; nothing was resubmitted. Resume with --resume to send the requests it did not run.`,
+          );
+        } else if (result.retry.length > 0) {
+          this.o.onNotice?.(`Batch part ${part.part} (${b.status}): ${result.retry.length} request${result.retry.length === 1 ? '' : 's'} to submit again (attempt ${part.attempt + 1} of ${this.maxAttempts}).`);
+          again.set(part.attempt + 1, (again.get(part.attempt + 1) ?? []).concat(result.retry));
+        }
+      }
+      await this.save();
+      this.progress();
+      // Stopped by someone else's cancel: the lines to send again stay unrecorded, so a resume sends them.
+      if (this.stopped) return;
+      for (const [attempt, seqs] of again) {
+        seqs.sort((a, c) => a - c);
+        this.dispatched -= seqs.length;
+        await this.submitParts(this.o.state.tasks(runSet(toRuns(seqs))), attempt);
+      }
+    } finally {
+      for (const x of open) x.results.close();
     }
   }
 
-  /** Reads a final batch's results into records; undefined when the run stopped before they were all read. */
-  private async ingest(part: BatchPart, b: Batch, resend: boolean): Promise<IngestResult | undefined> {
-    return ingestPart({
+  /** How a final batch's result files are read and its lines recorded. */
+  private resultsOptions(part: BatchPart, b: Batch, resend: boolean): ResultsOptions {
+    return {
       api: this.api,
       part,
       batch: b,
       dir: join(this.o.dir, 'batches'),
-      tasks: this.o.state.tasks(runSet(part.seqs)),
       idleMs: this.o.idleMs,
       tries: Math.max(3, this.maxAttempts),
       backoffMs: (k) => retryDelayMs({ status: undefined, headers: undefined }, k, this.o.retry),
@@ -552,7 +579,7 @@ export class BatchProtocol {
       repeat: this.o.repeat,
       maxN: this.o.maxN,
       pause: this.o.pause,
-    });
+    };
   }
 
   /**

@@ -46,6 +46,8 @@ class World {
   /** Records in the order written, as records.jsonl holds them. */
   readonly records: RequestRecord[] = [];
   readonly notices: string[] = [];
+  /** Passes over the plan (each one a read of the dataset in a real run). */
+  passes = 0;
   readonly cells = [cell(0, 'm-a'), cell(1, 'm-b')];
   readonly tasks: Task[];
 
@@ -68,7 +70,10 @@ class World {
   async session(o: SessionOptions = {}): Promise<BatchProtocolResult> {
     // What the resume skips: recorded requests, except failures with --retry-errors.
     const done = new Set([...this.latest().values()].filter((r) => !(o.retryErrors && r.error)).map((r) => r.seq));
-    const tasks = (want: (seq: number) => boolean) => gen(this.tasks.filter((t) => want(t.seq) && !done.has(t.seq)));
+    const tasks = (want: (seq: number) => boolean) => {
+      this.passes++;
+      return gen(this.tasks.filter((t) => want(t.seq) && !done.has(t.seq)));
+    };
     const check = makeChoiceChecker({}, this.cells);
     const stop = new AbortController();
     const clock: Clock = {
@@ -146,6 +151,15 @@ describe('the batch protocol: the order of steps', () => {
     ]);
   });
 
+  it('parts that end in the same poll are read in one pass over the plan, not one each', async () => {
+    const w = await world(4);
+    await w.session({ maxRequests: 2 });
+    expect(w.batch.parts).toHaveLength(4);
+    expect(w.records).toHaveLength(8);
+    // One pass to submit, one to record the four parts' results.
+    expect(w.passes).toBe(2);
+  });
+
   it('a part per max_requests; run.json snapshots are never changed after they are saved', async () => {
     const w = await world(4);
     const first = w.batch;
@@ -205,7 +219,8 @@ describe("someone else's decisions", () => {
     const r = await w.session();
     expect(r.fatal).toBeInstanceOf(BatchStoppedError);
     expect((r.fatal as Error).message).toMatch(/was cancelled outside this run .*nothing was resubmitted/);
-    expect([...w.latest().keys()].sort()).toEqual([0]);
+    // The other part ended in the same poll: its answers are recorded too (paid for), before the run stops.
+    expect([...w.latest().keys()].sort()).toEqual([0, 1, 3]);
     expect(w.api.batches.size).toBe(2);
     const again = await w.session();
     expect(again.fatal).toBeUndefined();
@@ -318,7 +333,8 @@ describe('resume after each protocol state', () => {
     expect(w.records).toHaveLength(6);
     expect(w.api.submittedOnce()).toBe(true);
     if (point === 'after-create') expect(w.notices.join('\n')).toMatch(/found batch batch_\w+, created before the last session stopped; adopted it/);
-    if (point === 'ingesting') expect(w.records.slice(0, 3).map((r) => r.seq)).toEqual([0, 2, 4]);
+    // Both parts end in the same poll and are read in one pass: killed at the third line of the first.
+    if (point === 'ingesting') expect(w.records.slice(0, 5).map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('a run whose parts are all done: a resume submits nothing', async () => {
