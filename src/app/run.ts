@@ -232,13 +232,15 @@ function chooseExecutor(p: {
 
 /**
  * The test hook of the kill -9 tests (test/e2e/batch.test.ts): inert unless EVALRUN_TEST_PAUSE_AT names a point of
- * the batch protocol; there it says so on stderr and waits to be killed. Read here, at the edge, never in run/.
+ * the batch protocol; there it says so on stderr and waits to be killed (`ingesting`: at the third line, so that
+ * some of a part's lines are recorded and some not). Read here, at the edge, never in run/.
  */
 function envPause(env: NodeJS.ProcessEnv): ((point: PausePoint) => Promise<void>) | undefined {
   const at = env['EVALRUN_TEST_PAUSE_AT'];
   if (!at) return undefined;
+  let lines = 0;
   return async (point) => {
-    if (point !== at) return;
+    if (point !== at || (point === 'ingesting' && ++lines < 3)) return;
     process.stderr.write(`evalrun test pause: ${point}\n`);
     await new Promise<never>(() => setInterval(() => {}, 60_000));
   };

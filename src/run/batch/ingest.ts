@@ -244,10 +244,10 @@ export async function openResults(o: ResultsOptions): Promise<PartResults | unde
       else ({ line, patch } = repeatSet(task, Array.from({ length: n }, (_, k) => lineAt(task, base + k, customIdOf(task.seq, k)))));
       if (line.error?.code === BATCH_RESULT_LOST) result.lost++;
       if ((await o.record(task, line, patch)) === 'resend') result.retry.push(task.seq);
-      if (++taken === 3) await o.pause?.('ingesting');
+      if (o.pause) await o.pause('ingesting');
       // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
       // records outlive a scavenge and V8 grows its young generation later (~15 MB less peak RSS, RESULTS.md).
-      if (taken % INGEST_YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (++taken % INGEST_YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
     },
     result() {
       if (anomalies.count > 0) {

@@ -41,7 +41,10 @@ export interface BatchProgress {
   limitWaitS?: number | undefined;
 }
 
-/** The protocol's dangerous instants, where the kill -9 tests stop the process (test/e2e/batch.test.ts). */
+/**
+ * The protocol's dangerous instants, where the kill -9 tests stop the process (test/e2e/batch.test.ts):
+ * `ingesting` comes before each result line is recorded, the others once per part.
+ */
 export type PausePoint = 'after-upload' | 'after-create' | 'ingesting';
 
 /** What the protocol persists and reads back; the use case implements it over run.json and the plan. */
