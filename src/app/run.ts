@@ -45,10 +45,6 @@ export interface RunEvalOptions extends PrepareOptions {
   reporter?: RunReporter | undefined;
   /** `--shard I/K`: run only the I-th of K shares of the plan (src/plan/shard.ts); merge them with `evalrun merge`. */
   shard?: ShardSpec | undefined;
-  /** `evalrun cancel`: resume the run's batch side only to cancel its live batches and record what they finished. */
-  cancelBatches?: boolean | undefined;
-  /** `evalrun cancel --abandon`: also forget the live batches the server no longer knows (404). */
-  abandonBatches?: boolean | undefined;
 }
 
 export interface RunReporter {
@@ -72,7 +68,20 @@ export interface RunResult {
 }
 
 /** The library entry point: what `evalrun run` does. */
-export async function runEval(options: RunEvalOptions): Promise<RunResult> {
+export function runEval(options: RunEvalOptions): Promise<RunResult> {
+  return runSession(options, undefined);
+}
+
+/**
+ * `evalrun cancel` (app/cancel.ts): the run's session opened as a resume, its batch side only: the live batches are
+ * cancelled and what they finished recorded; `abandon` also forgets those the server no longer knows (404).
+ */
+export interface CancelAction {
+  abandon: boolean;
+}
+
+/** A session of the run in `options.out`: a run or resume, or with `cancel` the cancellation of its live batches. */
+export async function runSession(options: RunEvalOptions, cancel: CancelAction | undefined): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
   const resume = Boolean(options.resume || options.retryErrors);
   if (resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
@@ -92,7 +101,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // batches are all finished resumes in the mode the config and flags ask for. Batch mode sends nothing over the
     // synchronous HTTP pool, so that is not opened.
     const liveBatches = Boolean(claim.previous?.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted'));
-    const batchMode = liveBatches || options.cancelBatches === true || Boolean(config.batch);
+    const batchMode = liveBatches || cancel !== undefined || Boolean(config.batch);
     const connect = async (stateDir: string | undefined) => {
       server = await openEndpoint(config, { env: options.env, simulatorStateDir: stateDir });
       if (!batchMode) provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
@@ -111,7 +120,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const serverInfo = provider ?? describeServer(endpoint);
     let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
     if (!manifest.batch && batchMode && config.batch) manifest = Object.assign({}, manifest, { batch: { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] } });
-    if (options.cancelBatches && !liveBatches) {
+    if (cancel && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
     await writeManifest(dir, manifest);
@@ -146,7 +155,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       manifest = Object.assign({}, manifest, { batch });
       await writeManifest(dir, manifest);
     };
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest, saveBatch, rowsOf, skip: opened.skip, scripts });
+    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest, saveBatch, rowsOf, skip: opened.skip, scripts });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
@@ -163,7 +172,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const fatal = result.fatal;
     const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
-    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
+    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || cancel ? 'interrupted' : 'complete';
     manifest = endSession(manifest, status, result.recorded);
     const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
     const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
@@ -188,6 +197,7 @@ const SIMULATOR_DIR = 'simulator';
  */
 function chooseExecutor(p: {
   options: RunEvalOptions;
+  cancel: CancelAction | undefined;
   config: Config;
   cells: readonly Cell[];
   dir: string;
@@ -220,8 +230,8 @@ function chooseExecutor(p: {
       save: p.saveBatch,
       tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
     },
-    cancel: options.cancelBatches,
-    abandon: options.abandonBatches,
+    cancel: p.cancel !== undefined,
+    abandon: p.cancel?.abandon,
     maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
     cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
     pause: envPause(options.env ?? process.env),
