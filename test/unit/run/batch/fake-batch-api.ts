@@ -60,8 +60,11 @@ export class FakeBatchApi implements BatchApi {
   listFailures = 0;
   /** No Batch API: /files and /batches answer 404. */
   noBatchApi = false;
-  /** Polls a batch answers in_progress before it ends. */
+  /** Polls a batch answers `liveStatus` before it ends. */
   pollsBeforeEnd = 1;
+  liveStatus = 'in_progress';
+  /** A new batch's expires_at, from its creation. */
+  expiresInS = 86_400;
   /** How a batch ends, by the order of its creation (1-based) and its lines; default every line answered. */
   end: (lines: InputLine[], nth: number) => Ending = (lines) => ({ status: 'completed', output: lines.map((l) => answerLine(l.custom_id)) });
   /** Downloads of each file, and what the k-th download of a file gives. */
@@ -124,7 +127,7 @@ export class FakeBatchApi implements BatchApi {
       completion_window: '24h',
       status: 'validating',
       created_at: this.clockS(),
-      expires_at: this.clockS() + 86_400,
+      expires_at: this.clockS() + this.expiresInS,
       output_file_id: null,
       error_file_id: null,
       request_counts: { total: lines.length, completed: 0, failed: 0 },
@@ -146,7 +149,7 @@ export class FakeBatchApi implements BatchApi {
     if (!FINAL.has(b.status)) {
       b.polls++;
       if (b.polls > this.pollsBeforeEnd) this.settle(b, this.end(b.lines, (b as unknown as { nth: number }).nth));
-      else b.status = 'in_progress';
+      else b.status = this.liveStatus as Batch['status'];
     }
     return this.view(b);
   }

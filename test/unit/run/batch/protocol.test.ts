@@ -266,6 +266,40 @@ describe("someone else's decisions", () => {
   });
 });
 
+describe('servers that are not OpenAI, limits', () => {
+  it('a status outside the API list is reported once and polled until the batch ends', async () => {
+    const w = await world(1);
+    w.api.liveStatus = 'queued';
+    w.api.pollsBeforeEnd = 4;
+    expect((await w.session()).fatal).toBeUndefined();
+    expect(w.notices.filter((n) => /reports status 'queued', which is not one of the Batch API's/.test(n))).toHaveLength(2);
+    expect(w.codes()).toEqual(['answered', 'answered']);
+  });
+
+  it('a batch more than an hour past its expires_at stops the run (exit 7), nothing resubmitted', async () => {
+    const w = await world(1);
+    w.api.expiresInS = -3601;
+    w.api.pollsBeforeEnd = 1000;
+    const r = await w.session();
+    expect(r.fatal).toBeInstanceOf(BatchStoppedError);
+    expect((r.fatal as Error).message).toMatch(/more than an hour past its expires_at .*Nothing was resubmitted/);
+    expect(w.api.submittedOnce()).toBe(true);
+    expect(w.records).toHaveLength(0);
+  });
+
+  it('token_limit_exceeded: the refused part waits and is submitted again; one over the stated limit is split; nothing runs twice', async () => {
+    const w = await world(4);
+    const refusal = (limit: number) => ({ status: 'failed', validation: [{ code: 'token_limit_exceeded', message: `Enqueued token limit reached for m-a. Limit: ${limit} enqueued tokens.`, line: null }] });
+    w.api.end = (lines, nth) => (nth === 1 ? refusal(1_000_000) : nth === 3 ? refusal(10) : { status: 'completed', output: lines.map((l) => answerLine(l.custom_id)) });
+    expect((await w.session()).fatal).toBeUndefined();
+    expect(w.notices.join('\n')).toMatch(/it is submitted again in 1 s \(wait 1 of 8\)/);
+    expect(w.notices.join('\n')).toMatch(/exceed the limit, so it is split into parts of 1 requests/);
+    expect(w.codes()).toEqual(Array(8).fill('answered'));
+    expect(w.api.maxRan()).toBe(1);
+    expect(w.records).toHaveLength(8);
+  });
+});
+
 describe('results the provider may have charged for: recorded as batch_result_lost, never resubmitted', () => {
   it('completed with no output file', async () => {
     const w = await world(1);
