@@ -24,7 +24,9 @@ export class ReportThread {
   private fail: ((e: Error) => void) | undefined;
 
   constructor(manifest: RunManifest, dir: string) {
-    this.worker = new Worker(WORKER, { resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.YG ?? 8) } });
+    // A young generation smaller than V8's default: the thread's garbage is short-lived rows and records, and its
+    // default would add to the process's peak RSS about as much again as the thread's own work (RESULTS.md, graders).
+    this.worker = new Worker(WORKER, { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     this.worker.on('message', (m: FromReportWorker) => {
       if ('ack' in m) {
         this.inFlight--;
