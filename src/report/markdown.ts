@@ -6,6 +6,9 @@ import { plural } from '../util/plural.js';
 import { shardRowsText } from '../util/shard-rows-text.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
+const score = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : '–');
+/** A mean score and its 95% interval: `0.412 (0.401–0.423)`. */
+const scoreText = (mean: unknown, low: unknown, high: unknown) => (typeof mean !== 'number' ? '–' : typeof low === 'number' && typeof high === 'number' ? `${score(mean)} (${score(low)}–${score(high)})` : score(mean));
 /** Markdown table cells: pipes and newlines would break the row; `<` would be read as HTML by GitHub. */
 export const mdCell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\r?\n/g, ' ');
 
@@ -59,11 +62,17 @@ export function summaryMarkdown(summary: Summary): string {
   const hasSchema = summary.cells.some((c) => c.schema_checked > 0);
   type Column = [string, (c: CellStats) => string];
   const rateColumn = (header: string, metric: string): Column => [header, (c) => pct(field(c, metric)) + marker(find(c.cell, metric))];
+  const scored = new Set(summary.scored_checks ?? []);
+  // A scored check's mean score with its 95% interval, and the share of its answers it could not score.
+  const scoreColumns = (name: string): Column[] => [
+    [`${name} score`, (c) => scoreText(field(c, `${name}_score_mean`), field(c, `${name}_score_mean_low`), field(c, `${name}_score_mean_high`)) + marker(find(c.cell, `${name}_score_mean`))],
+    [`${name} unscored`, (c) => pct(field(c, `${name}_unscored_rate`))],
+  ];
   const columns: Column[] = [
     ['choices', (c) => String(c.choices)],
     ...(hasSchema ? [rateColumn('schema ok', 'schema_valid_rate')] : []),
     ...(hasJson ? [rateColumn('json ok', 'json_valid_rate')] : []),
-    ...checks.map((name) => rateColumn(name, `${name}_pass_rate`)),
+    ...checks.flatMap((name) => [rateColumn(name, `${name}_pass_rate`), ...(scored.has(name) ? scoreColumns(name) : [])]),
     ['length', (c) => pct(c.length_rate) + marker(find(c.cell, 'length_rate'))],
     // A tool-calling config answers in tool calls: without this column its choices would seem to vanish from the rates.
     ...(summary.cells.some((c) => c.tool_calls > 0) ? [rateColumn('tool calls', 'tool_calls_rate')] : []),
