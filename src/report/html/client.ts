@@ -143,10 +143,15 @@ export const CLIENT_SCRIPT = String.raw`
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });
-  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals.' + (s.scored_checks && s.scored_checks.length ? ' Scores (_score_mean): the mean over the choices a check scored, with a 95% t-interval; _unscored_rate: the share it could not score.' : '') + ' ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).' + (s.pick && s.pick.frontier.length ? ' ◆: on the quality-cost frontier (Which to pick).' : ''));
+  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals.' + (s.scored_checks && s.scored_checks.length ? ' Scores (_score_mean): the mean over the choices a check scored, with a 95% t-interval; under it, the share of answers it could not score (_unscored_rate).' : '') + ' ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).' + (s.pick && s.pick.frontier.length ? ' ◆: on the quality-cost frontier (Which to pick).' : ''));
+  // A scored check's unscored rate is shown under its mean score, not in a column of its own: the table must fit.
+  var unscoredOf = function (m) { return m.replace(/_score_mean$/, '_unscored_rate'); };
+  var tableMetrics = metricNames.filter(function (m) {
+    return !(/_unscored_rate$/.test(m) && metricNames.indexOf(m.replace(/_unscored_rate$/, '_score_mean')) >= 0);
+  });
   var sortKey = function (node, v) { node.setAttribute('data-sort', v == null ? '' : String(v)); return node; };
   var cellsTable = table(
-    ['cell', 'choices'].concat(metricNames, ['p50 ms', 'p95 ms', 'cost']),
+    ['cell', 'choices'].concat(tableMetrics, ['p50 ms', 'p95 ms', 'cost']),
     data.cells.map(function (c) {
       var isBase = data.comparison && data.comparison.baseline === c.id;
       var onFrontier = c.pick && c.pick.frontier;
@@ -154,12 +159,15 @@ export const CLIENT_SCRIPT = String.raw`
       idCell.appendChild(viewLink(c.id, 'cell', c.id, "this cell's answers, row by row, in evalrun view (evalrun view DIR)"));
       idCell.appendChild(document.createTextNode((isBase ? ' (baseline)' : '') + (onFrontier ? ' ◆' : '')));
       return el('tr', { className: (isBase ? 'baseline' : '') + (onFrontier ? ' frontier' : '') }, [sortKey(idCell, c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
-        metricNames.map(function (m) {
+        tableMetrics.map(function (m) {
           var r = c.rates[m];
-          if (!r || !r.n) return sortKey(td('–', 'num'), null);
+          var u = r && r.mean !== undefined ? c.rates[unscoredOf(m)] : undefined;
+          if (!r || !r.n) return sortKey(td(u && u.n ? pct(u.k / u.n) + ' unscored' : '–', 'num', u && u.n ? u.k + ' of ' + u.n + ' answers unscored' : undefined), null);
           var cmp = comparisonRow(c.id, m);
           var cls = 'num' + (cmp && cmp.significant ? ' sig-' + cmp.change : '');
-          return sortKey(td(metricText(r) + mark(cmp), cls, metricTitle(r)), metricValue(r));
+          var node = td(metricText(r) + mark(cmp), cls, metricTitle(r) + (u && u.n ? '; ' + u.k + ' of ' + u.n + ' answers unscored' : ''));
+          if (u && u.n) node.appendChild(el('div', { className: 'unscored', text: pct(u.k / u.n) + ' unscored' }));
+          return sortKey(node, metricValue(r));
         }),
         [sortKey(td(num(c.latency_p50_ms), 'num'), c.latency_p50_ms), sortKey(td(num(c.latency_p95_ms), 'num'), c.latency_p95_ms), sortKey(td(usd(c.cost_usd), 'num'), c.cost_usd)]
       ));
