@@ -350,6 +350,27 @@ describe('regrade', () => {
     expect((await readdir(dir)).filter((f) => f.startsWith('regrade.'))).toEqual([]);
   });
 
+  it('a check removed from the config leaves nothing of it behind, and no API key is needed', async () => {
+    const dir = join(base, 'removed');
+    await cp(join(base, 'run'), dir, { recursive: true });
+    const fewer = join(base, 'fewer.yaml');
+    await writeFile(fewer, config(server, { checks: '  - { name: total_ok, type: number, pointer: /total, expected: { column: total }, tolerance: 0.01 }' }));
+    const sent = server.requests.length;
+    const cli = await runMain(['regrade', dir, '--config', fewer], cleanEnv({}));
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(server.requests.length).toBe(sent);
+    const header = (await readFile(join(dir, 'choices.csv'), 'utf8')).split('\n')[0]!.split(',');
+    expect(header).toEqual(expect.arrayContaining(['check_total_ok', 'total_ok_score', 'total_ok_reason']));
+    expect(header.filter((h) => /quality|items_match|summary_close/.test(h))).toEqual([]);
+    const records = (await readFile(join(dir, 'records.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    for (const c of records.flatMap((r) => r.choices)) {
+      expect(Object.keys(c.checks)).toEqual(['total_ok']);
+      expect(Object.keys(c.check_scores)).toEqual(['total_ok']);
+      expect(Object.keys(c.check_reasons ?? {}).filter((k) => k !== 'total_ok')).toEqual([]);
+    }
+    expect(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ checks: ['total_ok'], scored_checks: ['total_ok'] });
+  });
+
   it('refuses a config whose requests differ, naming the difference, and changes nothing', async () => {
     const dir = join(base, 'refused');
     await cp(join(base, 'run'), dir, { recursive: true });
