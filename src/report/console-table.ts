@@ -1,5 +1,6 @@
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { textTable } from '../util/text-table.js';
+import { showsRate } from './seen-rates.js';
 
 const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)}`);
@@ -70,7 +71,7 @@ export function formatSummaryTable(summary: Summary, sortBy: SortKey = 'cell'): 
     });
   }
   // Refusals overlap the finish reasons (a refusal ends with 'stop'): a column of their own, when there are any.
-  const finish = summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [...COLUMNS.slice(0, 7), REFUSAL] : COLUMNS.slice(0, 7);
+  const finish = showsRate('refusal_rate', summary.cells) ? [...COLUMNS.slice(0, 7), REFUSAL] : COLUMNS.slice(0, 7);
   // Scores after json_ok and schema_ok, the other judgments of the answers.
   const columns = [...finish, ...COLUMNS.slice(7, 9), ...scoreColumns(summary), ...COLUMNS.slice(9)];
   return textTable(

@@ -1,6 +1,7 @@
 import type { ComparisonRow } from '../stats/index.js';
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
+import { showsRate } from './seen-rates.js';
 import { formatPickCost, formatPickMetric, pickHeading, recommendationText } from './pick.js';
 import { plural } from '../util/plural.js';
 import { shardRowsText } from '../util/shard-rows-text.js';
@@ -75,10 +76,10 @@ export function summaryMarkdown(summary: Summary): string {
     ...checks.flatMap((name) => [rateColumn(name, `${name}_pass_rate`), ...(scored.has(name) ? scoreColumns(name) : [])]),
     ['length', (c) => pct(c.length_rate) + marker(find(c.cell, 'length_rate'))],
     // A tool-calling config answers in tool calls: without this column its choices would seem to vanish from the rates.
-    ...(summary.cells.some((c) => c.tool_calls > 0) ? [rateColumn('tool calls', 'tool_calls_rate')] : []),
+    ...(showsRate('tool_calls_rate', summary.cells) ? [rateColumn('tool calls', 'tool_calls_rate')] : []),
     ['error', (c) => pct(c.error_rate) + marker(find(c.cell, 'error_rate'))],
     ...(summary.cells.some((c) => c.other > 0) ? [['other', (c: CellStats) => pct(c.other_rate)] as Column] : []),
-    ...(summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [['refusal', (c: CellStats) => pct(c.refusal_rate)] as Column] : []),
+    ...(showsRate('refusal_rate', summary.cells) ? [['refusal', (c: CellStats) => pct(c.refusal_rate)] as Column] : []),
     ['p50 ms', (c) => (c.latency_p50_ms === null ? '–' : String(Math.round(c.latency_p50_ms)))],
     ['cost', (c) => formatUsd(c.cost_usd ?? null)],
   ];

@@ -5,6 +5,7 @@ import { field, type CellStats, type Summary } from '../../contracts/summary.js'
 import { metricsFor, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
 import { recommendationText } from '../pick.js';
+import { showsRate } from '../seen-rates.js';
 import { VIEW_DEFAULT_PORT, VIEW_QUERY } from '../../contracts/view.js';
 
 export interface HtmlCell {
@@ -55,14 +56,11 @@ export interface HtmlData {
   generated_at: string;
 }
 
-const ONLY_WHEN_SEEN = new Set(['tool_calls_rate', 'refusal_rate']);
-
 export function htmlData(summary: Summary, latencies: readonly LatencySamples[], failing: FailingChoice[], failingTotal: number): HtmlData {
   const { cells, comparison, gates, ...rest } = summary;
   // The rates, and a scored check's mean score and unscored rate after its pass rate (where both are shown).
-  // Tool calls and refusals only when some cell has any, as in summary.md: elsewhere they are columns of zeros.
   const metrics = metricsFor(summary.checks ?? [], summary.scored_checks ?? []).filter(
-    (m) => m.kind !== 'latency' && cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0) && (!ONLY_WHEN_SEEN.has(m.name) || cells.some((c) => ((field(c, m.count!) as number | undefined) ?? 0) > 0)),
+    (m) => m.kind !== 'latency' && cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0) && showsRate(m.name, cells),
   );
   const axes = summary.axes ?? [];
   const htmlCells = cells.map((c, i) => htmlCell(c, latencies[i], metrics, axes, summary.pick));
