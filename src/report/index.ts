@@ -18,3 +18,4 @@ export { summaryMarkdown, partialNote } from './markdown.js';
 export { ReportPass } from './report-pass.js';
 export { writeReports } from './write-reports.js';
 export type { RunComparison } from './compare-runs.js';
+export { ReportThread } from './report-thread.js';
