@@ -6,7 +6,7 @@ import { canonicalJson } from '../util/canonical-json.js';
 import { DEFAULT_ALPHA, emptyEvaluation } from '../contracts/evaluation.js';
 import { suggest } from '../util/suggest.js';
 import { compareMetric, METHOD_NOTE, type CompareOptions, type ComparisonItem, type ComparisonRow, type RowValues } from '../stats/index.js';
-import type { LatencySamples } from './cell-stats.js';
+import type { CellAccumulator, LatencySamples } from './cell-stats.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
 import { ReportCollector } from './collector.js';
 import { scoredCheckNames } from '../contracts/checks.js';
@@ -195,7 +195,10 @@ export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[],
 
 /** A score's unpaired fallback works on the scores' moments, latency on the requests'. */
 export function momentsOf(collector: ReportCollector, cell: number, metric: MetricDef): ReturnType<LatencySamples['moments']> | undefined {
-  const c = collector.cells[cell]!;
+  return cellMoments(collector.cells[cell]!, metric);
+}
+
+export function cellMoments(c: CellAccumulator, metric: MetricDef): ReturnType<LatencySamples['moments']> {
   return metric.kind === 'score' ? c.scoreMoments(metric.name.slice(0, -'_score_mean'.length)) : c.latencies.moments();
 }
 

@@ -220,6 +220,27 @@ describe('evalrun history', () => {
     }
   });
 
+  it('compares a run whose dataset changed unpaired, latency included, whether read afresh or from what it kept', async () => {
+    const dir = join(base, 'runs', 'fewer');
+    const rows = (await readFile(join(DEMO, 'tickets.csv'), 'utf8')).trimEnd().split('\n');
+    const files = await writeTree(join(base, 'fewer-cfg'), { 'tickets.csv': `${rows.slice(0, -6).join('\n')}\n`, 'fewer.yaml': config().replace(join(DEMO, 'tickets.csv'), join(base, 'fewer-cfg', 'tickets.csv')) });
+    const r = await runMain(['run', files['fewer.yaml']!, '--out', dir, '--quiet']);
+    expect([0, 1]).toContain(r.code);
+    const out = await tempDir('evalrun-history-fewer-');
+    for (const pass of ['cold', 'kept']) {
+      expect((await runMain(['history', dirs['n3']!, dir, '--out', out, '--metric', 'latency_mean_ms', '--metric', 'json_valid_rate'])).code, pass).toBe(0);
+      const h = JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as HistoryJson;
+      expect(h.transitions[0]!.test).toBe('unpaired');
+      const csv = (await readCsvFile(join(out, 'history.csv'))).filter((x) => x['run_dir'] === dir);
+      expect(csv.length).toBe(4);
+      for (const line of csv) {
+        expect(line['vs_previous_test'], `${pass} ${line['metric']} ${line['cell']}`).toBe('unpaired');
+        // Judged, not skipped: the latency and score moments are kept on every path, not only the journal's.
+        expect(line['vs_previous_p_adjusted'], `${pass} ${line['metric']} ${line['cell']}`).not.toBe('');
+      }
+    }
+  });
+
   it('shows an incomplete run but never judges it', async () => {
     const h = await history([dirs['n1']!, dirs['n2']!, dirs['n3']!, dirs['inc']!, '--fail-on-drift']);
     expect(h.code).toBe(0);
