@@ -72,7 +72,20 @@ export function pairedSignFlip(a: ArrayLike<number>, b: ArrayLike<number>, seed 
   const n = diffs.length;
   if (n === 0) return { pairs: 0, meanA: NaN, meanB: NaN, diff: NaN, interval: null, p: null, method: 'sign-flip-exact', diffs, test: null };
   const test = signFlipTest(diffs, seed);
-  return { pairs: n, meanA: sumA / n, meanB: sumB / n, diff: (sumB - sumA) / n, interval: tInterval(diffs), p: test.p(0), method: test.method, diffs, test };
+  return {
+    pairs: n,
+    meanA: sumA / n,
+    meanB: sumB / n,
+    diff: (sumB - sumA) / n,
+    // Computed when read: compare and history show the inverted test's interval, not this one.
+    get interval() {
+      return tInterval(diffs);
+    },
+    p: test.p(0),
+    method: test.method,
+    diffs,
+    test,
+  };
 }
 
 /** The two-sided p-value of "no difference" on these differences: `signFlipTest(d).p(0)`. */
@@ -201,7 +214,7 @@ function patternTest(d: readonly number[], pat: Patterns, method: PairedMethod):
   const estimate = S / m;
   const t = 1e-9 * Math.max(1, scale);
   // Σ±d over 8 rows at a time from a table of the 256 sign bytes: a pattern's sum is m/8 look-ups.
-  const bytes = pat.words * 4;
+  const bytes = Math.ceil(m / 8);
   const table = new Float64Array(bytes * 256);
   for (let g = 0; g < bytes; g++) {
     let base = 0;
@@ -213,19 +226,15 @@ function patternTest(d: readonly number[], pat: Patterns, method: PairedMethod):
     }
   }
   const { count, words, bits, B } = pat;
-  const A = new Float64Array(count);
+  const sumOf = (k: number) => {
+    const base = k * words;
+    let a = 0;
+    for (let g = 0; g < bytes; g++) a += table[(g << 8) | ((bits[base + (g >> 2)]! >>> ((g & 3) << 3)) & 255)]!;
+    return a;
+  };
   const threshold = Math.abs(S) - t;
   let extreme0 = 0;
-  for (let k = 0; k < count; k++) {
-    let a = 0;
-    for (let w = 0; w < words; w++) {
-      const word = bits[k * words + w]!;
-      const g = w * 4 * 256;
-      a += table[g + (word & 255)]! + table[g + 256 + ((word >>> 8) & 255)]! + table[g + 512 + ((word >>> 16) & 255)]! + table[g + 768 + (word >>> 24)]!;
-    }
-    A[k] = a;
-    if (Math.abs(a) >= threshold) extreme0++;
-  }
+  for (let k = 0; k < count; k++) if (Math.abs(sumOf(k)) >= threshold) extreme0++;
   const exact = method === 'sign-flip-exact';
   const pOf = (c: number) => Math.min(1, exact ? c / count : (1 + c) / (1 + count));
   const p0 = pOf(extreme0);
@@ -242,7 +251,7 @@ function patternTest(d: readonly number[], pat: Patterns, method: PairedMethod):
         always++;
         continue;
       }
-      const a = A[k]!;
+      const a = sumOf(k);
       const e1 = t / (m - b);
       const e2 = t / (m + b);
       const u = (S - a) / (m - b);
@@ -338,74 +347,80 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
   }
   const width = tMax - tMin + 1;
   if ((rows + 1) * width > LATTICE_ATOMS_MAX || work > LATTICE_WORK_MAX) return undefined;
-  let dist = new Float64Array((rows + 1) * width);
-  let next = new Float64Array((rows + 1) * width);
-  dist[0 * width + (0 - tMin)] = 1;
-  let pr = 0;
-  let lo = 0;
-  let hi = 0;
-  for (const [w, k] of groups) {
-    const binom = binomial(k);
-    next.fill(0);
-    for (let P = 0; P <= pr; P++) {
-      for (let T = lo; T <= hi; T++) {
-        const q = dist[P * width + (T - tMin)]!;
-        if (q === 0) continue;
-        for (let j = 0; j <= k; j++) {
-          const at = (P + j) * width + (T + j * w - tMin);
-          next[at] = next[at]! + q * binom[j]!;
+  // The joint distribution is built when p is asked for elsewhere than 0 (an interval): most comparisons need only
+  // the verdict, whose p is the marginal distribution of Σ±w (the same numbers, a cheaper count).
+  let pUnits: ((x: number) => number) | undefined;
+  const joint = (): ((x: number) => number) => {
+    let dist = new Float64Array((rows + 1) * width);
+    let next = new Float64Array((rows + 1) * width);
+    dist[0 * width + (0 - tMin)] = 1;
+    let pr = 0;
+    let lo = 0;
+    let hi = 0;
+    for (const [w, k] of groups) {
+      const binom = binomial(k);
+      next.fill(0);
+      for (let P = 0; P <= pr; P++) {
+        for (let T = lo; T <= hi; T++) {
+          const q = dist[P * width + (T - tMin)]!;
+          if (q === 0) continue;
+          for (let j = 0; j <= k; j++) {
+            const at = (P + j) * width + (T + j * w - tMin);
+            next[at] = next[at]! + q * binom[j]!;
+          }
         }
       }
+      pr += k;
+      if (w < 0) lo += w * k;
+      else hi += w * k;
+      [dist, next] = [next, dist];
     }
-    pr += k;
-    if (w < 0) lo += w * k;
-    else hi += w * k;
-    [dist, next] = [next, dist];
-  }
-  const prob: number[] = [];
-  const atomA: number[] = [];
-  const atomB: number[] = [];
-  for (let P = 0; P <= rows; P++) {
-    for (let T = tMin; T <= tMax; T++) {
-      const q = dist[P * width + (T - tMin)]!;
-      if (q === 0) continue;
-      prob.push(q);
-      atomA.push(2 * T - S);
-      atomB.push(2 * P - rows);
-    }
-  }
-  const zeroCdf = cumulative(binomial(zeros));
-  /** P(B_z ≤ b) for B_z = 2·Bin(z, ½) − z. */
-  const below = (b: number) => {
-    const j = Math.floor((b + zeros) / 2 + 1e-9);
-    return j < 0 ? 0 : j >= zeros ? 1 : zeroCdf[j]!;
-  };
-  const t = 1e-9 * Math.max(1, total);
-  /** x = δ in whole units. */
-  const pUnits = (x: number) => {
-    const c = Math.abs(S - m * x) - t;
-    if (c <= 0) return 1;
-    let p = 0;
-    for (let i = 0; i < prob.length; i++) {
-      const y = atomA[i]! - x * atomB[i]!;
-      if (x === 0) {
-        if (Math.abs(y) >= c) p += prob[i]!;
-        continue;
+    const prob: number[] = [];
+    const atomA: number[] = [];
+    const atomB: number[] = [];
+    for (let P = 0; P <= rows; P++) {
+      for (let T = tMin; T <= tMax; T++) {
+        const q = dist[P * width + (T - tMin)]!;
+        if (q === 0) continue;
+        prob.push(q);
+        atomA.push(2 * T - S);
+        atomB.push(2 * P - rows);
       }
-      // |y − x·B_z| ≥ c: x·B_z ≤ y − c or x·B_z ≥ y + c.
-      const [l, h] = x > 0 ? [(y - c) / x, (y + c) / x] : [(y + c) / x, (y - c) / x];
-      p += prob[i]! * (below(l) + 1 - belowStrict(h));
     }
-    return Math.min(1, p);
-  };
-  /** P(B_z < b). */
-  const belowStrict = (b: number) => {
-    const j = Math.ceil((b + zeros) / 2 - 1e-9) - 1;
-    return j < 0 ? 0 : j >= zeros ? 1 : zeroCdf[j]!;
+    const zeroCdf = cumulative(binomial(zeros));
+    /** P(B_z ≤ b) for B_z = 2·Bin(z, ½) − z. */
+    const below = (b: number) => {
+      const j = Math.floor((b + zeros) / 2 + 1e-9);
+      return j < 0 ? 0 : j >= zeros ? 1 : zeroCdf[j]!;
+    };
+    const t = 1e-9 * Math.max(1, total);
+    /** x = δ in whole units. */
+    pUnits = (x: number) => {
+      const c = Math.abs(S - m * x) - t;
+      if (c <= 0) return 1;
+      let p = 0;
+      for (let i = 0; i < prob.length; i++) {
+        const y = atomA[i]! - x * atomB[i]!;
+        if (x === 0) {
+          if (Math.abs(y) >= c) p += prob[i]!;
+          continue;
+        }
+        // |y − x·B_z| ≥ c: x·B_z ≤ y − c or x·B_z ≥ y + c.
+        const [l, h] = x > 0 ? [(y - c) / x, (y + c) / x] : [(y + c) / x, (y - c) / x];
+        p += prob[i]! * (below(l) + 1 - belowStrict(h));
+      }
+      return Math.min(1, p);
+    };
+    /** P(B_z < b). */
+    const belowStrict = (b: number) => {
+      const j = Math.ceil((b + zeros) / 2 - 1e-9) - 1;
+      return j < 0 ? 0 : j >= zeros ? 1 : zeroCdf[j]!;
+    };
+    return pUnits!;
   };
   const estimate = S / m / scale;
-  const p = (delta: number) => pUnits(delta * scale);
-  const p0 = pUnits(0);
+  const p = (delta: number) => (pUnits ?? joint())(delta * scale);
+  const p0 = latticeP(weights);
   let wMin = 0;
   let wMax = 0;
   for (const w of weights) {
@@ -416,6 +431,40 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
   // p(δ) steps at rational points; the ends are found to 1e-12 of the data's range, so no step lies between.
   const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-12);
   return { pairs: m, estimate, method: 'sign-flip-exact', p: (delta) => (delta === 0 ? p0 : p(delta)), interval };
+}
+
+/**
+ * P(|Σ ±w_i| ≥ |Σ w_i|) with each sign ±1 at ½, exactly: the distribution of T, the total of the weights whose sign
+ * comes up +, is built one weight at a time (the signed sum is then 2T − W). Probabilities are dyadic, so small
+ * cases are exact to the last bit.
+ */
+function latticeP(weights: Int32Array): number {
+  let observed = 0;
+  let total = 0;
+  for (const w of weights) {
+    observed += w;
+    total += Math.abs(w);
+  }
+  observed = Math.abs(observed);
+  let dist = new Float64Array(total + 1);
+  let next = new Float64Array(total + 1);
+  dist[0] = 1;
+  let reach = 0;
+  for (const signed of weights) {
+    const w = Math.abs(signed);
+    if (w === 0) continue;
+    next.fill(0, 0, reach + w + 1);
+    for (let t = 0; t <= reach; t++) {
+      const q = dist[t]! * 0.5;
+      next[t] = next[t]! + q;
+      next[t + w] = next[t + w]! + q;
+    }
+    reach += w;
+    [dist, next] = [next, dist];
+  }
+  let p = 0;
+  for (let t = 0; t <= total; t++) if (Math.abs(2 * t - total) >= observed) p += dist[t]!;
+  return Math.min(1, p);
 }
 
 const binomials = new Map<number, Float64Array>();

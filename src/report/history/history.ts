@@ -263,7 +263,7 @@ export function transition(a: HistoryRun, b: HistoryRun, from: number, to: numbe
  * Whatever moved there is the run-to-run noise of the provider's sampling.
  */
 /** The noise floor's typical half-width is taken from the transitions among the newest this many runs. */
-export const NOISE_WINDOW = 30;
+export const NOISE_WINDOW = 10;
 
 export class NoiseFloorCounter {
   private readonly by = new Map<string, { transitions: number; diffs: number[]; halfWidths: number[] }>();
