@@ -83,7 +83,8 @@ describe('NoiseFloorCounter', () => {
     const mixed = (half: number, holm: number): ComparisonRow => ({ ...row(0.01), diff_low: 0.01 - holm, diff_high: 0.01 + holm, half_width: half }) as ComparisonRow;
     n.add(t({}, [mixed(0.1, 0.4), mixed(0.12, 0.2), mixed(0.14, 0.9)]));
     // Without the rows' own half-width nothing is counted: an interval at a Holm level is not taken instead.
-    n.add(t({}, [{ ...row(0.02), half_width: undefined } as ComparisonRow]));
+    const { half_width: _none, ...bare } = row(0.02);
+    n.add(t({}, [bare]));
     const [floor] = n.result([findMetric('json_valid_rate', [])!]);
     expect(floor!.median_half_width).toBe(0.12);
     expect(floor!.comparisons).toBe(4);
