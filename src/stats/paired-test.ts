@@ -126,7 +126,11 @@ interface Patterns {
   B: Int32Array;
 }
 
+const exactCache = new Map<number, Patterns>();
+
 function exactPatterns(m: number): Patterns {
+  const cached = exactCache.get(m);
+  if (cached) return cached;
   const count = 2 ** m;
   const bits = new Uint32Array(count);
   const B = new Int32Array(count);
@@ -134,7 +138,9 @@ function exactPatterns(m: number): Patterns {
     bits[k] = k;
     B[k] = 2 * popcount(k) - m;
   }
-  return { count, words: 1, bits, B };
+  const p = { count, words: 1, bits, B };
+  exactCache.set(m, p);
+  return p;
 }
 
 const patternCache = new Map<string, Patterns>();
@@ -428,8 +434,8 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
     wMax = Math.max(wMax, w);
   }
   const pad = (wMax - wMin + 1) / scale;
-  // p(δ) steps at rational points; the ends are found to 1e-12 of the data's range, so no step lies between.
-  const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-12);
+  // p(δ) steps at rational points; the ends are found to 1e-10 of the search range (30-odd steps).
+  const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-10);
   return { pairs: m, estimate, method: 'sign-flip-exact', p: (delta) => (delta === 0 ? p0 : p(delta)), interval };
 }
 
