@@ -47,9 +47,9 @@ export const RESAMPLES = 10_000;
 /** Rates of up to this many choices per row (and their differences) are recognised as lying on a lattice. */
 export const LATTICE_MAX_SCALE = 64;
 /** The exact joint distribution on a lattice is built when it has at most this many points… */
-export const LATTICE_ATOMS_MAX = 250_000;
-/** …and costs at most this many steps (a few ms). */
-export const LATTICE_WORK_MAX = 20_000_000;
+export const LATTICE_ATOMS_MAX = 50_000;
+/** …and costs at most this many steps (a few ms: an interval may be asked for each comparison of a noise floor). */
+export const LATTICE_WORK_MAX = 5_000_000;
 
 /**
  * Paired sign-flip permutation test (Fisher–Pitman) on per-row differences. Under "the two settings are
