@@ -119,9 +119,9 @@ export function signFlipTest(d: readonly number[], seed = 0x5eed): ShiftTest {
 
 interface Patterns {
   count: number;
-  /** 32-bit words per pattern; bit i of a pattern is the sign of row i (1: +). */
-  words: number;
-  bits: Uint32Array;
+  /** Bytes per pattern: bit j of byte g is the sign of row 8g + j (1: +). */
+  stride: number;
+  bytes: Uint8Array;
   /** Σ±1 over the m rows, per pattern. */
   B: Int32Array;
 }
@@ -132,13 +132,14 @@ function exactPatterns(m: number): Patterns {
   const cached = exactCache.get(m);
   if (cached) return cached;
   const count = 2 ** m;
-  const bits = new Uint32Array(count);
+  const stride = Math.ceil(m / 8);
+  const bytes = new Uint8Array(count * stride);
   const B = new Int32Array(count);
   for (let k = 0; k < count; k++) {
-    bits[k] = k;
+    for (let g = 0; g < stride; g++) bytes[k * stride + g] = (k >>> (8 * g)) & 255;
     B[k] = 2 * popcount(k) - m;
   }
-  const p = { count, words: 1, bits, B };
+  const p = { count, stride, bytes, B };
   exactCache.set(m, p);
   return p;
 }
@@ -151,7 +152,8 @@ function randomPatterns(m: number, seed: number): Patterns {
   const cached = patternCache.get(key);
   if (cached) return cached;
   const words = Math.ceil(m / 32);
-  const bits = new Uint32Array(RESAMPLES * words);
+  const stride = Math.ceil(m / 8);
+  const bytes = new Uint8Array(RESAMPLES * stride);
   const B = new Int32Array(RESAMPLES);
   const random = mulberry32(seed);
   const lastMask = m % 32 === 0 ? 0xffffffff : (1 << m % 32) - 1;
@@ -160,12 +162,12 @@ function randomPatterns(m: number, seed: number): Patterns {
     for (let w = 0; w < words; w++) {
       // One 32-bit draw gives the signs of 32 rows; bits past the last row are cleared.
       const word = ((random() * 4294967296) >>> 0) & (w === words - 1 ? lastMask : 0xffffffff);
-      bits[r * words + w] = word;
       plus += popcount(word);
+      for (let g = 4 * w; g < Math.min(stride, 4 * w + 4); g++) bytes[r * stride + g] = (word >>> (8 * (g & 3))) & 255;
     }
     B[r] = 2 * plus - m;
   }
-  const p = { count: RESAMPLES, words, bits, B };
+  const p = { count: RESAMPLES, stride, bytes, B };
   if (patternCache.size >= 16) patternCache.delete(patternCache.keys().next().value!);
   patternCache.set(key, p);
   return p;
@@ -222,20 +224,22 @@ function patternTest(d: readonly number[], pat: Patterns, method: PairedMethod):
   // Σ±d over 8 rows at a time from a table of the 256 sign bytes: a pattern's sum is m/8 look-ups.
   const bytes = Math.ceil(m / 8);
   const table = new Float64Array(bytes * 256);
+  const row = (i: number) => (i < m ? d[i]! : 0);
   for (let g = 0; g < bytes; g++) {
     let base = 0;
-    for (let j = 0; j < 8; j++) base -= d[8 * g + j] ?? 0;
+    for (let j = 0; j < 8; j++) base -= row(8 * g + j);
     table[g * 256] = base;
     for (let b = 1; b < 256; b++) {
       const low = b & -b;
-      table[g * 256 + b] = table[g * 256 + (b ^ low)]! + 2 * (d[8 * g + (31 - Math.clz32(low))] ?? 0);
+      table[g * 256 + b] = table[g * 256 + (b ^ low)]! + 2 * row(8 * g + (31 - Math.clz32(low)));
     }
   }
-  const { count, words, bits, B } = pat;
+  const { count, stride, B } = pat;
+  const signs = pat.bytes;
   const sumOf = (k: number) => {
-    const base = k * words;
+    const base = k * stride;
     let a = 0;
-    for (let g = 0; g < bytes; g++) a += table[(g << 8) | ((bits[base + (g >> 2)]! >>> ((g & 3) << 3)) & 255)]!;
+    for (let g = 0; g < stride; g++) a += table[(g << 8) | signs[base + g]!]!;
     return a;
   };
   const threshold = Math.abs(S) - t;
