@@ -7,7 +7,7 @@ export type { SortKey } from './console-table.js';
 export { formatUsd } from './cost-summary.js';
 export { appendStepSummary, EXTRA_REPORTS } from './evaluate-run.js';
 export { loadRun, pruneRuns, runKey, saveRun } from './history/cache.js';
-export { NoiseFloorCounter, runEntry, transition } from './history/history.js';
+export { NOISE_WINDOW, NoiseFloorCounter, runEntry, transition } from './history/history.js';
 export type { Drift, HistoryRunEntry, NoiseFloor, Transition } from './history/history.js';
 export { scanRun } from './history/scan.js';
 export type { HistoryRun } from './history/scan.js';

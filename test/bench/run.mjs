@@ -7,6 +7,7 @@
 //   npm run bench -- --only merge          evalrun merge of 10 shards × 60k requests
 //   npm run bench -- --only batch          batch mode: 200k requests in 4 batch files through the simulator
 //   npm run bench -- --only history        evalrun history over 30 runs × 60k requests, and 365 runs of the demo
+//   npm run bench -- --only history-demo   the 365 runs of the demo only
 //   npm run bench -- --only view           evalrun view of a 600,000-choice run: first page, later pages, peak RSS
 //   npm run bench -- --vs-promptfoo    also run promptfoo@0.121.20 (installed into a temp dir) on the same job
 import { spawn, spawnSync } from 'node:child_process';
@@ -416,16 +417,21 @@ const scenarios = {
     });
   },
   async history() {
-    // evalrun history over 30 nightly runs of the 60,000-request job, and over 365 runs of the demo. One real run of
-    // each is made through the simulator; the other nights are that run directory again (records.jsonl, summary.json
-    // and the reports hard-linked) with its run.json moved one day on: directories evalrun writes, read as it reads them.
-    const { linkSync, readdirSync } = await import('node:fs');
-    const nights = async (name, source, count) => {
-      const manifest = JSON.parse(readFileSync(join(source, 'run.json'), 'utf8'));
+    // evalrun history over 30 nightly runs of the 60,000-request job, and over 365 runs of the demo. Real runs are
+    // made through the simulator; the other nights are those run directories again (records.jsonl, summary.json and
+    // the reports hard-linked) with the first's run.json moved one day on: directories evalrun writes, read as it
+    // reads them. The demo's nights cycle through four real runs with simulator seeds 1–4 (the seed is the
+    // simulator's, not sent: the requests are the same), so every night's answers differ from the night before and
+    // each comparison does its full work; the big job's nights are one run, identical (its figure is reading).
+    // `--only history-demo` runs the demo's part alone.
+    const { cpSync, linkSync, readdirSync } = await import('node:fs');
+    const nights = async (name, sources, count) => {
+      const manifest = JSON.parse(readFileSync(join(sources[0], 'run.json'), 'utf8'));
       const root = join(work, `${name}-nights`);
       mkdirSync(root, { recursive: true });
       for (let i = 0; i < count; i++) {
         const dir = join(root, `night-${String(i).padStart(3, '0')}`);
+        const source = sources[i % sources.length];
         mkdirSync(dir);
         for (const f of readdirSync(source)) if (f !== 'run.json') linkSync(join(source, f), join(dir, f));
         const day = (iso) => new Date(Date.parse(iso) + i * 86_400_000).toISOString();
@@ -439,15 +445,22 @@ const scenarios = {
       if (r.code !== 0 && r.code !== 1) throw new Error(`${name}: evalrun exited ${r.code}: ${r.err.slice(-800)}`);
       return out;
     };
+    const demoOnly = only?.includes('history-demo') && !only.includes('history');
     const rows = quick ? 1000 : 5000;
     const bigCount = quick ? 10 : 30;
-    const big = await withSim({}, (sim) => runOnce('history-big', config('history', { rows }), sim));
-    const bigRoot = await nights('history-big', big, bigCount);
-    const demo = await runOnce('history-demo', join(ROOT, 'datasets/demo/evalrun.yaml'));
+    const big = demoOnly ? undefined : await withSim({}, (sim) => runOnce('history-big', config('history', { rows }), sim));
+    const bigRoot = big && (await nights('history-big', [big], bigCount));
+    const demos = [];
+    for (const seed of [1, 2, 3, 4]) {
+      const dir = join(work, `demo-seed-${seed}`);
+      cpSync(join(ROOT, 'datasets/demo'), dir, { recursive: true });
+      appendFileSync(join(dir, 'evalrun.yaml'), `\nseed: ${seed}\n`);
+      demos.push(await runOnce(`history-demo-${seed}`, join(dir, 'evalrun.yaml')));
+    }
     const demoCount = quick ? 60 : 365;
-    const demoRoot = await nights('history-demo', demo, demoCount);
+    const demoRoot = await nights('history-demo', demos, demoCount);
     for (const [label, root, count, requests, target] of [
-      [`history: ${bigCount} runs × ${rows * 12} requests`, bigRoot, bigCount, rows * 12, 30],
+      ...(big ? [[`history: ${bigCount} runs × ${rows * 12} requests`, bigRoot, bigCount, rows * 12, 30]] : []),
       [`history: ${demoCount} runs of the demo`, demoRoot, demoCount, 864, 10],
     ]) {
       // Cold: a new --out, every journal read. Warm: the same --out again (as the nightly recipe keeps it), every run
@@ -473,7 +486,7 @@ const scenarios = {
       const w = { wall: median(warm.map((x) => x.wall)), cpu: median(warm.map((x) => x.cpu)), rss: median(warm.map((x) => x.rssMb)) };
       record({ scenario: `${label}, runs kept in --out`, requests: count * requests, wall_s: w.wall, rps: (count * requests) / w.wall, cpu_s: w.cpu, rss_mb: w.rss, target: `≤${target} s`, pass: w.wall <= target });
     }
-    for (const dir of [big, bigRoot, demo, demoRoot]) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [big, bigRoot, ...demos, demoRoot]) if (dir) rmSync(dir, { recursive: true, force: true });
   },
   async view() {
     // `evalrun view` over 600,000 choices (50,000 rows × 12 cells, n = 1): a real start, killed at once, gives a
@@ -592,7 +605,7 @@ console.log(`${'scenario'.padEnd(44)} ${'requests'.padStart(8)} ${'wall s'.padSt
 const order = ['startup', 'longcell', 'throughput', 'memory', 'latency', 'ratelimited', 'resume', 'merge', 'batch', 'graders', 'history', 'view', ...(vsPromptfoo ? ['promptfoo'] : [])];
 let failed = false;
 for (const name of order) {
-  if (only && !only.includes(name)) continue;
+  if (only && !only.includes(name) && !(name === 'history' && only.includes('history-demo'))) continue;
   try {
     await scenarios[name]();
   } catch (e) {
