@@ -7,20 +7,19 @@ import { ApiFatalError, BatchStoppedError, ExitCode, InterruptedError, UsageErro
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
-import { createBatchExecutor, envPause, type BatchProgress } from '../run/index.js';
+import { createBatchExecutor, type BatchProgress, type PausePoint } from '../run/index.js';
 import { ResponseCache } from '../run/index.js';
 import type { ScriptChecks } from '../check/index.js';
 import type { Cell } from '../contracts/plan.js';
 import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
-import { Journal } from '../record/index.js';
-import { RECORDS, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from '../record/index.js';
+import { RunRecorder, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
 import type { RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
 import { writeReports } from '../report/index.js';
-import { endSession, exitCodeOf, startManifest } from './run-manifest.js';
+import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
@@ -46,10 +45,6 @@ export interface RunEvalOptions extends PrepareOptions {
   reporter?: RunReporter | undefined;
   /** `--shard I/K`: run only the I-th of K shares of the plan (src/plan/shard.ts); merge them with `evalrun merge`. */
   shard?: ShardSpec | undefined;
-  /** `evalrun cancel`: resume the run's batch side only to cancel its live batches and record what they finished. */
-  cancelBatches?: boolean | undefined;
-  /** `evalrun cancel --abandon`: also forget the live batches the server no longer knows (404). */
-  abandonBatches?: boolean | undefined;
 }
 
 export interface RunReporter {
@@ -73,7 +68,20 @@ export interface RunResult {
 }
 
 /** The library entry point: what `evalrun run` does. */
-export async function runEval(options: RunEvalOptions): Promise<RunResult> {
+export function runEval(options: RunEvalOptions): Promise<RunResult> {
+  return runSession(options, undefined);
+}
+
+/**
+ * `evalrun cancel` (app/cancel.ts): the run's session opened as a resume, its batch side only: the live batches are
+ * cancelled and what they finished recorded; `abandon` also forgets those the server no longer knows (404).
+ */
+export interface CancelAction {
+  abandon: boolean;
+}
+
+/** A session of the run in `options.out`: a run or resume, or with `cancel` the cancellation of its live batches. */
+export async function runSession(options: RunEvalOptions, cancel: CancelAction | undefined): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
   const judges = judgeChecks(config);
   if (judges.length > 0 && config.batch) {
@@ -87,7 +95,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const shard = options.shard ? shardRange(options.shard, plan.rows, cells) : undefined;
   let server: OpenEndpoint | undefined;
   let provider: Provider | undefined;
+  // The claim's lock (a resumed directory) until the recorder takes the directory over.
   let lock = claim.lock;
+  let recorder: RunRecorder | undefined;
   let live: LiveReport | undefined;
   let scripts: ScriptChecks | undefined;
   try {
@@ -97,7 +107,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // batches are all finished resumes in the mode the config and flags ask for. Batch mode sends nothing over the
     // synchronous HTTP pool, so that is not opened.
     const liveBatches = Boolean(claim.previous?.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted'));
-    const batchMode = liveBatches || options.cancelBatches === true || Boolean(config.batch);
+    const batchMode = liveBatches || cancel !== undefined || Boolean(config.batch);
     const connect = async (stateDir: string | undefined) => {
       server = await openEndpoint(config, { env: options.env, simulatorStateDir: stateDir });
       if (!batchMode) provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
@@ -114,33 +124,28 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     if (simulated) await connect(join(dir, SIMULATOR_DIR));
     const endpoint = server!.endpoint;
     const serverInfo = provider ?? describeServer(endpoint);
-    let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
-    if (!manifest.batch && batchMode && config.batch) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
-    if (options.cancelBatches && !liveBatches) {
+    const started = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
+    const manifest = started.batch || !batchMode || !config.batch ? started : Object.assign({}, started, { batch: { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] } });
+    if (cancel && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
-    await writeManifest(dir, manifest);
-    let recorded = 0;
-    // Set once records.jsonl is open: a second Ctrl-C may come before that.
-    let openJournal: Journal | undefined;
     let judging: Judging | undefined;
+    const rec = (recorder = await RunRecorder.start(opened, manifest));
+    lock = undefined;
     const stops = new StopController({
       signal: options.signal,
       abortSignal: options.abortSignal,
       graceMs: options.graceMs ?? 30_000,
-      // A second Ctrl-C may be followed by process.exit at once: hand finished records to the OS first, and leave
-      // run.json saying how the run ended, not 'running'.
+      // A second Ctrl-C may be followed by process.exit at once, even before records.jsonl is open: hand finished
+      // records to the OS first, and leave run.json saying how the run ended, not 'running'.
       onHard: () => {
-        openJournal?.flushSync();
         judging?.flushSync();
         live?.discardSync();
-        writeManifestSync(dir, endSession(manifest, 'interrupted', recorded, ExitCode.Interrupted));
-        lock?.releaseSync();
+        rec.hardStopSync(ExitCode.Interrupted);
       },
     });
     // A record that cannot be written is not worth a request: a full disk stops the run.
-    const journal = await Journal.open(join(dir, RECORDS), index?.validBytes, { onFailure: () => stops.hard(), redact: serverInfo.redact });
-    openJournal = journal;
+    await rec.openJournal({ validBytes: index?.validBytes, redact: serverInfo.redact, onFailure: () => stops.hard() });
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.
@@ -160,10 +165,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
         onFailure: () => stops.hard(),
         stop: stops.stop,
         answer: (sent, first) => {
-          const record = journal.append(sent);
-          if (!first) return;
-          recorded++;
-          options.reporter?.onRecord?.(record);
+          // A judged answer's later line is written, not counted again as a request recorded.
+          const record = rec.append(sent, !first);
+          if (first) options.reporter?.onRecord?.(record);
         },
       });
     }
@@ -171,7 +175,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
     const allRows = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
     const rowsOf = () => (judging ? judging.rows(allRows()) : allRows());
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts });
+    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts });
     const planned = planTasks(config, cells, rowsOf(), opened.skip);
     const result = await executor.execute(judging ? judging.tasks(planned) : planned, {
       stop: stops.stop,
@@ -180,23 +184,22 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
       onRecord: (sent, task) => {
         if (judging) return judging.onRecord(sent, task);
         // Every file is derived from the record as written: the configured secrets are scrubbed from it here.
-        const record = journal.append(sent);
-        recorded++;
+        const record = rec.append(sent);
         live?.add(record);
         options.reporter?.onRecord?.(record);
       },
     });
     stops.dispose();
-    await judging?.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
-    await journal.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
+    await judging?.close().catch((e: unknown) => failRun(e, rec));
+    await rec.closeJournal().catch((e: unknown) => failRun(e, rec));
     const fatal = result.fatal;
     const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
-    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
-    manifest = endSession(manifest, status, judging ? recorded : result.recorded);
-    const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
+    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || cancel ? 'interrupted' : 'complete';
+    const ended = await rec.end(status);
+    const summary = (await live?.finish(ended)) ?? (await writeReports(dir, ended));
     const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
-    await writeManifest(dir, { ...manifest, exit_code: exitCode });
+    await rec.update((m) => Object.assign({}, m, { exit_code: exitCode }));
     return { dir, status, exitCode, summary, error: stoppedBy };
   } finally {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
@@ -204,6 +207,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await scripts?.close();
     await provider?.close();
     await server?.close();
+    await recorder?.release();
     await lock?.release();
   }
 }
@@ -217,6 +221,7 @@ const SIMULATOR_DIR = 'simulator';
  */
 function chooseExecutor(p: {
   options: RunEvalOptions;
+  cancel: CancelAction | undefined;
   config: Config;
   cells: readonly Cell[];
   dir: string;
@@ -225,14 +230,14 @@ function chooseExecutor(p: {
   serverInfo: ServerInfo;
   endpoint: OpenEndpoint['endpoint'];
   batchMode: boolean;
-  manifest: () => RunManifest;
+  recorder: RunRecorder;
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
   scripts: ScriptChecks | undefined;
 }): Executor {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
-  const state = p.manifest().batch;
+  const state = p.recorder.manifest.batch;
   if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
@@ -242,12 +247,15 @@ function chooseExecutor(p: {
     scripts: p.scripts,
     redact: p.serverInfo.redact,
     dir: p.dir,
-    state,
-    runStartedAt: p.manifest().started_at,
-    save: () => writeManifest(p.dir, p.manifest()),
-    replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
-    cancel: options.cancelBatches,
-    abandon: options.abandonBatches,
+    state: {
+      batch: state,
+      startedAt: p.recorder.manifest.started_at,
+      // Each save hands over a fresh batch section, which run.json takes whole.
+      save: (batch) => p.recorder.update((m) => Object.assign({}, m, { batch })),
+      tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+    },
+    cancel: p.cancel !== undefined,
+    abandon: p.cancel?.abandon,
     maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
     cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
     pause: envPause(options.env ?? process.env),
@@ -257,11 +265,27 @@ function chooseExecutor(p: {
 }
 
 /**
+ * The test hook of the kill -9 tests (test/e2e/batch.test.ts): inert unless EVALRUN_TEST_PAUSE_AT names a point of
+ * the batch protocol; there it says so on stderr and waits to be killed (`ingesting`: at the third line, so that
+ * some of a part's lines are recorded and some not). Read here, at the edge, never in run/.
+ */
+function envPause(env: NodeJS.ProcessEnv): ((point: PausePoint) => Promise<void>) | undefined {
+  const at = env['EVALRUN_TEST_PAUSE_AT'];
+  if (!at) return undefined;
+  let lines = 0;
+  return async (point) => {
+    if (point !== at || (point === 'ingesting' && ++lines < 3)) return;
+    process.stderr.write(`evalrun test pause: ${point}\n`);
+    await new Promise<never>(() => setInterval(() => {}, 60_000));
+  };
+}
+
+/**
  * The journal could not be written (a full disk): run.json says the run failed, if it still can be written, and
  * the error (exit code 6) tells the user what to do. records.jsonl keeps what was written; a resume cuts a torn
  * last line and sends the rest.
  */
-async function failRun(error: unknown, dir: string, manifest: RunManifest, recorded: number): Promise<never> {
-  await writeManifest(dir, endSession(manifest, 'failed', recorded, ExitCode.Output)).catch(() => {});
+async function failRun(error: unknown, recorder: RunRecorder): Promise<never> {
+  await recorder.fail(ExitCode.Output).catch(() => {});
   throw error;
 }
