@@ -235,6 +235,8 @@ describe('judge presets and scales', () => {
     for (const r of lines) last.set(r.seq, r);
     expect([...last.values()].every((r) => r.judging === undefined)).toBe(true);
     expect(lines.filter((r) => r.judging === 'pending').length).toBe(2);
+    // The session counts requests, not lines: a judged answer's second line is not a second request.
+    expect(JSON.parse(readFileSync(join(base, 'run', 'run.json'), 'utf8')).sessions[0].recorded).toBe(4);
     const judged = last.get(0);
     expect(judged.judge_usage[0]).toMatchObject({ model: 'gpt-4.1', calls: 14, cached: 0 });
     const judgments = readFileSync(join(base, 'run', 'judgments.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
