@@ -3,7 +3,11 @@ import { makeChoiceChecker } from '../check/index.js';
 import type { Config } from '../contracts/config.js';
 import { readRows } from '../dataset/index.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
-import { ApiFatalError, BatchStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from '../errors.js';
+import { ApiFatalError, BatchStoppedError, BudgetStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from '../errors.js';
+import { BATCH_PRICE_FACTOR } from '../contracts/prices.js';
+import { Budget, spentOf, type BudgetSnapshot } from '../run/index.js';
+import { loadWorstCase } from '../plan/index.js';
+import { formatUsd } from '../report/index.js';
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
@@ -53,7 +57,7 @@ export interface RunEvalOptions extends PrepareOptions {
 
 export interface RunReporter {
   /** `retrying`: requests recorded as failed that are sent again (`retryErrors`). */
-  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config; batch?: boolean }): void;
+  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config; batch?: boolean; budget?: (() => BudgetSnapshot) | undefined }): void;
   onRecord?(record: RequestRecord): void;
   onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
   /** Something the user should know that is not an error (a dead process's lock taken over). */
@@ -74,6 +78,9 @@ export interface RunResult {
 /** The library entry point: what `evalrun run` does. */
 export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
+  // Under a spend limit the tokenizers are loaded before anything is written (prices and bounds were checked with
+  // the config).
+  const worstCase = config.budgetUsd === undefined ? undefined : await loadWorstCase(cells, config.nMode);
   const resume = Boolean(options.resume || options.retryErrors);
   if (resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
   const onNotice = (m: string) => options.reporter?.onNotice?.(m);
@@ -138,14 +145,27 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.
     live = index || manifest.batch ? undefined : new LiveReport(dir, manifest);
+    // The budget covers the run directory: what its records.jsonl has spent (earlier sessions, retries) counts.
+    const budget =
+      config.budgetUsd === undefined || !worstCase
+        ? undefined
+        : new Budget({
+            limitUsd: config.budgetUsd,
+            spentUsd: index ? await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}) : 0,
+            worstCase,
+            prices: config.pricing ?? {},
+            factor: manifest.batch && batchMode ? BATCH_PRICE_FACTOR : 1,
+            usd: formatUsd,
+          });
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
-    options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
+    options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts });
+    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts, budget });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
-      onRecord: (sent) => {
+      onRecord: (sent, task) => {
+        budget?.settle(sent, task);
         // Every file is derived from the record as written: the configured secrets are scrubbed from it here.
         const record = journal.append(sent);
         recorded++;
@@ -155,8 +175,8 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     });
     stops.dispose();
     await journal.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
-    const fatal = result.fatal;
-    const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError ? fatal : undefined;
+    const fatal = result.fatal ?? budget?.stopError('Resume with a higher budget (--resume --max-cost USD) to send only what is missing.');
+    const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError || fatal instanceof BudgetStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
     manifest = endSession(manifest, status, result.recorded);
@@ -195,11 +215,12 @@ function chooseExecutor(p: {
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
   scripts: ScriptChecks | undefined;
+  budget: Budget | undefined;
 }): Executor {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
   const state = p.manifest().batch;
-  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, budget: p.budget, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
     config,
@@ -219,6 +240,7 @@ function chooseExecutor(p: {
     pause: envPause(options.env ?? process.env),
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
     onNotice: (m) => options.reporter?.onNotice?.(m),
+    budget: p.budget,
   });
 }
 

@@ -235,6 +235,7 @@ export const configSchema = {
         },
       ],
     },
+    budget_usd: { type: 'number', exclusiveMinimum: 0 },
     pricing: {
       type: 'object',
       additionalProperties: {

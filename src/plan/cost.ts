@@ -2,10 +2,10 @@ import type { Config } from '../contracts/config.js';
 import type { ChatMessage, Row } from '../contracts/dataset.js';
 import { renderMessages } from '../contracts/template.js';
 import { cellTemplates } from './build-plan.js';
-import type { Cell } from '../contracts/plan.js';
+import type { Cell, Task } from '../contracts/plan.js';
 import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
-import { inThreadCounter, type TokenCounter } from './token-counter.js';
-import { contextWindow } from './context-windows.js';
+import { inThreadCounter, loadCount, type TokenCounter } from './token-counter.js';
+import { contextWindow, outputLimit } from './context-windows.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -224,5 +224,41 @@ export async function estimateCost(
     unknown_models: models.filter((m) => !priceFor(m, pricing)),
     approximate_models: models.filter((m) => !encodingFor(m).known),
     context_overflows: [...overflows.values()],
+  };
+}
+
+/** The most one request can be billed for, in tokens: what the spend limit reserves before sending it. */
+export interface WorstCase {
+  prompt: number;
+  completion: number;
+}
+
+/**
+ * A request's worst case: its prompt tokens as `plan` counts them (chat framing, tool definitions and json_schema;
+ * n times with `n_mode: repeat`, which sends the prompt once per choice) plus max_tokens (or
+ * max_completion_tokens, or else the model's output limit) × n. Cached input is never assumed. A string when there
+ * is no bound: no max_tokens and no known output limit.
+ */
+export type WorstCaseOf = (task: Task) => WorstCase | string;
+
+/** Loads the tokenizers the cells' models use, then counts on this thread, synchronously, one request at a time. */
+export async function loadWorstCase(cells: readonly Cell[], nMode: 'native' | 'repeat' | undefined): Promise<WorstCaseOf> {
+  const encodings = new Map<EncodingName, Counter>();
+  for (const cell of cells) {
+    const { encoding } = encodingFor(String(cell.params['model']));
+    if (!encodings.has(encoding)) encodings.set(encoding, await loadCount(encoding));
+  }
+  const extras = new Map<number, number>();
+  return (task) => {
+    const model = task.body.model;
+    const count = encodings.get(encodingFor(model).encoding) ?? encodings.values().next().value!;
+    let extra = extras.get(task.cell.index);
+    if (extra === undefined) extras.set(task.cell.index, (extra = sum(fixedExtraTexts(task.cell).map(count))));
+    const n = task.cell.n;
+    const limit = task.body['max_completion_tokens'] ?? task.body['max_tokens'];
+    const perChoice = typeof limit === 'number' ? limit : outputLimit(model);
+    if (perChoice === undefined) return `cell ${task.cell.id} sets no max_tokens and the output limit of model '${model}' is unknown, so a request's cost has no upper bound`;
+    const prompt = chatTokens(task.body.messages, count) + extra;
+    return { prompt: prompt * (nMode === 'repeat' ? n : 1), completion: perChoice * n };
   };
 }

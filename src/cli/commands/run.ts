@@ -19,6 +19,7 @@ interface RunArgs {
   'grace-s'?: number | undefined;
   shard?: string | undefined;
   batch?: boolean | undefined;
+  'max-cost'?: number | undefined;
 }
 
 export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> {
@@ -38,7 +39,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
         .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' })
         .option('shard', { type: 'string', describe: 'Run only the I-th of K shares of the plan (e.g. 2/5); join them with evalrun merge' })
-        .option('batch', { type: 'boolean', describe: 'Send through the Batch API: half price, answers within 24 h (see README "Batch mode")' }),
+        .option('batch', { type: 'boolean', describe: 'Send through the Batch API: half price, answers within 24 h (see README "Batch mode")' })
+        .option('max-cost', { type: 'number', describe: "Spend limit in USD for the run directory (over the config's budget_usd): no request is sent whose worst case would pass it" }),
     handler: async (args) => {
       const { io } = ctx;
       if (args.resume && !args.out) {
@@ -49,6 +51,10 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       }
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
+      }
+      const maxCost = args['max-cost'];
+      if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) {
+        throw new UsageError(`--max-cost must be an amount in USD above 0 (got ${String(maxCost)})`);
       }
       const { parseShard } = await import('../../plan/index.js');
       const shard = args.shard === undefined ? undefined : parseShard(args.shard);
@@ -87,6 +93,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           cache: args.cache,
           shard,
           batch: args.batch,
+          maxCost,
           signal: stop.signal,
           abortSignal: abort.signal,
           graceMs: (args['grace-s'] ?? 30) * 1000,

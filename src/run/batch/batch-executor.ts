@@ -29,6 +29,7 @@ import { anyOf, runSet, toRuns } from './seq-runs.js';
 import { gradeScripts } from '../grade-scripts.js';
 import { roundTo } from '../../util/round.js';
 import type { ScriptChecks } from '../../check/index.js';
+import type { Budget } from '../budget.js';
 
 export interface BatchProgress {
   /** Live and finished batches of this run, by the provider's status. */
@@ -79,6 +80,11 @@ export interface BatchExecutorOptions {
   pause?: ((point: PausePoint) => Promise<void>) | undefined;
   onProgress?: ((p: BatchProgress) => void) | undefined;
   onNotice?: ((message: string) => void) | undefined;
+  /**
+   * The spend limit: each request's worst case is reserved as its line is chosen for a part; the first that does not
+   * fit ends the part and the plan (the parts already built are submitted and polled to the end).
+   */
+  budget?: Budget | undefined;
 }
 
 const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
@@ -243,8 +249,11 @@ class BatchSession {
     let next = this.nextPart();
     const tokens = new Map<string, number>();
     const repeat = this.repeat;
+    const budget = this.o.budget;
     const counted = async function* (src: AsyncIterable<Task>) {
       for await (const t of src) {
+        // A line submitted again (attempt > 1) uses the reservation its request already holds.
+        if (budget && !budget.reserveNow(t)) return;
         tokens.set(t.body.model, (tokens.get(t.body.model) ?? 0) + taskTokens(t) * linesOf(t, repeat));
         yield t;
       }
