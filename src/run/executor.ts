@@ -103,7 +103,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): Executor {
           onRecord: run.onRecord,
         });
         // The budget's refusal is not an error of the run's: the caller asks the budget why it stopped.
-        return result.fatal === BUDGET_STOP ? { ...result, fatal: undefined } : result;
+        return result.fatal === BUDGET_STOP ? Object.assign({}, result, { fatal: undefined }) : result;
       } finally {
         run.abort.removeEventListener('abort', onAbort);
         run.stop.removeEventListener('abort', onStop);
