@@ -29,6 +29,7 @@ import { createHttpExecutor } from '../run/index.js';
 import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
 import type { Summary } from '../contracts/summary.js';
+import { roundTo } from '../util/round.js';
 
 export interface RunEvalOptions extends PrepareOptions {
   /** The run directory. Default: results/<name>-<timestamp> under the working directory. */
@@ -180,6 +181,11 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
     manifest = endSession(manifest, status, result.recorded);
+    if (budget) {
+      const b = budget.snapshot();
+      const reason = fatal instanceof BudgetStoppedError ? fatal.message : undefined;
+      manifest.budget = { limit_usd: b.limit_usd, spent_usd: roundTo(b.spent_usd, 6), stopped: reason !== undefined, ...(reason ? { reason } : {}) };
+    } else delete manifest.budget;
     const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
     const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
     await writeManifest(dir, { ...manifest, exit_code: exitCode });

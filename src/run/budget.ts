@@ -87,6 +87,14 @@ export class Budget {
   }
 
   /**
+   * Reserves `task`'s worst case whether it fits or not: a request sent by an earlier session and still running (a
+   * live batch on resume), which nothing can stop any more but which will be billed.
+   */
+  holdSent(task: Task): void {
+    if (!this.held.has(task.seq)) this.hold(task.seq, this.worstUsd(task));
+  }
+
+  /**
    * Reserves `task`'s worst case, waiting (in plan order) while reservations of requests in flight may settle below
    * their worst case and make room; false once it cannot fit (nothing else is reserved) or the run is stopping.
    */

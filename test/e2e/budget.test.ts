@@ -12,6 +12,7 @@ import { startSimulator, type RunningSimulator, type SimulatorOptions } from '..
 import { billedCostUsd, priceFor } from '../../src/contracts/prices.js';
 import { cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
+import { choice, completion, startShapeServer } from '../helpers/shape-server.js';
 
 const tempDir = useTempDirs();
 const ROWS = 20;
@@ -67,7 +68,7 @@ async function recordSeqs(out: string): Promise<number[]> {
   return text.split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { seq: number }).seq);
 }
 
-const manifest = async (out: string) => JSON.parse(await readFile(join(out, 'run.json'), 'utf8')) as { status: string; exit_code: number };
+const manifest = async (out: string) => JSON.parse(await readFile(join(out, 'run.json'), 'utf8')) as { status: string; exit_code: number; budget?: { limit_usd: number; spent_usd: number; stopped: boolean; reason?: string } };
 const summary = async (out: string) => JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { complete: boolean; gates?: { status: string }; recorded: { requests: number } };
 
 describe('budget_usd / --max-cost', () => {
@@ -91,6 +92,10 @@ describe('budget_usd / --max-cost', () => {
     const m = await manifest(out);
     expect(m.status).toBe('stopped');
     expect(m.exit_code).toBe(8);
+    expect(m.budget).toMatchObject({ limit_usd: budget, stopped: true });
+    expect(m.budget!.reason).toMatch(/^Stopped by the budget/);
+    // What the run recorded as spent is what the server served.
+    expect(m.budget!.spent_usd).toBeCloseTo(spent, 6);
     const s = await summary(out);
     expect(s.complete).toBe(false);
     expect(s.gates?.status).toBe('not_judged');
@@ -152,6 +157,27 @@ describe('budget_usd / --max-cost', () => {
     expect(computed.length).toBe(REQUESTS);
     expect(computed.every((c) => c === 1)).toBe(true);
   }, 60_000);
+
+  it('an answer without usage (the server does not say what it billed) is counted at its worst case', async () => {
+    const server = await startShapeServer(() => ({ body: Object.assign(completion([choice(0, 'ok')]), { usage: undefined }) }));
+    try {
+      const base = await tempDir('evalrun-budget-nousage-');
+      await writeTree(base, {
+        'evalrun.yaml': ['name: nousage', 'dataset: rows.jsonl', 'id_column: id', 'messages:', '  - { role: user, content: "{{text}}" }', 'params: { model: gpt-4o-mini, max_tokens: 1000 }', 'concurrency: 1', `provider:\n  base_url: ${server.url}`].join('\n'),
+        'rows.jsonl': rows(10),
+      });
+      const cfg = join(base, 'evalrun.yaml');
+      const env = cleanEnv({ OPENAI_API_KEY: 'sk-test' });
+      const plan = await runMain(['plan', cfg, '--json', '--max-cost', '1000'], env);
+      const worst = (JSON.parse(plan.stdout) as { budget: { worst_case_usd: number } }).budget.worst_case_usd;
+      // Room for three and a half requests at their worst case: were a usage-less answer counted as free, all ten would go.
+      const r = await runMain(['run', cfg, '--out', join(base, 'run'), '--quiet', '--max-cost', String((worst / 10) * 3.5)], env);
+      expect(r.code, r.stderr).toBe(8);
+      expect(server.requests.length).toBe(3);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
 
   it('plan says whether the worst case fits', async () => {
     const { cfg, env } = await setup();

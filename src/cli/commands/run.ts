@@ -127,7 +127,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         const s = result.summary;
         if (s.gates?.status === 'not_judged') io.err(`${s.gates.reason}\n`);
         else if (s.gates?.failed && !result.error) io.err(`${plural(s.gates.failed, 'gate check')} failed (see junit.xml); exit code 1.\n`);
-        if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
+        if (result.error) io.err(`${result.error.message}\n${resumeHint}${result.error.exitCode === ExitCode.BudgetStopped ? ' --max-cost USD (a higher budget)' : ''}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {
           io.err(`${plural(s.recorded.failed_requests, 'request')} failed after all attempts or lacked choices they asked for (${plural(s.recorded.failed_choices ?? s.recorded.failed_requests, 'choice')} with finish_reason 'error' in choices.csv); exit code 1.\n`);

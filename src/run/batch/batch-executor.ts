@@ -161,6 +161,7 @@ class BatchSession {
 
   async execute(tasks: AsyncIterable<Task>): Promise<ExecutorResult> {
     try {
+      await this.holdLive();
       await this.recoverIntents();
       if (this.o.cancel) await this.cancelLive();
       else await this.submitPlan(tasks);
@@ -173,6 +174,14 @@ class BatchSession {
   }
 
   // ---- submitting ----
+
+  /** A resumed run's live parts were sent by an earlier session: their worst case is reserved before anything new. */
+  private async holdLive(): Promise<void> {
+    const budget = this.o.budget;
+    const live = this.state.parts.filter((p) => p.state === 'intent' || p.state === 'submitted');
+    if (!budget || live.length === 0) return;
+    for await (const t of this.o.replan(anyOf(live.map((p) => runSet(p.seqs))))) budget.holdSent(t);
+  }
 
   /** Parts killed between their intent and their batch id: adopt the batch the provider has, or submit them now. */
   private async recoverIntents(): Promise<void> {
