@@ -179,6 +179,31 @@ describe('budget_usd / --max-cost', () => {
     }
   }, 30_000);
 
+  it('shards: each shard gets the budget given to its own process, and merge keeps none', async () => {
+    const { cfg, out, env, sim } = await setup();
+    const { worst_case_usd: worst } = await worstCase(cfg, env);
+    const budget = Number((worst * 0.035).toPrecision(3));
+    const first = await runMain(['run', cfg, '--shard', '1/2', '--out', `${out}-1`, '--max-cost', String(budget), '--quiet'], env);
+    expect(first.code, first.stderr).toBe(8);
+    const afterFirst = servedUsd(sim);
+    expect(afterFirst).toBeLessThanOrEqual(budget);
+    // The second shard's directory has spent nothing: it gets the whole budget again, not what the first left.
+    const second = await runMain(['run', cfg, '--shard', '2/2', '--out', `${out}-2`, '--max-cost', String(budget), '--quiet'], env);
+    expect(second.code, second.stderr).toBe(8);
+    expect(servedUsd(sim) - afterFirst).toBeLessThanOrEqual(budget);
+    // What the first shard left is less than one request's worst case (else it would have sent more): with a shared
+    // budget the second could send nothing.
+    expect((await recordSeqs(`${out}-2`)).length).toBeGreaterThan(0);
+    for (const [i, dir] of [`${out}-1`, `${out}-2`].entries()) {
+      const r = await runMain(['run', cfg, '--shard', `${i + 1}/2`, '--out', dir, '--resume', '--max-cost', String(worst), '--quiet'], env);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const merged = await runMain(['merge', `${out}-1`, `${out}-2`, '--out', `${out}-merged`], env);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect((await manifest(`${out}-merged`)).budget).toBeUndefined();
+    expect(sim.stats.completions).toBe(REQUESTS);
+  }, 60_000);
+
   it('plan says whether the worst case fits', async () => {
     const { cfg, env } = await setup();
     const { worst_case_usd: worst, fits } = await worstCase(cfg, env);
