@@ -62,14 +62,6 @@ function promptHash(config: Config): string {
   return sha256(canonicalJson(prompts)).slice(0, 16);
 }
 
-/** Closes the session in run.json's terms: how it ended and how many requests it recorded. */
-export function endSession(manifest: RunManifest, status: RunStatus, recorded: number, exitCode: ExitCode | null = null): RunManifest {
-  const ended = new Date().toISOString();
-  const sessions = [...manifest.sessions];
-  sessions[sessions.length - 1] = { ...sessions.at(-1)!, ended_at: ended, status, recorded };
-  return { ...manifest, status, ended_at: ended, exit_code: exitCode, sessions };
-}
-
 /** The run's exit code: the API's refusal, an interruption, or whether everything was recorded, answered and passed. */
 export function exitCodeOf(status: RunStatus, summary: Summary): ExitCode {
   if (status === 'stopped') return ExitCode.Api;

@@ -18,13 +18,12 @@ import type { Cell } from '../contracts/plan.js';
 import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
-import { Journal } from '../record/index.js';
-import { RECORDS, writeManifest, writeManifestSync, type RunManifest, type RunStatus } from '../record/index.js';
+import { RECORDS, RunRecorder, type RunManifest, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
 import type { RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
 import { writeReports } from '../report/index.js';
-import { endSession, exitCodeOf, startManifest } from './run-manifest.js';
+import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
@@ -90,7 +89,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
   const shard = options.shard ? shardRange(options.shard, plan.rows, cells) : undefined;
   let server: OpenEndpoint | undefined;
   let provider: Provider | undefined;
+  // The claim's lock (a resumed directory) until the recorder takes the directory over.
   let lock = claim.lock;
+  let recorder: RunRecorder | undefined;
   let live: LiveReport | undefined;
   let scripts: ScriptChecks | undefined;
   try {
@@ -117,31 +118,26 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     if (simulated) await connect(join(dir, SIMULATOR_DIR));
     const endpoint = server!.endpoint;
     const serverInfo = provider ?? describeServer(endpoint);
-    let manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
+    const manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
     if (!manifest.batch && batchMode && config.batch) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
     if (options.cancelBatches && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
-    await writeManifest(dir, manifest);
-    let recorded = 0;
-    // Set once records.jsonl is open: a second Ctrl-C may come before that.
-    let openJournal: Journal | undefined;
+    const rec = (recorder = await RunRecorder.start(opened, manifest));
+    lock = undefined;
     const stops = new StopController({
       signal: options.signal,
       abortSignal: options.abortSignal,
       graceMs: options.graceMs ?? 30_000,
-      // A second Ctrl-C may be followed by process.exit at once: hand finished records to the OS first, and leave
-      // run.json saying how the run ended, not 'running'.
+      // A second Ctrl-C may be followed by process.exit at once, even before records.jsonl is open: hand finished
+      // records to the OS first, and leave run.json saying how the run ended, not 'running'.
       onHard: () => {
-        openJournal?.flushSync();
         live?.discardSync();
-        writeManifestSync(dir, endSession(manifest, 'interrupted', recorded, ExitCode.Interrupted));
-        lock?.releaseSync();
+        rec.hardStopSync(ExitCode.Interrupted);
       },
     });
     // A record that cannot be written is not worth a request: a full disk stops the run.
-    const journal = await Journal.open(join(dir, RECORDS), index?.validBytes, { onFailure: () => stops.hard(), redact: serverInfo.redact });
-    openJournal = journal;
+    await rec.openJournal({ validBytes: index?.validBytes, redact: serverInfo.redact, onFailure: () => stops.hard() });
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.
@@ -161,34 +157,30 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, manifest: () => manifest, rowsOf, skip: opened.skip, scripts, budget });
+    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
       onRecord: (sent, task) => {
         budget?.settle(sent, task);
         // Every file is derived from the record as written: the configured secrets are scrubbed from it here.
-        const record = journal.append(sent);
-        recorded++;
+        const record = rec.append(sent);
         live?.add(record);
         options.reporter?.onRecord?.(record);
       },
     });
     stops.dispose();
-    await journal.close().catch((e: unknown) => failRun(e, dir, manifest, journal.written));
+    await rec.closeJournal().catch((e: unknown) => failRun(e, rec));
     const fatal = result.fatal ?? budget?.stopError('Resume with a higher budget (--resume --max-cost USD) to send only what is missing.');
     const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError || fatal instanceof BudgetStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
-    manifest = endSession(manifest, status, result.recorded);
-    if (budget) {
-      const b = budget.snapshot();
-      const reason = fatal instanceof BudgetStoppedError ? fatal.message : undefined;
-      manifest.budget = { limit_usd: b.limit_usd, spent_usd: roundTo(b.spent_usd, 6), stopped: reason !== undefined, ...(reason ? { reason } : {}) };
-    } else delete manifest.budget;
-    const summary = (await live?.finish(manifest)) ?? (await writeReports(dir, manifest));
+    await rec.end(status);
+    await rec.update((m) => withBudget(m, budget, fatal));
+    const ended = rec.manifest;
+    const summary = (await live?.finish(ended)) ?? (await writeReports(dir, ended));
     const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
-    await writeManifest(dir, { ...manifest, exit_code: exitCode });
+    await rec.update((m) => Object.assign({}, m, { exit_code: exitCode }));
     return { dir, status, exitCode, summary, error: stoppedBy };
   } finally {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
@@ -196,6 +188,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     await scripts?.close();
     await provider?.close();
     await server?.close();
+    await recorder?.release();
     await lock?.release();
   }
 }
@@ -217,7 +210,7 @@ function chooseExecutor(p: {
   serverInfo: ServerInfo;
   endpoint: OpenEndpoint['endpoint'];
   batchMode: boolean;
-  manifest: () => RunManifest;
+  recorder: RunRecorder;
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
   scripts: ScriptChecks | undefined;
@@ -225,7 +218,7 @@ function chooseExecutor(p: {
 }): Executor {
   const { options, config, cells } = p;
   const check = makeChoiceChecker(config, cells);
-  const state = p.manifest().batch;
+  const state = p.recorder.manifest.batch;
   if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, budget: p.budget, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor({
     endpoint: p.endpoint,
@@ -236,8 +229,9 @@ function chooseExecutor(p: {
     redact: p.serverInfo.redact,
     dir: p.dir,
     state,
-    runStartedAt: p.manifest().started_at,
-    save: () => writeManifest(p.dir, p.manifest()),
+    runStartedAt: p.recorder.manifest.started_at,
+    // The batch section is changed in place by the executor and saved whole.
+    save: () => p.recorder.update((m) => m),
     replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
     cancel: options.cancelBatches,
     abandon: options.abandonBatches,
@@ -255,7 +249,19 @@ function chooseExecutor(p: {
  * the error (exit code 6) tells the user what to do. records.jsonl keeps what was written; a resume cuts a torn
  * last line and sends the rest.
  */
-async function failRun(error: unknown, dir: string, manifest: RunManifest, recorded: number): Promise<never> {
-  await writeManifest(dir, endSession(manifest, 'failed', recorded, ExitCode.Output)).catch(() => {});
+async function failRun(error: unknown, recorder: RunRecorder): Promise<never> {
+  await recorder.fail(ExitCode.Output).catch(() => {});
   throw error;
+}
+
+/**
+ * run.json's `budget`: the last session's limit, what the run directory had spent when it ended and, when the budget
+ * stopped the run, why. A session without a limit leaves none (an earlier session's would mislead).
+ */
+function withBudget(manifest: RunManifest, budget: Budget | undefined, fatal: unknown): RunManifest {
+  const { budget: _earlier, ...rest } = manifest;
+  if (!budget) return rest;
+  const b = budget.snapshot();
+  const reason = fatal instanceof BudgetStoppedError ? fatal.message : undefined;
+  return Object.assign({}, rest, { budget: { limit_usd: b.limit_usd, spent_usd: roundTo(b.spent_usd, 6), stopped: reason !== undefined, ...(reason ? { reason } : {}) } });
 }

@@ -8,6 +8,7 @@ export type { Anomaly, ChoiceRecord, RequestRecord, Usage } from './types.js';
 export { addRecordBilled, addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
 export { BATCH_RESULT_LOST } from './types.js';
 export { Journal } from './journal.js';
+export { endSession, RunRecorder } from './run-recorder.js';
 export { writeManifest, writeManifestSync } from './manifest.js';
 export type { MergeProvenance, RunStatus, BatchManifest, BatchPart, SeqRun } from './manifest.js';
 export { claimRunDir, openRunDir } from './run-dir.js';
