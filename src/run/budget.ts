@@ -40,7 +40,7 @@ export class Budget {
   private spent: number;
   private reserved = 0;
   private readonly held = new Map<number, number>();
-  private readonly queue: Array<{ task: Task; grant: (ok: boolean) => void }> = [];
+  private readonly queue: Array<{ task: Task; need: number | undefined; grant: (ok: boolean) => void }> = [];
   private refused: { task: Task; need: number } | undefined;
   private closed = false;
   private readonly o: BudgetOptions;
@@ -102,7 +102,7 @@ export class Budget {
     if (this.held.has(task.seq)) return Promise.resolve(true);
     if (this.refused || this.closed) return Promise.resolve(false);
     return new Promise((grant) => {
-      this.queue.push({ task, grant });
+      this.queue.push({ task, need: undefined, grant });
       this.pump();
     });
   }
@@ -169,7 +169,8 @@ export class Budget {
         head.grant(true);
         continue;
       }
-      const need = this.worstUsd(head.task);
+      // Counted once: the head is looked at again on every settle while it waits.
+      const need = (head.need ??= this.worstUsd(head.task));
       if (this.fits(need)) {
         this.queue.shift();
         this.hold(head.task.seq, need);
