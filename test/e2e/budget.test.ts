@@ -136,6 +136,20 @@ describe('budget_usd / --max-cost', () => {
     expect(servedUsd(sim)).toBeLessThanOrEqual(worst * 2);
   }, 60_000);
 
+  it('batch with retries (lines answered 500 and 429 are submitted again under the reservation they hold): never past the budget', async () => {
+    const { cfg, out, env, sim } = await setup({ batch: { duration_ms: 20, faults: { server_error: 0.25, rate_limit: 0.15 } } }, 'batch: { poll_s: 0.02, max_requests: 10 }\n');
+    const { worst_case_usd: worst } = await worstCase(cfg, env);
+    const budget = Number((worst * 0.45).toPrecision(3));
+    const r = await runMain(['run', cfg, '--out', out, '--max-cost', String(budget), '--quiet'], env);
+    expect(r.code, r.stderr).toBe(8);
+    // Some lines failed and were computed again.
+    expect(Object.values(sim.stats.batchComputed).some((c) => c > 1)).toBe(true);
+    expect(servedUsd(sim)).toBeLessThanOrEqual(budget);
+    const done = await runMain(['run', cfg, '--out', out, '--resume', '--max-cost', String(worst * 2), '--quiet'], env);
+    expect([0, 1], done.stderr).toContain(done.code);
+    expect(servedUsd(sim)).toBeLessThanOrEqual(worst * 2);
+  }, 60_000);
+
   it('batch: lines are reserved as a part is built; the server serves no more than the budget at batch prices; resume completes, each line computed once', async () => {
     const { cfg, out, env, sim } = await setup({ batch: { duration_ms: 50 } }, 'batch: { poll_s: 0.02, max_requests: 10 }\n');
     const plan = await worstCase(cfg, env);
