@@ -24,6 +24,15 @@ export interface BudgetSnapshot {
   reserved_usd: number;
 }
 
+/**
+ * A request's identity across its retries and resubmissions: its plan seq, and for a request about a recorded answer
+ * (a model judge's call, which carries what it is about in `judge`) that too, since several share the answer's seq.
+ */
+function keyOf(task: Task): string {
+  const about = (task as { judge?: unknown }).judge;
+  return about === undefined ? String(task.seq) : `${task.seq} ${JSON.stringify(about)}`;
+}
+
 /** Floating-point sums of many small prices: a request exactly at the limit still fits. */
 const EPSILON = 1e-9;
 
@@ -31,7 +40,7 @@ const EPSILON = 1e-9;
  * The run's spend limit. Before a request is sent its worst case is reserved (`reserve`, `reserveNow`); when its
  * record is in, the record's cost replaces the reservation (`settle`); a request that ends unrecorded gives its
  * reservation back (`release`). A request whose reservation does not fit is not sent: the run stops (`stopped`).
- * Reservations are by plan seq, so a retry, another line of an `n_mode: repeat` set or a batch line submitted again
+ * Reservations are by request (`keyOf`), so a retry, another line of an `n_mode: repeat` set or a batch line submitted again
  * uses the reservation its request already holds: only one attempt of a request can be billed (README "never pay
  * twice").
  */
@@ -39,7 +48,7 @@ export class Budget {
   readonly limitUsd: number;
   private spent: number;
   private reserved = 0;
-  private readonly held = new Map<number, number>();
+  private readonly held = new Map<string, number>();
   private readonly queue: Array<{ task: Task; need: number | undefined; grant: (ok: boolean) => void }> = [];
   private refused: { task: Task; need: number } | undefined;
   private closed = false;
@@ -75,11 +84,11 @@ export class Budget {
    * ahead of their results).
    */
   reserveNow(task: Task): boolean {
-    if (this.refused) return this.held.has(task.seq);
-    if (this.held.has(task.seq)) return true;
+    if (this.refused) return this.held.has(keyOf(task));
+    if (this.held.has(keyOf(task))) return true;
     const need = this.worstUsd(task);
     if (this.fits(need)) {
-      this.hold(task.seq, need);
+      this.hold(keyOf(task), need);
       return true;
     }
     this.refused = { task, need };
@@ -91,7 +100,7 @@ export class Budget {
    * live batch on resume), which nothing can stop any more but which will be billed.
    */
   holdSent(task: Task): void {
-    if (!this.held.has(task.seq)) this.hold(task.seq, this.worstUsd(task));
+    if (!this.held.has(keyOf(task))) this.hold(keyOf(task), this.worstUsd(task));
   }
 
   /**
@@ -99,7 +108,7 @@ export class Budget {
    * their worst case and make room; false once it cannot fit (nothing else is reserved) or the run is stopping.
    */
   reserve(task: Task): Promise<boolean> {
-    if (this.held.has(task.seq)) return Promise.resolve(true);
+    if (this.held.has(keyOf(task))) return Promise.resolve(true);
     if (this.refused || this.closed) return Promise.resolve(false);
     return new Promise((grant) => {
       this.queue.push({ task, need: undefined, grant });
@@ -115,8 +124,9 @@ export class Budget {
 
   /** The record of `task` is in: its cost replaces its reservation. */
   settle(record: RequestRecord, task: Task): void {
-    const had = this.held.get(task.seq);
-    this.held.delete(task.seq);
+    const key = keyOf(task);
+    const had = this.held.get(key);
+    this.held.delete(key);
     if (had !== undefined) this.reserved -= had;
     const billed = emptyBilled();
     addRecordBilled(billed, record);
@@ -131,9 +141,10 @@ export class Budget {
 
   /** `task` ended unrecorded (the run stopped before it was sent, or it was abandoned): its reservation is free. */
   release(task: Task): void {
-    const had = this.held.get(task.seq);
+    const key = keyOf(task);
+    const had = this.held.get(key);
     if (had === undefined) return;
-    this.held.delete(task.seq);
+    this.held.delete(key);
     this.reserved -= had;
     this.pump();
   }
@@ -155,8 +166,8 @@ export class Budget {
     return this.spent + this.reserved + need <= this.limitUsd + EPSILON;
   }
 
-  private hold(seq: number, usd: number): void {
-    this.held.set(seq, usd);
+  private hold(key: string, usd: number): void {
+    this.held.set(key, usd);
     this.reserved += usd;
   }
 
@@ -164,7 +175,7 @@ export class Budget {
   private pump(): void {
     while (this.queue.length > 0 && !this.refused) {
       const head = this.queue[0]!;
-      if (this.held.has(head.task.seq)) {
+      if (this.held.has(keyOf(head.task))) {
         this.queue.shift();
         head.grant(true);
         continue;
@@ -173,7 +184,7 @@ export class Budget {
       const need = (head.need ??= this.worstUsd(head.task));
       if (this.fits(need)) {
         this.queue.shift();
-        this.hold(head.task.seq, need);
+        this.hold(keyOf(head.task), need);
         head.grant(true);
         continue;
       }

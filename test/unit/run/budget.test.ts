@@ -83,3 +83,16 @@ describe('Budget', () => {
     expect(b.snapshot().reserved_usd).toBe(0);
   });
 });
+
+describe('Budget with requests about recorded answers (a model judge, issue #25)', () => {
+  it("reserves each judge call apart, though they share their answer's seq", () => {
+    const b = budget(WORST * 2.5);
+    const judge = (vote: number): Task => Object.assign(task(0), { judge: { seq: 0, choice: 0, check: 'j', vote, order: 0 } });
+    expect(b.reserveNow(task(0))).toBe(true);
+    expect(b.reserveNow(judge(0))).toBe(true);
+    expect(b.reserveNow(judge(1))).toBe(false);
+    // A call sent again (the same vote) uses its reservation.
+    expect(b.reserveNow(judge(0))).toBe(true);
+    expect(b.snapshot().reserved_usd).toBeCloseTo(WORST * 2, 12);
+  });
+});
