@@ -79,12 +79,16 @@ export function chatTokens(messages: readonly ChatMessage[], count: Counter): nu
 
 /** Parts of a request that are sent as prompt besides the messages: tool definitions and a json_schema. */
 function fixedExtraTexts(cell: Cell): string[] {
-  const texts: string[] = [];
-  const tools = cell.params['tools'];
-  if (Array.isArray(tools) && tools.length) texts.push(JSON.stringify(tools));
-  const schema = (cell.params['response_format'] as { json_schema?: unknown } | undefined)?.json_schema;
-  if (schema) texts.push(JSON.stringify(schema));
-  return texts;
+  return extraParts(cell.params).map((part) => JSON.stringify(part));
+}
+
+function extraParts(params: Readonly<Record<string, unknown>>): object[] {
+  const parts: object[] = [];
+  const tools = params['tools'];
+  if (Array.isArray(tools) && tools.length) parts.push(tools);
+  const schema = (params['response_format'] as { json_schema?: unknown } | undefined)?.json_schema;
+  if (schema && typeof schema === 'object') parts.push(schema);
+  return parts;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -248,12 +252,17 @@ export async function loadWorstCase(cells: readonly Cell[], nMode: 'native' | 'r
     const { encoding } = encodingFor(String(cell.params['model']));
     if (!encodings.has(encoding)) encodings.set(encoding, await loadCount(encoding));
   }
-  const extras = new Map<number, number>();
+  // A plan's bodies share their cell's tools and schema objects: each is counted once.
+  const extras = new WeakMap<object, number>();
   return (task) => {
     const model = task.body.model;
     const count = encodings.get(encodingFor(model).encoding) ?? encodings.values().next().value!;
-    let extra = extras.get(task.cell.index);
-    if (extra === undefined) extras.set(task.cell.index, (extra = sum(fixedExtraTexts(task.cell).map(count))));
+    let extra = 0;
+    for (const part of extraParts(task.body)) {
+      let c = extras.get(part);
+      if (c === undefined) extras.set(part, (c = count(JSON.stringify(part))));
+      extra += c;
+    }
     const n = task.cell.n;
     const limit = task.body['max_completion_tokens'] ?? task.body['max_tokens'];
     const perChoice = typeof limit === 'number' ? limit : outputLimit(model);
