@@ -40,9 +40,9 @@ const EPSILON = 1e-9;
  * The run's spend limit. Before a request is sent its worst case is reserved (`reserve`, `reserveNow`); when its
  * record is in, the record's cost replaces the reservation (`settle`); a request that ends unrecorded gives its
  * reservation back (`release`). A request whose reservation does not fit is not sent: the run stops (`stopped`).
- * Reservations are by request (`keyOf`), so a retry, another line of an `n_mode: repeat` set or a batch line submitted again
- * uses the reservation its request already holds: only one attempt of a request can be billed (README "never pay
- * twice").
+ * Reservations are by request (`keyOf`), so a retry, another line of an `n_mode: repeat` set or a batch line
+ * submitted again uses the reservation its request already holds: only one attempt of a request can be billed
+ * (README "never pay twice").
  */
 export class Budget {
   readonly limitUsd: number;
