@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { readManifest, type RunManifest } from '../record/index.js';
-import { runEval, type RunReporter, type RunResult } from './run.js';
+import { runSession, type RunReporter, type RunResult } from './run.js';
 
 export type BatchRun = RunManifest & { batch: NonNullable<RunManifest['batch']> };
 
@@ -25,14 +25,15 @@ export interface CancelOptions {
  * finished is recorded and reported (paid for, so never thrown away). The run stays resumable.
  */
 export function cancelBatches(dir: string, manifest: BatchRun, options: CancelOptions): Promise<RunResult> {
-  return runEval({
-    config: options.config ?? manifest.config_file,
-    out: dir,
-    resume: true,
-    cancelBatches: true,
-    abandonBatches: options.abandon,
-    shard: manifest.shard ? { index: manifest.shard.index, count: manifest.shard.count } : undefined,
-    env: options.env,
-    reporter: options.reporter,
-  });
+  return runSession(
+    {
+      config: options.config ?? manifest.config_file,
+      out: dir,
+      resume: true,
+      shard: manifest.shard ? { index: manifest.shard.index, count: manifest.shard.count } : undefined,
+      env: options.env,
+      reporter: options.reporter,
+    },
+    { abandon: options.abandon === true },
+  );
 }

@@ -160,7 +160,7 @@ async function regradeRecords(
 }
 
 /** The fields a grading wrote on a choice: replaced whole, so a check removed from the config leaves nothing behind. */
-const GRADED_FIELDS = ['json_valid', 'schema_valid', 'schema_errors', 'checks', 'tool_args_valid', 'check_details', 'check_scores', 'check_reasons'] as const;
+const GRADED_FIELDS = ['json_valid', 'schema_valid', 'schema_errors', 'checks', 'tool_args_valid', 'check_details', 'check_scores', 'check_reasons', 'check_human'] as const;
 
 function regradeBuiltIn(record: RequestRecord, task: Task, check: ReturnType<typeof makeChoiceChecker>): void {
   if (record.error !== null) return;

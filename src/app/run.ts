@@ -11,7 +11,7 @@ import { formatUsd } from '../report/index.js';
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
-import { createBatchExecutor, envPause, type BatchProgress } from '../run/index.js';
+import { createBatchExecutor, type BatchProgress, type PausePoint } from '../run/index.js';
 import { ResponseCache } from '../run/index.js';
 import type { ScriptChecks } from '../check/index.js';
 import type { Cell } from '../contracts/plan.js';
@@ -49,10 +49,6 @@ export interface RunEvalOptions extends PrepareOptions {
   reporter?: RunReporter | undefined;
   /** `--shard I/K`: run only the I-th of K shares of the plan (src/plan/shard.ts); merge them with `evalrun merge`. */
   shard?: ShardSpec | undefined;
-  /** `evalrun cancel`: resume the run's batch side only to cancel its live batches and record what they finished. */
-  cancelBatches?: boolean | undefined;
-  /** `evalrun cancel --abandon`: also forget the live batches the server no longer knows (404). */
-  abandonBatches?: boolean | undefined;
 }
 
 export interface RunReporter {
@@ -76,7 +72,20 @@ export interface RunResult {
 }
 
 /** The library entry point: what `evalrun run` does. */
-export async function runEval(options: RunEvalOptions): Promise<RunResult> {
+export function runEval(options: RunEvalOptions): Promise<RunResult> {
+  return runSession(options, undefined);
+}
+
+/**
+ * `evalrun cancel` (app/cancel.ts): the run's session opened as a resume, its batch side only: the live batches are
+ * cancelled and what they finished recorded; `abandon` also forgets those the server no longer knows (404).
+ */
+export interface CancelAction {
+  abandon: boolean;
+}
+
+/** A session of the run in `options.out`: a run or resume, or with `cancel` the cancellation of its live batches. */
+export async function runSession(options: RunEvalOptions, cancel: CancelAction | undefined): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
   // Under a spend limit the tokenizers are loaded before anything is written (prices and bounds were checked with
   // the config).
@@ -101,7 +110,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     // batches are all finished resumes in the mode the config and flags ask for. Batch mode sends nothing over the
     // synchronous HTTP pool, so that is not opened.
     const liveBatches = Boolean(claim.previous?.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted'));
-    const batchMode = liveBatches || options.cancelBatches === true || Boolean(config.batch);
+    const batchMode = liveBatches || cancel !== undefined || Boolean(config.batch);
     const connect = async (stateDir: string | undefined) => {
       server = await openEndpoint(config, { env: options.env, simulatorStateDir: stateDir });
       if (!batchMode) provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 });
@@ -118,9 +127,9 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     if (simulated) await connect(join(dir, SIMULATOR_DIR));
     const endpoint = server!.endpoint;
     const serverInfo = provider ?? describeServer(endpoint);
-    const manifest = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
-    if (!manifest.batch && batchMode && config.batch) manifest.batch = { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] };
-    if (options.cancelBatches && !liveBatches) {
+    const started = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
+    const manifest = started.batch || !batchMode || !config.batch ? started : Object.assign({}, started, { batch: { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] } });
+    if (cancel && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
     const rec = (recorder = await RunRecorder.start(opened, manifest));
@@ -157,7 +166,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const rowsOf = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const executor = chooseExecutor({ options, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
+    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
     const result = await executor.execute(planTasks(config, cells, rowsOf(), opened.skip), {
       stop: stops.stop,
       abort: stops.abort,
@@ -174,7 +183,7 @@ export async function runEval(options: RunEvalOptions): Promise<RunResult> {
     const fatal = result.fatal ?? budget?.stopError('Resume with a higher budget (--resume --max-cost USD) to send only what is missing.');
     const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError || fatal instanceof BudgetStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
-    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || options.cancelBatches ? 'interrupted' : 'complete';
+    const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || cancel ? 'interrupted' : 'complete';
     await rec.end(status);
     await rec.update((m) => withBudget(m, budget, fatal));
     const ended = rec.manifest;
@@ -202,6 +211,7 @@ const SIMULATOR_DIR = 'simulator';
  */
 function chooseExecutor(p: {
   options: RunEvalOptions;
+  cancel: CancelAction | undefined;
   config: Config;
   cells: readonly Cell[];
   dir: string;
@@ -228,13 +238,15 @@ function chooseExecutor(p: {
     scripts: p.scripts,
     redact: p.serverInfo.redact,
     dir: p.dir,
-    state,
-    runStartedAt: p.recorder.manifest.started_at,
-    // The batch section is changed in place by the executor and saved whole.
-    save: () => p.recorder.update((m) => m),
-    replan: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
-    cancel: options.cancelBatches,
-    abandon: options.abandonBatches,
+    state: {
+      batch: state,
+      startedAt: p.recorder.manifest.started_at,
+      // Each save hands over a fresh batch section, which run.json takes whole.
+      save: (batch) => p.recorder.update((m) => Object.assign({}, m, { batch })),
+      tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+    },
+    cancel: p.cancel !== undefined,
+    abandon: p.cancel?.abandon,
     maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
     cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
     pause: envPause(options.env ?? process.env),
@@ -242,6 +254,22 @@ function chooseExecutor(p: {
     onNotice: (m) => options.reporter?.onNotice?.(m),
     budget: p.budget,
   });
+}
+
+/**
+ * The test hook of the kill -9 tests (test/e2e/batch.test.ts): inert unless EVALRUN_TEST_PAUSE_AT names a point of
+ * the batch protocol; there it says so on stderr and waits to be killed (`ingesting`: at the third line, so that
+ * some of a part's lines are recorded and some not). Read here, at the edge, never in run/.
+ */
+function envPause(env: NodeJS.ProcessEnv): ((point: PausePoint) => Promise<void>) | undefined {
+  const at = env['EVALRUN_TEST_PAUSE_AT'];
+  if (!at) return undefined;
+  let lines = 0;
+  return async (point) => {
+    if (point !== at || (point === 'ingesting' && ++lines < 3)) return;
+    process.stderr.write(`evalrun test pause: ${point}\n`);
+    await new Promise<never>(() => setInterval(() => {}, 60_000));
+  };
 }
 
 /**

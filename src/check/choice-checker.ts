@@ -1,7 +1,9 @@
 import type { ValidateFunction } from 'ajv';
 import type { Cell, Task } from '../contracts/plan.js';
 import { makeCheckRunner, NO_CONTENT, type ScoreSink } from './checks.js';
-import { SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
+import { labelScale, SCORED_CHECK_TYPES, type CheckSpec } from '../contracts/checks.js';
+import { readHumanLabel } from '../contracts/human-label.js';
+import { lookup } from '../contracts/template.js';
 import { checkJsonOutput, checkToolCalls, NOT_CHECKED, parseJson, type ChoiceCheck, type ParsedJson, type ToolCall } from './json-output.js';
 import { compileSchema, compileTools, type ToolValidators } from './validators.js';
 
@@ -23,7 +25,7 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
   const grade = makeCheckRunner(spec.checks ?? []);
   const scored = (spec.checks ?? []).some((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type));
   const scoredNames = (spec.checks ?? []).filter((c) => c.type !== 'script' && SCORED_CHECK_TYPES.includes(c.type)).map((c) => c.name);
-  return (task, content, toolCalls, gradeContent = true, nothing = false) => {
+  const graded: ChoiceChecker = (task, content, toolCalls, gradeContent = true, nothing = false) => {
     // Nothing to judge (a filtered answer, a refusal): nothing is checked; the scored checks say why they are unscored.
     if (nothing) {
       if (!scored) return { json_valid: null, schema_valid: null, schema_errors: [] };
@@ -46,6 +48,29 @@ export function makeChoiceChecker(spec: { schema?: Record<string, unknown> | und
     // Object.assign, not a literal starting with `...check`: see makeRecord in src/run/execute-task.ts.
     const out = Object.assign({}, check, Object.keys(details).length ? { checks, check_details: details } : { checks });
     if (sink) Object.assign(out, Object.keys(sink.reasons).length ? { check_scores: sink.scores, check_reasons: sink.reasons } : { check_scores: sink.scores });
+    return out;
+  };
+  const labels = makeHumanLabels(spec.checks ?? []);
+  if (!labels) return graded;
+  // Every answered choice carries its row's human labels (whatever graded it: here, a script, a judge), so the
+  // agreement statistics are computed from records alone.
+  return (task, content, toolCalls, gradeContent, nothing) => Object.assign({}, graded(task, content, toolCalls, gradeContent, nothing), { check_human: labels(task.row.vars) });
+}
+
+/**
+ * The human labels of one dataset row, one per check with `human: { column }`, each read on its check's scale by
+ * readHumanLabel (null: unlabelled). undefined when no check has labels. The dataset scan has refused bad labels
+ * before anything was sent, so one that does not read here (a dataset changed under a regrade) counts as unlabelled.
+ */
+export function makeHumanLabels(specs: readonly CheckSpec[]): ((vars: Record<string, unknown>) => Record<string, number | null>) | undefined {
+  const labelled = specs.filter((s) => s.human !== undefined).map((s) => ({ name: s.name, path: s.human!.column.split('.'), scale: labelScale(s) }));
+  if (labelled.length === 0) return undefined;
+  return (vars) => {
+    const out: Record<string, number | null> = {};
+    for (const l of labelled) {
+      const read = readHumanLabel(lookup(vars, l.path), l.scale);
+      out[l.name] = read.ok ? read.label : null;
+    }
     return out;
   };
 }

@@ -18,6 +18,8 @@ export interface ChoiceCheck {
   check_scores?: Record<string, number | null>;
   /** Scored checks: why a choice failed or was left unscored (short). */
   check_reasons?: Record<string, string>;
+  /** Checks with `human: { column }`: the row's label, normalised to [0, 1]; null when the row is unlabelled. */
+  check_human?: Record<string, number | null>;
 }
 
 /**

@@ -6,12 +6,12 @@ import type { ConfigFile } from '../contracts/config.js';
 type Issue = (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
 
 /** `pick:`: a quality metric that has a better direction, and one of the costs evalrun measures. */
-export function resolvePick(data: ConfigFile, checks: readonly string[], issue: Issue, scored: readonly string[] = []): { metric: string | null; cost: string | null } {
+export function resolvePick(data: ConfigFile, checks: readonly string[], issue: Issue, scored: readonly string[] = [], human: readonly string[] = []): { metric: string | null; cost: string | null } {
   const metric = data.pick?.metric ?? null;
   const cost = data.pick?.cost ?? null;
   if (metric !== null) {
-    const def = findMetric(metric, checks, scored);
-    const known = metricsFor(checks, scored).filter((m) => m.direction !== 'none').map((m) => m.name);
+    const def = findMetric(metric, checks, scored, human);
+    const known = metricsFor(checks, scored, human).filter((m) => m.direction !== 'none').map((m) => m.name);
     if (!def) {
       const hint = suggestMetric(metric, known, suggest);
       issue(['pick', 'metric'], `unknown metric '${metric}'${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}`);

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
+import { CHECK_TYPES, DEFAULT_SCRIPT_TIMEOUT_MS, expectedColumn, humanCheckNames, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
 import type { ConfigLocation } from '../contracts/config.js';
 import { globToRegExp } from '../util/glob.js';
 import { DEFAULT_ALPHA, type CompareSpec, type GateSpec } from '../contracts/evaluation.js';
@@ -56,6 +56,7 @@ export function resolveEvaluation(
     }
     const misplaced = (key: keyof typeof c, why: string) => c[key] !== undefined && issue(at(key), `'${key}' does not apply to a '${c.type}' check: ${why}`, { atKey: true });
     const spec: CheckSpec = { name, type: c.type, pointer: c.pointer, expected: c.expected, ignoreCase: c.ignore_case };
+    if (c.human !== undefined) spec.human = { column: c.human.column };
     const own = OWN_KEYS[c.type] ?? [];
     for (const key of NEWER_KEYS) if (!own.includes(key)) misplaced(key, `it is a key of ${Object.keys(OWN_KEYS).filter((t) => OWN_KEYS[t]!.includes(key)).join(', ')} checks`);
     if (c.type === 'number' || c.type === 'set_equals' || c.type === 'similarity') {
@@ -111,6 +112,7 @@ export function resolveEvaluation(
         if (c.schema === undefined && data.schema === undefined) issue(at(), "the 'schema_valid' check needs a schema: give 'schema' here or at the top level");
         if (c.schema !== undefined && data.schema !== undefined) issue(at('schema'), "the run's schema is given twice (here and at the top-level 'schema'); keep one");
         if (c.pointer !== undefined) issue(at('pointer'), "the 'schema_valid' check validates the whole output; name the check otherwise to validate a part", { atKey: true });
+        if (c.human !== undefined) issue(at('human'), "the run's schema check takes no human labels; give the check a 'name' of its own to compare it with people", { atKey: true });
         runSchema = loaded;
         return;
       }
@@ -124,7 +126,8 @@ export function resolveEvaluation(
 
   const checkNames = checks.map((c) => c.name);
   const scored = scoredCheckNames(checks);
-  const known = metricsFor(checkNames, scored).map((m) => m.name);
+  const human = humanCheckNames(checks);
+  const known = metricsFor(checkNames, scored, human).map((m) => m.name);
   const unknownMetric = (path: DocPath, metric: string) => {
     const hint = suggestMetric(metric, known, suggest);
     issue(path, `unknown metric '${metric}'${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}`);
@@ -132,13 +135,13 @@ export function resolveEvaluation(
 
   const compare: CompareSpec = { baseline: data.compare?.baseline ?? null, metrics: data.compare?.metrics ?? null, alpha: data.compare?.alpha ?? DEFAULT_ALPHA };
   (compare.metrics ?? []).forEach((m, i) => {
-    const def = findMetric(m, checkNames, scored);
+    const def = findMetric(m, checkNames, scored, human);
     if (!def) unknownMetric(['compare', 'metrics', i], m);
-    else if (!def.comparable) issue(['compare', 'metrics', i], `'${m}' cannot be compared row by row; use latency_mean_ms`);
+    else if (!def.comparable) issue(['compare', 'metrics', i], def.kind === 'agreement' ? `'${m}' is agreement over all labelled choices and has no per-row value to compare; gate on it instead` : `'${m}' cannot be compared row by row; use latency_mean_ms`);
   });
 
   const gates: GateSpec[] = (data.gates ?? []).map((g, i) => {
-    const def = findMetric(g.metric, checkNames, scored);
+    const def = findMetric(g.metric, checkNames, scored, human);
     if (!def) unknownMetric(['gates', i, 'metric'], g.metric);
     if (g.min === undefined && g.max === undefined) issue(['gates', i], "a gate needs 'min' or 'max' (or both)");
     if (g.min !== undefined && g.max !== undefined && g.min > g.max) issue(['gates', i, 'min'], `min ${g.min} is above max ${g.max}: no value can pass`);

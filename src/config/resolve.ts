@@ -22,7 +22,7 @@ import type { Cell } from '../contracts/plan.js';
 import { simulatorOptionIssues } from '../contracts/simulator-options.js';
 import { resolvePrompts } from './prompts.js';
 import { resolvePick } from './pick.js';
-import { scoredCheckNames } from '../contracts/checks.js';
+import { humanCheckNames, scoredCheckNames } from '../contracts/checks.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -89,7 +89,7 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
   const schema = loadSchema(ctx) ?? evaluation.runSchema;
   issues.push(...schemaFileIssues);
   const prompts = resolvePrompts(loaded, dir, ctx.issue, issues);
-  const pick = resolvePick(data, evaluation.checks.map((c) => c.name), ctx.issue, scoredCheckNames(evaluation.checks));
+  const pick = resolvePick(data, evaluation.checks.map((c) => c.name), ctx.issue, scoredCheckNames(evaluation.checks), humanCheckNames(evaluation.checks));
   if (issues.length > 0) throw new ConfigError(issues);
 
   const params: Record<string, unknown> = { ...(data.params ?? {}) };

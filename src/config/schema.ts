@@ -135,6 +135,8 @@ const checkSchema = {
     module: { type: 'string', minLength: 1 },
     export: { type: 'string', minLength: 1 },
     timeout_ms: { type: 'integer', minimum: 1 },
+    // People's labels for this check, from a dataset column: agreement (κ) with them is reported and can be gated.
+    human: { type: 'object', required: ['column'], properties: { column: { type: 'string', minLength: 1 } }, additionalProperties: false },
   },
   additionalProperties: false,
 };

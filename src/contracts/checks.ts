@@ -15,6 +15,36 @@ export function scoredCheckNames(checks: ReadonlyArray<{ name: string; type: str
   return (checks ?? []).filter((c) => (SCORED_CHECK_TYPES as readonly string[]).includes(c.type)).map((c) => c.name);
 }
 
+/**
+ * The scales a verdict (and a human label) can be on: pass/fail, or a rating of 1..5 or 1..10 (a judge's `scale`).
+ * Ratings are normalised to [0, 1] (1 → 0, top → 1); pass/fail is 1 or 0. `SCALE_POINTS` is how many categories
+ * each has: agreement with people is computed over those categories.
+ */
+export const JUDGE_SCALES = ['pass_fail', '1-5', '1-10'] as const;
+export type JudgeScale = (typeof JUDGE_SCALES)[number];
+export const SCALE_POINTS: Readonly<Record<JudgeScale, number>> = { pass_fail: 2, '1-5': 5, '1-10': 10 };
+
+/** The scale a check's human labels are read on: its own `scale` (a judge's), else pass/fail. */
+export function labelScale(spec: { scale?: JudgeScale | undefined }): JudgeScale {
+  return spec.scale ?? 'pass_fail';
+}
+
+/** A check compared with human labels, and the scale they (and its verdicts) are on. */
+export interface HumanCheck {
+  name: string;
+  scale: JudgeScale;
+}
+
+/** The checks whose verdicts are compared with human labels (`human: { column }`), in config order. */
+export function humanChecks(checks: ReadonlyArray<{ name: string; human?: { column: string } | undefined; scale?: JudgeScale | undefined }> | undefined): HumanCheck[] {
+  return (checks ?? []).filter((c) => c.human !== undefined).map((c) => ({ name: c.name, scale: labelScale(c) }));
+}
+
+/** Their names. */
+export function humanCheckNames(checks: Parameters<typeof humanChecks>[0]): string[] {
+  return humanChecks(checks).map((c) => c.name);
+}
+
 export const SIMILARITY_METHODS = ['levenshtein', 'token_f1'] as const;
 /** A script check's time limit per choice unless `timeout_ms` says otherwise. */
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 5000;
@@ -43,6 +73,10 @@ export interface CheckSpec {
   module?: string | undefined;
   export?: string | undefined;
   timeoutMs?: number | undefined;
+  /** The verdict's scale (judge checks); absent: pass/fail. Human labels are read on it. */
+  scale?: JudgeScale | undefined;
+  /** `human: { column }`: the dataset column holding people's labels for this check (read by readHumanLabel). */
+  human?: { column: string } | undefined;
 }
 
 /** The outcome of every check for one choice; null: not graded or unscored (nothing to judge, or undecided). */
@@ -67,7 +101,7 @@ export function expectedColumn(expected: unknown): string | undefined {
   return undefined;
 }
 
-/** Column names the checks read from each dataset row (`expected: { column: label }`). */
+/** Column names the checks read from each dataset row (`expected: { column: label }`, `human: { column: labels }`). */
 export function checkColumns(checks: readonly CheckSpec[] | undefined): string[] {
-  return [...new Set((checks ?? []).map((c) => expectedColumn(c.expected)).filter((c): c is string => c !== undefined))];
+  return [...new Set((checks ?? []).flatMap((c) => [expectedColumn(c.expected), c.human?.column]).filter((c): c is string => c !== undefined))];
 }

@@ -82,6 +82,7 @@ export interface CheckFile {
   module?: string;
   export?: string;
   timeout_ms?: number;
+  human?: { column: string };
 }
 
 export interface GateFile {

@@ -3,15 +3,27 @@
  * costs from the run directory alone. Unlike the checks (graded at run time, stored in records.jsonl), these are
  * applied when reports are written.
  */
+import type { JudgeScale } from './checks.js';
+
 export interface EvaluationSpec {
-  /** Checks graded into records.jsonl, in config order: their names make the `check_<name>` columns. */
-  checks: Array<{ name: string; type: string }>;
+  /**
+   * Checks graded into records.jsonl, in config order: their names make the `check_<name>` columns. `human`: the
+   * check is compared with people's labels (`<name>_kappa`), on `scale` (absent: pass/fail).
+   */
+  checks: EvaluationCheck[];
   compare: CompareSpec;
   gates: GateSpec[];
   /** USD per 1M tokens from the config, over the built-in table. */
   pricing: Record<string, { input: number; output: number; cached_input?: number }>;
   /** `pick:` (null fields: the defaults). Absent in runs made before it existed: the defaults. */
   pick?: { metric: string | null; cost: string | null };
+}
+
+export interface EvaluationCheck {
+  name: string;
+  type: string;
+  human?: { column: string };
+  scale?: JudgeScale;
 }
 
 export interface CompareSpec {
@@ -41,7 +53,7 @@ export function emptyEvaluation(): EvaluationSpec {
 
 /** What run.json keeps of a resolved config's evaluation settings. */
 export function evaluationOf(config: {
-  checks?: Array<{ name: string; type: string }> | undefined;
+  checks?: Array<{ name: string; type: string; human?: { column: string } | undefined; scale?: JudgeScale | undefined }> | undefined;
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
   pricing?: Record<string, { input: number; output: number; cached_input?: number }> | undefined;
@@ -49,7 +61,7 @@ export function evaluationOf(config: {
 }): EvaluationSpec {
   const base = emptyEvaluation();
   return {
-    checks: (config.checks ?? []).map((c) => ({ name: c.name, type: c.type })),
+    checks: (config.checks ?? []).map((c) => Object.assign({ name: c.name, type: c.type }, c.human ? { human: { column: c.human.column } } : {}, c.scale ? { scale: c.scale } : {})),
     compare: config.compare ?? base.compare,
     gates: config.gates ?? [],
     pricing: config.pricing ?? {},

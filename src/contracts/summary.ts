@@ -47,6 +47,8 @@ export interface Summary {
   cost?: CostSection;
   /** Which cell to pick: the quality-cost frontier (`pick:` in the config). */
   pick?: PickSection;
+  /** Each check with human labels: its agreement with people over all cells (per cell: `<check>_kappa` in cells). */
+  agreement?: AgreementSection;
 }
 
 export interface AnomalySection {
@@ -142,6 +144,34 @@ export interface CellStats {
    */
   [scoreCount: `${string}_answered` | `${string}_unscored` | `${string}_scored`]: number | undefined;
   [scoreValue: `${string}_unscored_rate` | `${string}_score_mean`]: number | null | undefined;
+  /**
+   * Per check with human labels (`human: { column }`): κ with people (interval in `_kappa_low`/`_kappa_high`) and the
+   * share of exact agreement over `_kappa_n` pairs; `_kappa_unscored`: labelled choices the check gave no verdict;
+   * `_kappa_note`: why κ is undefined (null when it is defined).
+   */
+  [kappa: `${string}_kappa` | `${string}_agreement`]: number | null | undefined;
+  [kappaCount: `${string}_kappa_n` | `${string}_kappa_unscored`]: number | undefined;
+  [kappaNote: `${string}_kappa_note`]: string | null | undefined;
+}
+
+/** A check's agreement with human labels, per cell (as stats.csv's `<check>_…` columns) or over all cells pooled. */
+export interface AgreementStats {
+  kappa: number | null;
+  kappa_low: number | null;
+  kappa_high: number | null;
+  /** Choices with both a human label and a verdict: the pairs κ is computed over. */
+  kappa_n: number;
+  /** Labelled choices the check left without a verdict (unscored, not graded): excluded from κ, counted here. */
+  kappa_unscored: number;
+  /** The share of pairs in exactly the same category. */
+  agreement: number | null;
+  /** Why κ is undefined; null when it is defined. */
+  kappa_note: string | null;
+}
+
+/** summary.json's `agreement`: per check with human labels, κ over every cell's labelled choices pooled. */
+export interface AgreementSection {
+  [check: string]: AgreementStats & { scale: string; weights: 'none' | 'quadratic' };
 }
 
 export interface ServedSection {

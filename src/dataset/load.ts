@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { shownPath } from '../util/shown-path.js';
 import { ConfigError, DatasetError, type SourceIssue } from '../errors.js';
-import { variableLine } from '../contracts/template.js';
+import { lookup, variableLine } from '../contracts/template.js';
 import type { Config } from '../contracts/config.js';
 import { compileTemplate, missingVariables } from '../contracts/template.js';
-import { checkColumns } from '../contracts/checks.js';
+import { checkColumns, labelScale } from '../contracts/checks.js';
+import { readHumanLabel } from '../contracts/human-label.js';
 import { suggest } from '../util/suggest.js';
 import { readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
@@ -108,7 +109,11 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
   // variant and variable, at the template's line, with the first row that lacks it and how many others do.
   const variantMisses = new Map<string, { issue: SourceIssue; others: number }>();
   // Columns the checks compare with (`expected: { column: label }`) must be in every row, like template variables.
-  const checked = { messages: [], variables: checkColumns(config.checks) };
+  // Human labels (`human: { column }`) must be in every row too, and each must read on its check's scale: a bad label
+  // is refused here, at its row, before anything is sent, rather than skipped in silence by the statistics.
+  const labelled = (config.checks ?? []).flatMap((c) => (c.human ? [{ check: c.name, column: c.human.column, scale: labelScale(c), template: { messages: [], variables: [c.human.column] } }] : []));
+  const labelColumns = new Set(labelled.map((l) => l.column));
+  const checked = { messages: [], variables: checkColumns(config.checks).filter((c) => !labelColumns.has(c)) };
   const jsonObject = wantsJsonObject(config);
   const seen = new Map<string, number>();
   let rows = 0;
@@ -161,6 +166,14 @@ export async function scanDatasets(config: Config, maxIssues = 20): Promise<Data
       for (const name of missingVariables(template, row.vars)) missing(`the template uses {{${name}}}`, name);
     }
     for (const name of missingVariables(checked, row.vars)) missing(`a check compares with column '${name}'`, name);
+    for (const l of labelled) {
+      if (missingVariables(l.template, row.vars).length > 0) {
+        missing(`check '${l.check}' reads human labels from column '${l.column}' (an empty cell is an unlabelled row)`, l.column);
+        continue;
+      }
+      const read = readHumanLabel(lookup(row.vars, l.column.split('.')), l.scale);
+      if (!read.ok) issues.push({ ...where, path: `row ${row.id}, column '${l.column}'`, message: `check '${l.check}': ${read.message}` });
+    }
     if (issues.length >= maxIssues) break;
   }
   for (const { issue, more } of repeated.values()) {

@@ -27,7 +27,9 @@ export function evaluateGates(gates: readonly GateSpec[], cells: readonly CellSt
       const what = g.bound === 'point' ? g.metric : `${g.metric} ${g.bound} bound`;
       let passed = judged !== null;
       let message: string;
-      if (judged === null) message = `${g.metric} has no value for this cell (nothing to judge)`;
+      // A metric that can be undefined says why beside it (`<metric>_note`: κ when every human label is the same).
+      const note = field(c, `${g.metric}_note`);
+      if (judged === null) message = typeof note === 'string' ? `${g.metric} is undefined for this cell: ${note}` : `${g.metric} has no value for this cell (nothing to judge)`;
       else {
         const problems: string[] = [];
         if (g.min !== undefined && judged < g.min) problems.push(`${what} ${show(judged, g.metric)} is below the minimum ${g.min}`);

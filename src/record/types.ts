@@ -119,6 +119,12 @@ export interface ChoiceRecord {
   check_scores?: Record<string, number | null>;
   /** Those checks' short reasons: why a choice failed or was left unscored (a script that threw, timed out, …). */
   check_reasons?: Record<string, string>;
+  /**
+   * Checks with `human: { column }`: the dataset row's human label for each, normalised to [0, 1] like a score
+   * (pass 1, fail 0; a rating r on 1..k as (r-1)/(k-1)); null when the row is unlabelled. Copied here so the
+   * agreement statistics (`<check>_kappa`) need only the records.
+   */
+  check_human?: Record<string, number | null>;
 }
 
 /**

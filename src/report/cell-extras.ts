@@ -2,15 +2,17 @@ import { billedCostUsd, priceFor, type BilledTokens, type Price } from '../contr
 import { studentTQuantile } from '../stats/index.js';
 import { rateMetrics } from '../stats/index.js';
 import { wilson } from '../stats/index.js';
-import { type CellStats, field } from '../contracts/summary.js';
-import { scoreMoments, type ScoreCounts } from './cell-stats.js';
+import { type AgreementStats, type CellStats, field } from '../contracts/summary.js';
+import { scoreMoments, type AgreementCounts, type ScoreCounts } from './cell-stats.js';
+import { weightedKappa } from '../stats/index.js';
 import { roundOrNull, roundTo } from '../util/round.js';
 
 /** stats.csv columns after the base ones: per check its counts and rate, then every interval, then cost. */
-export function extraStatsColumns(checks: readonly string[], scored: readonly string[] = []): string[] {
+export function extraStatsColumns(checks: readonly string[], scored: readonly string[] = [], human: readonly string[] = []): string[] {
   return [
     ...checks.flatMap((c) => [`${c}_checked`, `${c}_pass`, `${c}_pass_rate`]),
     ...scored.flatMap((c) => [`${c}_answered`, `${c}_unscored`, `${c}_unscored_rate`, `${c}_scored`, `${c}_score_mean`, `${c}_score_mean_low`, `${c}_score_mean_high`]),
+    ...human.flatMap((c) => AGREEMENT_FIELDS.map((f) => `${c}_${f}`)),
     ...rateMetrics(checks, scored).flatMap((m) => [`${m.name}_low`, `${m.name}_high`]),
     'latency_mean_ms_low',
     'latency_mean_ms_high',
@@ -19,6 +21,27 @@ export function extraStatsColumns(checks: readonly string[], scored: readonly st
     'tokens_per_1k_rows',
     'frontier',
   ];
+}
+
+/** A human-labelled check's agreement columns (after `<check>_`), in stats.csv's order. */
+export const AGREEMENT_FIELDS = ['kappa', 'kappa_low', 'kappa_high', 'kappa_n', 'kappa_unscored', 'agreement', 'kappa_note'] as const;
+
+/**
+ * A check's agreement with people from its table of counts: κ (quadratic weights on a rating scale) with its 95%
+ * interval, the pairs counted, the labelled choices left without a verdict, the share of exact agreement, and why κ
+ * is undefined when it is (null then, never NaN).
+ */
+export function agreementFields(a: AgreementCounts): AgreementStats {
+  const k = weightedKappa(a.counts, a.k);
+  return {
+    kappa: roundOrNull(k.kappa, 4),
+    kappa_low: roundOrNull(k.low, 4),
+    kappa_high: roundOrNull(k.high, 4),
+    kappa_n: k.n,
+    kappa_unscored: a.unscored,
+    agreement: roundOrNull(k.observed, 4),
+    kappa_note: k.note ?? null,
+  };
 }
 
 /**
@@ -33,8 +56,19 @@ export function extendCellStats(
   priced: BilledTokens,
   prices: Readonly<Record<string, Price>>,
   scores: Readonly<Record<string, ScoreCounts>> = {},
+  agreement: Readonly<Record<string, AgreementCounts>> = {},
 ): CellStats {
   const out: CellStats = { ...base };
+  for (const [name, a] of Object.entries(agreement)) {
+    const f = agreementFields(a);
+    out[`${name}_kappa`] = f.kappa;
+    out[`${name}_kappa_low`] = f.kappa_low;
+    out[`${name}_kappa_high`] = f.kappa_high;
+    out[`${name}_kappa_n`] = f.kappa_n;
+    out[`${name}_kappa_unscored`] = f.kappa_unscored;
+    out[`${name}_agreement`] = f.agreement;
+    out[`${name}_kappa_note`] = f.kappa_note;
+  }
   for (const [name, c] of Object.entries(checks)) {
     out[`${name}_checked`] = c.checked;
     out[`${name}_pass`] = c.pass;

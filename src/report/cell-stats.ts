@@ -5,6 +5,8 @@ import { roundOrNull } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
 import { extendCellStats } from './cell-extras.js';
 import type { ChoiceRow } from './choice-rows.js';
+import { SCALE_POINTS, type HumanCheck, type JudgeScale } from '../contracts/checks.js';
+import { scaleCategory } from '../contracts/human-label.js';
 
 /** finish_reason values counted in their own columns; anything else lands in `other`. */
 export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'error'] as const;
@@ -54,6 +56,17 @@ export interface ScoreCounts {
   scored: number;
   sum: number;
   sumSq: number;
+}
+
+/**
+ * A check's agreement with human labels in one cell: a k × k table of counts (row: the label's category, column:
+ * the verdict's, row-major), and the labelled choices the check left without a verdict (excluded from the table).
+ */
+export interface AgreementCounts {
+  scale: JudgeScale;
+  k: number;
+  counts: number[];
+  unscored: number;
 }
 
 export function scoreMoments(c: ScoreCounts | undefined): { n: number; mean: number; variance: number } {
@@ -109,13 +122,21 @@ export class CellAccumulator {
   private readonly checkColumns: string[];
   private readonly checkCounts: Array<{ checked: number; pass: number }>;
   private readonly scoreColumns: Array<{ check: string; score: string; counts: ScoreCounts }>;
-  constructor(cell: ManifestCell, checks: readonly string[] = [], scored: readonly string[] = []) {
+  /** Per check with human labels: its agreement table (the report pools the cells' tables for the overall κ). */
+  readonly agreement: Record<string, AgreementCounts>;
+  private readonly humanColumns: Array<{ check: string; score: string; human: string; counts: AgreementCounts }>;
+  constructor(cell: ManifestCell, checks: readonly string[] = [], scored: readonly string[] = [], human: readonly HumanCheck[] = []) {
     this.cell = cell;
     this.checkColumns = checks.map((c) => `check_${c}`);
     this.checkCounts = checks.map(() => ({ checked: 0, pass: 0 }));
     this.checks = Object.fromEntries(checks.map((c, i) => [c, this.checkCounts[i]!]));
     this.scoreColumns = scored.map((c) => ({ check: `check_${c}`, score: `${c}_score`, counts: { answered: 0, unscored: 0, scored: 0, sum: 0, sumSq: 0 } }));
     this.scores = Object.fromEntries(scored.map((c, i) => [c, this.scoreColumns[i]!.counts]));
+    this.humanColumns = human.map((h) => {
+      const k = SCALE_POINTS[h.scale];
+      return { check: `check_${h.name}`, score: `${h.name}_score`, human: `${h.name}_human`, counts: { scale: h.scale, k, counts: new Array<number>(k * k).fill(0), unscored: 0 } };
+    });
+    this.agreement = Object.fromEntries(human.map((h, i) => [h.name, this.humanColumns[i]!.counts]));
   }
 
   /** Count, mean and sample variance of a scored check's scores (the unpaired comparison between runs needs them). */
@@ -179,6 +200,17 @@ export class CellAccumulator {
       this.checkCounts[i]!.checked++;
       if (v) this.checkCounts[i]!.pass++;
     }
+    // A labelled choice is paired with the verdict on the label's scale: pass/fail from check_<name>, a rating from
+    // its score. One the check left without a verdict is counted apart, never paired.
+    for (const h of this.humanColumns) {
+      const label = row[h.human];
+      if (typeof label !== 'number') continue;
+      const a = h.counts;
+      const pass = row[h.check];
+      const verdict = a.scale === 'pass_fail' ? (typeof pass === 'boolean' ? (pass ? 1 : 0) : null) : typeof row[h.score] === 'number' ? (row[h.score] as number) : null;
+      if (verdict === null) a.unscored++;
+      else a.counts[scaleCategory(label, a.scale) * a.k + scaleCategory(verdict, a.scale)]!++;
+    }
     // Unscored is counted among the choices that got an answer: a failed request is error_rate's, not the check's.
     if (key === 'error') return;
     for (const s of this.scoreColumns) {
@@ -195,7 +227,7 @@ export class CellAccumulator {
 
   /** The cell's stats.csv / summary.json figures: counts, rates with their intervals, latency, and billed cost at `prices`. */
   result(prices: Readonly<Record<string, Price>> = {}): CellStats {
-    const stats = extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices, this.scores);
+    const stats = extendCellStats(this.counts(), this.checks, this.latencies.moments(), this.billed, this.priced, prices, this.scores, this.agreement);
     stats.served = {
       models: [...this.servedModels].map(([model, requests]) => ({ model, requests })),
       system_fingerprints: [...this.fingerprints].map(([system_fingerprint, requests]) => ({ system_fingerprint, requests })),

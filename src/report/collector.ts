@@ -5,9 +5,11 @@ import type { ManifestCell, RunManifest } from '../record/index.js';
 import type { ChoiceRecord, RequestRecord } from '../record/index.js';
 import { defaultCompareMetrics, findMetric, type MetricDef } from '../stats/index.js';
 import { RowValues } from '../stats/index.js';
-import { CellAccumulator } from './cell-stats.js';
-import { scoredCheckNames } from '../contracts/checks.js';
+import { CellAccumulator, type AgreementCounts } from './cell-stats.js';
+import { humanChecks, SCALE_POINTS, scoredCheckNames, type HumanCheck } from '../contracts/checks.js';
 import { choiceRows, type ChoiceRow } from './choice-rows.js';
+import { agreementFields } from './cell-extras.js';
+import type { AgreementSection } from '../contracts/summary.js';
 import { defaultPickCandidates } from './pick.js';
 
 /** A choice that failed something, as the HTML report lists it. Content is data, shown as text. */
@@ -28,10 +30,11 @@ export interface FailingChoice {
 }
 
 /**
- * A record's choices.csv rows with a `check_<name>` column per check (null: not graded), and `<name>_score` and
- * `<name>_reason` per scored check: what every count reads.
+ * A record's choices.csv rows with a `check_<name>` column per check (null: not graded), `<name>_score` and
+ * `<name>_reason` per scored check, and `<name>_human` per check with human labels (null: unlabelled): what every
+ * count reads.
  */
-export function gradedRows(record: RequestRecord, cell: ManifestCell, checks: readonly string[], scored: readonly string[] = []): Array<ChoiceRow & Record<string, unknown>> {
+export function gradedRows(record: RequestRecord, cell: ManifestCell, checks: readonly string[], scored: readonly string[] = [], human: readonly string[] = []): Array<ChoiceRow & Record<string, unknown>> {
   const rows = choiceRows(record, cell) as Array<ChoiceRow & Record<string, unknown>>;
   const byIndex = new Map(record.choices.map((c) => [c.index, c]));
   for (const row of rows) {
@@ -45,6 +48,10 @@ export function gradedRows(record: RequestRecord, cell: ManifestCell, checks: re
       const score = choice?.check_scores?.[name];
       row[`${name}_score`] = typeof score === 'number' ? score : null;
       row[`${name}_reason`] = choice?.check_reasons?.[name] ?? null;
+    }
+    for (const name of human) {
+      const label = choice?.check_human?.[name];
+      row[`${name}_human`] = typeof label === 'number' ? label : null;
     }
   }
   return rows;
@@ -62,6 +69,8 @@ export class ReportCollector {
   readonly checks: string[];
   /** The checks that yield scores (SCORED_CHECK_TYPES). */
   readonly scored: string[];
+  /** The checks compared with human labels (`human: { column }`), with the scale their labels are on. */
+  readonly human: HumanCheck[];
   readonly compareMetrics: MetricDef[];
   readonly rowValues: RowValues;
   /** One accumulator per cell, in plan order. */
@@ -69,6 +78,7 @@ export class ReportCollector {
   readonly failing: FailingChoice[] = [];
   readonly failingPerCell: number[];
   private readonly perCellCap: number;
+
   private readonly plan: readonly ManifestCell[];
 
   constructor(manifest: RunManifest) {
@@ -76,6 +86,7 @@ export class ReportCollector {
     const evaluation = manifest.evaluation;
     this.checks = (evaluation?.checks ?? []).map((c) => c.name);
     this.scored = scoredCheckNames(evaluation?.checks);
+    this.human = humanChecks(evaluation?.checks);
     const wanted = evaluation?.compare.metrics ?? defaultCompareMetrics(this.checks, this.scored);
     this.compareMetrics = wanted.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable);
     // The pick metric is compared too (each cell against the best, for the recommendation): its per-row values are
@@ -83,7 +94,7 @@ export class ReportCollector {
     const pickNames = evaluation?.pick?.metric ? [evaluation.pick.metric] : defaultPickCandidates(this.checks);
     const pickMetrics = pickNames.map((m) => findMetric(m, this.checks, this.scored)).filter((m): m is MetricDef => m !== undefined && m.comparable && !this.compareMetrics.some((c) => c.name === m.name));
     this.rowValues = new RowValues(manifest.plan.rows, this.plan.length, [...this.compareMetrics, ...pickMetrics]);
-    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored));
+    this.cells = this.plan.map((c) => new CellAccumulator(c, this.checks, this.scored, this.human));
     this.failingPerCell = this.plan.map(() => 0);
     // Spread over cells: plan order is row-major, so a plain "first 200" would show only the first rows.
     this.perCellCap = Math.max(5, Math.ceil(MAX_FAILING / Math.max(1, this.plan.length)));
@@ -91,7 +102,29 @@ export class ReportCollector {
 
   /** Columns choices.csv gets for the checks: `check_<name>`, and for a scored check `<name>_score`, `<name>_reason`. */
   checkColumns(): string[] {
-    return this.checks.flatMap((c) => (this.scored.includes(c) ? [`check_${c}`, `${c}_score`, `${c}_reason`] : [`check_${c}`]));
+    const human = new Set(this.human.map((h) => h.name));
+    return this.checks.flatMap((c) => [`check_${c}`, ...(this.scored.includes(c) ? [`${c}_score`, `${c}_reason`] : []), ...(human.has(c) ? [`${c}_human`] : [])]);
+  }
+
+  /** Names of the checks compared with human labels. */
+  get humanNames(): string[] {
+    return this.human.map((h) => h.name);
+  }
+
+  /** Each human-labelled check's agreement over all cells: their tables of counts added up, then one κ. */
+  agreement(): AgreementSection {
+    const out: AgreementSection = {};
+    for (const h of this.human) {
+      const k = SCALE_POINTS[h.scale];
+      const pooled: AgreementCounts = { scale: h.scale, k, counts: new Array<number>(k * k).fill(0), unscored: 0 };
+      for (const c of this.cells) {
+        const a = c.agreement[h.name]!;
+        a.counts.forEach((v, i) => (pooled.counts[i]! += v));
+        pooled.unscored += a.unscored;
+      }
+      out[h.name] = { scale: h.scale, weights: h.scale === 'pass_fail' ? 'none' : 'quadratic', ...agreementFields(pooled) };
+    }
+    return out;
   }
 
   /** Which cell of the plan a record belongs to (plan order is row-major). */
@@ -102,7 +135,7 @@ export class ReportCollector {
   /** Takes the next record; returns its choices.csv rows, check columns included. */
   add(record: RequestRecord): Array<ChoiceRow & Record<string, unknown>> {
     const cellIndex = this.cellIndex(record);
-    const rows = gradedRows(record, this.plan[cellIndex]!, this.checks, this.scored);
+    const rows = gradedRows(record, this.plan[cellIndex]!, this.checks, this.scored, this.humanNames);
     for (const row of rows) this.noteFailing(row, cellIndex, record);
     this.cells[cellIndex]!.add(record, rows);
     const row = Math.floor(record.seq / this.plan.length);

@@ -1,6 +1,7 @@
 import type { ComparisonRow } from '../stats/index.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPick } from './pick.js';
+import { formatAgreement } from './agreement-text.js';
 import type { Summary } from '../contracts/summary.js';
 import { plural } from '../util/plural.js';
 import { textTable } from '../util/text-table.js';
@@ -86,5 +87,5 @@ function batchNote(c: NonNullable<Summary['cost']>): string {
 
 /** The three blocks after the summary table, separated by blank lines. */
 export function formatEvaluation(summary: Summary): string {
-  return [formatComparison(summary), formatGates(summary), formatPick(summary), formatCost(summary), summary.incomplete ?? ''].filter(Boolean).join('\n\n');
+  return [formatComparison(summary), formatAgreement(summary), formatGates(summary), formatPick(summary), formatCost(summary), summary.incomplete ?? ''].filter(Boolean).join('\n\n');
 }

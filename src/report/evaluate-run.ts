@@ -25,12 +25,12 @@ export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'repo
 export function cellReports(manifest: RunManifest, collector: ReportCollector): { cells: CellStats[]; pick: PickSection } {
   const pricing = manifest.evaluation?.pricing ?? {};
   const cells = collector.cellStats(pricing);
-  const pick = applyPick(cells, manifest.evaluation?.pick, collector.checks, collector.scored);
+  const pick = applyPick(cells, manifest.evaluation?.pick, collector.checks, collector.scored, collector.humanNames);
   return { cells, pick };
 }
 
 /** What summary.json gains from the evaluation settings: the comparison, the gate results and the cost. */
-export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], pick: PickSection, recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick'> {
+export function evaluateRun(manifest: RunManifest, collector: ReportCollector, cells: CellStats[], pick: PickSection, recorded: number): Pick<Summary, 'checks' | 'scored_checks' | 'comparison' | 'gates' | 'cost' | 'pick' | 'agreement'> {
   const evaluation = manifest.evaluation ?? emptyEvaluation();
   const planned = manifest.plan.requests;
   return {
@@ -44,6 +44,7 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
         : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined),
     pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha, collector.scored) },
+    ...(collector.human.length ? { agreement: collector.agreement() } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ComparisonRow } from '../stats/index.js';
+import { agreementHeading, agreementRows } from './agreement-text.js';
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 import { formatPickCost, formatPickMetric, pickHeading, recommendationText } from './pick.js';
@@ -101,6 +102,19 @@ export function summaryMarkdown(summary: Summary): string {
     ...summary.cells.map((c) => `| ${mdCell(c.cell)}${cmp && c.cell === cmp.baseline ? ' *(baseline)*' : ''} | ${columns.map(([, f]) => f(c)).join(' | ')} |`),
   ];
   if (cmp) lines.push('', `▲ ▼ significantly better / worse than the baseline \`${mdCell(cmp.baseline)}\` (paired over rows, Holm-adjusted, α = ${cmp.alpha}).`);
+  const agreement = agreementRows(summary);
+  if (agreement.length > 0) {
+    lines.push(
+      '',
+      '### Agreement with people',
+      '',
+      `${mdCell(agreementHeading(summary))}.`,
+      '',
+      '| metric | cell | κ [95% interval] | n | labelled, unscored |',
+      '|:--|:--|:--|--:|--:|',
+      ...agreement.map((r) => `| ${r.check}_kappa | ${r.cell === null ? '**all cells**' : mdCell(r.cell)} | ${mdCell(r.text)} | ${r.n} | ${r.unscored} |`),
+    );
+  }
   if (gates?.status === 'not_judged' && (gates.not_judged?.length ?? 0) > 0) {
     const why = summary.shard ? 'a shard: gates are judged after `evalrun merge`.' : 'the run is incomplete.';
     lines.push('', '### Gates', '', `Not judged: ${why} ${gates.not_judged!.map((g) => `\`${mdCell(g)}\``).join(', ')}`);

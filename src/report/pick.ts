@@ -29,9 +29,10 @@ export function applyPick(
   spec: { metric: string | null; cost: string | null } | undefined,
   checks: readonly string[],
   scored: readonly string[] = [],
+  human: readonly string[] = [],
 ): PickSection {
   const metric = spec?.metric ?? defaultPickMetric(checks, cells);
-  const direction = findMetric(metric, checks, scored)?.direction === 'lower' ? 'lower' : 'higher';
+  const direction = findMetric(metric, checks, scored, human)?.direction === 'lower' ? 'lower' : 'higher';
   let cost = (spec?.cost ?? 'cost_per_1k_rows') as PickCost;
   let note: string | undefined;
   if (cost === 'cost_per_1k_rows') {
@@ -156,7 +157,8 @@ export function formatPickCost(cost: PickCost, v: number): string {
 }
 
 export function formatPickMetric(metric: string, v: number): string {
-  return metric.endsWith('_ms') ? `${Math.round(v)} ms` : `${(v * 100).toFixed(1)}%`;
+  // κ is not a share of anything: it reads as itself (-1..1), not as a percentage.
+  return metric.endsWith('_ms') ? `${Math.round(v)} ms` : metric.endsWith('_kappa') ? `κ ${v.toFixed(3)}` : `${(v * 100).toFixed(1)}%`;
 }
 
 /** The heading every report uses for the frontier. */

@@ -76,7 +76,7 @@ export class ReportPass {
     this.cells = manifest.plan.cells;
     this.collector = new ReportCollector(manifest);
     const checkColumns = this.collector.checkColumns();
-    const reserved = new Set<string>([...CHOICE_COLUMNS, ...checkColumns, ...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored)]);
+    const reserved = new Set<string>([...CHOICE_COLUMNS, ...checkColumns, ...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored, this.collector.humanNames)]);
     this.axes = gridAxes(this.cells, reserved);
     this.axisColumns = this.axes.filter((a) => !a.builtIn).map((a) => a.column);
     this.axisValues = axisValues(this.cells, this.axes);
@@ -130,7 +130,7 @@ export class ReportPass {
     });
     // A shard is complete when its own share is recorded; a merge with shards missing never is.
     const complete = this.requests === (m.shard?.requests ?? m.plan.requests) && m.status !== 'partial';
-    const stats = writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored), ...this.axisColumns]));
+    const stats = writeFileAtomic(join(dir, 'stats.csv'), await csvText(cellStats, [...STATS_COLUMNS, ...extraStatsColumns(this.collector.checks, this.collector.scored, this.collector.humanNames), ...this.axisColumns]));
     const summary: Summary = {
       name: m.name,
       status: m.status,

@@ -3,7 +3,8 @@
 export { METHOD_NOTE, compareMetric, type ComparisonItem, type ComparisonRow } from './compare.js';
 export { studentTQuantile } from './distributions.js';
 export { PICK_COSTS, paretoFrontier, type PickCost } from './frontier.js';
-export { defaultCompareMetrics, findMetric, metricsFor, rateMetrics, scoreMetric, suggestMetric, unscoredMetric, type MetricDef } from './metrics.js';
+export { defaultCompareMetrics, findMetric, kappaMetric, metricsFor, rateMetrics, scoreMetric, suggestMetric, unscoredMetric, type MetricDef } from './metrics.js';
+export { quadraticWeights, weightedKappa, type Kappa } from './kappa.js';
 export { RowValues } from './row-values.js';
 export { wilson } from './wilson.js';
 export type { FrontierPoint } from './frontier.js';

@@ -9,8 +9,11 @@ export type Direction = 'higher' | 'lower' | 'none';
 
 export interface MetricDef {
   name: string;
-  /** score: a mean of per-choice scores in [0, 1] (`column` of choices.csv), with a t-interval. */
-  kind: 'rate' | 'latency' | 'score';
+  /**
+   * score: a mean of per-choice scores in [0, 1] (`column` of choices.csv), with a t-interval. agreement: a check's
+   * κ with human labels (kappa.ts), from a table of counts, with no per-row value.
+   */
+  kind: 'rate' | 'latency' | 'score' | 'agreement';
   direction: Direction;
   /** For rates: the stats columns of the numerator and the denominator. */
   count?: string;
@@ -65,14 +68,26 @@ export function unscoredMetric(check: string): MetricDef {
   return rate(`${check}_unscored_rate`, `${check}_unscored`, `${check}_answered`, 'lower');
 }
 
+/**
+ * A check's chance-corrected agreement with human labels (`human: { column }`): Cohen's κ, quadratically weighted on
+ * a rating scale, with a 95% interval. Higher is better; it has no per-row value, so it is gated and picked on, not
+ * compared row by row.
+ */
+export function kappaMetric(check: string): MetricDef {
+  return { name: `${check}_kappa`, kind: 'agreement', direction: 'higher', comparable: false, interval: true };
+}
+
 /** The metrics of the scored checks (`scored`: their names, SCORED_CHECK_TYPES), after each one's pass rate. */
 function scoredMetrics(scored: readonly string[]): MetricDef[] {
   return scored.flatMap((c) => [scoreMetric(c), unscoredMetric(c)]);
 }
 
-/** Every metric of a run with these checks (`scored`: those that yield scores), in the order tables show them. */
-export function metricsFor(checks: readonly string[], scored: readonly string[] = []): MetricDef[] {
-  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...scoredMetrics(scored), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
+/**
+ * Every metric of a run with these checks (`scored`: those that yield scores; `human`: those compared with human
+ * labels), in the order tables show them.
+ */
+export function metricsFor(checks: readonly string[], scored: readonly string[] = [], human: readonly string[] = []): MetricDef[] {
+  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...scoredMetrics(scored), ...human.map(kappaMetric), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
 }
 
 export function rateMetrics(checks: readonly string[], scored: readonly string[] = []): MetricDef[] {
@@ -84,12 +99,12 @@ export function defaultCompareMetrics(checks: readonly string[], scored: readonl
   return ['schema_valid_rate', 'json_valid_rate', ...checks.map((c) => `${c}_pass_rate`), ...scored.map((c) => `${c}_score_mean`), 'length_rate', 'error_rate'];
 }
 
-export function findMetric(name: string, checks: readonly string[], scored: readonly string[] = []): MetricDef | undefined {
-  return metricsFor(checks, scored).find((m) => m.name === name);
+export function findMetric(name: string, checks: readonly string[], scored: readonly string[] = [], human: readonly string[] = []): MetricDef | undefined {
+  return metricsFor(checks, scored, human).find((m) => m.name === name);
 }
 
 /** "did you mean" for a metric name: `schema_valid` → `schema_valid_rate`, `category` → `category_pass_rate`. */
 export function suggestMetric(name: string, known: readonly string[], fuzzy: (word: string, candidates: readonly string[]) => string | undefined): string | undefined {
-  for (const form of [`${name}_rate`, `${name}_pass_rate`, name.replace(/_pass$/, '_pass_rate'), `${name}_score_mean`, name.replace(/_score$/, '_score_mean')]) if (known.includes(form)) return form;
+  for (const form of [`${name}_rate`, `${name}_pass_rate`, name.replace(/_pass$/, '_pass_rate'), `${name}_score_mean`, name.replace(/_score$/, '_score_mean'), `${name}_kappa`]) if (known.includes(form)) return form;
   return fuzzy(name, known);
 }

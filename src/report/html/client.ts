@@ -356,6 +356,14 @@ export const CLIENT_SCRIPT = String.raw`
     });
   }
 
+  // Agreement with people
+  if (data.agreement && data.agreement.rows.length) {
+    var aSection = section('agreement', 'Agreement with people', data.agreement.heading + '.');
+    aSection.appendChild(table(['metric', 'cell', 'κ [95% interval]', 'n', 'labelled, unscored'], data.agreement.rows.map(function (r) {
+      return el('tr', { className: r.cell === null ? 'overall' : '' }, [td(r.check + '_kappa'), td(r.cell === null ? 'all cells' : r.cell, 'id'), td(r.text), td(String(r.n), 'num'), td(String(r.unscored), 'num')]);
+    })));
+  }
+
   // Gates
   if (data.gates && data.gates.results.length) {
     var gSection = section('gates', 'Gates');

@@ -5,6 +5,7 @@ import { field, type CellStats, type Summary } from '../../contracts/summary.js'
 import { rateMetrics, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
 import { recommendationText } from '../pick.js';
+import { agreementHeading, agreementRows, type AgreementRow } from '../agreement-text.js';
 import { VIEW_DEFAULT_PORT, VIEW_QUERY } from '../../contracts/view.js';
 
 export interface HtmlCell {
@@ -43,6 +44,8 @@ export interface HtmlData {
   comparison: Summary['comparison'] | null;
   gates: Summary['gates'] | null;
   failing: { total: number; shown: FailingChoice[] };
+  /** Each human-labelled check's κ with people, over all cells (cell null) and per cell; empty without labels. */
+  agreement: { heading: string; rows: AgreementRow[] };
   /** The pick's recommendation as the console says it; null without one. */
   recommendation: string | null;
   /** Why the latency chart is empty (no answer has a latency); null when it has something to draw. */
@@ -64,6 +67,7 @@ export function htmlData(summary: Summary, latencies: readonly LatencySamples[],
     metrics: metrics.map((m) => ({ name: m.name, direction: m.direction })),
     comparison: comparison ?? null,
     gates: gates ?? null,
+    agreement: { heading: agreementHeading(summary), rows: agreementRows(summary) },
     failing: { total: failingTotal, shown: failing },
     recommendation: summary.pick ? (recommendationText(summary.pick) ?? null) : null,
     latency_note: htmlCells.some((c) => c.latency[2] !== null)

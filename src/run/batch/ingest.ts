@@ -22,7 +22,7 @@ import { DownloadError, downloadLines } from './download.js';
 import { parseOutputLine } from './parse-line.js';
 import { runIndex, runsSize } from './seq-runs.js';
 import type { BatchOutputLine } from './types.js';
-import type { PausePoint } from './batch-executor.js';
+import type { PausePoint } from './protocol.js';
 
 /** Where a line's custom_id is, without parsing the line (the serializer writes no space after the colon). */
 const CUSTOM_ID_FIELD = /"custom_id": ?"([^"]*)"/;
@@ -44,14 +44,17 @@ export interface IngestResult {
   anomalies: LineAnomalies;
 }
 
-export interface IngestOptions {
+export interface IngestOptions extends ResultsOptions {
+  /** The part's tasks, in seq order (those not recorded yet). */
+  tasks: AsyncIterable<Task>;
+}
+
+export interface ResultsOptions {
   api: BatchApi;
   part: BatchPart;
   batch: Batch;
   /** DIR/batches: the result files are copied there. */
   dir: string;
-  /** The part's tasks, in seq order (those not recorded yet). */
-  tasks: AsyncIterable<Task>;
   idleMs: number;
   /** Downloads of one file before its missing lines are given up. */
   tries: number;
@@ -81,6 +84,33 @@ interface ResultFile {
 
 /** Undefined when the run stopped before every request of the part was recorded. */
 export async function ingestPart(o: IngestOptions): Promise<IngestResult | undefined> {
+  const results = await openResults(o);
+  if (!results) return undefined;
+  try {
+    for await (const task of o.tasks) {
+      if (o.abort.aborted) return undefined;
+      await results.take(task);
+    }
+    return results.result();
+  } finally {
+    results.close();
+  }
+}
+
+/**
+ * A final batch's results, downloaded and placed, ready to be taken task by task. Several parts' results can be
+ * open at once and fed from one pass over the plan (the protocol does, for the parts that end in the same poll).
+ */
+export interface PartResults {
+  /** Records the line of one task of the part; tasks come in seq order. */
+  take(task: Task): Promise<void>;
+  /** Once every task of the part is taken: what is to be sent again, lost, odd. */
+  result(): IngestResult;
+  close(): void;
+}
+
+/** Downloads the part's result files; undefined when the run stopped before they were read. */
+export async function openResults(o: ResultsOptions): Promise<PartResults | undefined> {
   const { part, batch: b } = o;
   const placeOfSeq = runIndex(part.seqs);
   // Each task has `width` slots: one line, or with n_mode repeat one per request of the set.
@@ -185,27 +215,26 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
   // Synchronous positional reads: a few microseconds each from the page cache, where the thread pool's round trip
   // would cost ten times that per line.
   const fds = files.map((f) => (f.id ? tryOpen(f.path) : -1));
-  try {
-    let buf = Buffer.alloc(64 * 1024);
-    let taken = 0;
-    /** The line in slot `place` for request `customId` of `task`, or what stands for it when there is none. */
-    const lineAt = (task: Task, place: number, customId: string): BatchOutputLine => {
-      const offset = offsets[place]!;
-      if (offset >= 0) {
-        const len = lengths[place]!;
-        const fi = source[place]!;
-        if (buf.length < len) buf = Buffer.alloc(len);
-        readSync(fds[fi]!, buf, 0, len, offset);
-        const parsed = parseOutputLine(buf.toString('utf8', 0, len));
-        if (parsed.ok && parsed.line.custom_id === customId) return parsed.line;
-        odd(`file ${files[fi]!.id}: the line for ${customId} is unreadable (${parsed.ok ? 'another custom_id' : parsed.problem})`);
-        return lost(task.seq, `its line in file ${files[fi]!.id} is unreadable`);
-      }
-      if (ranAll || problems.length > 0) return lost(task.seq, why || `batch ${b.id} completed but its result files hold no line for it`);
-      return missing(task.seq);
-    };
-    for await (const task of o.tasks) {
-      if (o.abort.aborted) return undefined;
+  let buf = Buffer.alloc(64 * 1024);
+  let taken = 0;
+  /** The line in slot `place` for request `customId` of `task`, or what stands for it when there is none. */
+  const lineAt = (task: Task, place: number, customId: string): BatchOutputLine => {
+    const offset = offsets[place]!;
+    if (offset >= 0) {
+      const len = lengths[place]!;
+      const fi = source[place]!;
+      if (buf.length < len) buf = Buffer.alloc(len);
+      readSync(fds[fi]!, buf, 0, len, offset);
+      const parsed = parseOutputLine(buf.toString('utf8', 0, len));
+      if (parsed.ok && parsed.line.custom_id === customId) return parsed.line;
+      odd(`file ${files[fi]!.id}: the line for ${customId} is unreadable (${parsed.ok ? 'another custom_id' : parsed.problem})`);
+      return lost(task.seq, `its line in file ${files[fi]!.id} is unreadable`);
+    }
+    if (ranAll || problems.length > 0) return lost(task.seq, why || `batch ${b.id} completed but its result files hold no line for it`);
+    return missing(task.seq);
+  };
+  return {
+    async take(task) {
       const base = placeOfSeq(task.seq) * width;
       const n = linesOf(task, o.repeat);
       let line: BatchOutputLine;
@@ -215,19 +244,22 @@ export async function ingestPart(o: IngestOptions): Promise<IngestResult | undef
       else ({ line, patch } = repeatSet(task, Array.from({ length: n }, (_, k) => lineAt(task, base + k, customIdOf(task.seq, k)))));
       if (line.error?.code === BATCH_RESULT_LOST) result.lost++;
       if ((await o.record(task, line, patch)) === 'resend') result.retry.push(task.seq);
-      if (++taken === 3) await o.pause?.('ingesting');
+      if (o.pause) await o.pause('ingesting');
       // Nothing here waits on I/O for hundreds of lines: yielding lets the journal write what it holds, so fewer
       // records outlive a scavenge and V8 grows its young generation later (~15 MB less peak RSS, RESULTS.md).
-      if (taken % INGEST_YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    for (const fd of fds) if (fd >= 0) closeSync(fd);
-  }
-  if (anomalies.count > 0) {
-    o.onNotice(`Batch ${b.id}: ${anomalies.count} line${anomalies.count === 1 ? '' : 's'} in its result files named no request of this part, named one twice, or were unreadable; they were not recorded (counted in summary.json's anomalies).`);
-  }
-  if (result.lost > 0) o.onNotice(`Batch ${b.id}: ${result.lost} request${result.lost === 1 ? '' : 's'} it ran could not be read (${why || 'unreadable lines'}): recorded as ${BATCH_RESULT_LOST}, not sent again (--retry-errors sends them).`);
-  return result;
+      if (++taken % INGEST_YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    },
+    result() {
+      if (anomalies.count > 0) {
+        o.onNotice(`Batch ${b.id}: ${anomalies.count} line${anomalies.count === 1 ? '' : 's'} in its result files named no request of this part, named one twice, or were unreadable; they were not recorded (counted in summary.json's anomalies).`);
+      }
+      if (result.lost > 0) o.onNotice(`Batch ${b.id}: ${result.lost} request${result.lost === 1 ? '' : 's'} it ran could not be read (${why || 'unreadable lines'}): recorded as ${BATCH_RESULT_LOST}, not sent again (--retry-errors sends them).`);
+      return result;
+    },
+    close() {
+      for (const fd of fds.splice(0)) if (fd >= 0) closeSync(fd);
+    },
+  };
 }
 
 /**
