@@ -11,7 +11,7 @@ import { suggest } from '../util/suggest.js';
 import { globToRegExp } from '../util/glob.js';
 import { scanRun, type HistoryRun } from '../report/index.js';
 import { loadRun, pruneRuns, runKey, saveRun } from '../report/index.js';
-import { NoiseFloorCounter, runEntry, transition, type Drift, type HistoryRunEntry, type NoiseFloor, type Transition } from '../report/index.js';
+import { NOISE_WINDOW, NoiseFloorCounter, runEntry, transition, type Drift, type HistoryRunEntry, type NoiseFloor, type Transition } from '../report/index.js';
 import { historyCsv, HISTORY_FILES, writeHistoryFiles, type HistoryJson } from '../report/index.js';
 
 export interface HistoryOptions {
@@ -101,7 +101,9 @@ export async function historyRuns(options: HistoryOptions): Promise<HistoryResul
     runs.push(entry);
     const mine: Transition[] = [];
     if (run.judged) {
-      if (previous) mine.push(transition(previous.run, run, previous.index, index, 'previous', metrics, alpha));
+      // The noise floor's half-widths (an interval per comparison) come from the newest runs only: bounded work.
+      const halfWidth = index >= entries.length - NOISE_WINDOW;
+      if (previous) mine.push(transition(previous.run, run, previous.index, index, 'previous', metrics, alpha, { halfWidth }));
       // The baseline among the runs is not compared with itself.
       if (baseline && baseline.run.key !== run.key) mine.push(transition(baseline.run, run, -1, index, 'baseline', metrics, alpha));
       previous = { run, index };

@@ -16,7 +16,7 @@ import { openScriptChecks, prepareRun } from './prepare.js';
 import { indexJournal, recordsInOrder, RECORDS, readManifest, RunLock, type RunManifest } from '../record/index.js';
 import { MANIFEST, writeManifest } from '../record/index.js';
 import type { ChoiceRecord, RequestRecord } from '../record/index.js';
-import { ReportPass } from '../report/index.js';
+import { ReportThread } from '../report/index.js';
 import { choiceFails, inputOf } from '../run/index.js';
 import { gradeScripts } from '../run/index.js';
 import { requestShape } from './run-manifest.js';
@@ -40,7 +40,7 @@ export interface RegradeResult {
 
 /** Records graded ahead of the one being written: several batches queued for the script-check pool, memory bounded. */
 const WINDOW = 256;
-/** records.jsonl is written in chunks of about this many characters, not a write per record. */
+/** records.jsonl is written, and handed to the report thread, in chunks of about this many characters, not per record. */
 const CHUNK = 1 << 20;
 const STAGING = /^regrade\.staging-\d+$/;
 
@@ -59,6 +59,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   if (difference) throw refused(dir, configFile, difference);
   const lock = await RunLock.acquire(dir, { onTakeover: options.onNotice });
   let scripts: ScriptChecks | undefined;
+  let reports: ReportThread | undefined;
   const staging = join(dir, `regrade.staging-${process.pid}`);
   try {
     for (const name of await readdir(dir)) if (STAGING.test(name)) await rm(join(dir, name), { recursive: true, force: true });
@@ -75,11 +76,11 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
       evaluation: evaluationOf(config),
       regrades: [...(manifest.regrades ?? []), { at: new Date().toISOString(), config_file: config.file, config_hash: config.hash, previous_config_hash: manifest.config_hash }],
     };
-    // The reports are built from the regraded records as they are written, as a live run builds its own: one pass.
-    const pass = new ReportPass(next);
-    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, pass);
+    // The reports are built from the regraded records' text as it is written, on a thread of their own.
+    reports = new ReportThread(next, staging);
+    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, reports);
     await writeManifest(staging, next);
-    const summary = await pass.finish(staging, next);
+    const summary = await reports.finish(next);
     // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
     // rebuild the old reports from the old records, never a mix).
     const files = (await readdir(staging)).filter((f) => f !== RECORDS);
@@ -87,7 +88,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
     return { dir, summary, configFile: config.file, regraded };
   } finally {
     await rm(staging, { recursive: true, force: true });
-    await scripts?.close();
+    await Promise.all([scripts?.close(), reports?.close()]);
     await lock.release();
   }
 }
@@ -100,17 +101,13 @@ async function regradeRecords(
   config: Config,
   cells: readonly Cell[],
   scripts: ScriptChecks | undefined,
-  pass: ReportPass,
+  reports: ReportThread,
 ): Promise<number> {
   const file = join(dir, RECORDS);
   const index = await indexJournal(file, manifest.plan.requests);
   if (index.count === 0) throw new OutputError(`${file} holds no records: there is nothing to grade. Nothing was rewritten.`, 'EVALRUN_NO_RECORDS');
   const check = makeChoiceChecker(config, cells);
   const out = createWriteStream(join(staging, RECORDS));
-  const csv = createWriteStream(join(staging, 'choices.csv'));
-  const put = async (stream: typeof out, text: string) => {
-    if (!stream.write(text)) await once(stream, 'drain');
-  };
   let lines: string[] = [];
   let size = 0;
   const write = async (r: RequestRecord) => {
@@ -118,15 +115,13 @@ async function regradeRecords(
     lines.push(line);
     size += line.length + 1;
     if (size >= CHUNK) await flushLines();
-    const rows = pass.add(r);
-    if (rows) await put(csv, rows);
   };
   const flushLines = async () => {
     if (lines.length === 0) return;
     const text = `${lines.join('\n')}\n`;
     lines = [];
     size = 0;
-    await put(out, text);
+    await Promise.all([out.write(text) ? undefined : once(out, 'drain'), reports.add(text)]);
   };
   const records = recordsInOrder(file, index)[Symbol.asyncIterator]();
   const queue: Array<Promise<RequestRecord>> = [];
@@ -150,10 +145,8 @@ async function regradeRecords(
     }
     while (queue.length) await write(await queue.shift()!);
     await flushLines();
-    const rest = pass.flush();
-    if (rest) await put(csv, rest);
   } finally {
-    await Promise.all([out, csv].map((s) => new Promise<void>((resolve, reject) => s.end((e?: Error | null) => (e ? reject(e) : resolve())))));
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
     await records.return?.(undefined);
   }
   return count;

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
 import { unscored } from './script-result.js';
-import type { ScriptItem, WorkerTask } from './script-worker.js';
+import type { ScriptCheckRef, ScriptItem, WorkerTask } from './script-worker.js';
 
 /**
  * What a script check function is given for one choice (README "Your own checks"), less `json`: the worker parses
@@ -18,7 +18,8 @@ export interface ScriptInput {
 }
 
 interface Pending {
-  ref: { module: string; export: string; min: number };
+  /** The check's index in `specs`. */
+  check: number;
   input: ScriptInput;
   timeoutMs: number;
   done: (o: CheckOutcome) => void;
@@ -47,6 +48,7 @@ export interface ScriptProblem {
  */
 export class ScriptChecks {
   readonly specs: readonly CheckSpec[];
+  private readonly refs: ScriptCheckRef[];
   private readonly pool: Piscina;
   private readonly threads: number;
   private pending: Pending[] = [];
@@ -55,6 +57,7 @@ export class ScriptChecks {
 
   constructor(specs: readonly CheckSpec[], threads = defaultThreads()) {
     this.specs = specs;
+    this.refs = specs.map((s) => ({ module: s.module!, export: s.export ?? 'default', min: s.min ?? DEFAULT_SCRIPT_MIN }));
     this.threads = threads;
     // 'disabled': a thread never sleeps on Atomics between tasks, so an async check's timers and promises run
     // normally; one in-flight task per thread, so a batch's clock starts when it starts running.
@@ -74,9 +77,9 @@ export class ScriptChecks {
       inputs.map((input) =>
         Promise.all(
           this.specs.map(
-            (s) =>
+            (s, check) =>
               new Promise<CheckOutcome>((done) => {
-                this.pending.push({ ref: { module: s.module!, export: s.export ?? 'default', min: s.min ?? DEFAULT_SCRIPT_MIN }, input, timeoutMs: s.timeoutMs ?? 5000, done });
+                this.pending.push({ check, input, timeoutMs: s.timeoutMs ?? 5000, done });
                 this.schedule();
               }),
           ),
@@ -124,25 +127,40 @@ export class ScriptChecks {
 
   /** The outcomes, or undefined when the limit ran out (piscina then terminates the thread). */
   private async run(batch: readonly Pending[], limitMs: number): Promise<CheckOutcome[] | undefined> {
-    // Each distinct cell once per message: a batch holds many choices of few cells.
-    const cells: ScriptInput['cell'][] = [];
-    const cellIndex = new Map<string, number>();
-    const items: ScriptItem[] = batch.map((p) => {
-      let cell = cellIndex.get(p.input.cell.id);
-      if (cell === undefined) {
-        cell = cells.push(p.input.cell) - 1;
-        cellIndex.set(p.input.cell.id, cell);
-      }
-      return { module: p.ref.module, export: p.ref.export, min: p.ref.min, input: { content: p.input.content, row: p.input.row, cell, choice: p.input.choice } };
-    });
+    // Each distinct cell and row once per message: a batch holds many choices of few cells and rows.
+    const cells = new Indexed<string, ScriptInput['cell']>();
+    const rows = new Indexed<object, ScriptInput['row']>();
+    const items: ScriptItem[] = batch.map((p) => ({
+      check: p.check,
+      content: p.input.content,
+      row: rows.index(p.input.row, p.input.row),
+      cell: cells.index(p.input.cell.id, p.input.cell),
+      choice: p.input.choice,
+    }));
     try {
-      return (await this.pool.run({ items, cells } satisfies WorkerTask, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
+      const task: WorkerTask = { items, checks: this.refs, rows: rows.values, cells: cells.values };
+      return (await this.pool.run(task, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
     } catch (e) {
       if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return undefined;
       // The thread died (a check called process.exit, or ran out of memory): every item of the batch says so.
       const reason = `the check's worker thread failed: ${(e as Error)?.message ?? String(e)}`;
       return batch.map(() => unscored(reason));
     }
+  }
+}
+
+/** Distinct values in the order first seen, each with its index. */
+class Indexed<K, V> {
+  readonly values: V[] = [];
+  private readonly seen = new Map<K, number>();
+
+  index(key: K, value: V): number {
+    let i = this.seen.get(key);
+    if (i === undefined) {
+      i = this.values.push(value) - 1;
+      this.seen.set(key, i);
+    }
+    return i;
   }
 }
 

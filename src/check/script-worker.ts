@@ -10,13 +10,23 @@ export interface ScriptRef {
   export: string;
 }
 
-/** One choice for one check. The cell is an index into the batch's `cells`: sent once per batch, not per choice. */
-export interface ScriptItem extends ScriptRef {
+export interface ScriptCheckRef extends ScriptRef {
   min: number;
-  input: { content: string | null; row: unknown; cell: number; choice: unknown };
 }
 
-export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItem[]; cells: unknown[] };
+/**
+ * One choice for one check. The check, the row and the cell are indexes into the batch's `checks`, `rows` and
+ * `cells`: each is sent once per batch, not once per choice (a message's structured clone costs by the object).
+ */
+export interface ScriptItem {
+  check: number;
+  content: string | null;
+  row: number;
+  cell: number;
+  choice: unknown;
+}
+
+export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItem[]; checks: ScriptCheckRef[]; rows: unknown[]; cells: unknown[] };
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -57,18 +67,19 @@ function parsed(content: string | null): unknown {
   }
 }
 
-async function grade(item: ScriptItem, cells: unknown[]): Promise<CheckOutcome> {
+async function grade(item: ScriptItem, task: Extract<WorkerTask, { items: unknown }>): Promise<CheckOutcome> {
+  const ref = task.checks[item.check]!;
   let fn: unknown;
   try {
-    fn = (await load(item.module))[item.export];
+    fn = (await load(ref.module))[ref.export];
   } catch (e) {
     return unscored(`cannot load the module: ${errorText(e)}`);
   }
-  if (typeof fn !== 'function') return unscored(`the module has no function export '${item.export}'`);
+  if (typeof fn !== 'function') return unscored(`the module has no function export '${ref.export}'`);
   try {
-    const { content, row, cell, choice } = item.input;
-    const input = { content, json: parsed(content), row, cell: cells[cell], choice };
-    return outcomeOfReturn(await (fn as (input: unknown) => unknown)(input), item.min);
+    const { content, choice } = item;
+    const input = { content, json: parsed(content), row: task.rows[item.row], cell: task.cells[item.cell], choice };
+    return outcomeOfReturn(await (fn as (input: unknown) => unknown)(input), ref.min);
   } catch (e) {
     return unscored(thrownReason(e));
   }
@@ -77,6 +88,6 @@ async function grade(item: ScriptItem, cells: unknown[]): Promise<CheckOutcome> 
 export default async function run(task: WorkerTask): Promise<Array<string | null> | CheckOutcome[]> {
   if ('probe' in task) return Promise.all(task.probe.map(probe));
   const out: CheckOutcome[] = [];
-  for (const item of task.items) out.push(await grade(item, task.cells));
+  for (const item of task.items) out.push(await grade(item, task));
   return out;
 }

@@ -5,8 +5,8 @@ import { RECORDS, readManifest, type ManifestCell, type RunManifest } from '../r
 import { canonicalJson } from '../util/canonical-json.js';
 import { DEFAULT_ALPHA, emptyEvaluation } from '../contracts/evaluation.js';
 import { suggest } from '../util/suggest.js';
-import { compareMetric, METHOD_NOTE, type ComparisonItem, type ComparisonRow, type RowValues } from '../stats/index.js';
-import type { LatencySamples } from './cell-stats.js';
+import { compareMetric, METHOD_NOTE, type CompareOptions, type ComparisonItem, type ComparisonRow, type RowValues } from '../stats/index.js';
+import type { CellAccumulator, LatencySamples } from './cell-stats.js';
 import { defaultCompareMetrics, findMetric, metricsFor, suggestMetric, type MetricDef } from '../stats/index.js';
 import { ReportCollector } from './collector.js';
 import { scoredCheckNames } from '../contracts/checks.js';
@@ -156,7 +156,7 @@ export interface RunSide {
  * Run B against run A on each metric, cell pair by cell pair, paired over the dataset rows both have (matched by
  * row_id) unless `paired` is false; Holm across the pairs, per metric. `compare` and `history` both judge here.
  */
-export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[], metrics: readonly MetricDef[], alpha: number, paired = true): { rows: ComparisonRow[]; metrics: string[]; commonRows: number } {
+export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[], metrics: readonly MetricDef[], alpha: number, paired = true, options: CompareOptions = {}): { rows: ComparisonRow[]; metrics: string[]; commonRows: number } {
   const idsA = a.cells.map((c) => c.cell);
   const idsB = b.cells.map((c) => c.cell);
   const label = (p: CellPair) => (p.a === p.b ? p.a : `${p.a} → ${p.b}`);
@@ -185,7 +185,7 @@ export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[],
         paired: common > 0,
       };
     });
-    const result = compareMetric(metric, items, alpha);
+    const result = compareMetric(metric, items, alpha, options);
     if (result.every((r) => r.baseline_value === null && r.value === null)) continue;
     used.push(metric.name);
     rows.push(...result.map(rounded));
@@ -195,7 +195,10 @@ export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[],
 
 /** A score's unpaired fallback works on the scores' moments, latency on the requests'. */
 export function momentsOf(collector: ReportCollector, cell: number, metric: MetricDef): ReturnType<LatencySamples['moments']> | undefined {
-  const c = collector.cells[cell]!;
+  return cellMoments(collector.cells[cell]!, metric);
+}
+
+export function cellMoments(c: CellAccumulator, metric: MetricDef): ReturnType<LatencySamples['moments']> {
   return metric.kind === 'score' ? c.scoreMoments(metric.name.slice(0, -'_score_mean'.length)) : c.latencies.moments();
 }
 

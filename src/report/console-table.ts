@@ -1,5 +1,6 @@
-import type { CellStats, Summary } from '../contracts/summary.js';
+import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { textTable } from '../util/text-table.js';
+import { showsRate } from './seen-rates.js';
 
 const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)}`);
@@ -21,6 +22,17 @@ const COLUMNS: Array<[header: string, value: (c: CellStats) => string]> = [
 ];
 
 const REFUSAL: [string, (c: CellStats) => string] = ['refusal', (c) => pct(c.refusal_rate ?? null)];
+
+const score = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : '-');
+const rateOf = (c: CellStats, metric: string) => pct((field(c, metric) as number | null | undefined) ?? null);
+
+/** A scored check's mean score and unscored rate (its pass rate is in the comparison below, with the others'). */
+function scoreColumns(summary: Summary): Array<[string, (c: CellStats) => string]> {
+  return (summary.scored_checks ?? []).flatMap((name): Array<[string, (c: CellStats) => string]> => [
+    [`${name}_score`, (c) => score(field(c, `${name}_score_mean`))],
+    [`${name}_unscored`, (c) => rateOf(c, `${name}_unscored_rate`)],
+  ]);
+}
 
 /** What the server sent that did not fit the request, in one line for the console; undefined when nothing was odd. */
 export function formatAnomalies(summary: Summary): string | undefined {
@@ -59,7 +71,9 @@ export function formatSummaryTable(summary: Summary, sortBy: SortKey = 'cell'): 
     });
   }
   // Refusals overlap the finish reasons (a refusal ends with 'stop'): a column of their own, when there are any.
-  const columns = summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [...COLUMNS.slice(0, 7), REFUSAL, ...COLUMNS.slice(7)] : COLUMNS;
+  const finish = showsRate('refusal_rate', summary.cells) ? [...COLUMNS.slice(0, 7), REFUSAL] : COLUMNS.slice(0, 7);
+  // Scores after json_ok and schema_ok, the other judgments of the answers.
+  const columns = [...finish, ...COLUMNS.slice(7, 9), ...scoreColumns(summary), ...COLUMNS.slice(9)];
   return textTable(
     [{ header: 'cell', align: 'left' }, ...columns.map(([header]) => ({ header, align: 'right' as const }))],
     cells.map((c) => [c.cell, ...columns.map(([, f]) => f(c))]),

@@ -2,11 +2,15 @@ import type { ComparisonRow } from '../stats/index.js';
 import { agreementHeading, agreementRows } from './agreement-text.js';
 import { field, type CellStats, type Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
+import { showsRate } from './seen-rates.js';
 import { formatPickCost, formatPickMetric, pickHeading, recommendationText } from './pick.js';
 import { plural } from '../util/plural.js';
 import { shardRowsText } from '../util/shard-rows-text.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
+const score = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : '–');
+/** A mean score and its 95% interval: `0.412 (0.401–0.423)`. */
+const scoreText = (mean: unknown, low: unknown, high: unknown) => (typeof mean !== 'number' ? '–' : typeof low === 'number' && typeof high === 'number' ? `${score(mean)} (${score(low)}–${score(high)})` : score(mean));
 /** Markdown table cells: pipes and newlines would break the row; `<` would be read as HTML by GitHub. */
 export const mdCell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\r?\n/g, ' ');
 
@@ -60,17 +64,23 @@ export function summaryMarkdown(summary: Summary): string {
   const hasSchema = summary.cells.some((c) => c.schema_checked > 0);
   type Column = [string, (c: CellStats) => string];
   const rateColumn = (header: string, metric: string): Column => [header, (c) => pct(field(c, metric)) + marker(find(c.cell, metric))];
+  const scored = new Set(summary.scored_checks ?? []);
+  // A scored check's mean score with its 95% interval, and the share of its answers it could not score.
+  const scoreColumns = (name: string): Column[] => [
+    [`${name} score`, (c) => scoreText(field(c, `${name}_score_mean`), field(c, `${name}_score_mean_low`), field(c, `${name}_score_mean_high`)) + marker(find(c.cell, `${name}_score_mean`))],
+    [`${name} unscored`, (c) => pct(field(c, `${name}_unscored_rate`))],
+  ];
   const columns: Column[] = [
     ['choices', (c) => String(c.choices)],
     ...(hasSchema ? [rateColumn('schema ok', 'schema_valid_rate')] : []),
     ...(hasJson ? [rateColumn('json ok', 'json_valid_rate')] : []),
-    ...checks.map((name) => rateColumn(name, `${name}_pass_rate`)),
+    ...checks.flatMap((name) => [rateColumn(name, `${name}_pass_rate`), ...(scored.has(name) ? scoreColumns(name) : [])]),
     ['length', (c) => pct(c.length_rate) + marker(find(c.cell, 'length_rate'))],
     // A tool-calling config answers in tool calls: without this column its choices would seem to vanish from the rates.
-    ...(summary.cells.some((c) => c.tool_calls > 0) ? [rateColumn('tool calls', 'tool_calls_rate')] : []),
+    ...(showsRate('tool_calls_rate', summary.cells) ? [rateColumn('tool calls', 'tool_calls_rate')] : []),
     ['error', (c) => pct(c.error_rate) + marker(find(c.cell, 'error_rate'))],
     ...(summary.cells.some((c) => c.other > 0) ? [['other', (c: CellStats) => pct(c.other_rate)] as Column] : []),
-    ...(summary.cells.some((c) => (c.refusal ?? 0) > 0) ? [['refusal', (c: CellStats) => pct(c.refusal_rate)] as Column] : []),
+    ...(showsRate('refusal_rate', summary.cells) ? [['refusal', (c: CellStats) => pct(c.refusal_rate)] as Column] : []),
     ['p50 ms', (c) => (c.latency_p50_ms === null ? '–' : String(Math.round(c.latency_p50_ms)))],
     ['cost', (c) => formatUsd(c.cost_usd ?? null)],
   ];

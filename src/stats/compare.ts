@@ -1,7 +1,7 @@
 import { holm } from './holm.js';
 import type { MetricDef } from './metrics.js';
 import { pairedSignFlip, type PairedMethod } from './paired-test.js';
-import { holmLevels, invertTest, scoreShiftP, signFlipShiftP } from './test-interval.js';
+import { holmLevels, invertTest, scoreShiftP } from './test-interval.js';
 import { twoProportions, welch, type Moments, type UnpairedResult } from './two-sample.js';
 
 export type Change = 'better' | 'worse' | 'changed' | 'same';
@@ -26,6 +26,18 @@ export interface ComparisonRow {
   /** better / worse when significant and the metric has a direction; changed when it has none; else same. */
   change: Change;
   method: PairedMethod | UnpairedResult['method'] | 'none';
+  /** Half the width of the unadjusted (1 − alpha) interval, when asked for (history's noise floor). */
+  half_width?: number | null;
+}
+
+export interface CompareOptions {
+  /**
+   * Which rows get their interval: 'all' (compare's comparison.csv shows every one), or 'changes' (the significant
+   * rows only, the rest null: history shows no other, and an interval costs more than the p-value).
+   */
+  intervals?: 'all' | 'changes';
+  /** Also each row's unadjusted (1 − alpha) interval, as half_width: the same level for every row. */
+  halfWidth?: boolean;
 }
 
 /** One side of a comparison: per-row values in the row order of the other side, and pooled figures as a fallback. */
@@ -56,7 +68,7 @@ type Tested = Omit<ComparisonRow, 'p_adjusted' | 'significant' | 'change'> & {
  * is the Holm-adjusted p-value below alpha. Each interval is the one the verdict was judged by: the same test,
  * inverted at the level Holm used for that comparison, so it excludes 0 exactly when the change is significant.
  */
-export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[], alpha: number): ComparisonRow[] {
+export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[], alpha: number, options: CompareOptions = {}): ComparisonRow[] {
   const rows = items.map((item) => compareOne(metric, item));
   const adjusted = holm(rows.map((r) => r.p_value));
   const levels = holmLevels(rows.map((r) => r.p_value), alpha);
@@ -70,21 +82,16 @@ export function compareMetric(metric: MetricDef, items: readonly ComparisonItem[
       change = metric.direction === 'none' ? 'changed' : up === (metric.direction === 'higher') ? 'better' : 'worse';
     }
     const level = levels[i];
-    const ci = intervalAt && level !== null && level !== undefined ? intervalAt(level) : undefined;
-    return { ...r, ...(ci ? { diff_low: clip(ci.low, -1), diff_high: clip(ci.high, 1) } : { diff_low: null, diff_high: null }), p_adjusted: p, significant, change };
+    const wanted = options.intervals !== 'changes' || significant;
+    const ci = wanted && intervalAt && level !== null && level !== undefined ? intervalAt(level) : undefined;
+    const row: ComparisonRow = { ...r, ...(ci ? { diff_low: clip(ci.low, -1), diff_high: clip(ci.high, 1) } : { diff_low: null, diff_high: null }), p_adjusted: p, significant, change };
+    if (options.halfWidth) {
+      const at = intervalAt ? intervalAt(alpha) : undefined;
+      const [low, high] = at ? [clip(at.low, -1), clip(at.high, 1)] : [null, null];
+      row.half_width = low !== null && high !== null ? (high - low) / 2 : null;
+    }
+    return row;
   });
-}
-
-/** Far enough beyond the differences that the test rejects there if it rejects anywhere. */
-function beyond(diffs: readonly number[]): { low: number; high: number } {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const d of diffs) {
-    lo = Math.min(lo, d);
-    hi = Math.max(hi, d);
-  }
-  const pad = hi - lo + 1;
-  return { low: lo - pad, high: hi + pad };
 }
 
 function compareOne(metric: MetricDef, item: ComparisonItem): Tested {
@@ -102,7 +109,7 @@ function compareOne(metric: MetricDef, item: ComparisonItem): Tested {
         diff_high: null,
         p_value: r.p,
         method: r.method,
-        intervalAt: r.p === null ? undefined : (level) => invertTest(signFlipShiftP(r.diffs), r.p!, r.diff, level, beyond(r.diffs)),
+        intervalAt: r.test ? (level) => r.test!.interval(level) : undefined,
       };
     }
   }
@@ -144,4 +151,4 @@ function finite(v: number | undefined): number | null {
 
 /** A human description of the method, for summary.json and the reports. */
 export const METHOD_NOTE =
-  'Paired over dataset rows: each row contributes the mean of its choices per cell; two-sided sign-flip permutation test of the mean row difference (exact for rates, counted on their lattice; other values exact up to 20 differing rows, 10,000 seeded resamples up to 400, normal approximation above); Holm correction across cells per metric. Each interval inverts the same test at the level Holm judged that comparison at (alpha/(m - r + 1) for the r-th smallest p-value while Holm rejects, alpha/(comparisons left) after), so it excludes 0 exactly when the change is significant. Unpaired fallback: pooled two-proportion z-test with the inverted score-test interval (rates), Welch t-test and interval (latency).';
+  'Paired over dataset rows: each row contributes the mean of its choices per cell; two-sided sign-flip permutation test of the mean row difference (exact for rates, counted on their lattice; other values exact up to 16 rows, 10,000 seeded resamples up to 400, normal approximation above); Holm correction across cells per metric. The test is one test of "the mean difference is delta" (the row differences minus delta, signs flipped, by the same method): the verdict is delta = 0, and each interval is that test inverted at the level Holm judged that comparison at (alpha/(m - r + 1) for the r-th smallest p-value while Holm rejects, alpha/(comparisons left) after), so it excludes 0 exactly when the change is significant. Unpaired fallback: pooled two-proportion z-test with the inverted score-test interval (rates), Welch t-test and interval (latency).';

@@ -84,10 +84,12 @@ function scoredMetrics(scored: readonly string[]): MetricDef[] {
 
 /**
  * Every metric of a run with these checks (`scored`: those that yield scores; `human`: those compared with human
- * labels), in the order tables show them.
+ * labels), in the order tables show them: a scored check's score metrics right after its pass rate.
  */
 export function metricsFor(checks: readonly string[], scored: readonly string[] = [], human: readonly string[] = []): MetricDef[] {
-  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...checks.map(checkMetric), ...scoredMetrics(scored), ...human.map(kappaMetric), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
+  const perCheck = checks.flatMap((c) => [checkMetric(c), ...(scored.includes(c) ? scoredMetrics([c]) : [])]);
+  const scoredOnly = scored.filter((c) => !checks.includes(c));
+  return [...FINISH_RATE_METRICS, ...JSON_METRICS, ...perCheck, ...scoredMetrics(scoredOnly), ...human.map(kappaMetric), ...TOOL_METRICS, REFUSAL_METRIC, ...LATENCY_METRICS];
 }
 
 export function rateMetrics(checks: readonly string[], scored: readonly string[] = []): MetricDef[] {

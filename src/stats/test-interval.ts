@@ -4,7 +4,6 @@
  * exactly when the verdict is a significant change, whatever the method.
  */
 import { normalTail } from './distributions.js';
-import { EXACT_MAX, MONTE_CARLO_MAX, RESAMPLES, mulberry32 } from './paired-test.js';
 import type { Interval } from './wilson.js';
 
 /**
@@ -29,9 +28,10 @@ export function holmLevels(pValues: ReadonlyArray<number | null>, alpha: number)
 /**
  * { δ : p(δ) ≥ level } around the estimate, by bisection. `p0` is the verdict's own p-value at δ = 0, so the interval
  * holds 0 exactly when p0 ≥ level; `pAt` gives the test's p-value for "the difference is δ" elsewhere. An end the
- * test never rejects up to `far` is left open (null). `far` must lie beyond every value the data support.
+ * test never rejects up to `far` is left open (null). `far` must lie beyond every value the data support. Each end
+ * is the last point found inside, within `tolerance` of the search range of the true end.
  */
-export function invertTest(pAt: (delta: number) => number, p0: number, estimate: number, level: number, far: { low: number; high: number }): { low: number | null; high: number | null } {
+export function invertTest(pAt: (delta: number) => number, p0: number, estimate: number, level: number, far: { low: number; high: number }, tolerance = 1e-6): { low: number | null; high: number | null } {
   const p = (d: number) => (d === 0 ? p0 : pAt(d));
   const end = (dir: -1 | 1): number | null => {
     // The last point known inside: 0 when 0 lies on this side of the estimate and is not rejected.
@@ -43,7 +43,7 @@ export function invertTest(pAt: (delta: number) => number, p0: number, estimate:
     }
     if (outside !== 0 && p(outside) >= level) return null;
     const scale = Math.max(1e-12, Math.abs(outside - inside));
-    for (let k = 0; k < 40 && Math.abs(outside - inside) > 1e-6 * scale; k++) {
+    for (let k = 0; k < 64 && Math.abs(outside - inside) > tolerance * scale; k++) {
       const mid = (inside + outside) / 2;
       if (p(mid) >= level) inside = mid;
       else outside = mid;
@@ -51,67 +51,6 @@ export function invertTest(pAt: (delta: number) => number, p0: number, estimate:
     return inside;
   };
   return { low: end(-1), high: end(1) };
-}
-
-/**
- * The paired sign-flip test of "the mean row difference is δ": the differences minus δ, signs flipped. Exact over
- * all 2^m patterns up to EXACT_MAX rows, the same seeded 10,000 patterns up to MONTE_CARLO_MAX, the normal
- * approximation beyond, as at δ = 0. Each pattern's signed sum is A − δ·B (A = Σ±d, B = Σ±1), so a δ costs one
- * pass over the patterns.
- */
-export function signFlipShiftP(diffs: readonly number[], seed = 0x5eed): (delta: number) => number {
-  const m = diffs.length;
-  const S = diffs.reduce((s, x) => s + x, 0);
-  if (m > MONTE_CARLO_MAX) {
-    const Q = diffs.reduce((s, x) => s + x * x, 0);
-    return (delta) => {
-      const variance = Q - 2 * delta * S + m * delta * delta;
-      const observed = Math.abs(S - m * delta);
-      return variance <= 0 ? 1 : Math.min(1, 2 * normalTail(observed / Math.sqrt(variance)));
-    };
-  }
-  const exact = m <= Math.min(EXACT_MAX, 13);
-  const count = exact ? 2 ** m : RESAMPLES;
-  const A = new Float64Array(count);
-  const B = new Float64Array(count);
-  if (exact) {
-    for (let k = 0; k < count; k++) {
-      let a = 0;
-      let b = 0;
-      for (let i = 0; i < m; i++) {
-        const s = (k >>> i) & 1 ? -1 : 1;
-        a += s * diffs[i]!;
-        b += s;
-      }
-      A[k] = a;
-      B[k] = b;
-    }
-  } else {
-    const random = mulberry32(seed);
-    for (let r = 0; r < count; r++) {
-      let a = 0;
-      let b = 0;
-      let bits = 0;
-      for (let i = 0; i < m; i++) {
-        if ((i & 31) === 0) bits = (random() * 4294967296) >>> 0;
-        const s = bits & 1 ? 1 : -1;
-        a += s * diffs[i]!;
-        b += s;
-        bits >>>= 1;
-      }
-      A[r] = a;
-      B[r] = b;
-    }
-  }
-  return (delta) => {
-    const observed = Math.abs(S - m * delta);
-    let scale = 0;
-    for (const d of diffs) scale += Math.abs(d - delta);
-    const threshold = observed - 1e-9 * Math.max(1, scale);
-    let extreme = 0;
-    for (let k = 0; k < count; k++) if (Math.abs(A[k]! - delta * B[k]!) >= threshold) extreme++;
-    return exact ? extreme / count : (1 + extreme) / (1 + count);
-  };
 }
 
 /**

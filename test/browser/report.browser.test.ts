@@ -3,7 +3,7 @@
  * page must load without console errors, draw its charts, show the XSS canaries as literal text, and never run
  * them. A screenshot is kept in test/artifacts/ for a person to look at.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
@@ -21,6 +21,7 @@ noteIfSkipped('report.html');
 let browser: Browser;
 let reportUrl = '';
 let demoUrl = '';
+let demoDir = '';
 
 beforeAll(async () => {
   if (!available && !required) return;
@@ -31,6 +32,7 @@ beforeAll(async () => {
     mkdir(ARTIFACTS, { recursive: true }),
   ]);
   reportUrl = pathToFileURL(join(dir, 'report.html')).href;
+  demoDir = demoOut;
   demoUrl = pathToFileURL(join(demoOut, 'report.html')).href;
   browser = await launchChromium();
 }, 30_000);
@@ -161,6 +163,31 @@ describe.skipIf(!available && !required)('report.html in Chromium', () => {
       expect(down, name).toEqual([...up].sort(cmp).reverse());
       expect(new Set(down).size > 1 || name === 'p50ms', name).toBe(true);
     }
+
+    // A scored check's mean score: a number (not a percentage) after its pass rate, its interval in the tooltip,
+    // its unscored rate under it (no column of its own: the table must fit); sorted by the mean like any other column.
+    const scoreAt = await column('fits_tier_score_mean');
+    expect(await column('fits_tier_pass_rate')).toBe(scoreAt - 1);
+    const headers = (await page.locator('#cells-table thead th').allInnerTexts()).map((h) => h.replace(/[\s↑↓]/g, ''));
+    expect(headers).not.toContain('fits_tier_unscored_rate');
+    const scoreCells = (await page.evaluate(`[...document.querySelectorAll('#cells-table tbody tr')].map((tr) => {
+      const td = tr.cells[${scoreAt}];
+      const under = td.querySelector('.unscored');
+      return { cell: tr.cells[0].querySelector('a').textContent, text: td.firstChild.textContent, unscored: under && under.textContent, title: td.getAttribute('title'), sort: td.getAttribute('data-sort') };
+    })`)) as Array<{ cell: string; text: string; unscored: string | null; title: string; sort: string }>;
+    const demo = JSON.parse(await readFile(join(demoDir, 'summary.json'), 'utf8')) as { cells: Array<Record<string, number> & { cell: string }> };
+    expect(scoreCells).toHaveLength(demo.cells.length);
+    scoreCells.forEach((c) => {
+      const s = demo.cells.find((d) => d.cell === c.cell)!;
+      expect(c.text).toMatch(new RegExp(`^${s['fits_tier_score_mean']!.toFixed(3).replace('.', '\\.')}( [▲▼◆])?$`));
+      expect(c.title).toBe(`mean of ${s['fits_tier_scored']} scores, 95% CI ${s['fits_tier_score_mean_low']!.toFixed(3)}–${s['fits_tier_score_mean_high']!.toFixed(3)}; ${s['fits_tier_unscored']} of ${s['fits_tier_answered']} answers unscored`);
+      expect(c.unscored).toBe(`${(s['fits_tier_unscored_rate']! * 100).toFixed(1)}% unscored`);
+      expect(Number(c.sort)).toBe(s['fits_tier_score_mean']);
+    });
+    await page.locator('#cells-table thead th').nth(scoreAt).click();
+    const byScore = await values(scoreAt);
+    expect(byScore).toEqual([...byScore].sort((x, y) => Number(x) - Number(y)));
+    for (const m of ['fits_tier_score_mean', 'fits_tier_unscored_rate']) expect(await page.locator(`#heatmap-metric option[value="${m}"]`).count(), m).toBe(1);
 
     // The comparison table hides rows with no significant difference on request, and shows them again.
     const rows = page.locator('#comparison-table tbody tr');

@@ -109,6 +109,18 @@ pick: { metric: quality_score_mean, cost: tokens_per_1k_rows }`,
 }, 60_000);
 afterAll(() => server.close());
 
+// Each cell's scores (Q, the unscored choice left out), their mean and 95% t-interval (t quantiles 0.975 for 7 and 6
+// degrees of freedom), kept within [0, 1].
+const interval = (xs: number[], t: number) => {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  return { mean, low: Math.max(0, mean - (t * sd) / Math.sqrt(xs.length)), high: Math.min(1, mean + (t * sd) / Math.sqrt(xs.length)) };
+};
+const BY_HAND = {
+  t0: interval([0.5, 1.0, 0.2, 0.4, 1.0, 1.0, 0.0, 0.6], 2.364624252),
+  t1: interval([1.0, 1.0, 0.8, 0.6, 1.0, 0.8, 0.4], 2.446911851),
+};
+
 const row = (cell: string, rowId: string, i: number) => choices.find((c) => c['cell']!.includes(`/t${cell}/`) && c['row_id'] === rowId && c['choice_index'] === String(i))!;
 
 describe('tolerant checks', () => {
@@ -143,17 +155,9 @@ describe('script checks and score statistics', () => {
   });
 
   it('score means with a 95% t-interval, and the unscored rate, per cell (by hand)', () => {
-    const t0 = [0.5, 1.0, 0.2, 0.4, 1.0, 1.0, 0.0, 0.6];
-    const t1 = [1.0, 1.0, 0.8, 0.6, 1.0, 0.8, 0.4];
-    // t quantiles 0.975 for 7 and 6 degrees of freedom.
-    const interval = (xs: number[], t: number) => {
-      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
-      return { mean, low: Math.max(0, mean - (t * sd) / Math.sqrt(xs.length)), high: Math.min(1, mean + (t * sd) / Math.sqrt(xs.length)) };
-    };
     const cells = [
-      { s: stats.find((c) => c['cell']!.includes('/t0/'))!, want: interval(t0, 2.364624252), unscored: 0 },
-      { s: stats.find((c) => c['cell']!.includes('/t1/'))!, want: interval(t1, 2.446911851), unscored: 1 },
+      { s: stats.find((c) => c['cell']!.includes('/t0/'))!, want: BY_HAND.t0, unscored: 0 },
+      { s: stats.find((c) => c['cell']!.includes('/t1/'))!, want: BY_HAND.t1, unscored: 1 },
     ];
     for (const { s, want, unscored } of cells) {
       expect(Number(s['quality_score_mean'])).toBeCloseTo(want.mean, 4);
@@ -197,6 +201,54 @@ describe('script checks and score statistics', () => {
     expect(run.stdout).toMatch(/FAIL {2}quality_score_mean >= 0\.7 {2}shape-model\/t0\/n2: quality_score_mean 0\.5875 is below the minimum 0\.7/);
     expect(run.stdout).not.toMatch(/FAIL .*t1\/n2/);
     expect(summary['pick']).toMatchObject({ metric: 'quality_score_mean', direction: 'higher', frontier: ['shape-model/t1/n2'] });
+  });
+});
+
+describe('scores in the reports a user reads', () => {
+  // The t-intervals computed by hand (BY_HAND) as the reports show them: summary.json's four decimals, shown to three.
+  const shown = (v: number) => Number(v.toFixed(4)).toFixed(3);
+  const three = (x: { mean: number; low: number; high: number }) => ({ mean: shown(x.mean), low: shown(x.low), high: shown(x.high) });
+  const t0 = three(BY_HAND.t0);
+  const t1 = three(BY_HAND.t1);
+
+  it('summary.md: each scored check has its mean score with the 95% interval and its unscored rate, beside its pass rate', async () => {
+    const md = await readFile(join(base, 'run', 'summary.md'), 'utf8');
+    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    const header = rows[0]!.split(' | ').map((h) => h.replace(/^\| |\s*\|$/g, ''));
+    const at = header.indexOf('quality');
+    expect(header.slice(at, at + 3)).toEqual(['quality', 'quality score', 'quality unscored']);
+    for (const c of ['total_ok', 'items_match', 'summary_close']) expect(header).toEqual(expect.arrayContaining([`${c} score`, `${c} unscored`]));
+    const cellsOf = (cell: string) => rows.find((l) => l.startsWith(`| shape-model/${cell}`))!.split(' | ');
+    expect(cellsOf('t0/n2')[at + 1]).toBe(`${t0.mean} (${t0.low}–${t0.high})`);
+    expect(cellsOf('t0/n2')[at + 2]).toBe('0.0%');
+    expect(cellsOf('t1/n2')[at + 1]).toBe(`${t1.mean} (${t1.low}–${t1.high})`);
+    expect(cellsOf('t1/n2')[at + 2]).toBe('12.5%');
+  });
+
+  it('the console table: each scored check has its mean score and unscored rate', () => {
+    const lines = run.stdout.split('\n');
+    const head = lines.find((l) => l.startsWith('cell '))!.split(/\s+/);
+    const line = (cell: string) => lines.find((l) => l.startsWith(`shape-model/${cell} `))!.split(/\s+/);
+    expect(head).toEqual(expect.arrayContaining(['quality_score', 'quality_unscored', 'summary_close_score', 'summary_close_unscored']));
+    expect(line('t0/n2')[head.indexOf('quality_score')]).toBe(t0.mean);
+    expect(line('t0/n2')[head.indexOf('quality_unscored')]).toBe('0.0%');
+    expect(line('t1/n2')[head.indexOf('quality_score')]).toBe(t1.mean);
+    expect(line('t1/n2')[head.indexOf('quality_unscored')]).toBe('12.5%');
+  });
+
+  it("report.html's data: a scored check's mean score (with its interval) and unscored rate among the cells table's metrics, after its pass rate", async () => {
+    const html = await readFile(join(base, 'run', 'report.html'), 'utf8');
+    const data = JSON.parse(/<script type="application\/json" id="evalrun-data">([\s\S]*?)<\/script>/.exec(html)![1]!);
+    const names = data.metrics.map((m: { name: string }) => m.name);
+    const at = names.indexOf('quality_pass_rate');
+    expect(names.slice(at, at + 3)).toEqual(['quality_pass_rate', 'quality_score_mean', 'quality_unscored_rate']);
+    expect(data.metrics[at + 1]).toMatchObject({ kind: 'score', direction: 'higher' });
+    const cell = (id: string) => data.cells.find((c: { id: string }) => c.id === `shape-model/${id}`);
+    expect(cell('t0/n2').rates['quality_score_mean']).toMatchObject({ n: 8, mean: 0.5875 });
+    expect(cell('t0/n2').rates['quality_score_mean'].low).toBeCloseTo(BY_HAND.t0.low, 4);
+    expect(cell('t0/n2').rates['quality_score_mean'].high).toBeCloseTo(BY_HAND.t0.high, 4);
+    expect(cell('t1/n2').rates['quality_score_mean']).toMatchObject({ n: 7, mean: 0.8 });
+    expect(cell('t1/n2').rates['quality_unscored_rate']).toMatchObject({ k: 1, n: 8 });
   });
 });
 
@@ -296,6 +348,27 @@ describe('regrade', () => {
     expect((await runMain(['report', dir], env)).code).toBe(1);
     expect(await readFile(join(dir, 'stats.csv'), 'utf8')).toBe(stats);
     expect((await readdir(dir)).filter((f) => f.startsWith('regrade.'))).toEqual([]);
+  });
+
+  it('a check removed from the config leaves nothing of it behind, and no API key is needed', async () => {
+    const dir = join(base, 'removed');
+    await cp(join(base, 'run'), dir, { recursive: true });
+    const fewer = join(base, 'fewer.yaml');
+    await writeFile(fewer, config(server, { checks: '  - { name: total_ok, type: number, pointer: /total, expected: { column: total }, tolerance: 0.01 }' }));
+    const sent = server.requests.length;
+    const cli = await runMain(['regrade', dir, '--config', fewer], cleanEnv({}));
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(server.requests.length).toBe(sent);
+    const header = (await readFile(join(dir, 'choices.csv'), 'utf8')).split('\n')[0]!.split(',');
+    expect(header).toEqual(expect.arrayContaining(['check_total_ok', 'total_ok_score', 'total_ok_reason']));
+    expect(header.filter((h) => /quality|items_match|summary_close/.test(h))).toEqual([]);
+    const records = (await readFile(join(dir, 'records.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    for (const c of records.flatMap((r) => r.choices)) {
+      expect(Object.keys(c.checks)).toEqual(['total_ok']);
+      expect(Object.keys(c.check_scores)).toEqual(['total_ok']);
+      expect(Object.keys(c.check_reasons ?? {}).filter((k) => k !== 'total_ok')).toEqual([]);
+    }
+    expect(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ checks: ['total_ok'], scored_checks: ['total_ok'] });
   });
 
   it('refuses a config whose requests differ, naming the difference, and changes nothing', async () => {

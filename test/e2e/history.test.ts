@@ -148,6 +148,28 @@ describe('evalrun history', () => {
     expect(csv.find((r) => r['run_dir'] === dirs['n4'] && r['cell'] === MINI && r['metric'] === 'json_valid_rate')!['vs_previous']).toBe('same');
   });
 
+  it('judges a transition as compare judges the same two runs: the same p-values, verdicts and intervals', async () => {
+    const h = await history([dirs['n3']!, dirs['n4']!]);
+    const metrics = h.json.metrics.map((m) => m.name);
+    const c = JSON.parse((await runMain(['compare', dirs['n3']!, dirs['n4']!, '--json', ...metrics.flatMap((m) => ['--metric', m])])).stdout) as {
+      rows: Array<{ metric: string; cell: string; p_value: number | null; p_adjusted: number | null; change: string; diff: number | null; diff_low: number | null; diff_high: number | null }>;
+    };
+    const csv = await readCsvFile(join(h.out, 'history.csv'));
+    const mine = csv.filter((r) => r['run_dir'] === dirs['n4']);
+    expect(c.rows.length).toBeGreaterThan(0);
+    expect(mine.length).toBe(c.rows.length);
+    const drifts = h.json.transitions[0]!.drifts;
+    for (const row of c.rows) {
+      const line = mine.find((r) => r['cell'] === row.cell && r['metric'] === row.metric)!;
+      expect(line['vs_previous'], `${row.metric} ${row.cell}`).toBe(row.change);
+      expect(line['vs_previous_p_adjusted'] === '' ? null : Number(line['vs_previous_p_adjusted'])).toBe(row.p_adjusted);
+      const drift = drifts.find((d) => d.cell === row.cell && d.metric === row.metric);
+      expect(drift === undefined, `${row.metric} ${row.cell}`).toBe(row.change === 'same');
+      if (drift) expect([drift.p_value, drift.diff, drift.diff_low, drift.diff_high]).toEqual([row.p_value, row.diff, row.diff_low, row.diff_high]);
+    }
+    expect(drifts.length).toBeGreaterThan(0);
+  });
+
   it('--fail-on-drift exits 1 when the newest run drifted worse, and 0 when it did not', async () => {
     const worse = await history([dirs['n1']!, dirs['n3']!, dirs['n4']!, '--fail-on-drift']);
     expect(worse.code).toBe(1);
@@ -195,6 +217,27 @@ describe('evalrun history', () => {
     for (const d of drifts) {
       expect(d.attributed_to).toBe('config');
       expect(d.because).toContain('you changed the prompt text');
+    }
+  });
+
+  it('compares a run whose dataset changed unpaired, latency included, whether read afresh or from what it kept', async () => {
+    const dir = join(base, 'runs', 'fewer');
+    const rows = (await readFile(join(DEMO, 'tickets.csv'), 'utf8')).trimEnd().split('\n');
+    const files = await writeTree(join(base, 'fewer-cfg'), { 'tickets.csv': `${rows.slice(0, -6).join('\n')}\n`, 'fewer.yaml': config().replace(join(DEMO, 'tickets.csv'), join(base, 'fewer-cfg', 'tickets.csv')) });
+    const r = await runMain(['run', files['fewer.yaml']!, '--out', dir, '--quiet']);
+    expect([0, 1]).toContain(r.code);
+    const out = await tempDir('evalrun-history-fewer-');
+    for (const pass of ['cold', 'kept']) {
+      expect((await runMain(['history', dirs['n3']!, dir, '--out', out, '--metric', 'latency_mean_ms', '--metric', 'json_valid_rate'])).code, pass).toBe(0);
+      const h = JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as HistoryJson;
+      expect(h.transitions[0]!.test).toBe('unpaired');
+      const csv = (await readCsvFile(join(out, 'history.csv'))).filter((x) => x['run_dir'] === dir);
+      expect(csv.length).toBe(4);
+      for (const line of csv) {
+        expect(line['vs_previous_test'], `${pass} ${line['metric']} ${line['cell']}`).toBe('unpaired');
+        // Judged, not skipped: the latency and score moments are kept on every path, not only the journal's.
+        expect(line['vs_previous_p_adjusted'], `${pass} ${line['metric']} ${line['cell']}`).not.toBe('');
+      }
     }
   });
 

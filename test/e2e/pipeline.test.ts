@@ -156,7 +156,7 @@ describe('evalrun run (on the simulator)', () => {
     }
   });
 
-  it('shows tool_calls_rate in summary.md when the model called tools, and not otherwise', async () => {
+  it('shows tool_calls_rate in summary.md and report.html when the model called tools, and not otherwise', async () => {
     const md = await readFile(join(runs.tools.dir, 'summary.md'), 'utf8');
     const header = md.split('\n').find((l) => l.startsWith('| cell |'))!.split(' | ');
     const col = header.indexOf('tool calls');
@@ -164,6 +164,14 @@ describe('evalrun run (on the simulator)', () => {
     const row = md.split('\n').find((l) => l.startsWith('| gpt-4o-mini'))!.split(' | ');
     expect(row[col]).toBe('100.0%');
     expect(await readFile(join(runs.json.dir, 'summary.md'), 'utf8')).not.toContain('tool calls');
+    // report.html's cells table follows the same rule (src/report/seen-rates.ts).
+    const htmlMetrics = async (dir: string) => {
+      const html = await readFile(join(dir, 'report.html'), 'utf8');
+      const data = JSON.parse(/<script type="application\/json" id="evalrun-data">([\s\S]*?)<\/script>/.exec(html)![1]!) as { metrics: Array<{ name: string }> };
+      return data.metrics.map((m) => m.name);
+    };
+    expect(await htmlMetrics(runs.tools.dir)).toContain('tool_calls_rate');
+    expect(await htmlMetrics(runs.json.dir)).not.toContain('tool_calls_rate');
   });
 
   it("records required tool calls: finish_reason tool_calls and a tool_calls column of {name, arguments}", () => {

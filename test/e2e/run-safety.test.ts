@@ -128,7 +128,7 @@ describe('one process per run directory (item 2)', () => {
     };
   }
 
-  it('refuses a second run (exit 75) and a report while a run is writing the directory; nothing is sent twice', async () => {
+  it('refuses a second run (exit 75), a report and a regrade while a run is writing the directory; nothing is sent twice', async () => {
     const out = join(work, 'locked');
     // Long enough a timeout that the held requests wait for release() rather than being retried.
     const patient = writeFixture(work, { file: 'patient.yaml', timeoutS: 60 });
@@ -147,6 +147,9 @@ describe('one process per run directory (item 2)', () => {
       const report = await runMain(['report', out]);
       expect(report.code, report.stderr).toBe(75);
       expect(report.stderr).toContain('in use by another evalrun process');
+      const regrade = await runMain(['regrade', out]);
+      expect(regrade.code, regrade.stderr).toBe(75);
+      expect(regrade.stderr).toContain('in use by another evalrun process');
 
       server.release();
       const { code, stderr } = await first.done;

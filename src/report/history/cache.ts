@@ -15,7 +15,7 @@ import type { HistoryRun } from './scan.js';
  * nights are read. A run is found again by what it is now: its run.json's bytes, and the size and time of its
  * records.jsonl and summary.json, so a run resumed or reported since is read afresh.
  */
-const FORMAT = 'evalrun-history-run/2';
+const FORMAT = 'evalrun-history-run/3';
 
 interface Cached {
   format: typeof FORMAT;
@@ -32,6 +32,8 @@ interface Cached {
   row_ids: Array<string | null>;
   /** Per cell, per metric (in `metrics` order): the rows' values as little-endian Float64, base64. */
   values: string[][];
+  /** Per cell, per metric: [n, mean, variance] of a latency or score (the unpaired tests' input), null for a rate. */
+  moments: Array<Array<[number, number | null, number | null] | null>>;
 }
 
 /** The key of a run as its directories stand now; shards of one run give one key. */
@@ -72,6 +74,12 @@ export async function saveRun(dir: string, key: string, wanted: readonly string[
       const series = run.side.rowValues.series(i, m.name)!;
       return Buffer.from(series.buffer, series.byteOffset, series.byteLength).toString('base64');
     })),
+    moments: run.cells.map((_, i) =>
+      metrics.map((m) => {
+        const x = m.kind === 'rate' ? undefined : run.side.moments?.(i, m);
+        return x ? [x.n, finite(x.mean), finite(x.variance)] : null;
+      }),
+    ),
   };
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, `${key}.json`), JSON.stringify(cached));
@@ -108,8 +116,20 @@ export async function loadRun(dir: string, key: string, runDir: string, wanted: 
     ...(cached.not_judged ? { not_judged: cached.not_judged } : {}),
     cells: cached.cells,
     metrics,
-    side: { rowValues, cells: cached.cells },
+    side: {
+      rowValues,
+      cells: cached.cells,
+      moments: (i, metric) => {
+        const x = cached.moments[i]?.[names.indexOf(metric.name)];
+        return x ? { n: x[0], mean: x[1] ?? NaN, variance: x[2] ?? NaN } : undefined;
+      },
+    },
   };
+}
+
+/** JSON has no NaN: an empty cell's mean is kept as null. */
+function finite(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
 }
 
 /** Removes the copies of runs this history did not read (pruned nights): the folder holds what the history shows. */

@@ -105,7 +105,10 @@ export interface NoiseFloor {
   comparisons: number;
   mean_abs_diff: number | null;
   max_abs_diff: number | null;
-  /** Median half-width of the 95% interval of a difference: a change smaller than this is rarely told from noise. */
+  /**
+   * Median half-width of the unadjusted (1 − alpha) interval of a difference, over the counted transitions among the
+   * last NOISE_WINDOW runs: a change smaller than this is rarely told from noise.
+   */
   median_half_width: number | null;
 }
 
@@ -215,13 +218,14 @@ export function attribute(changes: readonly HistoryChange[], cell: string): { at
  * Run B against run A with `compare`'s judging (compareSides): paired over rows when the dataset is the same,
  * unpaired when it changed; each drift attributed to what changed.
  */
-export function transition(a: HistoryRun, b: HistoryRun, from: number, to: number, against: Transition['against'], metrics: readonly MetricDef[], alpha: number): Transition {
+export function transition(a: HistoryRun, b: HistoryRun, from: number, to: number, against: Transition['against'], metrics: readonly MetricDef[], alpha: number, options: { halfWidth?: boolean } = {}): Transition {
   const changes = changesBetween(a, b);
   const paired = a.manifest.dataset_hash === b.manifest.dataset_hash;
   const { pairs } = pairCells(a.manifest.plan.cells, b.manifest.plan.cells);
   const names = new Set(a.metrics.map((m) => m.name));
   const common = metrics.filter((m) => names.has(m.name) && b.metrics.some((x) => x.name === m.name));
-  const { rows } = pairs.length ? compareSides(a.side, b.side, pairs, common, alpha, paired) : { rows: [] };
+  // Intervals are shown for the drifts only; the noise floor asks for its own, at one level (halfWidth).
+  const { rows } = pairs.length ? compareSides(a.side, b.side, pairs, common, alpha, paired, { intervals: 'changes', halfWidth: options.halfWidth === true && NoiseFloorCounter.counts(changes, against, paired) }) : { rows: [] };
   const test = paired ? 'paired' : 'unpaired';
   const drifts: Drift[] = rows
     .filter((r) => r.change !== 'same')
@@ -258,10 +262,17 @@ export function transition(a: HistoryRun, b: HistoryRun, from: number, to: numbe
  * and dataset) where nothing else changed either (evalrun version, served model and fingerprint), drifts left out.
  * Whatever moved there is the run-to-run noise of the provider's sampling.
  */
+/** The noise floor's typical half-width is taken from the transitions among the newest this many runs. */
+export const NOISE_WINDOW = 10;
+
 export class NoiseFloorCounter {
   private readonly by = new Map<string, { transitions: number; diffs: number[]; halfWidths: number[] }>();
+  /** Whether a transition with these changes is one the noise floor learns from. */
+  static counts(changes: readonly HistoryChange[], against: Transition['against'], paired: boolean): boolean {
+    return against === 'previous' && paired && changes.length === 0;
+  }
   add(t: Transition): void {
-    if (t.against !== 'previous' || t.test !== 'paired' || t.changes.length > 0) return;
+    if (!NoiseFloorCounter.counts(t.changes, t.against, t.test === 'paired')) return;
     const seen = new Set<string>();
     for (const r of t.rows) {
       // A drift is what the floor is there to tell from noise: a silent change of the provider is not noise.
@@ -271,7 +282,7 @@ export class NoiseFloorCounter {
       if (!seen.has(r.metric)) e.transitions++;
       seen.add(r.metric);
       e.diffs.push(Math.abs(r.diff));
-      if (r.diff_low !== null && r.diff_high !== null) e.halfWidths.push((r.diff_high - r.diff_low) / 2);
+      if (r.half_width !== undefined && r.half_width !== null) e.halfWidths.push(r.half_width);
     }
   }
   result(metrics: readonly MetricDef[]): NoiseFloor[] {

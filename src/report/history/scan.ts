@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { indexJournal, recordsInOrder, scanJournal } from '../../record/index.js';
 import { RECORDS, type RunManifest } from '../../record/index.js';
@@ -8,7 +8,8 @@ import { scoredCheckNames } from '../../contracts/checks.js';
 import type { CellStats, Summary } from '../../contracts/summary.js';
 import { gradedRows, ReportCollector } from '../collector.js';
 import { cellReports } from '../evaluate-run.js';
-import { momentsOf, type RunSide } from '../compare-runs.js';
+import { cellMoments, momentsOf, type RunSide } from '../compare-runs.js';
+import { CellAccumulator } from '../cell-stats.js';
 
 /** One run as history sees it: what it is, whether it may be judged, its cells' figures and its per-row values. */
 export interface HistoryRun {
@@ -45,17 +46,22 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
   let rowValues: RowValues | undefined;
   let cells: CellStats[] | undefined;
   let moments: RunSide['moments'];
-  if (summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length) {
+  if (summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length && !(await writtenSince(journal, join(dir, 'summary.json')))) {
     const values = new RowValues(manifest.plan.rows, plan.length, metrics);
+    // The cells' figures are summary.json's; the accumulators give what it does not hold: the latency and score
+    // moments the unpaired tests need (when the dataset changed between runs).
+    const accumulators = plan.map((c) => new CellAccumulator(c, checks, scored));
     recorded = await scanJournal(journal, manifest.plan.requests, (record) => {
       const cell = record.seq % plan.length;
       const rows = gradedRows(record, plan[cell]!, checks, scored);
       values.add(Math.floor(record.seq / plan.length), cell, record.row_id, rows, record.error ? null : record.latency_ms);
+      accumulators[cell]!.add(record, rows);
     });
     // summary.json describes the journal as it stands only if it counted as many requests.
     if (recorded === summary.recorded.requests) {
       rowValues = values;
       cells = summary.cells;
+      moments = (i, metric) => cellMoments(accumulators[i]!, metric);
     }
   }
   if (!rowValues || !cells) {
@@ -79,6 +85,16 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
     metrics,
     side: { rowValues, cells, moments },
   };
+}
+
+/**
+ * Whether the journal was written after summary.json: a run resumed (or killed and resumed) since its summary. Such a
+ * summary is not read on trust, so the journal is read once, in plan order, instead of being scanned first for a
+ * count that would then disagree.
+ */
+async function writtenSince(journal: string, summary: string): Promise<boolean> {
+  const [j, s] = await Promise.all([stat(journal).catch(() => undefined), stat(summary).catch(() => undefined)]);
+  return j !== undefined && s !== undefined && j.mtimeMs > s.mtimeMs;
 }
 
 async function readSummary(dir: string): Promise<Summary | undefined> {

@@ -100,6 +100,12 @@ export const CLIENT_SCRIPT = String.raw`
     a.setAttribute('href', viewBase + '?' + data.view.query[key] + '=' + encodeURIComponent(value));
     return a;
   }
+  // A metric's value in a cell: a rate's share, or a scored check's mean score (shown as a number, not a percentage).
+  function metricValue(r) { return r.mean !== undefined ? r.mean : r.k / r.n; }
+  function metricText(r) { return r.mean !== undefined ? num(r.mean, 3) : pct(r.k / r.n); }
+  function metricTitle(r) {
+    return r.mean !== undefined ? 'mean of ' + r.n + ' scores, 95% CI ' + num(r.low, 3) + '–' + num(r.high, 3) : r.k + '/' + r.n + ', 95% CI ' + pct(r.low) + '–' + pct(r.high);
+  }
   function mark(r) {
     if (!r || !r.significant) return '';
     return r.change === 'better' ? ' ▲' : r.change === 'worse' ? ' ▼' : ' ◆';
@@ -137,10 +143,15 @@ export const CLIENT_SCRIPT = String.raw`
 
   // Cells table
   var metricNames = data.metrics.map(function (m) { return m.name; });
-  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals. ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).' + (s.pick && s.pick.frontier.length ? ' ◆: on the quality-cost frontier (Which to pick).' : ''));
+  var cellSection = section('cells', 'Cells', 'Rates with 95% Wilson intervals.' + (s.scored_checks && s.scored_checks.length ? ' Scores (_score_mean): the mean over the choices a check scored, with a 95% t-interval; under it, the share of answers it could not score (_unscored_rate).' : '') + ' ▲ ▼: significantly better / worse than the baseline (paired over rows, Holm-adjusted).' + (s.pick && s.pick.frontier.length ? ' ◆: on the quality-cost frontier (Which to pick).' : ''));
+  // A scored check's unscored rate is shown under its mean score, not in a column of its own: the table must fit.
+  var unscoredOf = function (m) { return m.replace(/_score_mean$/, '_unscored_rate'); };
+  var tableMetrics = metricNames.filter(function (m) {
+    return !(/_unscored_rate$/.test(m) && metricNames.indexOf(m.replace(/_unscored_rate$/, '_score_mean')) >= 0);
+  });
   var sortKey = function (node, v) { node.setAttribute('data-sort', v == null ? '' : String(v)); return node; };
   var cellsTable = table(
-    ['cell', 'choices'].concat(metricNames, ['p50 ms', 'p95 ms', 'cost']),
+    ['cell', 'choices'].concat(tableMetrics, ['p50 ms', 'p95 ms', 'cost']),
     data.cells.map(function (c) {
       var isBase = data.comparison && data.comparison.baseline === c.id;
       var onFrontier = c.pick && c.pick.frontier;
@@ -148,12 +159,15 @@ export const CLIENT_SCRIPT = String.raw`
       idCell.appendChild(viewLink(c.id, 'cell', c.id, "this cell's answers, row by row, in evalrun view (evalrun view DIR)"));
       idCell.appendChild(document.createTextNode((isBase ? ' (baseline)' : '') + (onFrontier ? ' ◆' : '')));
       return el('tr', { className: (isBase ? 'baseline' : '') + (onFrontier ? ' frontier' : '') }, [sortKey(idCell, c.id), sortKey(td(String(c.choices), 'num'), c.choices)].concat(
-        metricNames.map(function (m) {
+        tableMetrics.map(function (m) {
           var r = c.rates[m];
-          if (!r || !r.n) return sortKey(td('–', 'num'), null);
+          var u = r && r.mean !== undefined ? c.rates[unscoredOf(m)] : undefined;
+          if (!r || !r.n) return sortKey(td(u && u.n ? pct(u.k / u.n) + ' unscored' : '–', 'num', u && u.n ? u.k + ' of ' + u.n + ' answers unscored' : undefined), null);
           var cmp = comparisonRow(c.id, m);
           var cls = 'num' + (cmp && cmp.significant ? ' sig-' + cmp.change : '');
-          return sortKey(td(pct(r.k / r.n) + mark(cmp), cls, r.k + '/' + r.n + ', 95% CI ' + pct(r.low) + '–' + pct(r.high)), r.k / r.n);
+          var node = td(metricText(r) + mark(cmp), cls, metricTitle(r) + (u && u.n ? '; ' + u.k + ' of ' + u.n + ' answers unscored' : ''));
+          if (u && u.n) node.appendChild(el('div', { className: 'unscored', text: pct(u.k / u.n) + ' unscored' }));
+          return sortKey(node, metricValue(r));
         }),
         [sortKey(td(num(c.latency_p50_ms), 'num'), c.latency_p50_ms), sortKey(td(num(c.latency_p95_ms), 'num'), c.latency_p95_ms), sortKey(td(usd(c.cost_usd), 'num'), c.cost_usd)]
       ));
@@ -252,13 +266,13 @@ export const CLIENT_SCRIPT = String.raw`
         var here = data.cells.filter(function (c) { return inSquare(c, y, x); });
         var shown = here.filter(function (c) { return c.rates[metric] && c.rates[metric].n; });
         if (!shown.length) return td('–', 'hm empty', here.map(function (c) { return c.id; }).join(', '));
-        var square = td('', 'hm', shown.map(function (c) { return c.id + ': ' + c.rates[metric].k + '/' + c.rates[metric].n; }).join('\n'));
+        var square = td('', 'hm', shown.map(function (c) { return c.id + ': ' + metricTitle(c.rates[metric]); }).join('\n'));
         square.setAttribute('data-cells', String(shown.length));
         shown.forEach(function (c, i) {
           var r = c.rates[metric];
-          var v = r.k / r.n;
+          var v = metricValue(r);
           if (i) square.appendChild(el('br'));
-          square.appendChild(document.createTextNode(pct(v)));
+          square.appendChild(document.createTextNode(metricText(r)));
           if (i === 0) {
             var good = def.direction === 'lower' ? 1 - v : v;
             square.style.background = 'hsl(' + Math.round(120 * good) + ', 65%, ' + (def.direction === 'none' ? 85 : 72) + '%)';

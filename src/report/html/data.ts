@@ -2,10 +2,11 @@ import type { FailingChoice } from '../collector.js';
 import type { LatencySamples } from '../cell-stats.js';
 import { FINISH_REASONS } from '../cell-stats.js';
 import { field, type CellStats, type Summary } from '../../contracts/summary.js';
-import { rateMetrics, type MetricDef } from '../../stats/index.js';
+import { metricsFor, type MetricDef } from '../../stats/index.js';
 import { roundTo } from '../../util/round.js';
 import { recommendationText } from '../pick.js';
 import { agreementHeading, agreementRows, type AgreementRow } from '../agreement-text.js';
+import { showsRate } from '../seen-rates.js';
 import { VIEW_DEFAULT_PORT, VIEW_QUERY } from '../../contracts/view.js';
 
 export interface HtmlCell {
@@ -18,8 +19,11 @@ export interface HtmlCell {
   reasons: Record<string, number>;
   /** Per-request latency quantiles (ms): 5th, 25th, 50th, 75th, 95th. */
   latency: Array<number | null>;
-  /** Per rate metric: successes, denominator, interval. */
-  rates: Record<string, { k: number; n: number; low: number | null; high: number | null }>;
+  /**
+   * Per metric shown in the cells table and the heatmap: a rate's successes and denominator, or a score metric's
+   * `mean` over its `n` scored choices (k is then 0); the 95% interval either way.
+   */
+  rates: Record<string, { k: number; n: number; mean?: number | null; low: number | null; high: number | null }>;
   latency_p50_ms: number | null;
   latency_p95_ms: number | null;
   cost_usd: number | null;
@@ -40,7 +44,7 @@ export interface HtmlData {
   summary: Omit<Summary, 'cells' | 'comparison' | 'gates'>;
   cells: HtmlCell[];
   axes: HtmlAxis[];
-  metrics: Array<{ name: string; direction: string }>;
+  metrics: Array<{ name: string; direction: string; kind: MetricDef['kind'] }>;
   comparison: Summary['comparison'] | null;
   gates: Summary['gates'] | null;
   failing: { total: number; shown: FailingChoice[] };
@@ -57,14 +61,17 @@ export interface HtmlData {
 
 export function htmlData(summary: Summary, latencies: readonly LatencySamples[], failing: FailingChoice[], failingTotal: number): HtmlData {
   const { cells, comparison, gates, ...rest } = summary;
-  const metrics = rateMetrics(summary.checks ?? []).filter((m) => cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0));
+  // The rates, and a scored check's mean score and unscored rate after its pass rate (where both are shown).
+  const metrics = metricsFor(summary.checks ?? [], summary.scored_checks ?? []).filter(
+    (m) => m.kind !== 'latency' && cells.some((c) => ((field(c, m.of!) as number | undefined) ?? 0) > 0) && showsRate(m.name, cells),
+  );
   const axes = summary.axes ?? [];
   const htmlCells = cells.map((c, i) => htmlCell(c, latencies[i], metrics, axes, summary.pick));
   return {
     summary: rest,
     cells: htmlCells,
     axes: axes.map((a) => ({ param: a.param, values: axisOrder(cells.map((c) => field(c, a.column))) })),
-    metrics: metrics.map((m) => ({ name: m.name, direction: m.direction })),
+    metrics: metrics.map((m) => ({ name: m.name, direction: m.direction, kind: m.kind })),
     comparison: comparison ?? null,
     gates: gates ?? null,
     agreement: { heading: agreementHeading(summary), rows: agreementRows(summary) },
@@ -97,8 +104,9 @@ function htmlCell(c: CellStats, latency: LatencySamples | undefined, metrics: re
   for (const def of metrics) {
     const name = def.name;
     rates[name] = {
-      k: (field(c, def.count!) as number | undefined) ?? 0,
+      k: def.kind === 'score' ? 0 : ((field(c, def.count!) as number | undefined) ?? 0),
       n: (field(c, def.of!) as number | undefined) ?? 0,
+      ...(def.kind === 'score' ? { mean: (field(c, name) as number | null | undefined) ?? null } : {}),
       low: (field(c, `${name}_low`) as number | null | undefined) ?? null,
       high: (field(c, `${name}_high`) as number | null | undefined) ?? null,
     };

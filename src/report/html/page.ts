@@ -58,6 +58,7 @@ table.heatmap td.empty { background: #eceff1; color: #90a4ae; }
 th.sortable { cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " ↑"; } th[aria-sort="descending"]::after { content: " ↓"; }
 table.cells th { vertical-align: bottom; }
+table.cells .unscored { font-size: 11px; color: #5b6675; white-space: normal; }
 pre.input { margin: 0; min-width: 200px; max-width: 360px; max-height: 180px; overflow: auto; white-space: pre-wrap; word-break: break-word; font-size: 12px; color: #37474f; }
 .expected-got { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; color: #b71c1c; }
 pre.content { margin: 0; max-width: 640px; max-height: 180px; overflow: auto; white-space: pre-wrap; word-break: break-word; font-size: 12px; background: #f7f8fa; padding: 4px 6px; }

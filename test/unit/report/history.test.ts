@@ -62,8 +62,9 @@ describe('changesBetween and attribute', () => {
 });
 
 describe('NoiseFloorCounter', () => {
-  const row = (diff: number, significant = false): ComparisonRow =>
-    ({ metric: 'json_valid_rate', cell: 'm/t0', diff, diff_low: diff - 0.1, diff_high: diff + 0.1, significant }) as ComparisonRow;
+  // diff_low..diff_high is at the row's Holm level (null where history shows none); half_width at α for every row.
+  const row = (diff: number, significant = false, holmHalf = 0.3): ComparisonRow =>
+    ({ metric: 'json_valid_rate', cell: 'm/t0', diff, diff_low: significant ? diff - holmHalf : null, diff_high: significant ? diff + holmHalf : null, half_width: 0.1, significant }) as ComparisonRow;
   const t = (over: Partial<Transition>, rows: ComparisonRow[]): Transition =>
     ({ from: 0, to: 1, against: 'previous', test: 'paired', changes: [], compared: rows.length, drifts: [], rows, ...over }) as Transition;
 
@@ -75,5 +76,17 @@ describe('NoiseFloorCounter', () => {
     n.add(t({ against: 'baseline' }, [row(0.3)]));
     const [floor] = n.result([findMetric('json_valid_rate', [])!]);
     expect(floor).toEqual({ metric: 'json_valid_rate', transitions: 1, comparisons: 2, mean_abs_diff: 0.03, max_abs_diff: 0.04, median_half_width: 0.1 });
+  });
+
+  it('takes the typical half-width at one level (α), whatever level Holm judged each comparison at', () => {
+    const n = new NoiseFloorCounter();
+    const mixed = (half: number, holm: number): ComparisonRow => ({ ...row(0.01), diff_low: 0.01 - holm, diff_high: 0.01 + holm, half_width: half }) as ComparisonRow;
+    n.add(t({}, [mixed(0.1, 0.4), mixed(0.12, 0.2), mixed(0.14, 0.9)]));
+    // Without the rows' own half-width nothing is counted: an interval at a Holm level is not taken instead.
+    const { half_width: _none, ...bare } = row(0.02);
+    n.add(t({}, [bare]));
+    const [floor] = n.result([findMetric('json_valid_rate', [])!]);
+    expect(floor!.median_half_width).toBe(0.12);
+    expect(floor!.comparisons).toBe(4);
   });
 });
