@@ -27,7 +27,7 @@ import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
-import { judgeChecks, Judging } from './judging.js';
+import { judgeChecks, Judging, JUDGMENTS } from './judging.js';
 import type { Summary } from '../contracts/summary.js';
 import { roundTo } from '../util/round.js';
 
@@ -94,7 +94,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
   }
   // Under a spend limit the tokenizers are loaded before anything is written (prices and bounds were checked with
   // the config).
-  const worstCase = config.budgetUsd === undefined ? undefined : await loadWorstCase(cells, config.nMode);
+  const worstCase = config.budgetUsd === undefined ? undefined : await loadWorstCase(cells, config.nMode, judges.map((j) => j.judge!.model));
   const resume = Boolean(options.resume || options.retryErrors);
   if (resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
   const onNotice = (m: string) => options.reporter?.onNotice?.(m);
@@ -185,7 +185,12 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         ? undefined
         : new Budget({
             limitUsd: config.budgetUsd,
-            spentUsd: index ? await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}) : 0,
+            spentUsd: index
+              ? await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}, {
+                  path: join(dir, JUDGMENTS),
+                  modelOf: new Map(judges.map((j) => [j.name, j.judge!.model])),
+                })
+              : 0,
             worstCase,
             prices: config.pricing ?? {},
             factor: manifest.batch && batchMode ? BATCH_PRICE_FACTOR : 1,

@@ -298,11 +298,14 @@ export interface WorstCase {
  */
 export type WorstCaseOf = (task: Task) => WorstCase | string;
 
-/** Loads the tokenizers the cells' models use, then counts on this thread, synchronously, one request at a time. */
-export async function loadWorstCase(cells: readonly Cell[], nMode: 'native' | 'repeat' | undefined): Promise<WorstCaseOf> {
+/**
+ * Loads the tokenizers the cells' models (and `otherModels`: the judges') use, then counts on this thread,
+ * synchronously, one request at a time.
+ */
+export async function loadWorstCase(cells: readonly Cell[], nMode: 'native' | 'repeat' | undefined, otherModels: readonly string[] = []): Promise<WorstCaseOf> {
   const encodings = new Map<EncodingName, Counter>();
-  for (const cell of cells) {
-    const { encoding } = encodingFor(String(cell.params['model']));
+  for (const model of [...cells.map((c) => String(c.params['model'])), ...otherModels]) {
+    const { encoding } = encodingFor(model);
     if (!encodings.has(encoding)) encodings.set(encoding, await loadCount(encoding));
   }
   // A plan's bodies share their cell's tools and schema objects: each is counted once.

@@ -201,17 +201,38 @@ export class Budget {
 }
 
 /**
- * What a run directory's records.jsonl has spent: every record in it (a request sent again with --retry-errors
- * counts each time it was billed), priced by its cell's model as the reports price it.
+ * What a run directory has spent: every record of its records.jsonl (a request sent again with --retry-errors counts
+ * each time it was billed), priced by its cell's model as the reports price it, and every judge call of its
+ * judgments.jsonl (`judges`), priced by its judge's model. A judged answer is written twice, pending and then with its
+ * verdicts: the same answer, billed once.
  */
-export async function spentOf(path: string, totalRequests: number, modelOf: ReadonlyMap<string, string>, prices: Readonly<Record<string, Price>>): Promise<number> {
+export async function spentOf(
+  path: string,
+  totalRequests: number,
+  modelOf: ReadonlyMap<string, string>,
+  prices: Readonly<Record<string, Price>>,
+  judges?: { path: string; modelOf: ReadonlyMap<string, string> },
+): Promise<number> {
   const byModel = new Map<string, ReturnType<typeof emptyBilled>>();
-  await scanJournal(path, totalRequests, (record) => {
-    const model = modelOf.get(record.cell) ?? record.model ?? '';
+  const add = (model: string, record: RequestRecord) => {
     let billed = byModel.get(model);
     if (!billed) byModel.set(model, (billed = emptyBilled()));
     addRecordBilled(billed, record);
+  };
+  const pending = new Uint8Array(totalRequests);
+  await scanJournal(path, totalRequests, (record) => {
+    if (record.judging === 'pending') pending[record.seq] = 1;
+    else if (pending[record.seq] === 1) {
+      pending[record.seq] = 0;
+      return;
+    }
+    add(modelOf.get(record.cell) ?? record.model ?? '', record);
   });
+  if (judges) {
+    await scanJournal(judges.path, totalRequests, (record) => {
+      if (record.judge) add(judges.modelOf.get(record.judge.check) ?? record.model ?? '', record);
+    });
+  }
   let total = 0;
   for (const [model, billed] of byModel) total += billedCostUsd(priceFor(model, prices), billed) ?? 0;
   return total;

@@ -254,4 +254,37 @@ describe('budget_usd / --max-cost', () => {
     const ok = await runMain(['run', join(base, 'priced.yaml'), '--out', out, '--quiet'], env);
     expect(ok.code, ok.stderr).toBe(0);
   }, 30_000);
+
+  it('with a judge check: answers and judge calls together never cost more than the budget, and a resume sends each judge call once', async () => {
+    const judge = `checks:
+  - { name: right, type: judge, model: gpt-4.1, rubric: "Is the label sensible?", params: { max_tokens: 100 } }`;
+    const { cfg, out, env, sim } = await setup({}, judge);
+    const { worst_case_usd: worst } = await worstCase(cfg, env);
+    // The judge (gpt-4.1) costs ~13 times an answer: room for a few of its calls at their worst case.
+    const budget = 0.01;
+    const r = await runMain(['run', cfg, '--out', out, '--max-cost', String(budget), '--quiet'], env);
+    expect(r.code, r.stderr).toBe(8);
+    // The judge's model was served too, and everything served is within the budget.
+    expect(sim.stats.served['gpt-4.1'], r.stderr + JSON.stringify(sim.stats.served)).toBeDefined();
+    expect(servedUsd(sim)).toBeLessThanOrEqual(budget);
+    const judgedFirst = (await readFile(join(out, 'judgments.jsonl'), 'utf8')).trim().split('\n').length;
+    expect(judgedFirst).toBeGreaterThan(0);
+
+    // Spent is read back from records.jsonl and judgments.jsonl (a judged answer's two lines counted once): the
+    // same budget again sends (almost) nothing and stays within it.
+    const again = await runMain(['run', cfg, '--out', out, '--resume', '--max-cost', String(budget), '--quiet'], env);
+    expect(again.code, again.stderr).toBe(8);
+    expect(servedUsd(sim)).toBeLessThanOrEqual(budget);
+
+    const more = 1;
+    const done = await runMain(['run', cfg, '--out', out, '--resume', '--max-cost', String(more), '--quiet'], env);
+    expect(done.code, done.stderr).toBe(0);
+    expect(servedUsd(sim)).toBeLessThanOrEqual(more);
+    const judgments = (await readFile(join(out, 'judgments.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { judge: { hash: string; seq: number; choice: number } });
+    // One judge call per answered choice, each sent once: the server's count of judge-model requests agrees.
+    expect(new Set(judgments.map((j) => `${j.judge.seq}/${j.judge.choice}`)).size).toBe(judgments.length);
+    expect(judgments.length).toBe(REQUESTS);
+    expect(sim.stats.completions).toBe(REQUESTS * 2);
+  }, 60_000);
+
 });

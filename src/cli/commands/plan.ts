@@ -212,5 +212,7 @@ async function budgetFit(config: Config, cells: readonly Cell[], shard: ShardRan
     ? `budget: ${usd(limit)}; the worst case, ${usd(worst)} for ${plural(requests, 'request')}, fits`
     : `budget: ${usd(limit)}; the worst case, ${usd(worst)} for ${plural(requests, 'request')}, does not fit: the first ${fitting} requests fit at their worst case ` +
       '(a run stops at the first request whose worst case does not fit; answers usually cost less, so a synchronous run may send more)';
-  return { line, json: { limit_usd: limit, worst_case_usd: worst, requests, fits, requests_fit: fitting } };
+  const judged = (config.checks ?? []).some((c) => c.judge !== undefined);
+  const noteJudges = judged ? '; judge calls are reserved as they are sent, and are not in this worst case (their estimate is the judges line)' : '';
+  return { line: line + noteJudges, json: { limit_usd: limit, worst_case_usd: worst, requests, fits, requests_fit: fitting } };
 }
