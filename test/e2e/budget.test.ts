@@ -260,8 +260,10 @@ describe('budget_usd / --max-cost', () => {
   - { name: right, type: judge, model: gpt-4.1, rubric: "Is the label sensible?", params: { max_tokens: 100 } }`;
     const { cfg, out, env, sim } = await setup({}, judge);
     const { worst_case_usd: worst } = await worstCase(cfg, env);
-    // The judge (gpt-4.1) costs ~13 times an answer: room for a few of its calls at their worst case.
+    // The judge (gpt-4.1) costs ~13 times an answer: room for a few of its calls at their worst case, and well short
+    // of the answers' own worst case.
     const budget = 0.01;
+    expect(budget).toBeLessThan(worst);
     const r = await runMain(['run', cfg, '--out', out, '--max-cost', String(budget), '--quiet'], env);
     expect(r.code, r.stderr).toBe(8);
     // The judge's model was served too, and everything served is within the budget.
