@@ -460,7 +460,8 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
   }
   const pad = (wMax - wMin + 1) / scale;
   // p(δ) steps at rational points; the ends are found to 1e-10 of the search range (30-odd steps).
-  const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-10);
+  // p(δ) steps where a pattern's |Σ±(d_i − δ)| meets |Σ(d_i − δ)|: at fractions (S ∓ A)/((m ∓ B)·scale) in units.
+  const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-10, 2 * m * scale);
   return { pairs: m, estimate, method: 'sign-flip-exact', p: (delta) => (delta === 0 ? p0 : p(delta)), interval };
 }
 
