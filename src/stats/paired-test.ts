@@ -406,6 +406,37 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
       else hi += w * k;
       [dist, next] = [next, dist];
     }
+    const t = 1e-9 * Math.max(1, total);
+    const zeroP = binomial(zeros);
+    if ((rows + 1) * (zeros + 1) * 2 < (rows + 1) * width) {
+      // Fewer (P, zero pluses) pairs than points: per pair, the extreme T lie below one whole number and above
+      // another, read off each P's cumulative distribution of T (the same sum as the loop over points below).
+      const cum = new Float64Array((rows + 1) * width);
+      for (let P = 0; P <= rows; P++) {
+        let acc = 0;
+        for (let k = 0; k < width; k++) cum[P * width + k] = acc += dist[P * width + k]!;
+      }
+      /** P(T ≤ T0) in row P. */
+      const atMost = (P: number, T0: number) => (T0 < tMin ? 0 : T0 >= tMax ? cum[P * width + width - 1]! : cum[P * width + (T0 - tMin)]!);
+      pUnits = (x: number) => {
+        const c = Math.abs(S - m * x) - t;
+        if (c <= 0) return 1;
+        let p = 0;
+        for (let P = 0; P <= rows; P++) {
+          const rowTotal = cum[P * width + width - 1]!;
+          if (rowTotal === 0) continue;
+          for (let j = 0; j <= zeros; j++) {
+            // Σ±(w − x) = 2T − S − x·B with B = Σ±1 over all m rows: extreme when 2T ≤ S + xB − c or 2T ≥ S + xB + c.
+            const mid = S + x * (2 * P - rows + 2 * j - zeros);
+            const low = atMost(P, Math.floor((mid - c) / 2));
+            const high = rowTotal - atMost(P, Math.ceil((mid + c) / 2) - 1);
+            p += zeroP[j]! * (low + high);
+          }
+        }
+        return Math.min(1, p);
+      };
+      return pUnits;
+    }
     const prob: number[] = [];
     const atomA: number[] = [];
     const atomB: number[] = [];
@@ -418,13 +449,12 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
         atomB.push(2 * P - rows);
       }
     }
-    const zeroCdf = cumulative(binomial(zeros));
+    const zeroCdf = cumulative(zeroP);
     /** P(B_z ≤ b) for B_z = 2·Bin(z, ½) − z. */
     const below = (b: number) => {
       const j = Math.floor((b + zeros) / 2 + 1e-9);
       return j < 0 ? 0 : j >= zeros ? 1 : zeroCdf[j]!;
     };
-    const t = 1e-9 * Math.max(1, total);
     /** x = δ in whole units. */
     pUnits = (x: number) => {
       const c = Math.abs(S - m * x) - t;
