@@ -227,7 +227,12 @@ describe('evalrun history', () => {
     const r = await runMain(['run', files['fewer.yaml']!, '--out', dir, '--quiet']);
     expect([0, 1]).toContain(r.code);
     const out = await tempDir('evalrun-history-fewer-');
-    for (const pass of ['cold', 'kept']) {
+    for (const pass of ['cold', 'kept', 'journal']) {
+      if (pass === 'journal') {
+        // Read afresh from the journal: the run's own row-values.json gone, and a new --out.
+        await rm(join(dir, 'row-values.json'));
+        await rm(out, { recursive: true, force: true });
+      }
       expect((await runMain(['history', dirs['n3']!, dir, '--out', out, '--metric', 'latency_mean_ms', '--metric', 'json_valid_rate'])).code, pass).toBe(0);
       const h = JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as HistoryJson;
       expect(h.transitions[0]!.test).toBe('unpaired');
@@ -275,16 +280,54 @@ describe('evalrun history', () => {
     expect((await runMain(['history', ...runs, '--out', out])).code).toBe(0);
     expect(strip(await readFile(join(out, 'history.json'), 'utf8'))).toBe(before);
     expect(await readFile(join(out, 'history.csv'), 'utf8')).toBe(csv);
-    // A run changed since (resumed, reported again: its run.json differs) is read afresh.
+    // A run changed since (resumed, reported again: its run.json differs) is read afresh: here from its journal, its
+    // own row-values.json removed (while that names the journal as it stands, it is what is read; see below).
     const manifest = JSON.parse(await readFile(join(copy, 'run.json'), 'utf8')) as { sessions: unknown[] };
     manifest.sessions.push(manifest.sessions[0]);
     await writeFile(join(copy, 'run.json'), JSON.stringify(manifest));
+    await rm(join(copy, 'row-values.json'));
     const afresh = await runMain(['history', ...runs, '--out', out]);
     expect(afresh.code).not.toBe(0);
     expect(afresh.stderr).toContain(`${journal}:1`);
     // Copies of runs no longer given (nights pruned) are removed.
     expect((await runMain(['history', dirs['n1']!, dirs['n4']!, '--out', out])).code).toBe(0);
     expect(await readdir(join(out, 'runs'))).toHaveLength(2);
+  });
+
+  it("reads a run's own row-values.json instead of its journal while it describes the journal, with the same result", async () => {
+    const copies = [join(base, 'own-3'), join(base, 'own-4')];
+    await cp(dirs['n3']!, copies[0]!, { recursive: true, preserveTimestamps: true });
+    await cp(dirs['n4']!, copies[1]!, { recursive: true, preserveTimestamps: true });
+    const strip = (text: string) => JSON.stringify({ ...(JSON.parse(text) as HistoryJson), generated_at: '' });
+    const once = async () => {
+      const out = await tempDir('evalrun-history-own-');
+      const r = await runMain(['history', ...copies, '--out', out]);
+      return { r, json: r.code === 0 ? strip(await readFile(join(out, 'history.json'), 'utf8')) : '', csv: r.code === 0 ? await readFile(join(out, 'history.csv'), 'utf8') : '' };
+    };
+    const fromFile = await once();
+    expect(fromFile.r.code, fromFile.r.stderr).toBe(0);
+    // Not read: the journals overwritten with garbage of the same size and time change nothing.
+    const journal = join(copies[1]!, 'records.jsonl');
+    const original = await readFile(journal);
+    const { mtime } = await stat(journal);
+    await writeFile(journal, `${'x'.repeat(original.length - 1)}\n`);
+    await utimes(journal, mtime, mtime);
+    const unread = await once();
+    expect(unread.json).toBe(fromFile.json);
+    expect(unread.csv).toBe(fromFile.csv);
+    // A journal written since the file (resumed, appended) is read: here, the garbage.
+    const later = new Date(Date.now() + 60_000);
+    await utimes(journal, later, later);
+    const stale = await once();
+    expect(stale.r.code).not.toBe(0);
+    expect(stale.r.stderr).toContain(`${journal}:1`);
+    // Without the files, the journals give the same history.
+    await writeFile(journal, original);
+    for (const dir of copies) await rm(join(dir, 'row-values.json'));
+    const fromJournal = await once();
+    expect(fromJournal.r.code, fromJournal.r.stderr).toBe(0);
+    expect(fromJournal.json).toBe(fromFile.json);
+    expect(fromJournal.csv).toBe(fromFile.csv);
   });
 
   it('merges the shards of a night before reading it', async () => {

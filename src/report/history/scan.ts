@@ -10,6 +10,7 @@ import { gradedRows, ReportCollector } from '../collector.js';
 import { cellReports } from '../evaluate-run.js';
 import { cellMoments, momentsOf, type RunSide } from '../compare-runs.js';
 import { CellAccumulator } from '../cell-stats.js';
+import { readRowValuesFile } from './row-values-file.js';
 
 /** One run as history sees it: what it is, whether it may be judged, its cells' figures and its per-row values. */
 export interface HistoryRun {
@@ -46,7 +47,15 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
   let rowValues: RowValues | undefined;
   let cells: CellStats[] | undefined;
   let moments: RunSide['moments'];
-  if (summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length && !(await writtenSince(journal, join(dir, 'summary.json')))) {
+  const trusted = summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length && !(await writtenSince(journal, join(dir, 'summary.json')));
+  // The run's own row-values.json, written with its summary from the same records: no journal to read at all.
+  const written = trusted ? await readRowValuesFile(dir, summary.recorded.requests, manifest.plan.rows, plan.length, metrics) : undefined;
+  if (trusted && written) {
+    recorded = summary.recorded.requests;
+    rowValues = written.rowValues;
+    cells = summary.cells;
+    moments = written.moments;
+  } else if (trusted) {
     const values = new RowValues(manifest.plan.rows, plan.length, metrics);
     // The cells' figures are summary.json's; the accumulators give what it does not hold: the latency and score
     // moments the unpaired tests need (when the dataset changed between runs).
