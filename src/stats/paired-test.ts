@@ -104,7 +104,8 @@ export function signFlipP(d: readonly number[], seed = 0x5eed): { p: number; met
  * exact way the data allow:
  * - on a lattice (row rates are multiples of 1/n, so their differences are too): the exact joint distribution of
  *   (Σ±d, Σ±1) over the non-zero rows, the zero rows' share as a binomial; bisection on δ for the interval;
- * - off a lattice, up to EXACT_MAX pairs: all 2^m patterns; up to MONTE_CARLO_MAX, 10,000 seeded patterns. Each
+ * - off a lattice, up to EXACT_MAX pairs: all 2^m patterns; up to MONTE_CARLO_MAX, 10,000 seeded patterns (p(0)
+ *   sequential: see SEQUENTIAL_HITS; p elsewhere and the interval from all of them, 0 placed by p(0)). Each
  *   pattern is "as extreme" on an interval of δ around the estimate, so p(δ) counts the intervals holding δ and the
  *   interval's ends are order statistics of theirs (exact, no search);
  * - beyond: the normal approximation of Σ±(d_i − δ) (variance Σ(d_i − δ)²), inverted in closed form.
