@@ -27,6 +27,8 @@ export interface HistoryRun {
   /** The metrics of the history this run has (its checks decide which check rates it has). */
   metrics: MetricDef[];
   side: RunSide;
+  /** Read from the run's own row-values.json: as cheap to read again as a kept copy, so none is kept. */
+  ownValues?: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
     cells,
     metrics,
     side: { rowValues, cells, moments },
+    ...(written ? { ownValues: true } : {}),
   };
 }
 
