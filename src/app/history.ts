@@ -148,7 +148,7 @@ async function read(e: Entry, metrics: readonly string[], cache: string, used: S
   const kept = await loadRun(cache, key, e.label, metrics);
   if (kept) return Object.assign(kept, { key });
   const run = await readDirs(e, metrics);
-  if (run.judged) await saveRun(cache, key, metrics, run);
+  if (run.judged && !run.ownValues) await saveRun(cache, key, metrics, run);
   return Object.assign(run, { key });
 }
 
@@ -161,7 +161,8 @@ async function readDirs(e: Entry, metrics: readonly string[]): Promise<HistoryRu
   try {
     const merged = await mergeRuns({ dirs: e.dirs, out: join(tmp, 'merged'), partial: true });
     const run = await scanRun(merged.dir, merged.manifest, metrics);
-    return { ...run, dir: e.label };
+    // Kept even when the merge wrote row-values.json: that went with the temporary merge, and merging again costs.
+    return { ...run, dir: e.label, ownValues: false };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -164,6 +164,8 @@ export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[],
   a.rowValues.rowIds.forEach((id, i) => id !== undefined && rowOfA.set(id, i));
   const rowsB = b.rowValues.rowIds;
   const common = paired ? rowsB.filter((id) => id !== undefined && rowOfA.has(id)).length : 0;
+  // B's row i is A's row fromA[i] (−1: A has no such row), worked out once for every metric and cell.
+  const fromA = Int32Array.from(rowsB, (rid) => (rid !== undefined ? (rowOfA.get(rid) ?? -1) : -1));
   const rows: ComparisonRow[] = [];
   const used: string[] = [];
   for (const metric of metrics) {
@@ -173,7 +175,11 @@ export function compareSides(a: RunSide, b: RunSide, pairs: readonly CellPair[],
       const seriesA = a.rowValues.series(ia, metric.name);
       const seriesB = b.rowValues.series(ib, metric.name);
       // A's values in B's row order, so index i of both is the same dataset row.
-      const aligned = seriesA && common > 0 ? Float64Array.from(rowsB, (rid) => (rid !== undefined && rowOfA.has(rid) ? seriesA[rowOfA.get(rid)!]! : NaN)) : undefined;
+      let aligned: Float64Array | undefined;
+      if (seriesA && common > 0) {
+        aligned = new Float64Array(fromA.length);
+        for (let i = 0; i < fromA.length; i++) aligned[i] = fromA[i]! >= 0 ? seriesA[fromA[i]!]! : NaN;
+      }
       const sa = a.cells[ia]!;
       const sb = b.cells[ib]!;
       const count = (s: CellStats) => (metric.kind === 'rate' ? { k: Number(field(s, metric.count!) ?? 0), n: Number(field(s, metric.of!) ?? 0) } : undefined);

@@ -12,6 +12,8 @@ import { extraStatsColumns } from './cell-extras.js';
 import { JUDGE_STATS_COLUMNS } from './cell-stats.js';
 import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
+import { momentsOf } from './compare-runs.js';
+import { encodeValues, writeRowValuesFile } from './history/row-values-file.js';
 import type { AnomalySection, Summary } from '../contracts/summary.js';
 import { formatUsd } from './cost-summary.js';
 
@@ -164,7 +166,13 @@ export class ReportPass {
       ...evaluateRun(m, this.collector, cellStats, pick, this.requests),
     };
     // Written side by side (see writeExtraReports).
-    await Promise.all([stats, writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`), writeExtraReports(dir, summary, this.collector)]);
+    const values = encodeValues(this.collector.rowValues, m.plan.cells.length, this.collector.rowValues.metrics, (i, metric) => momentsOf(this.collector, i, metric));
+    await Promise.all([
+      stats,
+      writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`),
+      writeExtraReports(dir, summary, this.collector),
+      writeRowValuesFile(dir, this.requests, values),
+    ]);
     return summary;
   }
 

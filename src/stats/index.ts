@@ -13,3 +13,4 @@ export { pairedSignFlip, signFlipP, signFlipTest } from './paired-test.js';
 export type { PairedResult, ShiftTest } from './paired-test.js';
 export { twoProportions, newcombe, welch } from './two-sample.js';
 export type { Interval } from './wilson.js';
+export type { Moments } from './two-sample.js';

@@ -44,6 +44,11 @@ export const EXACT_MAX = 16;
 /** Up to this many, a seeded Monte Carlo sample of sign patterns; above, the normal approximation of the sum. */
 export const MONTE_CARLO_MAX = 400;
 export const RESAMPLES = 10_000;
+/**
+ * Monte Carlo stops once this many patterns are as extreme as the data (Besag & Clifford's sequential p-value, h/l
+ * after l patterns): a comparison with no change stops after a few dozen patterns, one near the threshold runs all.
+ */
+export const SEQUENTIAL_HITS = 20;
 /** Rates of up to this many choices per row (and their differences) are recognised as lying on a lattice. */
 export const LATTICE_MAX_SCALE = 64;
 /** The exact joint distribution on a lattice is built when it has at most this many points… */
@@ -99,7 +104,8 @@ export function signFlipP(d: readonly number[], seed = 0x5eed): { p: number; met
  * exact way the data allow:
  * - on a lattice (row rates are multiples of 1/n, so their differences are too): the exact joint distribution of
  *   (Σ±d, Σ±1) over the non-zero rows, the zero rows' share as a binomial; bisection on δ for the interval;
- * - off a lattice, up to EXACT_MAX pairs: all 2^m patterns; up to MONTE_CARLO_MAX, 10,000 seeded patterns. Each
+ * - off a lattice, up to EXACT_MAX pairs: all 2^m patterns; up to MONTE_CARLO_MAX, 10,000 seeded patterns (p(0)
+ *   sequential: see SEQUENTIAL_HITS; p elsewhere and the interval from all of them, 0 placed by p(0)). Each
  *   pattern is "as extreme" on an interval of δ around the estimate, so p(δ) counts the intervals holding δ and the
  *   interval's ends are order statistics of theirs (exact, no search);
  * - beyond: the normal approximation of Σ±(d_i − δ) (variance Σ(d_i − δ)²), inverted in closed form.
@@ -243,11 +249,22 @@ function patternTest(d: readonly number[], pat: Patterns, method: PairedMethod):
     return a;
   };
   const threshold = Math.abs(S) - t;
-  let extreme0 = 0;
-  for (let k = 0; k < count; k++) if (Math.abs(sumOf(k)) >= threshold) extreme0++;
   const exact = method === 'sign-flip-exact';
   const pOf = (c: number) => Math.min(1, exact ? c / count : (1 + c) / (1 + count));
-  const p0 = pOf(extreme0);
+  let p0: number;
+  if (exact) {
+    let extreme0 = 0;
+    for (let k = 0; k < count; k++) if (Math.abs(sumOf(k)) >= threshold) extreme0++;
+    p0 = pOf(extreme0);
+  } else {
+    // Sequential (Besag & Clifford 1991): the patterns in their seeded order until SEQUENTIAL_HITS are as extreme;
+    // h/l then, else (1 + g)/(1 + count) as the full sample gives. Valid at every level, as the full count is; it
+    // is less precise only far above any level a verdict is judged at.
+    let extreme0 = 0;
+    let k = 0;
+    while (k < count && extreme0 < SEQUENTIAL_HITS) if (Math.abs(sumOf(k++)) >= threshold) extreme0++;
+    p0 = extreme0 === SEQUENTIAL_HITS ? Math.min(1, extreme0 / k) : pOf(extreme0);
+  }
   // Each pattern's interval of δ, built when an interval (or p elsewhere than 0) is asked for.
   let built: { lo: Float64Array; hi: Float64Array; n: number; always: number } | undefined;
   const build = () => {
@@ -295,7 +312,12 @@ function patternTest(d: readonly number[], pat: Patterns, method: PairedMethod):
     while (c < count && pOf(c) < level) c++;
     const need = c - always;
     if (need <= 0) return { low: null, high: null };
-    return { low: select(lo.slice(0, n), need - 1), high: select(hi.slice(0, n), n - need) };
+    const ends = { low: select(lo.slice(0, n), need - 1), high: select(hi.slice(0, n), n - need) };
+    // A sequential p(0) may fall on the other side of the level than the full count near it: 0 is placed by the
+    // verdict's own p, so the interval excludes 0 exactly when the verdict rejects (as the normal approximation's).
+    if (p0 >= level) return { low: Math.min(ends.low, 0), high: Math.max(ends.high, 0) };
+    if (ends.low <= 0 && 0 <= ends.high) return estimate > 0 ? { low: Number.MIN_VALUE, high: ends.high } : { low: ends.low, high: -Number.MIN_VALUE };
+    return ends;
   };
   return { pairs: m, estimate, method, p, interval };
 }
@@ -385,6 +407,37 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
       else hi += w * k;
       [dist, next] = [next, dist];
     }
+    const t = 1e-9 * Math.max(1, total);
+    const zeroP = binomial(zeros);
+    if ((rows + 1) * (zeros + 1) * 2 < (rows + 1) * width) {
+      // Fewer (P, zero pluses) pairs than points: per pair, the extreme T lie below one whole number and above
+      // another, read off each P's cumulative distribution of T (the same sum as the loop over points below).
+      const cum = new Float64Array((rows + 1) * width);
+      for (let P = 0; P <= rows; P++) {
+        let acc = 0;
+        for (let k = 0; k < width; k++) cum[P * width + k] = acc += dist[P * width + k]!;
+      }
+      /** P(T ≤ T0) in row P. */
+      const atMost = (P: number, T0: number) => (T0 < tMin ? 0 : T0 >= tMax ? cum[P * width + width - 1]! : cum[P * width + (T0 - tMin)]!);
+      pUnits = (x: number) => {
+        const c = Math.abs(S - m * x) - t;
+        if (c <= 0) return 1;
+        let p = 0;
+        for (let P = 0; P <= rows; P++) {
+          const rowTotal = cum[P * width + width - 1]!;
+          if (rowTotal === 0) continue;
+          for (let j = 0; j <= zeros; j++) {
+            // Σ±(w − x) = 2T − S − x·B with B = Σ±1 over all m rows: extreme when 2T ≤ S + xB − c or 2T ≥ S + xB + c.
+            const mid = S + x * (2 * P - rows + 2 * j - zeros);
+            const low = atMost(P, Math.floor((mid - c) / 2));
+            const high = rowTotal - atMost(P, Math.ceil((mid + c) / 2) - 1);
+            p += zeroP[j]! * (low + high);
+          }
+        }
+        return Math.min(1, p);
+      };
+      return pUnits;
+    }
     const prob: number[] = [];
     const atomA: number[] = [];
     const atomB: number[] = [];
@@ -397,13 +450,12 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
         atomB.push(2 * P - rows);
       }
     }
-    const zeroCdf = cumulative(binomial(zeros));
+    const zeroCdf = cumulative(zeroP);
     /** P(B_z ≤ b) for B_z = 2·Bin(z, ½) − z. */
     const below = (b: number) => {
       const j = Math.floor((b + zeros) / 2 + 1e-9);
       return j < 0 ? 0 : j >= zeros ? 1 : zeroCdf[j]!;
     };
-    const t = 1e-9 * Math.max(1, total);
     /** x = δ in whole units. */
     pUnits = (x: number) => {
       const c = Math.abs(S - m * x) - t;
@@ -439,7 +491,8 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
   }
   const pad = (wMax - wMin + 1) / scale;
   // p(δ) steps at rational points; the ends are found to 1e-10 of the search range (30-odd steps).
-  const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-10);
+  // p(δ) steps where a pattern's |Σ±(d_i − δ)| meets |Σ(d_i − δ)|: at fractions (S ∓ A)/((m ∓ B)·scale) in units.
+  const interval = (level: number) => invertTest(p, p0, estimate, level, { low: wMin / scale - pad, high: wMax / scale + pad }, 1e-10, 2 * m * scale);
   return { pairs: m, estimate, method: 'sign-flip-exact', p: (delta) => (delta === 0 ? p0 : p(delta)), interval };
 }
 

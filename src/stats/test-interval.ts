@@ -31,7 +31,16 @@ export function holmLevels(pValues: ReadonlyArray<number | null>, alpha: number)
  * test never rejects up to `far` is left open (null). `far` must lie beyond every value the data support. Each end
  * is the last point found inside, within `tolerance` of the search range of the true end.
  */
-export function invertTest(pAt: (delta: number) => number, p0: number, estimate: number, level: number, far: { low: number; high: number }, tolerance = 1e-6): { low: number | null; high: number | null } {
+export function invertTest(
+  pAt: (delta: number) => number,
+  p0: number,
+  estimate: number,
+  level: number,
+  far: { low: number; high: number },
+  tolerance = 1e-6,
+  /** When p(δ) steps only at fractions of denominator ≤ this: each end is snapped onto its fraction once bracketed. */
+  denominator?: number,
+): { low: number | null; high: number | null } {
   const p = (d: number) => (d === 0 ? p0 : pAt(d));
   const end = (dir: -1 | 1): number | null => {
     // The last point known inside: 0 when 0 lies on this side of the estimate and is not rejected.
@@ -43,6 +52,21 @@ export function invertTest(pAt: (delta: number) => number, p0: number, estimate:
     }
     if (outside !== 0 && p(outside) >= level) return null;
     const scale = Math.max(1e-12, Math.abs(outside - inside));
+    if (denominator !== undefined) {
+      // Two fractions of denominator ≤ D lie at least 1/D² apart, so once the end is bracketed that closely the
+      // simplest fraction in the bracket is the step itself: half the steps of bisecting to the tolerance.
+      const gap = 1 / (2 * denominator * denominator);
+      for (let k = 0; k < 64 && Math.abs(outside - inside) > gap; k++) {
+        const mid = (inside + outside) / 2;
+        if (p(mid) >= level) inside = mid;
+        else outside = mid;
+      }
+      const step = simplestFraction(Math.min(inside, outside), Math.max(inside, outside));
+      if (step && step.den <= denominator) {
+        const at = step.num / step.den;
+        if (Math.abs(at - inside) <= 2 * gap && p(at) >= level) return at;
+      }
+    }
     for (let k = 0; k < 64 && Math.abs(outside - inside) > tolerance * scale; k++) {
       const mid = (inside + outside) / 2;
       if (p(mid) >= level) inside = mid;
@@ -82,3 +106,18 @@ export function scoreShiftP(kA: number, nA: number, kB: number, nB: number): (de
 }
 
 export type { Interval };
+
+/** The fraction of smallest denominator in [lo, hi] (continued fractions); undefined past 40 levels. */
+export function simplestFraction(lo: number, hi: number, depth = 0): { num: number; den: number } | undefined {
+  if (depth > 40 || !(lo <= hi)) return undefined;
+  if (lo <= 0 && 0 <= hi) return { num: 0, den: 1 };
+  if (hi < 0) {
+    const f = simplestFraction(-hi, -lo, depth);
+    return f && { num: -f.num, den: f.den };
+  }
+  const whole = Math.ceil(lo);
+  if (whole <= hi) return { num: whole, den: 1 };
+  const floor = Math.floor(lo);
+  const f = simplestFraction(1 / (hi - floor), 1 / (lo - floor), depth + 1);
+  return f && { num: floor * f.num + f.den, den: f.num };
+}

@@ -227,6 +227,7 @@ describe('evalrun history', () => {
     const r = await runMain(['run', files['fewer.yaml']!, '--out', dir, '--quiet']);
     expect([0, 1]).toContain(r.code);
     const out = await tempDir('evalrun-history-fewer-');
+    // latency_mean_ms is not among the demo's compared metrics, so not in row-values.json: the journals are read.
     for (const pass of ['cold', 'kept']) {
       expect((await runMain(['history', dirs['n3']!, dir, '--out', out, '--metric', 'latency_mean_ms', '--metric', 'json_valid_rate'])).code, pass).toBe(0);
       const h = JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as HistoryJson;
@@ -238,6 +239,7 @@ describe('evalrun history', () => {
         // Judged, not skipped: the latency and score moments are kept on every path, not only the journal's.
         expect(line['vs_previous_p_adjusted'], `${pass} ${line['metric']} ${line['cell']}`).not.toBe('');
       }
+      expect((await readdir(join(out, 'runs'))).length, pass).toBe(2);
     }
   });
 
@@ -257,10 +259,18 @@ describe('evalrun history', () => {
   });
 
   it('reads again only what changed: a second history over the same runs uses what the first kept, with the same result', async () => {
+    // Runs with their own row-values.json are read from it and need no kept copy.
+    const own = await tempDir('evalrun-history-own-kept-');
+    expect((await runMain(['history', dirs['n1']!, dirs['n4']!, '--out', own])).code).toBe(0);
+    expect(await readdir(join(own, 'runs')).catch(() => [])).toHaveLength(0);
+    // Runs without one (written before it existed) are read from their journals, and kept.
     const out = await tempDir('evalrun-history-kept-');
-    const copy = join(base, 'kept-copy');
-    await cp(dirs['n3']!, copy, { recursive: true, preserveTimestamps: true });
-    const runs = [dirs['n1']!, copy, dirs['n4']!, dirs['inc']!];
+    const [c1, copy, c4] = ['n1', 'n3', 'n4'].map((n) => join(base, `kept-${n}`));
+    for (const [from, to] of [[dirs['n1']!, c1!], [dirs['n3']!, copy!], [dirs['n4']!, c4!]] as const) {
+      await cp(from, to, { recursive: true, preserveTimestamps: true });
+      await rm(join(to, 'row-values.json'));
+    }
+    const runs = [c1!, copy!, c4!, dirs['inc']!];
     const strip = (text: string) => JSON.stringify({ ...(JSON.parse(text) as HistoryJson), generated_at: '' });
     expect((await runMain(['history', ...runs, '--out', out])).code).toBe(0);
     const before = strip(await readFile(join(out, 'history.json'), 'utf8'));
@@ -268,7 +278,7 @@ describe('evalrun history', () => {
     // The three complete runs are kept; the interrupted one is not (it may be resumed).
     expect(await readdir(join(out, 'runs'))).toHaveLength(3);
     // The kept copy is what is read: the copy's journal overwritten with garbage of the same size and time changes nothing.
-    const journal = join(copy, 'records.jsonl');
+    const journal = join(copy!, 'records.jsonl');
     const { size, mtime } = await stat(journal);
     await writeFile(journal, `${'x'.repeat(size - 1)}\n`);
     await utimes(journal, mtime, mtime);
@@ -276,15 +286,51 @@ describe('evalrun history', () => {
     expect(strip(await readFile(join(out, 'history.json'), 'utf8'))).toBe(before);
     expect(await readFile(join(out, 'history.csv'), 'utf8')).toBe(csv);
     // A run changed since (resumed, reported again: its run.json differs) is read afresh.
-    const manifest = JSON.parse(await readFile(join(copy, 'run.json'), 'utf8')) as { sessions: unknown[] };
+    const manifest = JSON.parse(await readFile(join(copy!, 'run.json'), 'utf8')) as { sessions: unknown[] };
     manifest.sessions.push(manifest.sessions[0]);
-    await writeFile(join(copy, 'run.json'), JSON.stringify(manifest));
+    await writeFile(join(copy!, 'run.json'), JSON.stringify(manifest));
     const afresh = await runMain(['history', ...runs, '--out', out]);
     expect(afresh.code).not.toBe(0);
     expect(afresh.stderr).toContain(`${journal}:1`);
     // Copies of runs no longer given (nights pruned) are removed.
-    expect((await runMain(['history', dirs['n1']!, dirs['n4']!, '--out', out])).code).toBe(0);
+    expect((await runMain(['history', c1!, c4!, '--out', out])).code).toBe(0);
     expect(await readdir(join(out, 'runs'))).toHaveLength(2);
+  });
+
+  it("reads a run's own row-values.json instead of its journal while it describes the journal, with the same result", async () => {
+    const copies = [join(base, 'own-3'), join(base, 'own-4')];
+    await cp(dirs['n3']!, copies[0]!, { recursive: true, preserveTimestamps: true });
+    await cp(dirs['n4']!, copies[1]!, { recursive: true, preserveTimestamps: true });
+    const strip = (text: string) => JSON.stringify({ ...(JSON.parse(text) as HistoryJson), generated_at: '' });
+    const once = async () => {
+      const out = await tempDir('evalrun-history-own-');
+      const r = await runMain(['history', ...copies, '--out', out]);
+      return { r, json: r.code === 0 ? strip(await readFile(join(out, 'history.json'), 'utf8')) : '', csv: r.code === 0 ? await readFile(join(out, 'history.csv'), 'utf8') : '' };
+    };
+    const fromFile = await once();
+    expect(fromFile.r.code, fromFile.r.stderr).toBe(0);
+    // Not read: the journals overwritten with garbage of the same size and time change nothing.
+    const journal = join(copies[1]!, 'records.jsonl');
+    const original = await readFile(journal);
+    const { mtime } = await stat(journal);
+    await writeFile(journal, `${'x'.repeat(original.length - 1)}\n`);
+    await utimes(journal, mtime, mtime);
+    const unread = await once();
+    expect(unread.json).toBe(fromFile.json);
+    expect(unread.csv).toBe(fromFile.csv);
+    // A journal written since the file (resumed, appended) is read: here, the garbage.
+    const later = new Date(Date.now() + 60_000);
+    await utimes(journal, later, later);
+    const stale = await once();
+    expect(stale.r.code).not.toBe(0);
+    expect(stale.r.stderr).toContain(`${journal}:1`);
+    // Without the files, the journals give the same history.
+    await writeFile(journal, original);
+    for (const dir of copies) await rm(join(dir, 'row-values.json'));
+    const fromJournal = await once();
+    expect(fromJournal.r.code, fromJournal.r.stderr).toBe(0);
+    expect(fromJournal.json).toBe(fromFile.json);
+    expect(fromJournal.csv).toBe(fromFile.csv);
   });
 
   it('merges the shards of a night before reading it', async () => {

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST, RECORDS, type RunManifest } from '../../record/index.js';
-import { findMetric, RowValues, type MetricDef } from '../../stats/index.js';
+import { findMetric, type MetricDef } from '../../stats/index.js';
 import { scoredCheckNames } from '../../contracts/checks.js';
 import type { CellStats } from '../../contracts/summary.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import type { HistoryRun } from './scan.js';
+import { decodeValues, encodeValues, type EncodedValues } from './row-values-file.js';
 
 /**
  * What `history` keeps of each run it has read, in `<out>/runs/`: the run's manifest, its cells' figures on the
@@ -17,23 +18,16 @@ import type { HistoryRun } from './scan.js';
  */
 const FORMAT = 'evalrun-history-run/3';
 
-interface Cached {
+interface Cached extends EncodedValues {
   format: typeof FORMAT;
   key: string;
   /** The history's metrics when this was written: another choice of metrics reads the run afresh. */
   wanted: string[];
-  /** The run's own (those of the wanted metrics its checks have), in its row values' order. */
-  metrics: string[];
   manifest: RunManifest;
   recorded: number;
   judged: boolean;
   not_judged?: string;
   cells: CellStats[];
-  row_ids: Array<string | null>;
-  /** Per cell, per metric (in `metrics` order): the rows' values as little-endian Float64, base64. */
-  values: string[][];
-  /** Per cell, per metric: [n, mean, variance] of a latency or score (the unpaired tests' input), null for a rate. */
-  moments: Array<Array<[number, number | null, number | null] | null>>;
 }
 
 /** The key of a run as its directories stand now; shards of one run give one key. */
@@ -63,23 +57,12 @@ export async function saveRun(dir: string, key: string, wanted: readonly string[
     format: FORMAT,
     key,
     wanted: [...wanted],
-    metrics: metrics.map((m) => m.name),
     manifest: run.manifest,
     recorded: run.recorded,
     judged: run.judged,
     ...(run.not_judged ? { not_judged: run.not_judged } : {}),
     cells: run.cells.map((c) => trimCell(c, metrics)),
-    row_ids: Array.from(run.side.rowValues.rowIds, (id) => id ?? null),
-    values: run.cells.map((_, i) => metrics.map((m) => {
-      const series = run.side.rowValues.series(i, m.name)!;
-      return Buffer.from(series.buffer, series.byteOffset, series.byteLength).toString('base64');
-    })),
-    moments: run.cells.map((_, i) =>
-      metrics.map((m) => {
-        const x = m.kind === 'rate' ? undefined : run.side.moments?.(i, m);
-        return x ? [x.n, finite(x.mean), finite(x.variance)] : null;
-      }),
-    ),
+    ...encodeValues(run.side.rowValues, run.cells.length, metrics, run.side.moments),
   };
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, `${key}.json`), JSON.stringify(cached));
@@ -99,15 +82,8 @@ export async function loadRun(dir: string, key: string, runDir: string, wanted: 
   const names = cached.metrics;
   const metrics = names.map((n) => findMetric(n, checks, scoredCheckNames(m.evaluation?.checks))).filter((x): x is MetricDef => x !== undefined);
   if (metrics.length !== names.length) return undefined;
-  const rowValues = new RowValues(m.plan.rows, m.plan.cells.length, metrics);
-  cached.row_ids.forEach((id, i) => (rowValues.rowIds[i] = id ?? undefined));
-  cached.values.forEach((perMetric, cell) =>
-    perMetric.forEach((b64, k) => {
-      // Copied out of Buffer's shared pool, whose offsets need not be multiples of 4.
-      const bytes = Uint8Array.from(Buffer.from(b64, 'base64'));
-      rowValues.series(cell, names[k]!)!.set(new Float64Array(bytes.buffer));
-    }),
-  );
+  const decoded = decodeValues(cached, m.plan.rows, m.plan.cells.length, metrics);
+  if (!decoded) return undefined;
   return {
     dir: runDir,
     manifest: m,
@@ -116,20 +92,8 @@ export async function loadRun(dir: string, key: string, runDir: string, wanted: 
     ...(cached.not_judged ? { not_judged: cached.not_judged } : {}),
     cells: cached.cells,
     metrics,
-    side: {
-      rowValues,
-      cells: cached.cells,
-      moments: (i, metric) => {
-        const x = cached.moments[i]?.[names.indexOf(metric.name)];
-        return x ? { n: x[0], mean: x[1] ?? NaN, variance: x[2] ?? NaN } : undefined;
-      },
-    },
+    side: { rowValues: decoded.rowValues, cells: cached.cells, moments: decoded.moments },
   };
-}
-
-/** JSON has no NaN: an empty cell's mean is kept as null. */
-function finite(v: number): number | null {
-  return Number.isFinite(v) ? v : null;
 }
 
 /** Removes the copies of runs this history did not read (pruned nights): the folder holds what the history shows. */

@@ -10,6 +10,7 @@ import { gradedRows, ReportCollector } from '../collector.js';
 import { cellReports } from '../evaluate-run.js';
 import { cellMoments, momentsOf, type RunSide } from '../compare-runs.js';
 import { CellAccumulator } from '../cell-stats.js';
+import { readRowValuesFile } from './row-values-file.js';
 
 /** One run as history sees it: what it is, whether it may be judged, its cells' figures and its per-row values. */
 export interface HistoryRun {
@@ -26,6 +27,8 @@ export interface HistoryRun {
   /** The metrics of the history this run has (its checks decide which check rates it has). */
   metrics: MetricDef[];
   side: RunSide;
+  /** Read from the run's own row-values.json: as cheap to read again as a kept copy, so none is kept. */
+  ownValues?: boolean;
 }
 
 /**
@@ -46,7 +49,15 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
   let rowValues: RowValues | undefined;
   let cells: CellStats[] | undefined;
   let moments: RunSide['moments'];
-  if (summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length && !(await writtenSince(journal, join(dir, 'summary.json')))) {
+  const trusted = summary !== undefined && summary.status === manifest.status && summary.cells.length === plan.length && !(await writtenSince(journal, join(dir, 'summary.json')));
+  // The run's own row-values.json, written with its summary from the same records: no journal to read at all.
+  const written = trusted ? await readRowValuesFile(dir, summary.recorded.requests, manifest.plan.rows, plan.length, metrics) : undefined;
+  if (trusted && written) {
+    recorded = summary.recorded.requests;
+    rowValues = written.rowValues;
+    cells = summary.cells;
+    moments = written.moments;
+  } else if (trusted) {
     const values = new RowValues(manifest.plan.rows, plan.length, metrics);
     // The cells' figures are summary.json's; the accumulators give what it does not hold: the latency and score
     // moments the unpaired tests need (when the dataset changed between runs).
@@ -84,6 +95,7 @@ export async function scanRun(dir: string, manifest: RunManifest, metricNames: r
     cells,
     metrics,
     side: { rowValues, cells, moments },
+    ...(written ? { ownValues: true } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EXACT_MAX, pairedSignFlip, signFlipP, tInterval } from '../../../src/stats/paired-test.js';
+import { EXACT_MAX, mulberry32, pairedSignFlip, RESAMPLES, SEQUENTIAL_HITS, signFlipP, tInterval } from '../../../src/stats/paired-test.js';
 
 const zeros = (n: number) => new Array<number>(n).fill(0);
 
@@ -63,12 +63,54 @@ describe('sign-flip permutation test (hand-computed cases)', () => {
     expect(big).toEqual({ p: 1, method: 'sign-flip-normal' });
   });
 
-  it('off a lattice, Monte Carlo (seeded) agrees with exact enumeration just past the exact limit', () => {
+  it('off a lattice, Monte Carlo (seeded, sequential) gives the exact decision just past the exact limit', () => {
     const d = Array.from({ length: EXACT_MAX + 1 }, (_, i) => (i % 4 === 0 ? -1 : 1) * (1 + Math.SQRT2 * (i % 3)));
     const mc = signFlipP(d);
     expect(mc.method).toBe('sign-flip-monte-carlo');
-    expect(mc.p).toBeCloseTo(bruteForce(d), 2);
+    // p ≈ 0.099: stopped after ~200 patterns at h/l, within Monte Carlo error of the exact p (sd ≈ 0.02).
+    expect(Math.abs(mc.p - bruteForce(d))).toBeLessThan(0.05);
     expect(signFlipP(d).p).toBe(mc.p); // deterministic
+    expect(signFlipP(d, 7).p).not.toBe(mc.p); // another seed, other patterns
+  });
+
+  it('sequential Monte Carlo: the full sample where p is small, the same decision as the exact test on clear cases', () => {
+    const random = mulberry32(3);
+    const m = EXACT_MAX + 1;
+    let clear = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      const shift = (trial % 6) * 0.6;
+      const d = Array.from({ length: m }, () => shift + (random() - 0.5) * 4);
+      const exact = bruteForce(d);
+      const { p } = signFlipP(d);
+      if (exact < SEQUENTIAL_HITS / RESAMPLES / 2) {
+        // Too few hits to stop: the full sample's (1 + g)/(1 + L), close to the exact p, never 0.
+        expect(p).toBeGreaterThanOrEqual(1 / (RESAMPLES + 1));
+        expect(Math.abs(p - exact)).toBeLessThan(4 * Math.sqrt(exact / RESAMPLES) + 2 / RESAMPLES);
+      }
+      for (const level of [0.05, 0.01, 0.001]) {
+        if (exact < level / 3 || exact > level * 3) {
+          clear++;
+          expect(p < level, `exact ${exact}, sequential ${p}, level ${level}`).toBe(exact < level);
+        }
+      }
+    }
+    expect(clear).toBeGreaterThan(100);
+  });
+
+  it('sequential Monte Carlo p-values are valid under no change: P(p ≤ α) ≈ α, never above it beyond chance', () => {
+    const random = mulberry32(17);
+    const ps: number[] = [];
+    for (let trial = 0; trial < 2000; trial++) {
+      // Symmetric about 0, off a lattice: the null hypothesis holds.
+      const d = Array.from({ length: 30 }, () => (random() - 0.5) * (1 + random()));
+      ps.push(signFlipP(d).p);
+    }
+    for (const alpha of [0.01, 0.05, 0.1, 0.25, 0.5]) {
+      const share = ps.filter((p) => p <= alpha).length / ps.length;
+      const sd = Math.sqrt((alpha * (1 - alpha)) / ps.length);
+      expect(share, `P(p ≤ ${alpha})`).toBeLessThan(alpha + 3.5 * sd);
+      expect(share, `P(p ≤ ${alpha})`).toBeGreaterThan(alpha - 3.5 * sd - 0.01);
+    }
   });
 
   it('never reports p = 0 from Monte Carlo, and uses the normal approximation for many rows off a lattice', () => {

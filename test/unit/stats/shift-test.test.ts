@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EXACT_MAX, MONTE_CARLO_MAX, mulberry32, pairedSignFlip, signFlipP, signFlipTest, type ShiftTest } from '../../../src/stats/paired-test.js';
 import { compareMetric } from '../../../src/stats/compare.js';
 import { findMetric } from '../../../src/stats/metrics.js';
-import { holmLevels } from '../../../src/stats/test-interval.js';
+import { holmLevels, simplestFraction } from '../../../src/stats/test-interval.js';
 
 /** P(|Σ±(d_i − δ)| ≥ |Σ(d_i − δ)|) over all 2^m sign patterns, rounding forgiven as the test forgives it. */
 function bruteForce(d: readonly number[], delta: number): number {
@@ -115,5 +115,28 @@ describe('signFlipTest: one paired test for every shift δ', () => {
     expect(worse!.diff_low).toBeGreaterThan(0);
     const full = pairedSignFlip(items[0]!.a.values, items[0]!.b.values).test!.interval(0.05);
     expect(same!.half_width).toBeCloseTo((full.high! - full.low!) / 2, 9);
+  });
+});
+
+describe('simplestFraction (a lattice interval end snapped onto the step it brackets)', () => {
+  it('gives the fraction of smallest denominator in the bracket, on either side of 0', () => {
+    expect(simplestFraction(0.33, 0.34)).toEqual({ num: 1, den: 3 });
+    expect(simplestFraction(-0.51, -0.49)).toEqual({ num: -1, den: 2 });
+    expect(simplestFraction(2, 2.5)).toEqual({ num: 2, den: 1 });
+    expect(simplestFraction(0.1, 0.2)).toEqual({ num: 1, den: 5 });
+    expect(simplestFraction(-0.1, 0.1)).toEqual({ num: 0, den: 1 });
+    expect(simplestFraction(17 / 71 - 1e-9, 17 / 71 + 1e-9)).toEqual({ num: 17, den: 71 });
+  });
+
+  it('puts the ends of a lattice interval exactly on a fraction of denominator ≤ 2m·scale', () => {
+    const d = Array.from({ length: 36 }, (_, i) => [0, 0, 0, 1 / 3, 2 / 3, -1 / 3, 1, 0, -2 / 3][i % 9]!);
+    for (const level of [0.05, 0.001]) {
+      const { low, high } = signFlipTest(d).interval(level);
+      for (const end of [low!, high!]) {
+        const f = simplestFraction(end - 1e-12, end + 1e-12)!;
+        expect(f.den).toBeLessThanOrEqual(2 * 36 * 3);
+        expect(Math.abs(end - f.num / f.den)).toBeLessThan(1e-15);
+      }
+    }
   });
 });
