@@ -242,12 +242,15 @@ export class Judging {
     votes[spec.judge!.preset === 'pairwise' ? key.order : key.vote] = readVote(spec.judge!, record);
     if (record.usage) {
       const model = String(record.model ?? spec.judge!.model);
-      const u = w.usage.get(model) ?? { model, calls: 0, cached: 0, usage: zero(), billed: zero() };
+      // Batched calls apart from the others: each is priced the way it was sent.
+      const batch = record.batch_id !== undefined;
+      const at = `${model}/${batch}`;
+      const u = w.usage.get(at) ?? { model, calls: 0, cached: 0, usage: zero(), billed: zero(), batch };
       u.calls++;
       u.usage = addUsage(u.usage, record.usage);
       if (record.cached) u.cached++;
       else u.billed = addUsage(u.billed, record.usage);
-      w.usage.set(model, u);
+      w.usage.set(at, u);
     }
   }
 

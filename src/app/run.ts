@@ -199,6 +199,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
       judging = await Judging.open(config, cells, { dir, requests: plan.requests, resume: true, defer: true, redact: serverInfo.redact, onFailure: () => stops.hard(), stop: stops.stop, answer: judgedAnswer });
       const j = judging;
       await j.load(allRows());
+      await envPause(options.env ?? process.env)?.('before-judges');
       const judgeExecutor = createBatchExecutor(
         batchOptions({ options, cancel, config, serverInfo, endpoint, recorder: rec, cells, dir: join(dir, JUDGE_BATCH_DIR), section: 'judge_batch', maxN: 1, tasks: (want) => j.batchCalls(want) }),
       );
