@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import type { BatchSimulatorOptions } from '../../src/simulator/types.js';
 import { cleanEnv, runMain } from '../helpers/cli.js';
 import { choices, manifest, records, spawnRun, waitFor } from '../helpers/batch.js';
 import { countLines } from '../helpers/run-process.js';
@@ -23,8 +24,14 @@ const ANSWERS = ROWS * CELLS;
 const LABELS = ['yes', 'no', 'yes'];
 const dataset = () => `${Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `ticket ${i}`, label: LABELS[i % LABELS.length] })).join('\n')}\n`;
 
-/** Two judge checks: a closed_qa against the row's label, and a 1-5 rubric with 3 votes (ids over votes too). */
-const config = (extra: string) => `name: batch-judged
+/**
+ * Judge checks: a closed_qa against the row's label, a 1-5 rubric with 3 votes (ids over votes too) and a pairwise
+ * one (both orders, against the baseline cell's answer, which a resumed session reads back from records.jsonl).
+ */
+const CHECKS = `  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /answer, expected: { column: label } }
+  - { name: tone, type: judge, model: gpt-4.1, rubric: "Is the reply polite?", scale: 1-5, votes: 3 }
+  - { name: pw, type: judge, model: gpt-4.1, preset: pairwise, pointer: /answer }`;
+const config = (extra: string, checks = CHECKS) => `name: batch-judged
 dataset: rows.jsonl
 id_column: id
 messages:
@@ -34,8 +41,7 @@ params: { max_tokens: 40, response_format: { type: json_object } }
 grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1] }
 retry: { max_attempts: 3, max_wait_s: 1 }
 checks:
-  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /answer, expected: { column: label } }
-  - { name: tone, type: judge, model: gpt-4.1, rubric: "Is the reply polite?", scale: 1-5, votes: 3 }
+${checks}
 ${extra}`;
 
 const BATCH = 'batch: { poll_s: 0.02, max_requests: 40 }\n';
@@ -45,10 +51,10 @@ afterEach(async () => {
   for (const s of sims.splice(0)) await s.close();
 });
 
-async function setup(durationMs = 60): Promise<{ base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
+async function setup(durationMs = 60, batch: BatchSimulatorOptions = {}, checks = CHECKS): Promise<{ base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
   const base = await tempDir('evalrun-batch-judges-');
-  await writeTree(base, { 'rows.jsonl': dataset(), 'batch.yaml': config(BATCH), 'sync.yaml': config('') });
-  const sim = await startSimulator({ seed: 5, batch: { duration_ms: durationMs } });
+  await writeTree(base, { 'rows.jsonl': dataset(), 'batch.yaml': config(BATCH, checks), 'sync.yaml': config('', checks) });
+  const sim = await startSimulator({ seed: 5, batch: { duration_ms: durationMs, ...batch } });
   sims.push(sim);
   return { base, env: cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test' }), sim };
 }
@@ -56,6 +62,7 @@ async function setup(durationMs = 60): Promise<{ base: string; env: NodeJS.Proce
 interface JudgeLine {
   seq: number;
   batch_id?: string;
+  error: { code?: string | null; message: string } | null;
   judge: { seq: number; check: string; choice: number; vote: number; order: number };
 }
 const judgments = async (dir: string): Promise<JudgeLine[]> =>
@@ -89,8 +96,9 @@ function expectComputedOnce(sim: RunningSimulator, calls: number): void {
 describe('batch mode with judges', () => {
   it('answers, then judge batches: the same verdicts as a synchronous run, each call computed once, at the batch price', async () => {
     const sync = await synchronous();
-    // Three tone votes an answer, and a qa call for each choice with something under /answer.
-    expect(sync.calls).toBeGreaterThan(ANSWERS * 3);
+    // Three tone votes an answer, a qa call for each choice with something under /answer, two pairwise orders for
+    // each answer of the three cells that are not the baseline.
+    expect(sync.calls).toBeGreaterThan(ANSWERS * 3 + ROWS * 3);
     const { base, env, sim } = await setup();
     const out = join(base, 'batch');
     const r = await runMain(['run', join(base, 'batch.yaml'), '--out', out], env);
@@ -153,5 +161,32 @@ describe('batch mode with judges', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await choices(out)).toEqual(sync.choices);
     expectComputedOnce(sim, sync.calls);
+  }, 60_000);
+
+  it('a judge result the provider ran but that cannot be read: recorded as batch_result_lost, the verdict unscored, never resubmitted', async () => {
+    // The first three batches lose a line of their output: the two answer parts' and the first judge part's.
+    const qaOnly = CHECKS.split('\n')[0]!;
+    const { base, env, sim } = await setup(60, { drop_lines: { times: 3, count: 1 } }, qaOnly);
+    const out = join(base, 'lost');
+    const r = await runMain(['run', join(base, 'batch.yaml'), '--out', out, '--quiet'], env);
+    expect(r.code, r.stderr).toBe(1);
+    expect(Object.entries(sim.stats.batchSubmitted).filter(([, n]) => n !== 1)).toEqual([]);
+    const lost = (await judgments(out)).filter((l) => l.error?.code === 'batch_result_lost');
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.error!.message).toMatch(/^batch batch_\w+ \(completed\) ran this request \(it may be billed\) but its answer could not be read/);
+    const key = lost[0]!.judge;
+    const answer = (await records(out)).filter((x) => x.seq === key.seq).at(-1) as unknown as {
+      judging?: string;
+      choices: Array<{ index: number; checks: Record<string, boolean | null>; check_reasons?: Record<string, string> }>;
+    };
+    expect(answer.judging).toBeUndefined();
+    const choice = answer.choices.find((c) => c.index === key.choice)!;
+    expect(choice.checks['qa']).toBeNull();
+    expect(choice.check_reasons?.['qa']).toBeTruthy();
+    // A resume has nothing to send: the lost call is recorded (paid for), resent only by --retry-errors.
+    const before = Object.keys(sim.stats.batchSubmitted).length;
+    const again = await runMain(['run', join(base, 'batch.yaml'), '--out', out, '--resume', '--quiet'], env);
+    expect(again.code).toBe(1);
+    expect(Object.keys(sim.stats.batchSubmitted).length).toBe(before);
   }, 60_000);
 });
