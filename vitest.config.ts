@@ -1,15 +1,34 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Test files that replace a module (`vi.mock`) need a module cache of their own: with a shared one the module may
+ * already be loaded, unmocked, by an earlier file. Found by reading the files, so a new one is isolated unasked.
+ */
+function mockingFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...mockingFiles(path));
+    else if (entry.name.endsWith('.test.ts') && readFileSync(path, 'utf8').includes('vi.mock(')) out.push(path);
+  }
+  return out;
+}
+const MOCKING = mockingFiles('test');
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The machines have 2 cores; e2e tests spawn the CLI and a simulator, so keep parallelism modest.
     maxWorkers: 2,
-    // Test files share a worker's module cache instead of importing src (the SDK, ajv, yargs) afresh each: no file
-    // mocks a module, and the few spies and fake timers are restored after each test. Figures in docs/decisions.md.
-    isolate: false,
     reporters: ['default', './test/support/summary-line.ts'],
+    projects: [
+      // Test files share a worker's module cache instead of importing src (the SDK, ajv, yargs) afresh each; the few
+      // spies and fake timers are restored after each test. Figures in docs/decisions.md.
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: MOCKING, isolate: false } },
+      ...(MOCKING.length > 0 ? [{ extends: true as const, test: { name: 'isolated', include: MOCKING, isolate: true } }] : []),
+    ],
   },
 });

@@ -18,6 +18,11 @@ export const ExitCode = {
    * an hour past its expires_at. What finished is recorded; nothing was resubmitted; resumable.
    */
   BatchStopped: 7,
+  /**
+   * The run's spend limit (`budget_usd:`, `--max-cost`) stopped it: the next request's worst case did not fit. What
+   * finished is recorded; resumable with a higher budget.
+   */
+  BudgetStopped: 8,
   Internal: 70,
   /**
    * Another evalrun process is working in the run directory (sysexits' EX_TEMPFAIL: try again once it is done).
@@ -89,6 +94,13 @@ export class ApiFatalError extends EvalrunError {
 export class BatchStoppedError extends EvalrunError {
   constructor(message: string) {
     super('EVALRUN_BATCH_STOPPED', ExitCode.BatchStopped, message);
+  }
+}
+
+/** The spend limit stopped the run (see ExitCode.BudgetStopped). */
+export class BudgetStoppedError extends EvalrunError {
+  constructor(message: string) {
+    super('EVALRUN_BUDGET_STOPPED', ExitCode.BudgetStopped, message);
   }
 }
 

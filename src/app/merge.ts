@@ -128,7 +128,8 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
     })),
   };
   const ends = ordered.map((s) => s.m.ended_at).filter((e): e is string => e !== null).sort();
-  const { shard: _shard, exit_code: _exit, batch: _batch, ...base } = ref.m;
+  // A shard's budget was its own process's: the merged run has none.
+  const { shard: _shard, exit_code: _exit, batch: _batch, budget: _budget, ...base } = ref.m;
   // Priced as a batch run (half price) only when every shard was one; their batches are listed together.
   const batch = ordered.every((s) => s.m.batch) ? { ...ref.m.batch!, parts: ordered.flatMap((s) => s.m.batch!.parts) } : undefined;
   const manifest: RunManifest = {

@@ -3,7 +3,11 @@ import { makeChoiceChecker } from '../check/index.js';
 import type { Config } from '../contracts/config.js';
 import { readRows } from '../dataset/index.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
-import { ApiFatalError, BatchStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from '../errors.js';
+import { ApiFatalError, BatchStoppedError, BudgetStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from '../errors.js';
+import { BATCH_PRICE_FACTOR } from '../contracts/prices.js';
+import { Budget, spentOf, type BudgetSnapshot } from '../run/index.js';
+import { loadWorstCase } from '../plan/index.js';
+import { formatUsd } from '../report/index.js';
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
@@ -14,7 +18,7 @@ import type { Cell, Task } from '../contracts/plan.js';
 import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
-import { RunRecorder, type RunStatus } from '../record/index.js';
+import { RECORDS, RunRecorder, type RunManifest, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
 import type { BatchManifest, RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
@@ -23,8 +27,9 @@ import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
-import { judgeChecks, Judging } from './judging.js';
+import { judgeChecks, Judging, JUDGMENTS } from './judging.js';
 import type { Summary } from '../contracts/summary.js';
+import { roundTo } from '../util/round.js';
 
 export interface RunEvalOptions extends PrepareOptions {
   /** The run directory. Default: results/<name>-<timestamp> under the working directory. */
@@ -49,7 +54,7 @@ export interface RunEvalOptions extends PrepareOptions {
 
 export interface RunReporter {
   /** `retrying`: requests recorded as failed that are sent again (`retryErrors`). */
-  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config; batch?: boolean }): void;
+  onStart?(info: { dir: string; plan: PlanSummary; alreadyRecorded: number; retrying?: number; config: Config; batch?: boolean; budget?: (() => BudgetSnapshot) | undefined }): void;
   onRecord?(record: RequestRecord): void;
   onAttempt?(outcome: { status: number | undefined; retrying: boolean }): void;
   /** Something the user should know that is not an error (a dead process's lock taken over). */
@@ -84,6 +89,9 @@ export interface CancelAction {
 export async function runSession(options: RunEvalOptions, cancel: CancelAction | undefined): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
   const judges = judgeChecks(config);
+  // Under a spend limit the tokenizers are loaded before anything is written (prices and bounds were checked with
+  // the config).
+  const worstCase = config.budgetUsd === undefined ? undefined : await loadWorstCase(cells, config.nMode, judges.map((j) => j.judge!.model));
   const resume = Boolean(options.resume || options.retryErrors);
   if (resume && !options.out) throw new UsageError('resume needs the run directory to continue (--out DIR)');
   const onNotice = (m: string) => options.reporter?.onNotice?.(m);
@@ -174,11 +182,28 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         answer: judgedAnswer,
       });
     }
+    // The budget covers the run directory: what its records.jsonl has spent (earlier sessions, retries) counts.
+    const budget =
+      config.budgetUsd === undefined || !worstCase
+        ? undefined
+        : new Budget({
+            limitUsd: config.budgetUsd,
+            spentUsd: index
+              ? await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}, {
+                  path: join(dir, JUDGMENTS),
+                  modelOf: new Map(judges.map((j) => [j.name, j.judge!.model])),
+                })
+              : 0,
+            worstCase,
+            prices: config.pricing ?? {},
+            factor: manifest.batch && batchMode ? BATCH_PRICE_FACTOR : 1,
+            usd: formatUsd,
+          });
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
-    options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined });
+    options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const allRows = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
     const rowsOf = () => (judging && !judgeInBatches ? judging.rows(allRows()) : allRows());
-    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts });
+    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
     const planned = planTasks(config, cells, rowsOf(), opened.skip);
     const sync = judging && !judgeInBatches;
     let result = await executor.execute(sync ? judging!.tasks(planned) : planned, {
@@ -186,6 +211,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
       abort: stops.abort,
       ...(sync ? { onSettled: () => judging!.onSettled() } : {}),
       onRecord: (sent, task) => {
+        budget?.settle(sent, task);
         if (judging) return judging.onRecord(sent, task);
         // Every file is derived from the record as written: the configured secrets are scrubbed from it here.
         const record = rec.append(sent);
@@ -201,18 +227,27 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
       await j.load(allRows());
       await envPause(options.env ?? process.env)?.('before-judges');
       const judgeExecutor = createBatchExecutor(
-        batchOptions({ options, cancel, config, serverInfo, endpoint, recorder: rec, cells, dir: join(dir, JUDGE_BATCH_DIR), section: 'judge_batch', maxN: 1, tasks: (want) => j.batchCalls(want) }),
+        batchOptions({ options, cancel, config, serverInfo, endpoint, recorder: rec, cells, dir: join(dir, JUDGE_BATCH_DIR), section: 'judge_batch', maxN: 1, tasks: (want) => j.batchCalls(want), budget }),
       );
-      result = await judgeExecutor.execute(j.batchCalls(), { stop: stops.stop, abort: stops.abort, onRecord: (sent, task) => j.onRecord(sent, task) });
+      result = await judgeExecutor.execute(j.batchCalls(), {
+        stop: stops.stop,
+        abort: stops.abort,
+        onRecord: (sent, task) => {
+          budget?.settle(sent, task);
+          j.onRecord(sent, task);
+        },
+      });
     }
     stops.dispose();
     await judging?.close().catch((e: unknown) => failRun(e, rec));
     await rec.closeJournal().catch((e: unknown) => failRun(e, rec));
-    const fatal = result.fatal;
-    const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError ? fatal : undefined;
+    const fatal = result.fatal ?? budget?.stopError('Resume with a higher budget (--resume --max-cost USD) to send only what is missing.');
+    const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError || fatal instanceof BudgetStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || cancel ? 'interrupted' : 'complete';
-    const ended = await rec.end(status);
+    await rec.end(status);
+    await rec.update((m) => withBudget(m, budget, fatal));
+    const ended = rec.manifest;
     const summary = (await live?.finish(ended)) ?? (await writeReports(dir, ended));
     const exitCode = stoppedBy ? stoppedBy.exitCode : exitCodeOf(status, summary);
     await rec.update((m) => Object.assign({}, m, { exit_code: exitCode }));
@@ -252,10 +287,11 @@ function chooseExecutor(p: {
   rowsOf: () => AsyncIterable<Row>;
   skip: ((seq: number) => boolean) | undefined;
   scripts: ScriptChecks | undefined;
+  budget: Budget | undefined;
 }): Executor {
   const { options, config, cells } = p;
   const state = p.recorder.manifest.batch;
-  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check: makeChoiceChecker(config, cells), scripts: p.scripts, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check: makeChoiceChecker(config, cells), scripts: p.scripts, budget: p.budget, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
   return createBatchExecutor(
     Object.assign(
       batchOptions({
@@ -270,6 +306,7 @@ function chooseExecutor(p: {
         section: 'batch',
         maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
         tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+        budget: p.budget,
       }),
       { scripts: p.scripts },
     ),
@@ -292,6 +329,8 @@ function batchOptions(p: {
   section: 'batch' | 'judge_batch';
   maxN: number;
   tasks: (want: (seq: number) => boolean) => AsyncIterable<Task>;
+  /** The run's spend limit: answer and judge parts reserve from the same one. */
+  budget: Budget | undefined;
 }): BatchExecutorOptions {
   const { options, config, section } = p;
   const manifest = p.recorder.manifest;
@@ -319,6 +358,7 @@ function batchOptions(p: {
     pause: envPause(options.env ?? process.env),
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
     onNotice: (m) => options.reporter?.onNotice?.(m),
+    budget: p.budget,
   };
 }
 
@@ -346,4 +386,16 @@ function envPause(env: NodeJS.ProcessEnv): ((point: PausePoint) => Promise<void>
 async function failRun(error: unknown, recorder: RunRecorder): Promise<never> {
   await recorder.fail(ExitCode.Output).catch(() => {});
   throw error;
+}
+
+/**
+ * run.json's `budget`: the last session's limit, what the run directory had spent when it ended and, when the budget
+ * stopped the run, why. A session without a limit leaves none (an earlier session's would mislead).
+ */
+function withBudget(manifest: RunManifest, budget: Budget | undefined, fatal: unknown): RunManifest {
+  const { budget: _earlier, ...rest } = manifest;
+  if (!budget) return rest;
+  const b = budget.snapshot();
+  const reason = fatal instanceof BudgetStoppedError ? fatal.message : undefined;
+  return Object.assign({}, rest, { budget: { limit_usd: b.limit_usd, spent_usd: roundTo(b.spent_usd, 6), stopped: reason !== undefined, ...(reason ? { reason } : {}) } });
 }

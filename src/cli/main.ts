@@ -72,12 +72,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression', 'shard', 'partial', 'batch', 'config', 'baseline', 'fail-on-drift'];
+const OPTIONS = ['out', 'resume', 'retry-errors', 'simulate', 'concurrency', 'quiet', 'cache', 'sort', 'grace-s', 'verbose', 'help', 'version', 'json', 'port', 'host', 'seed', 'schema', 'options', 'show', 'map', 'metric', 'alpha', 'fail-on-regression', 'shard', 'partial', 'batch', 'config', 'baseline', 'fail-on-drift', 'max-cost'];
 
 const COMMANDS = ['run', 'plan', 'report', 'regrade', 'compare', 'merge', 'history', 'cancel', 'view', 'simulate'];
 
 /** Options whose value is a number: yargs would turn 'abc' into NaN and the message could only say "got NaN". */
-const NUMERIC = ['concurrency', 'grace-s', 'show', 'alpha', 'port', 'seed'];
+const NUMERIC = ['concurrency', 'grace-s', 'show', 'alpha', 'port', 'seed', 'max-cost'];
 
 function checkNumbers(argv: readonly string[]): void {
   for (let i = 0; i < argv.length; i++) {

@@ -2,6 +2,7 @@ import type { RunReporter } from '../app/run.js';
 import type { BatchProgress } from '../run/index.js';
 import type { Io } from './io.js';
 import { plural } from '../util/plural.js';
+import { formatUsd } from '../report/index.js';
 
 export interface ProgressState {
   done: number;
@@ -11,6 +12,8 @@ export interface ProgressState {
   errors: number;
   /** Answers replayed from the response cache: shown only when there are some. */
   cached?: number;
+  /** Under a spend limit: spent so far (this run directory's, earlier sessions included) and the limit, USD. */
+  budget?: { spent: number; limit: number } | undefined;
 }
 
 /** 0:07, 3:25, 1:02:09. */
@@ -32,7 +35,12 @@ function figures(p: ProgressState): { pct: number; rate: number; eta: number } {
 
 function tail(p: ProgressState): string {
   const { rate, eta } = figures(p);
-  return `${rate.toFixed(1)}/s  ETA ${p.done >= p.total ? '0:00' : formatDuration(eta)}  retries ${p.retries}  errors ${p.errors}${p.cached ? `  cached ${p.cached}` : ''}`;
+  return `${rate.toFixed(1)}/s  ETA ${p.done >= p.total ? '0:00' : formatDuration(eta)}  retries ${p.retries}  errors ${p.errors}${p.cached ? `  cached ${p.cached}` : ''}${spentText(p.budget)}`;
+}
+
+/** `  spent $0.0123 / $0.50`: what the run directory has spent of its budget. */
+export function spentText(budget: ProgressState['budget']): string {
+  return budget ? `  spent ${formatUsd(budget.spent)} / ${formatUsd(budget.limit)}` : '';
 }
 
 /** The live terminal line: a bar sized to the terminal, then the numbers. */
@@ -74,10 +82,16 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
   let start: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let batchLine: string | undefined;
-  const snapshot = () => ({ ...state, elapsedMs: now() - (start ?? now()) });
+  let budget: (() => { spent_usd: number; limit_usd: number }) | undefined;
+  const spent = () => {
+    const b = budget?.();
+    return b && { spent: b.spent_usd, limit: b.limit_usd };
+  };
+  const snapshot = () => ({ ...state, elapsedMs: now() - (start ?? now()), budget: spent() });
   const tick = () => (io.isTTY ? io.err(`\r\x1b[2K${formatBar(snapshot(), io.columns ?? 80)}`) : io.err(`${formatLogLine(snapshot())}\n`));
   return {
-    onStart({ plan, alreadyRecorded, dir }) {
+    onStart({ plan, alreadyRecorded, dir, budget: b }) {
+      budget = b;
       state.total = plan.requests - alreadyRecorded;
       start = now();
       io.err(`evalrun: ${plural(plan.rows, 'row')} × ${plural(plan.cells.length, 'cell')} = ${plan.requests} requests, ${plan.choices} choices${alreadyRecorded ? ` (${alreadyRecorded} already recorded, resuming)` : ''}\n`);
@@ -98,7 +112,7 @@ export function progressReporter(io: Io, opts: { quiet: boolean; intervalMs?: nu
     onBatchProgress(p) {
       // Batch mode: the batches' statuses are the news, not a request rate; one line per change off a terminal.
       clearInterval(timer);
-      batchLine = formatBatchLine(p);
+      batchLine = formatBatchLine(p) + spentText(spent());
       io.err(io.isTTY ? `\r\x1b[2K${batchLine.slice(0, Math.max(0, (io.columns ?? 80) - 1))}` : `${batchLine}\n`);
     },
     done() {

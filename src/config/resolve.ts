@@ -15,12 +15,14 @@ import { suggest, type DocPath } from './locate.js';
 import type { LoadedConfigFile } from './load.js';
 import type { BatchOptions, Config, ConfigFile, ProviderConfig } from '../contracts/config.js';
 import { cellIssues, resolveEvaluation } from './resolve-evaluation.js';
-import { expandGrid } from '../plan/index.js';
+import { expandGrid, outputLimit } from '../plan/index.js';
+import { priceFor } from '../contracts/prices.js';
+import type { Cell } from '../contracts/plan.js';
 // The options module alone: the simulator's entry would load its server (and json-schema-faker) on every config load.
 import { simulatorOptionIssues } from '../contracts/simulator-options.js';
 import { resolvePrompts } from './prompts.js';
 import { resolvePick } from './pick.js';
-import { humanCheckNames, scoredCheckNames } from '../contracts/checks.js';
+import { humanCheckNames, scoredCheckNames, type CheckSpec } from '../contracts/checks.js';
 
 export interface ResolveOptions {
   /** `--simulate`: use the built-in simulator whatever the config says. */
@@ -28,6 +30,8 @@ export interface ResolveOptions {
   concurrency?: number | undefined;
   /** `--batch`: Batch API mode with the config's options (or the defaults). */
   batch?: boolean | undefined;
+  /** `--max-cost USD`: the spend limit, over the config's `budget_usd`. */
+  maxCost?: number | undefined;
   /** `--cache` / `--no-cache`: overrides the config's `cache`. */
   cache?: boolean | string | undefined;
   /** Where OPENAI_BASE_URL is read from (default process.env): it decides whether requests go to OpenAI. */
@@ -129,8 +133,11 @@ export function resolveConfig(loaded: LoadedConfigFile, options: ResolveOptions 
     warnings,
     pick,
     batch: resolveBatch(data.batch, options.batch),
+    budgetUsd: options.maxCost ?? data.budget_usd,
   };
-  cellIssues(data, expandGrid({ ...resolved, hash: '' }).map((c) => c.id), ctx.issue);
+  const cells = expandGrid({ ...resolved, hash: '' });
+  cellIssues(data, cells.map((c) => c.id), ctx.issue);
+  if (resolved.budgetUsd !== undefined) budgetIssues(cells, resolved.checks ?? [], resolved.pricing ?? {}, options.maxCost !== undefined, ctx.issue);
   if (issues.length > 0) throw new ConfigError(issues);
   // Only what decides which requests are sent and how they are judged; concurrency or provider may change on resume.
   const hash = sha256(
@@ -404,4 +411,30 @@ function resolveBatch(value: ConfigFile['batch'], flag: boolean | undefined): Ba
   if (!value && !flag) return undefined;
   const o = typeof value === 'object' ? value : {};
   return { pollS: o.poll_s ?? 30, maxRequests: o.max_requests ?? 50_000 };
+}
+
+/**
+ * Under a spend limit every request must have a price and a bounded worst case before anything is sent: a model
+ * with no price (built in or under `pricing:`), or a cell with no max_tokens whose model's output limit is unknown.
+ * A judge check's calls are requests too: its model needs a price and a bound the same way.
+ */
+function budgetIssues(cells: readonly Cell[], checks: readonly CheckSpec[], pricing: Readonly<Record<string, { input: number; output: number; cached_input?: number }>>, flag: boolean, issue: RuleContext['issue']): void {
+  const given = flag ? '--max-cost' : 'budget_usd';
+  const where = flag ? [] : ['budget_usd'];
+  const judges = checks.filter((c) => c.judge !== undefined);
+  const models = [...cells.map((c) => String(c.params['model'])), ...judges.map((c) => c.judge!.model)];
+  const unpriced = [...new Set(models.filter((m) => !priceFor(m, pricing)))];
+  for (const model of unpriced) {
+    issue(where, `${given} needs every model's price, and model '${model}' has none: add it under 'pricing:' (USD per 1M tokens: { input, output })`, { atKey: true });
+  }
+  for (const check of judges) {
+    const { model, params } = check.judge!;
+    if (typeof (params['max_completion_tokens'] ?? params['max_tokens']) === 'number' || outputLimit(model) !== undefined) continue;
+    issue(where, `${given} needs a bound on every request's cost, and judge check '${check.name}' sets no max_tokens while the output limit of model '${model}' is unknown: set its params.max_tokens`, { atKey: true });
+  }
+  for (const cell of cells) {
+    const model = String(cell.params['model']);
+    if (typeof (cell.params['max_completion_tokens'] ?? cell.params['max_tokens']) === 'number' || outputLimit(model) !== undefined) continue;
+    issue(where, `${given} needs a bound on every request's cost, and cell ${cell.id} sets no max_tokens while the output limit of model '${model}' is unknown: set params.max_tokens`, { atKey: true });
+  }
 }

@@ -245,6 +245,7 @@ export const configSchema = {
         },
       ],
     },
+    budget_usd: { type: 'number', exclusiveMinimum: 0 },
     pricing: {
       type: 'object',
       additionalProperties: {

@@ -47,6 +47,8 @@ export interface ConfigFile {
   pricing?: Record<string, { input: number; output: number; cached_input?: number }>;
   /** Send the plan through the Batch API (half price, answers within 24 h): true, or a mapping of options. */
   batch?: boolean | BatchFile;
+  /** The most the run directory may spend, USD: no request is sent whose worst-case cost would take it past this. */
+  budget_usd?: number;
 }
 
 export interface BatchFile {
@@ -186,6 +188,8 @@ export interface Config {
   pick?: { metric: string | null; cost: string | null } | undefined;
   /** Batch API mode (`batch:` or `--batch`); undefined: synchronous requests. */
   batch?: BatchOptions | undefined;
+  /** The spend limit in USD (`budget_usd:`, or `--max-cost`, which wins); undefined: none. Not in the hash. */
+  budgetUsd?: number | undefined;
   /** A hash of everything that decides which requests are sent: resume refuses when it changes. */
   hash: string;
 }

@@ -2,10 +2,10 @@ import type { Config } from '../contracts/config.js';
 import type { ChatMessage, Row } from '../contracts/dataset.js';
 import { renderMessages } from '../contracts/template.js';
 import { cellTemplates } from './build-plan.js';
-import type { Cell } from '../contracts/plan.js';
+import type { Cell, Task } from '../contracts/plan.js';
 import { BATCH_PRICE_FACTOR, PRICES_AS_OF, costUsd, priceFor } from '../contracts/prices.js';
-import { inThreadCounter, type TokenCounter } from './token-counter.js';
-import { contextWindow } from './context-windows.js';
+import { inThreadCounter, loadCount, type TokenCounter } from './token-counter.js';
+import { contextWindow, outputLimit } from './context-windows.js';
 import { judgeMessages, judgeResponseFormat } from '../contracts/judge.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
@@ -102,12 +102,16 @@ export function chatTokens(messages: readonly ChatMessage[], count: Counter): nu
 
 /** Parts of a request that are sent as prompt besides the messages: tool definitions and a json_schema. */
 function fixedExtraTexts(cell: Cell): string[] {
-  const texts: string[] = [];
-  const tools = cell.params['tools'];
-  if (Array.isArray(tools) && tools.length) texts.push(JSON.stringify(tools));
-  const schema = (cell.params['response_format'] as { json_schema?: unknown } | undefined)?.json_schema;
-  if (schema) texts.push(JSON.stringify(schema));
-  return texts;
+  return extraParts(cell.params).map((part) => JSON.stringify(part));
+}
+
+function extraParts(params: Readonly<Record<string, unknown>>): object[] {
+  const parts: object[] = [];
+  const tools = params['tools'];
+  if (Array.isArray(tools) && tools.length) parts.push(tools);
+  const schema = (params['response_format'] as { json_schema?: unknown } | undefined)?.json_schema;
+  if (schema && typeof schema === 'object') parts.push(schema);
+  return parts;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -278,4 +282,48 @@ async function estimateJudges(config: Config, cells: readonly Cell[], estimates:
     out.push({ check: spec.name, model: judge.model, calls, prompt_tokens: Math.round(prompt), completion_tokens: completion, cost_usd: costUsd(priceFor(judge.model, config.pricing ?? {}), Math.round(prompt), completion, factor) });
   }
   return out;
+}
+
+/** The most one request can be billed for, in tokens: what the spend limit reserves before sending it. */
+export interface WorstCase {
+  prompt: number;
+  completion: number;
+}
+
+/**
+ * A request's worst case: its prompt tokens as `plan` counts them (chat framing, tool definitions and json_schema;
+ * n times with `n_mode: repeat`, which sends the prompt once per choice) plus max_tokens (or
+ * max_completion_tokens, or else the model's output limit) × n. Cached input is never assumed. A string when there
+ * is no bound: no max_tokens and no known output limit.
+ */
+export type WorstCaseOf = (task: Task) => WorstCase | string;
+
+/**
+ * Loads the tokenizers the cells' models (and `otherModels`: the judges') use, then counts on this thread,
+ * synchronously, one request at a time.
+ */
+export async function loadWorstCase(cells: readonly Cell[], nMode: 'native' | 'repeat' | undefined, otherModels: readonly string[] = []): Promise<WorstCaseOf> {
+  const encodings = new Map<EncodingName, Counter>();
+  for (const model of [...cells.map((c) => String(c.params['model'])), ...otherModels]) {
+    const { encoding } = encodingFor(model);
+    if (!encodings.has(encoding)) encodings.set(encoding, await loadCount(encoding));
+  }
+  // A plan's bodies share their cell's tools and schema objects: each is counted once.
+  const extras = new WeakMap<object, number>();
+  return (task) => {
+    const model = task.body.model;
+    const count = encodings.get(encodingFor(model).encoding) ?? encodings.values().next().value!;
+    let extra = 0;
+    for (const part of extraParts(task.body)) {
+      let c = extras.get(part);
+      if (c === undefined) extras.set(part, (c = count(JSON.stringify(part))));
+      extra += c;
+    }
+    const n = task.cell.n;
+    const limit = task.body['max_completion_tokens'] ?? task.body['max_tokens'];
+    const perChoice = typeof limit === 'number' ? limit : outputLimit(model);
+    if (perChoice === undefined) return `cell ${task.cell.id} sets no max_tokens and the output limit of model '${model}' is unknown, so a request's cost has no upper bound`;
+    const prompt = chatTokens(task.body.messages, count) + extra;
+    return { prompt: prompt * (nMode === 'repeat' ? n : 1), completion: perChoice * n };
+  };
 }

@@ -3,7 +3,8 @@
 export { expandGrid } from './grid.js';
 export { summarizePlan, planTasks } from './build-plan.js';
 export type { PlanSummary } from './build-plan.js';
-export { estimateCost } from './cost.js';
+export { estimateCost, loadWorstCase } from './cost.js';
+export type { WorstCase, WorstCaseOf } from './cost.js';
 export { planFingerprint } from './fingerprint.js';
 export { shardName, checkShardResume, shardRange, shardRows, parseShard, shardRowsText } from './shard.js';
 export type { ShardRange, ShardSpec } from './shard.js';
@@ -11,3 +12,4 @@ export { preloadTokenCounter, startTokenCounter } from './token-counter.js';
 export type { CostEstimate } from './cost.js';
 export { PLAN_FORMAT } from './fingerprint.js';
 export { conversationRenderer, judgeTask } from './judge-tasks.js';
+export { outputLimit } from './context-windows.js';

@@ -5,7 +5,7 @@ export { indexJournal, JournalReader, recordsInOrder, scanJournal, type JournalI
 export { recordedInSummary } from './run-dir.js';
 export { RunLock } from './run-lock.js';
 export type { Anomaly, ChoiceRecord, JudgeUsage, RequestRecord, Usage } from './types.js';
-export { addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
+export { addRecordBilled, addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
 export { BATCH_RESULT_LOST } from './types.js';
 export { Journal } from './journal.js';
 export { endSession, RunRecorder } from './run-recorder.js';

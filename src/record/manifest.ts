@@ -43,6 +43,12 @@ export interface RunManifest {
   started_at: string;
   ended_at: string | null;
   exit_code: number | null;
+  /**
+   * The spend limit of the last session (`budget_usd:`, `--max-cost`) and what the run directory had spent when it
+   * ended, USD; `stopped: true` when it stopped the run (then `reason` says spent, reserved and the request refused).
+   * Absent for a session without a limit.
+   */
+  budget?: { limit_usd: number; spent_usd: number; stopped: boolean; reason?: string };
   versions: { evalrun: string; node: string; openai_sdk: string };
   provider: { kind: string; base_url: string };
   plan: { rows: number; requests: number; choices: number; cells: ManifestCell[] };

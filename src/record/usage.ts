@@ -1,3 +1,4 @@
+import { addBilled, type BilledTokens } from '../contracts/prices.js';
 import type { RequestRecord } from './types.js';
 
 type Usage = NonNullable<RequestRecord['usage']>;
@@ -42,4 +43,16 @@ export function addUsage(a: Usage, b: Usage): Usage {
   if (a.prompt_tokens_details || b.prompt_tokens_details) sum.prompt_tokens_details = { cached_tokens: cachedTokens(a) + cachedTokens(b) };
   if (a.completion_tokens_details || b.completion_tokens_details) sum.completion_tokens_details = { reasoning_tokens: reasoningTokens(a) + reasoningTokens(b) };
   return sum;
+}
+
+/**
+ * Adds what a record was billed for to `into`: its usage, under batch when a batch answered it; nothing for an answer
+ * from the response cache, and for `n_mode: repeat` only its parts that were sent. Every cost figure (the reports,
+ * the spend limit's spent figure) prices records through this one rule.
+ */
+export function addRecordBilled(into: BilledTokens, record: Pick<RequestRecord, 'usage' | 'cached' | 'parts' | 'batch_id'>): void {
+  const batch = record.batch_id !== undefined;
+  const price = (u: Usage) => addBilled(into, u.prompt_tokens, cachedTokens(u), u.completion_tokens, batch);
+  if (record.parts) for (const p of record.parts) p.usage && !p.cached && price(p.usage);
+  else if (!record.cached && record.usage) price(record.usage);
 }

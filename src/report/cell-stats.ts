@@ -1,5 +1,5 @@
-import type { ManifestCell, RequestRecord, Usage } from '../record/index.js';
-import { cachedTokens, reasoningTokens } from '../record/index.js';
+import type { ManifestCell, RequestRecord } from '../record/index.js';
+import { addRecordBilled, cachedTokens, reasoningTokens } from '../record/index.js';
 import { addBilled, billedCostUsd, emptyBilled, priceFor, type BilledTokens, type Price } from '../contracts/prices.js';
 import { roundOrNull, roundTo } from '../util/round.js';
 import type { CellStats } from '../contracts/summary.js';
@@ -171,10 +171,8 @@ export class CellAccumulator {
     this.cachedTokens += cachedTokens(record.usage);
     this.reasoningTokens += reasoningTokens(record.usage);
     const batch = record.batch_id !== undefined;
-    const price = (into: typeof this.billed, u: Usage) => addBilled(into, u.prompt_tokens, cachedTokens(u), u.completion_tokens, batch);
-    if (record.usage) price(this.priced, record.usage);
-    if (record.parts) for (const p of record.parts) p.usage && !p.cached && price(this.billed, p.usage);
-    else if (!record.cached && record.usage) price(this.billed, record.usage);
+    if (record.usage) addBilled(this.priced, record.usage.prompt_tokens, cachedTokens(record.usage), record.usage.completion_tokens, batch);
+    addRecordBilled(this.billed, record);
     if (record.judge_usage) {
       for (const j of record.judge_usage) {
         let t = this.judges.get(j.model);

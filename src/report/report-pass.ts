@@ -13,6 +13,7 @@ import { JUDGE_STATS_COLUMNS } from './cell-stats.js';
 import { axisValues, gridAxes, type AxisValue, type GridAxis } from './axes.js';
 import { cellReports, evaluateRun, writeExtraReports } from './evaluate-run.js';
 import type { AnomalySection, Summary } from '../contracts/summary.js';
+import { formatUsd } from './cost-summary.js';
 
 export const STATS_COLUMNS = [
   'cell', 'model', 'temperature', 'top_p', 'n', 'requests', 'choices',
@@ -203,7 +204,7 @@ const HOW_IT_ENDED: Record<RunManifest['status'], string> = {
 /** The sentence every output of an incomplete run carries. */
 export function incompleteNote(m: RunManifest, recorded: number): string {
   return (
-    `Incomplete run: ${recorded} of ${m.shard?.requests ?? m.plan.requests} requests recorded (${HOW_IT_ENDED[m.status] ?? m.status}). ` +
+    `Incomplete run: ${recorded} of ${m.shard?.requests ?? m.plan.requests} requests recorded (${m.status === 'stopped' && m.budget?.stopped ? `its budget of ${formatUsd(m.budget.limit_usd)} stopped it; resume with a higher --max-cost` : (HOW_IT_ENDED[m.status] ?? m.status)}). ` +
     `Statistics cover only the recorded requests and gates are not judged; resume it to complete it: evalrun run ${m.config_file}${m.shard ? ` --shard ${m.shard.index}/${m.shard.count}` : ''} --out DIR --resume (DIR: this run directory).`
   );
 }

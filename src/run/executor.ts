@@ -6,9 +6,10 @@ import { executeTask } from './execute-task.js';
 import { Pacer } from './pacer.js';
 import type { Provider } from './provider.js';
 import { serverAskedDelayMs } from './retry.js';
-import { runPlan } from './run-plan.js';
+import { runPlan, type Slots } from './run-plan.js';
 import { gradeScripts } from './grade-scripts.js';
 import type { ChoiceChecker, ScriptChecks } from '../check/index.js';
+import type { Budget } from './budget.js';
 
 /**
  * The stage between the plan and the journal: takes the planned tasks and produces one record per finished request.
@@ -57,7 +58,15 @@ export interface HttpExecutorOptions {
   scripts?: ScriptChecks | undefined;
   /** After every HTTP attempt: progress. */
   onAttempt?: ((outcome: { status: number | undefined; retrying: boolean }) => void) | undefined;
+  /**
+   * The spend limit: a task's worst case is reserved before its first request is sent (its retries and its
+   * `n_mode: repeat` parts use that reservation); the caller settles it with the record.
+   */
+  budget?: Budget | undefined;
 }
+
+/** What halts the slots when the budget refuses a request. */
+const BUDGET_STOP = Symbol('budget stop');
 
 /**
  * One chat completion request per task, sent at once over the provider's HTTP pool: `concurrency` in flight, each
@@ -75,35 +84,55 @@ export function createHttpExecutor(options: HttpExecutorOptions): Executor {
       // No signal per request (the SDK never removes its listener): a hard stop closes the HTTP pool instead.
       const onAbort = () => provider.abortInFlight();
       run.abort.addEventListener('abort', onAbort, { once: true });
+      const budget = options.budget;
+      const onStop = () => budget?.close();
+      run.stop.addEventListener('abort', onStop, { once: true });
       try {
-        return await runPlan(tasks, {
+        const result = await runPlan(tasks, {
           concurrency: config.concurrency,
           stop: run.stop,
           execute: async (task, slots) => {
-            const record = await executeTask(task, {
-              client: provider.client,
-              slots,
-              retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
-              timeoutMs: config.timeoutS * 1000,
-              check: options.check,
-              redact: provider.redact,
-              signal: run.abort,
-              cache,
-              nMode: config.nMode,
-              reach,
-              beforeAttempt: (t) => pacer.acquire(t, run.abort),
-              onAttempt: (o) => {
-                pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));
-                options.onAttempt?.(o);
-              },
-            });
-            return record && options.scripts && task.graded !== false ? gradeScripts(options.scripts, record, task, run.abort) : record;
+            // Reserved before a slot is taken: a request waiting for room holds no slot that a retry could need.
+            if (budget && !(await budget.reserve(task))) {
+              if (budget.stopped) slots.halt(BUDGET_STOP);
+              return undefined;
+            }
+            let record: RequestRecord | undefined;
+            try {
+              record = await send(task, slots);
+            } finally {
+              if (!record) budget?.release(task);
+            }
+            return record;
           },
           onRecord: run.onRecord,
           onSettled: run.onSettled,
         });
+        // The budget's refusal is not an error of the run's: the caller asks the budget why it stopped.
+        return result.fatal === BUDGET_STOP ? Object.assign({}, result, { fatal: undefined }) : result;
       } finally {
         run.abort.removeEventListener('abort', onAbort);
+        run.stop.removeEventListener('abort', onStop);
+      }
+      async function send(task: Task, slots: Slots): Promise<RequestRecord | undefined> {
+        const record = await executeTask(task, {
+          client: provider.client,
+          slots,
+          retry: { maxAttempts: config.retry.maxAttempts, maxWaitMs: config.retry.maxWaitS * 1000 },
+          timeoutMs: config.timeoutS * 1000,
+          check: options.check,
+          redact: provider.redact,
+          signal: run.abort,
+          cache,
+          nMode: config.nMode,
+          reach,
+          beforeAttempt: (t) => pacer.acquire(t, run.abort),
+          onAttempt: (o) => {
+            pacer.observe(o.status, o.headers, serverAskedDelayMs(o.headers));
+            options.onAttempt?.(o);
+          },
+        });
+        return record && options.scripts && task.graded !== false ? gradeScripts(options.scripts, record, task, run.abort) : record;
       }
     },
   };

@@ -8,3 +8,5 @@ export type { Executor } from './executor.js';
 export { gradeScripts } from './grade-scripts.js';
 export { describeServer, openProvider } from './provider.js';
 export type { Endpoint, Provider, ServerInfo } from './provider.js';
+export { Budget, spentOf } from './budget.js';
+export type { BudgetSnapshot } from './budget.js';

@@ -19,6 +19,7 @@ import { RateLimiter, SlidingWindow } from './rate-limit.js';
 import { answerRequest, checkRequest, DEFAULT_MODELS, faultSeed } from './simulate.js';
 import { requestedTokens } from './tokens.js';
 import type { RunningSimulator, SimulatedReply, SimulatorOptions, SimulatorStats } from './types.js';
+import { addBilled, emptyBilled, type BilledTokens } from '../contracts/prices.js';
 
 const MAX_BODY_CHARS = 16 * 1024 * 1024;
 /** Bounds the per-body attempt counters; clearing them only restarts a few bodies' fault sequences. */
@@ -64,6 +65,14 @@ export async function startSimulator(options: SimulatorOptions = {}, internal: {
     batchLines: 0,
     batchComputed: Object.create(null) as Record<string, number>,
     batchSubmitted: Object.create(null) as Record<string, number>,
+    served: Object.create(null) as Record<string, BilledTokens>,
+  };
+  /** A 200 answer's usage, as the provider would bill it. */
+  const serve = (model: string, reply: SimulatedReply, batch: boolean) => {
+    const u = reply.status === 200 && reply.body && typeof reply.body === 'object' ? (reply.body as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } } }).usage : undefined;
+    if (!u || typeof u.prompt_tokens !== 'number' || typeof u.completion_tokens !== 'number') return;
+    const cached = typeof u.prompt_tokens_details?.cached_tokens === 'number' ? u.prompt_tokens_details.cached_tokens : 0;
+    addBilled((stats.served[model] ??= emptyBilled()), u.prompt_tokens, cached, u.completion_tokens, batch);
   };
   const limiter = new RateLimiter(options.rpm, options.tpm, options.window_ms);
   const arrivals = new SlidingWindow(options.window_ms);
@@ -124,7 +133,10 @@ export async function startSimulator(options: SimulatorOptions = {}, internal: {
     const deliver = (): void => {
       if (reply.fault === 'reset') return void req.socket.destroy();
       if (reply.fault === 'stall') return; // the socket stays open until the client gives up or close()
-      if (reply.status === 200 && reply.fault === undefined) stats.completions++;
+      if (reply.status === 200 && reply.fault === undefined) {
+        stats.completions++;
+        serve(checked.model, reply, false);
+      }
       send(res, started, reply, headers);
     };
     // Latency is how long after its arrival the answer leaves: the time spent reading and answering counts in it.
@@ -173,6 +185,7 @@ export async function startSimulator(options: SimulatorOptions = {}, internal: {
     if (reply.fault === 'reset' || reply.fault === 'stall' || reply.fault === 'malformed') {
       return { error: { code: 'server_error', message: 'The server had an error while processing this request and returned no response.' } };
     }
+    serve(checked.model, reply, true);
     return { reply, requestId: nextRequestId() };
   }
 

@@ -1,4 +1,5 @@
 import type { JudgeSimulatorOptions } from './judge.js';
+import type { BilledTokens } from '../contracts/prices.js';
 import type { ServedModel } from './model.js';
 /** Public option and result types of the built-in OpenAI-compatible simulator. */
 
@@ -117,6 +118,11 @@ export interface SimulatorStats {
   batchComputed: Record<string, number>;
   /** How many times each custom_id was submitted in a batch that passed validation (so was to run, and be billed). */
   batchSubmitted: Record<string, number>;
+  /**
+   * The usage answered 200 (chat completions and batch lines, the latter under `batch`), by requested model: what a
+   * provider bills. A test prices it with the price table to check a spend limit from the server's side.
+   */
+  served: Record<string, BilledTokens>;
 }
 
 export interface RunningSimulator {

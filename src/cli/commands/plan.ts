@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
 import type { Config } from '../../contracts/config.js';
 import type { Cell } from '../../contracts/plan.js';
+import type { ShardRange } from '../../plan/index.js';
 import { plural } from '../../util/plural.js';
 import { textTable } from '../../util/text-table.js';
 import { OPENAI_BASE_URL, resolveEndpoint } from '../../contracts/endpoint.js';
@@ -13,6 +14,7 @@ interface PlanArgs {
   show?: number | undefined;
   shard?: string | undefined;
   batch?: boolean | undefined;
+  'max-cost'?: number | undefined;
 }
 
 /** One request as `plan --show` prints it: where it goes, with which headers, and the body the SDK serialises. */
@@ -70,7 +72,8 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
         .option('json', { type: 'boolean', describe: 'Print the plan as JSON' })
         .option('show', { type: 'number', describe: 'Also print the first N requests as they would be sent (secrets redacted)' })
         .option('shard', { type: 'string', describe: "Show the I-th of K shards' share of the plan (e.g. 2/5)" })
-        .option('batch', { type: 'boolean', describe: 'Price the run for the Batch API (half the list price)' }),
+        .option('batch', { type: 'boolean', describe: 'Price the run for the Batch API (half the list price)' })
+        .option('max-cost', { type: 'number', describe: "A spend limit in USD (over the config's budget_usd): say whether the worst case fits it" }),
     handler: async (args) => {
       const show = args.show ?? 0;
       if (!(Number.isInteger(show) && show >= 0)) throw new UsageError(`--show must be a whole number of requests, 0 or more (got ${String(args.show)})`);
@@ -87,7 +90,9 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
       let shard: ReturnType<typeof shardRange> | undefined;
       try {
-        prepared = await prepareRun({ config: args.config, env: ctx.io.env, batch: args.batch });
+        const maxCost = args['max-cost'];
+        if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) throw new UsageError(`--max-cost must be an amount in USD above 0 (got ${String(maxCost)})`);
+        prepared = await prepareRun({ config: args.config, env: ctx.io.env, batch: args.batch, maxCost });
         // A script check's module must load and have its export, as `run` requires before sending anything.
         await (await openScriptChecks(prepared.config))?.close();
         const range = spec ? shardRange(spec, prepared.plan.rows, prepared.cells) : undefined;
@@ -109,6 +114,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       const p = config.provider;
       const redact = p.kind === 'simulator' ? (t: string) => t : makeRedactor(resolveEndpoint(p, ctx.io.env).secrets);
       const shown = await firstRequests(config, prepared.cells, show, ctx.io.env);
+      const fit = config.budgetUsd === undefined ? undefined : await budgetFit(config, prepared.cells, shard, formatUsd);
       const { formatIssue } = await import('../../errors.js');
       for (const w of config.warnings ?? []) ctx.io.err(`warning: ${formatIssue(w)}\n`);
       for (const o of cost.context_overflows) {
@@ -121,7 +127,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
           return { ...c, ...(prompt !== undefined ? { prompt } : {}), params: prepared.cells[i]!.params };
         });
         const shardJson = shard ? { shard: { index: shard.index, count: shard.count, rows: shard.rows, first_seq: shard.first_seq, plan_rows: prepared.plan.rows, plan_requests: prepared.plan.requests } } : {};
-        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, ...(cost.batch ? { batch_lines: httpRequests } : {}), cells, cost, ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
+        ctx.io.out(redact(`${JSON.stringify({ name: config.name, ...shardJson, ...plan, http_requests: httpRequests, ...(cost.batch ? { batch_lines: httpRequests } : {}), cells, cost, ...(fit ? { budget: fit.json } : {}), ...(show ? { requests_shown: shown } : {}) }, null, 2)}\n`));
         return;
       }
       const tok = (v: number | null) => (v === null ? 'no limit' : v.toLocaleString('en-US'));
@@ -163,6 +169,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
               ...cost.judges.map((j) => `  ${j.check} (${j.model}): ${j.calls.toLocaleString('en-US')} calls, ~${tok(j.prompt_tokens)} prompt + ~${tok(j.completion_tokens)} completion tokens, ~${formatUsd(j.cost_usd)}`),
             ]
           : []),
+        ...(fit ? [fit.line] : []),
         ...notes.map((n) => `note: ${n}`),
       ];
       for (const r of shown) {
@@ -177,4 +184,35 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       ctx.io.out(redact(`${lines.join('\n')}\n`));
     },
   };
+}
+
+/**
+ * Whether the plan's worst case fits the spend limit, by the run's own rule (src/run/budget.ts): every request's
+ * worst case reserved in plan order, and how many fit before the first that does not (where a batch run stops; a
+ * synchronous one may send more, as answers settle below their worst case).
+ */
+async function budgetFit(config: Config, cells: readonly Cell[], shard: ShardRange | undefined, usd: (v: number) => string) {
+  const { loadWorstCase, planTasks, shardRows } = await import('../../plan/index.js');
+  const { readRows } = await import('../../dataset/index.js');
+  const { Budget } = await import('../../run/index.js');
+  const { BATCH_PRICE_FACTOR } = await import('../../contracts/prices.js');
+  const limit = config.budgetUsd!;
+  const budget = new Budget({ limitUsd: limit, spentUsd: 0, worstCase: await loadWorstCase(cells, config.nMode), prices: config.pricing ?? {}, factor: config.batch ? BATCH_PRICE_FACTOR : 1, usd });
+  let requests = 0;
+  let fitting = 0;
+  let worst = 0;
+  const rows = shard ? shardRows(readRows(config), shard) : readRows(config);
+  for await (const task of planTasks(config, cells, rows)) {
+    requests++;
+    worst += budget.worstUsd(task);
+    if (!budget.stopped && budget.reserveNow(task)) fitting++;
+  }
+  const fits = fitting === requests;
+  const line = fits
+    ? `budget: ${usd(limit)}; the worst case, ${usd(worst)} for ${plural(requests, 'request')}, fits`
+    : `budget: ${usd(limit)}; the worst case, ${usd(worst)} for ${plural(requests, 'request')}, does not fit: the first ${fitting} requests fit at their worst case ` +
+      '(a run stops at the first request whose worst case does not fit; answers usually cost less, so a synchronous run may send more)';
+  const judged = (config.checks ?? []).some((c) => c.judge !== undefined);
+  const noteJudges = judged ? '; judge calls are reserved as they are sent, and are not in this worst case (their estimate is the judges line)' : '';
+  return { line: line + noteJudges, json: { limit_usd: limit, worst_case_usd: worst, requests, fits, requests_fit: fitting } };
 }

@@ -19,6 +19,7 @@ interface RunArgs {
   'grace-s'?: number | undefined;
   shard?: string | undefined;
   batch?: boolean | undefined;
+  'max-cost'?: number | undefined;
 }
 
 export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> {
@@ -38,7 +39,8 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         .option('sort', { choices: SORT_KEYS, describe: 'Sort the summary table by this metric' })
         .option('grace-s', { type: 'number', default: 30, describe: 'On Ctrl-C, seconds to wait for requests in flight' })
         .option('shard', { type: 'string', describe: 'Run only the I-th of K shares of the plan (e.g. 2/5); join them with evalrun merge' })
-        .option('batch', { type: 'boolean', describe: 'Send through the Batch API: half price, answers within 24 h (see README "Batch mode")' }),
+        .option('batch', { type: 'boolean', describe: 'Send through the Batch API: half price, answers within 24 h (see README "Batch mode")' })
+        .option('max-cost', { type: 'number', describe: "Spend limit in USD for the run directory (over the config's budget_usd): no request is sent whose worst case would pass it" }),
     handler: async (args) => {
       const { io } = ctx;
       if (args.resume && !args.out) {
@@ -49,6 +51,10 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       }
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
+      }
+      const maxCost = args['max-cost'];
+      if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) {
+        throw new UsageError(`--max-cost must be an amount in USD above 0 (got ${String(maxCost)})`);
       }
       const { parseShard } = await import('../../plan/index.js');
       const shard = args.shard === undefined ? undefined : parseShard(args.shard);
@@ -87,6 +93,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
           cache: args.cache,
           shard,
           batch: args.batch,
+          maxCost,
           signal: stop.signal,
           abortSignal: abort.signal,
           graceMs: (args['grace-s'] ?? 30) * 1000,
@@ -120,7 +127,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         const s = result.summary;
         if (s.gates?.status === 'not_judged') io.err(`${s.gates.reason}\n`);
         else if (s.gates?.failed && !result.error) io.err(`${plural(s.gates.failed, 'gate check')} failed (see junit.xml); exit code 1.\n`);
-        if (result.error) io.err(`${result.error.message}\n${resumeHint}\n`);
+        if (result.error) io.err(`${result.error.message}\n${resumeHint}${result.error.exitCode === ExitCode.BudgetStopped ? ' --max-cost USD (a higher budget)' : ''}\n`);
         else if (result.status === 'interrupted') io.err(`Interrupted with ${s.recorded.requests} of ${s.plan.requests} requests recorded. ${resumeHint}\n`);
         else if (s.recorded.failed_requests > 0) {
           io.err(`${plural(s.recorded.failed_requests, 'request')} failed after all attempts or lacked choices they asked for (${plural(s.recorded.failed_choices ?? s.recorded.failed_requests, 'choice')} with finish_reason 'error' in choices.csv); exit code 1.\n`);

@@ -8,6 +8,7 @@
 import type { BatchOptions, Config } from '../../contracts/config.js';
 import type { Task } from '../../contracts/plan.js';
 import type { ChoiceChecker, ScriptChecks } from '../../check/index.js';
+import type { Budget } from '../budget.js';
 import type { Endpoint } from '../provider.js';
 import { successRecord } from '../answer-record.js';
 import type { ResponseCache } from '../cache.js';
@@ -47,6 +48,8 @@ export interface BatchExecutorOptions {
   pause?: ((point: PausePoint) => Promise<void>) | undefined;
   onProgress?: ((p: BatchProgress) => void) | undefined;
   onNotice?: ((message: string) => void) | undefined;
+  /** The spend limit (src/run/budget.ts): see BatchProtocolOptions.budget. */
+  budget?: Budget | undefined;
 }
 
 export function createBatchExecutor(o: BatchExecutorOptions): Executor {
@@ -71,6 +74,7 @@ export function createBatchExecutor(o: BatchExecutorOptions): Executor {
           pause: o.pause,
           onProgress: o.onProgress,
           onNotice: o.onNotice,
+          budget: o.budget,
         },
         run,
       );

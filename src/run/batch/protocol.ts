@@ -24,6 +24,7 @@ import { batchApiFatal, formatWait, statedLimit, taskTokens } from './protocol-r
 import type { LineMeta, LineOutcome } from './parse-line.js';
 import { anyOf, runSet, toRuns } from './seq-runs.js';
 import type { BatchOutputLine } from './types.js';
+import type { Budget } from '../budget.js';
 
 export interface BatchProgress {
   /** Live and finished batches of this run, by the provider's status. */
@@ -106,6 +107,12 @@ export interface BatchProtocolOptions {
   pause?: ((point: PausePoint) => Promise<void>) | undefined;
   onProgress?: ((p: BatchProgress) => void) | undefined;
   onNotice?: ((message: string) => void) | undefined;
+  /**
+   * The spend limit: each request's worst case is reserved as its line is chosen for a part (a line submitted again
+   * uses its request's reservation); the first that does not fit ends the part and the submissions, and the batches
+   * already submitted are polled to the end. A resumed run's live batches are reserved first.
+   */
+  budget?: Pick<Budget, 'reserveNow' | 'holdSent'> | undefined;
 }
 
 export interface BatchProtocolResult {
@@ -176,6 +183,7 @@ export class BatchProtocol {
   /** Submits `tasks` (or, with `cancel`, cancels the live batches), polls until every batch is final, records. */
   async run(tasks: AsyncIterable<Task>): Promise<BatchProtocolResult> {
     try {
+      await this.holdLive();
       await this.recoverIntents();
       if (this.o.cancel) await this.cancelLive();
       else await this.submitPlan(tasks);
@@ -192,6 +200,14 @@ export class BatchProtocol {
   }
 
   // ---- submitting ----
+
+  /** A resumed run's live parts were sent by an earlier session: their worst case is reserved before anything new. */
+  private async holdLive(): Promise<void> {
+    const budget = this.o.budget;
+    const live = this.state.parts.filter((p) => p.state === 'intent' || p.state === 'submitted');
+    if (!budget || live.length === 0) return;
+    for await (const t of this.o.state.tasks(anyOf(live.map((p) => runSet(p.seqs))))) budget.holdSent(t);
+  }
 
   /** Parts killed between their intent and their batch id: adopt the batch the provider has, or submit them now. */
   private async recoverIntents(): Promise<void> {
@@ -261,8 +277,10 @@ export class BatchProtocol {
     let next = this.nextPart();
     const tokens = new Map<string, number>();
     const repeat = this.o.repeat;
+    const budget = this.o.budget;
     const counted = async function* (src: AsyncIterable<Task>) {
       for await (const t of src) {
+        if (budget && !budget.reserveNow(t)) return;
         tokens.set(t.body.model, (tokens.get(t.body.model) ?? 0) + taskTokens(t) * linesOf(t, repeat));
         yield t;
       }

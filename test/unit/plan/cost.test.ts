@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { chatTokens, encodingFor, estimateCost } from '../../../src/plan/cost.js';
+import { chatTokens, encodingFor, estimateCost, loadWorstCase } from '../../../src/plan/cost.js';
+import { planTasks } from '../../../src/plan/build-plan.js';
 import { costUsd, priceFor, PRICES, PRICES_AS_OF, type BilledTokens } from '../../../src/contracts/prices.js';
 import { costSection, formatUsd } from '../../../src/report/cost-summary.js';
 import type { Cell } from '../../../src/contracts/plan.js';
 import type { Row } from '../../../src/contracts/dataset.js';
 import type { CellStats, Summary } from '../../../src/contracts/summary.js';
 import { formatCost } from '../../../src/report/console-evaluation.js';
-import { makeConfig } from '../../helpers/config.js';
+import { collect, makeConfig } from '../../helpers/config.js';
 
 async function* rowsOf(texts: string[]): AsyncGenerator<Row> {
   for (const [index, text] of texts.entries()) yield { id: String(index + 1), index, vars: { text }, messages: undefined, source: { file: 'x', line: index + 2 } };
@@ -106,3 +107,36 @@ describe('actual cost after a run', () => {
 function billed(prompt: number, completion: number, batchPrompt = 0, batchCompletion = 0): BilledTokens {
   return { prompt, cached: 0, completion, batch: { prompt: batchPrompt, cached: 0, completion: batchCompletion } };
 }
+
+describe('loadWorstCase (what the spend limit reserves per request)', () => {
+  const texts = ['short', 'a somewhat longer ticket text about invoices'];
+  const tools = [{ type: 'function', function: { name: 'label', parameters: { type: 'object', properties: { x: { type: 'string' } } } } }];
+
+  for (const nMode of ['native', 'repeat'] as const) {
+    it(`sums over the plan to plan's own totals (n_mode ${nMode}, tools counted)`, async () => {
+      const config = makeConfig({ messages: [{ role: 'user', content: 'Classify: {{text}}' }], nMode });
+      const cells = [cell(0, { model: 'gpt-4o-mini', max_tokens: 100, tools }, 3), cell(1, { model: 'gpt-4', max_tokens: 20 })];
+      const e = await estimateCost(config, cells, rowsOf(texts));
+      const worstCase = await loadWorstCase(cells, nMode);
+      let prompt = 0;
+      let completion = 0;
+      for await (const task of planTasks(config, cells, rowsOf(texts))) {
+        const w = worstCase(task);
+        if (typeof w === 'string') throw new Error(w);
+        prompt += w.prompt;
+        completion += w.completion;
+      }
+      expect(prompt).toBe(e.prompt_tokens);
+      expect(completion).toBe(e.max_completion_tokens);
+    });
+  }
+
+  it("without max_tokens: the model's output limit × n, or no bound for a model whose limit is unknown", async () => {
+    const config = makeConfig({ messages: [{ role: 'user', content: '{{text}}' }] });
+    const cells = [cell(0, { model: 'gpt-4o-mini-2024-07-18' }, 2), cell(1, { model: 'my-local-model' })];
+    const worstCase = await loadWorstCase(cells, 'native');
+    const [a, b] = (await collect(planTasks(config, cells, rowsOf(['x'])))).map(worstCase);
+    expect(a).toMatchObject({ completion: 16_384 * 2 });
+    expect(b).toMatch(/sets no max_tokens and the output limit of model 'my-local-model' is unknown/);
+  });
+});

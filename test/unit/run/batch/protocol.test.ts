@@ -34,6 +34,8 @@ interface SessionOptions {
   /** Ctrl-C at the first wait (while polling): the session detaches, its batches live on. */
   detachOnWait?: boolean;
   retryErrors?: boolean;
+  /** The spend limit's two calls, as the protocol makes them. */
+  budget?: { reserveNow(task: Task): boolean; holdSent(task: Task): void };
 }
 
 /** One run's world: the fake provider, run.json's batch section, records.jsonl, the clock; sessions come and go. */
@@ -117,6 +119,7 @@ class World {
           if (point === o.killAt && (point !== 'ingesting' || ++lines === 3)) throw new Error(`killed at ${point}`);
         },
         onNotice: (m) => this.notices.push(m),
+        budget: o.budget,
       },
       { stop: stop.signal, abort: new AbortController().signal },
     );
@@ -412,5 +415,51 @@ describe('cancel', () => {
     expect(w.batch.parts.map((p) => p.state)).toEqual(['abandoned', 'done']);
     expect(w.api.calls.filter((c) => c === 'create')).toHaveLength(2);
     expect(w.notices.join('\n')).toMatch(/Forgot batch batch_\w+ .*paid twice/);
+  });
+});
+
+describe('the batch protocol under a spend limit', () => {
+  /** A budget that admits `room` new requests and logs every call. */
+  const fakeBudget = (room: number) => {
+    const calls: string[] = [];
+    const held = new Set<number>();
+    return {
+      calls,
+      reserveNow(task: Task) {
+        calls.push(`reserve ${task.seq}`);
+        if (held.has(task.seq)) return true;
+        if (held.size >= room) return false;
+        held.add(task.seq);
+        return true;
+      },
+      holdSent(task: Task) {
+        calls.push(`hold ${task.seq}`);
+        held.add(task.seq);
+      },
+    };
+  };
+
+  it('a line is reserved as it is chosen; the first refused ends the submissions, and what was submitted is polled and recorded', async () => {
+    const w = await world(3);
+    const budget = fakeBudget(3);
+    const r = await w.session({ budget });
+    expect(r.fatal).toBeUndefined();
+    // seq 3 was refused: nothing after it was even looked at.
+    expect(budget.calls).toEqual(['reserve 0', 'reserve 1', 'reserve 2', 'reserve 3']);
+    expect([...w.api.submitted.keys()].sort()).toEqual(ids([0, 1, 2]).sort());
+    expect(w.codes()).toEqual(['answered', 'answered', 'answered']);
+  });
+
+  it("a resumed run's live batches are reserved before anything new is chosen", async () => {
+    const w = await world(2);
+    expect(String((await w.session({ killAt: 'after-create' })).fatal)).toMatch(/killed at after-create/);
+    const live = w.batch.parts.filter((p) => p.state === 'intent' || p.state === 'submitted');
+    expect(live.length).toBeGreaterThan(0);
+    const budget = fakeBudget(4);
+    await w.session({ budget });
+    const holds = budget.calls.filter((c) => c.startsWith('hold'));
+    expect(holds.length).toBeGreaterThan(0);
+    expect(budget.calls.slice(0, holds.length)).toEqual(holds);
+    expect(w.api.submittedOnce()).toBe(true);
   });
 });
