@@ -163,6 +163,25 @@ describe('batch mode with judges', () => {
     expectComputedOnce(sim, sync.calls);
   }, 60_000);
 
+  it('evalrun cancel while the judge batches run cancels them too; the resume sends only the calls they did not run', async () => {
+    const sync = await synchronous();
+    const { base, env, sim } = await setup(3000);
+    const out = join(base, 'cancelled');
+    const run = spawnRun(['run', join(base, 'batch.yaml'), '--out', out], env);
+    await waitFor(async () => Boolean((await manifest(out).catch(() => undefined))?.judge_batch?.parts.some((p) => p.batch_id)));
+    run.child.kill('SIGINT');
+    expect((await run.closed).code).toBe(130);
+    const c = await runMain(['cancel', out], env);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(/Cancelling [1-9]\d* live batch/);
+    const m = await manifest(out);
+    expect(m.judge_batch!.parts.filter((p) => p.batch_id).every((p) => p.state === 'done' && p.status === 'cancelled')).toBe(true);
+    const r = await runMain(['run', join(base, 'batch.yaml'), '--out', out, '--resume', '--quiet'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await choices(out)).toEqual(sync.choices);
+    expectComputedOnce(sim, sync.calls);
+  }, 60_000);
+
   it('a judge result the provider ran but that cannot be read: recorded as batch_result_lost, the verdict unscored, never resubmitted', async () => {
     // The first three batches lose a line of their output: the two answer parts' and the first judge part's.
     const qaOnly = CHECKS.split('\n')[0]!;
