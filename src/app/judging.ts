@@ -62,7 +62,7 @@ export class Judging {
   private readonly pending: Map<number, RequestRecord>;
   /**
    * Batch mode: an answer's calls are not queued for the executor; a fresh answer is recorded pending, and a resumed
-   * one waits here until `batchCalls` hands its calls to the judge batch (docs/decisions.md, "Judges in batch mode").
+   * one waits here until `batchCalls` hands its calls to the judge batch (docs/decisions.md, "Batch mode with judges").
    */
   private readonly defer: boolean;
   /** Judge call ids (`judgeCallId`): the dimensions of the id space. */
