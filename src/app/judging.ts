@@ -25,6 +25,8 @@ interface Waiting {
   /** `${choice}/${check}` → the votes (pairwise: the two orders), by vote (or order) number. */
   votes: Map<string, Vote[]>;
   usage: Map<string, JudgeUsage>;
+  /** pairwise: the row's baseline answer the calls compare with (batch mode builds the calls again from it). */
+  baseline?: RequestRecord | undefined;
 }
 
 export function judgeChecks(config: Pick<Config, 'checks'>): CheckSpec[] {
@@ -58,6 +60,13 @@ export class Judging {
   private readonly done: Map<string, RequestRecord>;
   /** Answer records still pending when the session started, by seq. */
   private readonly pending: Map<number, RequestRecord>;
+  /**
+   * Batch mode: an answer's calls are not queued for the executor; a fresh answer is recorded pending, and a resumed
+   * one waits here until `batchCalls` hands its calls to the judge batch (docs/decisions.md, "Batch mode with judges").
+   */
+  private readonly defer: boolean;
+  /** Judge call ids (`judgeCallId`): the dimensions of the id space. */
+  private readonly idDims: { base: number; checks: number; choices: number; slots: number };
 
   private constructor(
     config: Config,
@@ -65,12 +74,21 @@ export class Judging {
     out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal },
     done: Map<string, RequestRecord>,
     pending: Map<number, RequestRecord>,
+    defer: boolean,
+    requests: number,
   ) {
     this.cells = cells;
+    this.defer = defer;
     this.out = out;
     this.done = done;
     this.pending = pending;
     this.specs = judgeChecks(config);
+    this.idDims = {
+      base: requests,
+      checks: Math.max(1, this.specs.length),
+      choices: cells.reduce((m, c) => Math.max(m, c.n), 1),
+      slots: this.specs.reduce((m, s) => Math.max(m, s.judge!.votes, 2), 2),
+    };
     this.baselineCell = Math.max(0, cells.findIndex((c) => c.id === config.compare?.baseline));
     this.conversation = conversationRenderer(config, cells);
     out.stop.addEventListener('abort', () => this.notify(), { once: true });
@@ -83,7 +101,7 @@ export class Judging {
   static async open(
     config: Config,
     cells: readonly Cell[],
-    p: { dir: string; requests: number; resume: boolean; reuseAll?: boolean; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
+    p: { dir: string; requests: number; resume: boolean; reuseAll?: boolean; defer?: boolean; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
   ): Promise<Judging> {
     const path = join(p.dir, JUDGMENTS);
     const pending = new Map<number, RequestRecord>();
@@ -113,7 +131,7 @@ export class Judging {
       });
     }
     const judgment = await Journal.open(path, validBytes, p.redact ? { onFailure: p.onFailure, redact: p.redact } : { onFailure: p.onFailure });
-    const judging = new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending);
+    const judging = new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending, p.defer ?? false, p.requests);
     for (const [row, record] of baselines) judging.baselines.set(row, { record, waiters: [], seen: 0 });
     return judging;
   }
@@ -210,7 +228,8 @@ export class Judging {
   onRecord(record: RequestRecord, task: Task): void {
     if (!task.judge) return this.answered(record, task, true);
     const key = task.judge;
-    this.out.judgment.append(Object.assign(record, { judge: key }));
+    // A batched call's task carries its call id as seq (the custom_id); its record is filed under the answer's seq.
+    this.out.judgment.append(Object.assign(record, { seq: key.seq, judge: key }));
     const w = this.waiting.get(key.seq);
     if (!w) return;
     this.take(w, key, record);
@@ -223,18 +242,27 @@ export class Judging {
     votes[spec.judge!.preset === 'pairwise' ? key.order : key.vote] = readVote(spec.judge!, record);
     if (record.usage) {
       const model = String(record.model ?? spec.judge!.model);
-      const u = w.usage.get(model) ?? { model, calls: 0, cached: 0, usage: zero(), billed: zero() };
+      // Batched calls apart from the others: each is priced the way it was sent.
+      const batch = record.batch_id !== undefined;
+      const at = `${model}/${batch}`;
+      const u = w.usage.get(at) ?? { model, calls: 0, cached: 0, usage: zero(), billed: zero(), batch };
       u.calls++;
       u.usage = addUsage(u.usage, record.usage);
       if (record.cached) u.cached++;
       else u.billed = addUsage(u.billed, record.usage);
-      w.usage.set(model, u);
+      w.usage.set(at, u);
     }
   }
 
   /** An answer is in: its judge calls are queued (those recorded before are read back instead of sent). */
   private answered(record: RequestRecord, task: AnswerTask, fresh: boolean): void {
     const pairwise = this.specs.some((s) => s.judge!.preset === 'pairwise');
+    if (this.defer && fresh && pairwise && record.error === null) {
+      // Batch mode: judged in the judge phase, which reads the row's baseline answer from records.jsonl.
+      record.judging = 'pending';
+      this.out.answer(record, true);
+      return;
+    }
     let base: { record?: RequestRecord; waiters: Array<() => void>; seen: number } | undefined;
     if (pairwise) {
       base = this.baselines.get(task.row.index);
@@ -267,7 +295,37 @@ export class Judging {
       this.out.answer(record, fresh);
       return;
     }
-    const w: Waiting = { record, task, remaining: 0, votes: new Map(), usage: new Map() };
+    const w: Waiting = { record, task, remaining: 0, votes: new Map(), usage: new Map(), baseline };
+    const { calls, decided } = this.callsFor(w, true);
+    for (const [choice, check, outcome] of decided) setOutcome(record.choices.find((c) => c.index === choice)!, check, outcome);
+    w.remaining = calls.length;
+    if (calls.length === 0) {
+      this.finish(w, fresh);
+      return;
+    }
+    if (fresh) {
+      // Written at once, paid for: the verdicts follow in a later line of the same seq.
+      for (const at of w.votes.keys()) {
+        const slash = at.indexOf('/');
+        setOutcome(record.choices.find((c) => c.index === Number(at.slice(0, slash)))!, at.slice(slash + 1), { pass: null, score: null, reason: NOT_JUDGED });
+      }
+      record.judging = 'pending';
+      this.out.answer(record, true);
+    }
+    if (this.defer && fresh) return;
+    this.waiting.set(record.seq, w);
+    if (this.defer) return;
+    this.queue.push(...calls);
+    this.notify();
+  }
+
+  /**
+   * The judge calls an answer needs, in (choice, check, vote or order) order, and the outcomes decided without one.
+   * `take`: calls recorded before (judgments.jsonl) are read into `w` and left out; without it they are left out
+   * only (batch mode building the same calls again). One place for both, so a batch sends what a sync run would.
+   */
+  private callsFor(w: Waiting, take: boolean): { calls: Task[]; decided: Array<[choice: number, check: string, outcome: CheckOutcome]> } {
+    const { record, task, baseline } = w;
     const calls: Task[] = [];
     const decided: Array<[choice: number, check: string, outcome: CheckOutcome]> = [];
     let conversation: Array<{ role: string; content: string }> | undefined;
@@ -287,44 +345,64 @@ export class Judging {
             continue;
           }
           const reference = referenceText(spec, task.row.vars);
-          w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(2));
+          if (take) w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(2));
           for (const order of [0, 1]) {
             const [a, b] = order === 0 ? [graded.text, other] : [other, graded.text];
             const t = judgeTask(spec, task, { choice: c.index, vote: 0, order }, { conversation, answer_a: a, answer_b: b, ...(reference !== undefined ? { reference } : {}) });
             const prior = this.done.get(judgeKeyString(t.judge!));
-            if (prior) this.take(w, t.judge!, prior);
-            else calls.push(t);
+            if (!prior) calls.push(t);
+            else if (take) this.take(w, t.judge!, prior);
           }
           continue;
         }
         const reference = referenceText(spec, task.row.vars);
-        w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(judge.votes));
+        if (take) w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(judge.votes));
         for (let vote = 0; vote < judge.votes; vote++) {
           const t = judgeTask(spec, task, { choice: c.index, vote, order: 0 }, { conversation, answer: graded.text, ...(reference !== undefined ? { reference } : {}) });
           const prior = this.done.get(judgeKeyString(t.judge!));
-          if (prior) this.take(w, t.judge!, prior);
-          else calls.push(t);
+          if (!prior) calls.push(t);
+          else if (take) this.take(w, t.judge!, prior);
         }
       }
     }
-    for (const [choice, check, outcome] of decided) setOutcome(record.choices.find((c) => c.index === choice)!, check, outcome);
-    w.remaining = calls.length;
-    if (calls.length === 0) {
-      this.finish(w, fresh);
-      return;
-    }
-    if (fresh) {
-      // Written at once, paid for: the verdicts follow in a later line of the same seq.
-      for (const at of w.votes.keys()) {
-        const slash = at.indexOf('/');
-        setOutcome(record.choices.find((c) => c.index === Number(at.slice(0, slash)))!, at.slice(slash + 1), { pass: null, score: null, reason: NOT_JUDGED });
+    return { calls, decided };
+  }
+
+  /**
+   * A judge call's stable id in batch mode: its custom_id (`seq-<id>`) and its place in run.json's judge_batch
+   * parts, derived from its key alone, so a resumed session finds the same ids. Ordered as `callsFor` yields calls
+   * (answer seq, choice, check, vote or order), so the calls of pending answers taken in seq order come in id order.
+   * Numbered after the plan's seqs, so no judge line has an answer's custom_id (the provider's logs, the simulator's
+   * counts tell them apart).
+   */
+  judgeCallId(key: NonNullable<Task['judge']>): number {
+    const { base, checks, choices, slots } = this.idDims;
+    const check = this.specs.findIndex((s) => s.name === key.check);
+    return base + ((key.seq * choices + key.choice) * checks + check) * slots + key.vote + key.order;
+  }
+
+  /**
+   * Batch mode, once the answers are in: reads the rows so that every answer left pending gets its waiting entry
+   * (calls recorded before are read back, not sent). Call once, before `batchCalls`.
+   */
+  async load(rows: AsyncIterable<Row>): Promise<void> {
+    for await (const row of this.rows(rows)) void row;
+  }
+
+  /**
+   * Batch mode: the judge calls still to be answered that `want` accepts, as tasks whose seq is the call id, in id
+   * order. Built again from the waiting answers each time (the protocol asks again to read results or resubmit).
+   */
+  async *batchCalls(want: (id: number) => boolean = () => true): AsyncGenerator<Task> {
+    const seqs = [...this.waiting.keys()].sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const w = this.waiting.get(seq);
+      if (!w) continue;
+      for (const t of this.callsFor(w, false).calls) {
+        const id = this.judgeCallId(t.judge!);
+        if (want(id)) yield Object.assign(t, { seq: id });
       }
-      record.judging = 'pending';
-      this.out.answer(record, true);
     }
-    this.waiting.set(record.seq, w);
-    this.queue.push(...calls);
-    this.notify();
   }
 
   /** pairwise: the baseline cell's answer to compare choice `index` with, or the outcome when there is none. */

@@ -11,16 +11,16 @@ import { formatUsd } from '../report/index.js';
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
-import { createBatchExecutor, type BatchProgress, type PausePoint } from '../run/index.js';
+import { createBatchExecutor, type BatchExecutorOptions, type BatchProgress, type PausePoint } from '../run/index.js';
 import { ResponseCache } from '../run/index.js';
 import type { ScriptChecks } from '../check/index.js';
-import type { Cell } from '../contracts/plan.js';
+import type { Cell, Task } from '../contracts/plan.js';
 import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
 import { RECORDS, RunRecorder, type RunManifest, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
-import type { RequestRecord } from '../record/index.js';
+import type { BatchManifest, RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
 import { writeReports } from '../report/index.js';
 import { exitCodeOf, startManifest } from './run-manifest.js';
@@ -89,9 +89,6 @@ export interface CancelAction {
 export async function runSession(options: RunEvalOptions, cancel: CancelAction | undefined): Promise<RunResult> {
   const { config, cells, plan, datasetHash, runHash } = await prepareRun(options);
   const judges = judgeChecks(config);
-  if (judges.length > 0 && config.batch) {
-    throw new UsageError(`judge checks (${judges.map((j) => j.name).join(', ')}) are not sent through the Batch API yet: run without 'batch:', or leave the judge checks out and add them later with 'evalrun regrade'`);
-  }
   // Under a spend limit the tokenizers are loaded before anything is written (prices and bounds were checked with
   // the config).
   const worstCase = config.budgetUsd === undefined ? undefined : await loadWorstCase(cells, config.nMode, judges.map((j) => j.judge!.model));
@@ -114,7 +111,8 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     // Batch mode: asked for now, or the run has live batches (they are polled whatever the flags say). A run whose
     // batches are all finished resumes in the mode the config and flags ask for. Batch mode sends nothing over the
     // synchronous HTTP pool, so that is not opened.
-    const liveBatches = Boolean(claim.previous?.batch?.parts.some((p) => p.state === 'intent' || p.state === 'submitted'));
+    const isLive = (b: BatchManifest | undefined) => Boolean(b?.parts.some((p) => p.state === 'intent' || p.state === 'submitted'));
+    const liveBatches = isLive(claim.previous?.batch) || isLive(claim.previous?.judge_batch);
     const batchMode = liveBatches || cancel !== undefined || Boolean(config.batch);
     const connect = async (stateDir: string | undefined) => {
       server = await openEndpoint(config, { env: options.env, simulatorStateDir: stateDir });
@@ -154,11 +152,18 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     });
     // A record that cannot be written is not worth a request: a full disk stops the run.
     await rec.openJournal({ validBytes: index?.validBytes, redact: serverInfo.redact, onFailure: () => stops.hard() });
+    const judgedAnswer = (sent: RequestRecord, first: boolean) => {
+      // A judged answer's later line is written, not counted again as a request recorded.
+      const record = rec.append(sent, !first);
+      if (first) options.reporter?.onRecord?.(record);
+    };
     // A fresh run's reports are built as its records come in; a resumed run's come from records.jsonl afterwards.
     // Not in batch mode: a batch's answers come one model's part at a time, never in plan order, so the live report
     // would only hold them waiting; the reports are built from records.jsonl at the end instead.
     // Nor with judge checks: an answer's verdicts come in a later line of its seq.
     live = index || manifest.batch || judges.length > 0 ? undefined : new LiveReport(dir, manifest);
+    // Batch mode: answers first, their judge calls in batches of their own once the answers are in (judgeBatches).
+    const judgeInBatches = judges.length > 0 && manifest.batch !== undefined && batchMode;
     if (judges.length > 0) {
       for (const j of judges) {
         if (cells.some((c) => c.params['model'] === j.judge!.model)) {
@@ -168,15 +173,13 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
       judging = await Judging.open(config, cells, {
         dir,
         requests: plan.requests,
-        resume: index !== undefined,
+        // Batch mode reads pending answers back only in the judge phase, once the answer batches are recorded.
+        resume: index !== undefined && !judgeInBatches,
+        defer: judgeInBatches,
         redact: serverInfo.redact,
         onFailure: () => stops.hard(),
         stop: stops.stop,
-        answer: (sent, first) => {
-          // A judged answer's later line is written, not counted again as a request recorded.
-          const record = rec.append(sent, !first);
-          if (first) options.reporter?.onRecord?.(record);
-        },
+        answer: judgedAnswer,
       });
     }
     // The budget covers the run directory: what its records.jsonl has spent (earlier sessions, retries) counts.
@@ -199,13 +202,14 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const allRows = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
-    const rowsOf = () => (judging ? judging.rows(allRows()) : allRows());
+    const rowsOf = () => (judging && !judgeInBatches ? judging.rows(allRows()) : allRows());
     const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
     const planned = planTasks(config, cells, rowsOf(), opened.skip);
-    const result = await executor.execute(judging ? judging.tasks(planned) : planned, {
+    const sync = judging && !judgeInBatches;
+    let result = await executor.execute(sync ? judging!.tasks(planned) : planned, {
       stop: stops.stop,
       abort: stops.abort,
-      ...(judging ? { onSettled: () => judging!.onSettled() } : {}),
+      ...(sync ? { onSettled: () => judging!.onSettled() } : {}),
       onRecord: (sent, task) => {
         budget?.settle(sent, task);
         if (judging) return judging.onRecord(sent, task);
@@ -215,6 +219,25 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         options.reporter?.onRecord?.(record);
       },
     });
+    if (judgeInBatches && !result.fatal && !stops.stop.aborted && (!cancel || isLive(rec.manifest.judge_batch))) {
+      await judging!.close().catch((e: unknown) => failRun(e, rec));
+      await rec.flushJournal().catch((e: unknown) => failRun(e, rec));
+      judging = await Judging.open(config, cells, { dir, requests: plan.requests, resume: true, defer: true, redact: serverInfo.redact, onFailure: () => stops.hard(), stop: stops.stop, answer: judgedAnswer });
+      const j = judging;
+      await j.load(allRows());
+      await envPause(options.env ?? process.env)?.('before-judges');
+      const judgeExecutor = createBatchExecutor(
+        batchOptions({ options, cancel, config, serverInfo, endpoint, recorder: rec, cells, dir: join(dir, JUDGE_BATCH_DIR), section: 'judge_batch', maxN: 1, tasks: (want) => j.batchCalls(want), budget }),
+      );
+      result = await judgeExecutor.execute(j.batchCalls(), {
+        stop: stops.stop,
+        abort: stops.abort,
+        onRecord: (sent, task) => {
+          budget?.settle(sent, task);
+          j.onRecord(sent, task);
+        },
+      });
+    }
     stops.dispose();
     await judging?.close().catch((e: unknown) => failRun(e, rec));
     await rec.closeJournal().catch((e: unknown) => failRun(e, rec));
@@ -242,6 +265,8 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
 
 /** The folder of the run directory where the built-in simulator keeps its files and batches. */
 const SIMULATOR_DIR = 'simulator';
+/** Batch mode with judge checks: the judge batches' files, under JUDGE_BATCH_DIR/batches (the answers' under batches/). */
+const JUDGE_BATCH_DIR = 'judges';
 
 /**
  * The executor for this session: the Batch API's when run.json has a batch section (asked for now, or batches from
@@ -265,33 +290,76 @@ function chooseExecutor(p: {
   budget: Budget | undefined;
 }): Executor {
   const { options, config, cells } = p;
-  const check = makeChoiceChecker(config, cells);
   const state = p.recorder.manifest.batch;
-  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check, scripts: p.scripts, budget: p.budget, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
-  return createBatchExecutor({
+  if (!state || !p.batchMode) return createHttpExecutor({ provider: p.provider!, config, check: makeChoiceChecker(config, cells), scripts: p.scripts, budget: p.budget, onAttempt: (o) => options.reporter?.onAttempt?.(o) });
+  return createBatchExecutor(
+    Object.assign(
+      batchOptions({
+        options,
+        cancel: p.cancel,
+        config,
+        serverInfo: p.serverInfo,
+        endpoint: p.endpoint,
+        recorder: p.recorder,
+        cells,
+        dir: p.dir,
+        section: 'batch',
+        maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
+        tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+        budget: p.budget,
+      }),
+      { scripts: p.scripts },
+    ),
+  );
+}
+
+/**
+ * A Batch API executor over one section of run.json: `batch` (the plan's answers) or `judge_batch` (their judge
+ * calls, by call id). Both go through the same protocol: intent first, never paid twice, resumed, cancelled alike.
+ */
+function batchOptions(p: {
+  options: RunEvalOptions;
+  cancel: CancelAction | undefined;
+  config: Config;
+  serverInfo: ServerInfo;
+  endpoint: OpenEndpoint['endpoint'];
+  recorder: RunRecorder;
+  cells: readonly Cell[];
+  dir: string;
+  section: 'batch' | 'judge_batch';
+  maxN: number;
+  tasks: (want: (seq: number) => boolean) => AsyncIterable<Task>;
+  /** The run's spend limit: answer and judge parts reserve from the same one. */
+  budget: Budget | undefined;
+}): BatchExecutorOptions {
+  const { options, config, section } = p;
+  const manifest = p.recorder.manifest;
+  const answers = manifest.batch!;
+  const state = manifest[section] ?? { run_id: randomUUID(), poll_s: answers.poll_s, max_requests: answers.max_requests, parts: [] };
+  return {
     endpoint: p.endpoint,
     config,
     batch: config.batch ?? { pollS: state.poll_s, maxRequests: state.max_requests },
-    check,
-    scripts: p.scripts,
+    // The run's checker leaves a judge call (graded: false) to its verdict's reader (judging.ts).
+    check: makeChoiceChecker(config, p.cells),
     redact: p.serverInfo.redact,
     dir: p.dir,
     state: {
       batch: state,
-      startedAt: p.recorder.manifest.started_at,
-      // Each save hands over a fresh batch section, which run.json takes whole.
-      save: (batch) => p.recorder.update((m) => Object.assign({}, m, { batch })),
-      tasks: (want) => planTasks(config, cells, p.rowsOf(), (seq) => !want(seq) || (p.skip?.(seq) ?? false)),
+      startedAt: manifest.started_at,
+      // Each save hands over a fresh section, which run.json takes whole.
+      save: (batch) => p.recorder.update((m) => Object.assign({}, m, { [section]: batch })),
+      tasks: p.tasks,
     },
     cancel: p.cancel !== undefined,
     abandon: p.cancel?.abandon,
-    maxN: cells.reduce((m, c) => Math.max(m, c.n), 1),
+    maxN: p.maxN,
     cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
     pause: envPause(options.env ?? process.env),
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
     onNotice: (m) => options.reporter?.onNotice?.(m),
     budget: p.budget,
-  });
+  };
 }
 
 /**

@@ -75,6 +75,11 @@ export interface RunManifest {
   merged?: MergeProvenance;
   /** Set when the run sends through the Batch API: its batches, and the price (half the list price). */
   batch?: BatchManifest;
+  /**
+   * Batch mode with judge checks: the judge calls' batches, sent once the answers they grade are recorded. Same
+   * protocol as `batch`, its own run id and parts; a part's seqs are judge call ids (docs/decisions.md).
+   */
+  judge_batch?: BatchManifest;
 }
 
 /** `count` blocks of `width` consecutive plan seqs, each `stride` after the last (src/run/batch/seq-runs.ts). */

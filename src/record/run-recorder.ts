@@ -68,6 +68,11 @@ export class RunRecorder {
     return written;
   }
 
+  /** Hands every appended record to the OS, the journal staying open (a reader of records.jsonl follows). */
+  async flushJournal(): Promise<void> {
+    await this.journal?.flush();
+  }
+
   /** Waits until every appended record is on disk. */
   async closeJournal(): Promise<void> {
     await this.journal?.close();

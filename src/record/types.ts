@@ -76,6 +76,11 @@ export interface JudgeUsage {
   /** Every call's usage summed (the cost of judging, per row); `billed`: without the cached calls (what was paid). */
   usage: Usage;
   billed: Usage;
+  /**
+   * These calls went through the Batch API (billed at the batch price), whatever way the answer they grade went.
+   * Absent in records made before judges were batched: they went the answer's way.
+   */
+  batch?: boolean;
 }
 
 export interface Usage {

@@ -179,8 +179,9 @@ export class CellAccumulator {
         if (!t) this.judges.set(j.model, (t = { calls: 0, cached: 0, billed: emptyBilled(), priced: emptyBilled() }));
         t.calls += j.calls;
         t.cached += j.cached;
-        addBilled(t.billed, j.billed.prompt_tokens, cachedTokens(j.billed), j.billed.completion_tokens, batch);
-        addBilled(t.priced, j.usage.prompt_tokens, cachedTokens(j.usage), j.usage.completion_tokens, batch);
+        const judgeBatch = j.batch ?? batch;
+        addBilled(t.billed, j.billed.prompt_tokens, cachedTokens(j.billed), j.billed.completion_tokens, judgeBatch);
+        addBilled(t.priced, j.usage.prompt_tokens, cachedTokens(j.usage), j.usage.completion_tokens, judgeBatch);
       }
     }
     for (const row of rows) this.addChoice(row);

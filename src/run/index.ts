@@ -1,6 +1,6 @@
 /** The run stage's public entry: what other stages and the use cases import from it. */
 export { createBatchExecutor } from './batch/batch-executor.js';
-export type { BatchProgress, BatchRunState, PausePoint } from './batch/batch-executor.js';
+export type { BatchExecutorOptions, BatchProgress, BatchRunState, PausePoint } from './batch/batch-executor.js';
 export { ResponseCache } from './cache.js';
 export { choiceFails, inputOf } from './answer-record.js';
 export { createHttpExecutor } from './executor.js';

@@ -289,4 +289,33 @@ describe('budget_usd / --max-cost', () => {
     expect(sim.stats.completions).toBe(REQUESTS * 2);
   }, 60_000);
 
+  it('batch with a judge check: judge batch parts reserve from the same budget at batch prices; a resume sends each judge call once', async () => {
+    const judge = `checks:
+  - { name: right, type: judge, model: gpt-4.1, rubric: "Is the label sensible?", params: { max_tokens: 100 } }`;
+    const batch = 'batch: { poll_s: 0.02, max_requests: 10 }\n';
+    const { cfg, out, env, sim } = await setup({ batch: { duration_ms: 50 } }, `${batch}${judge}`);
+    // plan's worst case is the answers' (judge calls are reserved as they are sent): room for every answer and
+    // $0.02 of judge calls, about a quarter of them at their worst case (~$0.0008 each at batch prices).
+    const { worst_case_usd: answersWorst } = await worstCase(cfg, env);
+    const budget = Number((answersWorst + 0.02).toPrecision(3));
+    const r = await runMain(['run', cfg, '--out', out, '--max-cost', String(budget), '--quiet'], env);
+    expect(r.code, r.stderr).toBe(8);
+    expect(r.stderr).toMatch(/Stopped by the budget/);
+    // Every answer went, and judge batch lines too, but not all: the judge parts stopped at the budget.
+    expect(new Set(await recordSeqs(out)).size).toBe(REQUESTS);
+    expect(sim.stats.served['gpt-4.1']!.batch.prompt).toBeGreaterThan(0);
+    const judgedFirst = (await readFile(join(out, 'judgments.jsonl'), 'utf8')).trim().split('\n').length;
+    expect(judgedFirst).toBeGreaterThan(0);
+    expect(judgedFirst).toBeLessThan(REQUESTS);
+    expect(servedUsd(sim)).toBeLessThanOrEqual(budget);
+
+    const done = await runMain(['run', cfg, '--out', out, '--resume', '--max-cost', '1', '--quiet'], env);
+    expect(done.code, done.stderr).toBe(0);
+    const judgments = (await readFile(join(out, 'judgments.jsonl'), 'utf8')).trim().split('\n');
+    expect(judgments).toHaveLength(REQUESTS);
+    // Each answer and each judge call computed once (the judge calls' custom_ids come after the answers').
+    const computed = Object.values(sim.stats.batchComputed);
+    expect(computed).toHaveLength(REQUESTS * 2);
+    expect(computed.every((c) => c === 1)).toBe(true);
+  }, 60_000);
 });

@@ -515,21 +515,15 @@ describe('judge configs', () => {
     }
   }, 60_000);
 
-  it('a judge that is one of the evaluated models is warned about; batch mode with a judge is refused before anything is sent', async () => {
+  it('a judge that is one of the evaluated models is warned about (batch mode with judges: test/e2e/batch-judges.test.ts)', async () => {
     const server = await startMixed({ answer: answerFor });
     try {
       const base = await tempDir('evalrun-judges-self-');
       const check = '  - { name: qa, type: judge, model: gpt-4o-mini, preset: closed_qa, pointer: /category, expected: { column: label } }';
-      await writeTree(base, { 'rows.csv': DATASET, 'evalrun.yaml': config(server.url, check), 'batch.yaml': config(server.url, check, 'batch: {}\n') });
+      await writeTree(base, { 'rows.csv': DATASET, 'evalrun.yaml': config(server.url, check) });
       const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stderr).toContain("judge check 'qa' is graded by gpt-4o-mini, one of the models evaluated");
-      const before = server.answers.length + server.judges.length;
-      const batch = await runMain(['run', join(base, 'batch.yaml'), '--out', join(base, 'batch'), '--quiet'], env);
-      expect(batch.code).toBe(2);
-      expect(batch.stderr).toContain('are not sent through the Batch API yet');
-      expect(server.answers.length + server.judges.length).toBe(before);
-      expect(existsSync(join(base, 'batch'))).toBe(false);
     } finally {
       await server.close();
     }

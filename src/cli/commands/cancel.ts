@@ -35,7 +35,7 @@ export function cancelCommand(ctx: CommandContext): CommandModule<object, Cancel
       const { readBatchRun, cancelBatches } = await import('../../app/cancel.js');
       const manifest = await readBatchRun(args.dir);
       const progress = progressReporter(io, { quiet: Boolean(args.quiet) });
-      const live = manifest.batch.parts.filter((p) => p.state === 'submitted' || p.state === 'intent').length;
+      const live = [...manifest.batch.parts, ...(manifest.judge_batch?.parts ?? [])].filter((p) => p.state === 'submitted' || p.state === 'intent').length;
       io.err(`Cancelling ${plural(live, 'live batch', 'live batches')} of ${shownPath(args.dir)}…\n`);
       if (args.abandon) {
         io.err('--abandon: a batch the server answers 404 for is forgotten. If the provider did run it (a server that lost track, another key), a --resume pays for its requests twice.\n');

@@ -91,7 +91,7 @@ function answerLines(o: BatchExecutorOptions, run: ExecutionControl): LineHandle
   return {
     outcome: (task, line, meta) => lineOutcome(task, line, meta, { check: o.check, redact: o.redact }),
     async accept(out, task, line) {
-      if (o.scripts) await gradeScripts(o.scripts, out.record, task, run.abort);
+      if (o.scripts && task.graded !== false) await gradeScripts(o.scripts, out.record, task, run.abort);
       run.onRecord(out.record, task);
       if (out.kind === 'answered' && line.response && cacheable(task)) {
         void o.cache!.put(task.body, { status: line.response.status_code, request_id: line.response.request_id || null, latency_ms: 0, data: line.response.body }).catch(() => {});
