@@ -25,7 +25,7 @@ import { LiveReport } from '../report/index.js';
 import { writeReports } from '../report/index.js';
 import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
-import { describeServer, openProvider, type Provider, type ServerInfo } from '../run/index.js';
+import { describeEndpoint, openProvider, type Provider, type EndpointInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
 import { judgeChecks, Judging, JUDGMENTS } from './judging.js';
 import type { Summary } from '../contracts/summary.js';
@@ -129,8 +129,8 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     lock = opened.lock;
     if (simulated) await connect(join(dir, SIMULATOR_DIR));
     const endpoint = server!.endpoint;
-    const serverInfo = provider ?? describeServer(endpoint);
-    const started = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: serverInfo, shard });
+    const endpointInfo = provider ?? describeEndpoint(endpoint);
+    const started = startManifest({ previous: claim.previous, config, cells, plan, datasetHash, runHash, provider: endpointInfo, shard });
     const manifest = started.batch || !batchMode || !config.batch ? started : Object.assign({}, started, { batch: { run_id: randomUUID(), poll_s: config.batch.pollS, max_requests: config.batch.maxRequests, parts: [] } });
     if (cancel && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
@@ -151,7 +151,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
       },
     });
     // A record that cannot be written is not worth a request: a full disk stops the run.
-    await rec.openJournal({ validBytes: index?.validBytes, redact: serverInfo.redact, onFailure: () => stops.hard() });
+    await rec.openJournal({ validBytes: index?.validBytes, redact: endpointInfo.redact, onFailure: () => stops.hard() });
     const judgedAnswer = (sent: RequestRecord, first: boolean) => {
       // A judged answer's later line is written, not counted again as a request recorded.
       const record = rec.append(sent, !first);
@@ -176,7 +176,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         // Batch mode reads pending answers back only in the judge phase, once the answer batches are recorded.
         resume: index !== undefined && !judgeInBatches,
         defer: judgeInBatches,
-        redact: serverInfo.redact,
+        redact: endpointInfo.redact,
         onFailure: () => stops.hard(),
         stop: stops.stop,
         answer: judgedAnswer,
@@ -203,7 +203,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const allRows = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
     const rowsOf = () => (judging && !judgeInBatches ? judging.rows(allRows()) : allRows());
-    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, serverInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
+    const executor = chooseExecutor({ options, cancel, config, cells, dir, provider, endpointInfo, endpoint, batchMode, recorder: rec, rowsOf, skip: opened.skip, scripts, budget });
     const planned = planTasks(config, cells, rowsOf(), opened.skip);
     const sync = judging && !judgeInBatches;
     let result = await executor.execute(sync ? judging!.tasks(planned) : planned, {
@@ -222,12 +222,12 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     if (judgeInBatches && !result.fatal && !stops.stop.aborted && (!cancel || isLive(rec.manifest.judge_batch))) {
       await judging!.close().catch((e: unknown) => failRun(e, rec));
       await rec.flushJournal().catch((e: unknown) => failRun(e, rec));
-      judging = await Judging.open(config, cells, { dir, requests: plan.requests, resume: true, defer: true, redact: serverInfo.redact, onFailure: () => stops.hard(), stop: stops.stop, answer: judgedAnswer });
+      judging = await Judging.open(config, cells, { dir, requests: plan.requests, resume: true, defer: true, redact: endpointInfo.redact, onFailure: () => stops.hard(), stop: stops.stop, answer: judgedAnswer });
       const j = judging;
       await j.load(allRows());
       await envPause(options.env ?? process.env)?.('before-judges');
       const judgeExecutor = createBatchExecutor(
-        batchOptions({ options, cancel, config, serverInfo, endpoint, recorder: rec, cells, dir: join(dir, JUDGE_BATCH_DIR), section: 'judge_batch', maxN: 1, tasks: (want) => j.batchCalls(want), budget }),
+        batchOptions({ options, cancel, config, endpointInfo, endpoint, recorder: rec, cells, dir: join(dir, JUDGE_BATCH_DIR), section: 'judge_batch', maxN: 1, tasks: (want) => j.batchCalls(want), budget }),
       );
       result = await judgeExecutor.execute(j.batchCalls(), {
         stop: stops.stop,
@@ -280,7 +280,7 @@ function chooseExecutor(p: {
   dir: string;
   /** The synchronous HTTP provider: opened unless the run is in batch mode. */
   provider: Provider | undefined;
-  serverInfo: ServerInfo;
+  endpointInfo: EndpointInfo;
   endpoint: OpenEndpoint['endpoint'];
   batchMode: boolean;
   recorder: RunRecorder;
@@ -298,7 +298,7 @@ function chooseExecutor(p: {
         options,
         cancel: p.cancel,
         config,
-        serverInfo: p.serverInfo,
+        endpointInfo: p.endpointInfo,
         endpoint: p.endpoint,
         recorder: p.recorder,
         cells,
@@ -321,7 +321,7 @@ function batchOptions(p: {
   options: RunEvalOptions;
   cancel: CancelAction | undefined;
   config: Config;
-  serverInfo: ServerInfo;
+  endpointInfo: EndpointInfo;
   endpoint: OpenEndpoint['endpoint'];
   recorder: RunRecorder;
   cells: readonly Cell[];
@@ -342,7 +342,7 @@ function batchOptions(p: {
     batch: config.batch ?? { pollS: state.poll_s, maxRequests: state.max_requests },
     // The run's checker leaves a judge call (graded: false) to its verdict's reader (judging.ts).
     check: makeChoiceChecker(config, p.cells),
-    redact: p.serverInfo.redact,
+    redact: p.endpointInfo.redact,
     dir: p.dir,
     state: {
       batch: state,
@@ -354,7 +354,7 @@ function batchOptions(p: {
     cancel: p.cancel !== undefined,
     abandon: p.cancel?.abandon,
     maxN: p.maxN,
-    cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.serverInfo.cacheKeyUrl) : undefined,
+    cache: config.cacheDir ? new ResponseCache(config.cacheDir, p.endpointInfo.cacheKeyUrl) : undefined,
     pause: envPause(options.env ?? process.env),
     onProgress: (progress) => options.reporter?.onBatchProgress?.(progress),
     onNotice: (m) => options.reporter?.onNotice?.(m),

@@ -22,7 +22,7 @@ export interface Endpoint {
 }
 
 /** What a run knows of its server without connecting to it: what run.json and the logs may show, and what to hide. */
-export interface ServerInfo {
+export interface EndpointInfo {
   kind: 'openai' | 'simulator';
   /** The base URL with credentials hidden, safe to write to run.json and logs. */
   shownBaseUrl: string;
@@ -32,7 +32,7 @@ export interface ServerInfo {
 }
 
 /** A server to send synchronous requests to: its SDK client over evalrun's HTTP pool. */
-export interface Provider extends ServerInfo {
+export interface Provider extends EndpointInfo {
   client: OpenAI;
   close(): Promise<void>;
   /** Ends every request in flight now (a hard stop); they are not recorded, so a resume sends them again. */
@@ -45,7 +45,7 @@ export interface ProviderOptions {
   timeoutMs: number;
 }
 
-export function describeServer(endpoint: Endpoint): ServerInfo {
+export function describeEndpoint(endpoint: Endpoint): EndpointInfo {
   // The SDK resolves the base URL (its default when the config names none); this client never sends anything.
   const shownBaseUrl = redactUrl(sdkClient(endpoint, globalThis.fetch, 0).baseURL);
   return { kind: endpoint.kind, shownBaseUrl, cacheKeyUrl: endpoint.cacheKey ?? shownBaseUrl, redact: makeRedactor(endpoint.secrets) };
@@ -61,7 +61,7 @@ export async function openProvider(endpoint: Endpoint, options: ProviderOptions)
   const { createHttpFetch } = await import('./http-fetch.js');
   const http = createHttpFetch(options.concurrency);
   const client = sdkClient(endpoint, http.fetch, options.timeoutMs);
-  return Object.assign(describeServer(endpoint), { client, abortInFlight: http.destroy, close: () => http.close() });
+  return Object.assign(describeEndpoint(endpoint), { client, abortInFlight: http.destroy, close: () => http.close() });
 }
 
 /** The SDK's client for an endpoint over the given `fetch`: one attempt per call, evalrun retries and counts. */
