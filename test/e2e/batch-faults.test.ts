@@ -147,22 +147,12 @@ describe("3. someone else's decisions", () => {
     expectEachOnce(s);
     expect((await latest(out)).size).toBe(REQUESTS);
   }, 30_000);
-
-  it('token_limit_exceeded again: the wait doubles (wait 2 of 8 is twice wait 1), within the bound', async () => {
-    // Two parts (one per model) and three refusals: the third is a part refused a second time.
-    const { cfg, out, env, sim: s } = await setup({ batch: { fail_validation: { times: 3 } } }, 'batch: { poll_s: 1, max_requests: 50 }\n');
-    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
-    expect(r.code, r.stderr).toBe(0);
-    // On loopback the waits start at poll_s (a minute against a remote server) and double.
-    expect(r.stderr.match(/submitted again in 1 s \(wait 1 of 8\)/g)).toHaveLength(2);
-    expect(r.stderr).toMatch(/submitted again in 2 s \(wait 2 of 8\)/);
-    expectEachOnce(s);
-  }, 30_000);
+  // The wait doubling on a second refusal: test/unit/run/batch/protocol.test.ts, on a fake clock.
 });
 
 describe('4. servers that are not OpenAI', () => {
   it('a status outside the API list is reported once and polled', async () => {
-    const { cfg, out, env, sim: s } = await setup({ batch: { unknown_status: { times: 1, status: 'queued' }, duration_ms: 3000 } });
+    const { cfg, out, env, sim: s } = await setup({ batch: { unknown_status: { times: 1, status: 'queued' }, duration_ms: 400 } });
     const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.match(/reports status 'queued', which is not one of the Batch API's; evalrun keeps polling it/g)).toHaveLength(1);

@@ -303,6 +303,21 @@ describe('servers that are not OpenAI, limits', () => {
   });
 });
 
+describe('token_limit_exceeded again', () => {
+  it('the wait doubles (wait 2 of 8 is twice wait 1), and nothing runs twice', async () => {
+    const w = await world(4);
+    const refusal = { status: 'failed', validation: [{ code: 'token_limit_exceeded', message: 'Enqueued token limit reached for m-a. Limit: 1000000 enqueued tokens.', line: null }] };
+    // Two parts (one per model) and three refusals: the third is a part refused a second time.
+    w.api.end = (lines, nth) => (nth <= 3 ? refusal : { status: 'completed', output: lines.map((l) => answerLine(l.custom_id)) });
+    expect((await w.session()).fatal).toBeUndefined();
+    const notices = w.notices.join('\n');
+    expect(notices).toMatch(/submitted again in 1 s \(wait 1 of 8\)/);
+    expect(notices).toMatch(/submitted again in 2 s \(wait 2 of 8\)/);
+    expect(w.codes()).toEqual(Array(8).fill('answered'));
+    expect(w.api.maxRan()).toBe(1);
+  });
+});
+
 describe('results the provider may have charged for: recorded as batch_result_lost, never resubmitted', () => {
   it('completed with no output file', async () => {
     const w = await world(1);
