@@ -93,7 +93,8 @@ describe('evalrun view', () => {
     const { viewer } = await openViewer(dir, 0, cleanEnv());
     try {
       const contents: string[] = [];
-      for (let i = 0; i < 200; i++) {
+      // Until the index pass ends (bounded in time, not in tries: a loaded machine indexes slower).
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
         const page = (await (await fetch(`${viewer.url}api/rows?row=0`)).json()) as { provisional: boolean; rows: Array<{ answers: Array<{ choices: Array<{ content: string }> }> }> };
         contents.push(page.rows[0]!.answers[0]!.choices[0]!.content);
         if (!page.provisional) break;
