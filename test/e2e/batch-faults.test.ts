@@ -9,7 +9,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
+import { cleanEnv, runMain, STACK_LINE, type CliResult } from '../helpers/cli.js';
 import { config, latest, manifest, providerBatches, records, rows, spawnRun, waitFor } from '../helpers/batch.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -150,6 +150,17 @@ describe("3. someone else's decisions", () => {
   // The wait doubling on a second refusal: test/unit/run/batch/protocol.test.ts, on a fake clock.
 });
 
+/** A batch run of the fixture against a server of our own, on a loopback port. */
+async function runAgainst(server: Server): Promise<{ r: CliResult; url: string }> {
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = await tempDir('evalrun-batch-faults-');
+  await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(BATCH) });
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+  const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'out'), '--quiet'], cleanEnv({ OPENAI_BASE_URL: url, OPENAI_API_KEY: 'sk-test' }));
+  return { r, url };
+}
+
 describe('4. servers that are not OpenAI', () => {
   it('a status outside the API list is reported once and polled', async () => {
     const { cfg, out, env, sim: s } = await setup({ batch: { unknown_status: { times: 1, status: 'queued' }, duration_ms: 400 } });
@@ -173,12 +184,7 @@ describe('4. servers that are not OpenAI', () => {
       req.resume();
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not Found"}');
     });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = await tempDir('evalrun-batch-faults-');
-    await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(BATCH) });
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
-    const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'out'), '--quiet'], cleanEnv({ OPENAI_BASE_URL: url, OPENAI_API_KEY: 'sk-test' }));
+    const { r, url } = await runAgainst(server);
     expectNoCrash(r);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain(`POST ${url}/files: 404: {"detail":"Not Found"}`);
@@ -201,12 +207,7 @@ describe('4. servers that are not OpenAI', () => {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom","type":"server_error"}}');
       });
     });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = await tempDir('evalrun-batch-faults-');
-    await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(BATCH) });
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
-    const r = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'out'), '--quiet'], cleanEnv({ OPENAI_BASE_URL: url, OPENAI_API_KEY: 'sk-test' }));
+    const { r } = await runAgainst(server);
     expectNoCrash(r);
     expect(r.code).toBe(5);
     // Each part's creation was sent once: after its 500 only lookups were tried, and they failed.

@@ -88,24 +88,16 @@ describe('evalrun run with batch mode', () => {
     expect(JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')).cost.cost_usd).toBe(summary.cost.cost_usd);
   });
 
-  it("adopts a batch whose creation answer was lost (it may exist all the same) instead of creating another", async () => {
-    const { cfg, base, env, sim: s } = await setup({ batch: { lose_create_answer: { times: 1 } } });
+  it.each([
+    ['whose creation answer was lost (it may exist all the same)', {}],
+    ['whose creation was answered by a gateway 502 after it was created', { status: 502 }],
+  ] as const)('adopts a batch %s instead of creating another', async (_what, lost) => {
+    const { cfg, base, env, sim: s } = await setup({ batch: { lose_create_answer: { times: 1, ...lost } } });
     const out = join(base, 'out');
     const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     // As many batches at the provider as parts in run.json: the one whose answer was lost was looked up by its
     // metadata and adopted, not created twice.
-    const parts = (await manifest(out)).batch!.parts;
-    expect((await providerBatches(s)).map((b) => b.id).sort()).toEqual(parts.map((p) => p.batch_id).sort());
-    expect(await records(out)).toHaveLength(REQUESTS);
-    expectComputedOnce(s);
-  });
-
-  it('adopts a batch whose creation was answered by a gateway 502 after it was created, instead of creating another', async () => {
-    const { cfg, base, env, sim: s } = await setup({ batch: { lose_create_answer: { times: 1, status: 502 } } });
-    const out = join(base, 'out');
-    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
-    expect(r.code, r.stderr).toBe(0);
     const parts = (await manifest(out)).batch!.parts;
     expect((await providerBatches(s)).map((b) => b.id).sort()).toEqual(parts.map((p) => p.batch_id).sort());
     expect(await records(out)).toHaveLength(REQUESTS);
