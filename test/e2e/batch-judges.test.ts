@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import type { BatchSimulatorOptions } from '../../src/simulator/types.js';
 import { cleanEnv, runMain } from '../helpers/cli.js';
-import { choices, manifest, records, spawnRun, waitFor } from '../helpers/batch.js';
+import { choices, config as batchConfig, manifest, records, spawnRun, waitFor } from '../helpers/batch.js';
 import { countLines } from '../helpers/run-process.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 
@@ -31,18 +31,8 @@ const dataset = () => `${Array.from({ length: ROWS }, (_, i) => JSON.stringify({
 const CHECKS = `  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /answer, expected: { column: label } }
   - { name: tone, type: judge, model: gpt-4.1, rubric: "Is the reply polite?", scale: 1-5, votes: 3 }
   - { name: pw, type: judge, model: gpt-4.1, preset: pairwise, pointer: /answer }`;
-const config = (extra: string, checks = CHECKS) => `name: batch-judged
-dataset: rows.jsonl
-id_column: id
-messages:
-  - { role: system, content: "Reply with a json object with a category." }
-  - { role: user, content: "{{text}}" }
-params: { max_tokens: 40, response_format: { type: json_object } }
-grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1] }
-retry: { max_attempts: 3, max_wait_s: 1 }
-checks:
-${checks}
-${extra}`;
+/** The batch tests' fixture config with judge checks. */
+const config = (extra: string, checks = CHECKS) => batchConfig(`checks:\n${checks}\n${extra}`);
 
 const BATCH = 'batch: { poll_s: 0.02, max_requests: 40 }\n';
 
