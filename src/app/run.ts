@@ -188,11 +188,16 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         ? undefined
         : new Budget({
             limitUsd: config.budgetUsd,
+            // The records price what they can; what an earlier session counted at its worst case (an answer without
+            // usage, a lost batch line) is in its run.json, which the figure never goes below.
             spentUsd: index
-              ? await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}, {
-                  path: join(dir, JUDGMENTS),
-                  modelOf: new Map(judges.map((j) => [j.name, j.judge!.model])),
-                })
+              ? Math.max(
+                  await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}, {
+                    path: join(dir, JUDGMENTS),
+                    modelOf: new Map(judges.map((j) => [j.name, j.judge!.model])),
+                  }),
+                  claim.previous?.budget?.spent_usd ?? 0,
+                )
               : 0,
             worstCase,
             prices: config.pricing ?? {},

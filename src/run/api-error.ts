@@ -20,6 +20,8 @@ export function classifyApiError(
   redact: (t: string) => string,
   errorBody: string | undefined,
   timeoutMs: number,
+  /** The 2xx status of an answer whose whole body arrived (then failed to parse), if one did. */
+  answeredStatus?: number,
 ): { error: RequestError; failure: AttemptFailure; system?: SystemError } {
   if (e instanceof OpenAI.APIConnectionTimeoutError) {
     const s = timeoutMs / 1000;
@@ -34,7 +36,7 @@ export function classifyApiError(
       // Not a system error for the unreachable-server rule: the server answered, then the body broke off. The
       // failure carries the status the server sent, so the one retry rule decides: an answer cut after a 2xx may
       // have been billed and is not sent again automatically (--retry-errors does), one cut after a 5xx is retried.
-      return { error: { kind: 'connection', status: null, type: null, code: system?.code ?? null, message: bounded(redact(answerCutMessage(cut, system))) }, failure: { status: cut.status, headers: undefined } };
+      return { error: { kind: 'connection', status: cut.status, type: null, code: system?.code ?? null, message: bounded(redact(answerCutMessage(cut, system))) }, failure: { status: cut.status, headers: undefined } };
     }
     const cause = system ? `${system.code}${system.message !== system.code ? ` (${system.message})` : ''}` : (e.cause as Error | undefined)?.message;
     return {
@@ -59,7 +61,13 @@ export function classifyApiError(
       failure: { status: e.status, headers: e.headers },
     };
   }
-  // A 200 whose body is not JSON surfaces as a SyntaxError from the SDK's parser: a server fault, worth a retry.
+  // A 2xx whose whole body arrived but does not parse (a JSON answer cut short by a proxy): the provider may have
+  // billed it, so it carries its status and the one retry rule does not send it again (--retry-errors does).
+  if (answeredStatus !== undefined) {
+    const message = `the server answered ${answeredStatus}, but its body is not readable JSON (${(e as Error)?.message ?? String(e)}); the answer may have been billed, so it is not sent again automatically (--retry-errors does)`;
+    return { error: { kind: 'invalid_response', status: answeredStatus, type: null, code: null, message: bounded(redact(message)) }, failure: { status: answeredStatus, headers: undefined } };
+  }
+  // A body that never arrived whole and did not parse: nothing was answered, worth a retry.
   return {
     error: { kind: 'invalid_response', status: null, type: null, code: null, message: bounded(redact(`unreadable response: ${(e as Error)?.message ?? String(e)}`)) },
     failure: { status: undefined, headers: undefined },

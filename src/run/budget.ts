@@ -2,7 +2,7 @@ import { billedCostUsd, costUsd, emptyBilled, priceFor, type Price } from '../co
 import type { Task } from '../contracts/plan.js';
 import { BudgetStoppedError } from '../errors.js';
 import type { WorstCaseOf } from '../plan/index.js';
-import { addRecordBilled, scanJournal, type RequestRecord } from '../record/index.js';
+import { addRecordBilled, BATCH_RESULT_LOST, scanJournal, type RequestRecord } from '../record/index.js';
 
 export interface BudgetOptions {
   /** USD the whole run directory may spend (`budget_usd:`, `--max-cost`). */
@@ -131,10 +131,7 @@ export class Budget {
     const billed = emptyBilled();
     addRecordBilled(billed, record);
     let cost = billedCostUsd(priceFor(task.body.model, this.o.prices), billed) ?? 0;
-    // Sent, perhaps billed, usage unknown (an answer cut after its 2xx, a server that sends no usage): counted at
-    // its worst case, which the server cannot tell us is lower.
-    const answered = record.http_status !== null && record.http_status >= 200 && record.http_status < 300 && !record.cached;
-    if (answered && record.usage === null && had !== undefined) cost = Math.max(cost, had);
+    if (had !== undefined && billedUnpriced(record)) cost = Math.max(cost, had);
     this.spent += cost;
     this.pump();
   }
@@ -198,6 +195,17 @@ export class Budget {
   private refuseAll(): void {
     for (const w of this.queue.splice(0)) w.grant(false);
   }
+}
+
+/**
+ * Sent, perhaps billed, at a cost the record cannot tell: a 2xx without usage (an answer cut after its status, a
+ * body that did not parse, a server that sends no usage) or a batch line the batch ran but whose result was lost.
+ * Counted at its worst case, which nothing the server said shows to be lower.
+ */
+export function billedUnpriced(record: RequestRecord): boolean {
+  if (record.cached) return false;
+  if (record.error?.code === BATCH_RESULT_LOST) return true;
+  return record.http_status !== null && record.http_status >= 200 && record.http_status < 300 && record.usage === null;
 }
 
 /**

@@ -201,11 +201,13 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
       // A body that is not OpenAI's error envelope is lost inside the SDK's APIError: the fetch hands it over here.
       let errorBody: string | undefined;
       let answeredMs: number | undefined;
+      let answeredStatus: number | undefined;
       // The server has answered as soon as the answer's bytes are in, before the SDK reads them: requests failing
       // meanwhile must not take the server for unreachable.
       const hooks: ExchangeHooks = {
-        onAnswered: (ms) => {
+        onAnswered: (ms, status) => {
           answeredMs = ms;
+          answeredStatus = status;
           if (deps.reach) deps.reach.answered = true;
           release();
         },
@@ -259,7 +261,7 @@ async function exchange(task: Task, body: Task['body'], cacheKey: unknown, clock
         if (e instanceof ApiFatalError) throw e;
         latency = performance.now() - a0;
         if (e instanceof OpenAI.APIUserAbortError || deps.signal.aborted) return undefined;
-        const classified = classifyApiError(e, deps.redact, errorBody, deps.timeoutMs);
+        const classified = classifyApiError(e, deps.redact, errorBody, deps.timeoutMs, answeredStatus);
         // Headers arrived before the body broke off: the server did answer.
         if (answerCutOf(e) && deps.reach) deps.reach.answered = true;
         lastError = classified.error;

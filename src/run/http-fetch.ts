@@ -6,7 +6,7 @@ export interface ExchangeHooks {
    * A 2xx answer has fully arrived, `ms` milliseconds after its request was sent: the server is done with this
    * request, so its concurrency slot may be reused, and `ms` is the exchange's latency without the SDK's own work.
    */
-  onAnswered?: (ms: number) => void;
+  onAnswered?: (ms: number, status: number) => void;
   /** An error answer's body text: the SDK keeps only an OpenAI-shaped error from it, so the caller sees it whole. */
   onErrorBody?: (text: string) => void;
 }
@@ -72,7 +72,7 @@ export function createHttpFetch(connections: number): HttpFetch {
       const answer = await dispatch(agent, { origin: url.origin, path: url.path, method, headers, body }, init?.signal ?? undefined);
       const response = toResponse(answer);
       if (answer.status >= 200 && answer.status < 300) {
-        (init as ExchangeHooks | undefined)?.onAnswered?.(answer.ms);
+        (init as ExchangeHooks | undefined)?.onAnswered?.(answer.ms, answer.status);
         await afterReadySockets();
       } else if (answer.status >= 400) {
         (init as ExchangeHooks | undefined)?.onErrorBody?.(answer.text);

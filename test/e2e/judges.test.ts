@@ -570,5 +570,10 @@ describe('the judged demo', () => {
       expect(Number(s['judge_calls'])).toBeGreaterThan(0);
     }
     expect(existsSync(join(out, 'judgments.jsonl'))).toBe(true);
+    // The figures the README quotes for this demo: its labels agree with the judge (κ 0.40 pooled, 0.60 in the
+    // temperature-0 cells, whose answers are one per row).
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { agreement: Record<string, Record<string, number>> };
+    expect(summary.agreement['judged']).toMatchObject({ kappa: 0.4, kappa_low: 0.184, kappa_high: 0.616, kappa_n: 96 });
+    for (const s of stats.filter((c) => c['cell']!.includes('/t0/'))) expect(Number(s['judged_kappa'])).toBe(0.6);
   }, 60_000);
 });

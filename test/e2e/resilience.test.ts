@@ -41,7 +41,8 @@ describe('evalrun run under faults', () => {
   it('completes through ~20% injected faults of every kind with the same results as a fault-free run', async () => {
     const config = join(work, 'evalrun.yaml');
     const out = join(work, 'faults');
-    const faults = { rate_limit: 0.05, server_error: 0.05, unavailable: 0.04, reset: 0.04, stall: 0.03, malformed: 0.04 };
+    // Every fault a retry may answer; a 200 cut short (malformed) is not one of them: see the next test.
+    const faults = { rate_limit: 0.05, server_error: 0.05, unavailable: 0.04, reset: 0.04, stall: 0.03 };
     await withSim({ faults }, async (sim) => {
       const r = await runMain(['run', config, '--out', out, '--quiet'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
@@ -56,6 +57,32 @@ describe('evalrun run under faults', () => {
     expect(manifest.sessions.map((x) => x.recorded)).toEqual([REQUESTS]);
     const attempts = readFileSync(join(out, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { attempts: number }).attempts);
     expect(attempts.reduce((a, b) => a + b, 0)).toBeGreaterThan(REQUESTS);
+  }, 60_000);
+});
+
+describe('a 200 whose body is cut short (a proxy truncating a JSON answer)', () => {
+  it('is recorded as failed and never sent again on its own: the answer may have been billed; --retry-errors sends it', async () => {
+    const config = join(work, 'evalrun.yaml');
+    const out = join(work, 'malformed');
+    await withSim({ faults: { malformed: 0.1 } }, async (sim) => {
+      const r = await runMain(['run', config, '--out', out, '--quiet'], envFor(sim));
+      expect(r.code, r.stderr).toBe(1);
+      expect(sim.stats.faults['malformed'] ?? 0).toBeGreaterThan(0);
+      // One attempt per request, counted by the server: nothing was sent twice.
+      expect(sim.stats.requests).toBe(REQUESTS);
+    });
+    const failed = readFileSync(join(out, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { http_status: number | null; error: { message: string } | null }).filter((x) => x.error);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) {
+      expect(f.http_status).toBe(200);
+      expect(f.error!.message).toMatch(/answered 200, but its body is not readable JSON .* not sent again automatically \(--retry-errors does\)/);
+    }
+    await withSim({}, async (sim) => {
+      const r = await runMain(['run', config, '--out', out, '--quiet', '--retry-errors'], envFor(sim));
+      expect(r.code, r.stderr).toBe(0);
+      expect(sim.stats.requests).toBe(failed.length);
+    });
+    expect(comparable(out)).toEqual(baseline);
   }, 60_000);
 });
 

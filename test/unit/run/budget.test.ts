@@ -72,6 +72,17 @@ describe('Budget', () => {
     expect(b.snapshot().spent_usd).toBeCloseTo(WORST, 12);
   });
 
+  it('an answer cut after its 2xx and a batch line run but lost keep their worst case: either may be billed', () => {
+    const b = budget(1);
+    b.reserveNow(task(0));
+    // As api-error.ts records a cut answer: the status the server sent, no usage, no choices.
+    b.settle(record(0, null, { error: { kind: 'connection', status: 200, type: null, code: 'UND_ERR_SOCKET', message: 'cut' } }), task(0));
+    expect(b.snapshot().spent_usd).toBeCloseTo(WORST, 12);
+    b.reserveNow(task(1));
+    b.settle(record(1, null, { http_status: null, batch_id: 'batch_1', error: { kind: 'batch', status: null, type: null, code: 'batch_result_lost', message: 'lost' } }), task(1));
+    expect(b.snapshot().spent_usd).toBeCloseTo(2 * WORST, 12);
+  });
+
   it('close() refuses the waiting requests without stopping on the budget (a Ctrl-C)', async () => {
     const b = budget(WORST * 1.5);
     expect(await b.reserve(task(0))).toBe(true);
