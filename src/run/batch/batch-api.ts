@@ -12,7 +12,7 @@ import { sdkClient, type Endpoint } from '../provider.js';
 import { streamingFetch } from './stream-fetch.js';
 import { BATCH_URL } from './types.js';
 import type { AttemptFailure } from '../retry.js';
-import { bounded } from '../api-error.js';
+import { BODY_START_CHARS, bounded } from '../api-error.js';
 
 export type Batch = OpenAI.Batch;
 
@@ -88,14 +88,24 @@ export function openAiBatchApi(endpoint: Endpoint, timeoutMs: number, redact: (s
       throw toBatchApiError(e, method, `${base}${path}`, last, redact);
     }
   };
+  // A 2xx whose body is not the object asked for (a gateway's HTML page: the SDK hands its text over) is an answer
+  // lost, not an answer: treated as no answer, it is retried and a create is looked up before another is made.
+  const object = async <T extends { id: string }>(method: string, path: string, fn: () => Promise<T>, what: string): Promise<T> => {
+    const got = await call(method, path, fn);
+    if (got && typeof got === 'object' && typeof (got as { id?: unknown }).id === 'string') return got;
+    const shownUrl = redactUrl(`${base}${path}`);
+    const text = typeof got === 'string' ? got : (JSON.stringify(got) ?? String(got));
+    const start = bounded(redact(text.trim().replace(/\s+/g, ' ')), BODY_START_CHARS);
+    throw new BatchApiError({ status: undefined, method, url: shownUrl, body: start, message: `${method} ${shownUrl}: the server answered ${last?.status ?? '2xx'}, not ${what}; its body begins: ${start}` });
+  };
   return {
     uploadFile: (path) =>
       // toStreamingFile: the SDK's way to upload without reading the file (up to 200 MB) into memory first.
-      call('POST', '/files', () => client.files.create({ file: toStreamingFile(createReadStream(path), basename(path)), purpose: 'batch' })),
+      object('POST', '/files', () => client.files.create({ file: toStreamingFile(createReadStream(path), basename(path)), purpose: 'batch' }), 'a file object'),
     createBatch: (inputFileId, metadata) =>
-      call('POST', '/batches', () => client.batches.create({ input_file_id: inputFileId, endpoint: BATCH_URL, completion_window: '24h', metadata })),
-    retrieveBatch: (id) => call('GET', `/batches/${id}`, () => client.batches.retrieve(id)),
-    cancelBatch: (id) => call('POST', `/batches/${id}/cancel`, () => client.batches.cancel(id)),
+      object('POST', '/batches', () => client.batches.create({ input_file_id: inputFileId, endpoint: BATCH_URL, completion_window: '24h', metadata }), 'a batch'),
+    retrieveBatch: (id) => object('GET', `/batches/${id}`, () => client.batches.retrieve(id), 'a batch'),
+    cancelBatch: (id) => object('POST', `/batches/${id}/cancel`, () => client.batches.cancel(id), 'a batch'),
     async *listBatches() {
       const pages = await call('GET', '/batches', () => client.batches.list({ limit: 100 }));
       const it = pages[Symbol.asyncIterator]();
