@@ -39,6 +39,8 @@ export interface RegradeResult {
   configFile: string;
   /** Requests whose records were graded again. */
   regraded: number;
+  /** Judge calls sent to the provider (a changed judge); 0 when every verdict was read back. No answer is ever sent. */
+  judgeCalls: number;
 }
 
 /** Records graded ahead of the one being written: several batches queued for the script-check pool, memory bounded. */
@@ -90,7 +92,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
     // rebuild the old reports from the old records, never a mix).
     const files = (await readdir(staging)).filter((f) => f !== RECORDS);
     for (const f of [...files, RECORDS]) await rename(join(staging, f), join(dir, f));
-    return { dir, summary, configFile: config.file, regraded };
+    return { dir, summary, configFile: config.file, regraded, judgeCalls: judges?.sent() ?? 0 };
   } finally {
     await rm(staging, { recursive: true, force: true });
     await Promise.all([scripts?.close(), reports?.close(), judges?.close()]);
@@ -146,7 +148,10 @@ async function regradeRecords(
       }
       regradeBuiltIn(record, task, check);
       const graded = scripts ? gradeScripts(scripts, record, task) : Promise.resolve(record);
-      queue.push(judges ? graded.then((r) => judges.judge(r, task)) : graded);
+      const regraded = judges ? graded.then((r) => judges.judge(r, task)) : graded;
+      // Awaited in turn below; until then a failure (the API refused the judge's key) must not go unhandled.
+      regraded.catch(() => {});
+      queue.push(regraded);
       if (queue.length >= WINDOW) await write(await queue.shift()!);
       count++;
     }
@@ -163,6 +168,8 @@ async function regradeRecords(
 /** The judge checks of a regrade: their calls sent over the run's provider, the recorded ones read back. */
 interface RegradeJudges {
   judge(record: RequestRecord, task: Task): Promise<RequestRecord>;
+  /** Judge calls sent so far (not read back, not from the response cache). */
+  sent(): number;
   /** Waits for the executor to end; throws what stopped it (an API refusal). */
   finish(): Promise<void>;
   close(): Promise<void>;
@@ -200,25 +207,34 @@ async function openJudges(dir: string, config: Config, cells: readonly Cell[], r
     await walk;
   })();
   const executor = createHttpExecutor({ provider, config, check: makeChoiceChecker(config, cells) });
+  let sent = 0;
   const execution = executor.execute(judging.tasks(noAnswers), {
     stop: stop.signal,
     abort: stop.signal,
-    onRecord: (r, t) => judging.onRecord(r, t),
+    onRecord: (r, t) => {
+      if (!r.cached) sent++;
+      judging.onRecord(r, t);
+    },
     onSettled: () => judging.onSettled(),
   });
   // A fatal answer (a refused key) ends the executor: every record still waiting is then released unjudged.
+  let fatal: unknown;
   void execution.then((result) => {
     if (result.fatal === undefined) return;
+    fatal = result.fatal;
     stop.abort();
     for (const [, release] of waiting) release(undefined as unknown as RequestRecord);
   });
+  // What stopped the judge calls (the API's refusal, with its exit code and message) is what the user is told.
+  const stopped = () => fatal ?? new OutputError('the judge calls were stopped: nothing was rewritten', 'EVALRUN_REGRADE_JUDGES');
   return {
     judge: (record, task) =>
       new Promise<RequestRecord>((resolve, reject) => {
-        if (stop.signal.aborted) return reject(new OutputError('the judge calls were stopped: nothing was rewritten', 'EVALRUN_REGRADE_JUDGES'));
-        waiting.set(record.seq, (r) => (r ? resolve(r) : reject(new OutputError('the judge calls were stopped: nothing was rewritten', 'EVALRUN_REGRADE_JUDGES'))));
+        if (stop.signal.aborted) return reject(stopped());
+        waiting.set(record.seq, (r) => (r ? resolve(r) : reject(stopped())));
         judging.regrade(record, task);
       }),
+    sent: () => sent,
     async finish() {
       walked();
       const result = await execution;

@@ -81,8 +81,29 @@ export async function runPlan(tasks: AsyncIterable<Task>, deps: RunPlanDeps): Pr
   };
   const onStop = () => notify();
   deps.stop.addEventListener('abort', onStop);
+  const it = tasks[Symbol.asyncIterator]();
+  // The next task, or undefined once the run is halted: a stream that waits for tasks still to come (a judge's
+  // calls) must not keep a stopped run waiting with it.
+  const nextTask = async (): Promise<IteratorResult<Task> | undefined> => {
+    const pending = it.next();
+    for (;;) {
+      if (halted()) {
+        pending.catch(() => {});
+        return undefined;
+      }
+      const got = await Promise.race([pending, waitForTask().then(() => undefined)]);
+      if (got !== undefined) return got;
+    }
+  };
+  let ended = false;
   try {
-    for await (const task of tasks) {
+    for (;;) {
+      const next = await nextTask();
+      if (!next || next.done) {
+        ended = next?.done === true;
+        break;
+      }
+      const task = next.value;
       while (active >= maxTasks && !halted()) await waitForTask();
       if (halted()) break;
       active++;
@@ -106,6 +127,8 @@ export async function runPlan(tasks: AsyncIterable<Task>, deps: RunPlanDeps): Pr
     while (active > 0) await waitForTask();
   } finally {
     deps.stop.removeEventListener('abort', onStop);
+    // Not awaited: a stream halted while it waits ends once that wait does.
+    if (!ended) void it.return?.(undefined)?.catch(() => {});
   }
   return { dispatched, recorded, fatal };
 }

@@ -5,10 +5,11 @@
  * fence; `--cache` replaying judge calls; kill -9 mid-judging then `--resume` sending only the judge calls not
  * recorded (counted on the server); the judge pinned in run.json and summary.json.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.js';
 import { materialOf, VERDICT_SCHEMA_NAME } from '../../src/contracts/judge.js';
 import { simulateCompletion } from '../../src/simulator/simulate.js';
 import { canonicalJson, sha256 } from '../../src/util/canonical-json.js';
@@ -423,6 +424,35 @@ describe('regrade with judges', () => {
       await server.close();
     }
   }, 60_000);
+
+  it('says how many judge calls it sent; when the API refuses them it stops (exit 5, the server says why), rewrites nothing and leaves no lock', async () => {
+    let refuse = false;
+    const server = await startMixed({
+      answer: answerFor,
+      judge: () => (refuse ? { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } } : undefined),
+    });
+    try {
+      const base = await tempDir('evalrun-judges-regrade-401-');
+      const checks = (rubric: string) => `  - { name: qa, type: judge, model: gpt-4.1, preset: closed_qa, pointer: /category, expected: { column: label }${rubric} }`;
+      await writeTree(base, { 'rows.csv': DATASET, 'evalrun.yaml': config(server.url, checks('')) });
+      const out = join(base, 'run');
+      expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
+      await writeTree(base, { 'evalrun.yaml': config(server.url, checks(', rubric: "Another rubric."')) });
+      const changed = await runMain(['regrade', out], env);
+      expect(changed.code, changed.stderr).toBe(0);
+      expect(changed.stdout).toContain('4 judge calls sent, no answer.');
+      const records = readFileSync(join(out, 'records.jsonl'), 'utf8');
+      refuse = true;
+      await writeTree(base, { 'evalrun.yaml': config(server.url, checks(', rubric: "A third rubric."')) });
+      const refused = await runMain(['regrade', out], env);
+      expect(refused.code, refused.stderr).toBe(ExitCode.Api);
+      expect(refused.stderr).toMatch(/401.*Incorrect API key provided/);
+      expect(readFileSync(join(out, 'records.jsonl'), 'utf8')).toBe(records);
+      expect(readdirSync(out).filter((f) => f.startsWith('regrade.staging') || f === 'run.lock')).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
 });
 
 describe('pairwise', () => {

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { formatAnomalies, formatSummaryTable } from '../../report/index.js';
 import type { CommandContext } from '../main.js';
 import { ExitCode } from '../../errors.js';
+import { plural } from '../../util/plural.js';
 
 interface RegradeArgs {
   dir: string;
@@ -25,7 +26,7 @@ export function regradeCommand(ctx: CommandContext): CommandModule<object, Regra
       const evaluation = formatEvaluation(summary);
       ctx.io.out(
         `${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}` +
-          `Regraded ${result.regraded} recorded requests of ${args.dir} with ${result.configFile}; nothing was sent.\n` +
+          `Regraded ${result.regraded} recorded requests of ${args.dir} with ${result.configFile}; ${result.judgeCalls > 0 ? `${plural(result.judgeCalls, 'judge call')} sent, no answer` : 'nothing was sent'}.\n` +
           `Rewrote records.jsonl, run.json, choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`,
       );
       const anomalies = formatAnomalies(summary);
