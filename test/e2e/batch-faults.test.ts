@@ -193,6 +193,22 @@ describe('4. servers that are not OpenAI', () => {
     expect(r.stderr).not.toMatch(/batches are recorded/);
   }, 30_000);
 
+  it('a 200 HTML page where a file object should be: said as such, retried, no crash and nothing submitted', async () => {
+    let uploads = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/v1/files') uploads++;
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><body>Sign in</body></html>');
+    });
+    const { r, url } = await runAgainst(server);
+    expectNoCrash(r);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`POST ${url}/files: the server answered 2xx, not a file object; its body begins: <!DOCTYPE html>`);
+    expect(r.stderr).toMatch(/No batch was created: nothing was submitted/);
+    // Treated as no answer: tried again within the retry policy's attempts, then the run stops.
+    expect(uploads).toBeGreaterThan(1);
+  }, 30_000);
+
   it('a create answered 5xx, whose lookup fails too, is never sent again unchecked, and the message says the batch may exist', async () => {
     const creates: string[] = [];
     const server = createServer((req, res) => {
