@@ -55,6 +55,11 @@ export const LATTICE_MAX_SCALE = 64;
 export const LATTICE_ATOMS_MAX = 50_000;
 /** …and costs at most this many steps (a few ms: an interval may be asked for each comparison of a noise floor). */
 export const LATTICE_WORK_MAX = 5_000_000;
+/**
+ * Beyond those, the verdict's p is still counted exactly on the lattice (the marginal distribution of Σ±w, at most
+ * this many steps), and only the interval is the normal approximation's.
+ */
+export const LATTICE_P_WORK_MAX = 20_000_000;
 
 /**
  * Paired sign-flip permutation test (Fisher–Pitman) on per-row differences. Under "the two settings are
@@ -378,7 +383,9 @@ function latticeTest(d: readonly number[]): ShiftTest | undefined {
     work += (rows + 1) * (tMax - tMin + 1) * (k + 1);
   }
   const width = tMax - tMin + 1;
-  if ((rows + 1) * width > LATTICE_ATOMS_MAX || work > LATTICE_WORK_MAX) return undefined;
+  if ((rows + 1) * width > LATTICE_ATOMS_MAX || work > LATTICE_WORK_MAX) {
+    return rows * total <= LATTICE_P_WORK_MAX ? normalTest(d, latticeP(weights)) : undefined;
+  }
   // The joint distribution is built when p is asked for elsewhere than 0 (an interval): most comparisons need only
   // the verdict, whose p is the marginal distribution of Σ±w (the same numbers, a cheaper count).
   let pUnits: ((x: number) => number) | undefined;
@@ -568,8 +575,12 @@ function cumulative(p: Float64Array): Float64Array {
 // ---------------------------------------------------------------------------------------------------------------
 // Normal approximation
 
-/** Σ±(d_i − δ) is close to normal with variance Σ(d_i − δ)² for many rows (Lindeberg CLT). */
-function normalTest(d: readonly number[]): ShiftTest {
+/**
+ * Σ±(d_i − δ) is close to normal with variance Σ(d_i − δ)² for many rows (Lindeberg CLT). `exactP0`: the verdict's
+ * p counted exactly on a lattice too large for its joint distribution; the interval is then this approximation's,
+ * with 0 placed by that exact p.
+ */
+function normalTest(d: readonly number[], exactP0?: number): ShiftTest {
   const m = d.length;
   let S = 0;
   let Q = 0;
@@ -583,7 +594,7 @@ function normalTest(d: readonly number[]): ShiftTest {
     const observed = Math.abs(S - m * delta);
     return variance <= 0 ? 1 : Math.min(1, 2 * normalTail(observed / Math.sqrt(variance)));
   };
-  const p0 = p(0);
+  const p0 = exactP0 ?? p(0);
   // (S − mδ)² ≤ z²·Σ(d_i − δ)²: a quadratic in δ, solved; 0 is placed by the verdict's own p (rounding aside).
   const interval = (level: number) => {
     const z = normalQuantile(1 - level / 2);
@@ -601,7 +612,7 @@ function normalTest(d: readonly number[]): ShiftTest {
     }
     return { low, high };
   };
-  return { pairs: m, estimate, method: 'sign-flip-normal', p: (delta) => (delta === 0 ? p0 : p(delta)), interval };
+  return { pairs: m, estimate, method: exactP0 === undefined ? 'sign-flip-normal' : 'sign-flip-exact', p: (delta) => (delta === 0 ? p0 : p(delta)), interval };
 }
 
 /** mean ± t(0.975, n−1) · sd/√n. Describes the size of the change; the decision is the permutation test's. */

@@ -58,9 +58,13 @@ describe('sign-flip permutation test (hand-computed cases)', () => {
     expect(signFlipP(d).p).toBeCloseTo(0.0568879, 6);
     // Many rows with few discordant ones stay exact (the zero rows are a binomial, not enumerated): 8 of 5,000.
     expect(signFlipP(Array.from({ length: 5000 }, (_, i) => (i < 8 ? 1 : 0)))).toEqual({ p: 2 / 2 ** 8, method: 'sign-flip-exact' });
-    // Thousands of discordant rows: the joint distribution would be too large, and the normal approximation is close.
+    // Thousands of discordant rows: too many for the joint distribution an interval needs, but the verdict's p is
+    // still counted exactly: 1,600 of 3,000 one way is the two-sided binomial P(|B − 1500| ≥ 100) = 0.000278564….
     const big = signFlipP(Array.from({ length: 4000 }, (_, i) => (i % 2 ? 1 : -1)));
-    expect(big).toEqual({ p: 1, method: 'sign-flip-normal' });
+    expect(big).toEqual({ p: 1, method: 'sign-flip-exact' });
+    const skewed = signFlipP(Array.from({ length: 3000 }, (_, i) => (i < 1600 ? 1 : -1)));
+    expect(skewed.method).toBe('sign-flip-exact');
+    expect(skewed.p).toBeCloseTo(0.000278563961, 10);
   });
 
   it('off a lattice, Monte Carlo (seeded, sequential) gives the exact decision just past the exact limit', () => {
