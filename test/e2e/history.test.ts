@@ -119,6 +119,10 @@ describe('evalrun history', () => {
     expect(floor.max_abs_diff).toBe(0);
     expect(h.stdout).toContain('No worse drift in the newest run');
     expect(h.stdout).toContain('Noise floor');
+    expect(await readFile(join(h.out, 'history.md'), 'utf8')).toContain('typical 95% half-width');
+    // The half-widths are of (1 − α) intervals: the header says the level they are at.
+    const strict = await history([dirs['n1']!, dirs['n2']!, dirs['n3']!, '--alpha', '0.01']);
+    expect(await readFile(join(strict.out, 'history.md'), 'utf8')).toContain('typical 99% half-width');
   });
 
   it('finds a silent degradation at the run it starts, on the degraded cells and metrics only, and not before', async () => {

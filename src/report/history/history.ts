@@ -153,7 +153,8 @@ export function runEntry(index: number, run: HistoryRun, metrics: readonly Metri
 
 function point(c: CellStats, metric: MetricDef): HistoryPoint {
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const n = metric.kind === 'rate' ? num(field(c, metric.of!)) : c.requests - c.failed_requests;
+  // The interval's denominator: a rate's or a score's own count (`of`), else the answered requests.
+  const n = metric.of !== undefined ? num(field(c, metric.of)) : c.requests - c.failed_requests;
   return { value: num(field(c, metric.name)), low: num(field(c, `${metric.name}_low`)), high: num(field(c, `${metric.name}_high`)), n };
 }
 

@@ -119,7 +119,7 @@ const CLIENT = String.raw`(() => {
   main.append(changes);
   const noise = el('section');
   noise.append(el('h2', {}, 'Noise floor'), el('p', { class: 'note' }, 'Differences between consecutive runs with identical requests where nothing changed: how far a metric moves by chance.'));
-  noise.append(table('noise-table', ['metric', 'run pairs', 'mean |diff|', 'max |diff|', 'typical 95% half-width'], data.noise_floor.map((n) => ({ cells: [n.metric, String(n.transitions), fmt(n.metric, n.mean_abs_diff), fmt(n.metric, n.max_abs_diff), fmt(n.metric, n.median_half_width)] }))));
+  noise.append(table('noise-table', ['metric', 'run pairs', 'mean |diff|', 'max |diff|', 'typical ' + Math.round((1 - data.alpha) * 1000) / 10 + '% half-width'], data.noise_floor.map((n) => ({ cells: [n.metric, String(n.transitions), fmt(n.metric, n.mean_abs_diff), fmt(n.metric, n.max_abs_diff), fmt(n.metric, n.median_half_width)] }))));
   main.append(noise);
   const runsSection = el('section');
   runsSection.append(el('h2', {}, 'Runs'));

@@ -131,7 +131,7 @@ export function historyMarkdown(h: HistoryJson): string {
   if (!drifting.length) out.push('No drift between any two judged runs.', '');
   const floors = h.noise_floor.filter((n) => n.comparisons > 0);
   if (floors.length) {
-    out.push('Noise floor (consecutive runs with identical requests where nothing changed): how far a metric moves by chance.', '', '| metric | run pairs | mean \\|diff\\| | max \\|diff\\| | typical 95% half-width |', '|:--|--:|--:|--:|--:|');
+    out.push('Noise floor (consecutive runs with identical requests where nothing changed): how far a metric moves by chance.', '', `| metric | run pairs | mean \\|diff\\| | max \\|diff\\| | typical ${levelPercent(h.alpha)} half-width |`, '|:--|--:|--:|--:|--:|');
     for (const n of floors) out.push(`| ${n.metric} | ${n.transitions} | ${size(n.metric, n.mean_abs_diff)} | ${size(n.metric, n.max_abs_diff)} | ${size(n.metric, n.median_half_width)} |`);
   } else out.push('Noise floor: no two consecutive judged runs had identical requests with nothing else changed.');
   const notJudged = runs.filter((r) => !r.judged);
@@ -141,4 +141,9 @@ export function historyMarkdown(h: HistoryJson): string {
 
 export function changeText(changes: readonly HistoryChange[]): string {
   return changes.length ? changes.map((c) => c.detail).join('; ') : 'nothing that we can see';
+}
+
+/** The confidence level of a (1 − α) interval, as a header says it: 95%, 99%. */
+export function levelPercent(alpha: number): string {
+  return `${Math.round((1 - alpha) * 1000) / 10}%`;
 }
