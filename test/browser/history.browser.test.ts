@@ -5,21 +5,19 @@
  * the change drawn as a line, and show a run directory's name as text, never as HTML. A screenshot is kept in
  * test/artifacts/ for a person to look at.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runMain } from '../helpers/cli.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
+import { available, launchChromium, noteIfSkipped, required } from './chromium.js';
 
-const CHROMIUM = process.env['EVALRUN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const DEMO = join(ROOT, 'datasets/demo');
 const tempDir = useTempDirs();
-const available = existsSync(CHROMIUM);
-const required = Boolean(process.env['CI']) || process.env['EVALRUN_REQUIRE_BROWSER'] === '1';
+noteIfSkipped('history.html');
 const HOSTILE = 'n4<img src=x onerror=window.__xss=1>';
 
 const config = (served: string) => `name: nightly-html
@@ -39,7 +37,8 @@ let metrics: string[] = [];
 
 beforeAll(async () => {
   if (!available && !required) return;
-  if (!available) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), or point EVALRUN_CHROMIUM at a Chromium binary`);
+  // First: without Chromium under CI this fails at once, saying how to install it.
+  browser = await launchChromium();
   const base = await tempDir('evalrun-history-browser-');
   const files = await writeTree(base, {
     'base.yaml': config('{}'),
@@ -56,10 +55,6 @@ beforeAll(async () => {
   metrics = (JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as { metrics: Array<{ name: string }> }).metrics.map((m) => m.name);
   url = pathToFileURL(join(out, 'history.html')).href;
   await mkdir(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
 }, 60_000);
 
 afterAll(async () => {
