@@ -13,7 +13,7 @@ import { choiceFails, inputOf } from '../run/index.js';
 export const JUDGMENTS = 'judgments.jsonl';
 
 /** The reason a judge check gives while its calls are not all answered (the run stopped first: a resume sends them). */
-export const NOT_JUDGED = 'not judged yet: the run stopped before its judge calls were answered (--resume sends them)';
+const NOT_JUDGED = 'not judged yet: the run stopped before its judge calls were answered (--resume sends them)';
 
 type AnswerTask = Pick<Task, 'seq' | 'row' | 'cell'>;
 

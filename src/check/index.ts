@@ -5,7 +5,7 @@ export { gradedParts } from './json-output.js';
 export { ScriptChecks, type ScriptInput, type ScriptProblem } from './script-checks.js';
 export { makeChoiceChecker, makeHumanLabels, type ChoiceChecker } from './choice-checker.js';
 // The one reading of a human label (defined in contracts so the dataset scan can refuse bad ones before sending).
-export { readHumanLabel, acceptedLabels, scaleCategory, type HumanLabel } from '../contracts/human-label.js';
+export { readHumanLabel, scaleCategory, type HumanLabel } from '../contracts/human-label.js';
 export { NO_CONTENT } from './checks.js';
 export { unscored } from './script-result.js';
 export type { ChoiceCheck, ToolCall } from './json-output.js';

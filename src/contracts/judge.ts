@@ -120,7 +120,7 @@ export function judgeMessages(spec: Pick<JudgeSpec, 'preset' | 'scale' | 'rubric
  * The material as one line of JSON. JSON.stringify already escapes quotes, backslashes and newlines; `<` and `>`
  * are escaped too, so not even the fence's own characters appear inside it.
  */
-export function fenceJson(material: JudgeMaterial): string {
+function fenceJson(material: JudgeMaterial): string {
   return JSON.stringify(material).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
 }
 

@@ -62,7 +62,7 @@ export interface JudgeEstimate {
 }
 
 /** The reasoning and verdict a judge writes, assumed when its params set no max_tokens. */
-export const JUDGE_COMPLETION_TOKENS = 150;
+const JUDGE_COMPLETION_TOKENS = 150;
 
 export interface ContextOverflow {
   cell: string;
@@ -264,7 +264,8 @@ async function estimateJudges(config: Config, cells: readonly Cell[], estimates:
     if (spec.type !== 'judge' || !judge) continue;
     const { encoding } = encodingFor(judge.model);
     const pairwise = judge.preset === 'pairwise';
-    const fixed = chatTokens(judgeMessages(judge, { conversation: [] }), () => 0) + sum(await counter.count(encoding, [...judgeMessages(judge, { conversation: [] }).map((m) => m.content), JSON.stringify(judgeResponseFormat(judge))]));
+    const bare = judgeMessages(judge, { conversation: [] });
+    const fixed = chatTokens(bare, () => 0) + sum(await counter.count(encoding, [...bare.map((m) => m.content), JSON.stringify(judgeResponseFormat(judge))]));
     const limit = judge.params['max_completion_tokens'] ?? judge.params['max_tokens'];
     const perCall = typeof limit === 'number' ? limit : JUDGE_COMPLETION_TOKENS;
     let calls = 0;

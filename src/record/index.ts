@@ -8,8 +8,8 @@ export type { Anomaly, ChoiceRecord, JudgeUsage, RequestRecord, Usage } from './
 export { addRecordBilled, addUsage, cachedTokens, reasoningTokens, usageDetails } from './usage.js';
 export { BATCH_RESULT_LOST } from './types.js';
 export { Journal } from './journal.js';
-export { endSession, RunRecorder } from './run-recorder.js';
-export { writeManifest, writeManifestSync } from './manifest.js';
+export { RunRecorder } from './run-recorder.js';
+export { writeManifest } from './manifest.js';
 export type { MergeProvenance, RunStatus, BatchManifest, BatchPart, SeqRun } from './manifest.js';
 export { claimRunDir, openRunDir } from './run-dir.js';
 export type { RequestError, RequestPart } from './types.js';

@@ -107,7 +107,8 @@ export class RunRecorder {
 
   /** The journal could not be written: run.json says the session failed, counting only the records on disk. */
   async fail(exitCode: number): Promise<void> {
-    this.current = endSession(this.current, 'failed', this.written, exitCode);
+    // The journal's lines include a judged answer's second line, which is not another request recorded.
+    this.current = endSession(this.current, 'failed', Math.min(this.appended, this.written), exitCode);
     await writeManifest(this.dir, this.current);
   }
 
