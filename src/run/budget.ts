@@ -50,7 +50,8 @@ export class Budget {
   private reserved = 0;
   private readonly held = new Map<string, number>();
   private readonly queue: Array<{ task: Task; need: number | undefined; grant: (ok: boolean) => void }> = [];
-  private refused: { task: Task; need: number } | undefined;
+  /** The request that did not fit, with the room there was for it then (requests in flight may settle lower later). */
+  private refused: { task: Task; need: number; left: number; inFlight: number } | undefined;
   private closed = false;
   private readonly o: BudgetOptions;
 
@@ -91,7 +92,7 @@ export class Budget {
       this.hold(keyOf(task), need);
       return true;
     }
-    this.refused = { task, need };
+    this.refuse(task, need);
     return false;
   }
 
@@ -151,12 +152,17 @@ export class Budget {
     const r = this.refused;
     if (!r) return undefined;
     const { usd } = this.o;
-    const room = Math.max(0, this.limitUsd - this.spent - this.reserved);
+    // The room when the request was refused, not now: the requests then in flight may have settled for less since.
+    const then = r.inFlight > EPSILON ? ` beside the ${usd(r.inFlight)} then reserved for requests already sent` : '';
     return new BudgetStoppedError(
       `Stopped by the budget of ${usd(this.limitUsd)}: ${usd(this.spent)} spent${this.reserved > EPSILON ? `, ${usd(this.reserved)} still reserved` : ''}, ` +
-        `and the next request (row '${r.task.row.id}', cell ${r.task.cell.id}) could cost up to ${usd(r.need)}, more than the ${usd(room)} left. ` +
+        `and the next request (row '${r.task.row.id}', cell ${r.task.cell.id}) could cost up to ${usd(r.need)}, more than the ${usd(r.left)} left${then}. ` +
         `Nothing more was sent; what was answered is recorded and the outputs are incomplete. ${resumeHint}`,
     );
+  }
+
+  private refuse(task: Task, need: number): void {
+    this.refused = { task, need, left: Math.max(0, this.limitUsd - this.spent - this.reserved), inFlight: this.reserved };
   }
 
   private fits(need: number): boolean {
@@ -187,7 +193,7 @@ export class Budget {
       }
       // Requests in flight may cost less than reserved: wait for them. With none, nothing can make room.
       if (this.held.size > 0) return;
-      this.refused = { task: head.task, need };
+      this.refuse(head.task, need);
     }
     if (this.refused) this.refuseAll();
   }

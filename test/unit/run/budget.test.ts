@@ -28,6 +28,23 @@ describe('Budget', () => {
     expect(b.snapshot().reserved_usd).toBeCloseTo(WORST * 2, 12);
   });
 
+  it('the stop message gives the room there was when the request was refused, though the requests then in flight settle lower', () => {
+    const b = budget(WORST * 2.5);
+    expect(b.reserveNow(task(0))).toBe(true);
+    expect(b.reserveNow(task(1))).toBe(true);
+    expect(b.reserveNow(task(2))).toBe(false);
+    // Both settle far below their worst case: there would be room now, but there was not when task 2 was refused.
+    b.settle(record(0, { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 }), task(0));
+    b.settle(record(1, { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 }), task(1));
+    const message = b.stopError('resume')!.message;
+    const need = /could cost up to \$([0-9.e-]+)/.exec(message)![1]!;
+    const left = /more than the \$([0-9.e-]+) left/.exec(message)![1]!;
+    expect(Number(need)).toBeGreaterThan(Number(left));
+    expect(Number(left)).toBeCloseTo(WORST * 0.5, 12);
+    expect(message).toContain(`left beside the $${WORST * 2} then reserved for requests already sent.`);
+    expect(message).not.toContain('still reserved');
+  });
+
   it('the batch price halves the worst case; spent from earlier sessions counts', () => {
     expect(budget(WORST, 0, 0.5).worstUsd(task(0))).toBeCloseTo(WORST / 2, 12);
     const b = budget(WORST * 1.5, WORST);
