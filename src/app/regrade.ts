@@ -13,7 +13,7 @@ import { OutputError, UsageError } from '../errors.js';
 import { planTasks } from '../plan/index.js';
 import { planFingerprint } from '../plan/index.js';
 import { openScriptChecks, prepareRun } from './prepare.js';
-import { indexJournal, recordsInOrder, RECORDS, readManifest, RunLock, type RunManifest } from '../record/index.js';
+import { indexJournal, recordsInOrder, RECORDS, readManifest, RunLock, type JournalIndex, type RunManifest } from '../record/index.js';
 import { MANIFEST, writeManifest } from '../record/index.js';
 import type { ChoiceRecord, RequestRecord } from '../record/index.js';
 import { ReportThread } from '../report/index.js';
@@ -69,8 +69,6 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   const staging = join(dir, `regrade.staging-${process.pid}`);
   try {
     for (const name of await readdir(dir)) if (STAGING.test(name)) await rm(join(dir, name), { recursive: true, force: true });
-    scripts = await openScriptChecks(config);
-    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, manifest.plan.requests, options.env);
     await mkdir(staging);
     const next: RunManifest = {
       ...manifest,
@@ -83,9 +81,16 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
       evaluation: evaluationOf(config),
       regrades: [...(manifest.regrades ?? []), { at: new Date().toISOString(), config_file: config.file, config_hash: config.hash, previous_config_hash: manifest.config_hash }],
     };
-    // The reports are built from the regraded records' text as it is written, on a thread of their own.
+    // The reports are built from the regraded records' text as it is written, on a thread of their own. Its start,
+    // the script checks' (a thread loading the modules) and the pass indexing records.jsonl overlap.
     reports = new ReportThread(next, staging);
-    const regraded = await regradeRecords(dir, staging, manifest, config, cells, scripts, reports, judges);
+    const indexing = indexRecords(dir, manifest);
+    indexing.catch(() => {});
+    const opening = openScriptChecks(config);
+    opening.catch(() => {});
+    scripts = await opening;
+    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, manifest.plan.requests, options.env);
+    const regraded = await regradeRecords(dir, staging, await indexing, config, cells, scripts, reports, judges);
     await writeManifest(staging, next);
     const summary = await reports.finish(next);
     // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
@@ -100,11 +105,18 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   }
 }
 
+async function indexRecords(dir: string, manifest: RunManifest): Promise<JournalIndex> {
+  const file = join(dir, RECORDS);
+  const index = await indexJournal(file, manifest.plan.requests);
+  if (index.count === 0) throw new OutputError(`${file} holds no records: there is nothing to grade. Nothing was rewritten.`, 'EVALRUN_NO_RECORDS');
+  return index;
+}
+
 /** Walks the plan and the records together, both in plan order, and writes each record graded again. */
 async function regradeRecords(
   dir: string,
   staging: string,
-  manifest: RunManifest,
+  index: JournalIndex,
   config: Config,
   cells: readonly Cell[],
   scripts: ScriptChecks | undefined,
@@ -112,8 +124,6 @@ async function regradeRecords(
   judges?: RegradeJudges,
 ): Promise<number> {
   const file = join(dir, RECORDS);
-  const index = await indexJournal(file, manifest.plan.requests);
-  if (index.count === 0) throw new OutputError(`${file} holds no records: there is nothing to grade. Nothing was rewritten.`, 'EVALRUN_NO_RECORDS');
   const check = makeChoiceChecker(config, cells);
   const out = createWriteStream(join(staging, RECORDS));
   let lines: string[] = [];
