@@ -31,6 +31,7 @@ const SHAPE: Shape = {
   judge: { noise: 'number', unparseable: 'number', refusal: 'number', length: 'number', position_bias: 'number' },
   batch: {
     duration_ms: 'number',
+    slow: { times: 'number', skip: 'number', duration_ms: 'number' },
     faults,
     max_requests: 'number',
     max_file_bytes: 'number',
