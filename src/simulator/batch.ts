@@ -488,7 +488,7 @@ export class BatchStore {
     const s = this.batches.get(id);
     if (!s) return notFound('batch', id);
     const nowMs = this.now();
-    this.advance(s, nowMs);
+    this.step(s, nowMs);
     const st = s.obj.status;
     if (st === 'validating' || st === 'in_progress') {
       s.obj.status = 'cancelling';
@@ -691,7 +691,7 @@ export class BatchStore {
     appendText(this.partPath(o.id, 'err'), err);
     s.outBytes += Buffer.byteLength(out);
     s.errBytes += Buffer.byteLength(err);
-    this.saveBatch(s);
+    // Saved by the caller of `advance` (step, createBatch, cancelBatch), in the same turn of the event loop.
   }
 
   /** Writes the output and error files and ends the batch; lines never answered go to the error file with `code`. */
