@@ -31,7 +31,6 @@ const SHAPE: Shape = {
   judge: { noise: 'number', unparseable: 'number', refusal: 'number', length: 'number', position_bias: 'number' },
   batch: {
     duration_ms: 'number',
-    slow: { times: 'number', skip: 'number', duration_ms: 'number' },
     faults,
     max_requests: 'number',
     max_file_bytes: 'number',
@@ -47,6 +46,7 @@ const SHAPE: Shape = {
     unknown_status: { times: 'number', status: 'any' },
     overdue: { times: 'number' },
     odd_lines: { times: 'number' },
+    slow: { times: 'number', skip: 'number', duration_ms: 'number' },
   },
 };
 
