@@ -46,6 +46,7 @@ const SHAPE: Shape = {
     unknown_status: { times: 'number', status: 'any' },
     overdue: { times: 'number' },
     odd_lines: { times: 'number' },
+    slow: { times: 'number', skip: 'number', duration_ms: 'number' },
   },
 };
 

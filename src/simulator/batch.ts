@@ -1,5 +1,6 @@
 /**
- * The Files and Batch APIs of the simulator. Time is compressed (a batch takes `batch.duration_ms`) and advanced
+ * The Files and Batch APIs of the simulator. Time is compressed (a batch takes `batch.duration_ms`, or `batch.slow`'s
+ * for the batches it picks, fixed when the batch is created) and advanced
  * lazily: whenever a batch is looked at, the lines due by now are answered, so a poll every 0.2 s sees the counts
  * grow and a cancel or an expiry half-way keeps exactly the lines finished so far. Each line is answered by the same
  * code as a synchronous request (validation, model, faults), through the `answer` callback the server provides.
@@ -117,6 +118,8 @@ interface BatchState {
   tokens: number;
   outputExpiresAfter: number;
   faults: BatchFaults;
+  /** How long this batch takes, ms: `duration_ms`, or `slow.duration_ms` when `slow` picked it. Absent in states saved before it was kept. */
+  durationMs?: number;
 }
 
 /** Counters of the `times` options, saved so a restarted simulator does not play a fault twice. */
@@ -142,7 +145,7 @@ export interface BatchDeps {
   onAccepted?: ((customId: string) => void) | undefined;
   /** A line's enqueued tokens, for `token_limit`. */
   tokens: (body: Record<string, unknown>) => number;
-  now?: () => number;
+  now?: (() => number) | undefined;
   newId: (prefix: string) => string;
 }
 
@@ -179,6 +182,19 @@ export class BatchStore {
 
   private get duration(): number {
     return Math.max(0, this.deps.options.duration_ms ?? DEFAULT_DURATION_MS);
+  }
+
+  /** The duration of the batch created `ordinal`-th: `slow` picks batches by their creation order, as the faults do. */
+  private durationFor(ordinal: number): number {
+    const slow = this.deps.options.slow;
+    if (!slow) return this.duration;
+    const skip = slow.skip ?? 0;
+    if (ordinal <= skip || ordinal > skip + (slow.times ?? Infinity)) return this.duration;
+    return Math.max(0, slow.duration_ms ?? this.duration);
+  }
+
+  private durationOf(s: BatchState): number {
+    return s.durationMs ?? this.duration;
   }
 
   private seconds(ms: number): number {
@@ -388,7 +404,7 @@ export class BatchStore {
       usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
       metadata: metadata as Record<string, string> | null,
     };
-    const state: BatchState = { obj, ordinal, createdMs: nowMs, cursor: 0, done: 0, outBytes: 0, errBytes: 0, cancelAtMs: null, tokens: 0, outputExpiresAfter, faults };
+    const state: BatchState = { obj, ordinal, createdMs: nowMs, cursor: 0, done: 0, outBytes: 0, errBytes: 0, cancelAtMs: null, tokens: 0, outputExpiresAfter, faults, durationMs: this.durationFor(ordinal) };
     this.batches.set(obj.id, state);
     this.order.push(obj.id);
     this.saveCounters();
@@ -472,13 +488,13 @@ export class BatchStore {
     const s = this.batches.get(id);
     if (!s) return notFound('batch', id);
     const nowMs = this.now();
-    this.advance(s, nowMs);
+    this.step(s, nowMs);
     const st = s.obj.status;
     if (st === 'validating' || st === 'in_progress') {
       s.obj.status = 'cancelling';
       s.obj.cancelling_at = this.seconds(nowMs);
       // The provider takes a moment to stop: the lines due until then still finish.
-      s.cancelAtMs = nowMs + this.duration * FINALIZING_SHARE;
+      s.cancelAtMs = nowMs + this.durationOf(s) * FINALIZING_SHARE;
       this.advance(s, nowMs);
       this.saveBatch(s);
       return ok(this.shown(s));
@@ -502,7 +518,7 @@ export class BatchStore {
 
   private advance(s: BatchState, nowMs: number): void {
     const o = s.obj;
-    const d = this.duration;
+    const d = this.durationOf(s);
     const startMs = s.createdMs + d * VALIDATING_SHARE;
     if (o.status === 'validating' && (nowMs >= startMs || s.cancelAtMs !== null)) {
       if (!this.validate(s)) {
@@ -675,7 +691,7 @@ export class BatchStore {
     appendText(this.partPath(o.id, 'err'), err);
     s.outBytes += Buffer.byteLength(out);
     s.errBytes += Buffer.byteLength(err);
-    this.saveBatch(s);
+    // Saved by the caller of `advance` (step, createBatch, cancelBatch), in the same turn of the event loop.
   }
 
   /** Writes the output and error files and ends the batch; lines never answered go to the error file with `code`. */

@@ -50,8 +50,9 @@ function bearer(header: string | undefined): string | undefined {
 /**
  * `countLines: false` leaves `stats.batchComputed` and `stats.batchSubmitted` empty: the simulator a run starts for
  * `provider: simulator` has no test reading them, and two maps of 200,000 custom_ids weigh ~30 MB in its process.
+ * `now` is the Files and Batch APIs' clock (default Date.now): a test moves it on to end long batches at once.
  */
-export async function startSimulator(options: SimulatorOptions = {}, internal: { countLines?: boolean } = {}): Promise<RunningSimulator> {
+export async function startSimulator(options: SimulatorOptions = {}, internal: { countLines?: boolean; now?: () => number } = {}): Promise<RunningSimulator> {
   const countLines = internal.countLines ?? true;
   checkSimulatorOptions(options);
   const stats: SimulatorStats = {
@@ -199,6 +200,7 @@ export async function startSimulator(options: SimulatorOptions = {}, internal: {
       return 'status' in checked ? 0 : requestedTokens(checked.promptTokens, checked.maxTokens, checked.n);
     },
     newId: (prefix) => `${prefix}${idPrefix}${(objectCounter++).toString(16).padStart(8, '0')}`,
+    now: internal.now,
   });
 
   function sendStored(res: http.ServerResponse, started: number, r: Reply): void {

@@ -64,6 +64,12 @@ export interface SimulatorOptions {
 export interface BatchSimulatorOptions {
   /** How long a batch takes from creation to `completed`, ms (compressed time; default 1000). */
   duration_ms?: number;
+  /**
+   * Batches that take `duration_ms` instead of the default duration: `times` batches (default all), after skipping
+   * the first `skip` created. A batch keeps the duration it was created with, across restarts too. So a test can
+   * have one batch still running when it interrupts a run while the batches before and after it finish at once.
+   */
+  slow?: { times?: number; skip?: number; duration_ms: number };
   /** Line faults for batch lines only; default: the top-level `faults`. 429/500/503 become error lines with a response, reset/stall/malformed lines with `error` and `response: null`. */
   faults?: FaultOptions;
   /** Lines per input file (default 50 000). */

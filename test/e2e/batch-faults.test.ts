@@ -56,7 +56,8 @@ describe('1. downloads', () => {
   it('a gateway page, a short file, a line cut in half, a reset, a 502 and a stall are downloaded again: nothing resubmitted, exit 0', async () => {
     const { cfg, out, env, sim: s } = await setup(
       { batch: { download: { html: 1, short: 1, cut: 1, reset: 1, server_error: 1, stall: 1 } } },
-      `${BATCH}timeout_s: 1\n`,
+      // The stall is noticed after timeout_s without a byte.
+      `${BATCH}timeout_s: 0.5\n`,
     );
     const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
     expectNoCrash(r);
@@ -264,8 +265,10 @@ describe('5. dead batches', () => {
   it("the demo's flow on provider: simulator: run --batch, Ctrl-C, --resume completes (the simulator's batches live in the run directory)", async () => {
     const base = await tempDir('evalrun-batch-faults-');
     const cfg = join(base, 'evalrun.yaml');
-    await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(`${BATCH}provider: { simulator: { batch: { duration_ms: 3000 } } }\n`) });
+    await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(`${BATCH}provider: { simulator: { batch: { duration_ms: 1000 } } }\n`) });
     const out = join(base, 'out');
+    // The interrupt lands within ms of the sixth batch's creation: 1 s keeps it live, so the resume's simulator
+    // carries it on from the run directory.
     const run = spawnRun(['run', cfg, '--out', out, '--batch'], cleanEnv());
     await waitFor(async () => (await manifest(out).catch(() => undefined))?.batch?.parts.filter((p) => p.batch_id).length === 6);
     run.child.kill('SIGINT');

@@ -41,13 +41,31 @@ afterEach(async () => {
   for (const s of sims.splice(0)) await s.close();
 });
 
-async function setup(durationMs = 60, batch: BatchSimulatorOptions = {}, checks = CHECKS): Promise<{ base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
+/** The simulator's batch clock runs `ahead` ms ahead of the wall clock: a test moves it on to end long batches. */
+let ahead = 0;
+const simClock = () => Date.now() + ahead;
+
+async function setup(batch: BatchSimulatorOptions = {}, checks = CHECKS): Promise<{ base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
   const base = await tempDir('evalrun-batch-judges-');
   await writeTree(base, { 'rows.jsonl': dataset(), 'batch.yaml': config(BATCH, checks), 'sync.yaml': config('', checks) });
-  const sim = await startSimulator({ seed: 5, batch: { duration_ms: durationMs, ...batch } });
+  const sim = await startSimulator({ seed: 5, batch: { duration_ms: 60, ...batch } }, { now: simClock });
   sims.push(sim);
   return { base, env: cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test' }), sim };
 }
+
+/** Runs the simulator's batch clock 50 times faster while `work` runs: slow batches it creates end within ms. */
+async function fastForward<T>(work: Promise<T>): Promise<T> {
+  const timer = setInterval(() => (ahead += 1000), 20);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The answers go out in the first two batches (24 requests of two models, ≤ 40 a file); the judge calls after. */
+const ANSWER_BATCHES = 2;
+const HOUR_MS = 3_600_000;
 
 interface JudgeLine {
   seq: number;
@@ -138,8 +156,9 @@ describe('batch mode with judges', () => {
 
   it('Ctrl-C while the judge batches run, then --resume polls them: nothing is submitted again', async () => {
     const sync = await synchronous();
-    // Long enough for the judge batches to be seen running when the interrupt lands.
-    const { base, env, sim } = await setup(1500);
+    // The first judge batch runs until the test moves the simulator's clock on, however slow the machine; the
+    // answers before it and the judge batches after it finish at once.
+    const { base, env, sim } = await setup({ slow: { skip: ANSWER_BATCHES, times: 1, duration_ms: HOUR_MS } });
     const out = join(base, 'interrupted');
     const run = spawnRun(['run', join(base, 'batch.yaml'), '--out', out], env);
     await waitFor(async () => Boolean((await manifest(out).catch(() => undefined))?.judge_batch?.parts.some((p) => p.batch_id)));
@@ -147,6 +166,7 @@ describe('batch mode with judges', () => {
     expect((await run.closed).code).toBe(130);
     const m = await manifest(out);
     expect(m.judge_batch!.parts.some((p) => p.state === 'submitted')).toBe(true);
+    ahead += HOUR_MS;
     const r = await runMain(['run', join(base, 'batch.yaml'), '--out', out, '--resume', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(await choices(out)).toEqual(sync.choices);
@@ -155,7 +175,9 @@ describe('batch mode with judges', () => {
 
   it('evalrun cancel while the judge batches run cancels them too; the resume sends only the calls they did not run', async () => {
     const sync = await synchronous();
-    const { base, env, sim } = await setup(3000);
+    // The judge batches stay live for the few hundred ms until the cancel lands (cancelling takes a tenth of that);
+    // the resume's batches are made to end at once by running the clock fast.
+    const { base, env, sim } = await setup({ slow: { skip: ANSWER_BATCHES, duration_ms: 3000 } });
     const out = join(base, 'cancelled');
     const run = spawnRun(['run', join(base, 'batch.yaml'), '--out', out], env);
     await waitFor(async () => Boolean((await manifest(out).catch(() => undefined))?.judge_batch?.parts.some((p) => p.batch_id)));
@@ -166,7 +188,7 @@ describe('batch mode with judges', () => {
     expect(c.stderr).toMatch(/Cancelling [1-9]\d* live batch/);
     const m = await manifest(out);
     expect(m.judge_batch!.parts.filter((p) => p.batch_id).every((p) => p.state === 'done' && p.status === 'cancelled')).toBe(true);
-    const r = await runMain(['run', join(base, 'batch.yaml'), '--out', out, '--resume', '--quiet'], env);
+    const r = await fastForward(runMain(['run', join(base, 'batch.yaml'), '--out', out, '--resume', '--quiet'], env));
     expect(r.code, r.stderr).toBe(0);
     expect(await choices(out)).toEqual(sync.choices);
     expectComputedOnce(sim, sync.calls);
@@ -175,7 +197,7 @@ describe('batch mode with judges', () => {
   it('a judge result the provider ran but that cannot be read: recorded as batch_result_lost, the verdict unscored, never resubmitted', async () => {
     // The first three batches lose a line of their output: the two answer parts' and the first judge part's.
     const qaOnly = CHECKS.split('\n')[0]!;
-    const { base, env, sim } = await setup(60, { drop_lines: { times: 3, count: 1 } }, qaOnly);
+    const { base, env, sim } = await setup({ drop_lines: { times: 3, count: 1 } }, qaOnly);
     const out = join(base, 'lost');
     const r = await runMain(['run', join(base, 'batch.yaml'), '--out', out, '--quiet'], env);
     expect(r.code, r.stderr).toBe(1);

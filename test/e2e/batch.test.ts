@@ -30,10 +30,15 @@ afterEach(async () => {
 const BATCH = 'batch: { poll_s: 0.02, max_requests: 10 }\n';
 const DURATION_MS = 60;
 
+/** The simulator's batch clock runs `ahead` ms ahead of the wall clock: a test moves it on to end long batches. */
+let ahead = 0;
+const simClock = () => Date.now() + ahead;
+const HOUR_MS = 3_600_000;
+
 async function setup(simOptions: SimulatorOptions, extra = BATCH): Promise<{ cfg: string; base: string; env: NodeJS.ProcessEnv; sim: RunningSimulator }> {
   const base = await tempDir('evalrun-batch-');
   await writeTree(base, { 'rows.jsonl': rows(ROWS), 'evalrun.yaml': config(extra) });
-  sim = await startSimulator({ seed: 5, ...simOptions, batch: { duration_ms: DURATION_MS, ...simOptions.batch } });
+  sim = await startSimulator({ seed: 5, ...simOptions, batch: { duration_ms: DURATION_MS, ...simOptions.batch } }, { now: simClock });
   return { cfg: join(base, 'evalrun.yaml'), base, env: cleanEnv({ OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-test' }), sim };
 }
 
@@ -110,12 +115,16 @@ describe('evalrun run with batch mode', () => {
     const registrar = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
     const noUndici = { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(registrar)}` };
     const { cfg, base, env } = await setup({});
-    const batch = await runCli(['run', cfg, '--out', join(base, 'batch'), '--quiet'], { env: { ...env, ...noUndici } });
+    // The hook bites: the same config without batch mode opens the pool, and fails to. The two processes are
+    // independent: they run side by side.
+    const syncCfg = join(base, 'sync.yaml');
+    await writeFile(syncCfg, config());
+    const [batch, sync] = await Promise.all([
+      runCli(['run', cfg, '--out', join(base, 'batch'), '--quiet'], { env: { ...env, ...noUndici } }),
+      runCli(['run', syncCfg, '--out', join(base, 'sync'), '--quiet'], { env: { ...env, ...noUndici } }),
+    ]);
     expect(batch.code, batch.stderr).toBe(0);
     expect(countLines(join(base, 'batch', 'records.jsonl'))).toBe(REQUESTS);
-    // The hook bites: the same config without batch mode opens the pool, and fails to.
-    await writeFile(cfg, config());
-    const sync = await runCli(['run', cfg, '--out', join(base, 'sync'), '--quiet'], { env: { ...env, ...noUndici } });
     expect(sync.code).not.toBe(0);
     expect(sync.stderr).toMatch(/undici was imported/);
   });
@@ -298,8 +307,9 @@ describe('batch runs interrupted', () => {
 
   it('kill -9 while polling, then --resume polls the recorded batches', async () => {
     const whole = await baseline();
-    // The six batches are created within ~0.1 s of each other: 1.5 s keeps them all running when the kill lands.
-    const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: 1500 } });
+    // The six batches run until the test moves the simulator's clock on: all still running when the kill lands,
+    // however slow the machine.
+    const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: HOUR_MS } });
     const out = join(base, 'killed');
     const run = spawnRun(['run', cfg, '--out', out], env);
     await waitFor(() => allSubmitted(out));
@@ -308,6 +318,7 @@ describe('batch runs interrupted', () => {
     // The kill came while it polled: every part submitted, none finished, nothing recorded yet.
     expect((await manifest(out)).batch!.parts.map((p) => p.state)).toEqual(Array(6).fill('submitted'));
     expect(countLines(join(out, 'records.jsonl'))).toBe(0);
+    ahead += HOUR_MS;
     const r = await runMain(['run', cfg, '--out', out, '--resume', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(await choices(out)).toEqual(whole);
@@ -338,7 +349,8 @@ describe('batch runs interrupted', () => {
   });
 
   it('Ctrl-C while polling detaches (exit 130, the resume command); evalrun cancel cancels and records what finished', async () => {
-    const { cfg, base, env, sim: s } = await setup({ batch: { duration_ms: 4000 } });
+    // Only the six batches of the first session are slow: the resume's batches finish at once.
+    const { cfg, base, env, sim: s } = await setup({ batch: { slow: { times: 6, duration_ms: 4000 } } });
     const out = join(base, 'out');
     const run = spawnRun(['run', cfg, '--out', out], env);
     await waitFor(() => allSubmitted(out));

@@ -15,7 +15,7 @@ messages:
   - { role: user, content: "{{text}}" }
 params: { max_tokens: 40, response_format: { type: json_object } }
 grid: { model: [gpt-4o-mini, gpt-4.1-mini], temperature: [0, 1] }
-retry: { max_attempts: 3, max_wait_s: 1 }
+retry: { max_attempts: 3, max_wait_s: 0.05 }
 ${extra}`;
 
 

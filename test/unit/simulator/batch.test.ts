@@ -16,8 +16,12 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function start(options: SimulatorOptions = {}): Promise<OpenAI> {
-  sim = await startSimulator({ ...options, batch: { duration_ms: 200, ...options.batch } });
+/** The Batch API's clock in these tests: the wall clock plus what a test moved it on by. */
+let ahead = 0;
+const clock = () => Date.now() + ahead;
+
+async function start(options: SimulatorOptions = {}, now: () => number = clock): Promise<OpenAI> {
+  sim = await startSimulator({ ...options, batch: { duration_ms: 200, ...options.batch } }, { now });
   return new OpenAI({ baseURL: sim.url, apiKey: 'x', maxRetries: 0 });
 }
 
@@ -43,13 +47,15 @@ async function submit(client: OpenAI, lines: unknown[], metadata: Record<string,
 
 const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
-async function settle(client: OpenAI, id: string, seen?: string[]): Promise<OpenAI.Batch> {
+/** Polls until the batch is final: every 20 ms, or, given `tick` (which moves a fake clock on), at once after it. */
+async function settle(client: OpenAI, id: string, seen?: string[], tick?: () => void): Promise<OpenAI.Batch> {
   for (;;) {
     const b = await client.batches.retrieve(id);
     expectSpecValid(validateBatch, dropNulls(b));
     if (seen && seen[seen.length - 1] !== b.status) seen.push(b.status);
     if (FINAL.has(b.status)) return b;
-    await new Promise((r) => setTimeout(r, 20));
+    if (tick) tick();
+    else await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -84,16 +90,16 @@ describe('simulator Files API through the openai SDK', () => {
 
 describe('simulator Batch API through the openai SDK', () => {
   it('runs a batch validating → in_progress → finalizing → completed; lines match the spec and sync answers', async () => {
-    // Long enough that a poll every 20 ms sees each phase on a loaded machine.
-    const client = await start({ seed: 5, batch: { duration_ms: 1500 } });
+    // A clock that moves 100 ms a poll and no other way: every phase is seen, however loaded the machine.
+    let t = Date.now();
+    const client = await start({ seed: 5, batch: { duration_ms: 1500 } }, () => t);
     const lines = Array.from({ length: 6 }, (_, i) => line(i));
     const created = await submit(client, lines);
     expect(created.status).toBe('validating');
     expect(created.metadata).toEqual({ evalrun_run: 'run-1', evalrun_part: '1' });
     const seen: string[] = [];
-    const done = await settle(client, created.id, seen);
-    expect(seen).toContain('in_progress');
-    expect(seen[seen.length - 1]).toBe('completed');
+    const done = await settle(client, created.id, seen, () => (t += 100));
+    expect(seen).toEqual(['validating', 'in_progress', 'finalizing', 'completed']);
     expect(done.request_counts).toEqual({ total: 6, completed: 6, failed: 0 });
     expect(done.error_file_id).toBeNull();
     expect(done.model).toBe('gpt-4o-mini');
@@ -141,7 +147,7 @@ describe('simulator Batch API through the openai SDK', () => {
   });
 
   it('fails some lines on demand: 429/500/503 with an error body, others with error and no response', async () => {
-    const client = await start({ batch: { duration_ms: 100, faults: { rate_limit: 0.25, server_error: 0.2, reset: 0.2 } } });
+    const client = await start({ batch: { duration_ms: 20, faults: { rate_limit: 0.25, server_error: 0.2, reset: 0.2 } } });
     const lines = Array.from({ length: 40 }, (_, i) => line(i));
     const done = await settle(client, (await submit(client, lines)).id);
     expect(done.status).toBe('completed');
@@ -265,13 +271,13 @@ describe('simulator state on disk', () => {
   it('keeps files and batches in state_dir: a simulator started again finds them, running batches finish', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'evalrun-sim-state-'));
     try {
-      let client = await start({ state_dir: dir, batch: { duration_ms: 400 } });
+      let client = await start({ state_dir: dir, batch: { duration_ms: 200 } });
       const done = await settle(client, (await submit(client, [line(1), line(2)])).id);
       const running = await submit(client, [line(3), line(4), line(5)]);
       await sim!.close();
       sim = undefined;
       // A new process on the same folder: the finished batch and its files, and the running one, which goes on.
-      client = await start({ state_dir: dir, batch: { duration_ms: 400 } });
+      client = await start({ state_dir: dir, batch: { duration_ms: 200 } });
       expect((await client.batches.retrieve(done.id)).status).toBe('completed');
       expect((await readLines(client, done.output_file_id)).map((l) => l['custom_id']).sort()).toEqual(['seq-1', 'seq-2']);
       const later = await settle(client, running.id);
@@ -288,6 +294,29 @@ describe('simulator state on disk', () => {
       const short = await settle(client, (await client.batches.create({ ...params, output_expires_after: { anchor: 'created_at', seconds: 3600 } })).id);
       const out = await client.files.retrieve(short.output_file_id!);
       expect(out.expires_at! - out.created_at).toBe(3600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('slow: the batches it picks by creation order take its duration, and keep it when the simulator starts again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'evalrun-sim-state-'));
+    const HOUR_MS = 3_600_000;
+    try {
+      let client = await start({ state_dir: dir, batch: { duration_ms: 20, slow: { skip: 1, times: 1, duration_ms: HOUR_MS } } });
+      const [first, second, third] = [await submit(client, [line(1)]), await submit(client, [line(2)]), await submit(client, [line(3)])];
+      expect((await settle(client, first!.id)).status).toBe('completed');
+      expect((await settle(client, third!.id)).status).toBe('completed');
+      // Its first tenth, six minutes, is spent validating.
+      expect((await client.batches.retrieve(second!.id)).status).toBe('validating');
+      await sim!.close();
+      sim = undefined;
+      // Started again without the option: the second batch keeps the hour it was created with.
+      client = await start({ state_dir: dir, batch: { duration_ms: 20 } });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await client.batches.retrieve(second!.id)).status).toBe('validating');
+      ahead += HOUR_MS;
+      expect((await settle(client, second!.id)).request_counts).toEqual({ total: 1, completed: 1, failed: 0 });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
