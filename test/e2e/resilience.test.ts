@@ -39,7 +39,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('evalrun run under faults', () => {
   it('completes through ~20% injected faults of every kind with the same results as a fault-free run', async () => {
-    const config = join(work, 'evalrun.yaml');
+    // A stalled attempt is given up at timeout_s and a failed one waited on up to max_wait_s; a request may meet
+    // several faults in a row, so both are kept short: 0.25 s is still ample for an answer the simulator sends at
+    // once (an attempt that runs out anyway is retried, and the results are compared in full).
+    const config = writeFixture(mkdtempSync(join(work, 'faults-config-')), { timeoutS: 0.25, maxWaitS: 0.05 });
     const out = join(work, 'faults');
     // Every fault a retry may answer; a 200 cut short (malformed) is not one of them: see the next test.
     const faults = { rate_limit: 0.05, server_error: 0.05, unavailable: 0.04, reset: 0.04, stall: 0.03 };
@@ -221,9 +224,10 @@ describe('evalrun run --resume', () => {
 describe('rate limits', () => {
   it('with rate_limit.rpm equal to the server limit, sends no request over it and gets no 429', async () => {
     const dir = mkdtempSync(join(work, 'paced-'));
-    // The simulator counts per 2 s window here, so 60 per window is 1800 a minute.
-    const config = writeFixture(dir, { extra: ['rate_limit: { rpm: 1800 }'] });
-    await withSim({ rpm: 60, window_ms: 2000 }, async (sim) => {
+    // The simulator counts per 1 s window here, so 60 per window is 3600 a minute: the 120 requests need two windows.
+    // The pacer's 2% margin is 20 ms of the window, the jitter a request may meet between its turn and the server.
+    const config = writeFixture(dir, { extra: ['rate_limit: { rpm: 3600 }'] });
+    await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
       const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.byStatus['429'] ?? 0).toBe(0);
@@ -234,7 +238,8 @@ describe('rate limits', () => {
   it('without a configured limit, absorbs the 429s by waiting and still completes', async () => {
     const dir = mkdtempSync(join(work, 'unpaced-'));
     const config = writeFixture(dir);
-    await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
+    // 60 per 0.5 s window: the 120 requests at 16 at a time overrun the first window at once.
+    await withSim({ rpm: 60, window_ms: 500 }, async (sim) => {
       const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.byStatus['429'] ?? 0).toBeGreaterThan(0);
