@@ -186,7 +186,7 @@ describe('evalrun run --resume', () => {
     writeFileSync(config, readFileSync(config, 'utf8').replace('timeout_s: 0.5', 'timeout_s: 60'));
     const out = join(dir, 'run');
     await withSim({ latency: 5000 }, async (sim) => {
-      const run = startRun(config, out, envFor(sim), ['--grace-s', '0.3']);
+      const run = startRun(config, out, envFor(sim), ['--grace-s', '0.1']);
       // concurrency: 8 fills every slot, and no more, while the answers take 5 s.
       await vi.waitFor(() => expect(sim.stats.inFlight).toBe(8), { timeout: 20_000, interval: 10 });
       run.child.kill('SIGINT');
