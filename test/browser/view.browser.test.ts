@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { available, launchChromium, noteIfSkipped, required } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv } from '../helpers/cli.js';
@@ -24,6 +24,8 @@ const ROWS = 5_000;
 /** The filters' run: smaller, so the filters that read it all stay quick on a busy machine. */
 const FILTER_ROWS = 2_000;
 let browser: Browser;
+/** One context for every page: the viewer keeps no state in the browser, so pages need no profile of their own. */
+let context: BrowserContext;
 let xssDir = '';
 let xss: Viewer;
 let big: Viewer;
@@ -34,7 +36,10 @@ beforeAll(async () => {
   if (!available && !required) return;
   // Chromium starts in its own processes while this one writes the runs.
   const [, x, bigDir, smallDir] = await Promise.all([
-    launchChromium().then((b) => (browser = b)),
+    launchChromium().then(async (b) => {
+      browser = b;
+      context = await b.newContext({ viewport: { width: 1400, height: 900 } });
+    }),
     makeXssRun(await tempDir('evalrun-view-xss-')),
     makeGeneratedRun(await tempDir('evalrun-view-big-'), ROWS),
     makeGeneratedRun(await tempDir('evalrun-view-small-'), FILTER_ROWS),
@@ -53,7 +58,7 @@ afterAll(async () => {
 });
 
 async function open(url: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
   });
@@ -272,7 +277,7 @@ describe.skipIf(!available && !required)('evalrun view in Chromium', { timeout: 
   });
 
   it("links report.html's cells and failing choices into the viewer", async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
     await page.goto(`${xss.url}report.html`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
     const cellLink = page.locator('#cells-table a.view-link').first();
