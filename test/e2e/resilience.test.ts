@@ -207,7 +207,7 @@ describe('evalrun run --resume', () => {
 
   it('refuses to resume when the dataset changed, and leaves the run untouched', async () => {
     const dir = mkdtempSync(join(work, 'changed-'));
-    const config = writeFixture(dir);
+    const config = writeFixture(dir, { rows: 5 });
     const out = join(dir, 'run');
     await withSim({}, async (sim) => {
       expect((await runMain(['run', config, '--out', out, '--quiet'], envFor(sim))).code).toBe(0);
@@ -224,9 +224,10 @@ describe('evalrun run --resume', () => {
 describe('rate limits', () => {
   it('with rate_limit.rpm equal to the server limit, sends no request over it and gets no 429', async () => {
     const dir = mkdtempSync(join(work, 'paced-'));
-    // The simulator counts per 1 s window here, so 60 per window is 3600 a minute: the 120 requests need two windows.
-    // The pacer's 2% margin is 20 ms of the window, the jitter a request may meet between its turn and the server.
-    const config = writeFixture(dir, { extra: ['rate_limit: { rpm: 3600 }'] });
+    // The simulator counts per 1 s window here, so 60 per window is 3600 a minute: the 80 requests (20 rows) need two
+    // windows. The pacer's 2% margin is 20 ms of the window, the jitter a request may meet between its turn and the
+    // server.
+    const config = writeFixture(dir, { rows: 20, extra: ['rate_limit: { rpm: 3600 }'] });
     await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
       const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
@@ -304,8 +305,11 @@ describe('secrets', () => {
     }
   }
 
+  // A few rows are enough for a run whose every output is searched: the process boundary, not the size, is the point.
+  const fewRows = () => writeFixture(mkdtempSync(join(work, 'secrets-')), { rows: 5 });
+
   it('never writes or prints the API key, even when a server echoes it', async () => {
-    const config = join(work, 'evalrun.yaml');
+    const config = fewRows();
     const { url, server } = await echoingServer('item 3:', 400);
     const out = join(work, 'canary');
     try {
@@ -319,7 +323,7 @@ describe('secrets', () => {
   });
 
   it('keeps the key out of the fatal error message too', async () => {
-    const config = join(work, 'evalrun.yaml');
+    const config = fewRows();
     const { url, server } = await echoingServer('item 2:', 401);
     const out = join(work, 'canary-fatal');
     try {
