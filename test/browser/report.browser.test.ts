@@ -26,15 +26,16 @@ let demoDir = '';
 beforeAll(async () => {
   if (!available && !required) return;
   const demoOut = join(await tempDir('evalrun-browser-demo-'), 'run');
+  // Chromium starts in its own processes while this one runs the two evaluations.
   const [dir] = await Promise.all([
     makeXssRun(await tempDir('evalrun-browser-')),
     runEval({ config: join(ROOT, 'datasets/demo/evalrun.yaml'), out: demoOut }),
     mkdir(ARTIFACTS, { recursive: true }),
+    launchChromium().then((b) => (browser = b)),
   ]);
   reportUrl = pathToFileURL(join(dir, 'report.html')).href;
   demoDir = demoOut;
   demoUrl = pathToFileURL(join(demoOut, 'report.html')).href;
-  browser = await launchChromium();
 }, 30_000);
 
 afterAll(async () => {

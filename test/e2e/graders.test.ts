@@ -260,8 +260,11 @@ describe('script checks that misbehave', () => {
   - { name: stuck, type: script, module: checks.mjs, export: loops, timeout_ms: 1500 }
   - { name: slow, type: script, module: checks.mjs, export: later }
   - { name: unsure, type: script, module: checks.mjs, export: undecided }`;
-    // One row (two choices): every choice of the stuck check costs its 1.5 s and a new worker thread.
-    await writeTree(dir, { 'rows.csv': DATASET.split('\n').slice(0, 2).join('\n'), 'checks.mjs': CHECKS_MJS, 'evalrun.yaml': config(server, { checks, grid: '[0]' }) });
+    // One row, one choice: the stuck check costs its 1.5 s twice (in the batch with the other checks, then alone) and a
+    // new worker thread each time; a second choice would only add another 1.5 s. That the other four checks of the
+    // same choice still get their outcomes shows the batch was split and graded again one check at a time.
+    const oneChoice = config(server, { checks, grid: '[0]' }).replace('n: [2]', 'n: [1]');
+    await writeTree(dir, { 'rows.csv': DATASET.split('\n').slice(0, 2).join('\n'), 'checks.mjs': CHECKS_MJS, 'evalrun.yaml': oneChoice });
     let last = performance.now();
     let longest = 0;
     const ticker = setInterval(() => {
@@ -277,8 +280,9 @@ describe('script checks that misbehave', () => {
     }
     expect(cli.code, cli.stderr).toBe(0);
     const rows = await readCsvFile(join(dir, 'run', 'choices.csv'));
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(1);
     const answered = rows.filter((r) => r['finish_reason'] === 'stop');
+    expect(answered).toHaveLength(1);
     for (const r of answered) {
       expect(r).toMatchObject({ check_boom: '', boom_score: '', boom_reason: 'threw Error: boom' });
       expect(r).toMatchObject({ check_junk: '', junk_score: '' });

@@ -39,7 +39,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('evalrun run under faults', () => {
   it('completes through ~20% injected faults of every kind with the same results as a fault-free run', async () => {
-    const config = join(work, 'evalrun.yaml');
+    // A stalled attempt is given up at timeout_s and a failed one waited on up to max_wait_s; a request may meet
+    // several faults in a row, so both are kept short: 0.25 s is still ample for an answer the simulator sends at
+    // once (an attempt that runs out anyway is retried, and the results are compared in full).
+    const config = writeFixture(mkdtempSync(join(work, 'faults-config-')), { timeoutS: 0.25, maxWaitS: 0.05 });
     const out = join(work, 'faults');
     // Every fault a retry may answer; a 200 cut short (malformed) is not one of them: see the next test.
     const faults = { rate_limit: 0.05, server_error: 0.05, unavailable: 0.04, reset: 0.04, stall: 0.03 };
@@ -183,7 +186,7 @@ describe('evalrun run --resume', () => {
     writeFileSync(config, readFileSync(config, 'utf8').replace('timeout_s: 0.5', 'timeout_s: 60'));
     const out = join(dir, 'run');
     await withSim({ latency: 5000 }, async (sim) => {
-      const run = startRun(config, out, envFor(sim), ['--grace-s', '0.3']);
+      const run = startRun(config, out, envFor(sim), ['--grace-s', '0.1']);
       // concurrency: 8 fills every slot, and no more, while the answers take 5 s.
       await vi.waitFor(() => expect(sim.stats.inFlight).toBe(8), { timeout: 20_000, interval: 10 });
       run.child.kill('SIGINT');
@@ -204,7 +207,7 @@ describe('evalrun run --resume', () => {
 
   it('refuses to resume when the dataset changed, and leaves the run untouched', async () => {
     const dir = mkdtempSync(join(work, 'changed-'));
-    const config = writeFixture(dir);
+    const config = writeFixture(dir, { rows: 5 });
     const out = join(dir, 'run');
     await withSim({}, async (sim) => {
       expect((await runMain(['run', config, '--out', out, '--quiet'], envFor(sim))).code).toBe(0);
@@ -221,9 +224,11 @@ describe('evalrun run --resume', () => {
 describe('rate limits', () => {
   it('with rate_limit.rpm equal to the server limit, sends no request over it and gets no 429', async () => {
     const dir = mkdtempSync(join(work, 'paced-'));
-    // The simulator counts per 2 s window here, so 60 per window is 1800 a minute.
-    const config = writeFixture(dir, { extra: ['rate_limit: { rpm: 1800 }'] });
-    await withSim({ rpm: 60, window_ms: 2000 }, async (sim) => {
+    // The simulator counts per 1 s window here, so 60 per window is 3600 a minute: the 80 requests (20 rows) need two
+    // windows. The pacer's 2% margin is 20 ms of the window, the jitter a request may meet between its turn and the
+    // server.
+    const config = writeFixture(dir, { rows: 20, extra: ['rate_limit: { rpm: 3600 }'] });
+    await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
       const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.byStatus['429'] ?? 0).toBe(0);
@@ -234,7 +239,8 @@ describe('rate limits', () => {
   it('without a configured limit, absorbs the 429s by waiting and still completes', async () => {
     const dir = mkdtempSync(join(work, 'unpaced-'));
     const config = writeFixture(dir);
-    await withSim({ rpm: 60, window_ms: 1000 }, async (sim) => {
+    // 60 per 0.5 s window: the 120 requests at 16 at a time overrun the first window at once.
+    await withSim({ rpm: 60, window_ms: 500 }, async (sim) => {
       const r = await runMain(['run', config, '--out', join(dir, 'run'), '--quiet', '--concurrency', '16'], envFor(sim));
       expect(r.code, r.stderr).toBe(0);
       expect(sim.stats.byStatus['429'] ?? 0).toBeGreaterThan(0);
@@ -299,8 +305,11 @@ describe('secrets', () => {
     }
   }
 
+  // A few rows are enough for a run whose every output is searched: the process boundary, not the size, is the point.
+  const fewRows = () => writeFixture(mkdtempSync(join(work, 'secrets-')), { rows: 5 });
+
   it('never writes or prints the API key, even when a server echoes it', async () => {
-    const config = join(work, 'evalrun.yaml');
+    const config = fewRows();
     const { url, server } = await echoingServer('item 3:', 400);
     const out = join(work, 'canary');
     try {
@@ -314,7 +323,7 @@ describe('secrets', () => {
   });
 
   it('keeps the key out of the fatal error message too', async () => {
-    const config = join(work, 'evalrun.yaml');
+    const config = fewRows();
     const { url, server } = await echoingServer('item 2:', 401);
     const out = join(work, 'canary-fatal');
     try {

@@ -25,14 +25,20 @@ let baseline: string[][];
 const lines = countLines;
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
-/** An interrupted run (Ctrl-C after a few records) of the gated config, in `out`. */
-async function interruptedRun(out: string): Promise<{ code: number | null; stderr: string }> {
-  return withSim({ latency: 100 }, async (sim) => {
+let interrupted: Promise<{ out: string; code: number | null; stderr: string }> | undefined;
+/**
+ * An interrupted run (Ctrl-C after a few records) of the gated config. Made once: the tests that need one only read
+ * it (compare opens no lock and writes nothing).
+ */
+function interruptedRun(): Promise<{ out: string; code: number | null; stderr: string }> {
+  const out = join(work, 'ctrl-c');
+  interrupted ??= withSim({ latency: 100 }, async (sim) => {
     const run = startRun(gated, out, envFor(sim));
     await waitForRecords(join(out, 'records.jsonl'), 4);
     run.child.kill('SIGINT');
-    return run.done;
+    return { out, ...(await run.done) };
   });
+  return interrupted;
 }
 
 beforeAll(async () => {
@@ -239,8 +245,7 @@ describe('--retry-errors (item 5)', () => {
 
 describe('interrupted runs say they are incomplete (item 7)', () => {
   it('Ctrl-C: gates are not judged, and every output says the run is incomplete', async () => {
-    const out = join(work, 'ctrl-c');
-    const { code, stderr } = await interruptedRun(out);
+    const { out, code, stderr } = await interruptedRun();
     expect(code).toBe(130);
     expect(stderr).not.toMatch(/gate checks failed/);
     expect(stderr).toContain('Gates not judged: the run is incomplete');
@@ -307,8 +312,8 @@ describe('interrupted runs say they are incomplete (item 7)', () => {
 
 describe('compare with an incomplete run (item 9)', () => {
   it('warns, and refuses --fail-on-regression unless both runs are complete', async () => {
-    const partial = join(work, 'compare-partial');
-    expect((await interruptedRun(partial)).code).toBe(130);
+    const { out: partial, code } = await interruptedRun();
+    expect(code).toBe(130);
     const recorded = lines(join(partial, 'records.jsonl'));
     const rowsBoth = new Set(readFileSync(join(partial, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).row_id)).size;
 

@@ -23,9 +23,12 @@ export const schema = {
   properties: { label: { enum: ['a', 'b', 'c'] }, score: { type: 'integer', minimum: 0, maximum: 9 } },
 };
 
-/** Writes rows.jsonl, schema.json and the config `file` (with `extra` config lines) into `dir`; returns the config's path. */
-export function writeFixture(dir: string, options: { file?: string; extra?: string[]; timeoutS?: number } = {}): string {
-  const rows = Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: "quoted", comma, ünïcode` }));
+/**
+ * Writes rows.jsonl, schema.json and the config `file` (with `extra` config lines) into `dir`; returns the config's
+ * path. `rows`: fewer than ROWS for a test that compares nothing with the full fixture's results.
+ */
+export function writeFixture(dir: string, options: { file?: string; extra?: string[]; timeoutS?: number; maxWaitS?: number; rows?: number } = {}): string {
+  const rows = Array.from({ length: options.rows ?? ROWS }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i}: "quoted", comma, ünïcode` }));
   writeFileSync(join(dir, 'rows.jsonl'), `${rows.join('\n')}\n`);
   writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
   const lines = [
@@ -40,7 +43,7 @@ export function writeFixture(dir: string, options: { file?: string; extra?: stri
     'schema: schema.json',
     'concurrency: 8',
     `timeout_s: ${options.timeoutS ?? 0.5}`,
-    'retry: { max_attempts: 15, max_wait_s: 0.2 }',
+    `retry: { max_attempts: 15, max_wait_s: ${options.maxWaitS ?? 0.2} }`,
     ...(options.extra ?? []),
   ];
   const file = join(dir, options.file ?? 'evalrun.yaml');
