@@ -22,7 +22,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The machines have 2 cores; e2e tests spawn the CLI and a simulator, so keep parallelism modest.
-    maxWorkers: 2,
+    maxWorkers: 3,
     reporters: ['default', './test/support/summary-line.ts'],
     projects: [
       // Test files share a worker's module cache instead of importing src (the SDK, ajv, yargs) afresh each; the few

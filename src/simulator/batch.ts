@@ -232,12 +232,21 @@ export class BatchStore {
     if (saved.some((s) => !isFinal(s.obj.status))) this.kick();
   }
 
+  /**
+   * Writes the state a simulator started again on the same state_dir reads back (load). A store in a folder of its
+   * own, removed when it closes, is never read back: its state stays in memory, which spares a test's simulator a
+   * write and a rename per running batch per step.
+   */
+  private persist(path: () => string, value: unknown): void {
+    if (!this.ownDir) writeJsonAtomic(path(), value);
+  }
+
   private saveCounters(): void {
-    writeJsonAtomic(join(ensureDir(this.dir), 'counters.json'), { kind: 'counters', ...this.counters });
+    this.persist(() => join(ensureDir(this.dir), 'counters.json'), { kind: 'counters', ...this.counters });
   }
 
   private saveBatch(s: BatchState): void {
-    writeJsonAtomic(join(this.batchesDir(), `${s.obj.id}.json`), s);
+    this.persist(() => join(this.batchesDir(), `${s.obj.id}.json`), s);
   }
 
   // ---- files ----
@@ -271,6 +280,8 @@ export class BatchStore {
   }
 
   private newFile(filename: string, purpose: string, bytes: number, expiresAfterS: number | null): FileObject {
+    // The content is written here whether or not the object beside it is (persist).
+    this.filesDir();
     const created = this.seconds(this.now());
     const file: FileObject = {
       id: this.deps.newId('file-'),
@@ -284,7 +295,7 @@ export class BatchStore {
       status_details: null,
     };
     this.files.set(file.id, file);
-    writeJsonAtomic(join(this.filesDir(), `${file.id}.json`), file);
+    this.persist(() => join(this.filesDir(), `${file.id}.json`), file);
     return file;
   }
 
@@ -406,6 +417,8 @@ export class BatchStore {
     };
     const state: BatchState = { obj, ordinal, createdMs: nowMs, cursor: 0, done: 0, outBytes: 0, errBytes: 0, cancelAtMs: null, tokens: 0, outputExpiresAfter, faults, durationMs: this.durationFor(ordinal) };
     this.batches.set(obj.id, state);
+    // Its result parts are written here whether or not the state beside them is (persist).
+    this.batchesDir();
     this.order.push(obj.id);
     this.saveCounters();
     this.advance(state, nowMs);
@@ -725,7 +738,7 @@ export class BatchStore {
         appendText(this.contentPath(f.id), `${first}\n${stranger}\n<html>not a line</html>\n`);
       }
       f.bytes = statSync(this.contentPath(f.id)).size;
-      writeJsonAtomic(join(this.filesDir(), `${f.id}.json`), f);
+      this.persist(() => join(this.filesDir(), `${f.id}.json`), f);
       o.output_file_id = f.id;
       // The provider deleted it (or it expired) before anyone downloaded it.
       if (s.faults.deleteOutput) this.removeFile(f.id);
@@ -734,7 +747,7 @@ export class BatchStore {
       const f = this.newFile(`batch_${o.id}_error.jsonl`, 'batch_output', 0, s.outputExpiresAfter);
       reorderedCopy(errPath, this.contentPath(f.id));
       f.bytes = statSync(this.contentPath(f.id)).size;
-      writeJsonAtomic(join(this.filesDir(), `${f.id}.json`), f);
+      this.persist(() => join(this.filesDir(), `${f.id}.json`), f);
       o.error_file_id = f.id;
     }
     o.status = status;
