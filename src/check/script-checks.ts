@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
 import { unscored } from './script-result.js';
-import type { ScriptCheckRef, ScriptItem, WorkerTask } from './script-worker.js';
+import type { ScriptCheckRef, ScriptItems, WorkerTask } from './script-worker.js';
 
 /**
  * What a script check function is given for one choice (README "Your own checks"), less `json`: the worker parses
@@ -130,13 +130,17 @@ export class ScriptChecks {
     // Each distinct cell and row once per message: a batch holds many choices of few cells and rows.
     const cells = new Indexed<string, ScriptInput['cell']>();
     const rows = new Indexed<object, ScriptInput['row']>();
-    const items: ScriptItem[] = batch.map((p) => ({
-      check: p.check,
-      content: p.input.content,
-      row: rows.index(p.input.row, p.input.row),
-      cell: cells.index(p.input.cell.id, p.input.cell),
-      choice: p.input.choice,
-    }));
+    const items: ScriptItems = { check: [], content: [], row: [], cell: [], index: [], finish_reason: [], refusal: [], tool_calls: [] };
+    for (const { check, input } of batch) {
+      items.check.push(check);
+      items.content.push(input.content);
+      items.row.push(rows.index(input.row, input.row));
+      items.cell.push(cells.index(input.cell.id, input.cell));
+      items.index.push(input.choice.index);
+      items.finish_reason.push(input.choice.finish_reason);
+      items.refusal.push(input.choice.refusal);
+      items.tool_calls.push(input.choice.tool_calls);
+    }
     try {
       const task: WorkerTask = { items, checks: this.refs, rows: rows.values, cells: cells.values };
       return (await this.pool.run(task, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
