@@ -21,7 +21,8 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // The machines have 2 cores; e2e tests spawn the CLI and a simulator, so keep parallelism modest.
+    // The machines have 2 cores, but e2e tests wait on child processes and simulated batches: a third worker fills
+    // those waits; a fourth only adds its own start-up (figures in docs/decisions.md).
     maxWorkers: 3,
     reporters: ['default', './test/support/summary-line.ts'],
     projects: [
