@@ -180,12 +180,14 @@ async function rows(view: RunView, q: URLSearchParams, scanFor: (spec: FilterSpe
   } else {
     found = await scanFor(spec).page(offset, limit, SCAN_BUDGET_MS);
   }
+  // Read before the index pass ended: a request recorded again later in the file (--retry-errors) may differ. Taken
+  // before the rows are read: a pass ending while they are read must not vouch for what was read before it ended.
+  const provisional = !view.indexDone;
   const shown = await Promise.all(found.rows.map((row) => view.view(row, spec.cells)));
   return {
     offset,
     limit,
-    // Read before the index pass ended: a request recorded again later in the file (--retry-errors) may differ.
-    provisional: !view.indexDone,
+    provisional,
     total: found.total,
     scanned: found.scanned,
     complete: found.complete,
