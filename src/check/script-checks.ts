@@ -43,8 +43,8 @@ export interface ScriptProblem {
 /**
  * The script checks of a run, graded in a pool of worker threads (piscina), so a check that loops forever can be
  * stopped (its thread is terminated) and never blocks the event loop that sends requests. Each thread loads a module
- * once. Choices are batched into one message per thread; a batch that runs past the time limit is graded again one
- * choice at a time, so only the choice whose check ran too long is left unscored.
+ * once. Choices are batched into one message per thread, and each check call has its own time limit: the one that
+ * runs past it is unscored, the others of its batch are graded (test/bench/RESULTS.md, graders).
  */
 export class ScriptChecks {
   readonly specs: readonly CheckSpec[];
@@ -113,20 +113,23 @@ export class ScriptChecks {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    // The tightest limit of the batch: a batch holding a stuck check must not wait out a laxer one before it is split.
-    const limit = Math.min(...batch.map((p) => p.timeoutMs));
-    const outcomes = await this.run(batch, limit);
-    if (outcomes) return batch.forEach((p, i) => p.done(outcomes[i]!));
-    if (batch.length === 1) return batch[0]!.done(unscored(`timed out after ${batch[0]!.timeoutMs} ms`));
-    // Too slow as a batch: each alone, with its own limit (the stuck thread was ended and replaced).
-    for (const p of batch) {
-      const one = await this.run([p], p.timeoutMs);
-      p.done(one ? one[0]! : unscored(`timed out after ${p.timeoutMs} ms`));
-    }
+    const result = await this.run(batch);
+    if ('outcomes' in result) return batch.forEach((p, i) => p.done(result.outcomes[i]!));
+    // The item that ran past its own limit is unscored; the thread running it was ended (and is replaced). The items
+    // before it had finished, but their outcomes ended with the thread: they are graded again, as a batch; the items
+    // after it are queued anew.
+    const stuck = batch[result.stuck]!;
+    stuck.done(unscored(`timed out after ${stuck.timeoutMs} ms`));
+    this.pending.unshift(...batch.slice(result.stuck + 1));
+    if (result.stuck > 0) await this.runBatch(batch.slice(0, result.stuck));
   }
 
-  /** The outcomes, or undefined when the limit ran out (piscina then terminates the thread). */
-  private async run(batch: readonly Pending[], limitMs: number): Promise<CheckOutcome[] | undefined> {
+  /**
+   * The outcomes; or, when an item ran past its own time limit, its place in the batch (the pool then terminates the
+   * thread). Each item has its own limit, from when it started (the first from when the batch was sent): the thread
+   * says which item it is on through `progress`, and a timer looks at it when the item on it would be due.
+   */
+  private async run(batch: readonly Pending[]): Promise<{ outcomes: CheckOutcome[] } | { stuck: number }> {
     // Each distinct cell and row once per message: a batch holds many choices of few cells and rows.
     const cells = new Indexed<string, ScriptInput['cell']>();
     const rows = new Indexed<object, ScriptInput['row']>();
@@ -141,14 +144,38 @@ export class ScriptChecks {
       items.refusal.push(input.choice.refusal);
       items.tool_calls.push(input.choice.tool_calls);
     }
+    const progress = new Int32Array(new SharedArrayBuffer(8)).fill(-1);
+    const sentAt = Date.now();
+    const stop = new AbortController();
+    let stuck = -1;
+    let timer: NodeJS.Timeout | undefined;
+    // The tightest limit from each item on: a later item, started any moment now, is due no sooner than that.
+    const tightest: number[] = [];
+    for (let i = batch.length - 1; i >= 0; i--) tightest[i] = Math.min(batch[i]!.timeoutMs, tightest[i + 1] ?? Infinity);
+    const watch = () => {
+      const running = Atomics.load(progress, 0);
+      const on = Math.max(0, running);
+      const startedAt = running < 0 ? sentAt : sentAt + Atomics.load(progress, 1);
+      const now = Date.now();
+      const due = startedAt + batch[on]!.timeoutMs - now;
+      if (due <= 0) {
+        stuck = on;
+        stop.abort();
+        return;
+      }
+      timer = setTimeout(watch, Math.min(due, tightest[on + 1] ?? Infinity));
+    };
+    timer = setTimeout(watch, tightest[0]);
     try {
-      const task: WorkerTask = { items, checks: this.refs, rows: rows.values, cells: cells.values };
-      return (await this.pool.run(task, { signal: AbortSignal.timeout(limitMs) })) as CheckOutcome[];
+      const task: WorkerTask = { items, checks: this.refs, rows: rows.values, cells: cells.values, progress, sentAt };
+      return { outcomes: (await this.pool.run(task, { signal: stop.signal })) as CheckOutcome[] };
     } catch (e) {
-      if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return undefined;
+      if (stuck >= 0) return { stuck };
       // The thread died (a check called process.exit, or ran out of memory): every item of the batch says so.
       const reason = `the check's worker thread failed: ${(e as Error)?.message ?? String(e)}`;
-      return batch.map(() => unscored(reason));
+      return { outcomes: batch.map(() => unscored(reason)) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

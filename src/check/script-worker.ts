@@ -30,7 +30,12 @@ export interface ScriptItems {
   tool_calls: unknown[];
 }
 
-export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItems; checks: ScriptCheckRef[]; rows: unknown[]; cells: unknown[] };
+/**
+ * `progress` (shared with the pool's caller): before item i starts, [0] is set to i and [1] to the ms since `sentAt`
+ * (Date.now() when the batch was sent), so a batch stopped at its time limit still tells which item was running and
+ * since when.
+ */
+export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItems; checks: ScriptCheckRef[]; rows: unknown[]; cells: unknown[]; progress: Int32Array; sentAt: number };
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -94,6 +99,10 @@ async function grade(i: number, task: Extract<WorkerTask, { items: unknown }>): 
 export default async function run(task: WorkerTask): Promise<Array<string | null> | CheckOutcome[]> {
   if ('probe' in task) return Promise.all(task.probe.map(probe));
   const out: CheckOutcome[] = [];
-  for (let i = 0; i < task.items.check.length; i++) out.push(await grade(i, task));
+  for (let i = 0; i < task.items.check.length; i++) {
+    Atomics.store(task.progress, 1, Date.now() - task.sentAt);
+    Atomics.store(task.progress, 0, i);
+    out.push(await grade(i, task));
+  }
   return out;
 }

@@ -1,0 +1,65 @@
+/**
+ * The script-check pool's time limits are per call, not per batch: a stuck call is ended at its own limit and is the
+ * only one unscored, and calls that each stay within their limit are graded once, however long their batch takes.
+ * Every call of a check function is counted (it appends to a file), so what ran again is seen without timing anything.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ScriptChecks, type ScriptInput } from '../../../src/check/index.js';
+import type { CheckSpec } from '../../../src/contracts/checks.js';
+import { useTempDirs, writeTree } from '../../helpers/tmp.js';
+
+const tempDir = useTempDirs();
+let pool: ScriptChecks | undefined;
+afterEach(async () => {
+  await pool?.close();
+  pool = undefined;
+});
+
+const input = (i: number): ScriptInput => ({
+  content: `{"n": ${i}}`,
+  row: { id: `r${i}` },
+  cell: { id: 'c', params: {} },
+  choice: { index: 0, finish_reason: 'stop', refusal: null, tool_calls: null },
+});
+
+async function checks(): Promise<{ module: string; calls: () => string[] }> {
+  const dir = await tempDir('evalrun-script-pool-');
+  const log = join(dir, 'calls.log');
+  const files = await writeTree(dir, {
+    'checks.mjs': `import { appendFileSync } from 'node:fs';
+const called = (name) => appendFileSync(${JSON.stringify(log)}, name + '\\n');
+export function fast() { called('fast'); return true; }
+export function loops() { called('loops'); for (;;) {} }
+export function busy() { called('busy'); const end = Date.now() + 60; while (Date.now() < end) {} return 0.5; }
+`,
+  });
+  return { module: files['checks.mjs']!, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
+
+const spec = (name: string, module: string, exp: string, timeoutMs: number): CheckSpec => ({ name, type: 'script', module, export: exp, timeoutMs });
+
+describe('script checks: a time limit per call', () => {
+  it('a stuck call is unscored at its own limit and run once; the calls beside it in its batch are graded', async () => {
+    const { module, calls } = await checks();
+    pool = new ScriptChecks([spec('a', module, 'fast', 5000), spec('stuck', module, 'loops', 300), spec('c', module, 'fast', 5000)], 1);
+    const outcomes = await pool.grade([input(0), input(1)]);
+    for (const o of outcomes) {
+      expect(o[0]).toMatchObject({ pass: true });
+      expect(o[1]).toEqual({ pass: null, score: null, reason: 'timed out after 300 ms' });
+      expect(o[2]).toMatchObject({ pass: true });
+    }
+    // Each stuck call once (a batch cut off as a whole and graded again call by call ran it twice).
+    expect(calls().filter((c) => c === 'loops')).toHaveLength(2);
+  });
+
+  it('calls that each stay within their limit are each run once, though their batch takes longer than the limit', async () => {
+    const { module, calls } = await checks();
+    pool = new ScriptChecks([spec('busy', module, 'busy', 250)], 1);
+    // Eight calls of ~60 ms in one batch: ~480 ms, against 250 ms a call.
+    const outcomes = await pool.grade(Array.from({ length: 8 }, (_, i) => input(i)));
+    expect(outcomes.map((o) => o[0])).toEqual(Array.from({ length: 8 }, () => ({ pass: true, score: 0.5 })));
+    expect(calls()).toHaveLength(8);
+  });
+});
