@@ -5,10 +5,9 @@
  * cached. The protocol knows nothing of records beyond the outcome's kind; this file knows nothing of the protocol's
  * order of steps.
  */
-import type { BatchOptions, Config } from '../../contracts/config.js';
+import type { Config } from '../../contracts/config.js';
 import type { Task } from '../../contracts/plan.js';
 import type { ChoiceChecker, ScriptChecks } from '../../check/index.js';
-import type { Budget } from '../budget.js';
 import type { Endpoint } from '../provider.js';
 import { successRecord } from '../answer-record.js';
 import type { ResponseCache } from '../cache.js';
@@ -17,39 +16,23 @@ import { gradeScripts } from '../grade-scripts.js';
 import { openAiBatchApi, type BatchApi } from './batch-api.js';
 import { linesOf } from './build-files.js';
 import { lineOutcome } from './parse-line.js';
-import { BatchProtocol, type BatchProgress, type BatchRunState, type Clock, type LineHandler, type PausePoint } from './protocol.js';
+import { BatchProtocol, type BatchProtocolOptions, type LineHandler } from './protocol.js';
 
 export type { BatchProgress, BatchRunState, PausePoint } from './protocol.js';
 
-export interface BatchExecutorOptions {
+/** What the protocol is given as the use case gives it (run.json's batch state, the run directory, the hooks). */
+type PassedOn = 'state' | 'dir' | 'batch' | 'maxN' | 'redact' | 'cancel' | 'abandon' | 'clock' | 'pause' | 'onProgress' | 'onNotice' | 'budget';
+
+export interface BatchExecutorOptions extends Pick<BatchProtocolOptions, PassedOn> {
   endpoint: Endpoint;
   config: Pick<Config, 'retry' | 'timeoutS' | 'nMode'>;
-  /** The largest n of the plan's cells: with `n_mode: repeat` a request is up to that many lines. */
-  maxN: number;
-  batch: BatchOptions;
   check: ChoiceChecker;
   /** The run's script checks, graded on each record before it is handed on. */
   scripts?: ScriptChecks | undefined;
-  redact: (text: string) => string;
-  /** The run directory: input files are built, and result files copied, under DIR/batches. */
-  dir: string;
-  /** run.json's batch section and the plan's tasks by seq (the use case's). */
-  state: BatchRunState;
-  /** `evalrun cancel`: submit nothing, cancel the live batches, record what they finished. */
-  cancel?: boolean | undefined;
-  /** `evalrun cancel --abandon`: forget the live batches the server no longer knows (404). */
-  abandon?: boolean | undefined;
   /** The response cache: read before the files are built, written with the batches' answers. */
   cache?: ResponseCache | undefined;
   /** The Batch API; default the OpenAI SDK over the endpoint. */
   api?: BatchApi | undefined;
-  clock?: Clock | undefined;
-  /** A test hook: awaited at the protocol's dangerous instants (test/e2e/batch.test.ts kills the process there). */
-  pause?: ((point: PausePoint) => Promise<void>) | undefined;
-  onProgress?: ((p: BatchProgress) => void) | undefined;
-  onNotice?: ((message: string) => void) | undefined;
-  /** The spend limit (src/run/budget.ts): see BatchProtocolOptions.budget. */
-  budget?: Budget | undefined;
 }
 
 export function createBatchExecutor(o: BatchExecutorOptions): Executor {
