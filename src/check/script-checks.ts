@@ -27,6 +27,8 @@ interface Pending {
 
 /** A script check passes at this score unless it says otherwise (`min`, or its own `pass`). */
 export const DEFAULT_SCRIPT_MIN = 0.5;
+/** How often the time-limit watch looks again while a finished batch's outcomes are on their way. */
+const RESULT_GRACE_MS = 50;
 /** Items sent to a worker in one message: one round trip per choice would cost more than most checks. */
 const MAX_BATCH = 256;
 
@@ -154,6 +156,11 @@ export class ScriptChecks {
     for (let i = batch.length - 1; i >= 0; i--) tightest[i] = Math.min(batch[i]!.timeoutMs, tightest[i + 1] ?? Infinity);
     const watch = () => {
       const running = Atomics.load(progress, 0);
+      // Every item done: the outcomes are on their way, and a call that ended within its limit is not to blame.
+      if (running >= batch.length) {
+        timer = setTimeout(watch, RESULT_GRACE_MS);
+        return;
+      }
       const on = Math.max(0, running);
       const startedAt = running < 0 ? sentAt : sentAt + Atomics.load(progress, 1);
       const now = Date.now();

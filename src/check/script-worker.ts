@@ -31,9 +31,9 @@ export interface ScriptItems {
 }
 
 /**
- * `progress` (shared with the pool's caller): before item i starts, [0] is set to i and [1] to the ms since `sentAt`
- * (Date.now() when the batch was sent), so a batch stopped at its time limit still tells which item was running and
- * since when.
+ * `progress` (shared with the pool's caller): as item i starts, [0] is set to i and [1] to the ms since `sentAt`
+ * (Date.now() when the batch was sent), so a batch stopped at a time limit still tells which item was running and
+ * since when; once the last is done, [0] is the item count (nothing runs, the outcomes are on their way).
  */
 export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItems; checks: ScriptCheckRef[]; rows: unknown[]; cells: unknown[]; progress: Int32Array; sentAt: number };
 
@@ -99,10 +99,14 @@ async function grade(i: number, task: Extract<WorkerTask, { items: unknown }>): 
 export default async function run(task: WorkerTask): Promise<Array<string | null> | CheckOutcome[]> {
   if ('probe' in task) return Promise.all(task.probe.map(probe));
   const out: CheckOutcome[] = [];
-  for (let i = 0; i < task.items.check.length; i++) {
+  const mark = (i: number) => {
     Atomics.store(task.progress, 1, Date.now() - task.sentAt);
     Atomics.store(task.progress, 0, i);
+  };
+  for (let i = 0; i < task.items.check.length; i++) {
+    mark(i);
     out.push(await grade(i, task));
   }
+  mark(task.items.check.length);
   return out;
 }
