@@ -13,6 +13,7 @@ import { billedCostUsd, priceFor } from '../../src/contracts/prices.js';
 import { cleanEnv, runMain, STACK_LINE } from '../helpers/cli.js';
 import { useTempDirs, writeTree } from '../helpers/tmp.js';
 import { choice, completion, startShapeServer } from '../helpers/shape-server.js';
+import { manifest } from '../helpers/batch.js';
 
 const tempDir = useTempDirs();
 const ROWS = 20;
@@ -32,6 +33,10 @@ concurrency: 4
 gates:
   - { metric: error_rate, max: 0.5 }
 ${extra}`;
+
+/** A judge check on every answer, its verdict bounded (a judge's worst case needs a max_tokens). */
+const JUDGE = `checks:
+  - { name: right, type: judge, model: gpt-4.1, rubric: "Is the label sensible?", params: { max_tokens: 100 } }`;
 
 const rows = (n: number) => `${Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i}`, text: `item ${i} ${'words '.repeat(i % 7)}` })).join('\n')}\n`;
 
@@ -68,7 +73,6 @@ async function recordSeqs(out: string): Promise<number[]> {
   return text.split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { seq: number }).seq);
 }
 
-const manifest = async (out: string) => JSON.parse(await readFile(join(out, 'run.json'), 'utf8')) as { status: string; exit_code: number; budget?: { limit_usd: number; spent_usd: number; stopped: boolean; reason?: string } };
 const summary = async (out: string) => JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { complete: boolean; gates?: { status: string }; recorded: { requests: number } };
 
 describe('budget_usd / --max-cost', () => {
@@ -182,8 +186,7 @@ describe('budget_usd / --max-cost', () => {
       });
       const cfg = join(base, 'evalrun.yaml');
       const env = cleanEnv({ OPENAI_API_KEY: 'sk-test' });
-      const plan = await runMain(['plan', cfg, '--json', '--max-cost', '1000'], env);
-      const worst = (JSON.parse(plan.stdout) as { budget: { worst_case_usd: number } }).budget.worst_case_usd;
+      const { worst_case_usd: worst } = await worstCase(cfg, env);
       // Room for three and a half requests at their worst case: were a usage-less answer counted as free, all ten would go.
       const r = await runMain(['run', cfg, '--out', join(base, 'run'), '--quiet', '--max-cost', String((worst / 10) * 3.5)], env);
       expect(r.code, r.stderr).toBe(8);
@@ -256,9 +259,7 @@ describe('budget_usd / --max-cost', () => {
   }, 30_000);
 
   it('with a judge check: answers and judge calls together never cost more than the budget, and a resume sends each judge call once', async () => {
-    const judge = `checks:
-  - { name: right, type: judge, model: gpt-4.1, rubric: "Is the label sensible?", params: { max_tokens: 100 } }`;
-    const { cfg, out, env, sim } = await setup({}, judge);
+    const { cfg, out, env, sim } = await setup({}, JUDGE);
     const { worst_case_usd: worst } = await worstCase(cfg, env);
     // The judge (gpt-4.1) costs ~13 times an answer: room for a few of its calls at their worst case, and well short
     // of the answers' own worst case.
@@ -290,10 +291,8 @@ describe('budget_usd / --max-cost', () => {
   }, 60_000);
 
   it('batch with a judge check: judge batch parts reserve from the same budget at batch prices; a resume sends each judge call once', async () => {
-    const judge = `checks:
-  - { name: right, type: judge, model: gpt-4.1, rubric: "Is the label sensible?", params: { max_tokens: 100 } }`;
     const batch = 'batch: { poll_s: 0.02, max_requests: 10 }\n';
-    const { cfg, out, env, sim } = await setup({ batch: { duration_ms: 50 } }, `${batch}${judge}`);
+    const { cfg, out, env, sim } = await setup({ batch: { duration_ms: 50 } }, `${batch}${JUDGE}`);
     // plan's worst case is the answers' (judge calls are reserved as they are sent): room for every answer and
     // $0.02 of judge calls, about a quarter of them at their worst case (~$0.0008 each at batch prices).
     const { worst_case_usd: answersWorst } = await worstCase(cfg, env);

@@ -260,9 +260,8 @@ describe('script checks that misbehave', () => {
   - { name: stuck, type: script, module: checks.mjs, export: loops, timeout_ms: 1500 }
   - { name: slow, type: script, module: checks.mjs, export: later }
   - { name: unsure, type: script, module: checks.mjs, export: undecided }`;
-    // One row, one choice: the stuck check costs its 1.5 s twice (in the batch with the other checks, then alone) and a
-    // new worker thread each time; a second choice would only add another 1.5 s. That the other four checks of the
-    // same choice still get their outcomes shows the batch was split and graded again one check at a time.
+    // One row, one choice: the stuck call is ended once, at its own 1.5 s (its thread is replaced), and the four other
+    // checks of its batch are still graded; a second choice would only add another 1.5 s.
     const oneChoice = config(server, { checks, grid: '[0]' }).replace('n: [2]', 'n: [1]');
     await writeTree(dir, { 'rows.csv': DATASET.split('\n').slice(0, 2).join('\n'), 'checks.mjs': CHECKS_MJS, 'evalrun.yaml': oneChoice });
     let last = performance.now();

@@ -194,6 +194,8 @@ describe('a create whose answer is lost', () => {
     const w = await world(2);
     w.api.createFaults = ['502-before-create'];
     expect((await w.session()).fatal).toBeUndefined();
+    // Looked up after the 502, before a second create.
+    expect(w.api.calls.slice(w.api.calls.indexOf('create'), w.api.calls.indexOf('create') + 2)).toEqual(['create', 'list']);
     expect(w.api.submittedOnce()).toBe(true);
     expect(w.api.batches.size).toBe(2);
   });
