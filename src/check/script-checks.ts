@@ -27,6 +27,11 @@ interface Pending {
 
 /** A script check passes at this score unless it says otherwise (`min`, or its own `pass`). */
 export const DEFAULT_SCRIPT_MIN = 0.5;
+/**
+ * How long a thread may take to start on a batch (a new thread's start-up, the check modules' first import) before
+ * any call's own limit applies; the probe gives a module as long to load.
+ */
+const START_MS = 30_000;
 /** How often the time-limit watch looks again while a finished batch's outcomes are on their way. */
 const RESULT_GRACE_MS = 50;
 /** Items sent to a worker in one message: one round trip per choice would cost more than most checks. */
@@ -69,7 +74,7 @@ export class ScriptChecks {
   /** Loads every check's module in a worker: what cannot be loaded, or lacks its export, is a config problem. */
   async probe(): Promise<ScriptProblem[]> {
     const task: WorkerTask = { probe: this.specs.map((s) => ({ module: s.module!, export: s.export ?? 'default' })) };
-    const found = (await this.pool.run(task, { signal: AbortSignal.timeout(30_000) }).catch((e: unknown) => this.specs.map(() => `cannot load the module: ${(e as Error).message}`))) as Array<string | null>;
+    const found = (await this.pool.run(task, { signal: AbortSignal.timeout(START_MS) }).catch((e: unknown) => this.specs.map(() => `cannot load the module: ${(e as Error).message}`))) as Array<string | null>;
     return found.flatMap((message, i) => (message === null ? [] : [{ check: this.specs[i]!.name, key: message.startsWith('cannot load') ? ('module' as const) : ('export' as const), message }]));
   }
 
@@ -128,8 +133,9 @@ export class ScriptChecks {
 
   /**
    * The outcomes; or, when an item ran past its own time limit, its place in the batch (the pool then terminates the
-   * thread). Each item has its own limit, from when it started (the first from when the batch was sent): the thread
-   * says which item it is on through `progress`, and a timer looks at it when the item on it would be due.
+   * thread). Each item has its own limit, from when it started; none runs while the thread starts and imports the
+   * modules (up to START_MS). The thread says which item it is on through `progress`, and a timer looks at it when
+   * the item on it would be due.
    */
   private async run(batch: readonly Pending[]): Promise<{ outcomes: CheckOutcome[] } | { stuck: number }> {
     // Each distinct cell and row once per message: a batch holds many choices of few cells and rows.
@@ -161,16 +167,23 @@ export class ScriptChecks {
         timer = setTimeout(watch, RESULT_GRACE_MS);
         return;
       }
-      const on = Math.max(0, running);
-      const startedAt = running < 0 ? sentAt : sentAt + Atomics.load(progress, 1);
       const now = Date.now();
-      const due = startedAt + batch[on]!.timeoutMs - now;
+      if (running < 0) {
+        // Not started yet: no call's clock runs while the thread starts and imports the modules.
+        if (now - sentAt < START_MS) timer = setTimeout(watch, Math.min(tightest[0]!, sentAt + START_MS - now));
+        else {
+          stuck = 0;
+          stop.abort();
+        }
+        return;
+      }
+      const due = sentAt + Atomics.load(progress, 1) + batch[running]!.timeoutMs - now;
       if (due <= 0) {
-        stuck = on;
+        stuck = running;
         stop.abort();
         return;
       }
-      timer = setTimeout(watch, Math.min(due, tightest[on + 1] ?? Infinity));
+      timer = setTimeout(watch, Math.min(due, tightest[running + 1] ?? Infinity));
     };
     timer = setTimeout(watch, tightest[0]);
     try {

@@ -24,11 +24,14 @@ const input = (i: number): ScriptInput => ({
   choice: { index: 0, finish_reason: 'stop', refusal: null, tool_calls: null },
 });
 
-async function checks(): Promise<{ module: string; calls: () => string[] }> {
+/** `importMs`: how long the module's import keeps the thread busy (a heavy dependency), before any call. */
+async function checks(importMs = 0): Promise<{ module: string; calls: () => string[] }> {
   const dir = await tempDir('evalrun-script-pool-');
   const log = join(dir, 'calls.log');
   const files = await writeTree(dir, {
     'checks.mjs': `import { appendFileSync } from 'node:fs';
+const loaded = Date.now() + ${importMs};
+while (Date.now() < loaded) {}
 const called = (name) => appendFileSync(${JSON.stringify(log)}, name + '\\n');
 export function fast() { called('fast'); return true; }
 export function loops() { called('loops'); for (;;) {} }
@@ -50,7 +53,20 @@ describe('script checks: a time limit per call', () => {
       expect(o[1]).toEqual({ pass: null, score: null, reason: 'timed out after 300 ms' });
       expect(o[2]).toMatchObject({ pass: true });
     }
-    // Each stuck call once (a batch cut off as a whole and graded again call by call ran it twice).
+    // Each stuck call once (a batch cut off as a whole and graded again call by call ran it twice). The calls before
+    // a stuck one in its batch run again: their outcomes ended with the thread (not counted here: a trade-off).
+    expect(calls().filter((c) => c === 'loops')).toHaveLength(2);
+  });
+
+  it("a thread's start and the module's import are on no call's clock, after a stuck call's thread is replaced too", async () => {
+    // The import takes longer than the limit: were it counted, every call on a new thread would time out.
+    const { module, calls } = await checks(150);
+    pool = new ScriptChecks([spec('a', module, 'fast', 100), spec('stuck', module, 'loops', 100)], 1);
+    const outcomes = await pool.grade([input(0), input(1)]);
+    for (const o of outcomes) {
+      expect(o[0]).toEqual({ pass: true, score: 1 });
+      expect(o[1]).toEqual({ pass: null, score: null, reason: 'timed out after 100 ms' });
+    }
     expect(calls().filter((c) => c === 'loops')).toHaveLength(2);
   });
 
