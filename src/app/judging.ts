@@ -42,6 +42,22 @@ export function judgeChecks(config: Pick<Config, 'checks'>): CheckSpec[] {
  * seq is the one every reader uses). A resumed run finds the pending records and sends only the calls judgments.jsonl
  * does not hold.
  */
+interface Baseline {
+  record?: RequestRecord | undefined;
+  settled: boolean;
+  waiters: Array<() => void>;
+  seen: number;
+}
+
+/** Answers recorded before this session (a resume, a regrade): `comes(seq)` is false for those its stream leaves out. */
+export interface EarlierAnswers {
+  comes(seq: number): boolean;
+  /** The latest record of `seq` in records.jsonl, or undefined. */
+  read(seq: number): Promise<RequestRecord | undefined>;
+  /** Called when the judging closes (the reader's file). */
+  close?(): Promise<void>;
+}
+
 export class Judging {
   private readonly specs: CheckSpec[];
   private readonly conversation: (row: Row, cell: Cell) => Array<{ role: string; content: string }>;
@@ -52,7 +68,10 @@ export class Judging {
   /** pairwise: the cell its answers are compared with (compare.baseline, else the first). */
   private readonly baselineCell: number;
   /** pairwise: by row index, the baseline cell's record once in, and the answers of the row waiting for it. */
-  private readonly baselines = new Map<number, { record?: RequestRecord; waiters: Array<() => void>; seen: number }>();
+  /** Each row's baseline answer for pairwise checks: `settled` once it is known (`record` undefined: there is none). */
+  private readonly baselines = new Map<number, Baseline>();
+  /** Answers recorded before this session: which this session's stream will not bring, and how to read them. */
+  private readonly earlier: EarlierAnswers | undefined;
 
   private readonly cells: readonly Cell[];
   private readonly out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal };
@@ -76,8 +95,10 @@ export class Judging {
     pending: Map<number, RequestRecord>,
     defer: boolean,
     requests: number,
+    earlier: EarlierAnswers | undefined,
   ) {
     this.cells = cells;
+    this.earlier = earlier;
     this.defer = defer;
     this.out = out;
     this.done = done;
@@ -101,7 +122,7 @@ export class Judging {
   static async open(
     config: Config,
     cells: readonly Cell[],
-    p: { dir: string; requests: number; resume: boolean; reuseAll?: boolean; defer?: boolean; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
+    p: { dir: string; requests: number; resume: boolean; reuseAll?: boolean; defer?: boolean; earlier?: EarlierAnswers | undefined; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
   ): Promise<Judging> {
     const path = join(p.dir, JUDGMENTS);
     const pending = new Map<number, RequestRecord>();
@@ -131,13 +152,14 @@ export class Judging {
       });
     }
     const judgment = await Journal.open(path, validBytes, p.redact ? { onFailure: p.onFailure, redact: p.redact } : { onFailure: p.onFailure });
-    const judging = new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending, p.defer ?? false, p.requests);
-    for (const [row, record] of baselines) judging.baselines.set(row, { record, waiters: [], seen: 0 });
+    const judging = new Judging(config, cells, { answer: p.answer, judgment, stop: p.stop }, done, pending, p.defer ?? false, p.requests, p.earlier);
+    for (const [row, record] of baselines) judging.baselines.set(row, { record, settled: true, waiters: [], seen: 0 });
     return judging;
   }
 
   async close(): Promise<void> {
     await this.out.judgment.close();
+    await this.earlier?.close?.();
   }
 
   flushSync(): void {
@@ -263,17 +285,18 @@ export class Judging {
       this.out.answer(record, true);
       return;
     }
-    let base: { record?: RequestRecord; waiters: Array<() => void>; seen: number } | undefined;
+    let base: Baseline | undefined;
     if (pairwise) {
       base = this.baselines.get(task.row.index);
-      if (!base) this.baselines.set(task.row.index, (base = { waiters: [], seen: 0 }));
+      if (!base) this.baselines.set(task.row.index, (base = this.baselineOf(task.row.index)));
       if (++base.seen >= this.cells.length && base.waiters.length === 0) this.baselines.delete(task.row.index);
       if (task.cell.index === this.baselineCell) {
         base.record = record;
+        base.settled = true;
         const waiters = base.waiters.splice(0);
         if (base.seen >= this.cells.length) this.baselines.delete(task.row.index);
         for (const w of waiters) w();
-      } else if (!base.record && record.error === null) {
+      } else if (!base.settled && record.error === null) {
         // Compared with the row's baseline answer, not in yet: recorded now (paid for), judged once it comes.
         if (fresh) {
           record.judging = 'pending';
@@ -288,6 +311,28 @@ export class Judging {
       }
     }
     this.judgeAnswer(record, task, fresh, base?.record);
+  }
+
+  /**
+   * A row's baseline entry, first needed: when this session's stream will not bring the row's baseline answer (it
+   * was recorded before, or, for regrade, never), it is read from what was recorded, counted as outstanding work so
+   * the stream does not end before the answers waiting on it are judged.
+   */
+  private baselineOf(row: number): Baseline {
+    const base: Baseline = { settled: false, waiters: [], seen: 0 };
+    const seq = row * this.cells.length + this.baselineCell;
+    if (!this.earlier || this.earlier.comes(seq)) return base;
+    this.outstanding++;
+    void this.earlier
+      .read(seq)
+      .catch(() => undefined)
+      .then((record) => {
+        base.record = record;
+        base.settled = true;
+        for (const w of base.waiters.splice(0)) w();
+        this.onSettled();
+      });
+    return base;
   }
 
   private judgeAnswer(record: RequestRecord, task: AnswerTask, fresh: boolean, baseline: RequestRecord | undefined): void {

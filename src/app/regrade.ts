@@ -89,8 +89,9 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
     const opening = openScriptChecks(config);
     opening.catch(() => {});
     scripts = await opening;
-    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, manifest.plan.requests, options.env);
-    const regraded = await regradeRecords(dir, staging, await indexing, config, cells, scripts, reports, judges);
+    const index = await indexing;
+    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, index, options.env);
+    const regraded = await regradeRecords(dir, staging, index, config, cells, scripts, reports, judges);
     await writeManifest(staging, next);
     const summary = await reports.finish(next);
     // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
@@ -190,7 +191,8 @@ interface RegradeJudges {
  * executor as a run sends them, each appended to judgments.jsonl as it comes. A call judgments.jsonl already holds
  * with the same body is read back, not sent: regrading with an unchanged judge sends nothing.
  */
-async function openJudges(dir: string, config: Config, cells: readonly Cell[], requests: number, env: NodeJS.ProcessEnv | undefined): Promise<RegradeJudges> {
+async function openJudges(dir: string, config: Config, cells: readonly Cell[], index: JournalIndex, env: NodeJS.ProcessEnv | undefined): Promise<RegradeJudges> {
+  const requests = index.offsets.length;
   const server = await openEndpoint(config, { env, simulatorStateDir: join(dir, 'simulator') });
   const provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 }).catch(async (e: unknown) => {
     await server.close();
@@ -203,6 +205,8 @@ async function openJudges(dir: string, config: Config, cells: readonly Cell[], r
     requests,
     resume: false,
     reuseAll: true,
+    // The walk brings every recorded answer: a pairwise check's baseline it does not bring was never recorded.
+    earlier: { comes: (seq) => index.offsets[seq]! >= 0, read: () => Promise.resolve(undefined) },
     redact: provider.redact,
     onFailure: () => stop.abort(),
     stop: stop.signal,

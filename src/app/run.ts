@@ -18,7 +18,7 @@ import type { Cell, Task } from '../contracts/plan.js';
 import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
-import { RECORDS, RunRecorder, type RunManifest, type RunStatus } from '../record/index.js';
+import { JournalReader, RECORDS, RunRecorder, type JournalIndex, type RunManifest, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
 import type { BatchManifest, RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
@@ -27,7 +27,7 @@ import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeEndpoint, openProvider, type Provider, type EndpointInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
-import { judgeChecks, Judging, JUDGMENTS } from './judging.js';
+import { judgeChecks, Judging, JUDGMENTS, type EarlierAnswers } from './judging.js';
 import type { Summary } from '../contracts/summary.js';
 import { roundTo } from '../util/round.js';
 
@@ -176,6 +176,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         // Batch mode reads pending answers back only in the judge phase, once the answer batches are recorded.
         resume: index !== undefined && !judgeInBatches,
         defer: judgeInBatches,
+        earlier: index && !judgeInBatches ? await earlierAnswers(join(dir, RECORDS), index, opened.skip) : undefined,
         redact: endpointInfo.redact,
         onFailure: () => stops.hard(),
         stop: stops.stop,
@@ -403,4 +404,10 @@ function withBudget(manifest: RunManifest, budget: Budget | undefined, fatal: un
   const b = budget.snapshot();
   const reason = fatal instanceof BudgetStoppedError ? fatal.message : undefined;
   return Object.assign({}, rest, { budget: { limit_usd: b.limit_usd, spent_usd: roundTo(b.spent_usd, 6), stopped: reason !== undefined, ...(reason ? { reason } : {}) } });
+}
+
+/** A resumed session's answers recorded before it: those its plan skips are read back from records.jsonl. */
+async function earlierAnswers(path: string, index: JournalIndex, skip: ((seq: number) => boolean) | undefined): Promise<EarlierAnswers> {
+  const reader = await JournalReader.open(path, index);
+  return { comes: (seq) => !(skip?.(seq) ?? false), read: (seq) => reader.read(seq), close: () => reader.close() };
 }

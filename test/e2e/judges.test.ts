@@ -5,7 +5,7 @@
  * fence; `--cache` replaying judge calls; kill -9 mid-judging then `--resume` sending only the judge calls not
  * recorded (counted on the server); the judge pinned in run.json and summary.json.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -459,14 +459,15 @@ describe('pairwise', () => {
   // The baseline (t0) and the other cell (t1) answer each row's category: t1 better on r1, both right on r2, worse on r3.
   const CATEGORY: Record<string, [string, string]> = { r1: ['bug', 'billing'], r2: ['billing', 'billing'], r3: ['billing', 'bug'] };
   const answer = (b: Body) => completion(Array.from({ length: b.n ?? 1 }, (_, i) => choice(i, J({ category: CATEGORY[rowOf(b)]![Number(b['temperature'])] }))));
+  const files = (url: string) => ({
+    'rows.csv': 'id,text,label\nr1,a,billing\nr2,b,billing\nr3,c,billing\n',
+    'evalrun.yaml': config(url, '  - { name: better, type: judge, model: gpt-4.1, preset: pairwise, pointer: /category, expected: { column: label } }', 'compare: { baseline: gpt-4o-mini/t0/n2 }\n').replace('  n: [2]', '  temperature: [0, 1]\n  n: [2]'),
+  });
   const pairwise = async (simulated: Parameters<typeof simulateCompletion>[1]) => {
     const server = await startMixed({ answer, simulated });
     try {
       const base = await tempDir('evalrun-judges-pairwise-');
-      await writeTree(base, {
-        'rows.csv': 'id,text,label\nr1,a,billing\nr2,b,billing\nr3,c,billing\n',
-        'evalrun.yaml': config(server.url, '  - { name: better, type: judge, model: gpt-4.1, preset: pairwise, pointer: /category, expected: { column: label } }', 'compare: { baseline: gpt-4o-mini/t0/n2 }\n').replace('  n: [2]', '  temperature: [0, 1]\n  n: [2]'),
-      });
+      await writeTree(base, files(server.url));
       const run = await runMain(['run', join(base, 'evalrun.yaml'), '--out', join(base, 'run'), '--quiet'], env);
       expect(run.code, run.stderr).toBe(0);
       const choices = await readCsvFile(join(base, 'run', 'choices.csv'));
@@ -488,6 +489,59 @@ describe('pairwise', () => {
     expect(judges).toHaveLength(2 * 6);
     const shown = judges.map((b) => materialOf(b.messages[1]!.content)!).filter((m) => m.answer_a !== m.answer_b);
     expect(shown.filter((m) => m.answer_a === '"billing"' || m.answer_a === 'billing').length).toBe(shown.length / 2);
+  }, 60_000);
+
+  /** Row r1's answers are seq 0 (the baseline, t0) and seq 1 (t1); `drop` removes every line of those seqs. */
+  const dropSeqs = (file: string, drop: number[]) => {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l && !drop.includes((JSON.parse(l) as { seq: number }).seq));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+  };
+
+  it("a resume that sends an answer whose row's baseline was recorded before judges it against that baseline", async () => {
+    const server = await startMixed({ answer });
+    try {
+      const base = await tempDir('evalrun-judges-pairwise-resume-');
+      await writeTree(base, files(server.url));
+      const out = join(base, 'run');
+      expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
+      // As if the run had been stopped before r1's t1 answer was recorded, its baseline answer already in (a stopped
+      // run has no summary.json counting what it recorded).
+      dropSeqs(join(out, 'records.jsonl'), [1]);
+      rmSync(join(out, 'summary.json'));
+      const resumed = await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet', '--resume'], env);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const last = new Map<number, { judging?: string }>();
+      for (const l of readFileSync(join(out, 'records.jsonl'), 'utf8').split('\n').filter(Boolean)) last.set((JSON.parse(l) as { seq: number }).seq, JSON.parse(l) as { judging?: string });
+      expect([...last.values()].filter((r) => r.judging === 'pending')).toEqual([]);
+      const r1 = (await readCsvFile(join(out, 'choices.csv'))).filter((c) => c['row_id'] === 'r1' && c['cell'] === 'gpt-4o-mini/t1/n2');
+      expect(r1.map((c) => [c['check_better'], c['better_score']])).toEqual([['true', '1'], ['true', '1']]);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("regrade of a run whose row lacks its baseline answer ends, the row's others unscored with the reason", async () => {
+    const server = await startMixed({ answer });
+    try {
+      const base = await tempDir('evalrun-judges-pairwise-regrade-');
+      await writeTree(base, files(server.url));
+      const out = join(base, 'run');
+      expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
+      dropSeqs(join(out, 'records.jsonl'), [0]);
+      const sent = server.judges.length;
+      const r = await runMain(['regrade', out], env);
+      // Graded to its end (one request short: the run is incomplete, exit 1), with no judge call sent.
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('5 of 6 requests recorded');
+      expect(server.judges.length).toBe(sent);
+      const r1 = (await readCsvFile(join(out, 'choices.csv'))).filter((c) => c['row_id'] === 'r1' && c['cell'] === 'gpt-4o-mini/t1/n2');
+      expect(r1.map((c) => [c['check_better'], c['better_reason']])).toEqual([
+        ['', 'the baseline cell has no answer for this row'],
+        ['', 'the baseline cell has no answer for this row'],
+      ]);
+    } finally {
+      await server.close();
+    }
   }, 60_000);
 
   it('a position-biased judge (always the answer shown first) is turned into ties, never a win', async () => {
