@@ -3,6 +3,8 @@
  * server may accept parameters OpenAI does not (vLLM's `top_k`, say); `resolve.ts` knows those servers' parameters
  * and still catches typos of known names.
  */
+import { JUDGE_PRESETS } from '../contracts/judge.js';
+
 const num = (minimum: number, maximum: number) => ({ type: 'number', minimum, maximum });
 const int = (minimum: number, maximum?: number) =>
   maximum === undefined ? { type: 'integer', minimum } : { type: 'integer', minimum, maximum };
@@ -137,7 +139,7 @@ const checkSchema = {
     timeout_ms: { type: 'integer', minimum: 1 },
     model: { type: 'string', minLength: 1 },
     rubric: { type: 'string', minLength: 1 },
-    preset: { enum: ['rubric', 'closed_qa', 'factuality', 'pairwise'] },
+    preset: { enum: [...JUDGE_PRESETS] },
     scale: { enum: ['pass_fail', '1-5', '1-10'] },
     votes: { type: 'integer', minimum: 1 },
     params: { type: 'object' },

@@ -9,6 +9,7 @@ export interface ConfigLocation {
   path: string;
 }
 import type { CompareSpec, GateSpec } from './evaluation.js';
+import type { JudgePreset } from './judge.js';
 
 /** What the user wrote in the YAML file (snake_case, like the API). */
 export interface ConfigFile {
@@ -85,7 +86,7 @@ export interface CheckFile {
   /** judge checks (src/contracts/judge.ts). */
   model?: string;
   rubric?: string;
-  preset?: 'rubric' | 'closed_qa' | 'factuality' | 'pairwise';
+  preset?: JudgePreset;
   scale?: 'pass_fail' | '1-5' | '1-10';
   votes?: number;
   params?: Record<string, unknown>;

@@ -208,7 +208,7 @@ export class Budget {
  * body that did not parse, a server that sends no usage) or a batch line the batch ran but whose result was lost.
  * Counted at its worst case, which nothing the server said shows to be lower.
  */
-export function billedUnpriced(record: RequestRecord): boolean {
+function billedUnpriced(record: RequestRecord): boolean {
   if (record.cached) return false;
   if (record.error?.code === BATCH_RESULT_LOST) return true;
   return record.http_status !== null && record.http_status >= 200 && record.http_status < 300 && record.usage === null;

@@ -44,7 +44,7 @@ export interface BatchProgress {
 
 /**
  * The protocol's dangerous instants, where the kill -9 tests stop the process (test/e2e/batch.test.ts):
- * `ingesting` comes before each result line is recorded, the others once per part; `before-judges` (awaited by the
+ * `ingesting` comes after each result line is recorded, the others once per part; `before-judges` (awaited by the
  * run, not here) once the answer batches are recorded and before any judge batch is built.
  */
 export type PausePoint = 'after-upload' | 'after-create' | 'ingesting' | 'before-judges';
