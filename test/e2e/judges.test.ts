@@ -492,23 +492,26 @@ describe('pairwise', () => {
   }, 60_000);
 
   /** Row r1's answers are seq 0 (the baseline, t0) and seq 1 (t1); `drop` removes every line of those seqs. */
-  const dropSeqs = (file: string, drop: number[]) => {
+  /** A whole pairwise run against `server`, then every line of the `drop` seqs removed from its records.jsonl. */
+  const runWithout = async (server: Mixed, drop: number[]) => {
+    const base = await tempDir('evalrun-judges-pairwise-gap-');
+    await writeTree(base, files(server.url));
+    const out = join(base, 'run');
+    expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
+    const file = join(out, 'records.jsonl');
     const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l && !drop.includes((JSON.parse(l) as { seq: number }).seq));
     writeFileSync(file, `${lines.join('\n')}\n`);
+    return { config: join(base, 'evalrun.yaml'), out };
   };
 
   it("a resume that sends an answer whose row's baseline was recorded before judges it against that baseline", async () => {
     const server = await startMixed({ answer });
     try {
-      const base = await tempDir('evalrun-judges-pairwise-resume-');
-      await writeTree(base, files(server.url));
-      const out = join(base, 'run');
-      expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
       // As if the run had been stopped before r1's t1 answer was recorded, its baseline answer already in (a stopped
       // run has no summary.json counting what it recorded).
-      dropSeqs(join(out, 'records.jsonl'), [1]);
+      const { config: cfg, out } = await runWithout(server, [1]);
       rmSync(join(out, 'summary.json'));
-      const resumed = await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet', '--resume'], env);
+      const resumed = await runMain(['run', cfg, '--out', out, '--quiet', '--resume'], env);
       expect(resumed.code, resumed.stderr).toBe(0);
       const last = new Map<number, { judging?: string }>();
       for (const l of readFileSync(join(out, 'records.jsonl'), 'utf8').split('\n').filter(Boolean)) last.set((JSON.parse(l) as { seq: number }).seq, JSON.parse(l) as { judging?: string });
@@ -523,11 +526,7 @@ describe('pairwise', () => {
   it("regrade of a run whose row lacks its baseline answer ends, the row's others unscored with the reason", async () => {
     const server = await startMixed({ answer });
     try {
-      const base = await tempDir('evalrun-judges-pairwise-regrade-');
-      await writeTree(base, files(server.url));
-      const out = join(base, 'run');
-      expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
-      dropSeqs(join(out, 'records.jsonl'), [0]);
+      const { out } = await runWithout(server, [0]);
       const sent = server.judges.length;
       const r = await runMain(['regrade', out], env);
       // Graded to its end (one request short: the run is incomplete, exit 1), with no judge call sent.
