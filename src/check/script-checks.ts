@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
+import { builtFile } from '../util/built-file.js';
 import { unscored } from './script-result.js';
 import type { ScriptCheckRef, ScriptItems, WorkerTask } from './script-worker.js';
 
@@ -37,8 +38,7 @@ const RESULT_GRACE_MS = 50;
 /** Items sent to a worker in one message: one round trip per choice would cost more than most checks. */
 const MAX_BATCH = 256;
 
-// Tests run the TypeScript sources, which a worker thread cannot load: they use the built worker (npm test builds).
-const WORKER = import.meta.url.endsWith('.ts') ? new URL('../../dist/check/script-worker.js', import.meta.url) : new URL('./script-worker.js', import.meta.url);
+const WORKER = builtFile(import.meta.url, './script-worker.js');
 
 /** One script check's module or export that cannot be used, found before anything is sent. */
 export interface ScriptProblem {

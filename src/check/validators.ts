@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { builtFile } from '../util/built-file.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on `.default`.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -27,10 +28,9 @@ type MetaValidator = ((schema: unknown) => boolean) & { errors?: ErrorObject[] |
 
 /**
  * Draft-07's meta-schema, compiled at build time (scripts/build-config-validator.mjs): ajv would otherwise compile it
- * before the first user schema, ~30 ms of every run. The file exists only in dist/ (hence the cast: TypeScript must
- * not resolve it); running from source, ajv compiles the meta-schema itself.
+ * before the first user schema, ~30 ms of every run. Without a build, ajv compiles the meta-schema itself.
  */
-const draft07Meta = await import('./draft07-meta-validator.js' as string).then(
+const draft07Meta = await import(builtFile(import.meta.url, './draft07-meta-validator.js').href).then(
   (m: { default: MetaValidator }) => m.default,
   () => undefined,
 );

@@ -6,6 +6,7 @@ import { ConfigError, type SourceIssue } from '../errors.js';
 import { configSchema, topLevelKeys, requestParamSchemas } from './schema.js';
 import { locate, pathToString, pointerToPath, suggest, type DocPath } from './locate.js';
 import type { ConfigFile } from '../contracts/config.js';
+import { builtFile } from '../util/built-file.js';
 
 /** The parsed file with what is needed to point back into it. */
 export interface LoadedConfigFile {
@@ -17,11 +18,10 @@ export interface LoadedConfigFile {
 
 type ConfigValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-/** The build precompiles the validator (scripts/build-config-validator.mjs); from source, compile it here. */
+/** The build precompiles the validator (scripts/build-config-validator.mjs); without a build, compile it here. */
 async function loadValidator(): Promise<ConfigValidator> {
-  const generated = './config-validator.js';
   try {
-    const mod = (await import(generated)) as { default: ConfigValidator };
+    const mod = (await import(builtFile(import.meta.url, './config-validator.js').href)) as { default: ConfigValidator };
     return mod.default;
   } catch {
     return new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema) as ConfigValidator;

@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { Summary } from '../contracts/summary.js';
+import { builtFile } from '../util/built-file.js';
 import type { RunManifest } from '../record/index.js';
 import type { FromReportWorker, ToReportWorker } from './report-worker.js';
 
 /** Chunks sent and not yet taken by the thread: enough to keep it busy, few enough that memory stays flat. */
 const IN_FLIGHT = 3;
 
-// Tests run the TypeScript sources, which a worker thread cannot load: they use the built worker (npm test builds).
-const WORKER = import.meta.url.endsWith('.ts') ? new URL('../../dist/report/report-worker.js', import.meta.url) : new URL('./report-worker.js', import.meta.url);
+const WORKER = builtFile(import.meta.url, './report-worker.js');
 
 /**
  * A ReportPass on a thread of its own, for a caller that already holds each record's JSON line: `regrade` grades and
