@@ -110,23 +110,25 @@ describe('evalrun run with batch mode', () => {
   });
 
   it('a batch run does not load the synchronous HTTP pool (undici); a synchronous run does', async () => {
-    // A module hook in the child process that refuses to resolve undici: a batch run must not need it.
-    const hooks = `export async function resolve(s, c, next) { if (/^undici(\\/|$)/.test(s)) throw new Error('test hook: undici was imported'); return next(s, c); }`;
-    const registrar = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-    const noUndici = { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(registrar)}` };
     const { cfg, base, env } = await setup({});
-    // The hook bites: the same config without batch mode opens the pool, and fails to. The two processes are
-    // independent: they run side by side.
+    // A preload in the child process that says at exit whether undici (CommonJS, so in require.cache) was loaded. A
+    // module hook that refuses undici would say it too, but runs every import through a thread of its own.
+    const probe = join(base, 'probe.cjs');
+    await writeFile(probe, "process.on('exit', () => process.stderr.write(Object.keys(require.cache).some((k) => /[\\\\/]node_modules[\\\\/]undici[\\\\/]/.test(k)) ? 'undici: loaded' : 'undici: not loaded'));\n");
+    const withProbe = { ...env, NODE_OPTIONS: `--require=${probe}` };
+    // The probe bites: the same config without batch mode opens the pool. The two processes are independent: they
+    // run side by side.
     const syncCfg = join(base, 'sync.yaml');
     await writeFile(syncCfg, config());
     const [batch, sync] = await Promise.all([
-      runCli(['run', cfg, '--out', join(base, 'batch'), '--quiet'], { env: { ...env, ...noUndici } }),
-      runCli(['run', syncCfg, '--out', join(base, 'sync'), '--quiet'], { env: { ...env, ...noUndici } }),
+      runCli(['run', cfg, '--out', join(base, 'batch'), '--quiet'], { env: withProbe }),
+      runCli(['run', syncCfg, '--out', join(base, 'sync'), '--quiet'], { env: withProbe }),
     ]);
     expect(batch.code, batch.stderr).toBe(0);
     expect(countLines(join(base, 'batch', 'records.jsonl'))).toBe(REQUESTS);
-    expect(sync.code).not.toBe(0);
-    expect(sync.stderr).toMatch(/undici was imported/);
+    expect(batch.stderr).toMatch(/undici: not loaded$/);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stderr).toMatch(/undici: loaded$/);
   });
 
   it('--batch turns it on; plan --batch prices at half', async () => {

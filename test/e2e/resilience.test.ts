@@ -171,8 +171,15 @@ describe('evalrun run --resume', () => {
       expect(stderr).toContain('--resume');
       expect(readdirSync(out).filter((n) => /\.(tmp|live)-/.test(n))).toEqual([]);
     });
+    // run.json says interrupted, not running, and the lock is gone: the resume below needs no takeover.
+    const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { status: string; exit_code: number; ended_at: string | null; sessions: Array<{ status: string; recorded: number }> };
+    expect(manifest).toMatchObject({ status: 'interrupted', exit_code: 130 });
+    expect(manifest.ended_at).not.toBeNull();
+    expect(manifest.sessions.at(-1)).toMatchObject({ status: 'interrupted', recorded: 0 });
+    expect(readdirSync(out)).not.toContain('run.lock');
     await withSim({}, async (sim) => {
       const resumed = await runMain(['run', config, '--out', out, '--quiet', '--resume'], envFor(sim));
+      expect(resumed.stderr).not.toContain('no longer running');
       expect(resumed.code, resumed.stderr).toBe(0);
     });
     expect(recordSeqs(out)).toHaveLength(REQUESTS);
