@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCompletion } from '../../src/simulator/index.js';
 import { runMain } from '../helpers/cli.js';
 import { countLines, startRun, waitForRecords } from '../helpers/run-process.js';
