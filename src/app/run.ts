@@ -5,9 +5,8 @@ import { readRows } from '../dataset/index.js';
 import { openEndpoint, type OpenEndpoint } from './endpoint.js';
 import { ApiFatalError, BatchStoppedError, BudgetStoppedError, ExitCode, InterruptedError, UsageError, type EvalrunError } from '../errors.js';
 import { BATCH_PRICE_FACTOR } from '../contracts/prices.js';
-import { Budget, spentOf, type BudgetSnapshot } from '../run/index.js';
+import type { Budget, BudgetSnapshot } from '../run/index.js';
 import { loadWorstCase } from '../plan/index.js';
-import { formatUsd } from '../report/index.js';
 import { planTasks, summarizePlan, type PlanSummary } from '../plan/index.js';
 import { checkShardResume, shardRange, shardRows, type ShardSpec } from '../plan/index.js';
 import { openScriptChecks, prepareRun, type PrepareOptions } from './prepare.js';
@@ -18,7 +17,7 @@ import type { Cell, Task } from '../contracts/plan.js';
 import type { Row } from '../contracts/dataset.js';
 import type { Executor } from '../run/index.js';
 import { randomUUID } from 'node:crypto';
-import { JournalReader, RECORDS, RunRecorder, type JournalIndex, type RunManifest, type RunStatus } from '../record/index.js';
+import { JournalReader, RECORDS, RunRecorder, type JournalIndex, type RunStatus } from '../record/index.js';
 import { claimRunDir, openRunDir } from '../record/index.js';
 import type { BatchManifest, RequestRecord } from '../record/index.js';
 import { LiveReport } from '../report/index.js';
@@ -27,9 +26,9 @@ import { exitCodeOf, startManifest } from './run-manifest.js';
 import { createHttpExecutor } from '../run/index.js';
 import { describeEndpoint, openProvider, type Provider, type EndpointInfo } from '../run/index.js';
 import { StopController } from '../util/stop-controller.js';
-import { judgeChecks, Judging, JUDGMENTS, type EarlierAnswers } from './judging.js';
+import { judgeChecks, Judging, type EarlierAnswers } from './judging.js';
+import { openBudget, withBudget } from './budget.js';
 import type { Summary } from '../contracts/summary.js';
-import { roundTo } from '../util/round.js';
 
 export interface RunEvalOptions extends PrepareOptions {
   /** The run directory. Default: results/<name>-<timestamp> under the working directory. */
@@ -183,28 +182,10 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
         answer: judgedAnswer,
       });
     }
-    // The budget covers the run directory: what its records.jsonl has spent (earlier sessions, retries) counts.
     const budget =
       config.budgetUsd === undefined || !worstCase
         ? undefined
-        : new Budget({
-            limitUsd: config.budgetUsd,
-            // The records price what they can; what an earlier session counted at its worst case (an answer without
-            // usage, a lost batch line) is in its run.json, which the figure never goes below.
-            spentUsd: index
-              ? Math.max(
-                  await spentOf(join(dir, RECORDS), plan.requests, new Map(cells.map((c) => [c.id, String(c.params['model'])])), config.pricing ?? {}, {
-                    path: join(dir, JUDGMENTS),
-                    modelOf: new Map(judges.map((j) => [j.name, j.judge!.model])),
-                  }),
-                  claim.previous?.budget?.spent_usd ?? 0,
-                )
-              : 0,
-            worstCase,
-            prices: config.pricing ?? {},
-            factor: manifest.batch && batchMode ? BATCH_PRICE_FACTOR : 1,
-            usd: formatUsd,
-          });
+        : await openBudget({ config, cells, dir, requests: plan.requests, worstCase, recorded: index !== undefined, previousSpentUsd: claim.previous?.budget?.spent_usd, factor: manifest.batch && batchMode ? BATCH_PRICE_FACTOR : 1 });
     const shown = shard ? summarizePlan(shard.rows[1] - shard.rows[0], cells) : plan;
     options.reporter?.onStart?.({ dir, plan: shown, alreadyRecorded: (index?.count ?? 0) - (retry?.count ?? 0), retrying: retry?.count ?? 0, config, batch: manifest.batch !== undefined, budget: budget && (() => budget.snapshot()) });
     const allRows = () => (shard ? shardRows(readRows(config), shard) : readRows(config));
@@ -247,7 +228,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     stops.dispose();
     await judging?.close().catch((e: unknown) => failRun(e, rec));
     await rec.closeJournal().catch((e: unknown) => failRun(e, rec));
-    const fatal = result.fatal ?? budget?.stopError('Resume with a higher budget (--resume --max-cost USD) to send only what is missing.');
+    const fatal = result.fatal ?? budget?.stopError('what was answered is recorded and the outputs are incomplete. Resume with a higher budget (--resume --max-cost USD) to send only what is missing.');
     const stoppedBy = fatal instanceof ApiFatalError || fatal instanceof BatchStoppedError || fatal instanceof BudgetStoppedError ? fatal : undefined;
     if (fatal && !stoppedBy) throw fatal;
     const status: RunStatus = fatal ? 'stopped' : stops.stop.aborted || cancel ? 'interrupted' : 'complete';
@@ -392,18 +373,6 @@ function envPause(env: NodeJS.ProcessEnv): ((point: PausePoint) => Promise<void>
 async function failRun(error: unknown, recorder: RunRecorder): Promise<never> {
   await recorder.fail(ExitCode.Output).catch(() => {});
   throw error;
-}
-
-/**
- * run.json's `budget`: the last session's limit, what the run directory had spent when it ended and, when the budget
- * stopped the run, why. A session without a limit leaves none (an earlier session's would mislead).
- */
-function withBudget(manifest: RunManifest, budget: Budget | undefined, fatal: unknown): RunManifest {
-  const { budget: _earlier, ...rest } = manifest;
-  if (!budget) return rest;
-  const b = budget.snapshot();
-  const reason = fatal instanceof BudgetStoppedError ? fatal.message : undefined;
-  return Object.assign({}, rest, { budget: { limit_usd: b.limit_usd, spent_usd: roundTo(b.spent_usd, 6), stopped: reason !== undefined, ...(reason ? { reason } : {}) } });
 }
 
 /** A resumed session's answers recorded before it: those its plan skips are read back from records.jsonl. */

@@ -147,17 +147,17 @@ export class Budget {
     this.pump();
   }
 
-  /** Why the run stopped, with what was spent once the requests in flight finished. */
-  stopError(resumeHint: string): BudgetStoppedError | undefined {
+  /** Why the session stopped, with what was spent once the requests in flight finished; `then`: what follows. */
+  stopError(then: string): BudgetStoppedError | undefined {
     const r = this.refused;
     if (!r) return undefined;
     const { usd } = this.o;
     // The room when the request was refused, not now: the requests then in flight may have settled for less since.
-    const then = r.inFlight > EPSILON ? ` beside the ${usd(r.inFlight)} then reserved for requests already sent` : '';
+    const inFlight = r.inFlight > EPSILON ? ` beside the ${usd(r.inFlight)} then reserved for requests already sent` : '';
     return new BudgetStoppedError(
       `Stopped by the budget of ${usd(this.limitUsd)}: ${usd(this.spent)} spent${this.reserved > EPSILON ? `, ${usd(this.reserved)} still reserved` : ''}, ` +
-        `and the next request (row '${r.task.row.id}', cell ${r.task.cell.id}) could cost up to ${usd(r.need)}, more than the ${usd(r.left)} left${then}. ` +
-        `Nothing more was sent; what was answered is recorded and the outputs are incomplete. ${resumeHint}`,
+        `and the next request (row '${r.task.row.id}', cell ${r.task.cell.id}) could cost up to ${usd(r.need)}, more than the ${usd(r.left)} left${inFlight}. ` +
+        `Nothing more was sent; ${then}`,
     );
   }
 
