@@ -24,6 +24,9 @@ import { canonicalJson } from '../util/canonical-json.js';
 import { createHttpExecutor, openProvider } from '../run/index.js';
 import { openEndpoint } from './endpoint.js';
 import { judgeChecks, Judging } from './judging.js';
+import { openBudget, withBudget } from './budget.js';
+import { loadWorstCase } from '../plan/index.js';
+import type { Budget } from '../run/index.js';
 
 export interface RegradeOptions {
   dir: string;
@@ -31,6 +34,8 @@ export interface RegradeOptions {
   config?: string | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   onNotice?: ((message: string) => void) | undefined;
+  /** `--max-cost`: the spend limit in USD for the run directory, over the config's `budget_usd` (judge calls). */
+  maxCost?: number | undefined;
 }
 
 export interface RegradeResult {
@@ -59,7 +64,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   const manifest = await readManifest(dir);
   const configFile = options.config ? resolvePath(options.config) : manifest.config_file;
   if (!configFile) throw new UsageError(`${join(dir, MANIFEST)} names no config file: give the config with --config FILE`);
-  const { config, cells, plan, datasetHash, runHash } = await prepareRun({ config: configFile, env: options.env });
+  const { config, cells, plan, datasetHash, runHash } = await prepareRun({ config: configFile, env: options.env, maxCost: options.maxCost });
   const difference = requestDifference(manifest, config, cells, plan.rows, datasetHash);
   if (difference) throw refused(dir, configFile, difference);
   const lock = await RunLock.acquire(dir, { onTakeover: options.onNotice });
@@ -70,7 +75,7 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
   try {
     for (const name of await readdir(dir)) if (STAGING.test(name)) await rm(join(dir, name), { recursive: true, force: true });
     await mkdir(staging);
-    const next: RunManifest = {
+    let next: RunManifest = {
       ...manifest,
       config_file: config.file,
       config_hash: config.hash,
@@ -90,8 +95,10 @@ export async function regradeRun(options: RegradeOptions): Promise<RegradeResult
     opening.catch(() => {});
     scripts = await opening;
     const index = await indexing;
-    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, index, options.env);
+    if (judgeChecks(config).length > 0) judges = await openJudges(dir, config, cells, index, manifest, options.env);
     const regraded = await regradeRecords(dir, staging, index, config, cells, scripts, reports, judges);
+    // Judge calls were sent under a spend limit: run.json says what the directory has spent, as after a run.
+    if (judges?.budget) next = withBudget(next, judges.budget, undefined);
     await writeManifest(staging, next);
     const summary = await reports.finish(next);
     // Everything new is complete: move it over the old, records.jsonl last (until then `evalrun report` would still
@@ -181,6 +188,8 @@ interface RegradeJudges {
   judge(record: RequestRecord, task: Task): Promise<RequestRecord>;
   /** Judge calls sent so far (not read back, not from the response cache). */
   sent(): number;
+  /** The spend limit the calls were sent under (`budget_usd`, `--max-cost`). */
+  budget: Budget | undefined;
   /** Waits for the executor to end; throws what stopped it (an API refusal). */
   finish(): Promise<void>;
   close(): Promise<void>;
@@ -189,10 +198,25 @@ interface RegradeJudges {
 /**
  * Judge checks make `regrade` send requests: the judge calls only (never an answer), through the synchronous
  * executor as a run sends them, each appended to judgments.jsonl as it comes. A call judgments.jsonl already holds
- * with the same body is read back, not sent: regrading with an unchanged judge sends nothing.
+ * with the same body is read back, not sent: regrading with an unchanged judge sends nothing. Under a spend limit the
+ * calls are reserved and settled as a run's are, from what the directory has already spent; a call that does not fit
+ * stops the regrade (exit 8) with nothing rewritten, and the calls made are kept in judgments.jsonl to be read back.
  */
-async function openJudges(dir: string, config: Config, cells: readonly Cell[], index: JournalIndex, env: NodeJS.ProcessEnv | undefined): Promise<RegradeJudges> {
+async function openJudges(dir: string, config: Config, cells: readonly Cell[], index: JournalIndex, manifest: RunManifest, env: NodeJS.ProcessEnv | undefined): Promise<RegradeJudges> {
   const requests = index.offsets.length;
+  const budget =
+    config.budgetUsd === undefined
+      ? undefined
+      : await openBudget({
+          config,
+          cells,
+          dir,
+          requests,
+          worstCase: await loadWorstCase(cells, config.nMode, judgeChecks(config).map((j) => j.judge!.model)),
+          recorded: true,
+          previousSpentUsd: manifest.budget?.spent_usd,
+          factor: 1,
+        });
   const server = await openEndpoint(config, { env, simulatorStateDir: join(dir, 'simulator') });
   const provider = await openProvider(server.endpoint, { concurrency: config.concurrency, timeoutMs: config.timeoutS * 1000 }).catch(async (e: unknown) => {
     await server.close();
@@ -220,22 +244,27 @@ async function openJudges(dir: string, config: Config, cells: readonly Cell[], i
   const noAnswers = (async function* (): AsyncGenerator<Task> {
     await walk;
   })();
-  const executor = createHttpExecutor({ provider, config, check: makeChoiceChecker(config, cells) });
+  const executor = createHttpExecutor({ provider, config, check: makeChoiceChecker(config, cells), budget });
   let sent = 0;
   const execution = executor.execute(judging.tasks(noAnswers), {
     stop: stop.signal,
     abort: stop.signal,
     onRecord: (r, t) => {
       if (!r.cached) sent++;
+      budget?.settle(r, t);
       judging.onRecord(r, t);
     },
     onSettled: () => judging.onSettled(),
   });
-  // A fatal answer (a refused key) ends the executor: every record still waiting is then released unjudged.
+  // A fatal answer (a refused key) or the budget's refusal ends the executor: every record still waiting is then
+  // released unjudged.
+  const why = (result: { fatal?: unknown }) =>
+    result.fatal ??
+    budget?.stopError('the judge calls made are kept in judgments.jsonl, and nothing was rewritten. Regrade again with a higher budget (--max-cost USD): the calls made are read back, not sent again.');
   let fatal: unknown;
   void execution.then((result) => {
-    if (result.fatal === undefined) return;
-    fatal = result.fatal;
+    if (why(result) === undefined) return;
+    fatal = why(result);
     stop.abort();
     for (const [, release] of waiting) release(undefined as unknown as RequestRecord);
   });
@@ -249,10 +278,11 @@ async function openJudges(dir: string, config: Config, cells: readonly Cell[], i
         judging.regrade(record, task);
       }),
     sent: () => sent,
+    budget,
     async finish() {
       walked();
       const result = await execution;
-      if (result.fatal !== undefined) throw result.fatal;
+      if (why(result) !== undefined) throw fatal ?? why(result);
     },
     async close() {
       walked();

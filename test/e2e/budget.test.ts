@@ -317,4 +317,48 @@ describe('budget_usd / --max-cost', () => {
     expect(computed).toHaveLength(REQUESTS * 2);
     expect(computed.every((c) => c === 1)).toBe(true);
   }, 60_000);
+
+  it('regrade with a changed judge: its judge calls stay within the budget with what the run spent; the stop rewrites nothing, and a higher budget sends each call once', async () => {
+    const { cfg, out, env, sim } = await setup({}, JUDGE);
+    const r = await runMain(['run', cfg, '--out', out, '--quiet'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const runSpent = servedUsd(sim);
+    const before = await readFile(join(out, 'records.jsonl'), 'utf8');
+    const reports = await readFile(join(out, 'summary.json'), 'utf8');
+    // A new rubric: every verdict must be asked for again. Room beside what the run spent for a few calls only.
+    await writeTree(join(out, '..'), { 'evalrun.yaml': config(JUDGE.replace('Is the label sensible?', 'Is the label right?')) });
+    const budget = Number((runSpent + 0.004).toPrecision(4));
+    const stopped = await runMain(['regrade', out, '--max-cost', String(budget)], env);
+    expect(stopped.code, stopped.stderr).toBe(8);
+    expect(stopped.stderr).toMatch(/Stopped by the budget of \$[\d.]+: \$[\d.]+ spent/);
+    expect(stopped.stderr).toContain('nothing was rewritten');
+    expect(stopped.stderr).toContain('--max-cost');
+    expect(stopped.stderr).not.toMatch(STACK_LINE);
+    // The run and the regrade together: never more than the budget, as the server counts it.
+    expect(servedUsd(sim)).toBeLessThanOrEqual(budget);
+    const sentFirst = sim.stats.completions - REQUESTS * 2;
+    expect(sentFirst).toBeGreaterThan(0);
+    expect(sentFirst).toBeLessThan(REQUESTS);
+    expect(await readFile(join(out, 'records.jsonl'), 'utf8')).toBe(before);
+    expect(await readFile(join(out, 'summary.json'), 'utf8')).toBe(reports);
+
+    const done = await runMain(['regrade', out, '--max-cost', '1'], env);
+    expect(done.code, done.stderr).toBe(0);
+    // The calls the stopped regrade made were read back: each new verdict was asked for once in all.
+    expect(sim.stats.completions - REQUESTS * 2).toBe(REQUESTS);
+    expect(servedUsd(sim)).toBeLessThanOrEqual(1);
+    expect((await manifest(out)).budget).toMatchObject({ limit_usd: 1, stopped: false });
+    expect((await manifest(out)).budget!.spent_usd).toBeCloseTo(servedUsd(sim), 4);
+  }, 60_000);
+
+  it('--max-cost that is not an amount above 0 is a usage error (exit 2) for run, plan and regrade; nothing is sent', async () => {
+    const { cfg, out, env, sim } = await setup();
+    for (const [args, value] of [[['run', cfg, '--out', out], '0'], [['plan', cfg], '-1'], [['regrade', out], '0']] as const) {
+      const r = await runMain([...args, '--max-cost', value], env);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`--max-cost must be an amount in USD above 0 (got ${value})`);
+    }
+    expect(sim.stats.requests).toBe(0);
+    expect(existsSync(out)).toBe(false);
+  });
 });

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../main.js';
+import { maxCostArg } from '../max-cost.js';
 import type { Config } from '../../contracts/config.js';
 import type { Cell } from '../../contracts/plan.js';
 import type { ShardRange } from '../../plan/index.js';
@@ -90,8 +91,7 @@ export function planCommand(ctx: CommandContext): CommandModule<object, PlanArgs
       let prepared: Awaited<ReturnType<typeof prepareRun>>;
       let shard: ReturnType<typeof shardRange> | undefined;
       try {
-        const maxCost = args['max-cost'];
-        if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) throw new UsageError(`--max-cost must be an amount in USD above 0 (got ${String(maxCost)})`);
+        const maxCost = maxCostArg(args['max-cost']);
         prepared = await prepareRun({ config: args.config, env: ctx.io.env, batch: args.batch, maxCost });
         // A script check's module must load and have its export, as `run` requires before sending anything.
         await (await openScriptChecks(prepared.config))?.close();

@@ -3,10 +3,12 @@ import { formatAnomalies, formatSummaryTable } from '../../report/index.js';
 import type { CommandContext } from '../main.js';
 import { ExitCode } from '../../errors.js';
 import { plural } from '../../util/plural.js';
+import { maxCostArg } from '../max-cost.js';
 
 interface RegradeArgs {
   dir: string;
   config?: string | undefined;
+  'max-cost'?: number | undefined;
 }
 
 export function regradeCommand(ctx: CommandContext): CommandModule<object, RegradeArgs> {
@@ -16,10 +18,12 @@ export function regradeCommand(ctx: CommandContext): CommandModule<object, Regra
     builder: (y) =>
       y
         .positional('dir', { type: 'string', demandOption: true, describe: 'A run directory' })
-        .option('config', { type: 'string', describe: "The config to grade with (default: the run's own, as it reads now); its requests must be the run's" }),
+        .option('config', { type: 'string', describe: "The config to grade with (default: the run's own, as it reads now); its requests must be the run's" })
+        .option('max-cost', { type: 'number', describe: "Spend limit in USD for the run directory (over the config's budget_usd): no judge call is sent whose worst case would pass it" }),
     handler: async (args) => {
       const { regradeRun } = await import('../../app/regrade.js');
-      const result = await regradeRun({ dir: args.dir, config: args.config, env: ctx.io.env, onNotice: (m) => ctx.io.err(`${m}\n`) });
+      const maxCost = maxCostArg(args['max-cost']);
+      const result = await regradeRun({ dir: args.dir, config: args.config, env: ctx.io.env, maxCost, onNotice: (m) => ctx.io.err(`${m}\n`) });
       const { summary } = result;
       const { formatEvaluation } = await import('../../report/index.js');
       const { EXTRA_REPORTS } = await import('../../report/index.js');

@@ -4,6 +4,7 @@ import { shownPath as shortPath } from '../../util/shown-path.js';
 import { formatAnomalies, formatSummaryTable, SORT_KEYS, type SortKey } from '../../report/index.js';
 import { progressReporter } from '../progress.js';
 import type { CommandContext } from '../main.js';
+import { maxCostArg } from '../max-cost.js';
 import { plural } from '../../util/plural.js';
 
 interface RunArgs {
@@ -52,10 +53,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
       if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
         throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
       }
-      const maxCost = args['max-cost'];
-      if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost > 0)) {
-        throw new UsageError(`--max-cost must be an amount in USD above 0 (got ${String(maxCost)})`);
-      }
+      const maxCost = maxCostArg(args['max-cost']);
       const { parseShard } = await import('../../plan/index.js');
       const shard = args.shard === undefined ? undefined : parseShard(args.shard);
       // Loaded here, not at start-up: `evalrun --help` and `plan` must not pay for the SDK and HTTP client.
