@@ -44,11 +44,6 @@ export interface IngestResult {
   anomalies: LineAnomalies;
 }
 
-export interface IngestOptions extends ResultsOptions {
-  /** The part's tasks, in seq order (those not recorded yet). */
-  tasks: AsyncIterable<Task>;
-}
-
 export interface ResultsOptions {
   api: BatchApi;
   part: BatchPart;
@@ -80,21 +75,6 @@ interface ResultFile {
   /** How many lines request_counts says the file holds (completed for output, failed for errors). */
   expected: number | undefined;
   path: string;
-}
-
-/** Undefined when the run stopped before every request of the part was recorded. */
-export async function ingestPart(o: IngestOptions): Promise<IngestResult | undefined> {
-  const results = await openResults(o);
-  if (!results) return undefined;
-  try {
-    for await (const task of o.tasks) {
-      if (o.abort.aborted) return undefined;
-      await results.take(task);
-    }
-    return results.result();
-  } finally {
-    results.close();
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The never-pay-twice rule of ingestPart against a fake BatchApi: a request a batch ran whose line cannot be read
+ * The never-pay-twice rule of a part's results (openResults, each task of the part taken in seq order, as the
+ * protocol does) against a fake BatchApi: a request a batch ran whose line cannot be read
  * is recorded as batch_result_lost (not resent); lines a cancelled batch never ran are left to be resent; a stalled
  * or short download is downloaded again before anything is decided.
  */
@@ -10,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../../../src/contracts/plan.js';
 import type { BatchPart } from '../../../../src/record/manifest.js';
 import { BatchApiError, type Batch, type BatchApi } from '../../../../src/run/batch/batch-api.js';
-import { ingestPart, type IngestOptions } from '../../../../src/run/batch/ingest.js';
+import { openResults, type IngestResult, type ResultsOptions } from '../../../../src/run/batch/ingest.js';
 import type { BatchOutputLine } from '../../../../src/run/batch/types.js';
 
 const dirs: string[] = [];
@@ -59,12 +60,11 @@ async function ingest(api: BatchApi, batch: Partial<Batch>) {
   dirs.push(dir);
   const recorded: Array<{ seq: number; line: BatchOutputLine }> = [];
   const part = { part: 1, attempt: 1, seqs: [[0, 4, 4, 1]], requests: 4 } as unknown as BatchPart;
-  const o: IngestOptions = {
+  const o: ResultsOptions = {
     api,
     part,
     batch: { id: 'batch_1', status: 'completed', output_file_id: null, error_file_id: null, request_counts: { total: 4, completed: 4, failed: 0 }, ...batch } as Batch,
     dir,
-    tasks: tasks(),
     idleMs: 100,
     tries: 3,
     backoffMs: () => 1,
@@ -82,11 +82,26 @@ async function ingest(api: BatchApi, batch: Partial<Batch>) {
     repeat: false,
     maxN: 1,
   };
-  const result = await ingestPart(o);
+  const result = await ingestPart(o, tasks());
   return { result: result!, recorded, codes: recorded.map((r) => r.line.error?.code ?? 'answered') };
 }
 
-describe('ingestPart: never pay twice', () => {
+/** One part's results read whole: undefined when the run stopped before every request of the part was recorded. */
+async function ingestPart(o: ResultsOptions, parts: AsyncIterable<Task>): Promise<IngestResult | undefined> {
+  const results = await openResults(o);
+  if (!results) return undefined;
+  try {
+    for await (const t of parts) {
+      if (o.abort.aborted) return undefined;
+      await results.take(t);
+    }
+    return results.result();
+  } finally {
+    results.close();
+  }
+}
+
+describe('a part\'s results: never pay twice', () => {
   it('a line missing from a completed batch is batch_result_lost after downloading again, not resent', async () => {
     const api = fakeApi({ out: [[0, 1, 2].map(answer).join('\n') + '\n'] });
     const { result, codes, recorded } = await ingest(api, { output_file_id: 'out' });
