@@ -2,13 +2,15 @@ import { PICK_COSTS } from '../stats/index.js';
 import { findMetric, metricsFor, suggestMetric } from '../stats/index.js';
 import { suggest, type DocPath } from './locate.js';
 import type { ConfigFile } from '../contracts/config.js';
+import type { PickSpec } from '../contracts/evaluation.js';
 
 type Issue = (path: DocPath, message: string, opts?: { atKey?: boolean }) => void;
 
-/** `pick:`: a quality metric that has a better direction, and one of the costs evalrun measures. */
-export function resolvePick(data: ConfigFile, checks: readonly string[], issue: Issue, scored: readonly string[] = [], human: readonly string[] = []): { metric: string | null; cost: string | null } {
+/** `pick:`: a quality metric that has a better direction, one of the costs evalrun measures, and the margin. */
+export function resolvePick(data: ConfigFile, checks: readonly string[], issue: Issue, scored: readonly string[] = [], human: readonly string[] = []): PickSpec {
   const metric = data.pick?.metric ?? null;
   const cost = data.pick?.cost ?? null;
+  const margin = data.pick?.margin ?? null;
   if (metric !== null) {
     const def = findMetric(metric, checks, scored, human);
     const known = metricsFor(checks, scored, human).filter((m) => m.direction !== 'none').map((m) => m.name);
@@ -21,5 +23,5 @@ export function resolvePick(data: ConfigFile, checks: readonly string[], issue: 
     const hint = suggest(cost, PICK_COSTS);
     issue(['pick', 'cost'], `unknown cost '${cost}'${hint ? ` (did you mean '${hint}'?)` : ''}; use one of ${PICK_COSTS.join(', ')}`);
   }
-  return { metric, cost };
+  return { metric, cost, ...(margin !== null ? { margin } : {}) };
 }

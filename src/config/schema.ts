@@ -197,7 +197,7 @@ export const configSchema = {
     },
     pick: {
       type: 'object',
-      properties: { metric: { type: 'string', minLength: 1 }, cost: { type: 'string', minLength: 1 } },
+      properties: { metric: { type: 'string', minLength: 1 }, cost: { type: 'string', minLength: 1 }, margin: { type: 'number', minimum: 0 } },
       additionalProperties: false,
     },
     params: paramsSchema,

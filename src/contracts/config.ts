@@ -8,7 +8,7 @@ export interface ConfigLocation {
   col: number;
   path: string;
 }
-import type { CompareSpec, GateSpec } from './evaluation.js';
+import type { CompareSpec, GateSpec, PickSpec } from './evaluation.js';
 import type { JudgePreset } from './judge.js';
 
 /** What the user wrote in the YAML file (snake_case, like the API). */
@@ -22,8 +22,11 @@ export interface ConfigFile {
   messages?: MessageTemplate[];
   /** Named prompt variants: an inline list of messages, or a file (.yaml/.json list, .txt/.md one user message). */
   prompts?: Record<string, MessageTemplate[] | string>;
-  /** Which cell to pick: the metric to maximise and what it costs (the quality-cost frontier). */
-  pick?: { metric?: string; cost?: string };
+  /**
+   * Which cell to pick: the metric to maximise, what it costs (the quality-cost frontier), and how much worse than the
+   * best a cheaper cell may be shown to be at most, in the metric's units, to be recommended instead.
+   */
+  pick?: { metric?: string; cost?: string; margin?: number };
   params?: Record<string, unknown>;
   grid?: Record<string, unknown>;
   tools?: unknown[];
@@ -185,8 +188,8 @@ export interface Config {
   pricing?: Record<string, { input: number; output: number; cached_input?: number }> | undefined;
   /** Problems that do not stop the run (a parameter OpenAI will reject, say), located in the config file. */
   warnings?: SourceIssue[] | undefined;
-  /** The frontier's axes: null fields mean the defaults (see src/stats/frontier.ts). */
-  pick?: { metric: string | null; cost: string | null } | undefined;
+  /** The frontier's axes and the recommendation's margin: null fields mean the defaults (see src/report/pick.ts). */
+  pick?: PickSpec | undefined;
   /** Batch API mode (`batch:` or `--batch`); undefined: synchronous requests. */
   batch?: BatchOptions | undefined;
   /** The spend limit in USD (`budget_usd:`, or `--max-cost`, which wins); undefined: none. Not in the hash. */

@@ -17,7 +17,7 @@ export interface EvaluationSpec {
   /** USD per 1M tokens from the config, over the built-in table. */
   pricing: Record<string, { input: number; output: number; cached_input?: number }>;
   /** `pick:` (null fields: the defaults). Absent in runs made before it existed: the defaults. */
-  pick?: { metric: string | null; cost: string | null };
+  pick?: PickSpec;
   /** The judge checks' judges, pinned: model, parameters, rubric hash. Absent without judge checks. */
   judges?: JudgeRecordSpec[];
 }
@@ -62,6 +62,19 @@ export interface GateSpec {
 
 export const DEFAULT_ALPHA = 0.05;
 
+/**
+ * `pick:` as resolved: null fields mean the defaults. `margin` (absent in runs made before it existed): the most a
+ * cheaper cell may be worse than the best, at its interval's far end, in the metric's units, to be recommended.
+ */
+export interface PickSpec {
+  metric: string | null;
+  cost: string | null;
+  margin?: number | null;
+}
+
+/** A cheaper cell is recommended over the best only if it is shown to be at most this much worse (5 points of a rate). */
+export const DEFAULT_PICK_MARGIN = 0.05;
+
 export function emptyEvaluation(): EvaluationSpec {
   return { checks: [], compare: { baseline: null, metrics: null, alpha: DEFAULT_ALPHA }, gates: [], pricing: {} };
 }
@@ -72,7 +85,7 @@ export function evaluationOf(config: {
   compare?: CompareSpec | undefined;
   gates?: GateSpec[] | undefined;
   pricing?: Record<string, { input: number; output: number; cached_input?: number }> | undefined;
-  pick?: { metric: string | null; cost: string | null } | undefined;
+  pick?: PickSpec | undefined;
 }): EvaluationSpec {
   const base = emptyEvaluation();
   const judges: JudgeRecordSpec[] = (config.checks ?? []).flatMap((c) =>
@@ -83,7 +96,7 @@ export function evaluationOf(config: {
     compare: config.compare ?? base.compare,
     gates: config.gates ?? [],
     pricing: config.pricing ?? {},
-    ...(config.pick && (config.pick.metric !== null || config.pick.cost !== null) ? { pick: config.pick } : {}),
+    ...(config.pick && (config.pick.metric !== null || config.pick.cost !== null || (config.pick.margin ?? null) !== null) ? { pick: config.pick } : {}),
     ...(judges.length ? { judges } : {}),
   };
 }

@@ -289,9 +289,9 @@ export interface PickSection {
   /** Cells with no value of the metric or the cost (nothing measured): on no frontier. */
   not_placed: string[];
   /**
-   * The cell to pick: the cheapest whose metric is not significantly worse than the best cell's (paired over rows,
-   * the same test and Holm correction as `compare`, across the cells compared with the best). Absent when nothing
-   * could be tested; `recommended_note` says why.
+   * The cell to pick: the cheapest whose metric the rows show to be at most `margin` worse than the best cell's (the
+   * far end of its interval, paired over rows, the same test and Holm correction as `compare`, across the cells
+   * compared with the best); else the best. Absent when nothing could be tested; `recommended_note` says why.
    */
   recommended?: PickRecommendation;
   recommended_note?: string;
@@ -304,8 +304,12 @@ export interface PickRecommendation {
   /** The cell with the best metric (the cheapest of those tied), which every other cell was tested against. */
   best: { cell: string; metric: number; cost: number };
   alpha: number;
+  /** `pick.margin`: how much worse than the best a cheaper cell may be shown to be at most (absent in older runs). */
+  margin?: number;
   /** Cells tested against the best (the Holm family): the placed cells cheaper than the best. */
   compared: number;
+  /** When the best is recommended over cheaper cells: the one closest to the margin, and how much worse it may be. */
+  nearest?: { cell: string; worse_by: number };
   /** The recommended cell against the best (absent when it is the best): the test's figures, as in comparison.csv. */
   test?: { diff: number | null; diff_low: number | null; diff_high: number | null; p_value: number | null; p_adjusted: number | null; pairs: number; method: string };
 }

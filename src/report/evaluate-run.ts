@@ -44,7 +44,7 @@ export function evaluateRun(manifest: RunManifest, collector: ReportCollector, c
         ? evaluateGates(evaluation.gates, cells)
         : gatesNotJudged(evaluation.gates, recorded, planned),
     cost: costSection(cells, collector.cells.map((c) => c.billed), evaluation.pricing, manifest.provider.kind === 'simulator', manifest.batch !== undefined, collector.cells.map((c) => c.judges)),
-    pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha, collector.scored) },
+    pick: { ...pick, ...recommendPick(pick, cells, collector.rowValues, collector.checks, evaluation.compare.alpha, collector.scored, evaluation.pick?.margin ?? undefined) },
     ...(collector.human.length ? { agreement: collector.agreement() } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { roundTo } from '../util/round.js';
 import { compareMetric, findMetric, type RowValues } from '../stats/index.js';
 import { paretoFrontier, type PickCost } from '../stats/index.js';
 import { field, type CellStats, type PickRecommendation, type PickSection } from '../contracts/summary.js';
+import { DEFAULT_PICK_MARGIN } from '../contracts/evaluation.js';
 import { formatUsd } from './cost-summary.js';
 
 /**
@@ -69,11 +70,20 @@ export function applyPick(
 
 /**
  * The cell to pick: the best cell (highest metric, or lowest for a lower-is-better one; the cheapest of those tied)
- * is compared with every cheaper placed cell, paired over rows with the test and Holm correction `compare` uses; the
- * cheapest cell not significantly worse than the best is recommended. The frontier alone follows noise: its cheap
- * end is often a cell whose quality is only apparently lower or higher.
+ * is compared with every cheaper placed cell, paired over rows with the test and Holm correction `compare` uses. A
+ * cheaper cell is recommended instead only when the rows show it is at most `margin` worse: its interval's far end
+ * (the worst the rows allow) is within the margin. "Not significantly worse" is not enough: with few rows every cell
+ * is that, and the frontier's cheap end is often a cell whose quality is only apparently close. Otherwise the best.
  */
-export function recommendPick(section: PickSection, cells: readonly CellStats[], values: RowValues, checks: readonly string[], alpha: number, scored: readonly string[] = []): Pick<PickSection, 'recommended' | 'recommended_note'> {
+export function recommendPick(
+  section: PickSection,
+  cells: readonly CellStats[],
+  values: RowValues,
+  checks: readonly string[],
+  alpha: number,
+  scored: readonly string[] = [],
+  margin: number = DEFAULT_PICK_MARGIN,
+): Pick<PickSection, 'recommended' | 'recommended_note'> {
   const def = findMetric(section.metric, checks, scored);
   const placed = cells
     .map((c, index) => ({ c, index, quality: num(field(c, section.metric)), cost: num(field(c, section.cost)) }))
@@ -87,7 +97,7 @@ export function recommendPick(section: PickSection, cells: readonly CellStats[],
   // Only a cell cheaper than the best can be recommended instead of it: those alone are tested (the Holm family), so
   // cells that could never be picked do not weaken the test.
   const others = placed.filter((p) => p !== best && p.cost < best.cost);
-  // The metric's direction is the pick's: "worse" is a significant move away from the best.
+  // The metric's direction is the pick's: "worse" is a move away from the best.
   const metric = { ...def, direction: section.direction };
   const rows = compareMetric(
     metric,
@@ -95,19 +105,39 @@ export function recommendPick(section: PickSection, cells: readonly CellStats[],
     alpha,
   );
   const byCell = new Map(rows.map((r) => [r.cell, r]));
-  const candidates = [best, ...others.filter((p) => byCell.get(p.c.cell)?.change !== 'worse')];
+  /** How much worse than the best the rows allow a cell to be: its interval's far end on the worse side. */
+  const worseBy = (cell: string): number | null => {
+    const r = byCell.get(cell);
+    const far = r ? (section.direction === 'higher' ? r.diff_low : r.diff_high) : null;
+    return far === null || far === undefined ? null : Math.max(0, -sign * far);
+  };
+  const within = (p: (typeof placed)[number]) => {
+    const w = worseBy(p.c.cell);
+    return w !== null && w <= margin + 1e-12;
+  };
+  const candidates = [best, ...others.filter(within)];
   const pick = candidates.reduce((b, p) => (p.cost < b.cost || (p.cost === b.cost && sign * p.quality > sign * b.quality) ? p : b));
   const r = byCell.get(pick.c.cell);
+  // The best recommended although cheaper cells were compared: the one the rows came closest to clearing.
+  const nearest =
+    pick === best
+      ? others
+          .map((p) => ({ cell: p.c.cell, worse_by: worseBy(p.c.cell) }))
+          .filter((n): n is { cell: string; worse_by: number } => n.worse_by !== null)
+          .reduce<{ cell: string; worse_by: number } | undefined>((m, n) => (m === undefined || n.worse_by < m.worse_by ? n : m), undefined)
+      : undefined;
   const recommended: PickRecommendation = {
     cell: pick.c.cell,
     metric: pick.quality,
     cost: pick.cost,
     best: { cell: best.c.cell, metric: best.quality, cost: best.cost },
     alpha,
+    margin,
     compared: others.length,
     ...(r
       ? { test: { diff: rounded(r.diff), diff_low: rounded(r.diff_low), diff_high: rounded(r.diff_high), p_value: precise(r.p_value), p_adjusted: precise(r.p_adjusted), pairs: r.pairs, method: r.method } }
       : {}),
+    ...(nearest ? { nearest: { cell: nearest.cell, worse_by: rounded(nearest.worse_by)! } } : {}),
   };
   return { recommended };
 }
@@ -120,15 +150,21 @@ export function recommendationText(p: PickSection): string | undefined {
   const r = p.recommended;
   if (!r) return p.recommended_note ? `Recommended: none (${p.recommended_note})` : undefined;
   const at = `${formatPickMetric(p.metric, r.metric)} at ${formatPickCost(p.cost, r.cost)}`;
-  if (r.cell === r.best.cell) return `Recommended: ${r.cell} (${at}): the best cell is also the cheapest not significantly worse`;
+  // Runs reported before the margin existed were recommended by the older rule; their figures read the same.
+  const margin = r.margin ?? DEFAULT_PICK_MARGIN;
+  const amount = (v: number) => (p.metric.endsWith('_ms') ? `${Math.round(v)} ms` : `${(v * 100).toFixed(1)}pp`);
+  if (r.cell === r.best.cell) {
+    if (r.compared === 0) return `Recommended: ${r.cell} (${at}): the best cell, and no cell is cheaper`;
+    const near = r.nearest ? `: the closest, ${r.nearest.cell}, could be up to ${amount(r.nearest.worse_by)} worse; more rows would narrow that` : '';
+    return `Recommended: ${r.cell} (${at}): the best cell; no cheaper cell is shown to be within ${amount(margin)} of it (pick.margin)${near}`;
+  }
   const t = r.test!;
   const worst = p.direction === 'higher' ? t.diff_low : t.diff_high;
   return (
-    `Recommended: ${r.cell} (${at}): the cheapest cell not significantly worse than the best, ${r.best.cell} ` +
+    `Recommended: ${r.cell} (${at}): the cheapest cell shown to be at most ${amount(margin)} worse than the best, ${r.best.cell} ` +
     `(${formatPickMetric(p.metric, r.best.metric)} at ${formatPickCost(p.cost, r.best.cost)}; difference ${signedMetric(p.metric, t.diff)}, ` +
     `interval ${signedMetric(p.metric, t.diff_low)}..${signedMetric(p.metric, t.diff_high)}, Holm-adjusted p ${t.p_adjusted ?? '–'} over ${r.compared} cells, α = ${r.alpha})` +
-    // "Not significantly worse" is not "as good": the interval's far end is how much worse the rows allow.
-    (worst !== null && worst !== 0 ? `; the rows allow it to be up to ${formatPickMetric(p.metric, Math.abs(worst)).replace('%', 'pp')} worse, more rows would narrow that` : '')
+    (worst !== null && worst !== 0 ? `; the rows allow it to be up to ${amount(Math.abs(worst))} worse` : '')
   );
 }
 

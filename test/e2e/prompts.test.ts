@@ -38,6 +38,7 @@ compare:
 pick:
   metric: stop_rate
   cost: cost_per_1k_rows
+  margin: 0.1
 `;
 
 interface Summary {
@@ -128,13 +129,16 @@ describe('two prompt variants × a temperature grid', () => {
   });
 
   it('recommends a cell, with the test it rests on, in summary.json, the console, summary.md and report.html', async () => {
-    const rec = (summary.pick as unknown as { recommended: { cell: string; cost: number; best: { cell: string; cost: number }; alpha: number; compared: number; test?: { p_adjusted: number } } }).recommended;
+    const rec = (summary.pick as unknown as { recommended: { cell: string; cost: number; best: { cell: string; cost: number }; alpha: number; margin: number; compared: number; test?: { diff_low: number } } }).recommended;
     expect(ids).toContain(rec.cell);
     // Tested against the best: every cell cheaper than it (only those could be picked instead).
     const cheaper = stats.filter((s) => Number(s.cost_per_1k_rows) < rec.best.cost).length;
-    expect(rec).toMatchObject({ alpha: 0.05, compared: cheaper });
+    // pick.margin, from the config by way of run.json.
+    expect(rec).toMatchObject({ alpha: 0.05, margin: 0.1, compared: cheaper });
+    expect(JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')).evaluation.pick).toEqual({ metric: 'stop_rate', cost: 'cost_per_1k_rows', margin: 0.1 });
     expect(rec.cost).toBeLessThanOrEqual(rec.best.cost);
-    if (rec.cell !== rec.best.cell) expect(rec.test!.p_adjusted).toBeGreaterThanOrEqual(0.05);
+    // A cheaper cell only when the rows show it at most the margin worse (stop_rate: higher is better).
+    if (rec.cell !== rec.best.cell) expect(rec.test!.diff_low).toBeGreaterThanOrEqual(-0.1);
     expect(run.stdout).toContain(`Recommended: ${rec.cell}`);
     expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain(`**Recommended:** ${rec.cell}`);
     const html = await readFile(join(dir, 'report.html'), 'utf8');
@@ -281,6 +285,12 @@ provider: simulator
     expect(r.stderr).toMatch(/evalrun\.yaml:2:\d+ messages: give either 'messages' \(one template\) or 'prompts'/);
     expect(r.stderr).toMatch(/evalrun\.yaml:9:\d+ pick\.metric: unknown metric 'category_pass_rate'/);
     expect(r.stderr).toMatch(/pick\.cost: unknown cost 'dollars'.*cost_per_1k_rows/);
+  });
+
+  it('a pick.margin below 0 is a located config error', async () => {
+    const { r } = await setup({ 'evalrun.yaml': `dataset: rows.csv\nmessages: [{ role: user, content: "{{text}}" }]\nparams: { model: gpt-4o-mini }\npick: { margin: -0.1 }\nprovider: simulator\n` });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/evalrun\.yaml:4:\d+ pick\.margin: must be >= 0/);
   });
 
   it('a variant that is neither a list of messages nor a file says what it must be', async () => {

@@ -89,25 +89,48 @@ describe('recommendPick', () => {
       return { cell: `c${c}`, model: 'm', requests: rows, schema_checked: rows, schema_valid_rate: k / rows, cost_per_1k_rows: cost } as unknown as CellStats;
     });
     const section = applyPick(cells, { metric, cost: null }, []);
-    return { section, ...recommendPick(section, cells, values, [], 0.05) };
+    return { section, cells, values, ...recommendPick(section, cells, values, [], 0.05) };
   }
 
-  it('picks the cheapest cell not significantly worse than the best, not the cheapest frontier cell', () => {
-    // c0: cheapest, fails half the rows (significantly worse); c1: 2 rows worse than the best (not significant); c2: the best.
-    const r = run([1, 2, 3], (c, row) => (c === 0 ? row % 2 === 0 : c === 1 ? row >= 2 : true));
+  it('recommends the cheapest cell the rows show to be at most the margin worse than the best, not the cheapest frontier cell', () => {
+    // 400 rows. c0: cheapest, fails half the rows; c1: 2 rows worse than the best, its interval's far end within
+    // 5 points; c2: the best.
+    const r = run([1, 2, 3], (c, row) => (c === 0 ? row % 2 === 0 : c === 1 ? row >= 2 : true), 400);
     expect(r.section.frontier).toEqual(['c0', 'c1', 'c2']);
-    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c2', metric: 1 }, alpha: 0.05, compared: 2 });
-    expect(r.recommended!.test).toMatchObject({ diff: -0.05, pairs: 40, method: 'sign-flip-exact' });
-    expect(r.recommended!.test!.p_adjusted!).toBeGreaterThanOrEqual(0.05);
-    // Its interval is the one the verdict was judged by: it holds 0.
-    expect(r.recommended!.test!.diff_high!).toBeGreaterThanOrEqual(0);
-    expect(recommendationText({ ...r.section, recommended: r.recommended! })).toMatch(/^Recommended: c1 .*not significantly worse than the best, c2 .*Holm-adjusted p [\d.]+ over 2 cells/);
+    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c2', metric: 1 }, alpha: 0.05, margin: 0.05, compared: 2 });
+    expect(r.recommended!.test).toMatchObject({ diff: -0.005, pairs: 400, method: 'sign-flip-exact' });
+    expect(r.recommended!.test!.diff_low!).toBeGreaterThanOrEqual(-0.05);
+    expect(r.recommended!.nearest).toBeUndefined();
+    expect(recommendationText({ ...r.section, recommended: r.recommended! })).toMatch(
+      /^Recommended: c1 .*the cheapest cell shown to be at most 5\.0pp worse than the best, c2 .*Holm-adjusted p [\d.]+ over 2 cells.*; the rows allow it to be up to [\d.]+pp worse$/,
+    );
+  });
+
+  it('recommends the best when a cheaper cell is only not significantly worse: its interval allows more than the margin', () => {
+    // 40 rows, c1 two rows worse: not significant, but the rows allow it to be over 5 points worse.
+    const r = run([1, 2, 3], (c, row) => (c === 0 ? row % 2 === 0 : c === 1 ? row >= 2 : true));
+    expect(r.recommended).toMatchObject({ cell: 'c2', best: { cell: 'c2' }, margin: 0.05, compared: 2, nearest: { cell: 'c1' } });
+    expect(r.recommended!.nearest!.worse_by).toBeGreaterThan(0.05);
+    expect(r.recommended!.test).toBeUndefined();
+    expect(recommendationText({ ...r.section, recommended: r.recommended! })).toMatch(
+      /^Recommended: c2 \(100\.0% at .*\): the best cell; no cheaper cell is shown to be within 5\.0pp of it \(pick\.margin\): the closest, c1, could be up to [\d.]+pp worse; more rows would narrow that$/,
+    );
+    // A margin the user widens past what the rows allow (pick: { margin: 0.2 }) takes c1.
+    expect(r.recommended!.nearest!.worse_by).toBeLessThan(0.2);
+    const wide = recommendPick(r.section, r.cells, r.values, [], 0.05, [], 0.2);
+    expect(wide.recommended).toMatchObject({ cell: 'c1', margin: 0.2 });
   });
 
   it('recommends the best cell when every cheaper one is significantly worse', () => {
     const r = run([1, 2], (c, row) => c === 1 || row % 4 === 0);
-    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c1' } });
+    expect(r.recommended).toMatchObject({ cell: 'c1', best: { cell: 'c1' }, nearest: { cell: 'c0' } });
     expect(r.recommended!.test).toBeUndefined();
+  });
+
+  it('says so when no cell is cheaper than the best', () => {
+    const r = run([1, 2], (c, row) => c === 0 || row % 4 === 0);
+    expect(r.recommended).toMatchObject({ cell: 'c0', best: { cell: 'c0' }, compared: 0 });
+    expect(recommendationText({ ...r.section, recommended: r.recommended! })).toMatch(/the best cell, and no cell is cheaper$/);
   });
 });
 
