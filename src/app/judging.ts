@@ -3,10 +3,10 @@ import { combinePairwise, combineVotes, judgedText, readVote, referenceText, typ
 import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
 import type { Config } from '../contracts/config.js';
 import type { Row } from '../contracts/dataset.js';
-import { judgeKeyString } from '../contracts/judge.js';
+import { judgeKeyString, type JudgeCallKey } from '../contracts/judge.js';
 import type { Cell, Task } from '../contracts/plan.js';
 import { conversationRenderer, judgeTask } from '../plan/index.js';
-import { addUsage, indexJournal, Journal, RECORDS, scanJournal, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
+import { addUsage, indexLinesBySeq, Journal, RECORDS, scanJournal, SeqLinesReader, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
 import { choiceFails, inputOf } from '../run/index.js';
 
 /** The judge calls' own journal, beside records.jsonl (docs/decisions.md, "Judge calls"). */
@@ -58,6 +58,35 @@ export interface EarlierAnswers {
   close?(): Promise<void>;
 }
 
+/**
+ * The judge calls judgments.jsonl holds, by key (the same request body): read from the file one answer's calls at a
+ * time as they are asked for, the last line of a key winning. Asked in answer order, each answer's lines are read once.
+ */
+class PriorCalls {
+  private seq = -1;
+  private byKey = new Map<string, RequestRecord>();
+  private reader: SeqLinesReader | undefined;
+
+  constructor(reader: SeqLinesReader | undefined) {
+    this.reader = reader;
+  }
+
+  get(key: JudgeCallKey): RequestRecord | undefined {
+    if (!this.reader) return undefined;
+    if (key.seq !== this.seq) {
+      this.seq = key.seq;
+      this.byKey = new Map();
+      for (const r of this.reader.records(key.seq)) if (r.judge) this.byKey.set(judgeKeyString(r.judge), r);
+    }
+    return this.byKey.get(judgeKeyString(key));
+  }
+
+  close(): void {
+    this.reader?.close();
+    this.reader = undefined;
+  }
+}
+
 export class Judging {
   private readonly specs: CheckSpec[];
   private readonly conversation: (row: Row, cell: Cell) => Array<{ role: string; content: string }>;
@@ -75,8 +104,8 @@ export class Judging {
 
   private readonly cells: readonly Cell[];
   private readonly out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal };
-  /** Calls recorded by an earlier session, by key. */
-  private readonly done: Map<string, RequestRecord>;
+  /** Calls recorded before (judgments.jsonl), read back by key. */
+  private readonly done: PriorCalls;
   /** Answer records still pending when the session started, by seq. */
   private readonly pending: Map<number, RequestRecord>;
   /**
@@ -91,7 +120,7 @@ export class Judging {
     config: Config,
     cells: readonly Cell[],
     out: { answer(record: RequestRecord, first: boolean): void; judgment: Journal; stop: AbortSignal },
-    done: Map<string, RequestRecord>,
+    done: PriorCalls,
     pending: Map<number, RequestRecord>,
     defer: boolean,
     requests: number,
@@ -126,8 +155,8 @@ export class Judging {
   ): Promise<Judging> {
     const path = join(p.dir, JUDGMENTS);
     const pending = new Map<number, RequestRecord>();
-    const done = new Map<string, RequestRecord>();
     let validBytes: number | undefined;
+    let done = new PriorCalls(undefined);
     if (p.resume || p.reuseAll) {
       if (p.resume) {
         await scanJournal(join(p.dir, RECORDS), p.requests, (r) => {
@@ -135,12 +164,10 @@ export class Judging {
           else pending.delete(r.seq);
         });
       }
-      validBytes = (await indexJournal(path, p.requests)).validBytes;
-      if (pending.size > 0 || p.reuseAll) {
-        await scanJournal(path, p.requests, (r) => {
-          if (r.judge && (p.reuseAll || pending.has(r.judge.seq))) done.set(judgeKeyString(r.judge), r);
-        });
-      }
+      // Where each recorded call is, not the calls: a regrade reads back every call of a large run.
+      const index = await indexLinesBySeq(path, p.requests);
+      validBytes = index.validBytes;
+      if (index.offsets.length > 0 && (pending.size > 0 || p.reuseAll)) done = new PriorCalls(new SeqLinesReader(path, index));
     }
     const baselines = new Map<number, RequestRecord>();
     if (pending.size > 0 && judgeChecks(config).some((c) => c.judge!.preset === 'pairwise')) {
@@ -158,6 +185,7 @@ export class Judging {
   }
 
   async close(): Promise<void> {
+    this.done.close();
     await this.out.judgment.close();
     await this.earlier?.close?.();
   }
@@ -394,7 +422,7 @@ export class Judging {
           for (const order of [0, 1]) {
             const [a, b] = order === 0 ? [graded.text, other] : [other, graded.text];
             const t = judgeTask(spec, task, { choice: c.index, vote: 0, order }, { conversation, answer_a: a, answer_b: b, ...(reference !== undefined ? { reference } : {}) });
-            const prior = this.done.get(judgeKeyString(t.judge!));
+            const prior = this.done.get(t.judge!);
             if (!prior) calls.push(t);
             else if (take) this.take(w, t.judge!, prior);
           }
@@ -404,7 +432,7 @@ export class Judging {
         if (take) w.votes.set(`${c.index}/${spec.name}`, new Array<Vote>(judge.votes));
         for (let vote = 0; vote < judge.votes; vote++) {
           const t = judgeTask(spec, task, { choice: c.index, vote, order: 0 }, { conversation, answer: graded.text, ...(reference !== undefined ? { reference } : {}) });
-          const prior = this.done.get(judgeKeyString(t.judge!));
+          const prior = this.done.get(t.judge!);
           if (!prior) calls.push(t);
           else if (take) this.take(w, t.judge!, prior);
         }

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { OutputError } from '../errors.js';
 import type { RequestRecord } from './types.js';
@@ -53,6 +54,154 @@ export async function indexJournal(path: string, totalRequests: number, first = 
     lengths[seq] = end - start;
   }, onChunk && ((validBytes, tornBytes) => onChunk({ offsets, lengths, count, validBytes, tornBytes })));
   return { offsets, lengths, count, validBytes, tornBytes };
+}
+
+/**
+ * Where every line of a journal with several lines per seq is (judgments.jsonl: an answer's judge calls, and those of
+ * each regrade and resume after), grouped by seq in file order. Memory is a few numbers per line, never the lines.
+ */
+export interface LinesBySeq {
+  /** The lines of seq s are entries start[s] … start[s + 1] − 1 of `offsets` and `lengths`, in file order. */
+  start: Uint32Array;
+  offsets: Float64Array;
+  lengths: Uint32Array;
+  /** Bytes up to the end of the last complete line: anything after is a torn write. */
+  validBytes: number;
+}
+
+/** One pass over a journal: each line's place, by seq (0 … totalRequests − 1; any other is refused as indexJournal does). */
+export async function indexLinesBySeq(path: string, totalRequests: number): Promise<LinesBySeq> {
+  let seqs = new Float64Array(1024);
+  let offsets = new Float64Array(1024);
+  let lengths = new Uint32Array(1024);
+  let n = 0;
+  const { validBytes } = await forEachLine(path, (buf, start, end, at, lineNo) => {
+    const seq = seqAt(buf, start, end);
+    if (!(seq >= 0 && seq < totalRequests)) {
+      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq}); the file may be corrupt or from another config`);
+    }
+    if (n === seqs.length) {
+      seqs = grown(seqs);
+      offsets = grown(offsets);
+      lengths = grown(lengths);
+    }
+    seqs[n] = seq;
+    offsets[n] = at;
+    lengths[n++] = end - start;
+  });
+  // A counting sort by seq: lines of one seq keep their file order.
+  const start = new Uint32Array(totalRequests + 1);
+  for (let i = 0; i < n; i++) start[seqs[i]! + 1]!++;
+  for (let s = 0; s < totalRequests; s++) start[s + 1]! += start[s]!;
+  const next = start.slice(0, totalRequests);
+  const byOffset = new Float64Array(n);
+  const byLength = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const at = next[seqs[i]!]!++;
+    byOffset[at] = offsets[i]!;
+    byLength[at] = lengths[i]!;
+  }
+  return { start, offsets: byOffset, lengths: byLength, validBytes };
+}
+
+function grown<T extends Float64Array | Uint32Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * The records of one seq from an indexed journal, read when asked: synchronously, for a caller that decides within
+ * one turn what to send (a judge call recorded before is read back, not sent). Through a cache of four 1 MiB blocks,
+ * as JournalReader: a file written in roughly seq order, asked in seq order, is read almost sequentially.
+ */
+export class SeqLinesReader {
+  private readonly cache = new BlockCache();
+  private readonly fd: number;
+  private readonly path: string;
+  private readonly index: LinesBySeq;
+
+  constructor(path: string, index: LinesBySeq) {
+    this.path = path;
+    this.index = index;
+    this.fd = openSync(path, 'r');
+  }
+
+  /** Every record of `seq`, in file order. */
+  records(seq: number): RequestRecord[] {
+    const { start, offsets, lengths } = this.index;
+    if (!(seq >= 0 && seq + 1 < start.length)) return [];
+    const out: RequestRecord[] = [];
+    for (let i = start[seq]!; i < start[seq + 1]!; i++) {
+      try {
+        out.push(JSON.parse(this.text(offsets[i]!, lengths[i]!)) as RequestRecord);
+      } catch {
+        throw new OutputError(`${this.path}: the record at byte ${offsets[i]} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+      }
+    }
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private text(offset: number, length: number): string {
+    const block = BlockCache.blockOf(offset, length);
+    if (block === undefined) {
+      const b = Buffer.allocUnsafe(length);
+      readSync(this.fd, b, 0, length, offset);
+      return b.toString('utf8');
+    }
+    let view = this.cache.hit(block);
+    if (!view) {
+      const memory = this.cache.spare();
+      view = this.cache.put(block, memory.subarray(0, readSync(this.fd, memory, 0, BlockCache.SIZE, block * BlockCache.SIZE)));
+    }
+    return BlockCache.slice(view, block, offset, length);
+  }
+}
+
+/**
+ * The last four 1 MiB blocks read from a file, the least recently used evicted. Evicted buffers are reused:
+ * allocating one per read would leave V8 a trail of garbage.
+ */
+class BlockCache {
+  static readonly SIZE = 1 << 20;
+  private readonly blocks = new Map<number, Buffer>();
+
+  /** The block holding bytes [offset, offset + length), or undefined when they span two (read them directly). */
+  static blockOf(offset: number, length: number): number | undefined {
+    const first = Math.floor(offset / BlockCache.SIZE);
+    return first === Math.floor((offset + length - 1) / BlockCache.SIZE) ? first : undefined;
+  }
+
+  static slice(view: Buffer, block: number, offset: number, length: number): string {
+    const at = offset - block * BlockCache.SIZE;
+    return view.toString('utf8', at, at + length);
+  }
+
+  hit(n: number): Buffer | undefined {
+    const view = this.blocks.get(n);
+    if (view) {
+      this.blocks.delete(n);
+      this.blocks.set(n, view);
+    }
+    return view;
+  }
+
+  /** A buffer of SIZE bytes to read a block into: a new one while there is room, else the oldest block's. */
+  spare(): Buffer {
+    if (this.blocks.size < 4) return Buffer.allocUnsafe(BlockCache.SIZE);
+    const [oldest, view] = this.blocks.entries().next().value!;
+    this.blocks.delete(oldest);
+    return Buffer.from(view.buffer, view.byteOffset, BlockCache.SIZE);
+  }
+
+  put(n: number, view: Buffer): Buffer {
+    this.blocks.set(n, view);
+    return view;
+  }
 }
 
 /**
@@ -153,8 +302,7 @@ export async function* recordsInOrder(path: string, index: JournalIndex): AsyncG
  * taken one at a time, so callers may ask concurrently.
  */
 export class JournalReader {
-  private static readonly BLOCK = 1 << 20;
-  private readonly cache = new Map<number, Buffer>();
+  private readonly cache = new BlockCache();
   private queue: Promise<unknown> = Promise.resolve();
 
   private readonly path: string;
@@ -185,15 +333,11 @@ export class JournalReader {
   private async readNow(seq: number): Promise<RequestRecord | undefined> {
     const offset = this.index.offsets[seq];
     if (offset === undefined || offset < 0) return undefined;
-    const BLOCK = JournalReader.BLOCK;
     const length = this.index.lengths[seq]!;
-    const first = Math.floor(offset / BLOCK);
-    const last = Math.floor((offset + length - 1) / BLOCK);
+    const block = BlockCache.blockOf(offset, length);
     let text: string;
-    if (first === last) {
-      const b = await this.block(first);
-      text = b.toString('utf8', offset - first * BLOCK, offset - first * BLOCK + length);
-    } else {
+    if (block !== undefined) text = BlockCache.slice(await this.block(block), block, offset, length);
+    else {
       const b = Buffer.allocUnsafe(length);
       await this.fh.read(b, 0, length, offset);
       text = b.toString('utf8');
@@ -206,24 +350,11 @@ export class JournalReader {
   }
 
   private async block(n: number): Promise<Buffer> {
-    const hit = this.cache.get(n);
-    if (hit) {
-      this.cache.delete(n);
-      this.cache.set(n, hit);
-      return hit;
-    }
-    // Four block buffers, reused as blocks are evicted: allocating one per read would leave V8 a trail of garbage.
-    let memory: Buffer;
-    if (this.cache.size < 4) memory = Buffer.allocUnsafe(JournalReader.BLOCK);
-    else {
-      const [oldest, view] = this.cache.entries().next().value!;
-      this.cache.delete(oldest);
-      memory = Buffer.from(view.buffer, view.byteOffset, JournalReader.BLOCK);
-    }
-    const { bytesRead } = await this.fh.read(memory, 0, JournalReader.BLOCK, n * JournalReader.BLOCK);
-    const view = memory.subarray(0, bytesRead);
-    this.cache.set(n, view);
-    return view;
+    const hit = this.cache.hit(n);
+    if (hit) return hit;
+    const memory = this.cache.spare();
+    const { bytesRead } = await this.fh.read(memory, 0, BlockCache.SIZE, n * BlockCache.SIZE);
+    return this.cache.put(n, memory.subarray(0, bytesRead));
   }
 }
 

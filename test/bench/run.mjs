@@ -441,6 +441,25 @@ const scenarios = {
       const ratio = judgedRate / base;
       record({ scenario: 'judges: throughput without a judge', requests: without[0].http, wall_s: median(without.map((r) => r.wall)), rps: base, cpu_s: median(without.map((r) => r.cpu)), rss_mb: median(without.map((r) => r.rssMb)) });
       record({ scenario: 'judges: same, one judge call per choice', requests: withJudge[0].http, wall_s: median(withJudge.map((r) => r.wall)), rps: judgedRate, cpu_s: median(withJudge.map((r) => r.cpu)), rss_mb: median(withJudge.map((r) => r.rssMb)), target: `HTTP rate within 20% of the unjudged run's (${(ratio * 100).toFixed(0)}%)`, pass: ratio >= 0.8 });
+
+      // regrade with the judge unchanged reads every recorded call back and sends none; flat memory: the regrade of a
+      // run five times smaller peaks within 20%.
+      const env = { OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-bench' };
+      const regradeOf = async (cfg, name) => {
+        const out = join(work, name);
+        const run = await timed(process.execPath, [BIN, 'run', cfg, '--out', out, '--quiet'], env);
+        if (run.code !== 0) throw new Error(`judges: evalrun exited ${run.code}: ${run.err.slice(-800)}`);
+        const before = sim.stats.requests;
+        const rg = await timed(process.execPath, [BIN, 'regrade', out], env);
+        if (rg.code !== 0) throw new Error(`judges: regrade exited ${rg.code}: ${rg.err.slice(-800)}`);
+        if (sim.stats.requests !== before) throw new Error(`judges: regrade with an unchanged judge sent ${sim.stats.requests - before} requests`);
+        rmSync(out, { recursive: true, force: true });
+        return rg;
+      };
+      const smallJudged = config('judges-judged-small', { rows: rows / 5, extra: 'checks:\n  - { name: sensible, type: judge, model: gpt-4.1, rubric: "Is the triage sensible?" }' });
+      const small = await regradeOf(smallJudged, 'judges-regrade-small');
+      const big = await regradeOf(judged, 'judges-regrade');
+      record({ scenario: 'judges: regrade, every judge call read back', requests: rows * 12, wall_s: big.wall, rps: (rows * 12) / big.wall, cpu_s: big.cpu, rss_mb: big.rssMb, target: `flat: within 20% of a fifth of the calls (${small.rssMb.toFixed(0)} MB; ${((big.rssMb / small.rssMb - 1) * 100).toFixed(0)}%)`, pass: big.rssMb <= small.rssMb * 1.2 });
     });
   },
   async history() {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { indexJournal, recordsInOrder } from '../../../src/record/read-journal.js';
+import { indexJournal, indexLinesBySeq, recordsInOrder, SeqLinesReader } from '../../../src/record/read-journal.js';
 import { OutputError } from '../../../src/errors.js';
 import { collect, rejection } from '../../helpers/config.js';
 import { jsonl, makeChoice, makeRecord } from '../../helpers/records.js';
@@ -136,5 +136,51 @@ describe('recordsInOrder', () => {
   it('yields nothing for an empty index', async () => {
     const path = await journalFile('');
     expect(await collect(recordsInOrder(path, await indexJournal(path, 3)))).toEqual([]);
+  });
+});
+
+describe('indexLinesBySeq and SeqLinesReader (judgments.jsonl: several lines per seq)', () => {
+  it("groups every line by seq in file order, and reads one seq's records back, the torn tail left out", async () => {
+    // Two passes over seqs 0-4 (a run, then a regrade), interleaved as concurrency leaves them, then a torn line.
+    const lines = [3, 0, 1, 4, 0, 3, 1, 4, 3].map((seq, k) => makeRecord(seq, { request_id: `req-${k}`, choices: [makeChoice(0, { content: `ünïcode ${k}` })] }));
+    const whole = jsonl(lines);
+    const path = await journalFile(`${whole}{"v":1,"seq":2,"cell":"ce`);
+    const index = await indexLinesBySeq(path, 5);
+    expect(index.validBytes).toBe(Buffer.byteLength(whole));
+    expect(Array.from(index.start)).toEqual([0, 2, 4, 4, 7, 9]);
+    const reader = new SeqLinesReader(path, index);
+    try {
+      expect(reader.records(3).map((r) => r.request_id)).toEqual(['req-0', 'req-5', 'req-8']);
+      expect(reader.records(0).map((r) => r.request_id)).toEqual(['req-1', 'req-4']);
+      expect(reader.records(2)).toEqual([]);
+      expect(reader.records(4).map((r) => r.choices[0]!.content)).toEqual(['ünïcode 3', 'ünïcode 7']);
+      expect(reader.records(7)).toEqual([]);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('is empty for a file that does not exist yet, and refuses a line of another plan', async () => {
+    const none = await indexLinesBySeq(join(await tempDir(), 'judgments.jsonl'), 5);
+    expect(none.offsets.length).toBe(0);
+    expect(none.validBytes).toBe(0);
+    const path = await journalFile(jsonl([makeRecord(1), makeRecord(9)]));
+    const e = await rejection(indexLinesBySeq(path, 5));
+    expect(e).toBeInstanceOf(OutputError);
+    expect((e as Error).message).toMatch(/records\.jsonl:2: not a record of this run \(seq 9\)/);
+  });
+
+  it('holds a few numbers per line, not the lines: 3,000 lines grow its arrays past their first size', async () => {
+    const many = Array.from({ length: 3000 }, (_, k) => makeRecord(k % 1000, { request_id: `r${k}` }));
+    const path = await journalFile(jsonl(many));
+    const index = await indexLinesBySeq(path, 1000);
+    expect(index.offsets.length).toBe(3000);
+    expect(index.start[1000]).toBe(3000);
+    const reader = new SeqLinesReader(path, index);
+    try {
+      expect(reader.records(999).map((r) => r.request_id)).toEqual(['r999', 'r1999', 'r2999']);
+    } finally {
+      reader.close();
+    }
   });
 });
