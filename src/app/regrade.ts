@@ -5,6 +5,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { gradedParts, makeChoiceChecker, type ScriptChecks } from '../check/index.js';
 import type { ChoiceCheck, ToolCall } from '../check/index.js';
 import type { Config } from '../contracts/config.js';
+import type { ChoiceGrades } from '../contracts/checks.js';
 import type { Cell, Task } from '../contracts/plan.js';
 import { evaluationOf } from '../contracts/evaluation.js';
 import type { Summary } from '../contracts/summary.js';
@@ -295,8 +296,21 @@ async function openJudges(dir: string, config: Config, cells: readonly Cell[], i
   };
 }
 
-/** The fields a grading wrote on a choice: replaced whole, so a check removed from the config leaves nothing behind. */
-const GRADED_FIELDS = ['json_valid', 'schema_valid', 'schema_errors', 'checks', 'tool_args_valid', 'check_details', 'check_scores', 'check_reasons', 'check_human'] as const;
+/**
+ * The fields a grading wrote on a choice: replaced whole, so a check removed from the config leaves nothing behind.
+ * Every key of ChoiceGrades, and only those (the compiler holds the list to the type).
+ */
+const GRADED_FIELDS = Object.keys({
+  json_valid: true,
+  schema_valid: true,
+  schema_errors: true,
+  checks: true,
+  tool_args_valid: true,
+  check_details: true,
+  check_scores: true,
+  check_reasons: true,
+  check_human: true,
+} satisfies Record<keyof ChoiceGrades, true>) as Array<keyof ChoiceGrades>;
 
 function regradeBuiltIn(record: RequestRecord, task: Task, check: ReturnType<typeof makeChoiceChecker>): void {
   if (record.error !== null) return;

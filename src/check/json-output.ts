@@ -1,26 +1,9 @@
 import type { ValidateFunction } from 'ajv';
 import type { ToolValidators } from './validators.js';
+import type { ChoiceGrades } from '../contracts/checks.js';
 
-export interface ChoiceCheck {
-  /** Parses as a JSON object (not an array, string or null). null: not a JSON-mode request. */
-  json_valid: boolean | null;
-  /** Satisfies the schema. null: no schema, not JSON mode, or not valid JSON to begin with. */
-  schema_valid: boolean | null;
-  /** ajv's first errors, as `instancePath message`. */
-  schema_errors: string[];
-  /** The configured checks' outcomes, when the config has any. */
-  checks?: Record<string, boolean | null>;
-  /** Every tool call names a configured tool and its arguments satisfy its `parameters`. null: no tool calls. */
-  tool_args_valid?: boolean | null;
-  /** What each failed `equals` check compared (expected, and the value found, if any). */
-  check_details?: Record<string, { expected: unknown; got?: unknown }>;
-  /** Scored checks (SCORED_CHECK_TYPES): each one's score in [0, 1], null when unscored. */
-  check_scores?: Record<string, number | null>;
-  /** Scored checks: why a choice failed or was left unscored (short). */
-  check_reasons?: Record<string, string>;
-  /** Checks with `human: { column }`: the row's label, normalised to [0, 1]; null when the row is unlabelled. */
-  check_human?: Record<string, number | null>;
-}
+/** A choice's grades (contracts/checks.ts), as the checkers return them. */
+export type ChoiceCheck = ChoiceGrades;
 
 /**
  * What of an answer is graded: nothing for a filtered answer or a refusal without content (they count as

@@ -113,3 +113,32 @@ export function expectedColumn(expected: unknown): string | undefined {
 export function checkColumns(checks: readonly CheckSpec[] | undefined): string[] {
   return [...new Set((checks ?? []).flatMap((c) => [expectedColumn(c.expected), c.human?.column]).filter((c): c is string => c !== undefined))];
 }
+
+/** What grading writes on a choice: check/ grades it, records.jsonl keeps it on the choice, `regrade` replaces it whole. */
+export interface ChoiceGrades {
+  /** Parses as a JSON object (not an array, string or null). null: not a JSON-mode request. */
+  json_valid: boolean | null;
+  /** Satisfies the schema. null: no schema, not JSON mode, or not valid JSON to begin with. */
+  schema_valid: boolean | null;
+  /** ajv's first errors, as `instancePath message`. */
+  schema_errors: string[];
+  /** Each configured check's outcome (see `checks:`); null or absent: not graded (a tool call, a failed request). */
+  checks?: Record<string, boolean | null>;
+  /** Every tool call names a configured tool and its arguments satisfy its `parameters`; null/absent: no tool calls. */
+  tool_args_valid?: boolean | null;
+  /** For each failed `equals` check: the expected value and the one found (`got` absent: no value there). */
+  check_details?: Record<string, { expected: unknown; got?: unknown }>;
+  /**
+   * Checks that yield scores (number, set_equals, similarity, script): each one's score in [0, 1]; null when the
+   * choice is unscored (its `checks` entry is null too: never a pass or a fail).
+   */
+  check_scores?: Record<string, number | null>;
+  /** Those checks' short reasons: why a choice failed or was left unscored (a script that threw, timed out, …). */
+  check_reasons?: Record<string, string>;
+  /**
+   * Checks with `human: { column }`: the dataset row's human label for each, normalised to [0, 1] like a score
+   * (pass 1, fail 0; a rating r on 1..k as (r-1)/(k-1)); null when the row is unlabelled. Copied here so the
+   * agreement statistics (`<check>_kappa`) need only the records.
+   */
+  check_human?: Record<string, number | null>;
+}

@@ -1,3 +1,4 @@
+import type { ChoiceGrades } from '../contracts/checks.js';
 import type { JudgeCallKey } from '../contracts/judge.js';
 /**
  * The contract between running and reporting: one line of `records.jsonl` per finished request. Any executor
@@ -109,7 +110,8 @@ export interface RequestPart {
   error: RequestError | null;
 }
 
-export interface ChoiceRecord {
+/** A choice as records.jsonl keeps it: what the server sent for it, and how it was graded (ChoiceGrades). */
+export interface ChoiceRecord extends ChoiceGrades {
   /** 0..n-1: choice k is the server's choice with index k (never its position in the answer). */
   index: number;
   finish_reason: string | null;
@@ -121,9 +123,6 @@ export interface ChoiceRecord {
    * arguments}; any other type is kept as its JSON.
    */
   tool_calls: Array<{ id?: string | null; name: string; arguments: string; type?: string }> | null;
-  json_valid: boolean | null;
-  schema_valid: boolean | null;
-  schema_errors: string[];
   /** The choice's `logprobs` exactly as the server sent them (present when the request asked for logprobs). */
   logprobs?: unknown;
   /**
@@ -131,25 +130,6 @@ export interface ChoiceRecord {
    * choice is a failure, finish_reason 'error' in choices.csv.
    */
   error?: string;
-  /** Each configured check's outcome (see `checks:`); null or absent: not graded (a tool call, a failed request). */
-  checks?: Record<string, boolean | null>;
-  /** Every tool call names a configured tool and its arguments satisfy its `parameters`; null/absent: no tool calls. */
-  tool_args_valid?: boolean | null;
-  /** For each failed `equals` check: the expected value and the one found (`got` absent: no value there). */
-  check_details?: Record<string, { expected: unknown; got?: unknown }>;
-  /**
-   * Checks that yield scores (number, set_equals, similarity, script): each one's score in [0, 1]; null when the
-   * choice is unscored (its `checks` entry is null too: never a pass or a fail).
-   */
-  check_scores?: Record<string, number | null>;
-  /** Those checks' short reasons: why a choice failed or was left unscored (a script that threw, timed out, …). */
-  check_reasons?: Record<string, string>;
-  /**
-   * Checks with `human: { column }`: the dataset row's human label for each, normalised to [0, 1] like a score
-   * (pass 1, fail 0; a rating r on 1..k as (r-1)/(k-1)); null when the row is unlabelled. Copied here so the
-   * agreement statistics (`<check>_kappa`) need only the records.
-   */
-  check_human?: Record<string, number | null>;
 }
 
 /**
