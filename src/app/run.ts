@@ -104,6 +104,7 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
   let recorder: RunRecorder | undefined;
   let live: LiveReport | undefined;
   let scripts: ScriptChecks | undefined;
+  let judging: Judging | undefined;
   try {
     scripts = await openScriptChecks(config);
     if (claim.previous) checkShardResume(claim.explicit!, claim.previous.shard, shard);
@@ -134,7 +135,6 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
     if (cancel && !liveBatches) {
       throw new UsageError(`${dir} has no live batches to cancel (run.json lists none that are not finished).`);
     }
-    let judging: Judging | undefined;
     const rec = (recorder = await RunRecorder.start(opened, manifest));
     lock = undefined;
     const stops = new StopController({
@@ -242,6 +242,8 @@ export async function runSession(options: RunEvalOptions, cancel: CancelAction |
   } finally {
     // After an error on the way (its partial choices.csv must not stay behind); a no-op after finish.
     await live?.discard();
+    // judgments.jsonl and the files judging reads back, after an error on the way; a no-op once closed.
+    await judging?.close().catch(() => undefined);
     await scripts?.close();
     await provider?.close();
     await server?.close();
