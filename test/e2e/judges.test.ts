@@ -438,8 +438,12 @@ describe('regrade with judges', () => {
       const out = join(base, 'run');
       expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
       await writeTree(base, { 'evalrun.yaml': config(server.url, checks(', rubric: "Another rubric."')) });
+      // The judge calls it reads back come from judgments.jsonl through a descriptor of its own: closed at the end.
+      const fds = () => (process.platform === 'linux' ? readdirSync('/proc/self/fd').length : 0);
+      const open = fds();
       const changed = await runMain(['regrade', out], env);
       expect(changed.code, changed.stderr).toBe(0);
+      expect(fds()).toBe(open);
       expect(changed.stdout).toContain('4 judge calls sent, no answer.');
       const records = readFileSync(join(out, 'records.jsonl'), 'utf8');
       refuse = true;
