@@ -13,10 +13,13 @@ import { htmlData } from './html/data.js';
 import { reportHtml } from './html/page.js';
 import { junitXml } from './junit.js';
 import { summaryMarkdown } from './markdown.js';
+import { ROW_VALUES_FILE } from './history/row-values-file.js';
 import type { CellStats, PickSection, Summary } from '../contracts/summary.js';
 
 /** Reports written into the run directory beside choices.csv, stats.csv and summary.json. */
-export const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'report.html'] as const;
+const EXTRA_REPORTS = ['comparison.csv', 'junit.xml', 'summary.md', 'report.html'] as const;
+/** Every file a report pass writes into the run directory (run, resume, report, regrade, merge), as the CLI names them. */
+export const REPORT_FILES = ['choices.csv', 'stats.csv', 'summary.json', ...EXTRA_REPORTS, ROW_VALUES_FILE] as const;
 
 /**
  * The cells' stats with check rates, intervals and cost, each marked on or off the frontier, and the pick section

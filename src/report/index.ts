@@ -5,7 +5,7 @@ export { formatEvaluation } from './console-evaluation.js';
 export { formatAnomalies, formatSummaryTable, SORT_KEYS } from './console-table.js';
 export type { SortKey } from './console-table.js';
 export { formatUsd } from './cost-summary.js';
-export { appendStepSummary, EXTRA_REPORTS } from './evaluate-run.js';
+export { appendStepSummary, REPORT_FILES } from './evaluate-run.js';
 export { loadRun, pruneRuns, runKey, saveRun } from './history/cache.js';
 export { NOISE_WINDOW, NoiseFloorCounter, runEntry, transition } from './history/history.js';
 export type { Drift, HistoryRunEntry, NoiseFloor, Transition } from './history/history.js';

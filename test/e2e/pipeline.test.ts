@@ -62,8 +62,10 @@ describe('evalrun run (on the simulator)', () => {
       expect(run.cli.code, key).toBe(0);
       expect(run.cli.stderr, key).toBe('');
       expect(run.cli.stdout, key).toMatch(/^cell\s+choices\s+stop\s+length\s+filter/);
-      expect(run.cli.stdout, key).toMatch(new RegExp(`^Results in ${run.dir}: .*choices\\.csv`, 'm'));
+      // The line names every file the run wrote, and only those.
+      const listed = new RegExp(`^Results in ${run.dir}: (.*)$`, 'm').exec(run.cli.stdout)?.[1]?.split(', ');
       const names = await readdir(run.dir);
+      expect(listed?.sort(), key).toEqual([...names].sort());
       expect(names, key).toEqual(expect.arrayContaining([...RUN_FILES]));
       expect(names.filter((n) => n.includes('.tmp-')), key).toEqual([]);
       expect(run.out.manifest, key).toMatchObject({ status: 'complete', exit_code: 0 });

@@ -26,13 +26,13 @@ export function mergeCommand(ctx: CommandContext): CommandModule<object, MergeAr
       const merged = result.manifest.merged!;
       io.out(`${formatSummaryTable(s)}\n\n`);
       const { formatEvaluation } = await import('../../report/index.js');
-      const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/index.js');
+      const { appendStepSummary, REPORT_FILES } = await import('../../report/index.js');
       const { summaryMarkdown, partialNote } = await import('../../report/index.js');
       const evaluation = formatEvaluation(s);
       if (evaluation) io.out(`${evaluation}\n\n`);
       const anomalies = formatAnomalies(s);
       if (anomalies) io.err(`${anomalies}\n`);
-      io.out(`Merged ${merged.shards.length} of ${merged.shards.length + merged.missing.length} shards into ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
+      io.out(`Merged ${merged.shards.length} of ${merged.shards.length + merged.missing.length} shards into ${shortPath(result.dir)}: ${REPORT_FILES.join(', ')}, records.jsonl, run.json\n`);
       if (await appendStepSummary(io.env, summaryMarkdown(s))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
       if (merged.partial) io.err(`${partialNote(s)}; exit code 1.\n`);
       if (s.gates?.failed) io.err(`${s.gates.failed} gate checks failed (see junit.xml); exit code 1.\n`);

@@ -26,12 +26,12 @@ export function regradeCommand(ctx: CommandContext): CommandModule<object, Regra
       const result = await regradeRun({ dir: args.dir, config: args.config, env: ctx.io.env, maxCost, onNotice: (m) => ctx.io.err(`${m}\n`) });
       const { summary } = result;
       const { formatEvaluation } = await import('../../report/index.js');
-      const { EXTRA_REPORTS } = await import('../../report/index.js');
+      const { REPORT_FILES } = await import('../../report/index.js');
       const evaluation = formatEvaluation(summary);
       ctx.io.out(
         `${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}` +
           `Regraded ${result.regraded} recorded requests of ${args.dir} with ${result.configFile}; ${result.judgeCalls > 0 ? `${plural(result.judgeCalls, 'judge call')} sent, no answer` : 'nothing was sent'}.\n` +
-          `Rewrote records.jsonl, run.json, choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`,
+          `Rewrote records.jsonl, run.json, ${REPORT_FILES.join(', ')}\n`,
       );
       const anomalies = formatAnomalies(summary);
       if (anomalies) ctx.io.err(`${anomalies}\n`);

@@ -16,9 +16,9 @@ export function reportCommand(ctx: CommandContext): CommandModule<object, Report
       const { writeReports } = await import('../../report/index.js');
       const summary = await writeReports(args.dir, undefined, { onNotice: (m) => ctx.io.err(`${m}\n`) });
       const { formatEvaluation } = await import('../../report/index.js');
-      const { EXTRA_REPORTS } = await import('../../report/index.js');
+      const { REPORT_FILES } = await import('../../report/index.js');
       const evaluation = formatEvaluation(summary);
-      ctx.io.out(`${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}Rebuilt ${args.dir}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}\n`);
+      ctx.io.out(`${formatSummaryTable(summary)}\n\n${evaluation ? `${evaluation}\n\n` : ''}Rebuilt ${args.dir}: ${REPORT_FILES.join(', ')}\n`);
       const anomalies = formatAnomalies(summary);
       if (anomalies) ctx.io.err(`${anomalies}\n`);
       // The same verdict as the run: a failing gate, or an incomplete run, is exit code 1 here too, so CI can re-judge

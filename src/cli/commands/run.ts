@@ -111,7 +111,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         progress.done();
         io.out(`${formatSummaryTable(result.summary, (args.sort as SortKey | undefined) ?? 'cell')}\n\n`);
         const { formatEvaluation } = await import('../../report/index.js');
-        const { appendStepSummary, EXTRA_REPORTS } = await import('../../report/index.js');
+        const { appendStepSummary, REPORT_FILES } = await import('../../report/index.js');
         const { summaryMarkdown } = await import('../../report/index.js');
         const evaluation = formatEvaluation(result.summary);
         if (evaluation) io.out(`${evaluation}\n\n`);
@@ -119,7 +119,7 @@ export function runCommand(ctx: CommandContext): CommandModule<object, RunArgs> 
         if (anomalies) io.err(`${anomalies}\n`);
         // Cached answers are not new samples and were not billed: the user must see how many there were.
         if (result.summary.totals.cached > 0) io.out(`${cachedLine(result.summary.totals.cached, result.summary.recorded.requests)}\n\n`);
-        io.out(`Results in ${shortPath(result.dir)}: choices.csv, stats.csv, summary.json, ${EXTRA_REPORTS.join(', ')}, records.jsonl, run.json\n`);
+        io.out(`Results in ${shortPath(result.dir)}: ${REPORT_FILES.join(', ')}, records.jsonl, run.json\n`);
         if (await appendStepSummary(io.env, summaryMarkdown(result.summary))) io.out('Appended summary.md to $GITHUB_STEP_SUMMARY\n');
         if (result.summary.shard) io.out(`This is shard ${result.summary.shard.index}/${result.summary.shard.count} of the plan: join the shards' directories with evalrun merge DIR… --out DIR\n`);
         const s = result.summary;
