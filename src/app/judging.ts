@@ -6,7 +6,7 @@ import type { Row } from '../contracts/dataset.js';
 import { judgeKeyString, type JudgeCallKey } from '../contracts/judge.js';
 import type { Cell, Task } from '../contracts/plan.js';
 import { conversationRenderer, judgeTask } from '../plan/index.js';
-import { addUsage, indexLinesBySeq, Journal, RECORDS, scanJournal, SeqLinesReader, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
+import { addUsage, indexLinesBySeq, Journal, pendingJudging, RECORDS, scanJournal, SeqLinesReader, type JudgeUsage, type RequestRecord, type Usage } from '../record/index.js';
 import { choiceFails, inputOf } from '../run/index.js';
 
 /** The judge calls' own journal, beside records.jsonl (docs/decisions.md, "Judge calls"). */
@@ -154,16 +154,11 @@ export class Judging {
     p: { dir: string; requests: number; resume: boolean; reuseAll?: boolean; defer?: boolean; earlier?: EarlierAnswers | undefined; redact?: ((text: string) => string) | undefined; onFailure: () => void; stop: AbortSignal; answer(record: RequestRecord, first: boolean): void },
   ): Promise<Judging> {
     const path = join(p.dir, JUDGMENTS);
-    const pending = new Map<number, RequestRecord>();
+    let pending = new Map<number, RequestRecord>();
     let validBytes: number | undefined;
     let done = new PriorCalls(undefined);
     if (p.resume || p.reuseAll) {
-      if (p.resume) {
-        await scanJournal(join(p.dir, RECORDS), p.requests, (r) => {
-          if (r.judging === 'pending') pending.set(r.seq, r);
-          else pending.delete(r.seq);
-        });
-      }
+      if (p.resume) pending = await pendingJudging(join(p.dir, RECORDS), p.requests);
       // Where each recorded call is, not the calls: a regrade reads back every call of a large run.
       const index = await indexLinesBySeq(path, p.requests);
       validBytes = index.validBytes;

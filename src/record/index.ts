@@ -1,7 +1,7 @@
 // The record stage's public entry: what other stages import from it (the stage table in eslint.config.js
 // makes them come through here).
 export { MANIFEST, RECORDS, readManifest, type ManifestCell, type RunManifest } from './manifest.js';
-export { indexJournal, indexLinesBySeq, JournalReader, recordsInOrder, scanJournal, SeqLinesReader, type JournalIndex, type LinesBySeq } from './read-journal.js';
+export { indexJournal, indexLinesBySeq, JournalReader, pendingJudging, recordsInOrder, scanJournal, SeqLinesReader, type JournalIndex, type LinesBySeq } from './read-journal.js';
 export { recordedInSummary } from './run-dir.js';
 export { RunLock } from './run-lock.js';
 export type { Anomaly, ChoiceRecord, JudgeUsage, RequestRecord, Usage } from './types.js';

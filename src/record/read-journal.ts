@@ -231,6 +231,36 @@ export async function scanJournal(path: string, totalRequests: number, each: (re
   return count;
 }
 
+const PENDING = Buffer.from('"judging":"pending"', 'latin1');
+
+/**
+ * The answers whose latest record is still waiting for its judge calls (`judging: 'pending'`), by seq. One pass that
+ * parses only the lines saying so: a resumed judged run need not parse every record to find the few pending.
+ */
+export async function pendingJudging(path: string, totalRequests: number): Promise<Map<number, RequestRecord>> {
+  const pending = new Map<number, RequestRecord>();
+  await forEachLine(path, (buf, start, end, at, lineNo) => {
+    const seq = seqAt(buf, start, end);
+    if (!(seq >= 0 && seq < totalRequests)) {
+      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq}); the file may be corrupt or from another config`);
+    }
+    // Inside a JSON string the quotes would be escaped: the bytes can only be the key and its value.
+    if (buf.subarray(start, end).indexOf(PENDING) < 0) {
+      pending.delete(seq);
+      return;
+    }
+    let record: RequestRecord;
+    try {
+      record = JSON.parse(buf.toString('utf8', start, end)) as RequestRecord;
+    } catch {
+      throw new OutputError(`${path}:${lineNo}: the record at byte ${at} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+    }
+    if (record.judging === 'pending') pending.set(seq, record);
+    else pending.delete(seq);
+  });
+  return pending;
+}
+
 /**
  * Each complete line of the file (a blank one skipped), in file order: `fn(buffer, start, end, fileOffset, lineNo)`,
  * the line being buffer[start, end). Bytes after the last newline are a torn write: counted, never handed on.

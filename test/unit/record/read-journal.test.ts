@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { indexJournal, indexLinesBySeq, recordsInOrder, SeqLinesReader } from '../../../src/record/read-journal.js';
+import { indexJournal, indexLinesBySeq, pendingJudging, recordsInOrder, SeqLinesReader } from '../../../src/record/read-journal.js';
 import { OutputError } from '../../../src/errors.js';
 import { collect, rejection } from '../../helpers/config.js';
 import { jsonl, makeChoice, makeRecord } from '../../helpers/records.js';
@@ -182,5 +182,21 @@ describe('indexLinesBySeq and SeqLinesReader (judgments.jsonl: several lines per
     } finally {
       reader.close();
     }
+  });
+});
+
+describe('pendingJudging', () => {
+  it("finds the answers whose latest record waits for its judge calls; a later judged line of the seq ends the wait; text that only quotes the marker is not it", async () => {
+    const pending = (seq: number) => Object.assign(makeRecord(seq), { judging: 'pending' as const });
+    const quoting = makeRecord(4, { choices: [makeChoice(0, { content: 'my notes say "judging":"pending" here' })] });
+    const path = await journalFile(jsonl([pending(0), pending(1), makeRecord(2), makeRecord(1), quoting, pending(3)]));
+    const found = await pendingJudging(path, 5);
+    expect([...found.keys()].sort()).toEqual([0, 3]);
+    expect(found.get(3)!.judging).toBe('pending');
+  });
+
+  it('refuses a line of another plan, as the other readers do', async () => {
+    const path = await journalFile(jsonl([makeRecord(1), makeRecord(9)]));
+    expect((await rejection(pendingJudging(path, 5))) as Error).toBeInstanceOf(OutputError);
   });
 });
