@@ -5,7 +5,7 @@
  * fence; `--cache` replaying judge calls; kill -9 mid-judging then `--resume` sending only the judge calls not
  * recorded (counted on the server); the judge pinned in run.json and summary.json.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,15 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * Answers graded requests with `answer(body)` and judge requests with `judge(body)` (default: the simulator's judge),
  * each after `delayMs` of its kind, counting both.
  */
+/** Where a file descriptor points ('' once it is gone). */
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
+
 async function startMixed(opts: {
   answer: (b: Body) => unknown;
   judge?: (b: Body) => { status?: number; body: unknown } | undefined;
@@ -439,11 +448,10 @@ describe('regrade with judges', () => {
       expect((await runMain(['run', join(base, 'evalrun.yaml'), '--out', out, '--quiet'], env)).code).toBe(0);
       await writeTree(base, { 'evalrun.yaml': config(server.url, checks(', rubric: "Another rubric."')) });
       // The judge calls it reads back come from judgments.jsonl through a descriptor of its own: closed at the end.
-      const fds = () => (process.platform === 'linux' ? readdirSync('/proc/self/fd').length : 0);
-      const open = fds();
+      const openInRun = () => (process.platform === 'linux' ? readdirSync('/proc/self/fd').filter((fd) => readlinkOr(`/proc/self/fd/${fd}`).startsWith(out)) : []);
       const changed = await runMain(['regrade', out], env);
       expect(changed.code, changed.stderr).toBe(0);
-      expect(fds()).toBe(open);
+      expect(openInRun()).toEqual([]);
       expect(changed.stdout).toContain('4 judge calls sent, no answer.');
       const records = readFileSync(join(out, 'records.jsonl'), 'utf8');
       refuse = true;
