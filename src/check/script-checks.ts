@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CheckOutcome, CheckSpec } from '../contracts/checks.js';
 import { builtFile } from '../util/built-file.js';
-import { unscored } from './script-result.js';
+import { OutcomeColumns, unscored } from './script-result.js';
 import type { ScriptCheckRef, ScriptItems, WorkerTask } from './script-worker.js';
 
 /**
@@ -123,12 +123,11 @@ export class ScriptChecks {
     const result = await this.run(batch);
     if ('outcomes' in result) return batch.forEach((p, i) => p.done(result.outcomes[i]!));
     // The item that ran past its own limit is unscored; the thread running it was ended (and is replaced). The items
-    // before it had finished, but their outcomes ended with the thread: they are graded again, as a batch; the items
-    // after it are queued anew.
+    // before it had finished and their outcomes are in the shared columns; the items after it are queued anew.
+    for (let i = 0; i < result.stuck; i++) batch[i]!.done(result.before[i]!);
     const stuck = batch[result.stuck]!;
     stuck.done(unscored(`timed out after ${stuck.timeoutMs} ms`));
     this.pending.unshift(...batch.slice(result.stuck + 1));
-    if (result.stuck > 0) await this.runBatch(batch.slice(0, result.stuck));
   }
 
   /**
@@ -137,7 +136,7 @@ export class ScriptChecks {
    * modules (up to START_MS). The thread says which item it is on through `progress`, and a timer looks at it when
    * the item on it would be due.
    */
-  private async run(batch: readonly Pending[]): Promise<{ outcomes: CheckOutcome[] } | { stuck: number }> {
+  private async run(batch: readonly Pending[]): Promise<{ outcomes: CheckOutcome[] } | { stuck: number; before: CheckOutcome[] }> {
     // Each distinct cell and row once per message: a batch holds many choices of few cells and rows.
     const cells = new Indexed<string, ScriptInput['cell']>();
     const rows = new Indexed<object, ScriptInput['row']>();
@@ -153,6 +152,9 @@ export class ScriptChecks {
       items.tool_calls.push(input.choice.tool_calls);
     }
     const progress = new Int32Array(new SharedArrayBuffer(8)).fill(-1);
+    const columns = new OutcomeColumns(batch.length);
+    /** The outcomes of items 0 … n − 1, written by the thread before item n started. */
+    const written = (n: number) => Array.from({ length: n }, (_, i) => columns.read(i));
     const sentAt = Date.now();
     const stop = new AbortController();
     let stuck = -1;
@@ -187,13 +189,16 @@ export class ScriptChecks {
     };
     timer = setTimeout(watch, tightest[0]);
     try {
-      const task: WorkerTask = { items, checks: this.refs, rows: rows.values, cells: cells.values, progress, sentAt };
-      return { outcomes: (await this.pool.run(task, { signal: stop.signal })) as CheckOutcome[] };
+      const task: WorkerTask = { items, checks: this.refs, rows: rows.values, cells: cells.values, progress, outcomes: columns.buffer, sentAt };
+      await this.pool.run(task, { signal: stop.signal });
+      return { outcomes: written(batch.length) };
     } catch (e) {
-      if (stuck >= 0) return { stuck };
-      // The thread died (a check called process.exit, or ran out of memory): every item of the batch says so.
+      if (stuck >= 0) return { stuck, before: written(stuck) };
+      // The thread died (a check called process.exit, or ran out of memory): the items graded before keep their
+      // outcomes; the one it died on, and those after, say so.
       const reason = `the check's worker thread failed: ${(e as Error)?.message ?? String(e)}`;
-      return { outcomes: batch.map(() => unscored(reason)) };
+      const graded = Math.max(0, Math.min(batch.length, Atomics.load(progress, 0)));
+      return { outcomes: [...written(graded), ...batch.slice(graded).map(() => unscored(reason))] };
     } finally {
       clearTimeout(timer);
     }

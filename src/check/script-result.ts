@@ -5,7 +5,10 @@ export const MAX_REASON_CHARS = 200;
 
 export function shortReason(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > MAX_REASON_CHARS ? `${flat.slice(0, MAX_REASON_CHARS - 1)}…` : flat;
+  if (flat.length <= MAX_REASON_CHARS) return flat;
+  // Never half a character: a cut between a surrogate pair's halves would leave one that encodes as nothing.
+  const cut = /[\ud800-\udbff]/.test(flat[MAX_REASON_CHARS - 2]!) ? MAX_REASON_CHARS - 2 : MAX_REASON_CHARS - 1;
+  return `${flat.slice(0, cut)}…`;
 }
 
 export function unscored(reason: string): CheckOutcome {
@@ -57,4 +60,50 @@ export function outcomeOfReturn(value: unknown, min: number): CheckOutcome {
 export function thrownReason(e: unknown): string {
   if (e instanceof Error) return shortReason(`threw ${e.name}: ${e.message}`);
   return shortReason(`threw ${describe(e)}`);
+}
+
+/** UTF-8 bytes of the longest reason: at most 3 per UTF-16 unit. */
+const REASON_BYTES = MAX_REASON_CHARS * 3;
+const NO_REASON = 0xffff;
+const encoder = new TextEncoder();
+
+/**
+ * A batch's outcomes in memory the pool's thread and the worker thread share: the worker writes each as its call
+ * returns, so when a later call is stuck and the thread is ended, the outcomes of the calls before it are still there
+ * (they are not run again). Columns per item: pass (-1 null, 0, 1), score (NaN: null), the reason's UTF-8 bytes.
+ */
+export class OutcomeColumns {
+  readonly buffer: SharedArrayBuffer;
+  private readonly pass: Int8Array;
+  private readonly score: Float64Array;
+  private readonly reasonLength: Uint16Array;
+  private readonly reasons: Uint8Array;
+
+  constructor(bufferOrItems: SharedArrayBuffer | number) {
+    const n = typeof bufferOrItems === 'number' ? bufferOrItems : bufferOrItems.byteLength / OutcomeColumns.bytesPerItem;
+    this.buffer = typeof bufferOrItems === 'number' ? new SharedArrayBuffer(n * OutcomeColumns.bytesPerItem) : bufferOrItems;
+    // Float64 first: its offset must be a multiple of 8.
+    this.score = new Float64Array(this.buffer, 0, n);
+    this.reasonLength = new Uint16Array(this.buffer, n * 8, n);
+    this.pass = new Int8Array(this.buffer, n * 10, n);
+    this.reasons = new Uint8Array(this.buffer, n * 11, n * REASON_BYTES);
+  }
+
+  private static readonly bytesPerItem = 8 + 2 + 1 + REASON_BYTES;
+
+  write(i: number, o: CheckOutcome): void {
+    this.pass[i] = o.pass === null ? -1 : o.pass ? 1 : 0;
+    this.score[i] = o.score ?? Number.NaN;
+    this.reasonLength[i] = o.reason === undefined ? NO_REASON : encoder.encodeInto(o.reason, this.reasons.subarray(i * REASON_BYTES, (i + 1) * REASON_BYTES)).written;
+  }
+
+  read(i: number): CheckOutcome {
+    const pass = this.pass[i]!;
+    const score = this.score[i]!;
+    const length = this.reasonLength[i]!;
+    const o: CheckOutcome = { pass: pass < 0 ? null : pass === 1, score: Number.isNaN(score) ? null : score };
+    // Copied out of the shared memory first: TextDecoder does not read a view of a SharedArrayBuffer.
+    if (length !== NO_REASON) o.reason = Buffer.from(this.reasons.subarray(i * REASON_BYTES, i * REASON_BYTES + length)).toString('utf8');
+    return o;
+  }
 }

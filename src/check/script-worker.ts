@@ -3,7 +3,7 @@
 // unscored outcome here; a function that never returns is the pool's to stop (it ends this thread).
 import { pathToFileURL } from 'node:url';
 import type { CheckOutcome } from '../contracts/checks.js';
-import { outcomeOfReturn, shortReason, thrownReason, unscored } from './script-result.js';
+import { OutcomeColumns, outcomeOfReturn, shortReason, thrownReason, unscored } from './script-result.js';
 
 export interface ScriptRef {
   module: string;
@@ -33,9 +33,10 @@ export interface ScriptItems {
 /**
  * `progress` (shared with the pool's caller): as item i starts, [0] is set to i and [1] to the ms since `sentAt`
  * (Date.now() when the batch was sent), so a batch stopped at a time limit still tells which item was running and
- * since when; once the last is done, [0] is the item count (nothing runs, the outcomes are on their way).
+ * since when; once the last is done, [0] is the item count. `outcomes` (shared too, an OutcomeColumns buffer): each
+ * item's outcome, written before the next item starts.
  */
-export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItems; checks: ScriptCheckRef[]; rows: unknown[]; cells: unknown[]; progress: Int32Array; sentAt: number };
+export type WorkerTask = { probe: ScriptRef[] } | { items: ScriptItems; checks: ScriptCheckRef[]; rows: unknown[]; cells: unknown[]; progress: Int32Array; outcomes: SharedArrayBuffer; sentAt: number };
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -96,9 +97,10 @@ async function grade(i: number, task: Extract<WorkerTask, { items: unknown }>): 
   }
 }
 
-export default async function run(task: WorkerTask): Promise<Array<string | null> | CheckOutcome[]> {
+/** A probe's answers; a batch's outcomes go into its shared columns, and the count of items graded comes back. */
+export default async function run(task: WorkerTask): Promise<Array<string | null> | number> {
   if ('probe' in task) return Promise.all(task.probe.map(probe));
-  const out: CheckOutcome[] = [];
+  const out = new OutcomeColumns(task.outcomes);
   // Imported before the first call's clock starts (a new thread's first batch): a slow import is no call's fault.
   await Promise.all(task.checks.map((c) => load(c.module).catch(() => undefined)));
   const mark = (i: number) => {
@@ -107,8 +109,8 @@ export default async function run(task: WorkerTask): Promise<Array<string | null
   };
   for (let i = 0; i < task.items.check.length; i++) {
     mark(i);
-    out.push(await grade(i, task));
+    out.write(i, await grade(i, task));
   }
   mark(task.items.check.length);
-  return out;
+  return task.items.check.length;
 }

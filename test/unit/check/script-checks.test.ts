@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScriptChecks, type ScriptInput } from '../../../src/check/index.js';
-import type { CheckSpec } from '../../../src/contracts/checks.js';
+import type { CheckOutcome, CheckSpec } from '../../../src/contracts/checks.js';
+import { MAX_REASON_CHARS, OutcomeColumns, shortReason } from '../../../src/check/script-result.js';
 import { useTempDirs, writeTree } from '../../helpers/tmp.js';
 
 const tempDir = useTempDirs();
@@ -36,6 +37,7 @@ const called = (name) => appendFileSync(${JSON.stringify(log)}, name + '\\n');
 export function fast() { called('fast'); return true; }
 export function loops() { called('loops'); for (;;) {} }
 export function busy() { called('busy'); const end = Date.now() + 60; while (Date.now() < end) {} return 0.5; }
+export function exits({ row }) { called('exits'); if (row.id === 'r1') process.exit(3); return { pass: false, score: 0.25, reason: 'zu kurz – «ü»' }; }
 `,
   });
   return { module: files['checks.mjs']!, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
@@ -44,7 +46,7 @@ export function busy() { called('busy'); const end = Date.now() + 60; while (Dat
 const spec = (name: string, module: string, exp: string, timeoutMs: number): CheckSpec => ({ name, type: 'script', module, export: exp, timeoutMs });
 
 describe('script checks: a time limit per call', () => {
-  it('a stuck call is unscored at its own limit and run once; the calls beside it in its batch are graded', async () => {
+  it('a stuck call is unscored at its own limit and run once; the calls beside it in its batch are graded, each once', async () => {
     const { module, calls } = await checks();
     pool = new ScriptChecks([spec('a', module, 'fast', 5000), spec('stuck', module, 'loops', 300), spec('c', module, 'fast', 5000)], 1);
     const outcomes = await pool.grade([input(0), input(1)]);
@@ -53,9 +55,10 @@ describe('script checks: a time limit per call', () => {
       expect(o[1]).toEqual({ pass: null, score: null, reason: 'timed out after 300 ms' });
       expect(o[2]).toMatchObject({ pass: true });
     }
-    // Each stuck call once (a batch cut off as a whole and graded again call by call ran it twice). The calls before
-    // a stuck one in its batch run again: their outcomes ended with the thread (not counted here: a trade-off).
+    // Each stuck call once (a batch cut off as a whole and graded again call by call ran it twice), and each call
+    // beside it once: those before it kept their outcomes when its thread was ended, those after it were queued anew.
     expect(calls().filter((c) => c === 'loops')).toHaveLength(2);
+    expect(calls().filter((c) => c === 'fast')).toHaveLength(4);
   });
 
   it("a thread's start and the module's import are on no call's clock, after a stuck call's thread is replaced too", async () => {
@@ -77,5 +80,30 @@ describe('script checks: a time limit per call', () => {
     const outcomes = await pool.grade(Array.from({ length: 8 }, (_, i) => input(i)));
     expect(outcomes.map((o) => o[0])).toEqual(Array.from({ length: 8 }, () => ({ pass: true, score: 0.5 })));
     expect(calls()).toHaveLength(8);
+  });
+
+  it("a thread that dies (a check calls process.exit) ends only the calls from the one it died on; those before keep their outcomes", async () => {
+    const { module, calls } = await checks();
+    pool = new ScriptChecks([spec('exits', module, 'exits', 5000)], 1);
+    const outcomes = await pool.grade([input(0), input(1), input(2)]);
+    expect(outcomes[0]![0]).toEqual({ pass: false, score: 0.25, reason: 'zu kurz – «ü»' });
+    expect(outcomes[1]![0]).toMatchObject({ pass: null, score: null, reason: expect.stringMatching(/^the check's worker thread failed/) });
+    expect(outcomes[2]![0]).toMatchObject({ pass: null, score: null });
+    expect(calls()).toHaveLength(2);
+  });
+});
+
+describe('OutcomeColumns', () => {
+  it('carries outcomes through shared memory as they were: null pass and score, no reason, and a 200-character reason of multi-byte letters', () => {
+    // Cut short where a surrogate pair would be halved: the pair goes, whole, and the reason is one unit shorter.
+    const long = shortReason('ü€😀'.repeat(100));
+    expect(long).toHaveLength(MAX_REASON_CHARS - 1);
+    expect(long).toMatch(/ü€…$/u);
+    expect(Buffer.from(long, 'utf8').toString('utf8')).toBe(long);
+    const outcomes: CheckOutcome[] = [{ pass: true, score: 1 }, { pass: null, score: null, reason: 'could not decide' }, { pass: false, score: 0.125, reason: long }, { pass: true, score: 0.5, reason: '' }];
+    const written = new OutcomeColumns(outcomes.length);
+    outcomes.forEach((o, i) => written.write(i, o));
+    const seen = new OutcomeColumns(written.buffer);
+    expect(outcomes.map((_, i) => seen.read(i))).toEqual(outcomes);
   });
 });
