@@ -33,15 +33,7 @@ export function judgeChecks(config: Pick<Config, 'checks'>): CheckSpec[] {
   return (config.checks ?? []).filter((c) => c.type === 'judge' && c.judge !== undefined);
 }
 
-/**
- * Judge checks as a second request kind. An answer's record is written at once (paid for, so never lost), marked
- * `judging: 'pending'` while its judge calls are out; the calls are fed into the same task stream the executor takes
- * answers from, ahead of the plan's next answers, so both share the HTTP pool, pacing, retries and cache. Each
- * answered call is written to judgments.jsonl as it comes; once a record's calls are all answered, the record is
- * written again with the verdicts in its choices' `checks` / `check_scores` / `check_reasons` (the last line of a
- * seq is the one every reader uses). A resumed run finds the pending records and sends only the calls judgments.jsonl
- * does not hold.
- */
+/** A row's baseline answer for pairwise checks: `settled` once it is known (`record` undefined: there is none). */
 interface Baseline {
   record?: RequestRecord | undefined;
   settled: boolean;
@@ -87,6 +79,15 @@ class PriorCalls {
   }
 }
 
+/**
+ * Judge checks as a second request kind. An answer's record is written at once (paid for, so never lost), marked
+ * `judging: 'pending'` while its judge calls are out; the calls are fed into the same task stream the executor takes
+ * answers from, ahead of the plan's next answers, so both share the HTTP pool, pacing, retries and cache. Each
+ * answered call is written to judgments.jsonl as it comes; once a record's calls are all answered, the record is
+ * written again with the verdicts in its choices' `checks` / `check_scores` / `check_reasons` (the last line of a
+ * seq is the one every reader uses). A resumed run finds the pending records and sends only the calls judgments.jsonl
+ * does not hold.
+ */
 export class Judging {
   private readonly specs: CheckSpec[];
   private readonly conversation: (row: Row, cell: Cell) => Array<{ role: string; content: string }>;
@@ -96,8 +97,7 @@ export class Judging {
   private wake: (() => void) | undefined;
   /** pairwise: the cell its answers are compared with (compare.baseline, else the first). */
   private readonly baselineCell: number;
-  /** pairwise: by row index, the baseline cell's record once in, and the answers of the row waiting for it. */
-  /** Each row's baseline answer for pairwise checks: `settled` once it is known (`record` undefined: there is none). */
+  /** pairwise: by row index, the baseline cell's answer once known, and the answers of the row waiting for it. */
   private readonly baselines = new Map<number, Baseline>();
   /** Answers recorded before this session: which this session's stream will not bring, and how to read them. */
   private readonly earlier: EarlierAnswers | undefined;

@@ -123,6 +123,9 @@ describe('evalrun history', () => {
     // The half-widths are of (1 − α) intervals: the header says the level they are at.
     const strict = await history([dirs['n1']!, dirs['n2']!, dirs['n3']!, '--alpha', '0.01']);
     expect(await readFile(join(strict.out, 'history.md'), 'utf8')).toContain('typical 99% half-width');
+    // history.html's tables and bands say the same level, worked out by the same rule.
+    expect(await readFile(join(strict.out, 'history.html'), 'utf8')).toContain('"level":"99%"');
+    expect(await readFile(join(h.out, 'history.html'), 'utf8')).toContain('"level":"95%"');
   });
 
   it('finds a silent degradation at the run it starts, on the degraded cells and metrics only, and not before', async () => {

@@ -1,8 +1,8 @@
 import { selfContainedPage } from '../html/page.js';
-import type { HistoryJson } from './write.js';
+import { levelPercent, type HistoryJson } from './write.js';
 
 /**
- * The page's script: one trend chart per metric (cells as lines, their 95% intervals as bands, drift points as
+ * The page's script: one trend chart per metric (cells as lines, their intervals as bands, drift points as
  * triangles, runs where something changed as dashed vertical lines), then the drifts, the changes and the noise
  * floor as tables. Everything from the data is set as text, never as HTML.
  */
@@ -53,7 +53,7 @@ const CLIENT = String.raw`(() => {
   window.__evalrunHistoryCharts = [];
   for (const m of data.metrics) {
     const section = el('section', { id: 'metric-' + m.name });
-    section.append(el('h2', {}, m.name), el('p', { class: 'note' }, (m.direction === 'higher' ? 'higher is better' : m.direction === 'lower' ? 'lower is better' : 'no direction') + '; bands: 95% intervals; ▲ drift against the run before; dashed line: something changed (see below)'));
+    section.append(el('h2', {}, m.name), el('p', { class: 'note' }, (m.direction === 'higher' ? 'higher is better' : m.direction === 'lower' ? 'lower is better' : 'no direction') + '; bands: ' + data.level + ' intervals; ▲ drift against the run before; dashed line: something changed (see below)'));
     const box = el('div', { class: 'chart', style: 'height: 340px' });
     const canvas = el('canvas');
     box.append(canvas);
@@ -119,7 +119,7 @@ const CLIENT = String.raw`(() => {
   main.append(changes);
   const noise = el('section');
   noise.append(el('h2', {}, 'Noise floor'), el('p', { class: 'note' }, 'Differences between consecutive runs with identical requests where nothing changed: how far a metric moves by chance.'));
-  noise.append(table('noise-table', ['metric', 'run pairs', 'mean |diff|', 'max |diff|', 'typical ' + Math.round((1 - data.alpha) * 1000) / 10 + '% half-width'], data.noise_floor.map((n) => ({ cells: [n.metric, String(n.transitions), fmt(n.metric, n.mean_abs_diff), fmt(n.metric, n.max_abs_diff), fmt(n.metric, n.median_half_width)] }))));
+  noise.append(table('noise-table', ['metric', 'run pairs', 'mean |diff|', 'max |diff|', 'typical ' + data.level + ' half-width'], data.noise_floor.map((n) => ({ cells: [n.metric, String(n.transitions), fmt(n.metric, n.mean_abs_diff), fmt(n.metric, n.max_abs_diff), fmt(n.metric, n.median_half_width)] }))));
   main.append(noise);
   const runsSection = el('section');
   runsSection.append(el('h2', {}, 'Runs'));
@@ -134,7 +134,8 @@ export function historyHtml(data: HistoryJson): Promise<string> {
   return selfContainedPage({
     title: 'evalrun history',
     dataId: 'history-data',
-    data,
+    // The interval's level as the tables say it (95%, 99%): worked out once, with the markdown's rule.
+    data: { ...data, level: levelPercent(data.alpha) },
     script: CLIENT,
     noscript: 'This page draws its charts with JavaScript; the same numbers are in history.json and history.csv.',
   });
