@@ -33,6 +33,20 @@ function seqAt(buf: Buffer, start: number, end: number): number {
   return i > digits && buf[i] === 44 ? n : NaN;
 }
 
+/** A line whose seq is not one of this run's (0 … totalRequests − 1, or a shard's range): the file is not the run's. */
+function notOfThisRun(path: string, lineNo: number, seq: number | string): OutputError {
+  return new OutputError(`${path}:${lineNo}: not a record of this run (seq ${typeof seq === 'number' && Number.isNaN(seq) ? 'missing' : String(seq)}); the file may be corrupt or from another config`);
+}
+
+/** A line's record; `where` names the line (`path:lineNo`, or `path`) and `what` the record (`the record at byte N`). */
+function parseRecord(text: string, where: string, what: string): RequestRecord {
+  try {
+    return JSON.parse(text) as RequestRecord;
+  } catch {
+    throw new OutputError(`${where}: ${what} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
+  }
+}
+
 /**
  * One streaming pass over records.jsonl that keeps only where each request's record is, never the records. A
  * request recorded twice (it cannot happen through resume, but a hand-merged file might) counts once: the last.
@@ -47,7 +61,7 @@ export async function indexJournal(path: string, totalRequests: number, first = 
   const { validBytes, tornBytes } = await forEachLine(path, (buf, start, end, at, lineNo) => {
     const seq = seqAt(buf, start, end) - first;
     if (!(seq >= 0 && seq < totalRequests)) {
-      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq + first}); the file may be corrupt or from another config`);
+      throw notOfThisRun(path, lineNo, seq + first);
     }
     if (offsets[seq] === -1) count++;
     offsets[seq] = at;
@@ -78,7 +92,7 @@ export async function indexLinesBySeq(path: string, totalRequests: number): Prom
   const { validBytes } = await forEachLine(path, (buf, start, end, at, lineNo) => {
     const seq = seqAt(buf, start, end);
     if (!(seq >= 0 && seq < totalRequests)) {
-      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq}); the file may be corrupt or from another config`);
+      throw notOfThisRun(path, lineNo, seq);
     }
     if (n === seqs.length) {
       seqs = grown(seqs);
@@ -133,11 +147,7 @@ export class SeqLinesReader {
     if (!(seq >= 0 && seq + 1 < start.length)) return [];
     const out: RequestRecord[] = [];
     for (let i = start[seq]!; i < start[seq + 1]!; i++) {
-      try {
-        out.push(JSON.parse(this.text(offsets[i]!, lengths[i]!)) as RequestRecord);
-      } catch {
-        throw new OutputError(`${this.path}: the record at byte ${offsets[i]} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
-      }
+      out.push(parseRecord(this.text(offsets[i]!, lengths[i]!), this.path, `the record at byte ${offsets[i]}`));
     }
     return out;
   }
@@ -214,15 +224,10 @@ export async function scanJournal(path: string, totalRequests: number, each: (re
   const seen = new Uint8Array(totalRequests);
   let count = 0;
   await forEachLine(path, (buf, start, end, at, lineNo) => {
-    let record: RequestRecord;
-    try {
-      record = JSON.parse(buf.toString('utf8', start, end)) as RequestRecord;
-    } catch {
-      throw new OutputError(`${path}:${lineNo}: the record at byte ${at} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
-    }
+    const record = parseRecord(buf.toString('utf8', start, end), `${path}:${lineNo}`, `the record at byte ${at}`);
     const seq = record.seq;
     if (!(Number.isInteger(seq) && seq >= 0 && seq < totalRequests)) {
-      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${String(seq)}); the file may be corrupt or from another config`);
+      throw notOfThisRun(path, lineNo, String(seq));
     }
     if (seen[seq] === 0) count++;
     seen[seq] = 1;
@@ -242,19 +247,14 @@ export async function pendingJudging(path: string, totalRequests: number): Promi
   await forEachLine(path, (buf, start, end, at, lineNo) => {
     const seq = seqAt(buf, start, end);
     if (!(seq >= 0 && seq < totalRequests)) {
-      throw new OutputError(`${path}:${lineNo}: not a record of this run (seq ${Number.isNaN(seq) ? 'missing' : seq}); the file may be corrupt or from another config`);
+      throw notOfThisRun(path, lineNo, seq);
     }
     // Inside a JSON string the quotes would be escaped: the bytes can only be the key and its value.
     if (buf.subarray(start, end).indexOf(PENDING) < 0) {
       pending.delete(seq);
       return;
     }
-    let record: RequestRecord;
-    try {
-      record = JSON.parse(buf.toString('utf8', start, end)) as RequestRecord;
-    } catch {
-      throw new OutputError(`${path}:${lineNo}: the record at byte ${at} is not valid JSON; the file is corrupt. Nothing was rewritten.`);
-    }
+    const record = parseRecord(buf.toString('utf8', start, end), `${path}:${lineNo}`, `the record at byte ${at}`);
     if (record.judging === 'pending') pending.set(seq, record);
     else pending.delete(seq);
   });
@@ -372,11 +372,7 @@ export class JournalReader {
       await this.fh.read(b, 0, length, offset);
       text = b.toString('utf8');
     }
-    try {
-      return JSON.parse(text) as RequestRecord;
-    } catch {
-      throw new OutputError(`${this.path}: the record of request ${seq} (at byte ${offset}) is not valid JSON; the file is corrupt. Nothing was rewritten.`);
-    }
+    return parseRecord(text, this.path, `the record of request ${seq} (at byte ${offset})`);
   }
 
   private async block(n: number): Promise<Buffer> {
