@@ -33,7 +33,7 @@ export const DEFAULT_SCRIPT_MIN = 0.5;
  * any call's own limit applies; the probe gives a module as long to load.
  */
 const START_MS = 30_000;
-/** How often the time-limit watch looks again while a finished batch's outcomes are on their way. */
+/** How often the time-limit watch looks again while a batch whose calls are all done is ending. */
 const RESULT_GRACE_MS = 50;
 /** Items sent to a worker in one message: one round trip per choice would cost more than most checks. */
 const MAX_BATCH = 256;
@@ -164,7 +164,7 @@ export class ScriptChecks {
     for (let i = batch.length - 1; i >= 0; i--) tightest[i] = Math.min(batch[i]!.timeoutMs, tightest[i + 1] ?? Infinity);
     const watch = () => {
       const running = Atomics.load(progress, 0);
-      // Every item done: the outcomes are on their way, and a call that ended within its limit is not to blame.
+      // Every item done (its outcomes are in the columns): the batch is ending, and no call is to blame.
       if (running >= batch.length) {
         timer = setTimeout(watch, RESULT_GRACE_MS);
         return;
